@@ -1,0 +1,12 @@
+.PHONY: run test lint bench
+
+# Install and run web + worker + beat on the embedded defaults, with demo data.
+run:
+	scripts/run.sh
+
+# Install and pass the tests (throwaway PostgreSQL, ruff, mypy, migrations check, pytest).
+test:
+	scripts/test.sh
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .

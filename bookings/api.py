@@ -1,0 +1,132 @@
+"""Registry endpoints (SPEC 5.1): clinics and patients, written by the register/1177 sync."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import services
+from .models import Clinic, Patient, Scope
+from .serializers import (
+    HsaIdField,
+    MobileNumberField,
+    PersonalIdField,
+    StrictSerializer,
+    path_value,
+)
+
+
+class ProblemErrorSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details."""
+
+    type = serializers.CharField()
+    status = serializers.IntegerField()
+    title = serializers.CharField()
+    detail = serializers.CharField()
+    errors = ProblemErrorSerializer(many=True)
+
+
+def problems(*codes: int) -> dict[Any, Any]:
+    """The problem+json responses an operation can give, for the schema."""
+    return {(code, "application/problem+json"): ProblemSerializer for code in codes}
+
+
+def hsa_path(name: str = "hsa_id") -> OpenApiParameter:
+    return OpenApiParameter(name, str, OpenApiParameter.PATH, description="HSA-id")
+
+
+def pid_path(name: str = "personal_id") -> OpenApiParameter:
+    return OpenApiParameter(
+        name, str, OpenApiParameter.PATH,
+        description="Personnummer or samordningsnummer, 10 or 12 digits, with or without -/+",
+    )
+
+
+class ClinicUpsertApi(APIView):
+    required_scopes = (Scope.REGISTRY_WRITE,)
+
+    class InputSerializer(StrictSerializer):
+        name = serializers.CharField(max_length=200)
+        sms_name = serializers.CharField(max_length=60)
+        self_checkin = serializers.BooleanField()
+        arrival_question = serializers.BooleanField()
+
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Clinic
+            fields = ["hsa_id", "name", "sms_name", "self_checkin", "arrival_question"]
+
+    @extend_schema(
+        operation_id="clinic_put",
+        parameters=[hsa_path()],
+        request=InputSerializer,
+        responses={200: OutputSerializer, 201: OutputSerializer, **problems(400, 401, 403)},
+    )
+    def put(self, request: Request, hsa_id: str) -> Response:
+        hsa = path_value(HsaIdField(), "hsa_id", hsa_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        clinic, created = services.clinic_upsert(hsa_id=hsa, **data.validated_data)
+        return Response(
+            self.OutputSerializer(clinic).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class PatientSyncApi(APIView):
+    required_scopes = (Scope.REGISTRY_WRITE,)
+
+    class InputSerializer(StrictSerializer):
+        given_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+        family_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+        protected_identity = serializers.BooleanField()
+        mobile_number = MobileNumberField(allow_null=True)
+        sms_consent_1177 = serializers.BooleanField()
+        guardians = serializers.ListField(child=PersonalIdField(), max_length=10)
+
+    class OutputSerializer(serializers.ModelSerializer):
+        guardians = serializers.SerializerMethodField()
+        mobile_number = serializers.SerializerMethodField()
+
+        class Meta:
+            model = Patient
+            fields = [
+                "personal_id", "given_name", "family_name", "birth_date",
+                "is_coordination_number", "protected_identity", "mobile_number",
+                "sms_consent_1177", "synced_1177_at", "link_broken", "guardians",
+            ]
+
+        def get_guardians(self, patient: Patient) -> list[str]:
+            return sorted(g.personal_id for g in patient.guardians.all())
+
+        def get_mobile_number(self, patient: Patient) -> str | None:
+            return patient.mobile_number or None
+
+    @extend_schema(
+        operation_id="patient_put",
+        parameters=[pid_path()],
+        request=InputSerializer,
+        responses={200: OutputSerializer, 201: OutputSerializer, **problems(400, 401, 403)},
+        description="The population register / 1177 sync of one patient. "
+        "`sms_consent_1177` is stored and never activates reminders.",
+    )
+    def put(self, request: Request, personal_id: str) -> Response:
+        pid = path_value(PersonalIdField(), "personal_id", personal_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        patient, created = services.patient_sync(personal_id=pid, **data.validated_data)
+        return Response(
+            self.OutputSerializer(patient).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )

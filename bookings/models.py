@@ -1,0 +1,171 @@
+"""The registry: clinics, patients and guardianships as the population register and 1177
+know them, the staff who work at each clinic, and the API clients that talk to us.
+
+A patient's mobile number comes from 1177 only. Its lifecycle:
+
+    (none) --legacy import--> legacy number --1177 sync--> 1177 number --1177 sync--> ...
+
+A legacy number is kept only until the first 1177 sync; staff never edit the number
+(`link_broken` marks records whose number was once overwritten by hand in the old system,
+until a 1177 sync restores it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
+
+
+class Clinic(models.Model):
+    """A mottagning or vårdande enhet, identified by its HSA-id."""
+
+    hsa_id = models.CharField(_("HSA-id"), max_length=31, unique=True)
+    name = models.CharField(_("namn"), max_length=200)
+    sms_name = models.CharField(
+        _("namn i sms"),
+        max_length=60,
+        help_text=_("Namnet som står i påminnelsen. Måste rymmas i ett sms."),
+    )
+    self_checkin = models.BooleanField(_("mobil självincheckning"), default=False)
+    arrival_question = models.BooleanField(
+        _("fråga om sms vid ankomst"),
+        default=True,
+        help_text=_("Av för centralreceptioner, som inte ställer frågan till en början."),
+    )
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="clinics", blank=True, verbose_name=_("personal")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("mottagning")
+        verbose_name_plural = _("mottagningar")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class NumberSource(models.TextChoices):
+    SYNC_1177 = "1177", _("1177")  # set by a 1177 sync; the only source after the first one
+    LEGACY = "legacy", _("gamla systemet")  # from the legacy consent export, until a sync
+
+
+class Patient(models.Model):
+    personal_id = models.CharField(
+        _("personnummer"), max_length=12, unique=True, help_text=_("12 siffror.")
+    )
+    birth_date = models.DateField(_("födelsedatum"))
+    is_coordination_number = models.BooleanField(_("samordningsnummer"), default=False)
+    given_name = models.CharField(_("förnamn"), max_length=100, blank=True)
+    family_name = models.CharField(_("efternamn"), max_length=100, blank=True)
+    # sekretessmarkering, skyddad folkbokföring or fingerade personuppgifter
+    protected_identity = models.BooleanField(_("skyddad identitet"), default=False)
+    mobile_number = models.CharField(_("mobilnummer"), max_length=16, blank=True, default="")
+    number_source = models.CharField(
+        _("nummerkälla"), max_length=8, choices=NumberSource.choices, blank=True, default=""
+    )
+    synced_1177_at = models.DateTimeField(_("senast synkad från 1177"), null=True, blank=True)
+    # Stored because 1177 sends it; it never activates reminders (SPEC 1).
+    sms_consent_1177 = models.BooleanField(_("sms-samtycke i 1177"), default=False)
+    link_broken = models.BooleanField(
+        _("koppling till 1177 bruten"),
+        default=False,
+        help_text=_("Numret har ändrats för hand; återställs vid nästa synk från 1177."),
+    )
+    guardians = models.ManyToManyField(
+        "self",
+        through="Guardianship",
+        through_fields=("child", "guardian"),
+        symmetrical=False,
+        related_name="children",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["personal_id"]
+        verbose_name = _("patient")
+        verbose_name_plural = _("patienter")
+
+    def __str__(self) -> str:
+        return self.display_id
+
+    @property
+    def display_id(self) -> str:
+        return f"{self.personal_id[:8]}-{self.personal_id[8:]}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+
+class Guardianship(models.Model):
+    """A registered guardian (vårdnadshavare) of a child, from the population register."""
+
+    child = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="guardianships")
+    guardian = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="wards")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["child", "guardian"], name="guardianship_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(child=models.F("guardian")), name="guardianship_not_self"
+            ),
+        ]
+        verbose_name = _("vårdnadshavare")
+        verbose_name_plural = _("vårdnadshavare")
+
+
+class Scope(models.TextChoices):
+    REGISTRY_WRITE = "registry:write", "registry:write"  # population register / 1177 sync
+    BOOKINGS_WRITE = "bookings:write", "bookings:write"  # the booking system
+    ESERVICE = "eservice", "eservice"  # the residents' e-service
+    STATUS_READ = "status:read", "status:read"  # read SMS status
+    OUTBOX_READ = "outbox:read", "outbox:read"  # read the outbox gateway's SMS
+
+
+class ApiClient(models.Model):
+    """A system that calls the API. Its key is shown once and stored only as a hash.
+
+    A key is `<prefix>.<secret>`: the prefix finds the row, the SHA-256 of the whole key
+    proves it (keys are 256 random bits, so a fast hash is the right one)."""
+
+    name = models.CharField(_("namn"), max_length=100, unique=True)
+    key_prefix = models.CharField(max_length=12, unique=True)
+    key_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    is_active = models.BooleanField(_("aktiv"), default=True)
+    created_at = models.DateTimeField(db_default=Now())
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("API-klient")
+        verbose_name_plural = _("API-klienter")
+
+    def __str__(self) -> str:
+        return self.name
+
+    # DRF treats the authenticated principal as request.user.
+    is_authenticated = True
+    is_anonymous = False
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @staticmethod
+    def generate_key() -> tuple[str, str]:
+        prefix = secrets.token_hex(6)
+        return prefix, f"{prefix}.{secrets.token_urlsafe(32)}"
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes

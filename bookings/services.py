@@ -1,0 +1,240 @@
+"""Every write to the registry. Each service is one transaction and says what it
+guarantees."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Union
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from . import identity, texts
+from .errors import DomainError, NotFound
+from .models import ApiClient, Clinic, Guardianship, NumberSource, Patient, Scope
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractUser
+
+    Actor = Union[AbstractUser, ApiClient]
+
+
+def checkin_link_length() -> int:
+    return len(settings.CHECKIN_BASE_URL) + texts.CHECKIN_TOKEN_LENGTH
+
+
+def clinic_validate_sms_name(sms_name: str) -> str:
+    """The SMS name as it will be sent (typographic characters normalised), or a
+    DomainError saying how many characters are allowed."""
+    problem = texts.sms_name_problem(sms_name, checkin_link_length=checkin_link_length())
+    if problem:
+        code, message = problem
+        raise DomainError(message, field="sms_name", code=code)
+    return texts.normalise_gsm7(sms_name).strip()
+
+
+@transaction.atomic
+def clinic_upsert(
+    *,
+    hsa_id: str,
+    name: str,
+    sms_name: str,
+    self_checkin: bool,
+    arrival_question: bool,
+) -> tuple[Clinic, bool]:
+    """Creates or updates the clinic with this HSA-id. Refuses an SMS name that would not
+    fit one segment, changing nothing."""
+    hsa_id = identity.parse_hsa_id(hsa_id)
+    name = name.strip()
+    if not name:
+        raise DomainError("Namnet får inte vara tomt.", field="name", code="blank")
+    clean_sms_name = clinic_validate_sms_name(sms_name)
+    clinic, created = Clinic.objects.select_for_update().get_or_create(
+        hsa_id=hsa_id,
+        defaults={
+            "name": name,
+            "sms_name": clean_sms_name,
+            "self_checkin": self_checkin,
+            "arrival_question": arrival_question,
+        },
+    )
+    if not created:
+        clinic.name = name
+        clinic.sms_name = clean_sms_name
+        clinic.self_checkin = self_checkin
+        clinic.arrival_question = arrival_question
+        clinic.save()
+    return clinic, created
+
+
+@transaction.atomic
+def patient_sync(
+    *,
+    personal_id: str,
+    protected_identity: bool,
+    mobile_number: str | None,
+    sms_consent_1177: bool,
+    guardians: Sequence[str],
+    given_name: str | None = None,
+    family_name: str | None = None,
+) -> tuple[Patient, bool]:
+    """The population register / 1177 sync of one patient (SPEC 5.1, 3.2).
+
+    The number from 1177 replaces whatever was there (a legacy number, or none) and
+    restores a broken link. `sms_consent_1177` is stored and never activates anything.
+    Guardians must already be in the registry; the set given replaces the old one.
+    All or nothing."""
+    pid = identity.parse_personal_id(personal_id)
+    number = identity.parse_mobile_number(mobile_number) if mobile_number else ""
+
+    guardian_ids = list(dict.fromkeys(identity.parse_personal_id(g).value for g in guardians))
+    if pid.value in guardian_ids:
+        raise DomainError(
+            "En patient kan inte vara sin egen vårdnadshavare.", field="guardians", code="invalid"
+        )
+    found = {p.personal_id: p for p in Patient.objects.filter(personal_id__in=guardian_ids)}
+    missing = [g for g in guardian_ids if g not in found]
+    if missing:
+        raise DomainError(
+            "Vårdnadshavaren finns inte i registret: " + ", ".join(missing)
+            + ". Registrera vårdnadshavaren först.",
+            field="guardians",
+            code="unknown_guardian",
+        )
+
+    now = timezone.now()
+    fields = {
+        "protected_identity": protected_identity,
+        "mobile_number": number,
+        "number_source": NumberSource.SYNC_1177,
+        "synced_1177_at": now,
+        "sms_consent_1177": sms_consent_1177,
+        "link_broken": False,
+    }
+    if given_name is not None:
+        fields["given_name"] = given_name.strip()
+    if family_name is not None:
+        fields["family_name"] = family_name.strip()
+
+    patient, created = Patient.objects.select_for_update().get_or_create(
+        personal_id=pid.value,
+        defaults={
+            "birth_date": pid.birth_date,
+            "is_coordination_number": pid.is_coordination_number,
+            **fields,
+        },
+    )
+    if not created:
+        for key, value in fields.items():
+            setattr(patient, key, value)
+        patient.save()
+
+    wanted = {found[g].pk for g in guardian_ids}
+    Guardianship.objects.filter(child=patient).exclude(guardian_id__in=wanted).delete()
+    existing = set(Guardianship.objects.filter(child=patient).values_list("guardian_id", flat=True))
+    Guardianship.objects.bulk_create(
+        [Guardianship(child=patient, guardian_id=g) for g in wanted - existing]
+    )
+    return patient, created
+
+
+def patient_get_or_create_from_legacy(
+    *, personal_id: str, legacy_number: str
+) -> tuple[Patient, bool]:
+    """A patient the legacy export names. Unknown patients are created from the
+    personnummer; the export's number is kept only while no 1177 sync has happened, and
+    never replaces a 1177 number. A differing legacy number beside a 1177 number means
+    the old system's number was overwritten by hand: the link is flagged broken.
+    Call inside the import's transaction."""
+    pid = identity.parse_personal_id(personal_id)
+    patient, created = Patient.objects.get_or_create(
+        personal_id=pid.value,
+        defaults={
+            "birth_date": pid.birth_date,
+            "is_coordination_number": pid.is_coordination_number,
+            "mobile_number": legacy_number,
+            "number_source": NumberSource.LEGACY if legacy_number else "",
+        },
+    )
+    if created:
+        return patient, True
+    if patient.synced_1177_at is None:
+        if legacy_number and patient.mobile_number != legacy_number:
+            patient.mobile_number = legacy_number
+            patient.number_source = NumberSource.LEGACY
+            patient.save(update_fields=["mobile_number", "number_source", "updated_at"])
+    elif legacy_number and legacy_number != patient.mobile_number and not patient.link_broken:
+        patient.link_broken = True
+        patient.save(update_fields=["link_broken", "updated_at"])
+    return patient, False
+
+
+def patient_get(personal_id: str) -> Patient:
+    pid = identity.parse_personal_id(personal_id)
+    try:
+        return Patient.objects.get(personal_id=pid.value)
+    except Patient.DoesNotExist:
+        raise NotFound(f"Patienten {pid.value} finns inte i registret.") from None
+
+
+def clinic_get(hsa_id: str) -> Clinic:
+    value = identity.parse_hsa_id(hsa_id)
+    try:
+        return Clinic.objects.get(hsa_id=value)
+    except Clinic.DoesNotExist:
+        raise NotFound(f"Mottagningen {value} finns inte.") from None
+
+
+@transaction.atomic
+def api_client_create(*, name: str, scopes: Iterable[str]) -> tuple[ApiClient, str]:
+    """Creates an API client and returns it with its key, which is never stored."""
+    scopes = sorted(set(scopes))
+    unknown = [s for s in scopes if s not in Scope.values]
+    if unknown:
+        raise DomainError(
+            f"Unknown scope(s): {', '.join(unknown)}. Known: {', '.join(Scope.values)}.",
+            field="scopes",
+        )
+    if not name.strip():
+        raise DomainError("The name must not be empty.", field="name")
+    if ApiClient.objects.filter(name=name).exists():
+        raise DomainError(f"An API client named {name!r} already exists.", field="name")
+    prefix, key = ApiClient.generate_key()
+    client = ApiClient.objects.create(
+        name=name, key_prefix=prefix, key_hash=ApiClient.hash_key(key), scopes=scopes
+    )
+    return client, key
+
+
+@transaction.atomic
+def staff_user_upsert(
+    *, username: str, password: str, role: str, clinics: Iterable[Clinic], **names: str
+) -> AbstractUser:
+    """A staff user with exactly one role (a group) working at the given clinics."""
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    user, _ = User.objects.get_or_create(username=username)
+    user.set_password(password)
+    for key, value in names.items():
+        setattr(user, key, value)
+    user.is_staff = role == "regional_admin"  # the admin site is the regional admins' tool
+    user.save()
+    user.groups.set([Group.objects.get(name=role)])
+    user.clinics.set(list(clinics))  # type: ignore[attr-defined]
+    return user  # type: ignore[return-value]
+
+
+def api_client_deactivate(*, client: ApiClient) -> None:
+    """The client's key stops working at once."""
+    ApiClient.objects.filter(pk=client.pk).update(is_active=False)
+
+
+@transaction.atomic
+def api_client_rotate_key(*, client: ApiClient) -> str:
+    """A new key for the client; the old one stops working at once."""
+    prefix, key = ApiClient.generate_key()
+    ApiClient.objects.filter(pk=client.pk).update(key_prefix=prefix, key_hash=ApiClient.hash_key(key))
+    return key

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import api
+
+api_patterns = [
+    path("clinics/<str:hsa_id>/", api.ClinicUpsertApi.as_view(), name="api-clinic"),
+    path("patients/<str:personal_id>/", api.PatientSyncApi.as_view(), name="api-patient"),
+]

@@ -1,0 +1,62 @@
+"""The SMS status of a patient (SPEC 5.1), from the who-receives decision."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bookings.api import pid_path, problems
+from bookings.models import Scope
+from bookings.serializers import HsaIdField, PersonalIdField, path_value
+from bookings.services import clinic_get, patient_get
+
+from . import rules
+from .models import State
+from .selectors import blocked_clinics_of, decision_for, snapshot_of
+
+
+class RecipientSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=["patient", "guardian"])
+    number = serializers.CharField()
+
+
+class SmsStatusApi(APIView):
+    required_scopes = (Scope.STATUS_READ,)
+
+    class OutputSerializer(serializers.Serializer):
+        personal_id = serializers.CharField()
+        state = serializers.ChoiceField(choices=State.choices)
+        blocked_clinics = serializers.ListField(child=serializers.CharField())
+        clinic = serializers.CharField(allow_null=True)
+        will_receive = serializers.BooleanField()
+        recipients = RecipientSerializer(many=True)
+        reasons = serializers.ListField(child=serializers.ChoiceField(choices=rules.REASONS))
+
+    @extend_schema(
+        operation_id="patient_sms_status",
+        parameters=[
+            pid_path(),
+            OpenApiParameter("clinic", str, OpenApiParameter.QUERY, required=False,
+                             description="HSA-id of the clinic the contact is at"),
+        ],
+        responses={200: OutputSerializer, **problems(400, 401, 403, 404)},
+    )
+    def get(self, request: Request, personal_id: str) -> Response:
+        patient = patient_get(path_value(PersonalIdField(), "personal_id", personal_id))
+        raw_clinic = request.query_params.get("clinic")
+        clinic = clinic_get(path_value(HsaIdField(), "clinic", raw_clinic)) if raw_clinic else None
+        decision = decision_for(patient, clinic=clinic)
+        return Response(
+            {
+                "personal_id": patient.personal_id,
+                "state": snapshot_of(patient).state,
+                "blocked_clinics": [c.hsa_id for c in blocked_clinics_of(patient)],
+                "clinic": clinic.hsa_id if clinic else None,
+                "will_receive": decision.will_receive,
+                "recipients": [{"role": r.role, "number": r.number} for r in decision.recipients],
+                "reasons": list(decision.reasons),
+            }
+        )

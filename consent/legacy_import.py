@@ -1,0 +1,160 @@
+"""The migration import of the old system's consent export (SPEC 3.7, 5.3).
+
+Residents without a block are migrated as `active`; residents with any blocked clinic are
+left out, exactly as in January, and recorded as exclusions with their blocked clinics.
+Bad rows are reported by line number and never stop the good rows; running the same file
+again changes nothing; a dry run shows what would happen and writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db import DatabaseError, transaction
+
+from bookings.errors import DomainError
+from bookings.identity import PersonalId, parse_hsa_id, parse_personal_id, parse_phone_number
+from bookings.models import Clinic
+from bookings.services import patient_get_or_create_from_legacy
+
+from .models import Channel, ConsentEvent, ExcludedAtClinic, LegacyImport, MigrationExclusion
+from .services import consent_activate
+
+HEADER = ["personnummer", "mobilnummer", "samtycke", "blockerade_enheter", "andrad"]
+CHUNK = 500
+
+
+class LegacyFileError(DomainError):
+    code = "invalid_legacy_file"
+
+
+@dataclass(frozen=True)
+class LegacyRow:
+    line: int
+    personal_id: PersonalId
+    number: str  # E.164, or "" when the export had none
+    consent: bool
+    blocked: tuple[str, ...]  # HSA-ids
+    changed_on: date | None
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    migrated: int = 0  # now active
+    excluded: int = 0  # left out: had a blocked clinic
+    no_consent: int = 0  # samtycke=nej and no blocks: nothing imported
+    already: int = 0  # imported before, or consent already decided in this system
+    patients_created: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    excluded_by_clinic: dict[str, int] = field(default_factory=dict)
+
+
+def parse_row(line: int, cells: list[str]) -> LegacyRow:
+    if len(cells) != len(HEADER):
+        raise DomainError(f"rad {line}: {len(cells)} fält, väntade {len(HEADER)}.")
+    raw_pid, raw_number, raw_consent, raw_blocked, raw_changed = (c.strip() for c in cells)
+    pid = parse_personal_id(raw_pid)
+    number = parse_phone_number(raw_number).e164 if raw_number else ""
+    consent = raw_consent.lower()
+    if consent not in ("ja", "nej"):
+        raise DomainError(f"samtycke ska vara ”ja” eller ”nej”, inte ”{raw_consent}”.")
+    blocked = tuple(dict.fromkeys(parse_hsa_id(h) for h in raw_blocked.split(",") if h.strip()))
+    try:
+        changed_on = date.fromisoformat(raw_changed) if raw_changed else None
+    except ValueError:
+        raise DomainError(f"andrad ska vara ett datum (ÅÅÅÅ-MM-DD), inte ”{raw_changed}”.") from None
+    return LegacyRow(line, pid, number, consent == "ja", blocked, changed_on)
+
+
+def read_rows(lines: Iterable[str]) -> Iterable[tuple[int, list[str]]]:
+    reader = csv.reader(lines, delimiter=";")
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise LegacyFileError("Filen är tom.") from None
+    if [h.strip().lower() for h in header] != HEADER:
+        raise LegacyFileError(
+            "Fel rubrikrad. Väntade: " + ";".join(HEADER) + ", fick: " + ";".join(header)
+        )
+    for cells in reader:
+        if cells and any(c.strip() for c in cells):
+            yield reader.line_num, cells
+
+
+def _apply(row: LegacyRow, clinics: dict[str, Clinic], source: LegacyImport | None,
+           result: ImportResult) -> None:
+    unknown = [h for h in row.blocked if h not in clinics]
+    if unknown:
+        raise DomainError(
+            "okänd mottagning " + ", ".join(unknown) + " (registrera mottagningen och kör igen)"
+        )
+    if not row.blocked and not row.consent:
+        result.no_consent += 1
+        return
+    patient, created = patient_get_or_create_from_legacy(
+        personal_id=row.personal_id.value, legacy_number=row.number
+    )
+    result.patients_created += created
+    if row.blocked:
+        if not created and MigrationExclusion.objects.filter(patient=patient).exists():
+            result.already += 1
+            return
+        exclusion = MigrationExclusion.objects.create(
+            patient=patient, legacy_consent=row.consent, changed_on=row.changed_on,
+            source=source,
+        )
+        ExcludedAtClinic.objects.bulk_create(
+            [ExcludedAtClinic(exclusion=exclusion, clinic=clinics[h]) for h in row.blocked]
+        )
+        result.excluded += 1
+        for h in row.blocked:
+            result.excluded_by_clinic[h] = result.excluded_by_clinic.get(h, 0) + 1
+        return
+    if not created and ConsentEvent.objects.filter(patient=patient).exists():
+        result.already += 1  # migrated before, or staff have decided since: theirs wins
+        return
+    note = "Migrerad från gamla systemet" + (f" (ändrad {row.changed_on})" if row.changed_on else "")
+    consent_activate(patient=patient, actor=None, channel=Channel.MIGRATION, note=note)
+    result.migrated += 1
+
+
+def legacy_consents_import(
+    *,
+    lines: list[str],
+    file_name: str,
+    dry_run: bool,
+    progress: Callable[[int], None] = lambda n: None,
+) -> ImportResult:
+    """Imports the export. With `dry_run` everything is done and then rolled back, so the
+    result is exactly what a real run would do. Each row commits or fails on its own."""
+    result = ImportResult()
+    rows = list(read_rows(lines))
+    clinics = {c.hsa_id: c for c in Clinic.objects.all()}
+    digest = hashlib.sha256("".join(lines).encode()).hexdigest()
+
+    with transaction.atomic():
+        source = LegacyImport.objects.create(file_name=file_name, file_sha256=digest)
+        for start in range(0, len(rows), CHUNK):
+            with transaction.atomic():
+                for line, cells in rows[start:start + CHUNK]:
+                    result.rows += 1
+                    try:
+                        with transaction.atomic():
+                            _apply(parse_row(line, cells), clinics, source, result)
+                    except DomainError as error:
+                        result.errors.append((line, error.message))
+                    except DatabaseError as error:
+                        result.errors.append((line, f"databasfel: {error}"))
+                progress(len(rows[start:start + CHUNK]))
+        LegacyImport.objects.filter(pk=source.pk).update(
+            rows=result.rows, migrated=result.migrated, excluded=result.excluded,
+            skipped=result.no_consent + result.already, errors=len(result.errors),
+        )
+        if dry_run:
+            transaction.set_rollback(True)
+    return result

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The run command: installs, migrates, loads the demo data and runs web + Celery worker +
+# beat together on the embedded defaults (SQLite, file-system broker, outbox gateway).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/bootstrap.sh requirements.txt
+export WEB_HOST=${WEB_HOST:-127.0.0.1} WEB_PORT=${WEB_PORT:-8000}
+export CHECKIN_BASE_URL=${CHECKIN_BASE_URL:-http://$WEB_HOST:$WEB_PORT/c/}
+
+.venv/bin/python manage.py migrate --no-input -v 0
+.venv/bin/python manage.py collectstatic --no-input -v 0
+.venv/bin/python manage.py load_demo
+
+cat <<TXT
+
+  Sms-påminnelser körs nu:  http://$WEB_HOST:$WEB_PORT/
+  Logga in:                 http://$WEB_HOST:$WEB_PORT/accounts/login/
+  API-dokumentation:        http://$WEB_HOST:$WEB_PORT/api/docs/
+  Demoanvändare (lösenord sms-demo-2026):
+    reception   – reception, Kirurgikliniken och Ortopedikliniken
+    chef        – verksamhetschef, Kirurgikliniken och Ortopedikliniken
+    chef.ogon   – verksamhetschef, Ögonkliniken
+    admin       – regional administratör (även /admin/)
+    granskare   – logggranskare
+  Demo-API-nyckel (alla scopes): var/demo-api-key.txt
+  Stoppa med Ctrl-C.
+
+TXT
+exec .venv/bin/honcho -f Procfile.dev start
