@@ -58,13 +58,22 @@ class PatientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Patients come from the population register and 1177: staff never edit them here,
     and above all never the 1177 number (it would break the link)."""
 
-    list_display = ["display_id", "family_name", "given_name", "protected_identity",
-                    "mobile_number", "synced_1177_at", "link_broken"]
+    list_display = [
+        "display_id",
+        "family_name",
+        "given_name",
+        "protected_identity",
+        "mobile_number",
+        "synced_1177_at",
+        "link_broken",
+    ]
     search_fields = ["personal_id", "family_name", "given_name"]
     list_filter = ["protected_identity", "link_broken", "number_source"]
     inlines = [GuardianshipInline]
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Patient], search_term: str) -> tuple[QuerySet[Patient], bool]:
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Patient], search_term: str
+    ) -> tuple[QuerySet[Patient], bool]:
         digits = "".join(ch for ch in search_term if ch.isdigit())
         if len(digits) in (10, 12):
             try:

@@ -34,7 +34,7 @@ class ProblemSerializer(serializers.Serializer):
     status = serializers.IntegerField()
     title = serializers.CharField()
     detail = serializers.CharField()
-    errors = ProblemErrorSerializer(many=True)
+    errors = ProblemErrorSerializer(many=True)  # type: ignore[assignment]
 
 
 def problems(*codes: int) -> dict[Any, Any]:
@@ -48,7 +48,9 @@ def hsa_path(name: str = "hsa_id") -> OpenApiParameter:
 
 def pid_path(name: str = "personal_id") -> OpenApiParameter:
     return OpenApiParameter(
-        name, str, OpenApiParameter.PATH,
+        name,
+        str,
+        OpenApiParameter.PATH,
         description="Personnummer or samordningsnummer, 10 or 12 digits, with or without -/+",
     )
 
@@ -102,9 +104,17 @@ class PatientSyncApi(APIView):
         class Meta:
             model = Patient
             fields = [
-                "personal_id", "given_name", "family_name", "birth_date",
-                "is_coordination_number", "protected_identity", "mobile_number",
-                "sms_consent_1177", "synced_1177_at", "link_broken", "guardians",
+                "personal_id",
+                "given_name",
+                "family_name",
+                "birth_date",
+                "is_coordination_number",
+                "protected_identity",
+                "mobile_number",
+                "sms_consent_1177",
+                "synced_1177_at",
+                "link_broken",
+                "guardians",
             ]
 
         def get_guardians(self, patient: Patient) -> list[str]:

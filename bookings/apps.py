@@ -9,7 +9,7 @@ class BookingsConfig(AppConfig):
     verbose_name = "Register och bokningar"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the settings checks)
+        from . import checks, schema  # noqa: F401  (registers checks and the schema extension)
 
         post_migrate.connect(_ensure_roles, sender=self)
 

@@ -30,12 +30,13 @@ CLINICS: list[tuple[str, bool, bool]] = [
     ("Nya Säröledens Familjeläkare", True, True),
 ]
 
+
 # Region Halland's organisation number is 232100-0115.
 def clinic_hsa_id(index: int) -> str:
     return f"SE2321000115-E{index + 1:09d}"
 
 
-DEMO_PASSWORD = "sms-demo-2026"
+DEMO_PASSWORD = "sms-demo-2026"  # noqa: S105 (documented demo login, demo data only)
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,70 @@ USERS = [
     DemoUser("granskare", "auditor", "Göran", "Nilsson", ()),
 ]
 
-GIVEN = ["Anna", "Erik", "Maria", "Lars", "Karin", "Johan", "Sara", "Anders", "Emma", "Per",
-         "Elin", "Nils", "Ida", "Oskar", "Maja", "Hugo", "Alva", "Liam", "Astrid", "Ebbe",
-         "Wilma", "Olle", "Saga", "Ali", "Fatima", "Mohammed", "Leila", "Jonas", "Linnea", "Arvid"]
-FAMILY = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson",
-          "Persson", "Svensson", "Gustafsson", "Pettersson", "Jonsson", "Jansson", "Hansson",
-          "Bengtsson", "Jönsson", "Lindberg", "Jakobsson", "Magnusson", "Lindström", "Ek",
-          "Holm", "Berg", "Sandberg", "Hassan", "Ali", "Nyström", "Åberg", "Öberg", "Ström"]
+GIVEN = [
+    "Anna",
+    "Erik",
+    "Maria",
+    "Lars",
+    "Karin",
+    "Johan",
+    "Sara",
+    "Anders",
+    "Emma",
+    "Per",
+    "Elin",
+    "Nils",
+    "Ida",
+    "Oskar",
+    "Maja",
+    "Hugo",
+    "Alva",
+    "Liam",
+    "Astrid",
+    "Ebbe",
+    "Wilma",
+    "Olle",
+    "Saga",
+    "Ali",
+    "Fatima",
+    "Mohammed",
+    "Leila",
+    "Jonas",
+    "Linnea",
+    "Arvid",
+]
+FAMILY = [
+    "Andersson",
+    "Johansson",
+    "Karlsson",
+    "Nilsson",
+    "Eriksson",
+    "Larsson",
+    "Olsson",
+    "Persson",
+    "Svensson",
+    "Gustafsson",
+    "Pettersson",
+    "Jonsson",
+    "Jansson",
+    "Hansson",
+    "Bengtsson",
+    "Jönsson",
+    "Lindberg",
+    "Jakobsson",
+    "Magnusson",
+    "Lindström",
+    "Ek",
+    "Holm",
+    "Berg",
+    "Sandberg",
+    "Hassan",
+    "Ali",
+    "Nyström",
+    "Åberg",
+    "Öberg",
+    "Ström",
+]
 
 
 def mobile(rng: random.Random) -> str:

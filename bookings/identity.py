@@ -48,8 +48,7 @@ def parse_personal_id(raw: str) -> PersonalId:
     text = (raw or "").strip().replace(" ", "")
     if not _PID_SHAPE.match(text):
         raise InvalidPersonalId(
-            "Personnumret ska ha 10 eller 12 siffror, med eller utan bindestreck "
-            "(ÅÅÅÅMMDD-NNNN)."
+            "Personnumret ska ha 10 eller 12 siffror, med eller utan bindestreck (ÅÅÅÅMMDD-NNNN)."
         )
     try:
         parsed = personnummer.parse(text)
@@ -93,9 +92,7 @@ def parse_mobile_number(raw: str) -> str:
     """Like parse_phone_number, but only a number that can receive SMS; returns E.164."""
     number = parse_phone_number(raw)
     if not number.is_mobile:
-        raise NotAMobileNumber(
-            f"{number.e164} är inte ett mobilnummer och kan inte ta emot sms."
-        )
+        raise NotAMobileNumber(f"{number.e164} är inte ett mobilnummer och kan inte ta emot sms.")
     return number.e164
 
 

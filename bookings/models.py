@@ -79,7 +79,7 @@ class Patient(models.Model):
         default=False,
         help_text=_("Numret har ändrats för hand; återställs vid nästa synk från 1177."),
     )
-    guardians = models.ManyToManyField(
+    guardians: models.ManyToManyField[Patient, Guardianship] = models.ManyToManyField(
         "self",
         through="Guardianship",
         through_fields=("child", "guardian"),
@@ -122,6 +122,9 @@ class Guardianship(models.Model):
         ]
         verbose_name = _("vårdnadshavare")
         verbose_name_plural = _("vårdnadshavare")
+
+    def __str__(self) -> str:
+        return f"{self.guardian} → {self.child}"
 
 
 class Scope(models.TextChoices):

@@ -1,7 +1,7 @@
 """RFC 9457 problem details for every API error: one exception handler, one shape.
 
-    {"type": "about:blank", "status": 400, "title": "...", "detail": "...",
-     "errors": [{"field": "mobile_number", "code": "not_a_mobile_number", "message": "..."}]}
+{"type": "about:blank", "status": 400, "title": "...", "detail": "...",
+ "errors": [{"field": "mobile_number", "code": "not_a_mobile_number", "message": "..."}]}
 """
 
 from __future__ import annotations

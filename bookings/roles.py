@@ -29,7 +29,7 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
         cached = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
         if user.is_superuser:  # type: ignore[attr-defined]
             cached.add(Role.REGIONAL_ADMIN)
-        user._role_cache = cached  # type: ignore[union-attr]
+        user._role_cache = cached  # type: ignore[union-attr,attr-defined]
     return cached
 
 
@@ -46,19 +46,28 @@ def clinics_for(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Clini
         return Clinic.objects.all()
     if not user.is_authenticated:
         return Clinic.objects.none()
-    return Clinic.objects.filter(staff=user)
+    return Clinic.objects.filter(staff__pk=user.pk)
 
 
 # Admin-site permissions per role. Only regional admins use the admin site; the other
 # roles work in the back office, whose views check roles themselves.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.REGIONAL_ADMIN: [
-        "bookings.add_clinic", "bookings.change_clinic", "bookings.view_clinic",
-        "bookings.view_patient", "bookings.view_guardianship",
-        "bookings.view_apiclient", "bookings.change_apiclient",
-        "consent.view_consentevent", "consent.view_patientconsent",
-        "consent.view_migrationexclusion", "consent.view_legacyimport",
-        "auth.add_user", "auth.change_user", "auth.view_user", "auth.view_group",
+        "bookings.add_clinic",
+        "bookings.change_clinic",
+        "bookings.view_clinic",
+        "bookings.view_patient",
+        "bookings.view_guardianship",
+        "bookings.view_apiclient",
+        "bookings.change_apiclient",
+        "consent.view_consentevent",
+        "consent.view_patientconsent",
+        "consent.view_migrationexclusion",
+        "consent.view_legacyimport",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_user",
+        "auth.view_group",
     ],
     Role.MANAGER: [],
     Role.RECEPTION: [],
@@ -68,8 +77,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 
 def ensure_role_groups(*, using: str = "default") -> None:
     """Creates the role groups and gives them their permissions (idempotent)."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Group, Permission
 
+    # Apps later in INSTALLED_APPS get their permissions after this app's post_migrate.
+    for config in apps.get_app_configs():
+        create_permissions(config, verbosity=0, using=using)
     for role, perms in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.using(using).get_or_create(name=role)
         wanted = []

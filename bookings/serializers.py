@@ -21,7 +21,10 @@ class StrictSerializer(serializers.Serializer):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError(
-                    {name: [serializers.ErrorDetail("Okänt fält.", code="unknown_field")] for name in unknown}
+                    {
+                        name: [serializers.ErrorDetail("Okänt fält.", code="unknown_field")]
+                        for name in unknown
+                    }
                 )
         return super().to_internal_value(data)
 

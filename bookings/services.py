@@ -4,7 +4,7 @@ guarantees."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -17,8 +17,6 @@ from .models import ApiClient, Clinic, Guardianship, NumberSource, Patient, Scop
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractUser
-
-    Actor = Union[AbstractUser, ApiClient]
 
 
 def checkin_link_length() -> int:
@@ -98,7 +96,8 @@ def patient_sync(
     missing = [g for g in guardian_ids if g not in found]
     if missing:
         raise DomainError(
-            "Vårdnadshavaren finns inte i registret: " + ", ".join(missing)
+            "Vårdnadshavaren finns inte i registret: "
+            + ", ".join(missing)
             + ". Registrera vårdnadshavaren först.",
             field="guardians",
             code="unknown_guardian",
@@ -236,5 +235,7 @@ def api_client_deactivate(*, client: ApiClient) -> None:
 def api_client_rotate_key(*, client: ApiClient) -> str:
     """A new key for the client; the old one stops working at once."""
     prefix, key = ApiClient.generate_key()
-    ApiClient.objects.filter(pk=client.pk).update(key_prefix=prefix, key_hash=ApiClient.hash_key(key))
+    ApiClient.objects.filter(pk=client.pk).update(
+        key_prefix=prefix, key_hash=ApiClient.hash_key(key)
+    )
     return key

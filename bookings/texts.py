@@ -118,6 +118,6 @@ def sms_name_problem(name: str, *, checkin_link_length: int) -> tuple[str, str] 
         return (
             "sms_name_too_long",
             f"Sms-namnet är {septets(text)} tecken men högst {allowed} tecken får plats, "
-            "annars blir påminnelsen längre än ett sms (160 tecken)."
+            "annars blir påminnelsen längre än ett sms (160 tecken).",
         )
     return None

@@ -7,8 +7,16 @@ from .models import ConsentEvent, LegacyImport, MigrationExclusion, PatientConse
 
 @admin.register(ConsentEvent)
 class ConsentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "patient", "action", "clinic", "handled_at", "channel",
-                    "actor_user", "actor_client"]
+    list_display = [
+        "created_at",
+        "patient",
+        "action",
+        "clinic",
+        "handled_at",
+        "channel",
+        "actor_user",
+        "actor_client",
+    ]
     list_filter = ["action", "channel"]
     search_fields = ["patient__personal_id", "actor_user__username", "note"]
     date_hierarchy = "created_at"

@@ -39,8 +39,13 @@ class SmsStatusApi(APIView):
         operation_id="patient_sms_status",
         parameters=[
             pid_path(),
-            OpenApiParameter("clinic", str, OpenApiParameter.QUERY, required=False,
-                             description="HSA-id of the clinic the contact is at"),
+            OpenApiParameter(
+                "clinic",
+                str,
+                OpenApiParameter.QUERY,
+                required=False,
+                description="HSA-id of the clinic the contact is at",
+            ),
         ],
         responses={200: OutputSerializer, **problems(400, 401, 403, 404)},
     )

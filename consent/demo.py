@@ -3,6 +3,7 @@ guardian numbers, made through the real services by the demo reception user."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 from typing import Any
 
@@ -20,8 +21,12 @@ def load_demo(*, clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> N
     actor = users["reception"]
     channels = [Channel.ARRIVAL_DESK, Channel.PHONE, Channel.VISIT]
     for patient in Patient.objects.order_by("personal_id"):
-        common = {"patient": patient, "actor": actor, "handled_at": rng.choice(clinics[:2]),
-                  "channel": rng.choice(channels)}
+        common = {
+            "patient": patient,
+            "actor": actor,
+            "handled_at": rng.choice(clinics[:2]),
+            "channel": rng.choice(channels),
+        }
         roll = rng.random()
         if roll < 0.62:
             services.consent_activate(**common)
@@ -33,11 +38,14 @@ def load_demo(*, clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> N
     for child in children.prefetch_related("guardians"):
         for guardian in child.guardians.all():
             if rng.random() < 0.7:
-                try:
+                # A child who turned 13 since is refused: their own number is used.
+                with contextlib.suppress(services.DomainError):
                     services.guardian_number_register(
-                        child=child, guardian=guardian, number=demo.mobile(rng), actor=actor,
-                        channel=Channel.VISIT, handled_at=clinics[13],
+                        child=child,
+                        guardian=guardian,
+                        number=demo.mobile(rng),
+                        actor=actor,
+                        channel=Channel.VISIT,
+                        handled_at=clinics[13],
                     )
-                except services.DomainError:
-                    pass  # the child turned 13: their own number is used
     stdout.write(f"Samtycken: {ConsentEvent.objects.count()} händelser.\n")

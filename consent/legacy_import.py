@@ -67,7 +67,9 @@ def parse_row(line: int, cells: list[str]) -> LegacyRow:
     try:
         changed_on = date.fromisoformat(raw_changed) if raw_changed else None
     except ValueError:
-        raise DomainError(f"andrad ska vara ett datum (ÅÅÅÅ-MM-DD), inte ”{raw_changed}”.") from None
+        raise DomainError(
+            f"andrad ska vara ett datum (ÅÅÅÅ-MM-DD), inte ”{raw_changed}”."
+        ) from None
     return LegacyRow(line, pid, number, consent == "ja", blocked, changed_on)
 
 
@@ -86,8 +88,9 @@ def read_rows(lines: Iterable[str]) -> Iterable[tuple[int, list[str]]]:
             yield reader.line_num, cells
 
 
-def _apply(row: LegacyRow, clinics: dict[str, Clinic], source: LegacyImport | None,
-           result: ImportResult) -> None:
+def _apply(
+    row: LegacyRow, clinics: dict[str, Clinic], source: LegacyImport, result: ImportResult
+) -> None:
     unknown = [h for h in row.blocked if h not in clinics]
     if unknown:
         raise DomainError(
@@ -105,7 +108,9 @@ def _apply(row: LegacyRow, clinics: dict[str, Clinic], source: LegacyImport | No
             result.already += 1
             return
         exclusion = MigrationExclusion.objects.create(
-            patient=patient, legacy_consent=row.consent, changed_on=row.changed_on,
+            patient=patient,
+            legacy_consent=row.consent,
+            changed_on=row.changed_on,
             source=source,
         )
         ExcludedAtClinic.objects.bulk_create(
@@ -118,7 +123,9 @@ def _apply(row: LegacyRow, clinics: dict[str, Clinic], source: LegacyImport | No
     if not created and ConsentEvent.objects.filter(patient=patient).exists():
         result.already += 1  # migrated before, or staff have decided since: theirs wins
         return
-    note = "Migrerad från gamla systemet" + (f" (ändrad {row.changed_on})" if row.changed_on else "")
+    note = "Migrerad från gamla systemet" + (
+        f" (ändrad {row.changed_on})" if row.changed_on else ""
+    )
     consent_activate(patient=patient, actor=None, channel=Channel.MIGRATION, note=note)
     result.migrated += 1
 
@@ -141,7 +148,7 @@ def legacy_consents_import(
         source = LegacyImport.objects.create(file_name=file_name, file_sha256=digest)
         for start in range(0, len(rows), CHUNK):
             with transaction.atomic():
-                for line, cells in rows[start:start + CHUNK]:
+                for line, cells in rows[start : start + CHUNK]:
                     result.rows += 1
                     try:
                         with transaction.atomic():
@@ -150,10 +157,13 @@ def legacy_consents_import(
                         result.errors.append((line, error.message))
                     except DatabaseError as error:
                         result.errors.append((line, f"databasfel: {error}"))
-                progress(len(rows[start:start + CHUNK]))
+                progress(len(rows[start : start + CHUNK]))
         LegacyImport.objects.filter(pk=source.pk).update(
-            rows=result.rows, migrated=result.migrated, excluded=result.excluded,
-            skipped=result.no_consent + result.already, errors=len(result.errors),
+            rows=result.rows,
+            migrated=result.migrated,
+            excluded=result.excluded,
+            skipped=result.no_consent + result.already,
+            errors=len(result.errors),
         )
         if dry_run:
             transaction.set_rollback(True)

@@ -72,25 +72,45 @@ class ConsentEvent(models.Model):
     action = models.CharField(_("åtgärd"), max_length=32, choices=Action.choices)
     # The clinic a clinic block is about (null for the other actions).
     clinic = models.ForeignKey(
-        Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        Clinic,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("gäller mottagning"),
     )
     # The clinic where the request was handled (any clinic may handle any request).
     handled_at = models.ForeignKey(
-        Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        Clinic,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("hanterad vid"),
     )
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-        related_name="+", verbose_name=_("utförd av"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("utförd av"),
     )
     actor_client = models.ForeignKey(
-        ApiClient, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        ApiClient,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("utförd av API-klient"),
     )
     channel = models.CharField(_("kanal"), max_length=16, choices=Channel.choices)
     guardian = models.ForeignKey(
-        Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        Patient,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("vårdnadshavare"),
     )
     number = models.CharField(_("nummer"), max_length=16, blank=True, default="")
@@ -182,6 +202,9 @@ class GuardianNumber(models.Model):
         verbose_name = _("vårdnadshavares nummer")
         verbose_name_plural = _("vårdnadshavares nummer")
 
+    def __str__(self) -> str:
+        return f"{self.number} ({self.guardian} för {self.child})"
+
 
 class LegacyImport(models.Model):
     """One applied run of the legacy consent import (dry runs are not stored)."""
@@ -200,6 +223,9 @@ class LegacyImport(models.Model):
         verbose_name = _("migreringskörning")
         verbose_name_plural = _("migreringskörningar")
 
+    def __str__(self) -> str:
+        return f"{self.file_name} {self.started_at:%Y-%m-%d %H:%M}"
+
 
 class MigrationExclusion(models.Model):
     """A resident the migration left out because they had blocked at least one clinic
@@ -208,7 +234,7 @@ class MigrationExclusion(models.Model):
     patient = models.OneToOneField(
         Patient, on_delete=models.PROTECT, related_name="migration_exclusion"
     )
-    blocked_clinics = models.ManyToManyField(
+    blocked_clinics: models.ManyToManyField[Clinic, ExcludedAtClinic] = models.ManyToManyField(
         Clinic, through="ExcludedAtClinic", related_name="+"
     )
     legacy_consent = models.BooleanField(default=False)  # samtycke=ja in the export
@@ -220,6 +246,9 @@ class MigrationExclusion(models.Model):
         verbose_name = _("migreringsundantag")
         verbose_name_plural = _("migreringsundantag")
 
+    def __str__(self) -> str:
+        return str(self.patient)
+
 
 class ExcludedAtClinic(models.Model):
     """One blocked clinic of an excluded resident: the row the per-clinic report counts."""
@@ -229,6 +258,11 @@ class ExcludedAtClinic(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["exclusion", "clinic"], name="excluded_at_clinic_unique")
+            models.UniqueConstraint(
+                fields=["exclusion", "clinic"], name="excluded_at_clinic_unique"
+            )
         ]
         indexes = [models.Index(fields=["clinic", "exclusion"])]
+
+    def __str__(self) -> str:
+        return f"{self.exclusion} @ {self.clinic}"

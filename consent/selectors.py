@@ -51,7 +51,9 @@ def patient_facts(patient: Patient) -> rules.PatientFacts:
     )
 
 
-def decision_for(patient: Patient, *, clinic: Clinic | None, at: datetime | None = None) -> rules.Decision:
+def decision_for(
+    patient: Patient, *, clinic: Clinic | None, at: datetime | None = None
+) -> rules.Decision:
     """Who would get an SMS about a contact at `clinic` sent at `at` (default: now)."""
     moment = at or timezone.now()
     return rules.who_receives(

@@ -4,7 +4,7 @@ to one patient apply one after the other."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,7 +20,7 @@ from .selectors import snapshot_of
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-    Actor = Union[AbstractBaseUser, ApiClient, None]
+    Actor = AbstractBaseUser | ApiClient | None
 
 
 def _actor_fields(actor: Actor) -> dict[str, object]:
@@ -96,58 +96,118 @@ def _record(
 
 @transaction.atomic
 def consent_activate(
-    *, patient: Patient, actor: Actor, channel: str, handled_at: Clinic | None = None,
+    *,
+    patient: Patient,
+    actor: Actor,
+    channel: str,
+    handled_at: Clinic | None = None,
     note: str = "",
 ) -> ConsentEvent:
     """Reminders on, everywhere except clinics the patient blocked (those blocks stay)."""
-    return _record(patient=patient, action=Action.ACTIVATE, actor=actor, channel=channel,
-                   handled_at=handled_at, note=note)
+    return _record(
+        patient=patient,
+        action=Action.ACTIVATE,
+        actor=actor,
+        channel=channel,
+        handled_at=handled_at,
+        note=note,
+    )
 
 
 @transaction.atomic
 def consent_block(
-    *, patient: Patient, actor: Actor, channel: str, handled_at: Clinic | None = None,
+    *,
+    patient: Patient,
+    actor: Actor,
+    channel: str,
+    handled_at: Clinic | None = None,
     note: str = "",
 ) -> ConsentEvent:
     """No reminders at all, from any state."""
-    return _record(patient=patient, action=Action.BLOCK, actor=actor, channel=channel,
-                   handled_at=handled_at, note=note)
+    return _record(
+        patient=patient,
+        action=Action.BLOCK,
+        actor=actor,
+        channel=channel,
+        handled_at=handled_at,
+        note=note,
+    )
 
 
 @transaction.atomic
 def consent_unblock(
-    *, patient: Patient, actor: Actor, channel: str, handled_at: Clinic | None = None,
+    *,
+    patient: Patient,
+    actor: Actor,
+    channel: str,
+    handled_at: Clinic | None = None,
     note: str = "",
 ) -> ConsentEvent:
     """Removes the total block: reminders become active."""
-    return _record(patient=patient, action=Action.UNBLOCK, actor=actor, channel=channel,
-                   handled_at=handled_at, note=note)
+    return _record(
+        patient=patient,
+        action=Action.UNBLOCK,
+        actor=actor,
+        channel=channel,
+        handled_at=handled_at,
+        note=note,
+    )
 
 
 @transaction.atomic
 def consent_block_clinic(
-    *, patient: Patient, clinic: Clinic, actor: Actor, channel: str,
-    handled_at: Clinic | None = None, note: str = "",
+    *,
+    patient: Patient,
+    clinic: Clinic,
+    actor: Actor,
+    channel: str,
+    handled_at: Clinic | None = None,
+    note: str = "",
 ) -> ConsentEvent:
     """No reminders from this one clinic; the state is unchanged."""
-    return _record(patient=patient, action=Action.BLOCK_CLINIC, clinic=clinic, actor=actor,
-                   channel=channel, handled_at=handled_at, note=note)
+    return _record(
+        patient=patient,
+        action=Action.BLOCK_CLINIC,
+        clinic=clinic,
+        actor=actor,
+        channel=channel,
+        handled_at=handled_at,
+        note=note,
+    )
 
 
 @transaction.atomic
 def consent_unblock_clinic(
-    *, patient: Patient, clinic: Clinic, actor: Actor, channel: str,
-    handled_at: Clinic | None = None, note: str = "",
+    *,
+    patient: Patient,
+    clinic: Clinic,
+    actor: Actor,
+    channel: str,
+    handled_at: Clinic | None = None,
+    note: str = "",
 ) -> ConsentEvent:
     """Reminders from this clinic again (while active); the state is unchanged."""
-    return _record(patient=patient, action=Action.UNBLOCK_CLINIC, clinic=clinic, actor=actor,
-                   channel=channel, handled_at=handled_at, note=note)
+    return _record(
+        patient=patient,
+        action=Action.UNBLOCK_CLINIC,
+        clinic=clinic,
+        actor=actor,
+        channel=channel,
+        handled_at=handled_at,
+        note=note,
+    )
 
 
 @transaction.atomic
 def guardian_number_register(
-    *, child: Patient, guardian: Patient, number: str, actor: Actor, channel: str,
-    handled_at: Clinic | None = None, note: str = "",
+    *,
+    child: Patient,
+    guardian: Patient,
+    number: str,
+    actor: Actor,
+    channel: str,
+    handled_at: Clinic | None = None,
+    note: str = "",
 ) -> ConsentEvent:
     """A guardian's mobile number for their child under 13. The guardian must be one of
     the child's registered guardians; a child has at most two guardian numbers (a
@@ -156,35 +216,59 @@ def guardian_number_register(
     if rules.age_on(child.birth_date, timezone.localdate()) >= rules.GUARDIAN_SMS_AGE_LIMIT:
         raise DomainError(
             "Barnet har fyllt 13 år: sms går till barnets eget nummer från 1177.",
-            field="subject", code="not_under_13",
+            field="subject",
+            code="not_under_13",
         )
     if not Guardianship.objects.filter(child=child, guardian=guardian).exists():
         raise DomainError(
             "Personen är inte registrerad vårdnadshavare för barnet.",
-            field="guardian", code="not_guardian",
+            field="guardian",
+            code="not_guardian",
         )
     others = GuardianNumber.objects.filter(child=child).exclude(guardian=guardian).count()
     if others >= rules.MAX_GUARDIAN_NUMBERS:
         raise DomainError(
             "Barnet har redan två vårdnadshavarnummer. Ta bort ett först.",
-            field="number", code="too_many_guardian_numbers",
+            field="number",
+            code="too_many_guardian_numbers",
         )
-    return _record(patient=child, action=Action.GUARDIAN_NUMBER_SET, guardian=guardian,
-                   number=e164, actor=actor, channel=channel, handled_at=handled_at, note=note)
+    return _record(
+        patient=child,
+        action=Action.GUARDIAN_NUMBER_SET,
+        guardian=guardian,
+        number=e164,
+        actor=actor,
+        channel=channel,
+        handled_at=handled_at,
+        note=note,
+    )
 
 
 @transaction.atomic
 def guardian_number_remove(
-    *, child: Patient, guardian: Patient, actor: Actor, channel: str,
-    handled_at: Clinic | None = None, note: str = "",
+    *,
+    child: Patient,
+    guardian: Patient,
+    actor: Actor,
+    channel: str,
+    handled_at: Clinic | None = None,
+    note: str = "",
 ) -> ConsentEvent:
     if not GuardianNumber.objects.filter(child=child, guardian=guardian).exists():
         raise DomainError(
             "Det finns inget nummer registrerat för den vårdnadshavaren.",
-            field="guardian", code="no_guardian_number",
+            field="guardian",
+            code="no_guardian_number",
         )
-    return _record(patient=child, action=Action.GUARDIAN_NUMBER_REMOVE, guardian=guardian,
-                   actor=actor, channel=channel, handled_at=handled_at, note=note)
+    return _record(
+        patient=child,
+        action=Action.GUARDIAN_NUMBER_REMOVE,
+        guardian=guardian,
+        actor=actor,
+        channel=channel,
+        handled_at=handled_at,
+        note=note,
+    )
 
 
 @transaction.atomic
@@ -192,7 +276,9 @@ def consent_rebuild(*, patient: Patient) -> bool:
     """Rebuilds one patient's projection from their events. Returns whether it differed."""
     projection = _lock_projection(patient)
     current = snapshot_of(patient)
-    replayed = rules.replay([e.facts() for e in patient.consent_events.order_by("created_at", "id")])
+    replayed = rules.replay(
+        [e.facts() for e in patient.consent_events.order_by("created_at", "id")]
+    )
     if current == replayed:
         return False
     store_snapshot(projection, current, replayed)

@@ -37,7 +37,7 @@ SQLITE_DOWN = [
 def up(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_UP)
+        schema_editor.execute(POSTGRES_UP, params=None)
     elif vendor == "sqlite":
         for sql in SQLITE_UP:
             schema_editor.execute(sql)
@@ -46,7 +46,7 @@ def up(apps, schema_editor):
 def down(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_DOWN)
+        schema_editor.execute(POSTGRES_DOWN, params=None)
     elif vendor == "sqlite":
         for sql in SQLITE_DOWN:
             schema_editor.execute(sql)

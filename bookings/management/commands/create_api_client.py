@@ -13,7 +13,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
         parser.add_argument(
-            "--scopes", required=True,
+            "--scopes",
+            required=True,
             help="Comma-separated: " + ",".join(Scope.values),
         )
 

@@ -4,6 +4,7 @@ again: it adds nothing twice."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo data: {len(clinics)} mottagningar, {Patient.objects.count()} patienter, "
             f"{len(users)} användare (lösenord {demo.DEMO_PASSWORD}: "
-            + ", ".join(u.username for u in demo.USERS) + f"). API-nyckel: {key_file}."
+            + ", ".join(u.username for u in demo.USERS)
+            + f"). API-nyckel: {key_file}."
         )
 
     def _api_client(self) -> Path:
@@ -67,8 +69,11 @@ class Command(BaseCommand):
         out = []
         for index, (name, checkin, question) in enumerate(demo.CLINICS):
             clinic, _ = services.clinic_upsert(
-                hsa_id=demo.clinic_hsa_id(index), name=name, sms_name=name,
-                self_checkin=checkin, arrival_question=question,
+                hsa_id=demo.clinic_hsa_id(index),
+                name=name,
+                sms_name=name,
+                self_checkin=checkin,
+                arrival_question=question,
             )
             out.append(clinic)
         return out
@@ -76,28 +81,51 @@ class Command(BaseCommand):
     def _users(self, clinics: list[Clinic]) -> dict[str, Any]:
         return {
             u.username: services.staff_user_upsert(
-                username=u.username, password=demo.DEMO_PASSWORD, role=u.role,
+                username=u.username,
+                password=demo.DEMO_PASSWORD,
+                role=u.role,
                 clinics=[clinics[i] for i in u.clinic_indexes],
-                first_name=u.first_name, last_name=u.last_name,
+                first_name=u.first_name,
+                last_name=u.last_name,
             )
             for u in demo.USERS
         }
 
     def _patients(self, rng: random.Random, count: int) -> dict[str, list[Patient]]:
         today = timezone.localdate()
-        groups: dict[str, list[Patient]] = {k: [] for k in (
-            "adult", "teen", "child", "protected", "landline", "no_number", "coordination")}
+        groups: dict[str, list[Patient]] = {
+            k: []
+            for k in (
+                "adult",
+                "teen",
+                "child",
+                "protected",
+                "landline",
+                "no_number",
+                "coordination",
+            )
+        }
         serial = 100
 
-        def make(kind: str, birth: Any, *, number: str | None, protected: bool = False,
-                 guardians: list[Patient] = (), coordination: bool = False) -> Patient:  # type: ignore[assignment]
+        def make(
+            kind: str,
+            birth: Any,
+            *,
+            number: str | None,
+            protected: bool = False,
+            guardians: Sequence[Patient] = (),
+            coordination: bool = False,
+        ) -> Patient:  # type: ignore[assignment]
             nonlocal serial
             serial += 7
             pid = personal_id_for(birth, serial, coordination=coordination)
             patient, _ = services.patient_sync(
-                personal_id=pid, given_name=rng.choice(demo.GIVEN),
-                family_name=rng.choice(demo.FAMILY), protected_identity=protected,
-                mobile_number=number, sms_consent_1177=rng.random() < 0.5,
+                personal_id=pid,
+                given_name=rng.choice(demo.GIVEN),
+                family_name=rng.choice(demo.FAMILY),
+                protected_identity=protected,
+                mobile_number=number,
+                sms_consent_1177=rng.random() < 0.5,
                 guardians=[g.personal_id for g in guardians],
             )
             groups[kind].append(patient)
@@ -109,22 +137,39 @@ class Command(BaseCommand):
         for _ in range(int(count * 0.1)):
             make("teen", demo.birth_date_for_age(rng, today, 13, 17), number=demo.mobile(rng))
         for _ in range(int(count * 0.05)):
-            make("protected", demo.birth_date_for_age(rng, today, 1, 80),
-                 number=demo.mobile(rng), protected=True)
+            make(
+                "protected",
+                demo.birth_date_for_age(rng, today, 1, 80),
+                number=demo.mobile(rng),
+                protected=True,
+            )
         for _ in range(int(count * 0.04)):
             make("no_number", demo.birth_date_for_age(rng, today, 18, 90), number=None)
         for _ in range(int(count * 0.03)):
-            make("coordination", demo.birth_date_for_age(rng, today, 20, 60),
-                 number=demo.mobile(rng), coordination=True)
+            make(
+                "coordination",
+                demo.birth_date_for_age(rng, today, 20, 60),
+                number=demo.mobile(rng),
+                coordination=True,
+            )
         parents = groups["adult"][: adults // 2]
         for i in range(int(count * 0.2)):
             pair = [parents[(2 * i) % len(parents)], parents[(2 * i + 1) % len(parents)]]
-            make("child", demo.birth_date_for_age(rng, today, 0, 12), number=None,
-                 guardians=pair[: 1 + i % 2])
+            make(
+                "child",
+                demo.birth_date_for_age(rng, today, 0, 12),
+                number=None,
+                guardians=pair[: 1 + i % 2],
+            )
         # A child turning 13 today: from today SMS go to the child's own number.
-        make("teen", today.replace(year=today.year - 13) if not (today.month == 2 and today.day == 29)
-             else today.replace(year=today.year - 13, day=28), number=demo.mobile(rng),
-             guardians=[parents[0]])
+        make(
+            "teen",
+            today.replace(year=today.year - 13)
+            if not (today.month == 2 and today.day == 29)
+            else today.replace(year=today.year - 13, day=28),
+            number=demo.mobile(rng),
+            guardians=[parents[0]],
+        )
         # Landlines reach us only through the legacy export (the register refuses them).
         for _ in range(int(count * 0.03)):
             birth = demo.birth_date_for_age(rng, today, 30, 90)

@@ -18,7 +18,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-progress", action="store_true", help="Ingen förloppsindikator.")
 
-    def handle(self, *args: Any, file: Path, dry_run: bool, no_progress: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, file: Path, dry_run: bool, no_progress: bool, **options: Any
+    ) -> None:
         try:
             text = file.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
@@ -37,7 +39,7 @@ class Command(BaseCommand):
             )
 
         out = self.stdout
-        out.write(("TORRKÖRNING – inget har sparats.\n" if dry_run else ""))
+        out.write("TORRKÖRNING – inget har sparats.\n" if dry_run else "")
         out.write(f"Rader:                                  {result.rows}\n")
         out.write(f"Migrerade som aktiverade:               {result.migrated}\n")
         out.write(f"Inte migrerade (blockerad mottagning):  {result.excluded}\n")

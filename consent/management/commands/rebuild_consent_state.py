@@ -15,7 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--check", action="store_true", help="Jämför bara; ändra inget. Avslutar med 1 vid skillnad."
+            "--check",
+            action="store_true",
+            help="Jämför bara; ändra inget. Avslutar med 1 vid skillnad.",
         )
 
     def handle(self, *args: Any, check: bool, **options: Any) -> None:
@@ -24,7 +26,9 @@ class Command(BaseCommand):
         for patient in Patient.objects.filter(pk__in=patient_ids).iterator():
             if check:
                 with transaction.atomic():
-                    events = [e.facts() for e in patient.consent_events.order_by("created_at", "id")]
+                    events = [
+                        e.facts() for e in patient.consent_events.order_by("created_at", "id")
+                    ]
                     differing += snapshot_of(patient) != rules.replay(events)
             else:
                 differing += consent_rebuild(patient=patient)

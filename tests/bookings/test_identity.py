@@ -1,0 +1,89 @@
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bookings.identity import (
+    InvalidHsaId,
+    InvalidPersonalId,
+    InvalidPhoneNumber,
+    NotAMobileNumber,
+    parse_hsa_id,
+    parse_mobile_number,
+    parse_personal_id,
+    parse_phone_number,
+    personal_id_for,
+)
+
+
+@pytest.mark.parametrize(
+    "raw", ["19121212-1212", "191212121212", "121212-1212", "1212121212", " 19121212-1212 "]
+)
+def test_personnummer_accepted_with_10_or_12_digits_and_returned_as_12(raw: str) -> None:
+    # 10 digits without "+" belong to the last hundred years: 2012, not 1912.
+    expected = "201212121212" if len(raw.strip().replace("-", "")) == 10 else "191212121212"
+    assert parse_personal_id(raw).value == expected
+
+
+def test_plus_sign_marks_a_centenarian() -> None:
+    assert parse_personal_id("121212+1212").value == "191212121212"
+    assert parse_personal_id("121212+1212").birth_date == date(1912, 12, 12)
+
+
+def test_samordningsnummer_is_valid_and_birth_date_is_day_minus_60() -> None:
+    pid = parse_personal_id("701063-2391")
+    assert pid.value == "197010632391"
+    assert pid.is_coordination_number
+    assert pid.birth_date == date(1970, 10, 3)
+
+
+@pytest.mark.parametrize(
+    "raw", ["19121212-1213", "19121312-1212", "abc", "", "1912121212", "19121212_1212"]
+)
+def test_wrong_check_digit_or_shape_is_refused(raw: str) -> None:
+    with pytest.raises(InvalidPersonalId):
+        parse_personal_id(raw)
+
+
+@given(
+    st.dates(min_value=date(1901, 1, 1), max_value=date(2026, 1, 1)),
+    st.integers(1, 999),
+    st.booleans(),
+)
+def test_generated_identities_round_trip(birth: date, serial: int, coordination: bool) -> None:
+    pid = parse_personal_id(personal_id_for(birth, serial, coordination=coordination))
+    assert pid.birth_date == birth
+    assert pid.is_coordination_number is coordination
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("070-123 45 67", "+46701234567"),
+        ("0701234567", "+46701234567"),
+        ("+46701234567", "+46701234567"),
+        ("0046 70 123 45 67", "+46701234567"),
+        ("+447911123456", "+447911123456"),
+    ],
+)
+def test_mobile_numbers_in_national_or_e164_form_are_returned_as_e164(raw: str, e164: str) -> None:
+    assert parse_mobile_number(raw) == e164
+
+
+def test_landline_is_not_a_mobile_number() -> None:
+    assert parse_phone_number("035-13 10 00").is_mobile is False
+    with pytest.raises(NotAMobileNumber):
+        parse_mobile_number("035-13 10 00")
+
+
+@pytest.mark.parametrize("raw", ["abc", "0741234567", "123"])
+def test_invalid_phone_numbers_are_refused(raw: str) -> None:
+    with pytest.raises(InvalidPhoneNumber):
+        parse_phone_number(raw)
+
+
+def test_hsa_id_is_normalised_to_upper_case_and_checked() -> None:
+    assert parse_hsa_id("se2321000115-e000000001") == "SE2321000115-E000000001"
+    with pytest.raises(InvalidHsaId):
+        parse_hsa_id("kirurgen")

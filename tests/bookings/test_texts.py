@@ -1,0 +1,73 @@
+from datetime import datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bookings import texts
+
+LINK = len("https://sms.regionhalland.se/c/") + texts.CHECKIN_TOKEN_LENGTH
+
+
+def test_today_s_text_allows_34_characters_for_the_sms_name() -> None:
+    assert texts.sms_name_max_length(checkin_link_length=LINK) == 34
+
+
+def test_sms_name_of_35_characters_is_refused_saying_how_many_are_allowed() -> None:
+    problem = texts.sms_name_problem("K" * 35, checkin_link_length=LINK)
+    assert problem is not None
+    code, message = problem
+    assert code == "sms_name_too_long"
+    assert "högst 34 tecken" in message
+
+
+def test_sms_name_of_34_characters_is_accepted() -> None:
+    assert texts.sms_name_problem("K" * 34, checkin_link_length=LINK) is None
+
+
+def test_typographic_characters_are_normalised_before_checking() -> None:
+    assert texts.normalise_gsm7("Barn– och ungdom’s “klinik”") == 'Barn- och ungdom\'s "klinik"'
+    assert texts.sms_name_problem("Öron–näs–hals", checkin_link_length=LINK) is None
+
+
+def test_characters_outside_gsm7_are_refused_by_name() -> None:
+    problem = texts.sms_name_problem("Klinik ✓", checkin_link_length=LINK)
+    assert problem == ("not_gsm7", "Sms-namnet innehåller tecken som inte kan skickas i sms: ”✓”.")
+
+
+def test_extension_characters_count_twice() -> None:
+    assert texts.septets("[a]") == 5
+    assert texts.sms_name_problem("[" * 18, checkin_link_length=LINK) is not None
+
+
+def test_reminder_text_is_exactly_the_region_s_one_variant() -> None:
+    text = texts.render_reminder(
+        clinic_sms_name="Ortopedkliniken Halmstad", local_start=datetime(2023, 3, 14, 9, 30)
+    )
+    assert text == (
+        "Påminnelse om bokad kontakt med Ortopedkliniken Halmstad tisdag 14 mars kl. 09:30. "
+        "Av/omboka senast 24 timmar innan, annars betalar du en avgift"
+    )
+
+
+gsm_name = st.text(
+    alphabet=sorted(texts.GSM7_BASIC - {"\n", "\r"}), min_size=1, max_size=34
+).filter(lambda s: s.strip() == s and s)
+
+
+@given(gsm_name, st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2030, 12, 31)))
+def test_every_accepted_sms_name_fits_one_segment_on_every_date(name: str, start: datetime) -> None:
+    assert texts.sms_name_problem(name, checkin_link_length=LINK) is None
+    reminder = texts.render_reminder(clinic_sms_name=name, local_start=start)
+    checkin = texts.render_checkin(
+        clinic_sms_name=name, local_start=start, link="https://sms.regionhalland.se/c/" + "x" * 22
+    )
+    assert texts.segments(reminder) == 1
+    assert texts.segments(checkin) == 1
+
+
+def test_no_date_is_longer_than_torsdag_30_september() -> None:
+    def length(day: datetime) -> int:
+        return texts.septets(texts.render_reminder(clinic_sms_name="", local_start=day))
+
+    every_day = (datetime(2026, 1, 1) + timedelta(days=d) for d in range(365 * 7))
+    assert max(length(d) for d in every_day) == length(datetime(2027, 9, 30))  # a Thursday

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from bookings.models import ApiClient, Scope
+from bookings.services import api_client_create
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The suite proves the rules on the database production runs: PostgreSQL.
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")) and not os.environ.get(
+        "ALLOW_SQLITE_TESTS"
+    ):
+        raise pytest.UsageError(
+            "The tests run on PostgreSQL: use `make test` (it starts a throwaway server) or set "
+            "DATABASE_URL=postgres://... (ALLOW_SQLITE_TESTS=1 to try SQLite anyway)."
+        )
+
+
+@pytest.fixture
+def on_postgres() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+
+
+@pytest.fixture
+def make_api(db: None) -> Callable[..., tuple[APIClient, ApiClient]]:
+    """An API test client authenticated as a new API client with the given scopes."""
+    counter = {"n": 0}
+
+    def make(*scopes: str) -> tuple[APIClient, ApiClient]:
+        counter["n"] += 1
+        client, key = api_client_create(name=f"test-client-{counter['n']}", scopes=scopes)
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        return api, client
+
+    return make
+
+
+@pytest.fixture
+def registry_api(make_api: Callable[..., tuple[APIClient, ApiClient]]) -> APIClient:
+    return make_api(Scope.REGISTRY_WRITE)[0]
+
+
+@pytest.fixture
+def status_api(make_api: Callable[..., tuple[APIClient, ApiClient]]) -> APIClient:
+    return make_api(Scope.STATUS_READ)[0]

@@ -1,0 +1,74 @@
+"""GET /api/v1/patients/{personal_id}/sms-status/ (SPEC 5.1)."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from consent import services
+from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_status_of_active_adult_with_clinic_block(status_api: APIClient) -> None:
+    patient = PatientFactory(mobile_number="+46701234567")
+    blocked, other = ClinicFactory(), ClinicFactory()
+    services.consent_activate(patient=patient, actor=None, channel="phone")
+    services.consent_block_clinic(patient=patient, clinic=blocked, actor=None, channel="phone")
+
+    at_blocked = status_api.get(
+        f"/api/v1/patients/{patient.personal_id}/sms-status/?clinic={blocked.hsa_id}"
+    )
+    assert at_blocked.status_code == 200
+    assert at_blocked.json() == {
+        "personal_id": patient.personal_id,
+        "state": "active",
+        "blocked_clinics": [blocked.hsa_id],
+        "clinic": blocked.hsa_id,
+        "will_receive": False,
+        "recipients": [],
+        "reasons": ["blocked_at_clinic"],
+    }
+    at_other = status_api.get(
+        f"/api/v1/patients/{patient.personal_id[2:8]}-{patient.personal_id[8:]}/sms-status/"
+        f"?clinic={other.hsa_id}"
+    ).json()
+    assert at_other["will_receive"] is True
+    assert at_other["recipients"] == [{"role": "patient", "number": "+46701234567"}]
+
+
+def test_status_of_child_lists_guardian_recipients(status_api: APIClient) -> None:
+    link = GuardianshipFactory()
+    services.consent_activate(patient=link.child, actor=None, channel="phone")
+    services.guardian_number_register(
+        child=link.child, guardian=link.guardian, number="0701112233", actor=None, channel="phone"
+    )
+    body = status_api.get(f"/api/v1/patients/{link.child.personal_id}/sms-status/").json()
+    assert body["recipients"] == [{"role": "guardian", "number": "+46701112233"}]
+    assert body["clinic"] is None
+
+
+def test_default_status_is_not_activated(status_api: APIClient) -> None:
+    patient = PatientFactory(protected_identity=True, mobile_number="")
+    body = status_api.get(f"/api/v1/patients/{patient.personal_id}/sms-status/").json()
+    assert body["state"] == "not_activated"
+    assert body["reasons"] == ["protected_identity", "not_activated", "no_mobile_number"]
+
+
+def test_unknown_patient_is_404_and_unknown_clinic_is_404(status_api: APIClient) -> None:
+    patient = PatientFactory()
+    missing = status_api.get("/api/v1/patients/19121212-1212/sms-status/")
+    assert missing.status_code == 404
+    assert missing["Content-Type"] == "application/problem+json"
+    no_clinic = status_api.get(
+        f"/api/v1/patients/{patient.personal_id}/sms-status/?clinic=SE2321000115-E999"
+    )
+    assert no_clinic.status_code == 404
+
+
+def test_bad_clinic_parameter_is_400(status_api: APIClient) -> None:
+    patient = PatientFactory()
+    response = status_api.get(f"/api/v1/patients/{patient.personal_id}/sms-status/?clinic=x")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "clinic"

@@ -1,0 +1,229 @@
+"""The who-receives decision (SPEC 3.1), rule by rule and as properties."""
+
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from consent import rules
+from consent.rules import GuardianFacts, PatientFacts, Recipient, who_receives
+
+TODAY = date(2026, 11, 26)
+CLINIC = 7
+ADULT_BIRTH = date(1980, 5, 5)
+CHILD_BIRTH = date(2018, 5, 5)
+MOBILE = "+46701234567"
+GUARDIAN_MOBILE = "+46709876543"
+LANDLINE = "+4635131000"
+
+
+def facts(**overrides: object) -> PatientFacts:
+    base: dict[str, object] = {
+        "birth_date": ADULT_BIRTH,
+        "protected_identity": False,
+        "mobile_number": MOBILE,
+        "state": rules.ACTIVE,
+        "blocked_clinics": frozenset(),
+        "guardians": (),
+    }
+    base.update(overrides)
+    return PatientFacts(**base)  # type: ignore[arg-type]
+
+
+def test_active_adult_with_mobile_number_gets_sms_on_own_number() -> None:
+    decision = who_receives(facts(), clinic_id=CLINIC, on=TODAY)
+    assert decision.recipients == (Recipient("patient", MOBILE),)
+    assert decision.reasons == ()
+    assert decision.will_receive
+
+
+def test_not_activated_is_the_default_and_sends_nothing() -> None:
+    decision = who_receives(facts(state=rules.NOT_ACTIVATED), clinic_id=CLINIC, on=TODAY)
+    assert decision.recipients == ()
+    assert decision.reasons == ("not_activated",)
+
+
+def test_blocked_patient_gets_nothing() -> None:
+    assert who_receives(facts(state=rules.BLOCKED), clinic_id=CLINIC, on=TODAY).reasons == (
+        "blocked",
+    )
+
+
+def test_clinic_block_stops_only_that_clinic() -> None:
+    blocked = facts(blocked_clinics=frozenset({CLINIC}))
+    assert who_receives(blocked, clinic_id=CLINIC, on=TODAY).reasons == ("blocked_at_clinic",)
+    assert who_receives(blocked, clinic_id=CLINIC + 1, on=TODAY).will_receive
+
+
+def test_protected_identity_never_gets_sms() -> None:
+    assert who_receives(facts(protected_identity=True), clinic_id=CLINIC, on=TODAY).reasons == (
+        "protected_identity",
+    )
+
+
+def test_adult_without_number_has_no_mobile_number() -> None:
+    assert who_receives(facts(mobile_number=None), clinic_id=CLINIC, on=TODAY).reasons == (
+        "no_mobile_number",
+    )
+
+
+def test_landline_is_not_a_mobile_number() -> None:
+    assert who_receives(facts(mobile_number=LANDLINE), clinic_id=CLINIC, on=TODAY).reasons == (
+        "not_a_mobile_number",
+    )
+
+
+def test_child_under_13_gets_sms_on_guardian_number() -> None:
+    child = facts(
+        birth_date=CHILD_BIRTH,
+        mobile_number=None,
+        guardians=(GuardianFacts(False, GUARDIAN_MOBILE), GuardianFacts(False, None)),
+    )
+    decision = who_receives(child, clinic_id=CLINIC, on=TODAY)
+    assert decision.recipients == (Recipient("guardian", GUARDIAN_MOBILE),)
+
+
+def test_two_guardian_numbers_both_get_the_sms() -> None:
+    child = facts(
+        birth_date=CHILD_BIRTH,
+        guardians=(GuardianFacts(False, GUARDIAN_MOBILE), GuardianFacts(False, MOBILE)),
+    )
+    assert who_receives(child, clinic_id=CLINIC, on=TODAY).recipients == (
+        Recipient("guardian", GUARDIAN_MOBILE),
+        Recipient("guardian", MOBILE),
+    )
+
+
+def test_child_under_13_without_guardian_number_gets_nothing_even_with_own_number() -> None:
+    child = facts(birth_date=CHILD_BIRTH, guardians=(GuardianFacts(False, None),))
+    assert who_receives(child, clinic_id=CLINIC, on=TODAY).reasons == (
+        "under_13_no_guardian_number",
+    )
+
+
+def test_protected_guardian_stops_the_child_s_sms() -> None:
+    child = facts(
+        birth_date=CHILD_BIRTH,
+        guardians=(GuardianFacts(True, None), GuardianFacts(False, GUARDIAN_MOBILE)),
+    )
+    assert who_receives(child, clinic_id=CLINIC, on=TODAY).reasons == ("protected_identity",)
+
+
+def test_protected_guardian_does_not_matter_once_the_child_is_13() -> None:
+    teen = facts(birth_date=date(2010, 1, 1), guardians=(GuardianFacts(True, GUARDIAN_MOBILE),))
+    assert who_receives(teen, clinic_id=CLINIC, on=TODAY).recipients == (
+        Recipient("patient", MOBILE),
+    )
+
+
+def test_on_the_13th_birthday_sms_go_to_the_child_s_own_number() -> None:
+    birthday = date(2013, 11, 26)
+    child = facts(birth_date=birthday, guardians=(GuardianFacts(False, GUARDIAN_MOBILE),))
+    day_before = who_receives(child, clinic_id=CLINIC, on=TODAY - timedelta(days=1))
+    on_the_day = who_receives(child, clinic_id=CLINIC, on=TODAY)
+    assert day_before.recipients == (Recipient("guardian", GUARDIAN_MOBILE),)
+    assert on_the_day.recipients == (Recipient("patient", MOBILE),)
+
+
+def test_all_reasons_are_returned_in_the_order_of_the_spec() -> None:
+    everything = facts(
+        protected_identity=True,
+        state=rules.NOT_ACTIVATED,
+        blocked_clinics=frozenset({CLINIC}),
+        mobile_number=None,
+    )
+    decision = who_receives(everything, clinic_id=CLINIC, on=TODAY)
+    assert decision.reasons == (
+        "protected_identity",
+        "not_activated",
+        "blocked_at_clinic",
+        "no_mobile_number",
+    )
+    assert decision.reason == "protected_identity"
+
+
+guardian = st.builds(
+    GuardianFacts,
+    protected_identity=st.booleans(),
+    number=st.sampled_from([None, GUARDIAN_MOBILE, LANDLINE]),
+)
+any_facts = st.builds(
+    PatientFacts,
+    birth_date=st.dates(min_value=date(1920, 1, 1), max_value=TODAY),
+    protected_identity=st.booleans(),
+    mobile_number=st.sampled_from([None, MOBILE, LANDLINE]),
+    state=st.sampled_from([rules.NOT_ACTIVATED, rules.ACTIVE, rules.BLOCKED]),
+    blocked_clinics=st.frozensets(st.integers(1, 9), max_size=3),
+    guardians=st.lists(guardian, max_size=2).map(tuple),
+)
+send_days = st.dates(min_value=date(2024, 1, 1), max_value=date(2030, 12, 31))
+
+
+@given(any_facts, st.integers(1, 9), send_days)
+def test_either_recipients_or_reasons_never_both(f: PatientFacts, clinic: int, on: date) -> None:
+    decision = who_receives(f, clinic_id=clinic, on=on)
+    assert bool(decision.recipients) != bool(decision.reasons)
+
+
+@given(any_facts, st.integers(1, 9), send_days)
+def test_reasons_follow_the_spec_order_without_repeats(
+    f: PatientFacts, clinic: int, on: date
+) -> None:
+    reasons = who_receives(f, clinic_id=clinic, on=on).reasons
+    assert list(reasons) == sorted(set(reasons), key=rules.REASONS.index)
+
+
+@given(any_facts, st.integers(1, 9), send_days)
+def test_nobody_receives_unless_active_unprotected_and_unblocked(
+    f: PatientFacts, clinic: int, on: date
+) -> None:
+    decision = who_receives(f, clinic_id=clinic, on=on)
+    child = rules.age_on(f.birth_date, on) < 13
+    if decision.will_receive:
+        assert f.state == rules.ACTIVE
+        assert clinic not in f.blocked_clinics
+        assert not f.protected_identity
+        assert not (child and any(g.protected_identity for g in f.guardians))
+        for r in decision.recipients:
+            assert r.number != LANDLINE
+            assert r.role == ("guardian" if child else "patient")
+    if f.protected_identity:
+        assert decision.reason == "protected_identity"
+
+
+@given(st.dates(min_value=date(1990, 1, 1), max_value=date(2030, 12, 31)))
+def test_age_switches_to_own_number_exactly_on_the_13th_birthday(birth: date) -> None:
+    try:
+        birthday = birth.replace(year=birth.year + 13)
+    except ValueError:  # 29 February: the 13th birthday is on 1 March
+        birthday = date(birth.year + 13, 3, 1)
+    child = facts(birth_date=birth, guardians=(GuardianFacts(False, GUARDIAN_MOBILE),))
+    before = who_receives(child, clinic_id=CLINIC, on=birthday - timedelta(days=1))
+    on_day = who_receives(child, clinic_id=CLINIC, on=birthday)
+    assert before.recipients == (Recipient("guardian", GUARDIAN_MOBILE),)
+    assert on_day.recipients == (Recipient("patient", MOBILE),)
+
+
+@pytest.mark.parametrize(
+    ("actions", "state"),
+    [
+        ([], rules.NOT_ACTIVATED),
+        ([rules.ACTIVATE], rules.ACTIVE),
+        ([rules.BLOCK], rules.BLOCKED),
+        ([rules.ACTIVATE, rules.BLOCK], rules.BLOCKED),
+        ([rules.BLOCK, rules.UNBLOCK], rules.ACTIVE),
+        ([rules.UNBLOCK], rules.ACTIVE),
+        ([rules.BLOCK, rules.ACTIVATE], rules.ACTIVE),
+    ],
+)
+def test_state_transitions(actions: list[str], state: str) -> None:
+    assert rules.replay([rules.EventFacts(a) for a in actions]).state == state
+
+
+def test_activate_keeps_clinic_blocks() -> None:
+    snapshot = rules.replay(
+        [rules.EventFacts(rules.BLOCK_CLINIC, clinic_id=3), rules.EventFacts(rules.ACTIVATE)]
+    )
+    assert snapshot.state == rules.ACTIVE
+    assert snapshot.blocked_clinics == frozenset({3})

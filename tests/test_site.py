@@ -1,0 +1,217 @@
+"""The site around the API: login, admin, roles, schema and docs, commands, demo data."""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from bookings.models import ApiClient, Clinic, Patient
+from bookings.roles import Role, clinics_for
+from consent.models import ConsentEvent, GuardianNumber, PatientConsent
+from consent.services import consent_activate
+from tests.factories import ClinicFactory, PatientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_four_roles_exist_as_groups() -> None:
+    assert set(Group.objects.values_list("name", flat=True)) >= set(Role.values)
+
+
+def test_staff_login_page_is_swedish_and_logs_in() -> None:
+    user = UserFactory(role=Role.RECEPTION)
+    client = Client()
+    page = client.get("/accounts/login/")
+    assert "Logga in" in page.content.decode()
+    response = client.post(
+        "/accounts/login/", {"username": user.username, "password": "pw-for-tests-1"}
+    )
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_start_page_requires_login() -> None:
+    assert Client().get("/").status_code == 302
+
+
+def test_clinics_for_scopes_to_the_user_s_clinics_and_all_for_regional_admins() -> None:
+    a, b = ClinicFactory(), ClinicFactory()
+    reception = UserFactory(role=Role.RECEPTION, clinics=[a])
+    admin = UserFactory(role=Role.REGIONAL_ADMIN)
+    assert list(clinics_for(reception)) == [a]
+    assert set(clinics_for(admin)) == {a, b}
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        (Role.RECEPTION, False),
+        (Role.MANAGER, False),
+        (Role.AUDITOR, False),
+        (Role.REGIONAL_ADMIN, True),
+    ],
+)
+def test_admin_site_is_for_regional_admins_only(role: str, allowed: bool) -> None:
+    user = UserFactory(role=role, is_staff=role == Role.REGIONAL_ADMIN)
+    client = Client()
+    client.force_login(user)
+    response = client.get("/admin/bookings/clinic/")
+    assert (response.status_code == 200) is allowed
+
+
+@pytest.fixture
+def admin_client_() -> Client:
+    client = Client()
+    client.force_login(UserFactory(role=Role.REGIONAL_ADMIN, is_staff=True))
+    return client
+
+
+def test_admin_shows_the_1177_number_read_only(admin_client_: Client) -> None:
+    patient = PatientFactory(mobile_number="+46701234567")
+    page = admin_client_.get(f"/admin/bookings/patient/{patient.pk}/change/").content.decode()
+    assert "+46701234567" in page
+    assert 'name="mobile_number"' not in page  # no input: staff never overwrite it
+    response = admin_client_.post(
+        f"/admin/bookings/patient/{patient.pk}/change/", {"mobile_number": "+46700000000"}
+    )
+    assert response.status_code == 403
+    patient.refresh_from_db()
+    assert patient.mobile_number == "+46701234567"
+
+
+def test_admin_consent_events_are_read_only(admin_client_: Client) -> None:
+    event = consent_activate(patient=PatientFactory(), actor=None, channel="phone")
+    assert admin_client_.get(f"/admin/consent/consentevent/{event.pk}/change/").status_code == 200
+    assert admin_client_.get("/admin/consent/consentevent/add/").status_code == 403
+    assert (
+        admin_client_.post(
+            f"/admin/consent/consentevent/{event.pk}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert ConsentEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_admin_clinic_form_refuses_a_too_long_sms_name(admin_client_: Client) -> None:
+    response = admin_client_.post(
+        "/admin/bookings/clinic/add/",
+        {
+            "hsa_id": "SE2321000115-E000000077",
+            "name": "Lång",
+            "sms_name": "x" * 40,
+            "arrival_question": "on",
+        },
+    )
+    assert response.status_code == 200
+    assert "högst 34 tecken" in response.content.decode()
+    assert not Clinic.objects.exists()
+
+
+def test_admin_clinic_form_creates_through_the_service(admin_client_: Client) -> None:
+    response = admin_client_.post(
+        "/admin/bookings/clinic/add/",
+        {
+            "hsa_id": "se2321000115-e000000077",
+            "name": "Hudkliniken",
+            "sms_name": "Hud–kliniken",
+            "arrival_question": "on",
+        },
+    )
+    assert response.status_code == 302
+    clinic = Clinic.objects.get()
+    assert (clinic.hsa_id, clinic.sms_name) == ("SE2321000115-E000000077", "Hud-kliniken")
+
+
+def test_schema_is_served_and_describes_the_endpoints() -> None:
+    response = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    assert {
+        "/api/v1/clinics/{hsa_id}/",
+        "/api/v1/patients/{personal_id}/",
+        "/api/v1/patients/{personal_id}/sms-status/",
+    } <= set(schema["paths"])
+    bearer = schema["components"]["securitySchemes"]
+    assert any(s.get("scheme") == "bearer" for s in bearer.values())
+
+
+def test_docs_work_offline_from_our_own_static_files() -> None:
+    page = Client().get("/api/docs/").content.decode()
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert any("swagger-ui" in s for s in sources)
+    assert not [s for s in sources if s.startswith(("http://", "https://", "//"))]
+
+
+def test_create_api_client_prints_the_key_alone_on_the_last_line() -> None:
+    out, err = StringIO(), StringIO()
+    call_command(
+        "create_api_client",
+        "Bokningssystemet",
+        "--scopes",
+        "bookings:write,status:read",
+        stdout=out,
+        stderr=err,
+    )
+    key = out.getvalue().strip().splitlines()[-1]
+    client = ApiClient.objects.get(name="Bokningssystemet")
+    assert client.scopes == ["bookings:write", "status:read"]
+    assert client.key_hash == ApiClient.hash_key(key)
+    assert key not in err.getvalue()
+
+
+def test_create_api_client_refuses_unknown_scopes() -> None:
+    with pytest.raises(CommandError, match="Unknown scope"):
+        call_command("create_api_client", "X", "--scopes", "everything")
+    assert not ApiClient.objects.exists()
+
+
+DEMO_CLINICS = [
+    "Kirurgikliniken",
+    "Ortopedikliniken",
+    "Med.klin Kba Vbg",
+    "Kungsbacka VC",
+    "Medicinkliniken Halmstad",
+    "Klinisk Kemi Halland",
+    "Ögonkliniken",
+    "Öron-,näs- och halsklin",
+    "Urologikliniken",
+    "Hudkliniken",
+    "Rehabiliteringskliniken",
+    "Kvinnohälsovården Halland",
+    "Capio Vårdcentral Halmstad",
+    "Barn-/Ungdomskliniken",
+    "Medicinkliniken Kba",
+    "Kvinnokliniken Varberg",
+    "Särö Vårdcentral",
+    "Infektionskliniken",
+    "Nya Säröledens Familjeläkare",
+]
+
+
+def test_load_demo_gives_every_kind_of_patient_and_a_user_per_role(tmp_path, settings) -> None:
+    settings.VAR_DIR = tmp_path
+    call_command("load_demo", stdout=StringIO())
+    assert sorted(Clinic.objects.values_list("name", flat=True)) == sorted(DEMO_CLINICS)
+    assert Patient.objects.count() >= 300
+    assert Patient.objects.filter(protected_identity=True).exists()
+    assert Patient.objects.filter(mobile_number="").exists()
+    assert Patient.objects.filter(mobile_number__startswith="+4635").exists()  # landlines
+    assert Patient.objects.filter(guardianships__isnull=False).exists()
+    assert Patient.objects.filter(is_coordination_number=True).exists()
+    assert GuardianNumber.objects.exists()
+    assert {"active", "blocked"} <= set(PatientConsent.objects.values_list("state", flat=True))
+    assert Patient.objects.filter(consent__isnull=True).exists()  # never activated
+    for role in Role.values:
+        assert Group.objects.get(name=role).user_set.exists()
+    key = (tmp_path / "demo-api-key.txt").read_text().strip()
+    assert ApiClient.objects.get(name="demo").key_hash == ApiClient.hash_key(key)
+
+    counts = (Patient.objects.count(), ConsentEvent.objects.count())
+    call_command("load_demo", stdout=StringIO())
+    assert (Patient.objects.count(), ConsentEvent.objects.count()) == counts
