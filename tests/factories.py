@@ -13,8 +13,10 @@ from django.utils import timezone
 from bookings.identity import personal_id_for
 from bookings.models import Clinic, Guardianship, NumberSource, Patient
 
+User = get_user_model()
 
-class ClinicFactory(factory.django.DjangoModelFactory):
+
+class ClinicFactory(factory.django.DjangoModelFactory[Clinic]):
     class Meta:
         model = Clinic
         django_get_or_create = ("hsa_id",)
@@ -33,7 +35,7 @@ def birth_date_for_age(age: int, *, on: date | None = None) -> date:
     return (day - timedelta(days=100)).replace(year=(day - timedelta(days=100)).year - age)
 
 
-class PatientFactory(factory.django.DjangoModelFactory):
+class PatientFactory(factory.django.DjangoModelFactory[Patient]):
     class Meta:
         model = Patient
 
@@ -49,7 +51,7 @@ class PatientFactory(factory.django.DjangoModelFactory):
     synced_1177_at = factory.LazyFunction(timezone.now)
 
 
-class GuardianshipFactory(factory.django.DjangoModelFactory):
+class GuardianshipFactory(factory.django.DjangoModelFactory[Guardianship]):
     class Meta:
         model = Guardianship
 
@@ -57,9 +59,9 @@ class GuardianshipFactory(factory.django.DjangoModelFactory):
     guardian = factory.SubFactory(PatientFactory, age=40)
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory):  # type: ignore[type-arg]
     class Meta:
-        model = get_user_model()
+        model = User
         django_get_or_create = ("username",)
         skip_postgeneration_save = True
 

@@ -206,7 +206,7 @@ def test_wrong_key_is_401(method: str, url: str, body: Any, scope: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "url", "body", "scope"), ENDPOINTS)
-@pytest.mark.parametrize("held", [s for s in Scope.values])
+@pytest.mark.parametrize("held", list(Scope.values))
 def test_scope_matrix(
     make_api: Callable[..., tuple[APIClient, ApiClient]],
     method: str,
