@@ -11,8 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import services
-from .models import Clinic, Patient, Scope
+from .models import Appointment, AppointmentStatus, Clinic, ContactType, Patient, Scope
 from .serializers import (
+    AwareDateTimeField,
+    ExternalIdField,
     HsaIdField,
     MobileNumberField,
     PersonalIdField,
@@ -140,3 +142,77 @@ class PatientSyncApi(APIView):
             self.OutputSerializer(patient).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class AppointmentOutputSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.personal_id")
+    clinic = serializers.CharField(source="clinic.hsa_id")
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "external_id",
+            "patient",
+            "clinic",
+            "starts_at",
+            "booked_at",
+            "status",
+            "contact_type",
+        ]
+
+
+def external_id_path() -> OpenApiParameter:
+    return OpenApiParameter(
+        "external_id",
+        str,
+        OpenApiParameter.PATH,
+        description="The booking system's id of the contact",
+    )
+
+
+class AppointmentApi(APIView):
+    """The booking system's view of a booked contact: idempotent upsert by external id."""
+
+    required_scopes = (Scope.BOOKINGS_WRITE,)
+
+    class InputSerializer(StrictSerializer):
+        patient = PersonalIdField()
+        clinic = HsaIdField()
+        starts_at = AwareDateTimeField()
+        booked_at = AwareDateTimeField(required=False)
+        status = serializers.ChoiceField(choices=AppointmentStatus.choices)
+        contact_type = serializers.ChoiceField(choices=ContactType.choices)
+
+    @extend_schema(
+        operation_id="appointment_put",
+        parameters=[external_id_path()],
+        request=InputSerializer,
+        responses={
+            200: AppointmentOutputSerializer,
+            201: AppointmentOutputSerializer,
+            **problems(400, 401, 403),
+        },
+    )
+    def put(self, request: Request, external_id: str) -> Response:
+        external_id = path_value(ExternalIdField(), "external_id", external_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        patient = services.patient_get(fields.pop("patient"), field="patient")
+        clinic = services.clinic_get(fields.pop("clinic"), field="clinic")
+        appointment, created = services.appointment_upsert(
+            external_id=external_id, patient=patient, clinic=clinic, **fields
+        )
+        return Response(
+            AppointmentOutputSerializer(appointment).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        operation_id="appointment_get",
+        parameters=[external_id_path()],
+        responses={200: AppointmentOutputSerializer, **problems(400, 401, 403, 404)},
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        external_id = path_value(ExternalIdField(), "external_id", external_id)
+        return Response(AppointmentOutputSerializer(services.appointment_get(external_id)).data)

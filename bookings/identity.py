@@ -6,6 +6,7 @@ always stored as 12 digits; phone numbers by Google's `phonenumbers` and stored 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -96,6 +97,7 @@ def parse_mobile_number(raw: str) -> str:
     return number.e164
 
 
+@functools.lru_cache(maxsize=100_000)
 def is_mobile_number(e164: str | None) -> bool:
     """Whether a stored number can receive SMS. Numbers stored before a rule change (or
     carried over from the legacy export) are checked again at decision time."""

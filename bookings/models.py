@@ -172,3 +172,59 @@ class ApiClient(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class AppointmentStatus(models.TextChoices):
+    BOOKED = "booked", _("Bokad")  # reminders are planned while booked
+    CANCELLED = "cancelled", _("Avbokad")  # pending reminders are cancelled
+    ARRIVED = "arrived", _("Ankommen")  # the patient registered arrival
+    COMPLETED = "completed", _("Genomförd")
+    NO_SHOW = "no_show", _("Uteblev")
+
+
+class ContactType(models.TextChoices):
+    VISIT = "visit", _("Besök")  # only visits get the self check-in SMS
+    PHONE = "phone", _("Telefon")
+    VIDEO = "video", _("Video")
+
+
+class Appointment(models.Model):
+    """A booked care contact, as the booking system knows it (by its external id).
+
+        booked ──cancel──▶ cancelled ──rebook──▶ booked
+          │ ▲
+          │ └── move (new start: pending messages cancelled, new ones planned)
+          └──▶ arrived ──▶ completed        booked ──▶ no_show
+
+    Every change reaches the reminders app through `signals.appointment_changed`, in the
+    same transaction.
+    """
+
+    external_id = models.CharField(_("externt id"), max_length=64, unique=True)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="appointments")
+    starts_at = models.DateTimeField(_("starttid"))
+    booked_at = models.DateTimeField(_("bokad"))
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=AppointmentStatus.choices,
+        default=AppointmentStatus.BOOKED,
+    )
+    contact_type = models.CharField(
+        _("kontakttyp"), max_length=8, choices=ContactType.choices, default=ContactType.VISIT
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        verbose_name = _("bokad kontakt")
+        verbose_name_plural = _("bokade kontakter")
+        indexes = [
+            models.Index(fields=["clinic", "starts_at"]),
+            models.Index(fields=["patient", "starts_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ({self.clinic}, {self.starts_at:%Y-%m-%d %H:%M})"

@@ -76,3 +76,50 @@ def path_value(field: serializers.Field, name: str, raw: str) -> Any:
         return field.run_validation(raw)
     except serializers.ValidationError as error:
         raise serializers.ValidationError({name: error.detail}) from None
+
+
+@extend_schema_field(
+    {"type": "string", "format": "date-time", "example": "2026-12-01T09:30:00+01:00"}
+)
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 time with an offset ("Z" or "+01:00"); a time without one is refused,
+    because guessing the zone is how reminders end up an hour wrong."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            from django.utils.dateparse import parse_datetime
+
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+            if parsed is None:
+                raise serializers.ValidationError(
+                    serializers.ErrorDetail(
+                        "Ogiltig tid; använd ISO 8601, t.ex. 2026-12-01T09:30:00+01:00.",
+                        code="invalid",
+                    )
+                )
+            if parsed.tzinfo is None:
+                raise serializers.ValidationError(
+                    serializers.ErrorDetail(
+                        "Tiden saknar tidszon; ange t.ex. +01:00 eller Z.", code="naive_datetime"
+                    )
+                )
+            return parsed
+        raise serializers.ValidationError(
+            serializers.ErrorDetail("Tiden ska vara en textsträng i ISO 8601.", code="invalid")
+        )
+
+
+EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
+
+
+@extend_schema_field({"type": "string", "pattern": EXTERNAL_ID_PATTERN})
+class ExternalIdField(serializers.RegexField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            EXTERNAL_ID_PATTERN,
+            error_messages={"invalid": "Externt id: 1–64 tecken A–Z, 0–9, . _ : -"},
+            **kwargs,
+        )

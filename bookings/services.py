@@ -4,6 +4,8 @@ guarantees."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -13,7 +15,18 @@ from django.utils import timezone
 
 from . import identity, texts
 from .errors import DomainError, NotFound
-from .models import ApiClient, Clinic, Guardianship, NumberSource, Patient, Scope
+from .models import (
+    ApiClient,
+    Appointment,
+    AppointmentStatus,
+    Clinic,
+    ContactType,
+    Guardianship,
+    NumberSource,
+    Patient,
+    Scope,
+)
+from .signals import appointment_changed
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractUser
@@ -170,20 +183,28 @@ def patient_get_or_create_from_legacy(
     return patient, False
 
 
-def patient_get(personal_id: str) -> Patient:
+def patient_get(personal_id: str, *, field: str | None = None) -> Patient:
+    """The patient, or NotFound; with `field`, a missing patient is a 400 on that field
+    (a body that names an unknown patient is bad input, not a missing resource)."""
     pid = identity.parse_personal_id(personal_id)
     try:
         return Patient.objects.get(personal_id=pid.value)
     except Patient.DoesNotExist:
-        raise NotFound(f"Patienten {pid.value} finns inte i registret.") from None
+        message = f"Patienten {pid.value} finns inte i registret."
+        if field:
+            raise DomainError(message, field=field, code="unknown_patient") from None
+        raise NotFound(message) from None
 
 
-def clinic_get(hsa_id: str) -> Clinic:
+def clinic_get(hsa_id: str, *, field: str | None = None) -> Clinic:
     value = identity.parse_hsa_id(hsa_id)
     try:
         return Clinic.objects.get(hsa_id=value)
     except Clinic.DoesNotExist:
-        raise NotFound(f"Mottagningen {value} finns inte.") from None
+        message = f"Mottagningen {value} finns inte."
+        if field:
+            raise DomainError(message, field=field, code="unknown_clinic") from None
+        raise NotFound(message) from None
 
 
 @transaction.atomic
@@ -239,3 +260,85 @@ def api_client_rotate_key(*, client: ApiClient) -> str:
         key_prefix=prefix, key_hash=ApiClient.hash_key(key)
     )
     return key
+
+
+@dataclass(frozen=True)
+class AppointmentSnapshot:
+    """An appointment as it was before a change (sent with `appointment_changed`)."""
+
+    starts_at: datetime
+    status: str
+    clinic_id: int
+    contact_type: str
+
+
+@transaction.atomic
+def appointment_upsert(
+    *,
+    external_id: str,
+    patient: Patient,
+    clinic: Clinic,
+    starts_at: datetime,
+    status: str,
+    contact_type: str,
+    booked_at: datetime | None = None,
+) -> tuple[Appointment, bool]:
+    """Creates or updates the booking system's appointment with this external id and tells
+    the apps above (`appointment_changed`) in the same transaction. An update that changes
+    nothing sends nothing. `booked_at` defaults to now; it is kept from the first booking."""
+    if timezone.is_naive(starts_at) or (booked_at is not None and timezone.is_naive(booked_at)):
+        raise DomainError("Tider måste ha en tidszon.", field="starts_at", code="naive_datetime")
+    if status not in AppointmentStatus.values:
+        raise DomainError(f"Okänd status: {status}.", field="status", code="invalid_choice")
+    if contact_type not in ContactType.values:
+        raise DomainError(
+            f"Okänd kontakttyp: {contact_type}.", field="contact_type", code="invalid_choice"
+        )
+    now = timezone.now()
+    appointment = Appointment.objects.select_for_update().filter(external_id=external_id).first()
+    if appointment is None:
+        appointment = Appointment.objects.create(
+            external_id=external_id,
+            patient=patient,
+            clinic=clinic,
+            starts_at=starts_at,
+            booked_at=booked_at or now,
+            status=status,
+            contact_type=contact_type,
+        )
+        appointment_changed.send(
+            sender=Appointment, appointment=appointment, previous=None, moment=now
+        )
+        return appointment, True
+    if appointment.patient_id != patient.pk:
+        raise DomainError(
+            "En bokad kontakt kan inte byta patient; avboka och boka en ny.",
+            field="patient",
+            code="patient_changed",
+        )
+    previous = AppointmentSnapshot(
+        starts_at=appointment.starts_at,
+        status=appointment.status,
+        clinic_id=appointment.clinic_id,
+        contact_type=appointment.contact_type,
+    )
+    current = AppointmentSnapshot(
+        starts_at=starts_at, status=status, clinic_id=clinic.pk, contact_type=contact_type
+    )
+    if current != previous:
+        appointment.clinic = clinic
+        appointment.starts_at = starts_at
+        appointment.status = status
+        appointment.contact_type = contact_type
+        appointment.save()
+        appointment_changed.send(
+            sender=Appointment, appointment=appointment, previous=previous, moment=now
+        )
+    return appointment, False
+
+
+def appointment_get(external_id: str) -> Appointment:
+    try:
+        return Appointment.objects.select_related("patient", "clinic").get(external_id=external_id)
+    except Appointment.DoesNotExist:
+        raise NotFound(f"Den bokade kontakten {external_id} finns inte.") from None

@@ -175,3 +175,16 @@ LOGGING = {
 if not DEBUG and env.bool("SECURE_COOKIES", default=False):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+
+# --- SMS gateways -------------------------------------------------------------------------
+ELKS46_USERNAME = env.str("ELKS46_USERNAME", default="")
+ELKS46_PASSWORD = env.str("ELKS46_PASSWORD", default="")
+ELKS46_API_URL = env.str("ELKS46_API_URL", default="https://api.46elks.com/a1")
+# Where gateways can reach us (delivery-report webhooks).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")
+SMS_WEBHOOK_SECRET = env.str("SMS_WEBHOOK_SECRET", default="")
+# Dispatch loop: messages claimed per batch, and how long a claim may stay unfinished
+# before another dispatcher takes it over (a killed worker).
+DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
+DISPATCH_CLAIM_TIMEOUT = env.int("DISPATCH_CLAIM_TIMEOUT", default=300)
+DISPATCH_MAX_BATCHES_PER_TICK = env.int("DISPATCH_MAX_BATCHES_PER_TICK", default=40)

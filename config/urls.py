@@ -4,12 +4,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 import bookings.urls
 import consent.urls
+import reminders.urls
 
 from . import views
 
 api_v1 = [
     *bookings.urls.api_patterns,
     *consent.urls.api_patterns,
+    *reminders.urls.api_patterns,
 ]
 
 urlpatterns = [

@@ -1,0 +1,119 @@
+"""Messages of a contact, the outbox, and the gateways' delivery-report webhooks."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bookings.api import external_id_path, problems
+from bookings.errors import DomainError
+from bookings.identity import parse_phone_number
+from bookings.models import Scope
+from bookings.serializers import ExternalIdField, path_value
+from bookings.services import appointment_get
+
+from . import selectors, services
+from .gateways import get_gateway
+from .models import Kind, Reason, Status
+
+
+class MessageSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    due_at = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    reason = serializers.SerializerMethodField()
+    to = serializers.SerializerMethodField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+
+    def get_reason(self, message: object) -> str | None:
+        return getattr(message, "reason", "") or None
+
+    def get_to(self, message: object) -> str | None:
+        return getattr(message, "to", "") or None
+
+
+class MessagesResponseSerializer(serializers.Serializer):
+    results = MessageSerializer(many=True)
+
+
+class AppointmentMessagesApi(APIView):
+    required_scopes = (Scope.BOOKINGS_WRITE, Scope.STATUS_READ)
+
+    @extend_schema(
+        operation_id="appointment_messages",
+        parameters=[external_id_path()],
+        responses={200: MessagesResponseSerializer, **problems(400, 401, 403, 404)},
+        description="Every message ever planned for the contact, oldest first. "
+        f"`reason` is one of: {', '.join(Reason.values)}.",
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        appointment = appointment_get(path_value(ExternalIdField(), "external_id", external_id))
+        messages = selectors.messages_of(appointment)
+        return Response({"results": MessageSerializer(messages, many=True).data})
+
+
+class OutboxSmsSerializer(serializers.Serializer):
+    to = serializers.CharField()
+    body = serializers.CharField()
+    segments = serializers.IntegerField()
+    kind = serializers.CharField(source="message.kind")
+    appointment = serializers.CharField(source="message.appointment.external_id")
+    created_at = serializers.DateTimeField()
+    status = serializers.CharField(source="message.status")
+
+
+class OutboxResponseSerializer(serializers.Serializer):
+    results = OutboxSmsSerializer(many=True)
+
+
+class OutboxApi(APIView):
+    required_scopes = (Scope.OUTBOX_READ,)
+
+    @extend_schema(
+        operation_id="outbox_list",
+        parameters=[
+            OpenApiParameter(
+                "to",
+                str,
+                OpenApiParameter.QUERY,
+                required=False,
+                description="Only SMS to this number",
+            )
+        ],
+        responses={200: OutboxResponseSerializer, **problems(400, 401, 403, 404)},
+        description="The SMS the `outbox` gateway stored, newest first (at most 200). "
+        "Only while SMS_GATEWAY=outbox; else 404.",
+    )
+    def get(self, request: Request) -> Response:
+        if settings.SMS_GATEWAY != "outbox":
+            raise Http404
+        to = request.query_params.get("to")
+        if to:
+            try:
+                to = parse_phone_number(to).e164
+            except DomainError as error:
+                raise serializers.ValidationError({"to": [error.message]}) from None
+        rows = selectors.outbox_list(to=to)
+        return Response({"results": OutboxSmsSerializer(rows, many=True).data})
+
+
+class Elks46DeliveryReportApi(APIView):
+    """46elks posts delivery reports here. Authenticated by the HMAC token in the URL we
+    gave them when sending; idempotent."""
+
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request) -> Response:
+        gateway = get_gateway()
+        update = gateway.parse_delivery_report(request._request)
+        if update is None:
+            raise Http404  # unauthenticated reports learn nothing
+        services.delivery_report_apply(update)
+        return Response(status=204)

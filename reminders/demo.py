@@ -1,0 +1,49 @@
+"""The bookings part of `manage.py load_demo`: contacts today and in the coming days at
+every demo clinic, through the real booking service, so the schedule is the real one:
+some reminders are due at once, others in the coming days."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from bookings.models import Appointment, Clinic, ContactType, Patient
+from bookings.services import appointment_upsert
+
+
+def load_demo(*, clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> None:
+    if Appointment.objects.filter(external_id__startswith="DEMO-").exists():
+        return
+    rng = random.Random(2025)
+    patients = list(Patient.objects.order_by("personal_id"))
+    today = timezone.localdate()
+    zone = timezone.get_current_timezone()
+    soon = timezone.localtime().replace(second=0, microsecond=0)
+    count = 0
+    for day in range(0, 4):
+        for clinic in clinics:
+            for slot in range(6):
+                if day == 0:  # today: the coming hours, whenever the demo is loaded
+                    start = soon + timedelta(minutes=40 * (slot + 1) + rng.choice((0, 5, 10)))
+                else:
+                    start = datetime.combine(
+                        today + timedelta(days=day),
+                        time(8 + slot, rng.choice((0, 15, 30, 45))),
+                        tzinfo=zone,
+                    )
+                count += 1
+                appointment_upsert(
+                    external_id=f"DEMO-{count:05d}",
+                    patient=rng.choice(patients),
+                    clinic=clinic,
+                    starts_at=start,
+                    status="booked",
+                    contact_type=rng.choice(
+                        [ContactType.VISIT, ContactType.VISIT, ContactType.PHONE, ContactType.VIDEO]
+                    ),
+                    booked_at=timezone.now() - timedelta(days=rng.randrange(1, 30)),
+                )
+    stdout.write(f"Bokade kontakter: {count}.\n")

@@ -1,0 +1,19 @@
+"""Prints each SMS to the log: for trying things out without any storage."""
+
+from __future__ import annotations
+
+import logging
+
+from .base import Gateway, OutgoingSms, SendResult
+
+logger = logging.getLogger("reminders.sms")
+
+
+class ConsoleGateway(Gateway):
+    name = "console"
+
+    def send(self, sms: OutgoingSms) -> SendResult:
+        logger.info(
+            "SMS from %s to %s (%d segment): %s", sms.sender, sms.to, sms.segments, sms.body
+        )
+        return SendResult(sms.message_id, True, gateway_ref=f"console-{sms.message_id}")

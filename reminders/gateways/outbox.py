@@ -1,0 +1,33 @@
+"""The default gateway: stores each SMS in the outbox, where the back office and
+`GET /api/v1/outbox/` show it. Nothing leaves the machine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..models import OutboxSms
+from .base import Gateway, OutgoingSms, SendResult
+
+
+class OutboxGateway(Gateway):
+    name = "outbox"
+    idempotent = True  # one outbox row per message: a resend stores nothing new
+
+    def send(self, sms: OutgoingSms) -> SendResult:
+        return self.send_many([sms])[0]
+
+    def send_many(self, batch: Sequence[OutgoingSms]) -> list[SendResult]:
+        OutboxSms.objects.bulk_create(
+            [
+                OutboxSms(
+                    message_id=s.message_id,
+                    to=s.to,
+                    sender=s.sender,
+                    body=s.body,
+                    segments=s.segments,
+                )
+                for s in batch
+            ],
+            ignore_conflicts=True,
+        )
+        return [SendResult(s.message_id, True, gateway_ref=f"outbox-{s.message_id}") for s in batch]

@@ -1,0 +1,28 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from reminders.services import dispatch_in_process
+
+
+class Command(BaseCommand):
+    help = (
+        "Claims and sends every due message in this process, without a worker (cron set-ups, "
+        "recovery after an outage), and prints what it did."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        counts = dispatch_in_process()
+        labels = [
+            ("claimed", "hämtade"),
+            ("requeued", "återtagna från avbrutna körningar"),
+            ("sent", "skickade"),
+            ("suppressed", "skickas inte (orsak)"),
+            ("expired", "förfallna"),
+            ("cancelled", "avbrutna"),
+            ("failed", "misslyckade"),
+            ("retry", "försöks igen senare"),
+        ]
+        self.stdout.write(
+            "Utskick: " + ", ".join(f"{counts.get(key, 0)} {label}" for key, label in labels)
+        )

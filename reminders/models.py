@@ -1,0 +1,179 @@
+"""Messages: every SMS the system plans, sends or decides not to send.
+
+    scheduled ──claim──▶ sending ──gateway ok──▶ sent ──report──▶ delivered
+        │  ▲                │  │                  └──report──▶ failed
+        │  └─transient──────┘  ├──refused by gateway──▶ failed (reason)
+        │     (backoff)        ├──nobody may receive──▶ suppressed (reason, SPEC 3.1)
+        │                      └──contact started────▶ expired
+        └──contact cancelled or moved──▶ cancelled
+
+`sent`, `delivered`, `failed`, `cancelled`, `suppressed` and `expired` are final (a
+delivery report may still turn `sent` into `delivered` or `failed`). A message that is not
+sent records why in `reason`. The database is the queue: `scheduled` rows whose `due_at`
+has passed are claimed with SELECT … FOR UPDATE SKIP LOCKED.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
+
+from bookings.models import Appointment
+
+
+class Kind(models.TextChoices):
+    REMINDER = "reminder", _("Påminnelse")  # 48 h before the start
+    CHECKIN = "checkin", _("Självincheckning")  # 2 h before a visit at a self check-in clinic
+
+
+class Status(models.TextChoices):
+    SCHEDULED = "scheduled", _("Planerad")  # waits for due_at
+    SENDING = "sending", _("Skickas")  # claimed by a dispatcher
+    SENT = "sent", _("Skickad")  # accepted by the gateway
+    DELIVERED = "delivered", _("Levererad")  # the operator confirmed delivery
+    FAILED = "failed", _("Misslyckad")  # refused by the gateway or the operator
+    CANCELLED = "cancelled", _("Avbruten")  # the contact was cancelled or moved
+    SUPPRESSED = "suppressed", _("Skickas inte")  # nobody may receive it (reason)
+    EXPIRED = "expired", _("Förfallen")  # the contact had started
+
+
+FINAL = (
+    Status.SENT,
+    Status.DELIVERED,
+    Status.FAILED,
+    Status.CANCELLED,
+    Status.SUPPRESSED,
+    Status.EXPIRED,
+)
+
+
+class Reason(models.TextChoices):
+    # The who-receives reasons (SPEC 3.1), recorded on suppressed messages:
+    PROTECTED_IDENTITY = "protected_identity", _("Skyddad identitet")
+    NOT_ACTIVATED = "not_activated", _("Sms-påminnelse är inte aktiverad")
+    BLOCKED = "blocked", _("Patienten har blockerat sms")
+    BLOCKED_AT_CLINIC = "blocked_at_clinic", _("Patienten har blockerat sms från mottagningen")
+    NO_MOBILE_NUMBER = "no_mobile_number", _("Inget mobilnummer från 1177")
+    UNDER_13_NO_GUARDIAN_NUMBER = (
+        "under_13_no_guardian_number",
+        _("Under 13 år och inget nummer till vårdnadshavare"),
+    )
+    NOT_A_MOBILE_NUMBER = "not_a_mobile_number", _("Numret kan inte ta emot sms")
+    # Why else a message ended without being sent:
+    APPOINTMENT_CANCELLED = "appointment_cancelled", _("Kontakten avbokades")
+    APPOINTMENT_MOVED = "appointment_moved", _("Kontakten flyttades")
+    APPOINTMENT_CLOSED = "appointment_closed", _("Kontakten är avslutad")
+    NOT_APPLICABLE = "not_applicable", _("Gäller inte längre kontakten")
+    CONTACT_STARTED = "contact_started", _("Kontakten hade redan börjat")
+    GATEWAY_REJECTED = "gateway_rejected", _("Sms-tjänsten avvisade meddelandet")
+    GATEWAY_UNAVAILABLE = "gateway_unavailable", _("Sms-tjänsten svarade inte")
+    OUTCOME_UNKNOWN = "outcome_unknown", _("Okänt om sms:et skickades")
+    DELIVERY_FAILED = "delivery_failed", _("Operatören kunde inte leverera")
+
+
+class Message(models.Model):
+    appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="messages")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # Each (re)planning of a contact is a new generation; a move starts the next one.
+    generation = models.PositiveIntegerField(default=1)
+    # The start the message is about: if the contact moved since, the message is void.
+    starts_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    reason = models.CharField(max_length=32, choices=Reason.choices, blank=True, default="")
+    reason_detail = models.CharField(max_length=300, blank=True, default="")
+    # A second recipient (a child's other guardian) gets a sibling of the planned message.
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="siblings"
+    )
+    to = models.CharField(max_length=16, blank=True, default="")
+    recipient_role = models.CharField(max_length=8, blank=True, default="")
+    sender = models.CharField(max_length=11, blank=True, default="")
+    body = models.CharField(max_length=320, blank=True, default="")
+    segments = models.PositiveSmallIntegerField(null=True, blank=True)
+    checkin_token = models.CharField(max_length=32, null=True, blank=True, unique=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claim_token = models.UUIDField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)  # handed to the gateway
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    gateway = models.CharField(max_length=32, blank=True, default="")
+    gateway_ref = models.CharField(max_length=100, blank=True, default="", db_index=True)
+    created_at = models.DateTimeField(db_default=Now())
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("meddelande")
+        verbose_name_plural = _("meddelanden")
+        indexes = [
+            # The tick's only question, "anything due?", reads this small partial index.
+            models.Index(
+                fields=["due_at"], name="message_due_idx", condition=Q(status="scheduled")
+            ),
+            models.Index(
+                fields=["claimed_at"], name="message_claimed_idx", condition=Q(status="sending")
+            ),
+            models.Index(fields=["appointment", "kind", "generation"]),
+        ]
+        constraints = [
+            # One planned message per contact, kind and generation...
+            models.UniqueConstraint(
+                fields=["appointment", "kind", "generation"],
+                condition=Q(parent__isnull=True),
+                name="message_one_plan",
+            ),
+            # ...and never two SMS of one plan to the same number.
+            models.UniqueConstraint(
+                fields=["appointment", "kind", "generation", "to"],
+                condition=~Q(to=""),
+                name="message_once_per_number",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.appointment.external_id}: {self.status}"
+
+
+class OutboxSms(models.Model):
+    """What the `outbox` gateway "sent": readable in the back office and the outbox API.
+    One row per message at most, so a resend after a crash stores nothing twice."""
+
+    message = models.OneToOneField(Message, on_delete=models.PROTECT, related_name="outbox")
+    to = models.CharField(max_length=16, db_index=True)
+    sender = models.CharField(max_length=11)
+    body = models.CharField(max_length=320)
+    segments = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("sms i utkorgen")
+        verbose_name_plural = _("sms i utkorgen")
+
+    def __str__(self) -> str:
+        return f"{self.to}: {self.body[:40]}"
+
+
+class DeliveryReport(models.Model):
+    """The status history of one SMS, as the gateway reported it. Idempotent: the same
+    report twice is stored once."""
+
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="reports")
+    status = models.CharField(max_length=16)
+    gateway_ref = models.CharField(max_length=100, blank=True, default="")
+    reported_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(db_default=Now())
+    raw = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "status"], name="delivery_report_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}: {self.status}"

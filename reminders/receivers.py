@@ -1,0 +1,22 @@
+"""Receivers of the lower apps' signals: each only calls a service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bookings.models import Appointment
+from bookings.services import AppointmentSnapshot
+
+from .services import messages_plan_on_change
+
+
+def on_appointment_changed(
+    sender: Any,
+    *,
+    appointment: Appointment,
+    previous: AppointmentSnapshot | None,
+    moment: datetime,
+    **kwargs: Any,
+) -> None:
+    messages_plan_on_change(appointment=appointment, previous=previous, moment=moment)

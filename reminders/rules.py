@@ -1,0 +1,73 @@
+"""Pure scheduling rules (SPEC 3.3) and message rendering (SPEC 3.4). No database.
+
+All arithmetic is in UTC on aware datetimes: "48 hours" is elapsed time, so it stays right
+across the daylight-saving weekends. Only the text shows local (Europe/Stockholm) time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bookings import texts
+
+REMINDER = "reminder"
+CHECKIN = "checkin"
+REMINDER_LEAD = timedelta(hours=48)
+CHECKIN_LEAD = timedelta(hours=2)
+LOCAL = ZoneInfo("Europe/Stockholm")
+
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(minutes=30)
+MAX_ATTEMPTS = 8
+
+
+def wanted_kinds(*, contact_type: str, self_checkin: bool) -> tuple[str, ...]:
+    """Which messages a booked contact gets: always the reminder; the check-in SMS only for
+    visits at clinics that offer mobile self check-in."""
+    if contact_type == "visit" and self_checkin:
+        return (REMINDER, CHECKIN)
+    return (REMINDER,)
+
+
+def due_at(kind: str, *, starts_at: datetime, booked_at: datetime) -> datetime | None:
+    """When a message is due: its lead time before the start, or at booking when booked
+    later than that; None when booked at or after the start (nothing to send)."""
+    assert starts_at.tzinfo is not None and booked_at.tzinfo is not None
+    if booked_at >= starts_at:
+        return None
+    lead = REMINDER_LEAD if kind == REMINDER else CHECKIN_LEAD
+    return max(starts_at - lead, booked_at)
+
+
+def plan(
+    *, starts_at: datetime, booked_at: datetime, contact_type: str, self_checkin: bool
+) -> dict[str, datetime]:
+    """kind → due time for a contact booked (or moved) at `booked_at`."""
+    out: dict[str, datetime] = {}
+    for kind in wanted_kinds(contact_type=contact_type, self_checkin=self_checkin):
+        due = due_at(kind, starts_at=starts_at, booked_at=booked_at)
+        if due is not None:
+            out[kind] = due
+    return out
+
+
+def is_expired(*, starts_at: datetime, now: datetime) -> bool:
+    """A message whose contact has started is never sent."""
+    return now >= starts_at
+
+
+def retry_at(*, attempts: int, now: datetime) -> datetime | None:
+    """When to try again after a transient gateway failure (exponential backoff), or None
+    when the attempts are used up."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    delay = min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    return now + delay
+
+
+def render(kind: str, *, clinic_sms_name: str, starts_at: datetime, link: str = "") -> str:
+    local = starts_at.astimezone(LOCAL)
+    if kind == REMINDER:
+        return texts.render_reminder(clinic_sms_name=clinic_sms_name, local_start=local)
+    return texts.render_checkin(clinic_sms_name=clinic_sms_name, local_start=local, link=link)

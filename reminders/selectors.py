@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from bookings.models import Appointment
+
+from .models import Message, OutboxSms
+
+
+def messages_of(appointment: Appointment) -> QuerySet[Message]:
+    """Every message ever planned for a contact, oldest first."""
+    return Message.objects.filter(appointment=appointment).order_by("created_at", "id")
+
+
+def outbox_list(*, to: str | None = None, limit: int = 200) -> QuerySet[OutboxSms]:
+    """The outbox, newest first."""
+    rows = OutboxSms.objects.select_related("message__appointment").order_by("-created_at", "-id")
+    if to:
+        rows = rows.filter(to=to)
+    return rows[:limit]

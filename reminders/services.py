@@ -1,0 +1,434 @@
+"""The schedule and the dispatch loop. The database is the queue: every state a message
+goes through is a row update, so a lost broker message, a killed worker or a beat that
+ran twice is found again and finished by the next tick."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from bookings import texts
+from bookings.models import Appointment, AppointmentStatus
+from bookings.services import AppointmentSnapshot
+from consent.rules import who_receives
+from consent.selectors import facts_for_patients
+
+from . import rules
+from .gateways import DeliveryUpdate, Gateway, OutgoingSms, SendResult, get_gateway
+from .models import DeliveryReport, Kind, Message, Reason, Status
+
+logger = logging.getLogger(__name__)
+
+
+# --- The schedule -------------------------------------------------------------------------
+def _new_checkin_token() -> str:
+    return secrets.token_urlsafe(16)  # 22 characters, 128 bits
+
+
+def _create_plan(
+    appointment: Appointment,
+    *,
+    generation: int,
+    booked_at: datetime,
+    kinds: Iterable[str] | None = None,
+) -> list[Message]:
+    planned = rules.plan(
+        starts_at=appointment.starts_at,
+        booked_at=booked_at,
+        contact_type=appointment.contact_type,
+        self_checkin=appointment.clinic.self_checkin,
+    )
+    wanted = set(kinds) if kinds is not None else set(planned)
+    return Message.objects.bulk_create(
+        [
+            Message(
+                appointment=appointment,
+                kind=kind,
+                generation=generation,
+                starts_at=appointment.starts_at,
+                due_at=due,
+                checkin_token=_new_checkin_token() if kind == Kind.CHECKIN else None,
+            )
+            for kind, due in planned.items()
+            if kind in wanted
+        ]
+    )
+
+
+def _cancel_pending(
+    appointment: Appointment, reason: str, kinds: Iterable[str] | None = None
+) -> int:
+    pending = Message.objects.filter(appointment=appointment, status=Status.SCHEDULED)
+    if kinds is not None:
+        pending = pending.filter(kind__in=list(kinds))
+    return pending.update(status=Status.CANCELLED, reason=reason, updated_at=timezone.now())
+
+
+def messages_plan_on_change(
+    *, appointment: Appointment, previous: AppointmentSnapshot | None, moment: datetime
+) -> None:
+    """Keeps a contact's messages in step with the contact (SPEC 3.3), in the booking's
+    transaction: a new booking plans its messages; a cancellation (or any status other than
+    booked) cancels the pending ones; a move cancels them and plans new ones as if booked
+    at the moment of the move; a change of clinic or contact type adds or cancels only the
+    messages that now do or do not apply."""
+    booked = appointment.status == AppointmentStatus.BOOKED
+    generation = (
+        Message.objects.filter(appointment=appointment, parent__isnull=True).aggregate(
+            g=Max("generation")
+        )["g"]
+        or 0
+    )
+    created: list[Message] = []
+    if previous is None:
+        if booked:
+            created = _create_plan(appointment, generation=1, booked_at=appointment.booked_at)
+    elif not booked:
+        reason = (
+            Reason.APPOINTMENT_CANCELLED
+            if appointment.status == AppointmentStatus.CANCELLED
+            else Reason.APPOINTMENT_CLOSED
+        )
+        _cancel_pending(appointment, reason)
+    elif previous.status != AppointmentStatus.BOOKED or previous.starts_at != appointment.starts_at:
+        _cancel_pending(appointment, Reason.APPOINTMENT_MOVED)
+        created = _create_plan(appointment, generation=generation + 1, booked_at=moment)
+    else:
+        wanted = set(
+            rules.wanted_kinds(
+                contact_type=appointment.contact_type, self_checkin=appointment.clinic.self_checkin
+            )
+        )
+        current = set(
+            Message.objects.filter(
+                appointment=appointment, generation=generation, parent__isnull=True
+            ).values_list("kind", flat=True)
+        )
+        _cancel_pending(appointment, Reason.NOT_APPLICABLE, kinds=current - wanted)
+        created = _create_plan(
+            appointment, generation=max(generation, 1), booked_at=moment, kinds=wanted - current
+        )
+    if any(m.due_at <= moment for m in created):
+        transaction.on_commit(nudge_dispatcher)
+
+
+def nudge_dispatcher() -> None:
+    """Asks for a tick now, so a message due at booking goes out right away rather than at
+    the next beat. Best effort: if the broker is away, the next beat finds it anyway."""
+    from config.celery import app
+
+    try:
+        app.send_task("reminders.tasks.tick", ignore_result=True)
+    except Exception:  # the broker is optional here; the database is the queue
+        logger.warning("Could not nudge the dispatcher; the next beat will send.", exc_info=True)
+
+
+# --- Claiming -------------------------------------------------------------------------------
+def messages_claim_due(*, now: datetime, limit: int) -> tuple[uuid.UUID, list[int]]:
+    """Claims up to `limit` due messages for one dispatcher: SELECT … FOR UPDATE SKIP LOCKED
+    on PostgreSQL, so dispatchers running at once never claim the same message."""
+    token = uuid.uuid4()
+    with transaction.atomic():
+        ids = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.SCHEDULED, due_at__lte=now)
+            .order_by("due_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if ids:
+            Message.objects.filter(pk__in=ids).update(
+                status=Status.SENDING,
+                claim_token=token,
+                claimed_at=now,
+                submitted_at=None,
+                attempts=F("attempts") + 1,
+                updated_at=now,
+            )
+    return token, ids
+
+
+def messages_recover_stale(*, now: datetime, gateway: Gateway | None = None) -> Counter[str]:
+    """Takes back claims a dispatcher did not finish (it was killed, or its task was lost).
+    A message never handed to the gateway goes back to the queue. One that was handed over
+    goes back too when the gateway recognises a resend (idempotent); otherwise it is failed
+    as `outcome_unknown`, and the gateway's delivery report, which carries our id, settles it."""
+    gateway = gateway or get_gateway()
+    cutoff = now - timedelta(seconds=settings.DISPATCH_CLAIM_TIMEOUT)
+    stale = Message.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff)
+    counts: Counter[str] = Counter()
+    counts["requeued"] += stale.filter(submitted_at__isnull=True).update(
+        status=Status.SCHEDULED, claim_token=None, updated_at=now
+    )
+    handed_over = stale.filter(submitted_at__isnull=False)
+    if gateway.idempotent:
+        counts["requeued"] += handed_over.update(
+            status=Status.SCHEDULED, claim_token=None, submitted_at=None, updated_at=now
+        )
+    else:
+        counts["failed"] += handed_over.update(
+            status=Status.FAILED, reason=Reason.OUTCOME_UNKNOWN, updated_at=now
+        )
+    return counts
+
+
+# --- Sending ----------------------------------------------------------------------------------
+def _final(message: Message, status: str, reason: str, now: datetime) -> Message:
+    message.status = status
+    message.reason = reason
+    message.updated_at = now
+    return message
+
+
+def _end_reason(message: Message, now: datetime) -> tuple[str, str] | None:
+    """Why a claimed message must not be sent at all, whoever the recipient."""
+    appointment = message.appointment
+    if appointment.status == AppointmentStatus.CANCELLED:
+        return Status.CANCELLED, Reason.APPOINTMENT_CANCELLED
+    if appointment.status != AppointmentStatus.BOOKED:
+        return Status.CANCELLED, Reason.APPOINTMENT_CLOSED
+    if appointment.starts_at != message.starts_at:
+        return Status.CANCELLED, Reason.APPOINTMENT_MOVED
+    if rules.is_expired(starts_at=appointment.starts_at, now=now):
+        return Status.EXPIRED, Reason.CONTACT_STARTED
+    return None
+
+
+SEND_FIELDS = [
+    "status",
+    "reason",
+    "reason_detail",
+    "to",
+    "recipient_role",
+    "sender",
+    "body",
+    "segments",
+    "submitted_at",
+    "gateway",
+    "updated_at",
+]
+
+
+def messages_dispatch(
+    *, ids: Sequence[int], claim_token: uuid.UUID | str, gateway: Gateway | None = None
+) -> Counter[str]:
+    """Sends the messages of one claim. Decides again who receives each (SPEC 3.1, at the
+    moment of sending), renders the text, hands the SMS to the gateway outside any
+    transaction, and records one outcome per message. Running it twice for the same claim
+    sends nothing twice: the first run takes the messages (`submitted_at`) under a lock."""
+    gateway = gateway or get_gateway()
+    now = timezone.now()
+    counts: Counter[str] = Counter()
+    outgoing: list[OutgoingSms] = []
+    with transaction.atomic():
+        messages = list(
+            Message.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                pk__in=ids,
+                status=Status.SENDING,
+                claim_token=claim_token,
+                submitted_at__isnull=True,
+            )
+            .select_related("appointment__clinic")
+        )
+        if not messages:
+            return counts
+        facts = facts_for_patients(m.appointment.patient_id for m in messages)
+        taken: dict[int, set[str]] = defaultdict(set)
+        for parent_id, to in Message.objects.filter(
+            parent_id__in=[m.pk for m in messages if m.parent_id is None]
+        ).values_list("parent_id", "to"):
+            taken[parent_id].add(to)
+        today = timezone.localdate(now)
+        ended: list[Message] = []
+        sending: list[Message] = []
+        siblings: list[Message] = []
+        for message in messages:
+            end = _end_reason(message, now)
+            if end:
+                ended.append(_final(message, *end, now))
+                continue
+            appointment = message.appointment
+            decision = who_receives(
+                facts[appointment.patient_id], clinic_id=appointment.clinic_id, on=today
+            )
+            if not decision.will_receive:
+                ended.append(_final(message, Status.SUPPRESSED, decision.reasons[0], now))
+                continue
+            if message.parent_id is None:
+                free = [r for r in decision.recipients if r.number not in taken[message.pk]]
+            else:
+                free = [r for r in decision.recipients if r.number == message.to]
+            if not free:
+                ended.append(_final(message, Status.SUPPRESSED, Reason.NOT_APPLICABLE, now))
+                continue
+            body = rules.render(
+                message.kind,
+                clinic_sms_name=appointment.clinic.sms_name,
+                starts_at=appointment.starts_at,
+                link=checkin_link(message),
+            )
+            fill = {
+                "sender": settings.SMS_SENDER,
+                "body": body,
+                "segments": texts.segments(body),
+                "submitted_at": now,
+                "gateway": gateway.name,
+                "updated_at": now,
+            }
+            first, *others = free if message.parent_id is None else free[:1]
+            message.to, message.recipient_role = first.number, first.role
+            for key, value in fill.items():
+                setattr(message, key, value)
+            sending.append(message)
+            for other in others:
+                siblings.append(
+                    Message(
+                        appointment=appointment,
+                        kind=message.kind,
+                        generation=message.generation,
+                        starts_at=message.starts_at,
+                        due_at=message.due_at,
+                        parent=message,
+                        status=Status.SENDING,
+                        to=other.number,
+                        recipient_role=other.role,
+                        attempts=1,
+                        claim_token=message.claim_token,
+                        claimed_at=now,
+                        **fill,
+                    )
+                )
+        Message.objects.bulk_update(ended + sending, SEND_FIELDS)
+        sending += Message.objects.bulk_create(siblings)
+        for message in ended:
+            counts[message.status] += 1
+        outgoing = [OutgoingSms(m.pk, m.to, m.sender, m.body, m.segments or 1) for m in sending]
+    if outgoing:
+        results = gateway.send_many(outgoing)
+        counts += _record_results(results, claim_token=claim_token, now=timezone.now())
+    return counts
+
+
+def checkin_link(message: Message) -> str:
+    if message.kind != Kind.CHECKIN or not message.checkin_token:
+        return ""
+    return f"{settings.CHECKIN_BASE_URL}{message.checkin_token}"
+
+
+def _record_results(
+    results: Sequence[SendResult], *, claim_token: uuid.UUID | str, now: datetime
+) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    by_id = {r.message_id: r for r in results}
+    with transaction.atomic():
+        # Only rows still in this claim: a recovery that took them over wins.
+        messages = list(
+            Message.objects.select_for_update().filter(
+                pk__in=list(by_id), status=Status.SENDING, claim_token=claim_token
+            )
+        )
+        for message in messages:
+            result = by_id[message.pk]
+            message.updated_at = now
+            message.reason_detail = result.detail[:300]
+            if result.accepted:
+                message.status, message.sent_at = Status.SENT, now
+                message.gateway_ref = result.gateway_ref
+            elif result.transient:
+                retry = rules.retry_at(attempts=message.attempts, now=now)
+                if retry is None:
+                    message.status, message.reason = Status.FAILED, Reason.GATEWAY_UNAVAILABLE
+                else:
+                    message.status, message.due_at = Status.SCHEDULED, retry
+                    message.claim_token, message.submitted_at = None, None
+                    counts["retry"] += 1
+                    continue
+            else:
+                message.status, message.reason = Status.FAILED, Reason.GATEWAY_REJECTED
+            counts[message.status] += 1
+        Message.objects.bulk_update(
+            messages,
+            [
+                "status",
+                "reason",
+                "reason_detail",
+                "sent_at",
+                "gateway_ref",
+                "due_at",
+                "claim_token",
+                "submitted_at",
+                "updated_at",
+            ],
+        )
+    return counts
+
+
+# --- The loop -----------------------------------------------------------------------------
+def dispatch_tick(*, hand_off: Any, max_batches: int | None = None) -> Counter[str]:
+    """One beat: recover stale claims, then claim due messages in batches and give each
+    claim to `hand_off(ids, token)` (a Celery task, or a direct call)."""
+    counts = messages_recover_stale(now=timezone.now())
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        token, ids = messages_claim_due(now=timezone.now(), limit=settings.DISPATCH_BATCH_SIZE)
+        if not ids:
+            break
+        batches += 1
+        counts["claimed"] += len(ids)
+        result = hand_off(ids, token)
+        if isinstance(result, Counter):
+            counts += result
+    counts["batches"] = batches
+    return counts
+
+
+def dispatch_in_process() -> Counter[str]:
+    """Claims and sends every due message in this process (manage.py dispatch_reminders)."""
+    return dispatch_tick(hand_off=lambda ids, token: messages_dispatch(ids=ids, claim_token=token))
+
+
+# --- Delivery reports --------------------------------------------------------------------------
+@transaction.atomic
+def delivery_report_apply(update: DeliveryUpdate) -> bool:
+    """Records a gateway's status report for one SMS. Idempotent: a report already seen
+    changes nothing. Returns whether it was new."""
+    message = Message.objects.select_for_update().filter(pk=update.message_id).first()
+    if message is None:
+        return False
+    _, created = DeliveryReport.objects.get_or_create(
+        message=message,
+        status=update.status,
+        defaults={
+            "gateway_ref": update.gateway_ref,
+            "reported_at": update.reported_at,
+            "raw": update.raw,
+        },
+    )
+    if not created:
+        return False
+    now = timezone.now()
+    if update.status == "delivered":
+        message.status, message.reason = Status.DELIVERED, ""
+        message.delivered_at = update.reported_at or now
+    elif update.status == "failed" and message.status != Status.DELIVERED:
+        message.status, message.reason = Status.FAILED, Reason.DELIVERY_FAILED
+    elif update.status == "sent" and message.status in (Status.SENDING, Status.FAILED):
+        # A send whose outcome we lost (outcome_unknown) did go out.
+        message.status, message.reason = Status.SENT, ""
+        message.sent_at = message.sent_at or now
+    if update.gateway_ref and not message.gateway_ref:
+        message.gateway_ref = update.gateway_ref
+    message.save(
+        update_fields=["status", "reason", "delivered_at", "sent_at", "gateway_ref", "updated_at"]
+    )
+    return True

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import api
+
+api_patterns = [
+    path(
+        "appointments/<str:external_id>/messages/",
+        api.AppointmentMessagesApi.as_view(),
+        name="api-appointment-messages",
+    ),
+    path("outbox/", api.OutboxApi.as_view(), name="api-outbox"),
+    path(
+        "gateways/46elks/delivery/",
+        api.Elks46DeliveryReportApi.as_view(),
+        name="api-46elks-delivery",
+    ),
+]
