@@ -6,7 +6,7 @@ across the daylight-saving weekends. Only the text shows local (Europe/Stockholm
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bookings import texts
@@ -34,10 +34,13 @@ def due_at(kind: str, *, starts_at: datetime, booked_at: datetime) -> datetime |
     """When a message is due: its lead time before the start, or at booking when booked
     later than that; None when booked at or after the start (nothing to send)."""
     assert starts_at.tzinfo is not None and booked_at.tzinfo is not None
-    if booked_at >= starts_at:
+    # In UTC: Python subtracts wall-clock time between datetimes of one zone, which would
+    # make "48 hours" 47 or 49 across a daylight-saving change.
+    start, booked = starts_at.astimezone(UTC), booked_at.astimezone(UTC)
+    if booked >= start:
         return None
     lead = REMINDER_LEAD if kind == REMINDER else CHECKIN_LEAD
-    return max(starts_at - lead, booked_at)
+    return max(start - lead, booked)
 
 
 def plan(
@@ -54,7 +57,7 @@ def plan(
 
 def is_expired(*, starts_at: datetime, now: datetime) -> bool:
     """A message whose contact has started is never sent."""
-    return now >= starts_at
+    return now.astimezone(UTC) >= starts_at.astimezone(UTC)
 
 
 def retry_at(*, attempts: int, now: datetime) -> datetime | None:

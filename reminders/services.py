@@ -109,14 +109,15 @@ def messages_plan_on_change(
                 contact_type=appointment.contact_type, self_checkin=appointment.clinic.self_checkin
             )
         )
-        current = set(
-            Message.objects.filter(
-                appointment=appointment, generation=generation, parent__isnull=True
-            ).values_list("kind", flat=True)
+        live = Message.objects.filter(appointment=appointment, parent__isnull=True).exclude(
+            status=Status.CANCELLED
         )
+        # The kinds already planned (or done) for the contact's current start.
+        current = set(live.filter(starts_at=appointment.starts_at).values_list("kind", flat=True))
         _cancel_pending(appointment, Reason.NOT_APPLICABLE, kinds=current - wanted)
+        # A kind that applies again is a new plan of its own: the next generation.
         created = _create_plan(
-            appointment, generation=max(generation, 1), booked_at=moment, kinds=wanted - current
+            appointment, generation=generation + 1, booked_at=moment, kinds=wanted - current
         )
     if any(m.due_at <= moment for m in created):
         transaction.on_commit(nudge_dispatcher)
@@ -311,7 +312,7 @@ def messages_dispatch(
         Message.objects.bulk_update(ended + sending, SEND_FIELDS)
         sending += Message.objects.bulk_create(siblings)
         for message in ended:
-            counts[message.status] += 1
+            counts[str(message.status)] += 1
         outgoing = [OutgoingSms(m.pk, m.to, m.sender, m.body, m.segments or 1) for m in sending]
     if outgoing:
         results = gateway.send_many(outgoing)
@@ -355,7 +356,7 @@ def _record_results(
                     continue
             else:
                 message.status, message.reason = Status.FAILED, Reason.GATEWAY_REJECTED
-            counts[message.status] += 1
+            counts[str(message.status)] += 1
         Message.objects.bulk_update(
             messages,
             [

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from bookings.identity import personal_id_for
-from bookings.models import Clinic, Guardianship, NumberSource, Patient
+from bookings.models import Appointment, Clinic, Guardianship, NumberSource, Patient
 
 User = get_user_model()
 
@@ -77,3 +77,19 @@ class UserFactory(factory.django.DjangoModelFactory):  # type: ignore[type-arg]
     def clinics(self, create: bool, extracted: list[Clinic] | None, **kwargs: Any) -> None:
         if create and extracted:
             self.clinics.set(extracted)
+
+
+class AppointmentFactory(factory.django.DjangoModelFactory[Appointment]):
+    """Creates the row directly (no signal): for tests that seed messages themselves. Tests
+    of the schedule book through `appointment_upsert` or the API."""
+
+    class Meta:
+        model = Appointment
+
+    external_id = factory.Sequence(lambda n: f"APT-{n:06d}")
+    patient = factory.SubFactory(PatientFactory)
+    clinic = factory.SubFactory(ClinicFactory)
+    starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+    booked_at = factory.LazyFunction(timezone.now)
+    status = "booked"
+    contact_type = "visit"

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
@@ -86,8 +88,16 @@ _cache: dict[str, Gateway] = {}
 
 
 def get_gateway() -> Gateway:
+    """The configured gateway, built once per process (it may hold an HTTP connection
+    pool)."""
     name = settings.SMS_GATEWAY
     if name not in _cache:
         _cache.clear()
         _cache[name] = import_string(GATEWAYS.get(name, name))()
     return _cache[name]
+
+
+@receiver(setting_changed)
+def _forget_gateway(setting: str, **kwargs: object) -> None:
+    if setting.startswith(("SMS_", "ELKS46_", "PUBLIC_BASE_URL")):
+        _cache.clear()

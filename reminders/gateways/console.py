@@ -14,6 +14,11 @@ class ConsoleGateway(Gateway):
 
     def send(self, sms: OutgoingSms) -> SendResult:
         logger.info(
-            "SMS from %s to %s (%d segment): %s", sms.sender, sms.to, sms.segments, sms.body
+            "SMS #%d from %s to %s (%d segment): %s",
+            sms.message_id,
+            sms.sender,
+            sms.to,
+            sms.segments,
+            sms.body,
         )
         return SendResult(sms.message_id, True, gateway_ref=f"console-{sms.message_id}")

@@ -1,0 +1,32 @@
+"""A gateway for tests: records every SMS handed to it and fails on demand."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import ClassVar
+
+from reminders.gateways import Gateway, OutgoingSms, SendResult, TemporaryGatewayError
+
+
+class RecordingGateway(Gateway):
+    name = "recording"
+    idempotent = False
+    sent: ClassVar[list[OutgoingSms]] = []
+    mode: ClassVar[str] = "ok"  # ok | transient | reject
+
+    @classmethod
+    def reset(cls, mode: str = "ok") -> None:
+        cls.sent.clear()
+        cls.mode = mode
+
+    @classmethod
+    def sends_per_message(cls) -> Counter[int]:
+        return Counter(s.message_id for s in cls.sent)
+
+    def send(self, sms: OutgoingSms) -> SendResult:
+        if self.mode == "transient":
+            raise TemporaryGatewayError("503 Service Unavailable")
+        self.sent.append(sms)
+        if self.mode == "reject":
+            return SendResult(sms.message_id, False, detail="HTTP 400: invalid to number")
+        return SendResult(sms.message_id, True, gateway_ref=f"rec-{sms.message_id}")

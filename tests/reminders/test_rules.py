@@ -1,0 +1,141 @@
+"""Scheduling rules (SPEC 3.3) as properties, across the daylight-saving weekends."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reminders import rules
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+# The weekends the clocks change, 2026–2028: last Sunday of March and of October.
+DST_SUNDAYS = [
+    datetime(2026, 3, 29),
+    datetime(2026, 10, 25),
+    datetime(2027, 3, 28),
+    datetime(2027, 10, 31),
+    datetime(2028, 3, 26),
+    datetime(2028, 10, 29),
+]
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=STOCKHOLM)
+
+
+# Starts within three days of a clock change, on any minute, stored in UTC.
+starts_near_dst = st.builds(
+    lambda sunday, minutes: sunday.replace(tzinfo=UTC) + timedelta(minutes=minutes),
+    st.sampled_from(DST_SUNDAYS),
+    st.integers(-3 * 24 * 60, 3 * 24 * 60),
+)
+# Bookings at every distance from the start: weeks before, minutes before, after it.
+distances = st.integers(-24 * 60, 30 * 24 * 60).map(lambda m: timedelta(minutes=m))
+
+
+@given(starts_near_dst, distances)
+def test_reminder_is_due_48_elapsed_hours_before_or_at_booking(
+    start: datetime, ahead: timedelta
+) -> None:
+    booked = start - ahead
+    due = rules.due_at(rules.REMINDER, starts_at=start, booked_at=booked)
+    if booked >= start:
+        assert due is None  # booked after the start: nothing to send
+    elif ahead >= timedelta(hours=48):
+        assert due == start - timedelta(hours=48)
+        assert (start - due).total_seconds() == 48 * 3600  # elapsed, whatever the clocks did
+    else:
+        assert due == booked  # booked less than 48 h ahead: right after booking
+
+
+@given(starts_near_dst, distances)
+def test_checkin_is_due_2_hours_before_or_at_booking(start: datetime, ahead: timedelta) -> None:
+    booked = start - ahead
+    due = rules.due_at(rules.CHECKIN, starts_at=start, booked_at=booked)
+    if booked >= start:
+        assert due is None
+    else:
+        assert due == max(start - timedelta(hours=2), booked)
+        assert booked <= due < start
+
+
+@given(starts_near_dst, distances, st.sampled_from(["visit", "phone", "video"]), st.booleans())
+def test_plan_never_schedules_after_the_start_nor_before_booking(
+    start: datetime, ahead: timedelta, contact_type: str, self_checkin: bool
+) -> None:
+    booked = start - ahead
+    plan = rules.plan(
+        starts_at=start, booked_at=booked, contact_type=contact_type, self_checkin=self_checkin
+    )
+    for due in plan.values():
+        assert booked <= due < start
+    if booked < start:
+        assert rules.REMINDER in plan
+        assert (rules.CHECKIN in plan) == (contact_type == "visit" and self_checkin)
+    else:
+        assert plan == {}
+
+
+def test_spring_forward_keeps_48_elapsed_hours() -> None:
+    # Tuesday 31 March 2026 09:30 CEST; the clocks went forward on Sunday 29 March.
+    start = local(2026, 3, 31, 9, 30)
+    due = rules.due_at(rules.REMINDER, starts_at=start, booked_at=local(2026, 3, 1, 12))
+    assert due is not None
+    assert due.astimezone(STOCKHOLM) == local(2026, 3, 29, 9, 30)
+    start_sunday = local(2026, 3, 30, 9, 30)
+    due_sunday = rules.due_at(rules.REMINDER, starts_at=start_sunday, booked_at=local(2026, 3, 1))
+    # Across the change, 48 elapsed hours show as 49 on the wall clock.
+    assert due_sunday is not None
+    assert due_sunday.astimezone(STOCKHOLM) == local(2026, 3, 28, 8, 30)
+
+
+def test_fall_back_keeps_48_elapsed_hours() -> None:
+    start = local(2026, 10, 26, 9, 30)  # Monday after the clocks went back on 25 October
+    due = rules.due_at(rules.REMINDER, starts_at=start, booked_at=local(2026, 10, 1))
+    assert due is not None
+    assert due.astimezone(STOCKHOLM) == local(2026, 10, 24, 10, 30)
+
+
+def test_expired_once_the_contact_has_started() -> None:
+    start = local(2026, 12, 1, 9, 30)
+    assert not rules.is_expired(starts_at=start, now=start - timedelta(seconds=1))
+    assert rules.is_expired(starts_at=start, now=start)
+
+
+def test_backoff_doubles_and_stops_after_the_last_attempt() -> None:
+    now = local(2026, 12, 1, 9)
+    delays = [rules.retry_at(attempts=a, now=now) for a in range(1, rules.MAX_ATTEMPTS + 1)]
+    assert [d - now for d in delays[:4] if d] == [timedelta(seconds=s) for s in (30, 60, 120, 240)]
+    assert all(d is None or d - now <= rules.BACKOFF_MAX for d in delays)
+    assert delays[-1] is None
+
+
+@pytest.mark.parametrize(
+    ("utc", "expected"),
+    [
+        (datetime(2026, 3, 14, 8, 30, tzinfo=UTC), "lördag 14 mars kl. 09:30"),
+        (datetime(2026, 7, 14, 7, 30, tzinfo=UTC), "tisdag 14 juli kl. 09:30"),
+        (datetime(2026, 10, 25, 1, 30, tzinfo=UTC), "söndag 25 oktober kl. 02:30"),
+    ],
+)
+def test_text_shows_local_stockholm_time(utc: datetime, expected: str) -> None:
+    body = rules.render(rules.REMINDER, clinic_sms_name="Hudkliniken", starts_at=utc)
+    assert body == (
+        f"Påminnelse om bokad kontakt med Hudkliniken {expected}. "
+        "Av/omboka senast 24 timmar innan, annars betalar du en avgift"
+    )
+
+
+def test_checkin_text() -> None:
+    body = rules.render(
+        rules.CHECKIN,
+        clinic_sms_name="Hudkliniken",
+        starts_at=datetime(2026, 3, 14, 8, 30, tzinfo=UTC),
+        link="https://x/c/abc",
+    )
+    assert (
+        body
+        == "Välkommen till Hudkliniken kl. 09:30. Checka in och betala i mobilen: https://x/c/abc"
+    )

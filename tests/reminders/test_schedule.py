@@ -1,0 +1,248 @@
+"""Booked contacts through the API, and the messages they plan (SPEC 3.3, 5.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from rest_framework.test import APIClient
+
+from bookings.models import ApiClient, Appointment, Scope
+from reminders.models import Message
+from tests.factories import ClinicFactory, PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen() -> Any:
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def api(make_api: Callable[..., tuple[APIClient, ApiClient]]) -> APIClient:
+    return make_api(Scope.BOOKINGS_WRITE)[0]
+
+
+@pytest.fixture
+def patient() -> Any:
+    return PatientFactory()
+
+
+@pytest.fixture
+def clinic() -> Any:
+    return ClinicFactory(self_checkin=True)
+
+
+def book(
+    api: APIClient, patient: Any, clinic: Any, starts_at: datetime, ext: str = "B1", **extra: Any
+) -> Any:
+    body = {
+        "patient": patient.personal_id,
+        "clinic": clinic.hsa_id,
+        "starts_at": starts_at.isoformat(),
+        "status": "booked",
+        "contact_type": "visit",
+        **extra,
+    }
+    return api.put(f"/api/v1/appointments/{ext}/", body, format="json")
+
+
+def plan(ext: str = "B1") -> list[tuple[str, datetime, str, str]]:
+    return [
+        (m.kind, m.due_at, m.status, m.reason)
+        for m in Message.objects.filter(appointment__external_id=ext).order_by("id")
+    ]
+
+
+def test_booking_days_ahead_plans_reminder_48h_and_checkin_2h_before(api, patient, clinic) -> None:
+    start = NOW + timedelta(days=5)
+    response = book(api, patient, clinic, start)
+    assert response.status_code == 201
+    body = response.json()
+    assert {k: body[k] for k in ("external_id", "patient", "clinic", "status", "contact_type")} == {
+        "external_id": "B1",
+        "patient": patient.personal_id,
+        "clinic": clinic.hsa_id,
+        "status": "booked",
+        "contact_type": "visit",
+    }
+    assert datetime.fromisoformat(body["booked_at"]) == NOW
+    assert datetime.fromisoformat(response.json()["starts_at"]) == start
+    assert plan() == [
+        ("reminder", start - timedelta(hours=48), "scheduled", ""),
+        ("checkin", start - timedelta(hours=2), "scheduled", ""),
+    ]
+
+
+def test_booking_less_than_48h_ahead_makes_the_reminder_due_at_booking(
+    api, patient, clinic
+) -> None:
+    start = NOW + timedelta(hours=10)
+    book(api, patient, clinic, start)
+    assert plan()[0] == ("reminder", NOW, "scheduled", "")
+
+
+def test_booked_after_the_start_plans_nothing(api, patient, clinic) -> None:
+    book(api, patient, clinic, NOW - timedelta(minutes=5))
+    assert plan() == []
+
+
+@pytest.mark.parametrize(
+    ("contact_type", "self_checkin"), [("phone", True), ("video", True), ("visit", False)]
+)
+def test_checkin_sms_only_for_visits_at_self_checkin_clinics(
+    api, patient, contact_type, self_checkin
+) -> None:
+    clinic = ClinicFactory(self_checkin=self_checkin)
+    book(api, patient, clinic, NOW + timedelta(days=3), contact_type=contact_type)
+    assert [kind for kind, *_ in plan()] == ["reminder"]
+
+
+def test_cancelled_contact_cancels_its_pending_messages(api, patient, clinic) -> None:
+    start = NOW + timedelta(days=5)
+    book(api, patient, clinic, start)
+    book(api, patient, clinic, start, status="cancelled")
+    assert [(s, r) for _, _, s, r in plan()] == [("cancelled", "appointment_cancelled")] * 2
+
+
+def test_moved_contact_cancels_and_replans_as_if_booked_at_the_move(
+    api, patient, clinic, frozen
+) -> None:
+    book(api, patient, clinic, NOW + timedelta(days=5))
+    frozen.shift(timedelta(days=1))
+    new_start = NOW + timedelta(days=2, hours=12)  # 36 h after the move
+    assert book(api, patient, clinic, new_start).status_code == 200
+    assert plan() == [
+        ("reminder", NOW + timedelta(days=3), "cancelled", "appointment_moved"),
+        ("checkin", NOW + timedelta(days=5) - timedelta(hours=2), "cancelled", "appointment_moved"),
+        ("reminder", NOW + timedelta(days=1), "scheduled", ""),  # due at the move
+        ("checkin", new_start - timedelta(hours=2), "scheduled", ""),
+    ]
+    generations = list(Message.objects.order_by("id").values_list("generation", flat=True))
+    assert generations == [1, 1, 2, 2]
+
+
+def test_same_booking_sent_again_changes_nothing(api, patient, clinic) -> None:
+    start = NOW + timedelta(days=5)
+    book(api, patient, clinic, start)
+    before = plan()
+    assert book(api, patient, clinic, start).status_code == 200
+    assert plan() == before
+
+
+def test_change_to_phone_cancels_the_checkin_and_back_to_visit_plans_it(
+    api, patient, clinic
+) -> None:
+    start = NOW + timedelta(days=5)
+    book(api, patient, clinic, start)
+    book(api, patient, clinic, start, contact_type="phone")
+    assert [(k, s, r) for k, _, s, r in plan()] == [
+        ("reminder", "scheduled", ""),
+        ("checkin", "cancelled", "not_applicable"),
+    ]
+    book(api, patient, clinic, start, contact_type="visit")
+    assert [(k, s) for k, _, s, _ in plan()][-1] == ("checkin", "scheduled")
+
+
+def test_contact_type_back_and_forth_never_duplicates_a_message(api, patient, clinic) -> None:
+    start = NOW + timedelta(days=5)
+    for contact_type in ("visit", "phone", "visit", "video", "visit", "visit"):
+        book(api, patient, clinic, start, contact_type=contact_type)
+    live = Message.objects.filter(status="scheduled").order_by("kind")
+    assert list(live.values_list("kind", flat=True)) == ["checkin", "reminder"]
+
+
+def test_rebooking_a_cancelled_contact_plans_anew(api, patient, clinic) -> None:
+    start = NOW + timedelta(days=5)
+    book(api, patient, clinic, start)
+    book(api, patient, clinic, start, status="cancelled")
+    book(api, patient, clinic, start)
+    assert [s for _, _, s, _ in plan()] == ["cancelled", "cancelled", "scheduled", "scheduled"]
+
+
+def test_get_appointment_returns_the_same_representation(api, patient, clinic) -> None:
+    created = book(api, patient, clinic, NOW + timedelta(days=5)).json()
+    assert api.get("/api/v1/appointments/B1/").json() == created
+    assert api.get("/api/v1/appointments/NOPE/").status_code == 404
+
+
+BAD_BODIES = [
+    ({"patient": "19121212-1213"}, "patient", "invalid_personal_id"),
+    ({"patient": "19121212-1212"}, "patient", "unknown_patient"),
+    ({"clinic": "SE2321000115-E999999999"}, "clinic", "unknown_clinic"),
+    ({"starts_at": "2026-12-01T09:30:00"}, "starts_at", "naive_datetime"),
+    ({"starts_at": "tomorrow at nine"}, "starts_at", "invalid"),
+    ({"status": "maybe"}, "status", "invalid_choice"),
+    ({"contact_type": "letter"}, "contact_type", "invalid_choice"),
+    ({"extra": 1}, "extra", "unknown_field"),
+]
+
+
+@pytest.mark.parametrize(("change", "field", "code"), BAD_BODIES)
+def test_bad_booking_is_refused_and_nothing_is_stored(
+    api, patient, clinic, change, field, code
+) -> None:
+    body = {
+        "patient": patient.personal_id,
+        "clinic": clinic.hsa_id,
+        "starts_at": (NOW + timedelta(days=5)).isoformat(),
+        "status": "booked",
+        "contact_type": "visit",
+        **change,
+    }
+    response = api.put("/api/v1/appointments/B1/", body, format="json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [(field, code)]
+    assert not Appointment.objects.exists()
+    assert not Message.objects.exists()
+
+
+def test_bad_external_id_is_refused(api, patient, clinic) -> None:
+    response = book(api, patient, clinic, NOW + timedelta(days=5), ext="a b")
+    assert response.status_code in (400, 404)
+    assert not Appointment.objects.exists()
+
+
+def test_a_contact_cannot_change_patient(api, patient, clinic) -> None:
+    book(api, patient, clinic, NOW + timedelta(days=5))
+    response = book(api, PatientFactory(), clinic, NOW + timedelta(days=5))
+    assert response.status_code == 400
+    assert Appointment.objects.get().patient == patient
+
+
+@pytest.mark.parametrize(
+    ("scope", "allowed"),
+    [
+        (Scope.BOOKINGS_WRITE, True),
+        (Scope.STATUS_READ, True),
+        (Scope.REGISTRY_WRITE, False),
+        (Scope.ESERVICE, False),
+        (Scope.OUTBOX_READ, False),
+    ],
+)
+def test_messages_endpoint_scopes(make_api, api, patient, clinic, scope, allowed) -> None:
+    book(api, patient, clinic, NOW + timedelta(days=5))
+    reader = make_api(scope)[0]
+    response = reader.get("/api/v1/appointments/B1/messages/")
+    assert response.status_code == (200 if allowed else 403)
+    if allowed:
+        results = response.json()["results"]
+        assert [(r["kind"], r["status"], r["to"], r["reason"], r["sent_at"]) for r in results] == [
+            ("reminder", "scheduled", None, None, None),
+            ("checkin", "scheduled", None, None, None),
+        ]
+
+
+@pytest.mark.parametrize("scope", [Scope.REGISTRY_WRITE, Scope.STATUS_READ, Scope.ESERVICE])
+def test_booking_needs_the_bookings_scope(make_api, patient, clinic, scope) -> None:
+    response = book(make_api(scope)[0], patient, clinic, NOW + timedelta(days=5))
+    assert response.status_code == 403
+    assert not Appointment.objects.exists()
