@@ -32,7 +32,7 @@ class FakeElks(BaseHTTPRequestHandler):
     requests: list[dict[str, Any]] = []
     reply: tuple[int, str] = (200, "")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
         form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
         FakeElks.requests.append(
