@@ -433,3 +433,21 @@ def delivery_report_apply(update: DeliveryUpdate) -> bool:
         update_fields=["status", "reason", "delivered_at", "sent_at", "gateway_ref", "updated_at"]
     )
     return True
+
+
+# --- The beat schedule ---------------------------------------------------------------------------
+TICK_TASK_NAME = "Utskick av sms-påminnelser (tick)"
+
+
+def beat_schedule_install() -> None:
+    """The dispatch tick as a django-celery-beat interval of 30 s (never a crontab). The
+    migration installs it; this restores it (idempotent) if someone removed it."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every_30s, _ = IntervalSchedule.objects.get_or_create(
+        every=30, period=IntervalSchedule.SECONDS
+    )
+    PeriodicTask.objects.update_or_create(
+        name=TICK_TASK_NAME,
+        defaults={"task": "reminders.tasks.tick", "interval": every_30s, "enabled": True},
+    )

@@ -7,6 +7,16 @@ cd "$(dirname "$0")/.."
 
 scripts/bootstrap.sh requirements-dev.txt
 
+# Services the end-to-end tests use when the machine has them: install Debian's packages
+# when missing and we may (root with apt); otherwise those tests use the embedded broker.
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "==> installing ${need[*]} (Debian packages)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } \
+    >/dev/null 2>&1 || echo "    (could not install ${need[*]}; continuing without)"
+fi
+
 if [ -z "${DATABASE_URL:-}" ]; then
   eval "$(scripts/throwaway-postgres.sh start)"
   trap 'scripts/throwaway-postgres.sh stop "$PGDIR"' EXIT
@@ -14,6 +24,8 @@ if [ -z "${DATABASE_URL:-}" ]; then
   echo "==> throwaway PostgreSQL at ${DATABASE_URL}"
 fi
 export VAR_DIR=${VAR_DIR:-$(pwd)/var/test}
+# The test process itself needs no broker: nudges go nowhere, the database is the queue.
+export CELERY_BROKER_URL=${CELERY_BROKER_URL:-memory://}
 
 echo "==> ruff"
 .venv/bin/ruff check .
