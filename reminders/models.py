@@ -101,7 +101,7 @@ class Message(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     gateway = models.CharField(max_length=32, blank=True, default="")
-    gateway_ref = models.CharField(max_length=100, blank=True, default="", db_index=True)
+    gateway_ref = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(db_default=Now())
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -117,7 +117,6 @@ class Message(models.Model):
             models.Index(
                 fields=["claimed_at"], name="message_claimed_idx", condition=Q(status="sending")
             ),
-            models.Index(fields=["appointment", "kind", "generation"]),
         ]
         constraints = [
             # One planned message per contact, kind and generation...

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from consent.rules import who_receives
 from consent.selectors import facts_for_patients
 
 from . import rules
+from .bulk import bulk_set
 from .gateways import DeliveryUpdate, Gateway, OutgoingSms, SendResult, get_gateway
 from .models import DeliveryReport, Kind, Message, Reason, Status
 
@@ -135,14 +136,32 @@ def nudge_dispatcher() -> None:
 
 
 # --- Claiming -------------------------------------------------------------------------------
+CLAIM_SQL = """
+    WITH claim AS MATERIALIZED (
+        SELECT id FROM reminders_message
+        WHERE status = 'scheduled' AND due_at <= %s
+        ORDER BY due_at, id LIMIT %s
+        FOR UPDATE SKIP LOCKED)
+    UPDATE reminders_message m SET status = 'sending', claim_token = %s, claimed_at = %s,
+           submitted_at = NULL, attempts = m.attempts + 1, updated_at = %s
+    FROM claim WHERE m.id = claim.id
+    RETURNING m.id
+"""
+
+
 def messages_claim_due(*, now: datetime, limit: int) -> tuple[uuid.UUID, list[int]]:
-    """Claims up to `limit` due messages for one dispatcher: SELECT … FOR UPDATE SKIP LOCKED
-    on PostgreSQL, so dispatchers running at once never claim the same message."""
+    """Claims up to `limit` due messages for one dispatcher. On PostgreSQL one statement
+    with SELECT … FOR UPDATE SKIP LOCKED, so dispatchers running at once never claim the
+    same message and never wait for each other. (SQLite, for trying the system out, has
+    one writer at a time: the plain two-step claim is safe there.)"""
     token = uuid.uuid4()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(CLAIM_SQL, [now, limit, token, now, now])
+            return token, sorted(row[0] for row in cursor.fetchall())
     with transaction.atomic():
         ids = list(
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(status=Status.SCHEDULED, due_at__lte=now)
+            Message.objects.filter(status=Status.SCHEDULED, due_at__lte=now)
             .order_by("due_at", "id")
             .values_list("id", flat=True)[:limit]
         )
@@ -183,25 +202,76 @@ def messages_recover_stale(*, now: datetime, gateway: Gateway | None = None) -> 
 
 
 # --- Sending ----------------------------------------------------------------------------------
-def _final(message: Message, status: str, reason: str, now: datetime) -> Message:
-    message.status = status
-    message.reason = reason
-    message.updated_at = now
-    return message
+class Claimed:
+    """A claimed message with what sending it needs, loaded as plain values: the loop
+    handles thousands a second, so it does not build three model instances per message.
+    Its attribute names are Message's, so `bulk_set` writes it back."""
 
+    LOAD = (
+        "id",
+        "appointment_id",
+        "kind",
+        "generation",
+        "starts_at",
+        "due_at",
+        "parent_id",
+        "to",
+        "attempts",
+        "checkin_token",
+        "claim_token",
+        "appointment__status",
+        "appointment__starts_at",
+        "appointment__patient_id",
+        "appointment__clinic_id",
+        "appointment__clinic__sms_name",
+    )
 
-def _end_reason(message: Message, now: datetime) -> tuple[str, str] | None:
-    """Why a claimed message must not be sent at all, whoever the recipient."""
-    appointment = message.appointment
-    if appointment.status == AppointmentStatus.CANCELLED:
-        return Status.CANCELLED, Reason.APPOINTMENT_CANCELLED
-    if appointment.status != AppointmentStatus.BOOKED:
-        return Status.CANCELLED, Reason.APPOINTMENT_CLOSED
-    if appointment.starts_at != message.starts_at:
-        return Status.CANCELLED, Reason.APPOINTMENT_MOVED
-    if rules.is_expired(starts_at=appointment.starts_at, now=now):
-        return Status.EXPIRED, Reason.CONTACT_STARTED
-    return None
+    def __init__(self, row: Sequence[Any]) -> None:
+        (
+            self.pk,
+            self.appointment_id,
+            self.kind,
+            self.generation,
+            self.starts_at,
+            self.due_at,
+            self.parent_id,
+            self.to,
+            self.attempts,
+            self.checkin_token,
+            self.claim_token,
+            self.contact_status,
+            self.contact_starts_at,
+            self.patient_id,
+            self.clinic_id,
+            self.sms_name,
+        ) = row
+        self.status: str = Status.SENDING
+        self.reason: str = ""
+        self.reason_detail: str = ""
+        self.recipient_role: str = ""
+        self.sender: str = ""
+        self.body: str = ""
+        self.gateway: str = ""
+        self.gateway_ref: str = ""
+        self.segments: int | None = None
+        self.submitted_at: datetime | None = None
+        self.sent_at: datetime | None = None
+        self.updated_at: datetime | None = None
+
+    def end(self, status: str, reason: str, now: datetime) -> None:
+        self.status, self.reason, self.updated_at = status, reason, now
+
+    def end_reason(self, now: datetime) -> tuple[str, str] | None:
+        """Why it must not be sent at all, whoever the recipient."""
+        if self.contact_status == AppointmentStatus.CANCELLED:
+            return Status.CANCELLED, Reason.APPOINTMENT_CANCELLED
+        if self.contact_status != AppointmentStatus.BOOKED:
+            return Status.CANCELLED, Reason.APPOINTMENT_CLOSED
+        if self.contact_starts_at != self.starts_at:
+            return Status.CANCELLED, Reason.APPOINTMENT_MOVED
+        if rules.is_expired(starts_at=self.contact_starts_at, now=now):
+            return Status.EXPIRED, Reason.CONTACT_STARTED
+        return None
 
 
 SEND_FIELDS = [
@@ -217,160 +287,181 @@ SEND_FIELDS = [
     "gateway",
     "updated_at",
 ]
+RESULT_FIELDS = [
+    "status",
+    "reason",
+    "reason_detail",
+    "sent_at",
+    "gateway_ref",
+    "due_at",
+    "claim_token",
+    "submitted_at",
+    "updated_at",
+]
+
+
+def _take(ids: Sequence[int], claim_token: uuid.UUID | str) -> list[Claimed]:
+    """The claim's messages not yet taken, locked. A second run of the same claim (a
+    replayed task) waits for the first and then finds them taken. No SKIP LOCKED here:
+    another dispatcher's claim may hold one of these rows for an instant while it
+    re-checks it, and skipping would strand the message until the claim timeout."""
+    rows = (
+        Message.objects.select_for_update(of=("self",))
+        .filter(
+            pk__in=ids, status=Status.SENDING, claim_token=claim_token, submitted_at__isnull=True
+        )
+        .order_by("id")
+        .values_list(*Claimed.LOAD)
+    )
+    return [Claimed(row) for row in rows]
 
 
 def messages_dispatch(
     *, ids: Sequence[int], claim_token: uuid.UUID | str, gateway: Gateway | None = None
 ) -> Counter[str]:
     """Sends the messages of one claim. Decides again who receives each (SPEC 3.1, at the
-    moment of sending), renders the text, hands the SMS to the gateway outside any
-    transaction, and records one outcome per message. Running it twice for the same claim
-    sends nothing twice: the first run takes the messages (`submitted_at`) under a lock."""
+    moment of sending), renders the text, hands the SMS to the gateway and records one
+    outcome per message. Running it twice for the same claim sends nothing twice.
+
+    A gateway that writes to this database (the outbox) sends inside the transaction, so
+    the SMS and its outcome commit together. Any other gateway is called outside it: the
+    messages are first marked as handed over (`submitted_at`), so that a crash in between
+    is recovered without sending twice (see messages_recover_stale)."""
     gateway = gateway or get_gateway()
     now = timezone.now()
     counts: Counter[str] = Counter()
-    outgoing: list[OutgoingSms] = []
     with transaction.atomic():
-        messages = list(
-            Message.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(
-                pk__in=ids,
-                status=Status.SENDING,
-                claim_token=claim_token,
-                submitted_at__isnull=True,
-            )
-            .select_related("appointment__clinic")
-        )
+        messages = _take(ids, claim_token)
         if not messages:
             return counts
-        facts = facts_for_patients(m.appointment.patient_id for m in messages)
-        taken: dict[int, set[str]] = defaultdict(set)
-        for parent_id, to in Message.objects.filter(
-            parent_id__in=[m.pk for m in messages if m.parent_id is None]
-        ).values_list("parent_id", "to"):
-            taken[parent_id].add(to)
-        today = timezone.localdate(now)
-        ended: list[Message] = []
-        sending: list[Message] = []
-        siblings: list[Message] = []
-        for message in messages:
-            end = _end_reason(message, now)
-            if end:
-                ended.append(_final(message, *end, now))
-                continue
-            appointment = message.appointment
-            decision = who_receives(
-                facts[appointment.patient_id], clinic_id=appointment.clinic_id, on=today
-            )
-            if not decision.will_receive:
-                ended.append(_final(message, Status.SUPPRESSED, decision.reasons[0], now))
-                continue
-            if message.parent_id is None:
-                free = [r for r in decision.recipients if r.number not in taken[message.pk]]
-            else:
-                free = [r for r in decision.recipients if r.number == message.to]
-            if not free:
-                ended.append(_final(message, Status.SUPPRESSED, Reason.NOT_APPLICABLE, now))
-                continue
-            body = rules.render(
-                message.kind,
-                clinic_sms_name=appointment.clinic.sms_name,
-                starts_at=appointment.starts_at,
-                link=checkin_link(message),
-            )
-            fill = {
-                "sender": settings.SMS_SENDER,
-                "body": body,
-                "segments": texts.segments(body),
-                "submitted_at": now,
-                "gateway": gateway.name,
-                "updated_at": now,
-            }
-            first, *others = free if message.parent_id is None else free[:1]
-            message.to, message.recipient_role = first.number, first.role
-            for key, value in fill.items():
-                setattr(message, key, value)
-            sending.append(message)
-            for other in others:
-                siblings.append(
-                    Message(
-                        appointment=appointment,
-                        kind=message.kind,
-                        generation=message.generation,
-                        starts_at=message.starts_at,
-                        due_at=message.due_at,
-                        parent=message,
-                        status=Status.SENDING,
-                        to=other.number,
-                        recipient_role=other.role,
-                        attempts=1,
-                        claim_token=message.claim_token,
-                        claimed_at=now,
-                        **fill,
-                    )
-                )
-        Message.objects.bulk_update(ended + sending, SEND_FIELDS)
-        sending += Message.objects.bulk_create(siblings)
+        ended, sending = _prepare(messages, gateway=gateway, now=now)
         for message in ended:
             counts[str(message.status)] += 1
         outgoing = [OutgoingSms(m.pk, m.to, m.sender, m.body, m.segments or 1) for m in sending]
+        if gateway.transactional:
+            results = gateway.send_many(outgoing) if outgoing else []
+            counts += _apply_results(sending, results, now=now)
+            bulk_set(Message, ended + sending, sorted({*SEND_FIELDS, *RESULT_FIELDS}))
+            return counts
+        bulk_set(Message, ended + sending, SEND_FIELDS)
     if outgoing:
         results = gateway.send_many(outgoing)
-        counts += _record_results(results, claim_token=claim_token, now=timezone.now())
+        counts += _apply_results(sending, results, now=timezone.now())
+        bulk_set(
+            Message,
+            sending,
+            RESULT_FIELDS,
+            guard={"status": Status.SENDING, "claim_token": claim_token},
+        )
     return counts
 
 
-def checkin_link(message: Message) -> str:
-    if message.kind != Kind.CHECKIN or not message.checkin_token:
+def _prepare(
+    messages: list[Claimed], *, gateway: Gateway, now: datetime
+) -> tuple[list[Any], list[Any]]:
+    """Decides and renders each message: returns (ended, to send). A second recipient (a
+    child's other guardian) gets a sibling message of its own."""
+    facts = facts_for_patients(m.patient_id for m in messages)
+    taken: dict[int, set[str]] = defaultdict(set)
+    for parent_id, to in Message.objects.filter(
+        parent_id__in=[m.pk for m in messages if m.parent_id is None]
+    ).values_list("parent_id", "to"):
+        taken[parent_id].add(to)
+    today = timezone.localdate(now)
+    ended: list[Any] = []
+    sending: list[Any] = []
+    siblings: list[Message] = []
+    for message in messages:
+        end = message.end_reason(now)
+        if end:
+            message.end(*end, now)
+            ended.append(message)
+            continue
+        decision = who_receives(facts[message.patient_id], clinic_id=message.clinic_id, on=today)
+        if not decision.will_receive:
+            message.end(Status.SUPPRESSED, decision.reasons[0], now)
+            ended.append(message)
+            continue
+        if message.parent_id is None:
+            free = [r for r in decision.recipients if r.number not in taken[message.pk]]
+        else:
+            free = [r for r in decision.recipients if r.number == message.to][:1]
+        if not free:
+            message.end(Status.SUPPRESSED, Reason.NOT_APPLICABLE, now)
+            ended.append(message)
+            continue
+        body = rules.render(
+            message.kind,
+            clinic_sms_name=message.sms_name,
+            starts_at=message.contact_starts_at,
+            link=checkin_link(message.kind, message.checkin_token),
+        )
+        fill = {
+            "sender": settings.SMS_SENDER,
+            "body": body,
+            "segments": texts.segments(body),
+            "submitted_at": now,
+            "gateway": gateway.name,
+            "updated_at": now,
+        }
+        first, *others = free
+        message.to, message.recipient_role = first.number, first.role
+        for key, value in fill.items():
+            setattr(message, key, value)
+        sending.append(message)
+        siblings += [
+            Message(
+                appointment_id=message.appointment_id,
+                kind=message.kind,
+                generation=message.generation,
+                starts_at=message.starts_at,
+                due_at=message.due_at,
+                parent_id=message.pk,
+                status=Status.SENDING,
+                to=other.number,
+                recipient_role=other.role,
+                attempts=1,
+                claim_token=message.claim_token,
+                claimed_at=now,
+                **fill,
+            )
+            for other in others
+        ]
+    sending += Message.objects.bulk_create(siblings)
+    return ended, sending
+
+
+def checkin_link(kind: str, token: str | None) -> str:
+    if kind != Kind.CHECKIN or not token:
         return ""
-    return f"{settings.CHECKIN_BASE_URL}{message.checkin_token}"
+    return f"{settings.CHECKIN_BASE_URL}{token}"
 
 
-def _record_results(
-    results: Sequence[SendResult], *, claim_token: uuid.UUID | str, now: datetime
+def _apply_results(
+    sending: Sequence[Any], results: Sequence[SendResult], *, now: datetime
 ) -> Counter[str]:
+    """Sets each message's outcome from the gateway's answer (in memory)."""
     counts: Counter[str] = Counter()
     by_id = {r.message_id: r for r in results}
-    with transaction.atomic():
-        # Only rows still in this claim: a recovery that took them over wins.
-        messages = list(
-            Message.objects.select_for_update().filter(
-                pk__in=list(by_id), status=Status.SENDING, claim_token=claim_token
-            )
-        )
-        for message in messages:
-            result = by_id[message.pk]
-            message.updated_at = now
-            message.reason_detail = result.detail[:300]
-            if result.accepted:
-                message.status, message.sent_at = Status.SENT, now
-                message.gateway_ref = result.gateway_ref
-            elif result.transient:
-                retry = rules.retry_at(attempts=message.attempts, now=now)
-                if retry is None:
-                    message.status, message.reason = Status.FAILED, Reason.GATEWAY_UNAVAILABLE
-                else:
-                    message.status, message.due_at = Status.SCHEDULED, retry
-                    message.claim_token, message.submitted_at = None, None
-                    counts["retry"] += 1
-                    continue
+    for message in sending:
+        result = by_id[message.pk]
+        message.updated_at = now
+        message.reason_detail = result.detail[:300]
+        if result.accepted:
+            message.status, message.sent_at = Status.SENT, now
+            message.gateway_ref = result.gateway_ref
+        elif result.transient:
+            retry = rules.retry_at(attempts=message.attempts, now=now)
+            if retry is None:
+                message.status, message.reason = Status.FAILED, Reason.GATEWAY_UNAVAILABLE
             else:
-                message.status, message.reason = Status.FAILED, Reason.GATEWAY_REJECTED
-            counts[str(message.status)] += 1
-        Message.objects.bulk_update(
-            messages,
-            [
-                "status",
-                "reason",
-                "reason_detail",
-                "sent_at",
-                "gateway_ref",
-                "due_at",
-                "claim_token",
-                "submitted_at",
-                "updated_at",
-            ],
-        )
+                message.status, message.due_at = Status.SCHEDULED, retry
+                message.claim_token, message.submitted_at = None, None
+                counts["retry"] += 1
+                continue
+        else:
+            message.status, message.reason = Status.FAILED, Reason.GATEWAY_REJECTED
+        counts[str(message.status)] += 1
     return counts
 
 
@@ -444,9 +535,7 @@ def beat_schedule_install() -> None:
     migration installs it; this restores it (idempotent) if someone removed it."""
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-    every_30s, _ = IntervalSchedule.objects.get_or_create(
-        every=30, period=IntervalSchedule.SECONDS
-    )
+    every_30s, _ = IntervalSchedule.objects.get_or_create(every=30, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.update_or_create(
         name=TICK_TASK_NAME,
         defaults={"task": "reminders.tasks.tick", "interval": every_30s, "enabled": True},

@@ -56,6 +56,9 @@ class Gateway:
     # True when sending the same message twice reaches the phone once (the gateway
     # recognises our reference). Then a send whose outcome was lost is simply retried.
     idempotent: ClassVar[bool] = False
+    # True when `send_many` only writes to our own database: it then runs inside the
+    # dispatch transaction, and the SMS and its outcome commit together.
+    transactional: ClassVar[bool] = False
 
     def send(self, sms: OutgoingSms) -> SendResult:
         raise NotImplementedError

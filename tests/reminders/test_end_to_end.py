@@ -125,7 +125,10 @@ def test_worker_and_beat_send_a_contact_booked_through_the_api(
         while not OutboxSms.objects.exists() and time.time() < deadline:
             assert all(p.poll() is None for p in workers), "a Celery process died"
             time.sleep(0.5)
-        logs = {p: (tmp_path / f"{n}.log").read_text() for p, n in zip(workers, ("worker", "beat"))}
+        logs = {
+            p: (tmp_path / f"{n}.log").read_text()
+            for p, n in zip(workers, ("worker", "beat"), strict=True)
+        }
         assert OutboxSms.objects.exists(), logs
 
         outbox = http.get("/api/v1/outbox/", params={"to": "+46705550101"}).json()["results"]
@@ -135,7 +138,8 @@ def test_worker_and_beat_send_a_contact_booked_through_the_api(
         assert outbox[0]["body"].startswith("Påminnelse om bokad kontakt med Hudkliniken ")
         messages = http.get("/api/v1/appointments/E2E-1/messages/").json()["results"]
         assert [(m["kind"], m["status"], m["to"]) for m in messages] == [
-            ("reminder", "sent", "+46705550101")]
+            ("reminder", "sent", "+46705550101")
+        ]
         assert "reminders.tasks.send_batch" in logs[workers[0]]  # the worker sent it
     finally:
         for proc in workers:

@@ -1,0 +1,213 @@
+"""Dispatch throughput against bare SQL, and the idle tick (issue: the dispatch loop).
+
+    .venv/bin/python bench/dispatch.py [--messages 100000] [--history 1000000]
+
+Needs PostgreSQL: uses DATABASE_URL's server, or starts a throwaway one like the test
+command. Creates its own database `bench_dispatch`, seeds N due reminders for activated
+adults, then measures in the same run:
+
+- the pipeline: `dispatch_in_process()` with the outbox gateway (claim with SKIP LOCKED,
+  decide who receives, render, store the SMS, record the outcome), end to end;
+- bare SQL: a `SKIP LOCKED` claim-and-mark loop over the same table, same batch size;
+- the idle tick: `dispatch_tick` with nothing due over M historic messages.
+
+Prints the rates and their ratio. Not a test: run it on purpose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def ensure_database() -> tuple[str, str | None]:
+    """Returns (DATABASE_URL of bench_dispatch, throwaway dir to stop or None)."""
+    url = os.environ.get("DATABASE_URL", "")
+    pgdir = None
+    if not url.startswith("postgres"):
+        out = subprocess.run(
+            [str(ROOT / "scripts/throwaway-postgres.sh"), "start"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        values = dict(line.split("=", 1) for line in out.strip().splitlines())
+        url, pgdir = values["DATABASE_URL"], values["PGDIR"]
+    import psycopg
+
+    base, _, _ = url.rpartition("/")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS bench_dispatch")
+        conn.execute("CREATE DATABASE bench_dispatch")
+    return f"{base}/bench_dispatch", pgdir
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--history", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=500)
+    args = parser.parse_args()
+
+    url, pgdir = ensure_database()
+    os.environ.update(
+        {
+            "DATABASE_URL": url,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "SMS_GATEWAY": "outbox",
+            "DISPATCH_BATCH_SIZE": str(args.batch),
+            "CELERY_BROKER_URL": "memory://",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    try:
+        run(args)
+    finally:
+        if pgdir:
+            subprocess.run(
+                [str(ROOT / "scripts/throwaway-postgres.sh"), "stop", pgdir], check=False
+            )
+
+
+def run(args: argparse.Namespace) -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    cursor = connection.cursor()
+
+    def sql(statement: str, params: tuple[Any, ...] = ()) -> None:
+        cursor.execute(statement, params)
+
+    pg_major = connection.pg_version // 10000  # type: ignore[attr-defined]
+    print(
+        f"machine: {os.cpu_count()} cores, PostgreSQL {pg_major}, Python {sys.version.split()[0]}"
+    )
+    patients = min(args.messages, 20_000)
+    t0 = time.perf_counter()
+    sql("""INSERT INTO bookings_clinic (hsa_id, name, sms_name, self_checkin, arrival_question,
+                                        created_at, updated_at)
+           VALUES ('SE2321000115-E000000001', 'Kirurgikliniken', 'Kirurgikliniken', false, true,
+                   now(), now())""")
+    sql(
+        """INSERT INTO bookings_patient (personal_id, birth_date, is_coordination_number,
+               given_name, family_name, protected_identity, mobile_number, number_source,
+               synced_1177_at, sms_consent_1177, link_broken, created_at, updated_at)
+           SELECT '19' || lpad(g::text, 10, '0'), date '1970-01-01' + (g %% 10000), false, '', '',
+                  false, '+4670' || lpad(g::text, 7, '0'), '1177', now(), false, false,
+                  now(), now()
+           FROM generate_series(1, %s) g""",
+        (patients,),
+    )
+    sql("""INSERT INTO consent_patientconsent (patient_id, state, updated_at)
+           SELECT id, 'active', now() FROM bookings_patient""")
+    print(f"seeded {patients} activated patients in {time.perf_counter() - t0:.1f} s")
+
+    def seed_appointments(count: int, prefix: str) -> None:
+        sql(
+            """INSERT INTO bookings_appointment (external_id, patient_id, clinic_id, starts_at,
+                   booked_at, status, contact_type, created_at, updated_at)
+               SELECT %s || g, (SELECT min(id) FROM bookings_patient) + (g %% %s),
+                      (SELECT id FROM bookings_clinic), now() + interval '10 hours', now(),
+                      'booked', 'phone', now(), now()
+               FROM generate_series(1, %s) g""",
+            (prefix, patients, count),
+        )
+
+    def seed_due(count: int) -> None:
+        sql("""INSERT INTO reminders_message (appointment_id, kind, generation, starts_at,
+                   due_at, status, reason, reason_detail, "to", recipient_role, sender, body,
+                   attempts, gateway, gateway_ref, created_at, updated_at)
+               SELECT a.id, 'reminder', 1, a.starts_at, now() - interval '1 minute',
+                      'scheduled', '', '', '', '', '', '', 0, '', '', now(), now()
+               FROM bookings_appointment a WHERE a.external_id LIKE 'DUE-%%'""")
+
+    def reset_due() -> None:
+        sql("DELETE FROM reminders_outboxsms")
+        sql("""UPDATE reminders_message SET status='scheduled', "to"='', body='', sender='',
+                   claim_token=NULL, claimed_at=NULL, submitted_at=NULL, sent_at=NULL,
+                   attempts=0, due_at=now() - interval '1 minute', gateway='', gateway_ref=''
+               WHERE status <> 'scheduled'""")
+        sql("VACUUM ANALYZE reminders_message")
+
+    t0 = time.perf_counter()
+    seed_appointments(args.messages, "DUE-")
+    seed_due(args.messages)
+    sql("VACUUM ANALYZE")
+    print(f"seeded {args.messages} due messages in {time.perf_counter() - t0:.1f} s")
+
+    from reminders.services import dispatch_in_process, dispatch_tick
+
+    # Bare SQL: claim a batch with SKIP LOCKED and mark it sent, until nothing is due.
+    t0 = time.perf_counter()
+    done = 0
+    while True:
+        cursor.execute(
+            """WITH claim AS (
+                   SELECT id FROM reminders_message
+                   WHERE status = 'scheduled' AND due_at <= now()
+                   ORDER BY due_at, id LIMIT %s FOR UPDATE SKIP LOCKED)
+               UPDATE reminders_message m SET status = 'sent', sent_at = now()
+               FROM claim WHERE m.id = claim.id""",
+            (args.batch,),
+        )
+        if cursor.rowcount == 0:
+            break
+        done += cursor.rowcount
+    bare_seconds = time.perf_counter() - t0
+    bare_rate = done / bare_seconds
+    print(f"bare SQL claim-and-mark: {done} in {bare_seconds:.2f} s = {bare_rate:,.0f} msg/s")
+
+    reset_due()
+    t0 = time.perf_counter()
+    counts = dispatch_in_process()
+    pipe_seconds = time.perf_counter() - t0
+    pipe_rate = counts["sent"] / pipe_seconds
+    assert counts["sent"] == args.messages, counts
+    print(
+        f"pipeline (outbox gateway): {counts['sent']} in {pipe_seconds:.2f} s "
+        f"= {pipe_rate:,.0f} msg/s"
+    )
+    print(f"ratio pipeline / bare SQL: {pipe_rate / bare_rate:.1%} (goal: at least 25 %)")
+
+    # Idle tick over history: nothing due, a million finished messages.
+    t0 = time.perf_counter()
+    seed_appointments(max(args.history // 2, 1), "HIST-")
+    sql("""INSERT INTO reminders_message (appointment_id, kind, generation, starts_at, due_at,
+               status, reason, reason_detail, "to", recipient_role, sender, body, attempts,
+               gateway, gateway_ref, created_at, updated_at, sent_at)
+           SELECT a.id, k.kind, 1, a.starts_at - interval '30 days',
+                  now() - interval '32 days', 'sent', '', '', '+46700000000', 'patient',
+                  'RegHalland', 'x', 1, 'outbox', '', now(), now(), now()
+           FROM bookings_appointment a CROSS JOIN (VALUES ('reminder'), ('checkin')) k(kind)
+           WHERE a.external_id LIKE 'HIST-%%'""")
+    sql("VACUUM ANALYZE")
+    cursor.execute("SELECT count(*) FROM reminders_message")
+    total = cursor.fetchone()[0]
+    print(f"seeded history: {total:,} messages in {time.perf_counter() - t0:.1f} s")
+    timings = []
+    for _ in range(60):
+        t0 = time.perf_counter()
+        result = dispatch_tick(hand_off=lambda ids, token: None)
+        timings.append((time.perf_counter() - t0) * 1000)
+        assert result["claimed"] == 0
+    print(
+        f"idle tick over {total:,} messages: median {statistics.median(timings):.2f} ms, "
+        f"p95 {sorted(timings)[int(len(timings) * 0.95)]:.2f} ms (goal: under 5 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
