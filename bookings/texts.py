@@ -61,7 +61,8 @@ def non_gsm7_characters(text: str) -> list[str]:
 
 
 def septets(text: str) -> int:
-    return sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+    """GSM-7 length: extension characters take two septets."""
+    return len(text) + sum(text.count(ch) for ch in GSM7_EXTENSION)
 
 
 def segments(text: str) -> int:

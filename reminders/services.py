@@ -257,6 +257,7 @@ class Claimed:
         self.submitted_at: datetime | None = None
         self.sent_at: datetime | None = None
         self.updated_at: datetime | None = None
+        self.claimed_at: datetime | None = None
 
     def end(self, status: str, reason: str, now: datetime) -> None:
         self.status, self.reason, self.updated_at = status, reason, now
@@ -334,15 +335,12 @@ def messages_dispatch(
         messages = _take(ids, claim_token)
         if not messages:
             return counts
+        if gateway.transactional:
+            return _send_in_transaction(messages, gateway=gateway, now=now, fields=[])
         ended, sending = _prepare(messages, gateway=gateway, now=now)
         for message in ended:
             counts[str(message.status)] += 1
         outgoing = [OutgoingSms(m.pk, m.to, m.sender, m.body, m.segments or 1) for m in sending]
-        if gateway.transactional:
-            results = gateway.send_many(outgoing) if outgoing else []
-            counts += _apply_results(sending, results, now=now)
-            bulk_set(Message, ended + sending, sorted({*SEND_FIELDS, *RESULT_FIELDS}))
-            return counts
         bulk_set(Message, ended + sending, SEND_FIELDS)
     if outgoing:
         results = gateway.send_many(outgoing)
@@ -353,6 +351,72 @@ def messages_dispatch(
             RESULT_FIELDS,
             guard={"status": Status.SENDING, "claim_token": claim_token},
         )
+    return counts
+
+
+def _send_in_transaction(
+    messages: list[Claimed], *, gateway: Gateway, now: datetime, fields: list[str]
+) -> Counter[str]:
+    """Decide, send and record inside the caller's transaction (a gateway that writes to
+    this database): the SMS and its outcome commit together or not at all."""
+    ended, sending = _prepare(messages, gateway=gateway, now=now)
+    counts: Counter[str] = Counter(str(m.status) for m in ended)
+    outgoing = [OutgoingSms(m.pk, m.to, m.sender, m.body, m.segments or 1) for m in sending]
+    results = gateway.send_many(outgoing) if outgoing else []
+    counts += _apply_results(sending, results, now=now)
+    bulk_set(Message, ended + sending, sorted({*SEND_FIELDS, *RESULT_FIELDS, *fields}))
+    return counts
+
+
+LOCK_DUE_SQL = """
+    WITH claim AS MATERIALIZED (
+        SELECT id FROM reminders_message
+        WHERE status = 'scheduled' AND due_at <= %s
+        ORDER BY due_at, id LIMIT %s
+        FOR UPDATE SKIP LOCKED)
+    SELECT m.id, m.appointment_id, m.kind, m.generation, m.starts_at, m.due_at, m.parent_id,
+           m."to", m.attempts, m.checkin_token, m.claim_token, a.status, a.starts_at,
+           a.patient_id, a.clinic_id, c.sms_name
+    FROM claim
+    JOIN reminders_message m ON m.id = claim.id
+    JOIN bookings_appointment a ON a.id = m.appointment_id
+    JOIN bookings_clinic c ON c.id = a.clinic_id
+    ORDER BY m.id
+"""
+
+
+def _lock_due(*, now: datetime, limit: int) -> list[Sequence[Any]]:
+    """Locks up to `limit` due messages (SKIP LOCKED: other dispatchers take the next
+    ones) and reads what sending them needs, in one round trip on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(LOCK_DUE_SQL, [now, limit])
+            return list(cursor.fetchall())
+    ids = list(
+        Message.objects.filter(status=Status.SCHEDULED, due_at__lte=now)
+        .order_by("due_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    return list(Message.objects.filter(pk__in=ids).order_by("id").values_list(*Claimed.LOAD))
+
+
+def messages_claim_and_send(*, gateway: Gateway, limit: int) -> Counter[str]:
+    """For a transactional gateway, in this process: claim due messages (SELECT … FOR
+    UPDATE SKIP LOCKED), send them and record the outcomes in one transaction, so each
+    message is written once. A crash rolls everything back to `scheduled`."""
+    now = timezone.now()
+    token = uuid.uuid4()
+    with transaction.atomic():
+        messages = [Claimed(row) for row in _lock_due(now=now, limit=limit)]
+        if not messages:
+            return Counter()
+        for message in messages:
+            message.claim_token, message.claimed_at = token, now
+            message.attempts += 1
+        counts = _send_in_transaction(
+            messages, gateway=gateway, now=now, fields=["claim_token", "claimed_at", "attempts"]
+        )
+    counts["claimed"] += len(messages)
     return counts
 
 
@@ -486,7 +550,19 @@ def dispatch_tick(*, hand_off: Any, max_batches: int | None = None) -> Counter[s
 
 def dispatch_in_process() -> Counter[str]:
     """Claims and sends every due message in this process (manage.py dispatch_reminders)."""
-    return dispatch_tick(hand_off=lambda ids, token: messages_dispatch(ids=ids, claim_token=token))
+    gateway = get_gateway()
+    if not gateway.transactional:
+        return dispatch_tick(
+            hand_off=lambda ids, token: messages_dispatch(ids=ids, claim_token=token)
+        )
+    counts = messages_recover_stale(now=timezone.now(), gateway=gateway)
+    while True:
+        batch = messages_claim_and_send(gateway=gateway, limit=settings.DISPATCH_BATCH_SIZE)
+        if not batch:
+            break
+        counts += batch
+        counts["batches"] += 1
+    return counts
 
 
 # --- Delivery reports --------------------------------------------------------------------------

@@ -264,11 +264,10 @@ class Crash(BaseException):
     """Stands for the process dying (not an Exception: nothing catches it)."""
 
 
-def test_outbox_crash_after_handing_over_resends_once(
-    booked: Booked, settings: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def outbox_crashes(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Makes the outbox write its rows and then the process 'die'; returns the undo."""
     settings.SMS_GATEWAY = "outbox"
-    booked()
     from reminders.gateways.outbox import OutboxGateway
 
     real = OutboxGateway.send_many
@@ -278,16 +277,37 @@ def test_outbox_crash_after_handing_over_resends_once(
         raise Crash
 
     monkeypatch.setattr(OutboxGateway, "send_many", send_then_die)
+    return lambda: monkeypatch.setattr(OutboxGateway, "send_many", real)
+
+
+def test_in_process_crash_with_the_outbox_rolls_back_and_sends_once(
+    booked: Booked, outbox_crashes: Callable[[], None]
+) -> None:
+    booked()
     with pytest.raises(Crash):
         dispatch()
-    monkeypatch.setattr(OutboxGateway, "send_many", real)
+    outbox_crashes()  # undo
+    assert Message.objects.get().status == "scheduled"  # SMS and outcome rolled back together
+    assert not OutboxSms.objects.exists()
+    assert dispatch()["sent"] == 1
+    assert OutboxSms.objects.count() == 1
+
+
+def test_worker_crash_with_the_outbox_is_recovered_after_the_timeout_and_sends_once(
+    booked: Booked, outbox_crashes: Callable[[], None], settings: Any
+) -> None:
+    booked()
+    token, ids = services.messages_claim_due(now=timezone.now(), limit=10)  # the tick
+    with pytest.raises(Crash):
+        services.messages_dispatch(ids=ids, claim_token=token)  # the worker dies
+    outbox_crashes()
     assert Message.objects.get().status == "sending"
     with time_machine.travel(
         timezone.now() + timedelta(seconds=settings.DISPATCH_CLAIM_TIMEOUT + 1)
     ):
         counts = dispatch()
-    assert counts["sent"] == 1
-    assert OutboxSms.objects.count() == 1  # the outbox recognised the resend
+    assert (counts["requeued"], counts["sent"]) == (1, 1)
+    assert OutboxSms.objects.count() == 1
     assert Message.objects.get().status == "sent"
 
 
