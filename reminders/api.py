@@ -61,10 +61,10 @@ class OutboxSmsSerializer(serializers.Serializer):
     to = serializers.CharField()
     body = serializers.CharField()
     segments = serializers.IntegerField()
-    kind = serializers.CharField(source="message.kind")
-    appointment = serializers.CharField(source="message.appointment.external_id")
-    created_at = serializers.DateTimeField()
-    status = serializers.CharField(source="message.status")
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    appointment = serializers.CharField(source="appointment.external_id")
+    created_at = serializers.DateTimeField(source="sent_at", help_text="When it was sent")
+    status = serializers.ChoiceField(choices=Status.choices)
 
 
 class OutboxResponseSerializer(serializers.Serializer):

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 
 from bookings.models import Appointment
 
-from .models import Message, OutboxSms
+from .models import Message, Status
 
 
 def messages_of(appointment: Appointment) -> QuerySet[Message]:
@@ -12,9 +12,13 @@ def messages_of(appointment: Appointment) -> QuerySet[Message]:
     return Message.objects.filter(appointment=appointment).order_by("created_at", "id")
 
 
-def outbox_list(*, to: str | None = None, limit: int = 200) -> QuerySet[OutboxSms]:
-    """The outbox, newest first."""
-    rows = OutboxSms.objects.select_related("message__appointment").order_by("-created_at", "-id")
+def outbox_list(*, to: str | None = None, limit: int = 200) -> QuerySet[Message]:
+    """What the outbox gateway "sent", newest first."""
+    rows = (
+        Message.objects.filter(gateway="outbox", status__in=[Status.SENT, Status.DELIVERED])
+        .select_related("appointment")
+        .order_by("-sent_at", "-id")
+    )
     if to:
         rows = rows.filter(to=to)
     return rows[:limit]
