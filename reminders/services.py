@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -29,6 +30,9 @@ from .gateways import DeliveryUpdate, Gateway, OutgoingSms, SendResult, get_gate
 from .models import DeliveryReport, Kind, Message, Reason, Status
 
 logger = logging.getLogger(__name__)
+
+TICK_TASK_NAME = "Utskick av sms-påminnelser (tick)"
+TICK_EXPIRES = 25  # seconds; the beat interval is 30
 
 
 # --- The schedule -------------------------------------------------------------------------
@@ -124,13 +128,24 @@ def messages_plan_on_change(
         transaction.on_commit(nudge_dispatcher)
 
 
+_last_nudge = 0.0
+NUDGE_EVERY = 2.0  # seconds: a burst of bookings asks for one tick, not one each
+
+
 def nudge_dispatcher() -> None:
     """Asks for a tick now, so a message due at booking goes out right away rather than at
-    the next beat. Best effort: if the broker is away, the next beat finds it anyway."""
+    the next beat. Best effort and rate-limited: if the broker is away or the nudge is
+    skipped, the next beat finds the message anyway (the database is the queue)."""
+    global _last_nudge
+    now = time.monotonic()
+    if now - _last_nudge < NUDGE_EVERY:
+        return
+    _last_nudge = now
     from config.celery import app
 
     try:
-        app.send_task("reminders.tasks.tick", ignore_result=True)
+        # A tick that waited in the broker longer than a beat is worthless: drop it.
+        app.send_task("reminders.tasks.tick", ignore_result=True, expires=TICK_EXPIRES)
     except Exception:  # the broker is optional here; the database is the queue
         logger.warning("Could not nudge the dispatcher; the next beat will send.", exc_info=True)
 
@@ -603,7 +618,6 @@ def delivery_report_apply(update: DeliveryUpdate) -> bool:
 
 
 # --- The beat schedule ---------------------------------------------------------------------------
-TICK_TASK_NAME = "Utskick av sms-påminnelser (tick)"
 
 
 def beat_schedule_install() -> None:
@@ -614,5 +628,10 @@ def beat_schedule_install() -> None:
     every_30s, _ = IntervalSchedule.objects.get_or_create(every=30, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.update_or_create(
         name=TICK_TASK_NAME,
-        defaults={"task": "reminders.tasks.tick", "interval": every_30s, "enabled": True},
+        defaults={
+            "task": "reminders.tasks.tick",
+            "interval": every_30s,
+            "enabled": True,
+            "expire_seconds": TICK_EXPIRES,
+        },
     )

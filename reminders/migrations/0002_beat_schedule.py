@@ -12,7 +12,13 @@ def install(apps, schema_editor):
     every_30s, _ = IntervalSchedule.objects.get_or_create(every=30, period="seconds")
     PeriodicTask.objects.update_or_create(
         name=TASK_NAME,
-        defaults={"task": "reminders.tasks.tick", "interval": every_30s, "enabled": True},
+        # A tick that waited in the broker longer than a beat is dropped (expire_seconds).
+        defaults={
+            "task": "reminders.tasks.tick",
+            "interval": every_30s,
+            "enabled": True,
+            "expire_seconds": 25,
+        },
     )
 
 

@@ -246,3 +246,32 @@ def test_booking_needs_the_bookings_scope(make_api, patient, clinic, scope) -> N
     response = book(make_api(scope)[0], patient, clinic, NOW + timedelta(days=5))
     assert response.status_code == 403
     assert not Appointment.objects.exists()
+
+
+def test_a_burst_of_due_bookings_nudges_the_dispatcher_once(
+    api, patient, clinic, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    from config.celery import app
+    from reminders import services
+
+    sent: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(services, "_last_nudge", 0.0)
+    monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append((name, kw)))
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(3):  # due at once: booked 10 hours ahead
+            book(api, patient, clinic, NOW + timedelta(hours=10), ext=f"N{n}")
+    assert sent == [("reminders.tasks.tick", {"ignore_result": True, "expires": 25})]
+
+
+def test_a_booking_days_ahead_does_not_nudge(
+    api, patient, clinic, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    from config.celery import app
+    from reminders import services
+
+    sent: list[str] = []
+    monkeypatch.setattr(services, "_last_nudge", 0.0)
+    monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append(name))
+    with django_capture_on_commit_callbacks(execute=True):
+        book(api, patient, clinic, NOW + timedelta(days=5))
+    assert sent == []
