@@ -4,23 +4,41 @@ to one patient apply one after the other."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bookings.errors import DomainError
+from bookings.errors import Conflict, DomainError, Forbidden
 from bookings.identity import parse_mobile_number
 from bookings.models import ApiClient, Clinic, Guardianship, Patient
 
 from . import rules
-from .models import Action, Channel, ConsentEvent, GuardianNumber, PatientConsent
+from .models import (
+    AccessLog,
+    Action,
+    CaseAction,
+    CaseStatus,
+    Channel,
+    ConsentEvent,
+    EServiceCase,
+    GuardianNumber,
+    PatientConsent,
+    StandardReply,
+)
 from .selectors import snapshot_of
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
     Actor = AbstractBaseUser | ApiClient | None
+
+logger = logging.getLogger(__name__)
 
 
 def _actor_fields(actor: Actor) -> dict[str, object]:
@@ -75,6 +93,7 @@ def _record(
     clinic: Clinic | None = None,
     guardian: Patient | None = None,
     number: str = "",
+    eservice_case: EServiceCase | None = None,
 ) -> ConsentEvent:
     _check_channel(channel)
     projection = _lock_projection(patient)
@@ -88,6 +107,7 @@ def _record(
         guardian=guardian,
         number=number,
         note=note.strip(),
+        eservice_case=eservice_case,
         **_actor_fields(actor),
     )
     store_snapshot(projection, before, rules.apply_event(before, event.facts()))
@@ -208,6 +228,7 @@ def guardian_number_register(
     channel: str,
     handled_at: Clinic | None = None,
     note: str = "",
+    eservice_case: EServiceCase | None = None,
 ) -> ConsentEvent:
     """A guardian's mobile number for their child under 13. The guardian must be one of
     the child's registered guardians; a child has at most two guardian numbers (a
@@ -241,6 +262,7 @@ def guardian_number_register(
         channel=channel,
         handled_at=handled_at,
         note=note,
+        eservice_case=eservice_case,
     )
 
 
@@ -283,3 +305,220 @@ def consent_rebuild(*, patient: Patient) -> bool:
         return False
     store_snapshot(projection, current, replayed)
     return True
+
+
+# --- E-service cases (SPEC 3.6) ------------------------------------------------------------
+@dataclass(frozen=True)
+class CaseRequest:
+    """An e-service request, validated and normalised (12-digit ids, E.164, HSA-ids)."""
+
+    external_id: str
+    received_at: str
+    submitted_by: str
+    subject: str
+    action: str
+    clinic: str | None = None
+    mobile_number: str | None = None
+    message: str = ""
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+
+def _registered_patient(personal_id: str, field: str) -> Patient:
+    patient = Patient.objects.filter(personal_id=personal_id).first()
+    if patient is None:
+        raise DomainError(
+            f"{personal_id} finns inte i registret.", field=field, code="unknown_patient"
+        )
+    return patient
+
+
+def _registered_clinic(hsa_id: str, field: str) -> Clinic:
+    clinic = Clinic.objects.filter(hsa_id=hsa_id).first()
+    if clinic is None:
+        raise DomainError(f"Mottagningen {hsa_id} finns inte.", field=field, code="unknown_clinic")
+    return clinic
+
+
+def case_receive(*, request: CaseRequest, client: ApiClient) -> tuple[EServiceCase, bool]:
+    """Stores a case from the e-service (before it is acknowledged). Idempotent by the
+    e-service's id: the same request again returns the stored case; a different request
+    with the same id is a Conflict. The subject is the resident or a registered child of
+    theirs under 13 (else Forbidden, `not_guardian`). With ESERVICE_AUTO_APPLY the case is
+    applied at once, still with a standard reply and an event linked to it."""
+    received_at = _registered_clinic(request.received_at, "received_at")
+    submitted_by = _registered_patient(request.submitted_by, "submitted_by")
+    subject = _registered_patient(request.subject, "subject")
+    clinic = _registered_clinic(request.clinic, "clinic") if request.clinic else None
+    if subject != submitted_by:
+        is_guardian = Guardianship.objects.filter(child=subject, guardian=submitted_by).exists()
+        under_13 = (
+            rules.age_on(subject.birth_date, timezone.localdate()) < rules.GUARDIAN_SMS_AGE_LIMIT
+        )
+        if not (is_guardian and under_13):
+            raise Forbidden(
+                "Den som skickar ärendet är inte registrerad vårdnadshavare till ett barn under "
+                "13 år med det personnumret.",
+                field="subject",
+                code="not_guardian",
+            )
+    if request.action == CaseAction.GUARDIAN_NUMBER:
+        if subject == submitted_by:
+            raise DomainError(
+                "Nummer till vårdnadshavare gäller ett barn under 13 år.",
+                field="subject",
+                code="not_a_child",
+            )
+        if not request.mobile_number:
+            raise DomainError("Mobilnummer saknas.", field="mobile_number", code="required")
+    digest = request.digest()
+    existing = EServiceCase.objects.filter(external_id=request.external_id).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                case = EServiceCase.objects.create(
+                    external_id=request.external_id,
+                    received_at=received_at,
+                    submitted_by=submitted_by,
+                    subject=subject,
+                    action=request.action,
+                    clinic=clinic,
+                    mobile_number=request.mobile_number or "",
+                    message=request.message,
+                    request_digest=digest,
+                    client=client,
+                )
+        except IntegrityError:  # the same id arrived twice at once: the first one won
+            existing = EServiceCase.objects.get(external_id=request.external_id)
+        else:
+            case_auto_apply(case=case)
+            case.refresh_from_db()
+            return case, True
+    if existing.request_digest != digest or existing.client_id != client.pk:
+        raise Conflict(
+            f"Ärendet {request.external_id} finns redan med annat innehåll.",
+            field="external_id",
+            code="conflict",
+        )
+    return existing, False
+
+
+def _auto_applies(case: EServiceCase) -> bool:
+    mode = settings.ESERVICE_AUTO_APPLY
+    own = case.subject_id == case.submitted_by_id
+    return mode == "all" or (mode == "self" and own)
+
+
+def case_auto_apply(*, case: EServiceCase) -> None:
+    """Applies a new case at once when ESERVICE_AUTO_APPLY says so, with the default reply
+    for its action. A case that cannot be applied (say, a third guardian number) stays in
+    the queue for staff."""
+    if not _auto_applies(case):
+        return
+    reply = StandardReply.objects.filter(
+        active=True, outcome=CaseStatus.RESOLVED, is_default=True, action=case.action
+    ).first()
+    if reply is None:
+        logger.warning("No default reply for %s: case %s waits for staff", case.action, case.pk)
+        return
+    try:
+        case_apply(case=case, user=None, reply=reply, auto=True)
+    except DomainError as error:
+        logger.info("Case %s not applied automatically: %s", case.pk, error.message)
+
+
+@transaction.atomic
+def case_apply(
+    *,
+    case: EServiceCase,
+    user: AbstractBaseUser | None,
+    reply: StandardReply,
+    note: str = "",
+    auto: bool = False,
+) -> EServiceCase:
+    """Carries out the resident's request where it arrived: writes the consent event
+    (channel `eservice_case`, linked to the case, handled at the receiving clinic) and
+    answers with the chosen standard reply."""
+    case = EServiceCase.objects.select_for_update().get(pk=case.pk)
+    if case.status != CaseStatus.RECEIVED:
+        raise Conflict("Ärendet är redan hanterat.", code="case_closed")
+    if reply.outcome != CaseStatus.RESOLVED or (reply.action and reply.action != case.action):
+        raise DomainError(
+            "Välj ett svar som passar ett utfört ärende av den här typen.",
+            field="reply",
+            code="wrong_reply",
+        )
+    common: dict[str, Any] = {
+        "actor": user,
+        "channel": Channel.ESERVICE_CASE,
+        "handled_at": case.received_at,
+        "note": note or case.message,
+        "eservice_case": case,
+    }
+    if case.action == CaseAction.ACTIVATE:
+        _record(patient=case.subject, action=Action.ACTIVATE, **common)
+    elif case.action == CaseAction.BLOCK:
+        if case.clinic:
+            _record(patient=case.subject, action=Action.BLOCK_CLINIC, clinic=case.clinic, **common)
+        else:
+            _record(patient=case.subject, action=Action.BLOCK, **common)
+    elif case.action == CaseAction.UNBLOCK:
+        if case.clinic:
+            _record(
+                patient=case.subject, action=Action.UNBLOCK_CLINIC, clinic=case.clinic, **common
+            )
+        else:
+            _record(patient=case.subject, action=Action.UNBLOCK, **common)
+    else:
+        guardian_number_register(
+            child=case.subject, guardian=case.submitted_by, number=case.mobile_number, **common
+        )
+    return _close(case, CaseStatus.RESOLVED, reply, user, auto=auto)
+
+
+@transaction.atomic
+def case_reject(
+    *, case: EServiceCase, user: AbstractBaseUser, reply: StandardReply
+) -> EServiceCase:
+    """Answers the resident without changing anything."""
+    case = EServiceCase.objects.select_for_update().get(pk=case.pk)
+    if case.status != CaseStatus.RECEIVED:
+        raise Conflict("Ärendet är redan hanterat.", code="case_closed")
+    if reply.outcome != CaseStatus.REJECTED:
+        raise DomainError("Välj ett avslagssvar.", field="reply", code="wrong_reply")
+    return _close(case, CaseStatus.REJECTED, reply, user)
+
+
+def _close(
+    case: EServiceCase, status: str, reply: StandardReply, user: Any, *, auto: bool = False
+) -> EServiceCase:
+    case.status, case.standard_reply, case.reply = status, reply, reply.text
+    case.resolved_at, case.resolved_by, case.auto_applied = timezone.now(), user, auto
+    case.save(
+        update_fields=[
+            "status",
+            "standard_reply",
+            "reply",
+            "resolved_at",
+            "resolved_by",
+            "auto_applied",
+        ]
+    )
+    return case
+
+
+# --- The access log (PDL) -----------------------------------------------------------------------
+def access_log_record(
+    *,
+    user: AbstractBaseUser,
+    clinic: Clinic | None,
+    action: str,
+    patient: Patient | None = None,
+    searched_for: str = "",
+) -> None:
+    """Records that a user looked a patient up or viewed their page; a search that found
+    nobody is recorded with what was searched for."""
+    AccessLog.objects.create(  # type: ignore[misc]
+        user=user, clinic=clinic, patient=patient, action=action, searched_for=searched_for[:20]
+    )

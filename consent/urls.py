@@ -8,4 +8,6 @@ api_patterns = [
         api.SmsStatusApi.as_view(),
         name="api-patient-sms-status",
     ),
+    path("eservice/cases/", api.CaseCreateApi.as_view(), name="api-eservice-cases"),
+    path("eservice/cases/<int:id>/", api.CaseDetailApi.as_view(), name="api-eservice-case"),
 ]
