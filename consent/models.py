@@ -414,3 +414,33 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.action} {self.patient} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ReasonText(models.TextChoices):
+    """The who-receives reasons (SPEC 3.1) in plain Swedish, for staff."""
+
+    PROTECTED_IDENTITY = (
+        rules.PROTECTED_IDENTITY,
+        _("Skyddad identitet (patienten eller vårdnadshavaren): sms skickas aldrig."),
+    )
+    NOT_ACTIVATED = (
+        rules.REASON_NOT_ACTIVATED,
+        _("Sms-påminnelse är inte aktiverad. Samtycke i 1177 räcker inte – aktivera här."),
+    )
+    BLOCKED = rules.REASON_BLOCKED, _("Patienten har blockerat alla sms-påminnelser.")
+    BLOCKED_AT_CLINIC = (
+        rules.BLOCKED_AT_CLINIC,
+        _("Patienten har blockerat sms-påminnelser från den här mottagningen."),
+    )
+    NO_MOBILE_NUMBER = (
+        rules.NO_MOBILE_NUMBER,
+        _("Inget mobilnummer från 1177. Patienten lägger in det under inställningar på 1177.se."),
+    )
+    UNDER_13_NO_GUARDIAN_NUMBER = (
+        rules.UNDER_13_NO_GUARDIAN_NUMBER,
+        _("Barnet är under 13 år och ingen vårdnadshavare har lämnat nummer."),
+    )
+    NOT_A_MOBILE_NUMBER = (
+        rules.NOT_A_MOBILE_NUMBER,
+        _("Numret är inte ett mobilnummer och kan inte ta emot sms."),
+    )

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from types import MappingProxyType
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from bookings.models import Clinic, Guardianship, Patient
 
 from . import rules
-from .models import ConsentEvent, GuardianNumber, PatientConsent
+from .models import (
+    AccessLog,
+    CaseStatus,
+    ConsentEvent,
+    EServiceCase,
+    GuardianNumber,
+    PatientConsent,
+)
 
 
 def snapshot_of(patient: Patient) -> rules.ConsentSnapshot:
@@ -106,3 +113,57 @@ def facts_for_patients(patient_ids: Iterable[int]) -> dict[int, rules.PatientFac
         )
         for pk, birth_date, protected, number, state in patients
     }
+
+
+def open_cases(clinics: QuerySet[Clinic]) -> QuerySet[EServiceCase]:
+    """Cases waiting in the queues of these clinics, oldest first."""
+    return (
+        EServiceCase.objects.filter(received_at__in=clinics, status=CaseStatus.RECEIVED)
+        .select_related("received_at", "subject", "submitted_by", "clinic")
+        .order_by("created_at", "id")
+    )
+
+
+def handled_cases(clinics: QuerySet[Clinic], limit: int = 20) -> QuerySet[EServiceCase]:
+    return (
+        EServiceCase.objects.filter(received_at__in=clinics)
+        .exclude(status=CaseStatus.RECEIVED)
+        .select_related("received_at", "subject", "resolved_by", "standard_reply")
+        .order_by("-resolved_at", "-id")[:limit]
+    )
+
+
+def guardian_numbers_of(child: Patient) -> QuerySet[GuardianNumber]:
+    return GuardianNumber.objects.filter(child=child).select_related("guardian").order_by("id")
+
+
+def access_log_search(
+    *,
+    patient: str = "",
+    user: str = "",
+    clinic: Clinic | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> tuple[QuerySet[AccessLog], QuerySet[ConsentEvent]]:
+    """The access log and the consent events, filtered alike, newest first."""
+    log = AccessLog.objects.select_related("user", "clinic", "patient")
+    events = ConsentEvent.objects.select_related(
+        "patient", "clinic", "handled_at", "actor_user", "actor_client"
+    )
+    if patient:
+        log = log.filter(Q(patient__personal_id=patient) | Q(searched_for=patient))
+        events = events.filter(patient__personal_id=patient)
+    if user:
+        log = log.filter(user__username=user)
+        events = events.filter(actor_user__username=user)
+    if clinic:
+        log = log.filter(clinic=clinic)
+        events = events.filter(handled_at=clinic)
+    zone = timezone.get_current_timezone()
+    if date_from:
+        start = datetime.combine(date_from, time.min, tzinfo=zone)
+        log, events = log.filter(created_at__gte=start), events.filter(created_at__gte=start)
+    if date_to:
+        end = datetime.combine(date_to, time.max, tzinfo=zone)
+        log, events = log.filter(created_at__lte=end), events.filter(created_at__lte=end)
+    return log.order_by("-created_at", "-id"), events.order_by("-created_at", "-id")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from . import api, views
 
 api_patterns = [
     path(
@@ -10,4 +10,15 @@ api_patterns = [
     ),
     path("eservice/cases/", api.CaseCreateApi.as_view(), name="api-eservice-cases"),
     path("eservice/cases/<int:id>/", api.CaseDetailApi.as_view(), name="api-eservice-case"),
+]
+
+urlpatterns = [
+    path("patients/", views.patient_search, name="patient-search"),
+    path("patients/<str:personal_id>/", views.patient_detail, name="patient"),
+    path("patients/<str:personal_id>/<str:action>/", views.patient_action, name="patient-action"),
+    path("cases/", views.case_queue, name="cases"),
+    path("cases/<int:case_id>/", views.case_detail, name="case"),
+    path("cases/<int:case_id>/<str:outcome>/", views.case_decide, name="case-decide"),
+    path("audit/", views.audit, name="audit"),
+    path("clinic/", views.choose_clinic, name="choose-clinic"),
 ]

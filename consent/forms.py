@@ -1,0 +1,118 @@
+"""Back-office forms: parse input only; the services decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from bookings.errors import DomainError
+from bookings.identity import parse_personal_id
+from bookings.models import Clinic, Patient
+
+from .models import Channel, StandardReply
+
+STAFF_CHANNELS = [
+    (c.value, c.label) for c in Channel if c not in (Channel.MIGRATION, Channel.ESERVICE_CASE)
+]
+
+
+class PatientSearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("Personnummer"),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={
+                "autofocus": True,
+                "placeholder": "ÅÅÅÅMMDD-NNNN",
+                "inputmode": "numeric",
+                "accesskey": "s",
+                "autocomplete": "off",
+            }
+        ),
+    )
+
+    def clean_q(self) -> str:
+        try:
+            return parse_personal_id(self.cleaned_data["q"]).value
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from None
+
+
+class ConsentActionForm(forms.Form):
+    channel = forms.ChoiceField(label=_("Hur kom önskemålet in?"), choices=STAFF_CHANNELS)
+    note = forms.CharField(
+        label=_("Anteckning"),
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": _("Valfri")}),
+    )
+
+
+class ClinicActionForm(ConsentActionForm):
+    clinic = forms.ModelChoiceField(
+        label=_("Mottagning"), queryset=Clinic.objects.all(), empty_label=None
+    )
+
+
+class GuardianNumberForm(ConsentActionForm):
+    guardian = forms.ModelChoiceField(
+        label=_("Vårdnadshavare"), queryset=Patient.objects.none(), empty_label=None
+    )
+    number = forms.CharField(
+        label=_("Mobilnummer"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "placeholder": "070-123 45 67"}),
+    )
+
+    def __init__(self, *args: Any, child: Patient, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["guardian"].queryset = child.guardians.all()  # type: ignore[attr-defined]
+
+
+class GuardianRemoveForm(ConsentActionForm):
+    guardian = forms.ModelChoiceField(label=_("Vårdnadshavare"), queryset=Patient.objects.none())
+
+    def __init__(self, *args: Any, child: Patient, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["guardian"].queryset = Patient.objects.filter(  # type: ignore[attr-defined]
+            pk__in=child.guardian_numbers.values("guardian_id")
+        )
+
+
+class CaseDecisionForm(forms.Form):
+    reply = forms.ModelChoiceField(
+        label=_("Standardsvar"), queryset=StandardReply.objects.none(), empty_label=None
+    )
+    note = forms.CharField(label=_("Anteckning"), required=False, max_length=500)
+
+    def __init__(self, *args: Any, outcome: str, action: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        replies = StandardReply.objects.filter(active=True, outcome=outcome)
+        self.fields["reply"].queryset = replies.filter(  # type: ignore[attr-defined]
+            action__in=["", action]
+        )
+
+
+class AuditFilterForm(forms.Form):
+    patient = forms.CharField(label=_("Personnummer"), required=False, max_length=20)
+    user = forms.CharField(label=_("Användare"), required=False, max_length=150)
+    clinic = forms.ModelChoiceField(
+        label=_("Mottagning"), queryset=Clinic.objects.all(), required=False
+    )
+    date_from = forms.DateField(
+        label=_("Från och med"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("Till och med"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean_patient(self) -> str:
+        raw = self.cleaned_data["patient"]
+        if not raw:
+            return ""
+        try:
+            return parse_personal_id(raw).value
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from None
