@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 
 scripts/bootstrap.sh requirements-dev.txt
 
-# Services the end-to-end tests use when the machine has them: install Debian's packages
-# when missing and we may (root with apt); otherwise those tests use the embedded broker.
+# What the end-to-end and browser tests use: Debian's redis-server (else the embedded broker)
+# and chromium (Playwright drives it; it cannot download a browser of its own here).
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "==> installing ${need[*]} (Debian packages)"
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } \

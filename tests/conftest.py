@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -52,3 +53,9 @@ def registry_api(make_api: Callable[..., tuple[APIClient, ApiClient]]) -> APICli
 @pytest.fixture
 def status_api(make_api: Callable[..., tuple[APIClient, ApiClient]]) -> APIClient:
     return make_api(Scope.STATUS_READ)[0]
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    """PBKDF2 is slow on purpose; tests need no protection against brute force."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

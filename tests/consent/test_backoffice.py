@@ -1,0 +1,262 @@
+"""The back office (SPEC 2, 3.2, 3.6): role × page access, actions through the consent
+services, the case queue per clinic, and the access log (PDL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from bookings.roles import Role
+from consent.models import AccessLog, CaseStatus, ConsentEvent, EServiceCase, StandardReply
+from consent.selectors import snapshot_of
+from consent.services import CaseRequest, case_receive, consent_activate
+from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(make_api: Any) -> dict[str, Any]:
+    a, b = ClinicFactory(name="A-kliniken"), ClinicFactory(name="B-kliniken")
+    link = GuardianshipFactory(child__age=6)
+    patient = PatientFactory()
+    _, client = make_api("eservice")
+
+    def case(clinic: Any, ext: str, **extra: Any) -> EServiceCase:
+        fields = {
+            "external_id": ext,
+            "received_at": clinic.hsa_id,
+            "submitted_by": patient.personal_id,
+            "subject": patient.personal_id,
+            "action": "activate",
+            **extra,
+        }
+        return case_receive(request=CaseRequest(**fields), client=client)[0]
+
+    users = {
+        Role.RECEPTION: UserFactory(role=Role.RECEPTION, clinics=[a]),
+        Role.MANAGER: UserFactory(role=Role.MANAGER, clinics=[a]),
+        Role.REGIONAL_ADMIN: UserFactory(role=Role.REGIONAL_ADMIN, is_staff=True),
+        Role.AUDITOR: UserFactory(role=Role.AUDITOR),
+    }
+    return {
+        "a": a,
+        "b": b,
+        "patient": patient,
+        "child": link.child,
+        "guardian": link.guardian,
+        "case_a": case(a, "E-A"),
+        "case_b": case(b, "E-B"),
+        "users": users,
+    }
+
+
+def client_for(user: Any) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+PAGES = ["/patients/", "/patients/{pid}/", "/cases/", "/cases/{case_a}/", "/audit/"]
+EXPECTED = {  # status per role for the pages above
+    Role.RECEPTION: [200, 200, 200, 200, 403],
+    Role.MANAGER: [200, 200, 200, 200, 403],
+    Role.REGIONAL_ADMIN: [200, 200, 200, 200, 200],
+    Role.AUDITOR: [403, 403, 403, 403, 200],
+    None: [302, 302, 302, 302, 302],  # anonymous: to the login page
+}
+
+
+@pytest.mark.parametrize("role", list(EXPECTED))
+def test_role_page_matrix(world: dict[str, Any], role: str | None) -> None:
+    client = client_for(world["users"].get(role))
+    urls = [p.format(pid=world["patient"].personal_id, case_a=world["case_a"].pk) for p in PAGES]
+    assert [client.get(url).status_code for url in urls] == EXPECTED[role]
+
+
+def test_reception_of_clinic_a_cannot_open_clinic_b_s_case(world: dict[str, Any]) -> None:
+    client = client_for(world["users"][Role.RECEPTION])
+    assert client.get(f"/cases/{world['case_b'].pk}/").status_code == 403
+    reply = StandardReply.objects.get(title="Sms-påminnelse aktiverad")
+    response = client.post(f"/cases/{world['case_b'].pk}/apply/", {"reply": reply.pk})
+    assert response.status_code == 403
+    assert EServiceCase.objects.get(pk=world["case_b"].pk).status == CaseStatus.RECEIVED
+
+
+def test_queue_shows_only_the_user_s_clinics_and_counts_open_cases(world: dict[str, Any]) -> None:
+    page = client_for(world["users"][Role.MANAGER]).get("/cases/").content.decode()
+    assert "E-A" not in page  # external ids are not shown; the clinic is
+    assert "A-kliniken" in page and "B-kliniken" not in page
+    assert 'aria-label="1 öppna"' in page
+    admin_page = client_for(world["users"][Role.REGIONAL_ADMIN]).get("/cases/").content.decode()
+    assert "A-kliniken" in admin_page and "B-kliniken" in admin_page
+
+
+def test_auditor_cannot_change_consent(world: dict[str, Any]) -> None:
+    client = client_for(world["users"][Role.AUDITOR])
+    response = client.post(
+        f"/patients/{world['patient'].personal_id}/activate/", {"channel": "phone"}
+    )
+    assert response.status_code == 403
+    assert not ConsentEvent.objects.exists()
+
+
+def test_reception_activates_with_channel_note_and_clinic(world: dict[str, Any]) -> None:
+    user = world["users"][Role.RECEPTION]
+    client = client_for(user)
+    pid = world["patient"].personal_id
+    response = client.post(
+        f"/patients/{pid}/activate/", {"channel": "arrival_desk", "note": "Ville ha sms"}
+    )
+    assert response.status_code == 302
+    event = ConsentEvent.objects.get()
+    assert (event.action, event.channel, event.actor_user, event.handled_at, event.note) == (
+        "activate",
+        "arrival_desk",
+        user,
+        world["a"],
+        "Ville ha sms",
+    )
+    page = client.get(f"/patients/{pid}/").content.decode()
+    assert "Sms-påminnelser är aktiverade." in page
+    assert "Aktiverad" in page and "Ville ha sms" in page
+
+
+def test_any_clinic_may_block_another_clinic(world: dict[str, Any]) -> None:
+    client = client_for(world["users"][Role.RECEPTION])
+    pid = world["patient"].personal_id
+    client.post(f"/patients/{pid}/block-clinic/", {"channel": "phone", "clinic": world["b"].pk})
+    assert snapshot_of(world["patient"]).blocked_clinics == frozenset({world["b"].pk})
+    event = ConsentEvent.objects.get()
+    assert (event.clinic, event.handled_at) == (world["b"], world["a"])
+
+
+def test_guardian_number_with_a_landline_is_refused_in_swedish(world: dict[str, Any]) -> None:
+    client = client_for(world["users"][Role.RECEPTION])
+    pid = world["child"].personal_id
+    response = client.post(
+        f"/patients/{pid}/guardian-number/",
+        {"channel": "visit", "guardian": world["guardian"].pk, "number": "035-13 10 00"},
+        follow=True,
+    )
+    assert "inte ett mobilnummer" in response.content.decode()
+    assert not ConsentEvent.objects.exists()
+    client.post(
+        f"/patients/{pid}/guardian-number/",
+        {"channel": "visit", "guardian": world["guardian"].pk, "number": "0701112233"},
+    )
+    assert snapshot_of(world["child"]).guardian_numbers == {world["guardian"].pk: "+46701112233"}
+
+
+def test_unknown_action_or_bad_channel_changes_nothing(world: dict[str, Any]) -> None:
+    client = client_for(world["users"][Role.RECEPTION])
+    pid = world["patient"].personal_id
+    assert client.post(f"/patients/{pid}/erase/", {"channel": "phone"}).status_code == 403
+    client.post(f"/patients/{pid}/activate/", {"channel": "pigeon"})
+    assert not ConsentEvent.objects.exists()
+
+
+def test_every_look_up_and_view_is_in_the_access_log(world: dict[str, Any]) -> None:
+    user = world["users"][Role.RECEPTION]
+    client = client_for(user)
+    patient = world["patient"]
+    client.get("/patients/", {"q": f"{patient.personal_id[:8]}-{patient.personal_id[8:]}"})
+    client.get("/patients/", {"q": "19121212-1212"})  # nobody: logged with the search
+    client.get(f"/patients/{patient.personal_id}/")
+    client.get(f"/cases/{world['case_a'].pk}/")
+    rows = list(
+        AccessLog.objects.order_by("id").values_list(
+            "user", "clinic", "patient", "action", "searched_for"
+        )
+    )
+    assert rows == [
+        (user.pk, world["a"].pk, patient.pk, "lookup", ""),
+        (user.pk, world["a"].pk, None, "lookup", "191212121212"),
+        (user.pk, world["a"].pk, patient.pk, "view", ""),
+        (user.pk, world["a"].pk, patient.pk, "case_view", ""),
+    ]
+
+
+def test_search_by_personnummer_redirects_to_the_patient(world: dict[str, Any]) -> None:
+    client = client_for(world["users"][Role.RECEPTION])
+    pid = world["patient"].personal_id
+    response = client.get("/patients/", {"q": pid[2:8] + "-" + pid[8:]})
+    assert response.status_code == 302
+    assert response["Location"] == f"/patients/{pid}/"
+    bad = client.get("/patients/", {"q": "19121212-1213"}).content.decode()
+    assert "kontrollsiffran" in bad
+
+
+def test_staff_apply_a_case_with_a_standard_reply(world: dict[str, Any]) -> None:
+    user = world["users"][Role.RECEPTION]
+    client = client_for(user)
+    case = world["case_a"]
+    reply = StandardReply.objects.get(title="Sms-påminnelse aktiverad")
+    response = client.post(f"/cases/{case.pk}/apply/", {"reply": reply.pk, "note": ""})
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert (case.status, case.reply, case.resolved_by) == ("resolved", reply.text, user)
+    event = ConsentEvent.objects.get()
+    assert (event.eservice_case, event.channel, event.handled_at, event.actor_user) == (
+        case,
+        "eservice_case",
+        world["a"],
+        user,
+    )
+    # a handled case is closed
+    again = client.post(f"/cases/{case.pk}/apply/", {"reply": reply.pk}, follow=True)
+    assert "redan hanterat" in again.content.decode()
+    assert ConsentEvent.objects.count() == 1
+
+
+def test_staff_reject_a_case_and_nothing_changes(world: dict[str, Any]) -> None:
+    client = client_for(world["users"][Role.RECEPTION])
+    case = world["case_a"]
+    wrong = StandardReply.objects.get(title="Sms-påminnelse aktiverad")
+    client.post(f"/cases/{case.pk}/reject/", {"reply": wrong.pk})  # not a rejection reply
+    case.refresh_from_db()
+    assert case.status == "received"
+    reply = StandardReply.objects.get(title="Avslag: ofullständig begäran")
+    client.post(f"/cases/{case.pk}/reject/", {"reply": reply.pk})
+    case.refresh_from_db()
+    assert (case.status, case.reply) == ("rejected", reply.text)
+    assert not ConsentEvent.objects.exists()
+
+
+def test_audit_search_by_patient_user_clinic_and_date(world: dict[str, Any]) -> None:
+    reception = world["users"][Role.RECEPTION]
+    client_for(reception).get(f"/patients/{world['patient'].personal_id}/")
+    consent_activate(
+        patient=world["patient"], actor=reception, channel="phone", handled_at=world["a"]
+    )
+    auditor = client_for(world["users"][Role.AUDITOR])
+    pid = world["patient"].personal_id
+    page = auditor.get(
+        "/audit/", {"patient": pid, "user": reception.username, "clinic": world["a"].pk}
+    ).content.decode()
+    assert page.count(f"{pid[:8]}-{pid[8:]}") == 2  # one access row, one consent event
+    empty = auditor.get("/audit/", {"patient": pid, "date_to": "2001-01-01"}).content.decode()
+    assert f"{pid[:8]}-{pid[8:]}" not in empty
+
+
+def test_case_queue_query_count_does_not_grow_with_cases(
+    world: dict[str, Any], django_assert_max_num_queries: Any, make_api: Any
+) -> None:
+    _, api_client = make_api("eservice")
+    for n in range(10):
+        case_receive(
+            request=CaseRequest(
+                external_id=f"X-{n}",
+                received_at=world["a"].hsa_id,
+                submitted_by=world["patient"].personal_id,
+                subject=world["patient"].personal_id,
+                action="block",
+            ),
+            client=api_client,
+        )
+    client = client_for(world["users"][Role.REGIONAL_ADMIN])
+    with django_assert_max_num_queries(12):
+        assert client.get("/cases/").status_code == 200

@@ -1,0 +1,244 @@
+"""The e-service API (SPEC 3.6, 5.1) and ESERVICE_AUTO_APPLY (SPEC 5.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from bookings.models import ApiClient, Scope
+from consent.models import CaseStatus, ConsentEvent, EServiceCase, GuardianNumber, StandardReply
+from consent.selectors import snapshot_of
+from consent.services import case_apply
+from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/eservice/cases/"
+
+
+@pytest.fixture
+def eservice(make_api: Callable[..., tuple[APIClient, ApiClient]]) -> APIClient:
+    return make_api(Scope.ESERVICE)[0]
+
+
+@pytest.fixture
+def family() -> Any:
+    link = GuardianshipFactory(child__age=6)
+    return {"clinic": ClinicFactory(), "guardian": link.guardian, "child": link.child}
+
+
+def body(family: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "external_id": "ET-1",
+        "received_at": family["clinic"].hsa_id,
+        "submitted_by": family["guardian"].personal_id,
+        "subject": family["guardian"].personal_id,
+        "action": "activate",
+        **extra,
+    }
+
+
+def test_case_is_stored_and_acknowledged_as_received(eservice: APIClient, family: Any) -> None:
+    response = eservice.post(URL, body(family), format="json")
+    assert response.status_code == 201
+    case = EServiceCase.objects.get()
+    assert response.json() == {
+        "id": case.pk,
+        "external_id": "ET-1",
+        "action": "activate",
+        "status": "received",
+        "reply": None,
+        "resolved_at": None,
+        "created_at": response.json()["created_at"],
+    }
+    assert (case.received_at, case.subject) == (family["clinic"], family["guardian"])
+    assert not ConsentEvent.objects.exists()  # nothing is applied automatically by default
+
+
+def test_same_external_id_and_body_again_returns_the_same_case(
+    eservice: APIClient, family: Any
+) -> None:
+    first = eservice.post(URL, body(family), format="json").json()
+    again = eservice.post(URL, body(family), format="json")
+    assert again.status_code == 200
+    assert again.json() == first
+    assert EServiceCase.objects.count() == 1
+
+
+def test_same_external_id_other_body_is_409(eservice: APIClient, family: Any) -> None:
+    eservice.post(URL, body(family), format="json")
+    response = eservice.post(URL, body(family, action="block"), format="json")
+    assert response.status_code == 409
+    assert response["Content-Type"] == "application/problem+json"
+    assert EServiceCase.objects.get().action == "activate"
+
+
+def test_guardian_may_submit_for_a_child_under_13(eservice: APIClient, family: Any) -> None:
+    response = eservice.post(
+        URL,
+        body(
+            family,
+            subject=family["child"].personal_id,
+            action="guardian_number",
+            mobile_number="0701112233",
+        ),
+        format="json",
+    )
+    assert response.status_code == 201
+    assert EServiceCase.objects.get().mobile_number == "+46701112233"
+
+
+@pytest.mark.parametrize("who", ["stranger", "adult_child", "teen_child"])
+def test_subject_must_be_the_resident_or_their_child_under_13(
+    eservice: APIClient, family: Any, who: str
+) -> None:
+    subject = {
+        "stranger": lambda: PatientFactory(),
+        "adult_child": lambda: (
+            GuardianshipFactory(guardian=family["guardian"], child__age=20).child
+        ),
+        "teen_child": lambda: GuardianshipFactory(guardian=family["guardian"], child__age=13).child,
+    }[who]()
+    response = eservice.post(URL, body(family, subject=subject.personal_id), format="json")
+    assert response.status_code == 403
+    assert [e["code"] for e in response.json()["errors"]] == ["not_guardian"]
+    assert not EServiceCase.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "code"),
+    [
+        ({"submitted_by": "19121212-1213"}, "submitted_by", "invalid_personal_id"),
+        ({"received_at": "SE2321000115-E999999999"}, "received_at", "unknown_clinic"),
+        ({"action": "delete_everything"}, "action", "invalid_choice"),
+        (
+            {"action": "guardian_number", "subject": None, "mobile_number": "035-13 10 00"},
+            "mobile_number",
+            "not_a_mobile_number",
+        ),
+        ({"clinic": "SE2321000115-E999999999", "action": "block"}, "clinic", "unknown_clinic"),
+        ({"unexpected": True}, "unexpected", "unknown_field"),
+    ],
+)
+def test_bad_case_is_refused_and_nothing_stored(
+    eservice: APIClient, family: Any, change: Any, field: str, code: str
+) -> None:
+    data = body(family, **change)
+    if data.get("subject") is None:
+        data["subject"] = family["child"].personal_id
+    response = eservice.post(URL, data, format="json")
+    assert response.status_code == 400
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [(field, code)]
+    assert not EServiceCase.objects.exists()
+
+
+def test_guardian_number_case_needs_a_number(eservice: APIClient, family: Any) -> None:
+    response = eservice.post(
+        URL,
+        body(family, subject=family["child"].personal_id, action="guardian_number"),
+        format="json",
+    )
+    assert response.status_code == 400
+    assert not EServiceCase.objects.exists()
+
+
+def test_e_service_reads_back_status_and_reply(eservice: APIClient, family: Any) -> None:
+    case_id = eservice.post(URL, body(family), format="json").json()["id"]
+    reply = StandardReply.objects.get(title="Sms-påminnelse aktiverad")
+    case_apply(case=EServiceCase.objects.get(), user=None, reply=reply)
+    response = eservice.get(f"{URL}{case_id}/").json()
+    assert (response["status"], response["reply"]) == ("resolved", reply.text)
+    assert response["resolved_at"] is not None
+
+
+def test_a_client_cannot_read_another_client_s_case(
+    eservice: APIClient, family: Any, make_api: Callable[..., tuple[APIClient, ApiClient]]
+) -> None:
+    case_id = eservice.post(URL, body(family), format="json").json()["id"]
+    other = make_api(Scope.ESERVICE)[0]
+    assert other.get(f"{URL}{case_id}/").status_code == 404
+
+
+@pytest.mark.parametrize("scope", [s for s in Scope.values if s != Scope.ESERVICE])
+def test_eservice_endpoints_need_the_eservice_scope(
+    make_api: Callable[..., tuple[APIClient, ApiClient]], family: Any, scope: str
+) -> None:
+    api = make_api(scope)[0]
+    assert api.post(URL, body(family), format="json").status_code == 403
+    assert api.get(f"{URL}1/").status_code == 403
+    assert not EServiceCase.objects.exists()
+
+
+# --- auto-apply --------------------------------------------------------------------------------
+def test_auto_apply_off_leaves_every_case_to_staff(
+    eservice: APIClient, family: Any, settings: Any
+) -> None:
+    settings.ESERVICE_AUTO_APPLY = "off"
+    eservice.post(URL, body(family), format="json")
+    assert EServiceCase.objects.get().status == CaseStatus.RECEIVED
+
+
+def test_auto_apply_self_applies_own_cases_with_reply_and_linked_event(
+    eservice: APIClient, family: Any, settings: Any
+) -> None:
+    settings.ESERVICE_AUTO_APPLY = "self"
+    response = eservice.post(URL, body(family), format="json").json()
+    case = EServiceCase.objects.get()
+    assert (response["status"], case.auto_applied) == ("resolved", True)
+    assert response["reply"] == StandardReply.objects.get(title="Sms-påminnelse aktiverad").text
+    event = ConsentEvent.objects.get()
+    assert (event.eservice_case, event.channel, event.handled_at) == (
+        case,
+        "eservice_case",
+        family["clinic"],
+    )
+    assert snapshot_of(family["guardian"]).state == "active"
+
+
+def test_auto_apply_self_leaves_guardian_cases_to_staff(
+    eservice: APIClient, family: Any, settings: Any
+) -> None:
+    settings.ESERVICE_AUTO_APPLY = "self"
+    eservice.post(
+        URL,
+        body(
+            family,
+            subject=family["child"].personal_id,
+            action="guardian_number",
+            mobile_number="0701112233",
+        ),
+        format="json",
+    )
+    assert EServiceCase.objects.get().status == CaseStatus.RECEIVED
+    assert not GuardianNumber.objects.exists()
+
+
+def test_auto_apply_all_applies_checked_guardian_cases(
+    eservice: APIClient, family: Any, settings: Any
+) -> None:
+    settings.ESERVICE_AUTO_APPLY = "all"
+    eservice.post(
+        URL,
+        body(
+            family,
+            subject=family["child"].personal_id,
+            action="guardian_number",
+            mobile_number="0701112233",
+        ),
+        format="json",
+    )
+    case = EServiceCase.objects.get()
+    assert case.status == CaseStatus.RESOLVED
+    assert GuardianNumber.objects.get().number == "+46701112233"
+    assert ConsentEvent.objects.get().eservice_case == case
+
+
+def test_auto_apply_of_a_block_of_one_clinic(
+    eservice: APIClient, family: Any, settings: Any
+) -> None:
+    settings.ESERVICE_AUTO_APPLY = "self"
+    other = ClinicFactory()
+    eservice.post(URL, body(family, action="block", clinic=other.hsa_id), format="json")
+    assert snapshot_of(family["guardian"]).blocked_clinics == frozenset({other.pk})
