@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from . import services
 from .models import Appointment, AppointmentStatus, Clinic, ContactType, Patient, Scope
 from .serializers import (
+    EXTERNAL_ID_PATTERN,
     AwareDateTimeField,
     ExternalIdField,
     HsaIdField,
@@ -21,6 +22,24 @@ from .serializers import (
     StrictSerializer,
     path_value,
 )
+
+
+class ApiView(APIView):
+    """Base of every API view: after authentication, refuses query parameters the
+    operation does not define (a typo in `?clinic=` is an error, not silently ignored)."""
+
+    query_parameters: tuple[str, ...] = ()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        unknown = sorted(set(request.query_params) - set(self.query_parameters))
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    name: [serializers.ErrorDetail("Okänd parameter.", code="unknown_parameter")]
+                    for name in unknown
+                }
+            )
 
 
 class ProblemErrorSerializer(serializers.Serializer):
@@ -44,20 +63,33 @@ def problems(*codes: int) -> dict[Any, Any]:
     return {(code, "application/problem+json"): ProblemSerializer for code in codes}
 
 
+HSA_ID_SCHEMA = {
+    "type": "string",
+    "pattern": r"^[Ss][Ee]\d{10}-[A-Za-z0-9]{1,18}$",
+    "example": "SE2321000115-E000000001",
+}
+PERSONAL_ID_SCHEMA = {
+    "type": "string",
+    "pattern": r"^(\d{6}|\d{8})[-+]?\d{4}$",
+    "example": "19121212-1212",
+}
+EXTERNAL_ID_SCHEMA = {"type": "string", "pattern": EXTERNAL_ID_PATTERN, "example": "BOK-123"}
+
+
 def hsa_path(name: str = "hsa_id") -> OpenApiParameter:
-    return OpenApiParameter(name, str, OpenApiParameter.PATH, description="HSA-id")
+    return OpenApiParameter(name, HSA_ID_SCHEMA, OpenApiParameter.PATH, description="HSA-id")
 
 
 def pid_path(name: str = "personal_id") -> OpenApiParameter:
     return OpenApiParameter(
         name,
-        str,
+        PERSONAL_ID_SCHEMA,
         OpenApiParameter.PATH,
         description="Personnummer or samordningsnummer, 10 or 12 digits, with or without -/+",
     )
 
 
-class ClinicUpsertApi(APIView):
+class ClinicUpsertApi(ApiView):
     required_scopes = (Scope.REGISTRY_WRITE,)
 
     class InputSerializer(StrictSerializer):
@@ -88,7 +120,7 @@ class ClinicUpsertApi(APIView):
         )
 
 
-class PatientSyncApi(APIView):
+class PatientSyncApi(ApiView):
     required_scopes = (Scope.REGISTRY_WRITE,)
 
     class InputSerializer(StrictSerializer):
@@ -164,13 +196,13 @@ class AppointmentOutputSerializer(serializers.ModelSerializer):
 def external_id_path() -> OpenApiParameter:
     return OpenApiParameter(
         "external_id",
-        str,
+        EXTERNAL_ID_SCHEMA,
         OpenApiParameter.PATH,
         description="The booking system's id of the contact",
     )
 
 
-class AppointmentApi(APIView):
+class AppointmentApi(ApiView):
     """The booking system's view of a booked contact: idempotent upsert by external id."""
 
     required_scopes = (Scope.BOOKINGS_WRITE,)

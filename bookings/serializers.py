@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -47,7 +46,13 @@ class PersonalIdField(serializers.CharField):
             raise _domain_to_validation(error) from None
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^[Ss][Ee]\d{10}-[A-Za-z0-9]{1,18}$",
+        "example": "SE2321000115-E000000001",
+    }
+)
 class HsaIdField(serializers.CharField):
     def to_internal_value(self, data: Any) -> str:
         text = super().to_internal_value(data)

@@ -7,9 +7,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from bookings.api import pid_path, problems
+from bookings.api import ApiView, pid_path, problems
 from bookings.models import ApiClient, Scope
 from bookings.serializers import (
     ExternalIdField,
@@ -32,8 +31,9 @@ class RecipientSerializer(serializers.Serializer):
     number = serializers.CharField()
 
 
-class SmsStatusApi(APIView):
+class SmsStatusApi(ApiView):
     required_scopes = (Scope.STATUS_READ,)
+    query_parameters = ("clinic",)
 
     class OutputSerializer(serializers.Serializer):
         personal_id = serializers.CharField()
@@ -89,7 +89,7 @@ class CaseOutputSerializer(serializers.Serializer):
         return case.reply or None
 
 
-class CaseCreateApi(APIView):
+class CaseCreateApi(ApiView):
     """The residents' e-service submits a case: activate, block, unblock (all or one
     clinic), or a guardian's number for a child under 13."""
 
@@ -126,7 +126,7 @@ class CaseCreateApi(APIView):
         return Response(CaseOutputSerializer(case).data, status=201 if created else 200)
 
 
-class CaseDetailApi(APIView):
+class CaseDetailApi(ApiView):
     required_scopes = (Scope.ESERVICE,)
 
     @extend_schema(

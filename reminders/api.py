@@ -8,9 +8,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from bookings.api import external_id_path, problems
+from bookings.api import ApiView, external_id_path, problems
 from bookings.errors import DomainError
 from bookings.identity import parse_phone_number
 from bookings.models import Scope
@@ -41,7 +40,7 @@ class MessagesResponseSerializer(serializers.Serializer):
     results = MessageSerializer(many=True)
 
 
-class AppointmentMessagesApi(APIView):
+class AppointmentMessagesApi(ApiView):
     required_scopes = (Scope.BOOKINGS_WRITE, Scope.STATUS_READ)
 
     @extend_schema(
@@ -71,8 +70,9 @@ class OutboxResponseSerializer(serializers.Serializer):
     results = OutboxSmsSerializer(many=True)
 
 
-class OutboxApi(APIView):
+class OutboxApi(ApiView):
     required_scopes = (Scope.OUTBOX_READ,)
+    query_parameters = ("to",)
 
     @extend_schema(
         operation_id="outbox_list",
@@ -102,9 +102,11 @@ class OutboxApi(APIView):
         return Response({"results": OutboxSmsSerializer(rows, many=True).data})
 
 
-class Elks46DeliveryReportApi(APIView):
+class Elks46DeliveryReportApi(ApiView):
     """46elks posts delivery reports here. Authenticated by the HMAC token in the URL we
     gave them when sending; idempotent."""
+
+    query_parameters = ("message", "token")
 
     authentication_classes: list[type] = []
     permission_classes: list[type] = []

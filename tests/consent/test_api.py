@@ -72,3 +72,12 @@ def test_bad_clinic_parameter_is_400(status_api: APIClient) -> None:
     response = status_api.get(f"/api/v1/patients/{patient.personal_id}/sms-status/?clinic=x")
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "clinic"
+
+
+def test_unknown_query_parameter_is_refused(status_api: APIClient) -> None:
+    patient = PatientFactory()
+    response = status_api.get(f"/api/v1/patients/{patient.personal_id}/sms-status/?klinik=x")
+    assert response.status_code == 400
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [
+        ("klinik", "unknown_parameter")
+    ]
