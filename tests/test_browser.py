@@ -1,0 +1,110 @@
+"""In a real browser (Playwright driving Debian's Chromium): a reception user handles an
+e-service case end to end, with the keyboard, and the patient's page shows the change."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from bookings.models import Scope
+from bookings.roles import Role
+from bookings.services import api_client_create
+from consent.models import ConsentEvent, EServiceCase
+from tests.factories import ClinicFactory, PatientFactory, UserFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+    # Playwright's sync API keeps an event loop around; the ORM calls in this test are
+    # ordinary synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert executable, "Chromium is missing: `make test` installs Debian's chromium."
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+def log_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.keyboard.type(username)  # the user name field has focus
+    page.keyboard.press("Tab")
+    page.keyboard.type("pw-for-tests-1")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/")
+
+
+def test_reception_handles_an_eservice_case_and_the_patient_page_shows_it(
+    live_server: Any, browser: Browser, settings: Any
+) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    clinic = ClinicFactory(name="Hudkliniken")
+    other = ClinicFactory(name="Ögonkliniken")
+    reception = UserFactory(username="rebecka", role=Role.RECEPTION, clinics=[clinic])
+    patient = PatientFactory(mobile_number="+46705550123")
+    pid = patient.personal_id
+    _, key = api_client_create(name="e-tjänsten", scopes=[Scope.ESERVICE])
+    eservice = httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {key}"})
+    created = eservice.post(
+        "/api/v1/eservice/cases/",
+        json={
+            "external_id": "1177-4711",
+            "received_at": clinic.hsa_id,
+            "submitted_by": pid,
+            "subject": pid,
+            "action": "block",
+            "clinic": other.hsa_id,
+            "message": "Vill inte ha sms från ögon",
+        },
+    )
+    assert created.status_code == 201, created.text
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    log_in(page, live_server.url, "rebecka")
+    expect(page.locator("nav .badge")).to_have_text("1")  # one open case in the header
+    page.get_by_role("link", name="Ärenden").click()
+    page.get_by_role("link", name="Öppna", exact=True).click()
+    expect(page.locator("h1")).to_contain_text("Blockera sms-påminnelse – Ögonkliniken")
+    page.select_option(
+        "#apply-form select[name=reply]", label="Blockering av mottagning registrerad"
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "backoffice-case.png"), full_page=True)
+    page.locator("#btn-apply").click()
+    expect(page.locator(".messages")).to_contain_text("Ärendet är utfört")
+    expect(page.locator("nav .badge")).to_have_count(0)
+
+    # find the patient from the search box in the header (10 digits, as people type it)
+    page.locator("#nav-q").fill(f"{pid[2:8]}-{pid[8:]}")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/patients/{pid}/")
+    expect(page.locator("#blocked-clinics")).to_contain_text("Ögonkliniken")
+    expect(page.locator("#history")).to_contain_text("Blockera mottagning")
+    expect(page.locator("#history")).to_contain_text("E-tjänstärende")
+    expect(page.locator("#history")).to_contain_text("(e-tjänst)")
+    page.screenshot(path=str(SCREENSHOTS / "backoffice-patient.png"), full_page=True)
+
+    case = EServiceCase.objects.get()
+    event = ConsentEvent.objects.get()
+    assert (event.eservice_case, event.actor_user, event.handled_at) == (case, reception, clinic)
+    answer = eservice.get(f"/api/v1/eservice/cases/{case.pk}/").json()
+    assert (answer["status"], answer["reply"]) == ("resolved", case.standard_reply.text)
