@@ -1,8 +1,19 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from bookings.admin_utils import ReadOnlyAdminMixin
 
-from .models import ConsentEvent, LegacyImport, MigrationExclusion, PatientConsent
+from .models import (
+    AccessLog,
+    ConsentEvent,
+    EServiceCase,
+    LegacyImport,
+    MigrationExclusion,
+    PatientConsent,
+    StandardReply,
+)
 
 
 @admin.register(ConsentEvent)
@@ -41,3 +52,32 @@ class MigrationExclusionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(LegacyImport)
 class LegacyImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["started_at", "file_name", "rows", "migrated", "excluded", "skipped", "errors"]
+
+
+@admin.register(StandardReply)
+class StandardReplyAdmin(admin.ModelAdmin):
+    """Regional admins keep the prepared replies; a reply in use is deactivated, not
+    deleted (cases keep the text they were answered with)."""
+
+    list_display = ["title", "outcome", "action", "is_default", "active", "order"]
+    list_editable = ["active", "order"]
+    list_filter = ["outcome", "action", "active"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(EServiceCase)
+class EServiceCaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "external_id", "received_at", "action", "status", "auto_applied"]
+    list_filter = ["status", "action", "auto_applied"]
+    search_fields = ["external_id", "subject__personal_id"]
+    list_select_related = ["received_at"]
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "user", "clinic", "patient", "action", "searched_for"]
+    list_filter = ["action"]
+    search_fields = ["patient__personal_id", "user__username", "searched_for"]
+    list_select_related = ["user", "clinic", "patient"]

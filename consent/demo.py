@@ -7,6 +7,8 @@ import contextlib
 import random
 from typing import Any
 
+from django.utils import timezone
+
 from bookings import demo
 from bookings.models import Clinic, Patient
 
@@ -48,4 +50,48 @@ def load_demo(*, clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> N
                         channel=Channel.VISIT,
                         handled_at=clinics[13],
                     )
+    _cases(clinics)
     stdout.write(f"Samtycken: {ConsentEvent.objects.count()} händelser.\n")
+
+
+def _cases(clinics: list[Clinic]) -> None:
+    """A few e-service cases waiting in the demo reception's queues."""
+    from bookings.models import ApiClient
+
+    client = ApiClient.objects.get(name="demo")
+    never = Patient.objects.filter(
+        consent__isnull=True, guardianships__isnull=True, protected_identity=False
+    ).order_by("personal_id")
+    family = Patient.objects.filter(guardianships__isnull=False).order_by("personal_id")
+    requests: list[tuple[str, Clinic, Any, Patient, str, Clinic | None, str | None]] = [
+        ("DEMO-ET-1", clinics[0], never[0], never[0], "activate", None, None),
+        ("DEMO-ET-2", clinics[0], never[1], never[1], "block", clinics[6], None),
+        ("DEMO-ET-3", clinics[1], never[2], never[2], "activate", None, None),
+    ]
+    child = family.filter(birth_date__gt=timezone.localdate().replace(year=2016)).first()
+    if child is not None:
+        requests.append(
+            (
+                "DEMO-ET-4",
+                clinics[1],
+                child.guardians.first(),
+                child,
+                "guardian_number",
+                None,
+                "0709876543",
+            )
+        )
+    for ext, at, submitter, subject, action, clinic, number in requests:
+        with contextlib.suppress(services.DomainError):
+            services.case_receive(
+                request=services.CaseRequest(
+                    external_id=ext,
+                    received_at=at.hsa_id,
+                    submitted_by=submitter.personal_id,
+                    subject=subject.personal_id,
+                    action=action,
+                    clinic=clinic.hsa_id if clinic else None,
+                    mobile_number=number,
+                ),
+                client=client,
+            )

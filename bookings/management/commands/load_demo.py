@@ -32,8 +32,8 @@ class Command(BaseCommand):
         users = self._users(clinics)
         with transaction.atomic():
             self._patients(rng, patients)
-        self._extra(clinics, users)
         key_file = self._api_client()
+        self._extra(clinics, users)
         self.stdout.write(
             f"Demo data: {len(clinics)} mottagningar, {Patient.objects.count()} patienter, "
             f"{len(users)} användare (lösenord {demo.DEMO_PASSWORD}: "
