@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -30,7 +31,7 @@ from .forms import (
     GuardianRemoveForm,
     PatientSearchForm,
 )
-from .models import AccessLog, CaseStatus, EServiceCase, ReasonText
+from .models import AccessLog, CaseStatus, EServiceCase, ReasonText, State
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -118,12 +119,13 @@ def patient_detail(request: AuthedRequest, personal_id: str) -> HttpResponse:
         {
             "patient": patient,
             "snapshot": snapshot,
-            "state_label": dict(rules_state_labels())[snapshot.state],
+            "state_label": State(snapshot.state).label,
             "blocked": selectors.blocked_clinics_of(patient),
             "decisions": decisions,
             "guardian_numbers": selectors.guardian_numbers_of(patient),
             "history": selectors.consent_history(patient)[:200],
-            "is_child": rules.age_on(patient.birth_date, _today()) < rules.GUARDIAN_SMS_AGE_LIMIT,
+            "is_child": rules.age_on(patient.birth_date, timezone.localdate())
+            < rules.GUARDIAN_SMS_AGE_LIMIT,
             "action_form": ConsentActionForm(),
             "clinic_form": ClinicActionForm(initial={"clinic": here}),
             "guardian_form": GuardianNumberForm(child=patient),
@@ -131,18 +133,6 @@ def patient_detail(request: AuthedRequest, personal_id: str) -> HttpResponse:
             "here": here,
         },
     )
-
-
-def _today() -> Any:
-    from django.utils import timezone
-
-    return timezone.localdate()
-
-
-def rules_state_labels() -> list[tuple[str, str]]:
-    from .models import State
-
-    return [(s.value, str(s.label)) for s in State]
 
 
 def _explain(decision: rules.Decision) -> dict[str, Any]:
@@ -255,7 +245,7 @@ def case_detail(request: AuthedRequest, case_id: int) -> HttpResponse:
         {
             "case": case,
             "snapshot": snapshot,
-            "state_label": dict(rules_state_labels())[snapshot.state],
+            "state_label": State(snapshot.state).label,
             "blocked": selectors.blocked_clinics_of(case.subject),
             "decision": _explain(selectors.decision_for(case.subject, clinic=case.clinic)),
             "apply_form": CaseDecisionForm(outcome=CaseStatus.RESOLVED, action=case.action),
