@@ -190,6 +190,9 @@ class AppointmentOutputSerializer(serializers.ModelSerializer):
             "booked_at",
             "status",
             "contact_type",
+            "arrived_at",
+            "cancelled_at",
+            "late_cancellation",
         ]
 
 

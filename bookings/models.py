@@ -214,6 +214,21 @@ class Appointment(models.Model):
     contact_type = models.CharField(
         _("kontakttyp"), max_length=8, choices=ContactType.choices, default=ContactType.VISIT
     )
+    arrived_at = models.DateTimeField(_("ankom"), null=True, blank=True)
+    arrived_via = models.CharField(
+        _("ankomst registrerad"),
+        max_length=16,
+        blank=True,
+        default="",
+        choices=[
+            ("desk", _("i receptionen")),
+            ("self_checkin", _("självincheckning")),
+            ("booking_system", _("i bokningssystemet")),
+        ],
+    )
+    cancelled_at = models.DateTimeField(_("avbokad"), null=True, blank=True)
+    # Cancelled less than 24 hours before the start (the patient pays a fee).
+    late_cancellation = models.BooleanField(_("sen avbokning"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import identity, texts
-from .errors import DomainError, NotFound
+from .errors import Conflict, DomainError, NotFound
 from .models import (
     ApiClient,
     Appointment,
@@ -297,15 +297,17 @@ def appointment_upsert(
     now = timezone.now()
     appointment = Appointment.objects.select_for_update().filter(external_id=external_id).first()
     if appointment is None:
-        appointment = Appointment.objects.create(
+        appointment = Appointment(
             external_id=external_id,
             patient=patient,
             clinic=clinic,
             starts_at=starts_at,
             booked_at=booked_at or now,
-            status=status,
+            status=AppointmentStatus.BOOKED,
             contact_type=contact_type,
         )
+        _set_status(appointment, status, now=now, via="booking_system")
+        appointment.save()
         appointment_changed.send(
             sender=Appointment, appointment=appointment, previous=None, moment=now
         )
@@ -328,13 +330,58 @@ def appointment_upsert(
     if current != previous:
         appointment.clinic = clinic
         appointment.starts_at = starts_at
-        appointment.status = status
         appointment.contact_type = contact_type
+        _set_status(appointment, status, now=now, via="booking_system")
         appointment.save()
         appointment_changed.send(
             sender=Appointment, appointment=appointment, previous=previous, moment=now
         )
     return appointment, False
+
+
+LATE_CANCELLATION = timedelta(hours=24)
+
+
+def _set_status(appointment: Appointment, status: str, *, now: datetime, via: str) -> None:
+    """A status change with what it implies: a cancellation less than 24 hours before the
+    start is late; an arrival records when and how it was registered."""
+    if status == appointment.status:
+        return
+    if status == AppointmentStatus.CANCELLED:
+        appointment.cancelled_at = now
+        appointment.late_cancellation = appointment.starts_at - now < LATE_CANCELLATION
+    elif appointment.status == AppointmentStatus.CANCELLED:
+        appointment.cancelled_at, appointment.late_cancellation = None, False
+    if status == AppointmentStatus.ARRIVED and appointment.arrived_at is None:
+        appointment.arrived_at, appointment.arrived_via = now, via
+    appointment.status = status
+
+
+@transaction.atomic
+def appointment_set_status(*, appointment: Appointment, status: str, via: str) -> Appointment:
+    """Arrival or no-show registered here (the desk, self check-in) rather than by the
+    booking system. Only a booked contact can arrive or be marked as not arrived."""
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if status not in (AppointmentStatus.ARRIVED, AppointmentStatus.NO_SHOW):
+        raise DomainError(f"Status {status} sätts av bokningssystemet.", code="invalid_status")
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise Conflict(
+            f"Kontakten är redan {appointment.get_status_display().lower()}.",
+            code="not_booked",
+        )
+    previous = AppointmentSnapshot(
+        starts_at=appointment.starts_at,
+        status=appointment.status,
+        clinic_id=appointment.clinic_id,
+        contact_type=appointment.contact_type,
+    )
+    now = timezone.now()
+    _set_status(appointment, status, now=now, via=via)
+    appointment.save()
+    appointment_changed.send(
+        sender=Appointment, appointment=appointment, previous=previous, moment=now
+    )
+    return appointment
 
 
 def appointment_get(external_id: str) -> Appointment:

@@ -190,3 +190,7 @@ SMS_WEBHOOK_SECRET = env.str("SMS_WEBHOOK_SECRET", default="")
 DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
 DISPATCH_CLAIM_TIMEOUT = env.int("DISPATCH_CLAIM_TIMEOUT", default=300)
 DISPATCH_MAX_BATCHES_PER_TICK = env.int("DISPATCH_MAX_BATCHES_PER_TICK", default=40)
+CHECKIN_PAYMENT_BACKEND = env.str("CHECKIN_PAYMENT_BACKEND", default="reminders.payments.PayAtDesk")
+# Unknown check-in links one address may try before it must wait (guessing links).
+CHECKIN_MAX_MISSES = env.int("CHECKIN_MAX_MISSES", default=10)
+CHECKIN_MISS_WINDOW = env.int("CHECKIN_MISS_WINDOW", default=600)  # seconds

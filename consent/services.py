@@ -16,12 +16,15 @@ from django.utils import timezone
 
 from bookings.errors import Conflict, DomainError, Forbidden
 from bookings.identity import parse_mobile_number
-from bookings.models import ApiClient, Clinic, Guardianship, Patient
+from bookings.models import ApiClient, Appointment, AppointmentStatus, Clinic, Guardianship, Patient
+from bookings.services import appointment_set_status
 
 from . import rules
 from .models import (
     AccessLog,
     Action,
+    ArrivalOutcome,
+    ArrivalQuestion,
     CaseAction,
     CaseStatus,
     Channel,
@@ -29,9 +32,10 @@ from .models import (
     EServiceCase,
     GuardianNumber,
     PatientConsent,
+    ReasonText,
     StandardReply,
 )
-from .selectors import snapshot_of
+from .selectors import decision_for, snapshot_of
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -522,3 +526,67 @@ def access_log_record(
     AccessLog.objects.create(  # type: ignore[misc]
         user=user, clinic=clinic, patient=patient, action=action, searched_for=searched_for[:20]
     )
+
+
+# --- The SMS question at arrival (SPEC 1) ----------------------------------------------------
+# Reasons that the patient's own wish can remove at the desk; any other means "cannot".
+WISH_REASONS = (rules.REASON_NOT_ACTIVATED, rules.REASON_BLOCKED, rules.BLOCKED_AT_CLINIC)
+
+
+def arrival_register(
+    *, appointment: Appointment, user: AbstractBaseUser, outcome: str | None
+) -> ArrivalQuestion:
+    """Registers the arrival and what the patient answered to "Fick du sms-påminnelsen?".
+    "Aktivera nu" activates reminders (and lifts a block of this clinic) with channel
+    `arrival_desk`; it is refused when something else stops the SMS (protected identity,
+    no number, …): that is outcome "cannot", with the reason stored. Clinics that do not
+    ask (central receptions) record "not asked". All in one transaction."""
+    with transaction.atomic():
+        clinic = appointment.clinic
+        if not clinic.arrival_question:
+            outcome = ArrivalOutcome.NOT_ASKED
+        elif outcome not in (
+            ArrivalOutcome.RECEIVED,
+            ArrivalOutcome.ACTIVATED,
+            ArrivalOutcome.DECLINED,
+            ArrivalOutcome.CANNOT,
+        ):
+            raise DomainError(
+                "Välj vad patienten svarade på frågan om sms.", field="outcome", code="required"
+            )
+        decision = decision_for(appointment.patient, clinic=clinic)
+        obstacles = [r for r in decision.reasons if r not in WISH_REASONS]
+        reason = ""
+        if outcome == ArrivalOutcome.ACTIVATED:
+            if obstacles:
+                raise DomainError(
+                    "Sms kan inte aktiveras: " + str(ReasonText(obstacles[0]).label),
+                    field="outcome",
+                    code="cannot_activate",
+                )
+            common: dict[str, Any] = {
+                "patient": appointment.patient,
+                "actor": user,
+                "channel": Channel.ARRIVAL_DESK,
+                "handled_at": clinic,
+            }
+            if rules.REASON_NOT_ACTIVATED in decision.reasons or (
+                rules.REASON_BLOCKED in decision.reasons
+            ):
+                consent_activate(**common, note="Aktiverad vid ankomstregistrering")
+            if rules.BLOCKED_AT_CLINIC in decision.reasons:
+                consent_unblock_clinic(
+                    **common, clinic=clinic, note="Aktiverad vid ankomstregistrering"
+                )
+        elif outcome == ArrivalOutcome.CANNOT:
+            reason = (obstacles or list(decision.reasons) or [""])[0]
+        appointment_set_status(
+            appointment=appointment, status=AppointmentStatus.ARRIVED, via="desk"
+        )
+        return ArrivalQuestion.objects.create(  # type: ignore[misc]
+            appointment=appointment,
+            outcome=outcome,
+            reason=reason,
+            clinic=clinic,
+            asked_by=user,
+        )

@@ -20,5 +20,8 @@ urlpatterns = [
     path("cases/<int:case_id>/", views.case_detail, name="case"),
     path("cases/<int:case_id>/<str:outcome>/", views.case_decide, name="case-decide"),
     path("audit/", views.audit, name="audit"),
+    path("desk/", views.desk, name="desk"),
+    path("desk/<int:appointment_id>/arrive/", views.desk_arrive, name="desk-arrive"),
+    path("desk/<int:appointment_id>/no-show/", views.desk_no_show, name="desk-no-show"),
     path("clinic/", views.choose_clinic, name="choose-clinic"),
 ]

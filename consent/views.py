@@ -18,8 +18,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bookings.errors import DomainError
-from bookings.models import Clinic, Patient
+from bookings.models import Appointment, AppointmentStatus, Clinic, Patient
 from bookings.roles import Role, clinics_for, has_role
+from bookings.services import appointment_set_status
 
 from . import rules, selectors, services
 from .forms import (
@@ -31,7 +32,7 @@ from .forms import (
     GuardianRemoveForm,
     PatientSearchForm,
 )
-from .models import AccessLog, CaseStatus, EServiceCase, ReasonText, State
+from .models import AccessLog, ArrivalOutcome, CaseStatus, EServiceCase, ReasonText, State
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -296,3 +297,60 @@ def audit(request: AuthedRequest) -> HttpResponse:
             "events": Paginator(events, 50).get_page(request.GET.get("hsida")),
         },
     )
+
+
+# --- The arrival desk ----------------------------------------------------------------------------
+@role_required(*CARE_ROLES)
+def desk(request: AuthedRequest) -> HttpResponse:
+    """Today's contacts at the clinic worked at: register arrivals, ask the SMS question."""
+    clinic = current_clinic(request)
+    rows = selectors.desk_rows(clinic, timezone.localdate()) if clinic else []
+    return render(
+        request, "consent/desk.html", {"clinic": clinic, "rows": rows, "outcomes": ArrivalOutcome}
+    )
+
+
+def _desk_appointment(request: AuthedRequest, appointment_id: int) -> Appointment:
+    appointment = get_object_or_404(
+        Appointment.objects.select_related("clinic", "patient"), pk=appointment_id
+    )
+    if not clinics_for(request.user).filter(pk=appointment.clinic_id).exists():
+        raise PermissionDenied(_("Kontakten är på en annan mottagning."))
+    return appointment
+
+
+@require_POST
+@role_required(*CARE_ROLES)
+def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
+    appointment = _desk_appointment(request, appointment_id)
+    try:
+        services.arrival_register(
+            appointment=appointment, user=request.user, outcome=request.POST.get("outcome")
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _("%(time)s %(name)s: ankomst registrerad.")
+            % {
+                "time": timezone.localtime(appointment.starts_at).strftime("%H:%M"),
+                "name": appointment.patient.full_name or appointment.patient.display_id,
+            },
+        )
+    return redirect("desk")
+
+
+@require_POST
+@role_required(*CARE_ROLES)
+def desk_no_show(request: AuthedRequest, appointment_id: int) -> HttpResponse:
+    appointment = _desk_appointment(request, appointment_id)
+    try:
+        appointment_set_status(
+            appointment=appointment, status=AppointmentStatus.NO_SHOW, via="desk"
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Markerad som utebliven."))
+    return redirect("desk")

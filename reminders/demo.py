@@ -21,19 +21,25 @@ def load_demo(*, clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> N
     patients = list(Patient.objects.order_by("personal_id"))
     today = timezone.localdate()
     zone = timezone.get_current_timezone()
-    soon = timezone.localtime().replace(second=0, microsecond=0)
+    now = timezone.localtime().replace(second=0, microsecond=0)
     count = 0
     for day in range(0, 4):
         for clinic in clinics:
-            for slot in range(6):
-                if day == 0:  # today: the coming hours, whenever the demo is loaded
-                    start = soon + timedelta(minutes=40 * (slot + 1) + rng.choice((0, 5, 10)))
-                else:
-                    start = datetime.combine(
-                        today + timedelta(days=day),
-                        time(8 + slot, rng.choice((0, 15, 30, 45))),
-                        tzinfo=zone,
-                    )
+            starts = [
+                datetime.combine(
+                    today + timedelta(days=day),
+                    time(8 + 2 * slot, rng.choice((0, 15, 30, 45))),
+                    tzinfo=zone,
+                )
+                for slot in range(6)
+            ]
+            if day == 0:  # and a few in the coming hours, whenever the demo is loaded
+                starts += [
+                    now + timedelta(minutes=m)
+                    for m in (25, 70, 130)
+                    if (now + timedelta(minutes=m)).date() == today
+                ]
+            for start in starts:
                 count += 1
                 appointment_upsert(
                     external_id=f"DEMO-{count:05d}",

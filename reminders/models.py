@@ -158,3 +158,20 @@ class DeliveryReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id}: {self.status}"
+
+
+class CheckIn(models.Model):
+    """A patient's self check-in from the link in the check-in SMS (SPEC 3.5)."""
+
+    message = models.OneToOneField(Message, on_delete=models.PROTECT, related_name="check_in")
+    checked_in_at = models.DateTimeField(db_default=Now())
+    payment_backend = models.CharField(max_length=100)
+    payment_status = models.CharField(max_length=32)  # e.g. "pay_at_desk", "paid"
+    payment_reference = models.CharField(max_length=100, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("självincheckning")
+        verbose_name_plural = _("självincheckningar")
+
+    def __str__(self) -> str:
+        return f"{self.message_id} {self.checked_in_at:%Y-%m-%d %H:%M}"

@@ -19,15 +19,17 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from bookings import texts
+from bookings.errors import DomainError
 from bookings.models import Appointment, AppointmentStatus
-from bookings.services import AppointmentSnapshot
+from bookings.services import AppointmentSnapshot, appointment_set_status
 from consent.rules import who_receives
 from consent.selectors import facts_for_patients
 
 from . import rules
 from .bulk import bulk_set
 from .gateways import DeliveryUpdate, Gateway, OutgoingSms, SendResult, get_gateway
-from .models import DeliveryReport, Kind, Message, Reason, Status
+from .models import CheckIn, DeliveryReport, Kind, Message, Reason, Status
+from .payments import PaymentResult, payment_backend
 
 logger = logging.getLogger(__name__)
 
@@ -635,3 +637,46 @@ def beat_schedule_install() -> None:
             "expire_seconds": TICK_EXPIRES,
         },
     )
+
+
+# --- Self check-in (SPEC 3.5) ---------------------------------------------------------------
+CHECKIN_OPENS = timedelta(hours=2)
+CHECKIN_CLOSES = timedelta(minutes=5)
+
+
+def checkin_state(message: Message, *, now: datetime) -> str:
+    """ "open", "used", "not_yet", "closed" (too late, or the contact is no longer booked)."""
+    appointment = message.appointment
+    if hasattr(message, "check_in"):
+        return "used"
+    if appointment.status == AppointmentStatus.ARRIVED:
+        return "used"
+    if appointment.status != AppointmentStatus.BOOKED or appointment.starts_at != message.starts_at:
+        return "closed"
+    if now < appointment.starts_at - CHECKIN_OPENS:
+        return "not_yet"
+    if now > appointment.starts_at + CHECKIN_CLOSES:
+        return "closed"
+    return "open"
+
+
+@transaction.atomic
+def checkin_register(*, message: Message) -> tuple[CheckIn, PaymentResult]:
+    """Registers the arrival from the check-in link (the desk sees it at once) and starts
+    the payment. Refused unless the link is open; a second use is refused."""
+    message = Message.objects.select_for_update().select_related("appointment").get(pk=message.pk)
+    state = checkin_state(message, now=timezone.now())
+    if state != "open":
+        raise DomainError(f"Incheckningen är inte öppen ({state}).", code=f"checkin_{state}")
+    appointment_set_status(
+        appointment=message.appointment, status=AppointmentStatus.ARRIVED, via="self_checkin"
+    )
+    backend = payment_backend()
+    payment = backend.start(message.appointment)
+    check_in = CheckIn.objects.create(
+        message=message,
+        payment_backend=backend.name,
+        payment_status=payment.status,
+        payment_reference=payment.reference,
+    )
+    return check_in, payment

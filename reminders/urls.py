@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from . import api, views
 
 api_patterns = [
     path(
@@ -14,4 +14,8 @@ api_patterns = [
         api.Elks46DeliveryReportApi.as_view(),
         name="api-46elks-delivery",
     ),
+]
+
+urlpatterns = [
+    path("c/<str:token>/", views.checkin, name="checkin"),
 ]

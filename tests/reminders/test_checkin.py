@@ -1,0 +1,163 @@
+"""Self check-in (SPEC 3.5): the link in the check-in SMS, its window, its single use, no
+personal data on the page, and rate-limited guessing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.core.cache import cache
+from django.test import Client
+
+from bookings.models import Appointment
+from bookings.roles import Role
+from bookings.services import appointment_upsert
+from consent.services import consent_activate
+from reminders.models import CheckIn, Message
+from reminders.services import dispatch_in_process
+from tests.factories import ClinicFactory, PatientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+START = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)  # 14:00 in Stockholm
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> Any:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def sent(settings: Any) -> Message:
+    """A visit at a self check-in clinic, booked days ahead, its check-in SMS sent."""
+    settings.SMS_GATEWAY = "outbox"
+    settings.CHECKIN_BASE_URL = "https://sms.example.se/c/"
+    clinic = ClinicFactory(sms_name="Hudkliniken Halmstad", self_checkin=True)
+    patient = PatientFactory(
+        given_name="Greta", family_name="Garbosson", mobile_number="+46705551234"
+    )
+    consent_activate(patient=patient, actor=None, channel="phone")
+    with time_machine.travel(START - timedelta(days=5)):
+        appointment_upsert(
+            external_id="V1",
+            patient=patient,
+            clinic=clinic,
+            starts_at=START,
+            status="booked",
+            contact_type="visit",
+        )
+    with time_machine.travel(START - timedelta(hours=2)):
+        dispatch_in_process()
+    return Message.objects.get(kind="checkin")
+
+
+def link(message: Message) -> str:
+    return f"/c/{message.checkin_token}/"
+
+
+def test_check_in_sms_carries_an_unguessable_single_purpose_link(sent: Message) -> None:
+    assert sent.status == "sent"
+    assert sent.body == (
+        "Välkommen till Hudkliniken Halmstad kl. 14:00. Checka in och betala i "
+        f"mobilen: https://sms.example.se/c/{sent.checkin_token}"
+    )
+    assert len(sent.checkin_token or "") == 22  # 128 random bits, URL-safe
+    assert sent.segments == 1
+
+
+def test_page_shows_clinic_and_time_and_no_personal_data(sent: Message) -> None:
+    with time_machine.travel(START - timedelta(minutes=30)):
+        page = Client().get(link(sent)).content.decode()
+    assert "Hudkliniken Halmstad" in page and "14:00" in page
+    patient = sent.appointment.patient
+    for private in (
+        patient.given_name,
+        patient.family_name,
+        patient.personal_id,
+        patient.personal_id[2:8],
+        patient.mobile_number,
+        "+4670555",
+    ):
+        assert private not in page
+
+
+def test_check_in_registers_the_arrival_and_the_desk_sees_it(sent: Message) -> None:
+    with time_machine.travel(START - timedelta(minutes=10)):
+        response = Client().post(link(sent))
+        assert response.status_code == 200
+        assert "Du är incheckad" in response.content.decode()
+        assert "Betala i receptionen" in response.content.decode()
+        appointment = Appointment.objects.get()
+        assert (appointment.status, appointment.arrived_via) == ("arrived", "self_checkin")
+        assert CheckIn.objects.values_list("payment_backend", "payment_status").get() == (
+            "pay_at_desk",
+            "pay_at_desk",
+        )
+        desk = Client()
+        desk.force_login(UserFactory(role=Role.RECEPTION, clinics=[appointment.clinic]))
+        row = desk.get("/desk/").content.decode()
+        assert f'id="row-{appointment.pk}"' in row and "Ankommen" in row
+
+
+def test_a_used_link_says_so_and_registers_nothing_more(sent: Message) -> None:
+    with time_machine.travel(START - timedelta(minutes=10)):
+        Client().post(link(sent))
+        again = Client().post(link(sent))
+    assert "Du är redan incheckad" in again.content.decode()
+    assert CheckIn.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("moment", "status", "text"),
+    [
+        (START - timedelta(hours=2, minutes=1), 200, "Incheckningen har inte öppnat än"),
+        (START - timedelta(hours=2), 200, "Checka in"),
+        (START + timedelta(minutes=5), 200, "Checka in"),
+        (START + timedelta(minutes=6), 410, "Länken gäller inte längre"),
+    ],
+)
+def test_link_is_open_from_2_hours_before_to_5_minutes_after(
+    sent: Message, moment: datetime, status: int, text: str
+) -> None:
+    with time_machine.travel(moment, tick=False):
+        response = Client().get(link(sent))
+        assert (response.status_code, text in response.content.decode()) == (status, True)
+        if status != 200 or "inte öppnat" in text:
+            Client().post(link(sent))
+            assert not CheckIn.objects.exists()
+
+
+def test_cancelled_contact_closes_the_link(sent: Message) -> None:
+    appointment = sent.appointment
+    with time_machine.travel(START - timedelta(hours=1)):
+        appointment_upsert(
+            external_id="V1",
+            patient=appointment.patient,
+            clinic=appointment.clinic,
+            starts_at=START,
+            status="cancelled",
+            contact_type="visit",
+        )
+        response = Client().post(link(sent))
+    assert response.status_code == 410
+    assert not CheckIn.objects.exists()
+
+
+def test_unknown_link_is_a_clear_404(sent: Message) -> None:
+    response = Client().get("/c/not-a-real-token-at-all/")
+    assert response.status_code == 404
+    assert "Länken finns inte" in response.content.decode()
+
+
+def test_guessing_links_is_rate_limited(sent: Message, settings: Any) -> None:
+    settings.CHECKIN_MAX_MISSES = 5
+    guesser = Client()
+    for n in range(5):
+        assert guesser.get(f"/c/guess-{n}/").status_code == 404
+    with time_machine.travel(START - timedelta(minutes=10)):
+        blocked = guesser.get(link(sent))  # even a right link waits now
+    assert blocked.status_code == 429
+    assert "För många försök" in blocked.content.decode()
