@@ -675,6 +675,7 @@ def checkin_register(*, message: Message) -> tuple[CheckIn, PaymentResult]:
     payment = backend.start(message.appointment)
     check_in = CheckIn.objects.create(
         message=message,
+        checked_in_at=timezone.now(),
         payment_backend=backend.name,
         payment_status=payment.status,
         payment_reference=payment.reference,

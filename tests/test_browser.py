@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,8 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
 
 def log_in(page: Page, base: str, username: str) -> None:
     page.goto(f"{base}/accounts/login/")
-    page.keyboard.type(username)  # the user name field has focus
-    page.keyboard.press("Tab")
-    page.keyboard.type("pw-for-tests-1")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill("pw-for-tests-1")
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/")
 
@@ -108,3 +108,110 @@ def test_reception_handles_an_eservice_case_and_the_patient_page_shows_it(
     assert (event.eservice_case, event.actor_user, event.handled_at) == (case, reception, clinic)
     answer = eservice.get(f"/api/v1/eservice/cases/{case.pk}/").json()
     assert (answer["status"], answer["reply"]) == ("resolved", case.standard_reply.text)
+
+
+def test_receptionist_registers_an_arrival_and_activates_reminders(
+    live_server: Any, browser: Browser, settings: Any
+) -> None:
+
+    from django.utils import timezone
+
+    from bookings.services import appointment_upsert
+    from consent.models import ArrivalQuestion
+    from consent.selectors import snapshot_of
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    clinic = ClinicFactory(name="Ortopedikliniken", arrival_question=True)
+    UserFactory(username="reception", role=Role.RECEPTION, clinics=[clinic])
+    patient = PatientFactory(given_name="Sigrid", family_name="Holm")
+    other = PatientFactory(given_name="Olle", family_name="Berg")
+    start = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
+    for ext, who in (("A1", patient), ("A2", other)):
+        appointment_upsert(
+            external_id=ext,
+            patient=who,
+            clinic=clinic,
+            starts_at=start,
+            status="booked",
+            contact_type="visit",
+        )
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    log_in(page, live_server.url, "reception")
+    page.get_by_role("link", name="Ankomst").click()
+    expect(page.locator("#desk-filter")).to_be_focused()  # ready to type at once
+    page.keyboard.type("sigrid")  # search as you type
+    expect(page.locator("#desk tbody tr:visible")).to_have_count(1)
+    page.keyboard.press("Enter")  # the only match: focus its first button
+    row = page.locator("#desk tbody tr:visible")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "desk.png"), full_page=True)
+    row.get_by_role("button", name="Fick inte – aktivera nu").click()
+    expect(page.locator(".messages")).to_contain_text("ankomst registrerad")
+    expect(page.locator("#desk")).to_contain_text("Fick inget – aktiverade nu")
+
+    page.get_by_role("link", name="Sigrid Holm").click()
+    expect(page.locator("#consent-state")).to_have_text("Aktiverad")
+    expect(page.locator("#history")).to_contain_text("Ankomstregistrering")
+    assert snapshot_of(patient).state == "active"
+    assert ArrivalQuestion.objects.get().outcome == "activated"
+
+
+@pytest.fixture
+def late_morning() -> Iterator[None]:
+    """Today at 10:00 in Stockholm (the server's clock only; Chromium keeps the real one),
+    so that a contact in the coming hour is today's whenever the suite runs."""
+    import time_machine
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    moment = datetime.combine(today, time(10, 0), tzinfo=timezone.get_current_timezone())
+    with time_machine.travel(moment):
+        yield
+
+
+def test_patient_checks_in_on_a_phone_and_the_desk_sees_it(
+    live_server: Any, browser: Browser, settings: Any, late_morning: None
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bookings.services import appointment_upsert
+    from consent.services import consent_activate
+    from reminders.models import Message
+    from reminders.services import dispatch_in_process
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.SMS_GATEWAY = "outbox"
+    settings.CHECKIN_BASE_URL = f"{live_server.url}/c/"
+    clinic = ClinicFactory(name="Hudkliniken", sms_name="Hudkliniken", self_checkin=True)
+    UserFactory(username="desk", role=Role.RECEPTION, clinics=[clinic])
+    patient = PatientFactory(mobile_number="+46705559999")
+    consent_activate(patient=patient, actor=None, channel="phone")
+    appointment_upsert(
+        external_id="C1",
+        patient=patient,
+        clinic=clinic,
+        starts_at=timezone.now() + timedelta(minutes=50),
+        status="booked",
+        contact_type="visit",
+    )
+    dispatch_in_process()
+    sms = Message.objects.get(kind="checkin", status="sent")
+    link = sms.body.rsplit(" ", 1)[-1]  # the link, as the phone shows it in the SMS
+
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    ).new_page()
+    phone.goto(link)
+    expect(phone.locator("h1")).to_have_text("Hudkliniken")
+    phone.locator("#btn-checkin").tap()
+    expect(phone.locator("#checkin")).to_contain_text("Du är incheckad")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(SCREENSHOTS / "checkin.png"), full_page=True)
+
+    desk = browser.new_page()
+    log_in(desk, live_server.url, "desk")
+    desk.goto(f"{live_server.url}/desk/")
+    expect(desk.locator("#desk")).to_contain_text("Ankommen")
