@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 import bookings.urls
 import consent.urls
 import reminders.urls
+import reporting.urls
 
 from . import views
 
@@ -18,6 +19,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("", include(consent.urls.urlpatterns)),
     path("", include(reminders.urls.urlpatterns)),
+    path("", include(reporting.urls.urlpatterns)),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -18,6 +18,7 @@ def backoffice(request: HttpRequest) -> dict[str, Any]:
     return {
         "is_care": care,
         "is_auditor": has_role(user, Role.AUDITOR, Role.REGIONAL_ADMIN),
+        "is_manager": has_role(user, Role.MANAGER, Role.REGIONAL_ADMIN),
         "open_case_count": selectors.open_cases(clinics_for(user)).count() if care else 0,
         "current_clinic": current_clinic(request) if care else None,
         "my_clinics": clinics_for(user).order_by("name") if care else [],

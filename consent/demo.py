@@ -17,8 +17,12 @@ from .models import Channel, ConsentEvent
 
 
 def load_demo(*, clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> None:
-    if ConsentEvent.objects.exclude(channel=Channel.MIGRATION).exists():
-        return  # loaded before
+    if not ConsentEvent.objects.exclude(channel=Channel.MIGRATION).exists():
+        _consent(clinics, users, stdout)
+    _legacy_import(clinics, users, stdout)
+
+
+def _consent(clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> None:
     rng = random.Random(2024)
     actor = users["reception"]
     channels = [Channel.ARRIVAL_DESK, Channel.PHONE, Channel.VISIT]
@@ -95,3 +99,54 @@ def _cases(clinics: list[Clinic]) -> None:
                 ),
                 client=client,
             )
+
+
+def _legacy_import(clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> None:
+    """Writes the legacy export that reproduces the routine's per-clinic table to
+    var/demo/legacy-consents.csv and imports it (once); then a few of the left-out
+    residents have protected identity, and some were caught at arrival since."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from . import seed
+    from .legacy_import import legacy_consents_import
+    from .models import MigrationExclusion
+
+    path = Path(settings.VAR_DIR) / "demo" / "legacy-consents.csv"
+    if MigrationExclusion.objects.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(seed.legacy_export({c.name: c.hsa_id for c in clinics}), encoding="utf-8")
+    result = legacy_consents_import(
+        lines=path.read_text(encoding="utf-8").splitlines(keepends=True),
+        file_name=str(path),
+        dry_run=False,
+    )
+    rng = random.Random(1177)
+    excluded = list(MigrationExclusion.objects.select_related("patient").order_by("id"))
+    for exclusion in rng.sample(excluded, len(excluded) // 100):
+        patient = exclusion.patient
+        from bookings.services import patient_sync
+
+        patient_sync(
+            personal_id=patient.personal_id,
+            protected_identity=True,
+            mobile_number=None,
+            sms_consent_1177=False,
+            guardians=[],
+        )
+    caught = rng.sample(excluded, len(excluded) // 12)
+    for exclusion in caught:
+        clinic = exclusion.blocked_clinics.first()
+        services.consent_activate(
+            patient=exclusion.patient,
+            actor=users["reception"],
+            channel=Channel.ARRIVAL_DESK,
+            handled_at=clinic,
+            note="Fick inga sms – aktiverad vid ankomst",
+        )
+    stdout.write(
+        f"Migrering: {result.excluded} inte migrerade, {result.migrated} migrerade, "
+        f"export i {path}.\n"
+    )

@@ -18,7 +18,15 @@ def load_demo(*, clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> N
     if Appointment.objects.filter(external_id__startswith="DEMO-").exists():
         return
     rng = random.Random(2025)
-    patients = list(Patient.objects.order_by("personal_id"))
+    # Mostly the demo's everyday patients, and some of those the migration left out (the
+    # desk marks them so staff ask).
+    patients = list(
+        Patient.objects.filter(migration_exclusion__isnull=True).order_by("personal_id")
+    )
+    left_out = list(
+        Patient.objects.filter(migration_exclusion__isnull=False).order_by("personal_id")[:200]
+    )
+    patients += left_out[: len(patients) // 8]
     today = timezone.localdate()
     zone = timezone.get_current_timezone()
     now = timezone.localtime().replace(second=0, microsecond=0)
