@@ -1,0 +1,193 @@
+"""The per-clinic migration-exclusion report (SPEC 3.7, 3.8, 5.5)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.http import StreamingHttpResponse
+from django.test import Client
+from openpyxl import load_workbook
+
+from bookings.roles import Role
+from bookings.services import patient_sync
+from consent import seed
+from consent.legacy_import import legacy_consents_import
+from consent.models import MigrationExclusion
+from consent.services import consent_activate
+from reporting.selectors import exclusion_table
+from tests.factories import ClinicFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_export_blocks_each_clinic_exactly_as_in_the_routine() -> None:
+    sets = seed.blocked_sets(dict(seed.EXCLUDED_PER_CLINIC), pairs=1500)
+    counted: dict[str, int] = {}
+    for blocked in sets:
+        assert len(set(blocked)) == len(blocked)
+        for clinic in blocked:
+            counted[clinic] = counted.get(clinic, 0) + 1
+    assert counted == dict(seed.EXCLUDED_PER_CLINIC)
+    assert sum(len(b) == 2 for b in sets) == 1500  # residents counted at two clinics
+
+
+@pytest.mark.slow
+def test_importing_the_seed_export_gives_the_routine_s_table(tmp_path: Path) -> None:
+    clinics = {name: ClinicFactory(name=name) for name, _ in seed.EXCLUDED_PER_CLINIC}
+    text = seed.legacy_export({n: c.hsa_id for n, c in clinics.items()})
+    result = legacy_consents_import(
+        lines=text.splitlines(keepends=True), file_name="seed", dry_run=False
+    )
+    assert result.errors == []
+    table = [
+        (r.clinic.name, r.excluded)
+        for r in exclusion_table(clinics["Kirurgikliniken"].__class__.objects.all())
+    ]
+    assert table == seed.EXCLUDED_PER_CLINIC  # same counts, same ranking
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> dict[str, Any]:
+    a, b = ClinicFactory(name="A-kliniken"), ClinicFactory(name="B-kliniken")
+    lines = [seed.HEADER + "\n"]
+    pids = ["19500101-0007", "19600202-0006", "19700303-0005", "19800404-0004"]
+    from datetime import date
+
+    from bookings.identity import personal_id_for
+
+    pids = [personal_id_for(date(1950 + 10 * i, 1 + i, 1 + i), 300 + i) for i in range(4)]
+    lines += [
+        f"{pids[0]};0701111111;ja;{a.hsa_id};2024-01-10\n",
+        f"{pids[1]};0702222222;ja;{a.hsa_id},{b.hsa_id};2024-01-10\n",  # counts at both
+        f"{pids[2]};0703333333;nej;{b.hsa_id};2024-01-10\n",
+        f"{pids[3]};0704444444;ja;{a.hsa_id};2024-01-10\n",  # becomes protected
+    ]
+    legacy_consents_import(lines=lines, file_name="t", dry_run=False)
+    protected = MigrationExclusion.objects.get(patient__personal_id=pids[3]).patient
+    patient_sync(
+        personal_id=protected.personal_id,
+        given_name="Hemlig",
+        family_name="Person",
+        protected_identity=True,
+        mobile_number=None,
+        sms_consent_1177=False,
+        guardians=[],
+    )
+    caught = MigrationExclusion.objects.get(patient__personal_id=pids[0]).patient
+    consent_activate(patient=caught, actor=None, channel="arrival_desk", handled_at=a)
+    users = {
+        "manager_a": UserFactory(role=Role.MANAGER, clinics=[a]),
+        "admin": UserFactory(role=Role.REGIONAL_ADMIN),
+        "reception": UserFactory(role=Role.RECEPTION, clinics=[a]),
+        "auditor": UserFactory(role=Role.AUDITOR),
+    }
+    return {"a": a, "b": b, "pids": pids, "protected": protected, "users": users}
+
+
+def client(user: Any) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def test_ranked_table_counts_a_patient_at_each_blocked_clinic(world: dict[str, Any]) -> None:
+    response = client(world["users"]["admin"]).get("/reports/migration-exclusions.csv")
+    assert isinstance(response, StreamingHttpResponse)
+    text = b"".join(response.streaming_content).decode()  # type: ignore[arg-type]
+    assert text.splitlines() == [
+        "hsa_id;clinic;excluded;activated_since",
+        f"{world['a'].hsa_id};A-kliniken;3;1",
+        f"{world['b'].hsa_id};B-kliniken;2;0",
+    ]
+
+
+def test_manager_sees_only_their_clinics(world: dict[str, Any]) -> None:
+    manager = client(world["users"]["manager_a"])
+    page = manager.get("/reports/migration-exclusions/").content.decode()
+    assert "A-kliniken" in page and "B-kliniken" not in page
+    csv_text = b"".join(manager.get("/reports/migration-exclusions.csv").streaming_content)
+    assert b"B-kliniken" not in csv_text
+    b = world["b"].hsa_id
+    for suffix in ("/", ".csv", ".xlsx"):
+        assert manager.get(f"/reports/migration-exclusions/{b}{suffix}").status_code == 403
+
+
+@pytest.mark.parametrize("who", ["reception", "auditor"])
+def test_reports_are_for_managers_and_regional_admins(world: dict[str, Any], who: str) -> None:
+    assert client(world["users"][who]).get("/reports/migration-exclusions/").status_code == 403
+
+
+def test_clinic_list_shows_blocked_clinics_and_activation_and_hides_protected(
+    world: dict[str, Any],
+) -> None:
+    manager = client(world["users"]["manager_a"])
+    a = world["a"].hsa_id
+    page = manager.get(f"/reports/migration-exclusions/{a}/").content.decode()
+    pid0, pid1, _, pid3 = world["pids"]
+    assert f"{pid0[:8]}-{pid0[8:]}" in page and f"{pid1[:8]}-{pid1[8:]}" in page
+    assert "A-kliniken, B-kliniken" in page
+    assert "Dessutom 1 patient med skyddad identitet" in page
+    assert pid3[:8] not in page and "Hemlig" not in page
+
+    text = b"".join(manager.get(f"/reports/migration-exclusions/{a}.csv").streaming_content)
+    rows = text.decode().splitlines()
+    assert (
+        rows[0] == "personnummer;namn;blockerade_mottagningar;nasta_bokade_kontakt;aktiverad_sedan"
+    )
+    assert rows[1] == f"{pid0[:8]}-{pid0[8:]};;A-kliniken;;ja"
+    assert rows[2] == f"{pid1[:8]}-{pid1[8:]};;A-kliniken, B-kliniken;;nej"
+    assert rows[3].startswith("+ 1 med skyddad identitet")
+    assert pid3[:8] not in text.decode()
+
+    xlsx = manager.get(f"/reports/migration-exclusions/{a}.xlsx")
+    assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
+    book = load_workbook(io.BytesIO(b"".join(xlsx.streaming_content)), read_only=True)
+    values = [list(row) for row in book.active.iter_rows(values_only=True)]
+    assert values[0] == [
+        "personnummer",
+        "namn",
+        "blockerade_mottagningar",
+        "nasta_bokade_kontakt",
+        "aktiverad_sedan",
+    ]
+    assert (values[1][0], values[1][2], values[1][4]) == (
+        f"{pid0[:8]}-{pid0[8:]}",
+        "A-kliniken",
+        "ja",
+    )
+    assert (values[2][0], values[2][2], values[2][4]) == (
+        f"{pid1[:8]}-{pid1[8:]}",
+        "A-kliniken, B-kliniken",
+        "nej",
+    )
+    assert not any(pid3[:8] in str(cell) for row in values for cell in row if cell)
+    assert len(values) == 4  # header, two patients, the protected count
+
+
+def test_next_booked_contact_at_the_clinic_is_shown(world: dict[str, Any]) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bookings.models import Patient
+    from bookings.services import appointment_upsert
+
+    patient = Patient.objects.get(personal_id=world["pids"][1])
+    start = timezone.now() + timedelta(days=3)
+    appointment_upsert(
+        external_id="R1",
+        patient=patient,
+        clinic=world["a"],
+        starts_at=start,
+        status="booked",
+        contact_type="visit",
+    )
+    page = (
+        client(world["users"]["admin"])
+        .get(f"/reports/migration-exclusions/{world['a'].hsa_id}/")
+        .content.decode()
+    )
+    assert timezone.localtime(start).strftime("%Y-%m-%d %H:%M") in page
