@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from bookings.models import Appointment, AppointmentStatus, Clinic
@@ -112,3 +113,47 @@ def _with_blocked(chunk: list[Any]) -> Iterator[ExcludedPatient]:
             next_contact=next_contact,
             activated_since=bool(active),
         )
+
+
+@dataclass(frozen=True)
+class CaughtRow:
+    clinic: Clinic
+    week: date
+    asked: int  # left-out residents asked the SMS question at arrival that week
+    activated: int  # left-out residents who had reminders activated that week
+
+
+def caught_since(clinics: QuerySet[Clinic]) -> list[CaughtRow]:
+    """Per clinic (where the residents were left out) and week: how many of them were asked
+    at arrival and how many had reminders activated since the migration. Two queries."""
+    base = ExcludedAtClinic.objects.filter(clinic__in=clinics)
+    asked = (
+        base.filter(exclusion__patient__appointments__arrival_question__isnull=False)
+        .exclude(exclusion__patient__appointments__arrival_question__outcome="not_asked")
+        .annotate(week=TruncWeek("exclusion__patient__appointments__arrival_question__created_at"))
+        .values("clinic", "week")
+        .annotate(n=Count("exclusion", distinct=True))
+    )
+    activated = (
+        base.filter(
+            exclusion__patient__consent_events__action="activate",
+            exclusion__patient__consent_events__created_at__gte=F("exclusion__created_at"),
+        )
+        .annotate(week=TruncWeek("exclusion__patient__consent_events__created_at"))
+        .values("clinic", "week")
+        .annotate(n=Count("exclusion", distinct=True))
+    )
+    cells: dict[tuple[int, date], list[int]] = {}
+    for row in asked:
+        cells.setdefault((row["clinic"], _day(row["week"])), [0, 0])[0] = row["n"]
+    for row in activated:
+        cells.setdefault((row["clinic"], _day(row["week"])), [0, 0])[1] = row["n"]
+    by_id = {c.pk: c for c in clinics}
+    return sorted(
+        (CaughtRow(by_id[clinic], week, a, b) for (clinic, week), (a, b) in cells.items()),
+        key=lambda r: (r.clinic.name, r.week),
+    )
+
+
+def _day(value: date | datetime) -> date:
+    return timezone.localtime(value).date() if isinstance(value, datetime) else value

@@ -20,4 +20,5 @@ urlpatterns = [
         views.exclusions_clinic_xlsx,
         name="report-exclusions-clinic-xlsx",
     ),
+    path("reports/caught-since/", views.caught, name="report-caught"),
 ]

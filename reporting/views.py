@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -135,3 +136,18 @@ def exclusions_clinic_xlsx(request: HttpRequest, hsa_id: str) -> FileResponse:
         filename=f"migration-exclusions-{clinic.hsa_id}.xlsx",
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
+
+
+@role_required(*REPORT_ROLES)
+def caught(request: HttpRequest) -> HttpResponseBase:
+    rows = selectors.caught_since(clinics_for(request.user))
+    if request.GET.get("format") == "csv":
+        return csv_response(
+            [("hsa_id", "clinic", "week", "asked", "activated")]
+            + [
+                (r.clinic.hsa_id, r.clinic.name, r.week.isoformat(), r.asked, r.activated)
+                for r in rows
+            ],
+            "caught-since.csv",
+        )
+    return render(request, "reporting/caught.html", {"rows": rows})

@@ -191,3 +191,32 @@ def test_next_booked_contact_at_the_clinic_is_shown(world: dict[str, Any]) -> No
         .content.decode()
     )
     assert timezone.localtime(start).strftime("%Y-%m-%d %H:%M") in page
+
+
+def test_caught_since_counts_asked_and_activated_per_clinic_and_week(world: dict[str, Any]) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bookings.models import Patient
+    from bookings.services import appointment_upsert
+    from consent.services import arrival_register
+
+    patient = Patient.objects.get(personal_id=world["pids"][1])  # left out at A and B
+    appointment = appointment_upsert(
+        external_id="W1",
+        patient=patient,
+        clinic=world["a"],
+        starts_at=timezone.now() + timedelta(minutes=30),
+        status="booked",
+        contact_type="visit",
+    )[0]
+    arrival_register(appointment=appointment, user=world["users"]["reception"], outcome="activated")
+    response = client(world["users"]["manager_a"]).get("/reports/caught-since/?format=csv")
+    rows = b"".join(response.streaming_content).decode().splitlines()
+    week = timezone.localdate() - timedelta(days=timezone.localdate().weekday())
+    # at A: pids[0] activated in the fixture, pids[1] asked and activated here
+    assert rows == [
+        "hsa_id;clinic;week;asked;activated",
+        f"{world['a'].hsa_id};A-kliniken;{week.isoformat()};1;2",
+    ]
