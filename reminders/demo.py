@@ -60,4 +60,103 @@ def load_demo(*, clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> N
                     ),
                     booked_at=timezone.now() - timedelta(days=rng.randrange(1, 30)),
                 )
-    stdout.write(f"Bokade kontakter: {count}.\n")
+    stdout.write(
+        f"Bokade kontakter: {count}, historik: {load_history(clinics=clinics, users=users)}.\n"
+    )
+
+
+def load_history(*, clinics: list[Clinic], users: dict[str, Any]) -> int:
+    """Six months of past contacts with their outcomes, so the dashboards have a story:
+    written in bulk, as a history import would be (the booking signal is for live
+    bookings). Patients who got a reminder miss fewer appointments."""
+    from consent.models import ArrivalOutcome, ArrivalQuestion
+
+    from .models import Kind, Message, Status
+
+    if Appointment.objects.filter(external_id__startswith="HIST-").exists():
+        return 0
+    rng = random.Random(2023)
+    patients = list(
+        Patient.objects.filter(migration_exclusion__isnull=True).values_list("id", flat=True)
+    )
+    now = timezone.now()
+    appointments: list[Appointment] = []
+    reminded: set[int] = set()
+    for clinic in clinics:
+        for n in range(360):
+            start = now - timedelta(days=rng.randrange(2, 180), hours=rng.randrange(0, 9))
+            gets_sms = rng.random() < 0.72
+            no_show = rng.random() < (0.045 if gets_sms else 0.095)
+            late = not no_show and rng.random() < 0.03
+            status = "cancelled" if late else ("no_show" if no_show else "completed")
+            appointments.append(
+                Appointment(
+                    external_id=f"HIST-{clinic.pk}-{n}",
+                    patient_id=rng.choice(patients),
+                    clinic=clinic,
+                    starts_at=start,
+                    booked_at=start - timedelta(days=20),
+                    status=status,
+                    contact_type="visit",
+                    late_cancellation=late,
+                    cancelled_at=start - timedelta(hours=5) if late else None,
+                    arrived_at=None if status != "completed" else start - timedelta(minutes=10),
+                    arrived_via="desk" if status == "completed" else "",
+                )
+            )
+            if gets_sms:
+                reminded.add(len(appointments) - 1)
+    Appointment.objects.bulk_create(appointments)
+    Message.objects.bulk_create(
+        Message(
+            appointment=a,
+            kind=Kind.REMINDER,
+            starts_at=a.starts_at,
+            due_at=a.starts_at - timedelta(hours=48),
+            status=Status.DELIVERED if rng.random() < 0.9 else Status.SENT,
+            to="+46700000000",
+            recipient_role="patient",
+            sender="RegHalland",
+            body="(historik)",
+            segments=1,
+            gateway="outbox",
+            attempts=1,
+            sent_at=a.starts_at - timedelta(hours=48),
+        )
+        for i, a in enumerate(appointments)
+        if i in reminded
+    )
+    Message.objects.bulk_create(
+        Message(
+            appointment=a,
+            kind=Kind.REMINDER,
+            starts_at=a.starts_at,
+            due_at=a.starts_at - timedelta(hours=48),
+            status=Status.SUPPRESSED,
+            reason=rng.choice(
+                [
+                    "not_activated",
+                    "not_activated",
+                    "no_mobile_number",
+                    "protected_identity",
+                    "blocked",
+                ]
+            ),
+        )
+        for i, a in enumerate(appointments)
+        if i not in reminded
+    )
+    asker = users["reception"]
+    ArrivalQuestion.objects.bulk_create(
+        ArrivalQuestion(
+            appointment=a,
+            clinic=a.clinic,
+            asked_by=asker,
+            outcome=rng.choice(
+                [ArrivalOutcome.RECEIVED] * 5 + [ArrivalOutcome.ACTIVATED, ArrivalOutcome.DECLINED]
+            ),
+        )
+        for a in appointments
+        if a.status == "completed" and a.clinic.arrival_question and rng.random() < 0.8
+    )
+    return len(appointments)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import TruncWeek
+from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 
 from bookings.models import Appointment, AppointmentStatus, Clinic
@@ -157,3 +157,115 @@ def caught_since(clinics: QuerySet[Clinic]) -> list[CaughtRow]:
 
 def _day(value: date | datetime) -> date:
     return timezone.localtime(value).date() if isinstance(value, datetime) else value
+
+
+@dataclass(frozen=True)
+class MonthRow:
+    month: date
+    no_show_rate_reminded: float | None  # no-shows / contacts that happened, with a sent reminder
+    no_show_rate_not_reminded: float | None
+    coverage: float | None  # booked contacts whose reminder was sent
+    question_compliance: float | None  # desk arrivals (asking clinics) with the SMS question
+    late_cancellations: int
+    contacts: int
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def monthly_outcomes(clinics: QuerySet[Clinic], *, months: int = 12) -> list[MonthRow]:
+    """Per month (local), over the given clinics: no-show rates with and without a sent
+    reminder, reminder coverage, SMS-question compliance and late cancellations. One
+    aggregate query."""
+    from reminders.models import Message
+
+    today = timezone.localdate()
+    first = today.replace(day=1)
+    for _ in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    since = datetime.combine(first, datetime.min.time(), tzinfo=timezone.get_current_timezone())
+    reminded = Exists(
+        Message.objects.filter(
+            appointment=OuterRef("pk"), kind="reminder", status__in=["sent", "delivered"]
+        )
+    )
+    happened = Q(status__in=["arrived", "completed", "no_show"])
+    rows = (
+        Appointment.objects.filter(
+            clinic__in=clinics, starts_at__gte=since, starts_at__lt=timezone.now()
+        )
+        .annotate(month=TruncMonth("starts_at"), reminded=reminded)
+        .values("month")
+        .annotate(
+            happened_r=Count("id", filter=happened & Q(reminded=True)),
+            no_show_r=Count("id", filter=Q(status="no_show", reminded=True)),
+            happened_n=Count("id", filter=happened & Q(reminded=False)),
+            no_show_n=Count("id", filter=Q(status="no_show", reminded=False)),
+            booked=Count("id", filter=~Q(status="cancelled")),
+            covered=Count("id", filter=~Q(status="cancelled") & Q(reminded=True)),
+            desk=Count("id", filter=Q(arrived_via="desk", clinic__arrival_question=True)),
+            asked=Count(
+                "id",
+                filter=Q(
+                    arrived_via="desk",
+                    clinic__arrival_question=True,
+                    arrival_question__isnull=False,
+                )
+                & ~Q(arrival_question__outcome="not_asked"),
+            ),
+            late=Count("id", filter=Q(late_cancellation=True)),
+            contacts=Count("id"),
+        )
+        .order_by("month")
+    )
+    return [
+        MonthRow(
+            month=_day(r["month"]),
+            no_show_rate_reminded=_share(r["no_show_r"], r["happened_r"]),
+            no_show_rate_not_reminded=_share(r["no_show_n"], r["happened_n"]),
+            coverage=_share(r["covered"], r["booked"]),
+            question_compliance=_share(r["asked"], r["desk"]),
+            late_cancellations=r["late"],
+            contacts=r["contacts"],
+        )
+        for r in rows
+    ]
+
+
+def baseline_rate(clinics: QuerySet[Clinic], year: int = 2023) -> float | None:
+    from django.db.models import Avg
+
+    from .models import NoShowBaseline
+
+    value = NoShowBaseline.objects.filter(clinic__in=clinics, year=year).aggregate(r=Avg("rate"))
+    return float(value["r"]) if value["r"] is not None else None
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    month: date
+    status: str
+    reason: str
+    messages: int
+    segments: int
+
+
+def delivery(clinics: QuerySet[Clinic], *, months: int = 12) -> list[DeliveryRow]:
+    """Messages per month by final state and reason (suppressed by reason), with segments."""
+    from django.db.models import Sum
+
+    from reminders.models import Message
+
+    since = timezone.now() - timedelta(days=31 * months)
+    rows = (
+        Message.objects.filter(appointment__clinic__in=clinics, due_at__gte=since)
+        .annotate(month=TruncMonth("due_at"))
+        .values("month", "status", "reason")
+        .annotate(n=Count("id"), segments=Sum("segments"))
+        .order_by("month", "status", "reason")
+    )
+    return [
+        DeliveryRow(_day(r["month"]), r["status"], r["reason"], r["n"], r["segments"] or 0)
+        for r in rows
+    ]

@@ -21,4 +21,5 @@ urlpatterns = [
         name="report-exclusions-clinic-xlsx",
     ),
     path("reports/caught-since/", views.caught, name="report-caught"),
+    path("reports/", views.dashboard, name="report-dashboard"),
 ]

@@ -151,3 +151,92 @@ def caught(request: HttpRequest) -> HttpResponseBase:
             "caught-since.csv",
         )
     return render(request, "reporting/caught.html", {"rows": rows})
+
+
+@role_required(*REPORT_ROLES)
+def dashboard(request: HttpRequest) -> HttpResponseBase:
+    """No-shows with and without reminders against the 2023 baseline, coverage, the SMS
+    question at arrival, and delivery: charts, the numbers as tables, CSV downloads."""
+    clinics = clinics_for(request.user)
+    chosen = request.GET.get("clinic")
+    if chosen:
+        clinics = clinics.filter(hsa_id=chosen)
+    months = selectors.monthly_outcomes(clinics)
+    deliveries = selectors.delivery(clinics)
+    baseline = selectors.baseline_rate(clinics)
+    export = request.GET.get("format")
+    if export == "outcomes.csv":
+        return csv_response(
+            [
+                (
+                    "month",
+                    "no_show_rate_reminded",
+                    "no_show_rate_not_reminded",
+                    "baseline_2023",
+                    "coverage",
+                    "question_compliance",
+                    "late_cancellations",
+                    "contacts",
+                )
+            ]
+            + [
+                (
+                    m.month.strftime("%Y-%m"),
+                    m.no_show_rate_reminded,
+                    m.no_show_rate_not_reminded,
+                    baseline,
+                    m.coverage,
+                    m.question_compliance,
+                    m.late_cancellations,
+                    m.contacts,
+                )
+                for m in months
+            ],
+            "outcomes.csv",
+        )
+    if export == "delivery.csv":
+        return csv_response(
+            [("month", "status", "reason", "messages", "segments")]
+            + [
+                (d.month.strftime("%Y-%m"), d.status, d.reason, d.messages, d.segments)
+                for d in deliveries
+            ],
+            "delivery.csv",
+        )
+    statuses = sorted({d.status for d in deliveries})
+    labels = sorted({d.month.strftime("%Y-%m") for d in deliveries})
+    per_status = {
+        s: [
+            sum(d.messages for d in deliveries if d.status == s and d.month.strftime("%Y-%m") == m)
+            for m in labels
+        ]
+        for s in statuses
+    }
+    suppressed: dict[str, int] = {}
+    for d in deliveries:
+        if d.status == "suppressed":
+            suppressed[d.reason] = suppressed.get(d.reason, 0) + d.messages
+    chart = {
+        "months": [m.month.strftime("%Y-%m") for m in months],
+        "reminded": [m.no_show_rate_reminded for m in months],
+        "not_reminded": [m.no_show_rate_not_reminded for m in months],
+        "baseline": [baseline for _ in months],
+        "coverage": [m.coverage for m in months],
+        "compliance": [m.question_compliance for m in months],
+        "delivery_months": labels,
+        "delivery": per_status,
+    }
+    return render(
+        request,
+        "reporting/dashboard.html",
+        {
+            "months": months,
+            "baseline": baseline,
+            "chart": chart,
+            "suppressed": suppressed,
+            "segments": sum(d.segments for d in deliveries),
+            "sent": sum(d.messages for d in deliveries if d.status in ("sent", "delivered")),
+            "clinics": clinics_for(request.user),
+            "chosen": chosen,
+        },
+    )

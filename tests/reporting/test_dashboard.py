@@ -1,0 +1,125 @@
+"""The dashboard (SPEC 3.8): no-show rates with and without reminders against the 2023
+baseline, coverage, the SMS question, delivery — as numbers and CSV."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from bookings.models import Appointment
+from bookings.roles import Role
+from consent.models import ArrivalQuestion
+from reminders.models import Message
+from reporting.models import NoShowBaseline
+from tests.factories import ClinicFactory, PatientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def history() -> dict[str, Any]:
+    clinic = ClinicFactory(name="A-kliniken", arrival_question=True)
+    other = ClinicFactory(name="B-kliniken")
+    patient = PatientFactory()
+    asker = UserFactory(role=Role.RECEPTION, clinics=[clinic])
+    start = timezone.now() - timedelta(days=3)
+    # 10 contacts with a sent reminder (1 no-show), 10 without (3 no-shows), one late cancel
+    for n in range(21):
+        status = "no_show" if n in (0, 10, 11, 12) else "completed"
+        if n == 20:
+            status = "cancelled"
+        a = Appointment.objects.create(
+            external_id=f"H{n}",
+            patient=patient,
+            clinic=clinic,
+            starts_at=start,
+            booked_at=start - timedelta(days=9),
+            status=status,
+            arrived_via="desk" if status == "completed" else "",
+            late_cancellation=n == 20,
+        )
+        if n < 10:
+            Message.objects.create(
+                appointment=a,
+                kind="reminder",
+                starts_at=start,
+                due_at=start - timedelta(hours=48),
+                status="delivered",
+                segments=1,
+            )
+        else:
+            Message.objects.create(
+                appointment=a,
+                kind="reminder",
+                starts_at=start,
+                due_at=start - timedelta(hours=48),
+                status="suppressed",
+                reason="not_activated",
+            )
+        if status == "completed" and n % 2 == 0:
+            ArrivalQuestion.objects.create(
+                appointment=a, clinic=clinic, asked_by=asker, outcome="received"
+            )
+    Appointment.objects.create(
+        external_id="B1",
+        patient=patient,
+        clinic=other,
+        starts_at=start,
+        booked_at=start,
+        status="no_show",
+    )
+    NoShowBaseline.objects.create(clinic=clinic, year=2023, rate=Decimal("0.0850"))
+    return {"clinic": clinic, "manager": UserFactory(role=Role.MANAGER, clinics=[clinic])}
+
+
+def csv_rows(response: Any) -> list[str]:
+    return b"".join(response.streaming_content).decode().splitlines()
+
+
+def test_outcomes_per_month_with_and_without_reminders_against_2023(
+    history: dict[str, Any],
+) -> None:
+    client = Client()
+    client.force_login(history["manager"])
+    rows = csv_rows(client.get("/reports/?format=outcomes.csv"))
+    month = timezone.localtime(timezone.now() - timedelta(days=3)).strftime("%Y-%m")
+    assert rows[0] == (
+        "month;no_show_rate_reminded;no_show_rate_not_reminded;baseline_2023;"
+        "coverage;question_compliance;late_cancellations;contacts"
+    )
+    # reminded: 1 of 10; not reminded: 3 of 10; coverage 10 of 20 booked (one cancelled);
+    # question: asked at 7 of 16 desk arrivals; B-kliniken's no-show is not this manager's
+    assert rows[1:] == [f"{month};0.1;0.3;0.085;0.5;0.4375;1;21"]
+
+
+def test_delivery_by_status_and_reason_with_segments(history: dict[str, Any]) -> None:
+    client = Client()
+    client.force_login(history["manager"])
+    rows = csv_rows(client.get("/reports/?format=delivery.csv"))
+    month = timezone.localtime(timezone.now() - timedelta(days=5)).strftime("%Y-%m")
+    assert rows == [
+        "month;status;reason;messages;segments",
+        f"{month};delivered;;10;10",
+        f"{month};suppressed;not_activated;10;0",
+    ]
+
+
+def test_dashboard_page_draws_charts_from_our_own_static_files(history: dict[str, Any]) -> None:
+    client = Client()
+    client.force_login(history["manager"])
+    page = client.get("/reports/").content.decode()
+    assert "/static/vendor/chartjs/chart.umd.min.js" in page
+    assert "https://" not in page.split("<main>")[1]
+    assert 'id="table-outcomes"' in page and "Jämförelse 2023" in page
+
+
+@pytest.mark.parametrize("role", [Role.RECEPTION, Role.AUDITOR])
+def test_dashboard_is_for_managers_and_regional_admins(history: dict[str, Any], role: str) -> None:
+    client = Client()
+    client.force_login(UserFactory(role=role, clinics=[history["clinic"]]))
+    assert client.get("/reports/").status_code == 403
