@@ -105,7 +105,7 @@ def test_delivery_by_status_and_reason_with_segments(history: dict[str, Any]) ->
     assert rows == [
         "month;status;reason;messages;segments",
         f"{month};delivered;;10;10",
-        f"{month};suppressed;not_activated;10;0",
+        f"{month};suppressed;not_activated;11;0",
     ]
 
 
