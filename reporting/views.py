@@ -89,13 +89,29 @@ def _patient_rows(patients: Iterator[selectors.ExcludedPatient]) -> Iterator[tup
 
 @role_required(*REPORT_ROLES)
 def exclusions_clinic(request: HttpRequest, hsa_id: str) -> HttpResponse:
+    """On screen a page at a time; the downloads hold the whole list."""
     clinic = _clinic_for(request, hsa_id)
-    protected, patients = selectors.excluded_patients(clinic)
+    raw = request.GET.get("sida", "1")
+    page = int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    protected, total, patients = selectors.excluded_patients_page(clinic, page=page, size=PAGE_SIZE)
+    pages = max(1, -(-total // PAGE_SIZE))
     return render(
         request,
         "reporting/exclusions_clinic.html",
-        {"clinic": clinic, "protected": protected, "patients": patients},
+        {
+            "clinic": clinic,
+            "protected": protected,
+            "patients": patients,
+            "total": total,
+            "page": page,
+            "pages": pages,
+            "previous": page - 1 if page > 1 else None,
+            "next": page + 1 if page < pages else None,
+        },
     )
+
+
+PAGE_SIZE = 250
 
 
 @role_required(*REPORT_ROLES)
