@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> None:
         INSERT INTO bookings_appointment (external_id, patient_id, clinic_id, starts_at,
             booked_at, status, contact_type, arrived_at, arrived_via, cancelled_at,
             late_cancellation, created_at, updated_at)
-        SELECT 'B' || g, (SELECT min(id) FROM bookings_patient) + (g * 7919) %% %s,
+        SELECT 'B' || g, (SELECT min(id) FROM bookings_patient) + (g::bigint * 7919) %% %s,
                (SELECT min(id) FROM bookings_clinic) + g %% 19,
                now() - (g %% 365) * interval '1 day' + interval '30 days' - (g %% 600) * interval '1 minute',
                now() - interval '400 days',
