@@ -16,10 +16,17 @@ from . import services
 from .models import Channel, ConsentEvent
 
 
-def load_demo(*, clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> None:
+def load_demo(
+    *,
+    clinics: list[Clinic],
+    users: dict[str, Any],
+    stdout: Any,
+    legacy_scale: float = 1.0,
+    **kwargs: Any,
+) -> None:
     if not ConsentEvent.objects.exclude(channel=Channel.MIGRATION).exists():
         _consent(clinics, users, stdout)
-    _legacy_import(clinics, users, stdout)
+    _legacy_import(clinics, users, stdout, scale=legacy_scale)
 
 
 def _consent(clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> None:
@@ -101,7 +108,9 @@ def _cases(clinics: list[Clinic]) -> None:
             )
 
 
-def _legacy_import(clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> None:
+def _legacy_import(
+    clinics: list[Clinic], users: dict[str, Any], stdout: Any, *, scale: float
+) -> None:
     """Writes the legacy export that reproduces the routine's per-clinic table to
     var/demo/legacy-consents.csv and imports it (once); then a few of the left-out
     residents have protected identity, and some were caught at arrival since."""
@@ -117,7 +126,9 @@ def _legacy_import(clinics: list[Clinic], users: dict[str, Any], stdout: Any) ->
     if MigrationExclusion.objects.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(seed.legacy_export({c.name: c.hsa_id for c in clinics}), encoding="utf-8")
+    path.write_text(
+        seed.legacy_export({c.name: c.hsa_id for c in clinics}, scale=scale), encoding="utf-8"
+    )
     result = legacy_consents_import(
         lines=path.read_text(encoding="utf-8").splitlines(keepends=True),
         file_name=str(path),

@@ -48,10 +48,12 @@ def legacy_export(
     migrated: int = 300,
     declined: int = 50,
     first_serial: int = 500,
+    scale: float = 1.0,
 ) -> str:
     """The export as text: the excluded residents, plus some who are migrated as active
-    and some who said no (imported as nothing)."""
-    counts = dict(EXCLUDED_PER_CLINIC)
+    and some who said no (imported as nothing). `scale` shrinks the table (for tests)."""
+    counts = {name: max(1, round(n * scale)) for name, n in EXCLUDED_PER_CLINIC}
+    pairs = round(pairs * scale)
     lines = [HEADER]
     start = date(1930, 1, 1)
 

@@ -14,7 +14,7 @@ from bookings.models import Appointment, Clinic, ContactType, Patient
 from bookings.services import appointment_upsert
 
 
-def load_demo(*, clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> None:
+def load_demo(*, clinics: list[Clinic], users: dict[str, Any], stdout: Any, **kwargs: Any) -> None:
     if Appointment.objects.filter(external_id__startswith="DEMO-").exists():
         return
     rng = random.Random(2025)

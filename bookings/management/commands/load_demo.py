@@ -25,8 +25,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--patients", type=int, default=360)
+        parser.add_argument(
+            "--legacy-scale",
+            type=float,
+            default=1.0,
+            help="Share of the routine's exclusion table to import (1 = all 17,803 residents).",
+        )
 
-    def handle(self, *args: Any, patients: int, **options: Any) -> None:
+    def handle(self, *args: Any, patients: int, legacy_scale: float, **options: Any) -> None:
+        self.legacy_scale = legacy_scale
         rng = random.Random(2023)
         clinics = self._clinics()
         users = self._users(clinics)
@@ -63,7 +70,9 @@ class Command(BaseCommand):
         for config in apps.get_app_configs():
             loader = getattr(config, "load_demo", None)
             if loader is not None:
-                loader(clinics=clinics, users=users, stdout=self.stdout)
+                loader(
+                    clinics=clinics, users=users, stdout=self.stdout, legacy_scale=self.legacy_scale
+                )
 
     def _clinics(self) -> list[Clinic]:
         out = []
