@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
@@ -190,34 +191,50 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def monthly_outcomes(clinics: QuerySet[Clinic], *, months: int = 12) -> list[MonthRow]:
-    """Per month (local), over the given clinics: no-show rates with and without a sent
-    reminder, reminder coverage, SMS-question compliance and late cancellations. One
-    aggregate query."""
-    from reminders.models import Message
+COUNT_KEYS = (
+    "happened_r",
+    "no_show_r",
+    "happened_n",
+    "no_show_n",
+    "booked",
+    "covered",
+    "desk",
+    "asked",
+    "late",
+    "contacts",
+)
+REPORT_CACHE_SECONDS = 600  # the dashboard's numbers may be ten minutes old
 
-    today = timezone.localdate()
-    first = today.replace(day=1)
+
+def report_since(months: int = 12) -> datetime:
+    first = timezone.localdate().replace(day=1)
     for _ in range(months - 1):
         first = (first - timedelta(days=1)).replace(day=1)
-    since = datetime.combine(first, datetime.min.time(), tzinfo=timezone.get_current_timezone())
+    return datetime.combine(first, datetime.min.time(), tzinfo=timezone.get_current_timezone())
+
+
+def monthly_counts(clinic_ids: list[int], since: datetime) -> dict[int, dict[str, dict[str, int]]]:
+    """clinic → month (ISO date) → counts, for contacts from `since` until now. Two
+    aggregate queries, each testing for a sent reminder once, in WHERE (the same test in
+    every FILTER clause made PostgreSQL evaluate it six times a contact)."""
+    from reminders.models import Message
+
     reminded = Exists(
         Message.objects.filter(
             appointment=OuterRef("pk"), kind="reminder", status__in=["sent", "delivered"]
         )
     )
     contacts = Appointment.objects.filter(
-        clinic__in=clinics, starts_at__gte=since, starts_at__lt=timezone.now()
+        clinic_id__in=clinic_ids, starts_at__gte=since, starts_at__lt=timezone.now()
     )
-    happened = Q(status__in=["arrived", "completed", "no_show"])
     desk = Q(arrived_via="desk", clinic__arrival_question=True)
-
-    def grouped(queryset: QuerySet[Appointment]) -> dict[Any, dict[str, int]]:
+    out: dict[int, dict[str, dict[str, int]]] = {}
+    for suffix, queryset in (("r", contacts.filter(reminded)), ("n", contacts.filter(~reminded))):
         rows = (
             queryset.annotate(month=TruncMonth("starts_at"))
-            .values("month")
+            .values("clinic_id", "month")
             .annotate(
-                happened=Count("id", filter=happened),
+                happened=Count("id", filter=Q(status__in=["arrived", "completed", "no_show"])),
                 no_show=Count("id", filter=Q(status="no_show")),
                 booked=Count("id", filter=~Q(status="cancelled")),
                 desk=Count("id", filter=desk),
@@ -231,34 +248,55 @@ def monthly_outcomes(clinics: QuerySet[Clinic], *, months: int = 12) -> list[Mon
                 contacts=Count("id"),
             )
         )
-        return {row.pop("month"): row for row in rows}
+        for row in rows:
+            cell = out.setdefault(row["clinic_id"], {}).setdefault(
+                _day(row["month"]).isoformat(), dict.fromkeys(COUNT_KEYS, 0)
+            )
+            cell[f"happened_{suffix}"] += row["happened"]
+            cell[f"no_show_{suffix}"] += row["no_show"]
+            cell["booked"] += row["booked"]
+            cell["covered"] += row["booked"] if suffix == "r" else 0
+            for key in ("desk", "asked", "late", "contacts"):
+                cell[key] += row[key]
+    return out
 
-    # Two passes, each testing for a sent reminder once, in WHERE: the same test inside
-    # every FILTER clause made PostgreSQL evaluate it six times a contact.
-    with_reminder = grouped(contacts.filter(reminded))
-    without = grouped(contacts.filter(~reminded))
-    zero = dict.fromkeys(("happened", "no_show", "booked", "desk", "asked", "late", "contacts"), 0)
-    rows = []
-    for month in sorted(set(with_reminder) | set(without)):
-        r, n = with_reminder.get(month, zero), without.get(month, zero)
-        rows.append(
-            {
-                "month": month,
-                "happened_r": r["happened"],
-                "no_show_r": r["no_show"],
-                "happened_n": n["happened"],
-                "no_show_n": n["no_show"],
-                "booked": r["booked"] + n["booked"],
-                "covered": r["booked"],
-                "desk": r["desk"] + n["desk"],
-                "asked": r["asked"] + n["asked"],
-                "late": r["late"] + n["late"],
-                "contacts": r["contacts"] + n["contacts"],
-            }
-        )
+
+def _cache_key(clinic_id: int, since: datetime) -> str:
+    return f"report:monthly:{clinic_id}:{since.date().isoformat()}"
+
+
+def refresh_monthly_counts(clinic_ids: list[int]) -> dict[int, dict[str, dict[str, int]]]:
+    """Computes the clinics' monthly counts and keeps them in the cache."""
+    since = report_since()
+    fresh = monthly_counts(clinic_ids, since)
+    cache.set_many(
+        {_cache_key(i, since): fresh.get(i, {}) for i in clinic_ids}, REPORT_CACHE_SECONDS
+    )
+    return fresh
+
+
+def monthly_outcomes(clinics: QuerySet[Clinic]) -> list[MonthRow]:
+    """Per month (local), over the given clinics: no-show rates with and without a sent
+    reminder, reminder coverage, SMS-question compliance and late cancellations. Counts
+    are kept per clinic in the cache (a Celery task refreshes them; a miss computes them),
+    so any set of clinics sums them in memory."""
+    since = report_since()
+    ids = list(clinics.values_list("pk", flat=True))
+    keys = {_cache_key(i, since): i for i in ids}
+    cached = cache.get_many(list(keys))
+    per_clinic = {keys[k]: v for k, v in cached.items()}
+    missing = [i for i in ids if i not in per_clinic]
+    if missing:
+        per_clinic.update(refresh_monthly_counts(missing))
+    totals: dict[str, dict[str, int]] = {}
+    for months in per_clinic.values():
+        for month, counts in months.items():
+            cell = totals.setdefault(month, dict.fromkeys(COUNT_KEYS, 0))
+            for key in COUNT_KEYS:
+                cell[key] += counts[key]
     return [
         MonthRow(
-            month=_day(r["month"]),
+            month=date.fromisoformat(month),
             no_show_rate_reminded=_share(r["no_show_r"], r["happened_r"]),
             no_show_rate_not_reminded=_share(r["no_show_n"], r["happened_n"]),
             coverage=_share(r["covered"], r["booked"]),
@@ -266,7 +304,7 @@ def monthly_outcomes(clinics: QuerySet[Clinic], *, months: int = 12) -> list[Mon
             late_cancellations=r["late"],
             contacts=r["contacts"],
         )
-        for r in rows
+        for month, r in sorted(totals.items())
     ]
 
 

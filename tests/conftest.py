@@ -59,3 +59,13 @@ def status_api(make_api: Callable[..., tuple[APIClient, ApiClient]]) -> APIClien
 def _fast_passwords(settings: Any) -> None:
     """PBKDF2 is slow on purpose; tests need no protection against brute force."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Any:
+    """The cache (report counts, rate limits) starts empty for every test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -123,3 +123,26 @@ def test_dashboard_is_for_managers_and_regional_admins(history: dict[str, Any], 
     client = Client()
     client.force_login(UserFactory(role=role, clinics=[history["clinic"]]))
     assert client.get("/reports/").status_code == 403
+
+
+def test_dashboard_counts_are_kept_per_clinic_and_refreshed_by_the_task(
+    history: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    from reporting.selectors import monthly_outcomes
+    from reporting.tasks import refresh_dashboard
+
+    clinic_qs = history["clinic"].__class__.objects.filter(pk=history["clinic"].pk)
+    first = monthly_outcomes(clinic_qs)  # computes and keeps the counts
+    with django_assert_max_num_queries(1):  # only the clinic ids: the counts are cached
+        assert monthly_outcomes(clinic_qs) == first
+    Appointment.objects.create(
+        external_id="NEW",
+        patient=PatientFactory(),
+        clinic=history["clinic"],
+        starts_at=timezone.now() - timedelta(days=3),
+        booked_at=timezone.now() - timedelta(days=9),
+        status="no_show",
+    )
+    assert monthly_outcomes(clinic_qs) == first  # still the kept numbers
+    assert refresh_dashboard() == {"clinics": 2}
+    assert monthly_outcomes(clinic_qs)[-1].contacts == first[-1].contacts + 1
