@@ -140,10 +140,11 @@ class CaughtRow:
     activated: int  # left-out residents who had reminders activated that week
 
 
-def caught_since(clinics: QuerySet[Clinic]) -> list[CaughtRow]:
-    """Per clinic (where the residents were left out) and week: how many of them were asked
-    at arrival and how many had reminders activated since the migration. Two queries."""
-    base = ExcludedAtClinic.objects.filter(clinic__in=clinics)
+def caught_counts(clinic_ids: list[int]) -> dict[int, dict[str, list[int]]]:
+    """clinic → week (ISO date) → [asked, activated]: of the residents left out at the
+    clinic, how many were asked at arrival and how many had reminders activated since the
+    migration, by week. Two aggregate queries."""
+    base = ExcludedAtClinic.objects.filter(clinic_id__in=clinic_ids)
     asked = (
         base.filter(exclusion__patient__appointments__arrival_question__isnull=False)
         .exclude(exclusion__patient__appointments__arrival_question__outcome="not_asked")
@@ -160,14 +161,39 @@ def caught_since(clinics: QuerySet[Clinic]) -> list[CaughtRow]:
         .values("clinic", "week")
         .annotate(n=Count("exclusion", distinct=True))
     )
-    cells: dict[tuple[int, date], list[int]] = {}
-    for row in asked:
-        cells.setdefault((row["clinic"], _day(row["week"])), [0, 0])[0] = row["n"]
-    for row in activated:
-        cells.setdefault((row["clinic"], _day(row["week"])), [0, 0])[1] = row["n"]
+    out: dict[int, dict[str, list[int]]] = {}
+    for index, rows in enumerate((asked, activated)):
+        for row in rows:
+            cell = out.setdefault(row["clinic"], {}).setdefault(
+                _day(row["week"]).isoformat(), [0, 0]
+            )
+            cell[index] = row["n"]
+    return out
+
+
+def refresh_caught_counts(clinic_ids: list[int]) -> dict[int, dict[str, list[int]]]:
+    fresh = caught_counts(clinic_ids)
+    cache.set_many(
+        {f"report:caught:{i}": fresh.get(i, {}) for i in clinic_ids}, REPORT_CACHE_SECONDS
+    )
+    return fresh
+
+
+def caught_since(clinics: QuerySet[Clinic]) -> list[CaughtRow]:
+    """The caught-since table for these clinics, from the per-clinic counts kept in the
+    cache (refreshed with the dashboard's; a miss computes them)."""
     by_id = {c.pk: c for c in clinics}
+    cached = cache.get_many([f"report:caught:{i}" for i in by_id])
+    per_clinic = {int(key.rsplit(":", 1)[1]): value for key, value in cached.items()}
+    missing = [i for i in by_id if i not in per_clinic]
+    if missing:
+        per_clinic.update(refresh_caught_counts(missing))
     return sorted(
-        (CaughtRow(by_id[clinic], week, a, b) for (clinic, week), (a, b) in cells.items()),
+        (
+            CaughtRow(by_id[clinic], date.fromisoformat(week), asked, activated)
+            for clinic, weeks in per_clinic.items()
+            for week, (asked, activated) in weeks.items()
+        ),
         key=lambda r: (r.clinic.name, r.week),
     )
 
@@ -326,21 +352,52 @@ class DeliveryRow:
     segments: int
 
 
-def delivery(clinics: QuerySet[Clinic], *, months: int = 12) -> list[DeliveryRow]:
-    """Messages per month by final state and reason (suppressed by reason), with segments."""
+def delivery_counts(clinic_ids: list[int]) -> dict[int, list[tuple[str, str, str, int, int]]]:
+    """clinic → [(month, status, reason, messages, segments)] for the last twelve months."""
     from django.db.models import Sum
 
     from reminders.models import Message
 
-    since = timezone.now() - timedelta(days=31 * months)
     rows = (
-        Message.objects.filter(appointment__clinic__in=clinics, due_at__gte=since)
+        Message.objects.filter(appointment__clinic_id__in=clinic_ids, due_at__gte=report_since())
         .annotate(month=TruncMonth("due_at"))
-        .values("month", "status", "reason")
+        .values("appointment__clinic_id", "month", "status", "reason")
         .annotate(n=Count("id"), segments=Sum("segments"))
-        .order_by("month", "status", "reason")
     )
+    out: dict[int, list[tuple[str, str, str, int, int]]] = {}
+    for r in rows:
+        out.setdefault(r["appointment__clinic_id"], []).append(
+            (_day(r["month"]).isoformat(), r["status"], r["reason"], r["n"], r["segments"] or 0)
+        )
+    return out
+
+
+def refresh_delivery_counts(
+    clinic_ids: list[int],
+) -> dict[int, list[tuple[str, str, str, int, int]]]:
+    fresh = delivery_counts(clinic_ids)
+    cache.set_many(
+        {f"report:delivery:{i}": fresh.get(i, []) for i in clinic_ids}, REPORT_CACHE_SECONDS
+    )
+    return fresh
+
+
+def delivery(clinics: QuerySet[Clinic]) -> list[DeliveryRow]:
+    """Messages per month by final state and reason (suppressed by reason), with segments,
+    from the per-clinic counts kept in the cache."""
+    ids = list(clinics.values_list("pk", flat=True))
+    cached = cache.get_many([f"report:delivery:{i}" for i in ids])
+    per_clinic = {int(key.rsplit(":", 1)[1]): value for key, value in cached.items()}
+    missing = [i for i in ids if i not in per_clinic]
+    if missing:
+        per_clinic.update(refresh_delivery_counts(missing))
+    totals: dict[tuple[str, str, str], list[int]] = {}
+    for rows in per_clinic.values():
+        for month, status, reason, n, segments in rows:
+            cell = totals.setdefault((month, status, reason), [0, 0])
+            cell[0] += n
+            cell[1] += segments
     return [
-        DeliveryRow(_day(r["month"]), r["status"], r["reason"], r["n"], r["segments"] or 0)
-        for r in rows
+        DeliveryRow(date.fromisoformat(month), status, reason, n, segments)
+        for (month, status, reason), (n, segments) in sorted(totals.items())
     ]

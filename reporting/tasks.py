@@ -14,4 +14,6 @@ from . import selectors
 def refresh_dashboard() -> dict[str, int]:
     ids = list(Clinic.objects.values_list("pk", flat=True))
     selectors.refresh_monthly_counts(ids)
+    selectors.refresh_caught_counts(ids)
+    selectors.refresh_delivery_counts(ids)
     return {"clinics": len(ids)}
