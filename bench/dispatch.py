@@ -28,27 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def ensure_database() -> tuple[str, str | None]:
-    """Returns (DATABASE_URL of bench_dispatch, throwaway dir to stop or None)."""
-    url = os.environ.get("DATABASE_URL", "")
-    pgdir = None
-    if not url.startswith("postgres"):
-        out = subprocess.run(
-            [str(ROOT / "scripts/throwaway-postgres.sh"), "start"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        values = dict(line.split("=", 1) for line in out.strip().splitlines())
-        url, pgdir = values["DATABASE_URL"], values["PGDIR"]
-    import psycopg
-
-    base, _, _ = url.rpartition("/")
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS bench_dispatch")
-        conn.execute("CREATE DATABASE bench_dispatch")
-    return f"{base}/bench_dispatch", pgdir
+from bench.common import fresh_database, stop  # noqa: E402
 
 
 def main() -> None:
@@ -58,7 +38,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
 
-    url, pgdir = ensure_database()
+    url, pgdir = fresh_database("bench_dispatch")
     os.environ.update(
         {
             "DATABASE_URL": url,
@@ -72,10 +52,7 @@ def main() -> None:
     try:
         run(args)
     finally:
-        if pgdir:
-            subprocess.run(
-                [str(ROOT / "scripts/throwaway-postgres.sh"), "stop", pgdir], check=False
-            )
+        stop(pgdir)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -118,10 +95,10 @@ def run(args: argparse.Namespace) -> None:
     def seed_appointments(count: int, prefix: str) -> None:
         sql(
             """INSERT INTO bookings_appointment (external_id, patient_id, clinic_id, starts_at,
-                   booked_at, status, contact_type, created_at, updated_at)
+                   booked_at, status, contact_type, created_at, updated_at, arrived_via, late_cancellation)
                SELECT %s || g, (SELECT min(id) FROM bookings_patient) + (g %% %s),
                       (SELECT id FROM bookings_clinic), now() + interval '10 hours', now(),
-                      'booked', 'phone', now(), now()
+                      'booked', 'phone', now(), now(), '', false
                FROM generate_series(1, %s) g""",
             (prefix, patients, count),
         )

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -26,26 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def database() -> tuple[str, str | None]:
-    url = os.environ.get("DATABASE_URL", "")
-    pgdir = None
-    if not url.startswith("postgres"):
-        out = subprocess.run(
-            [str(ROOT / "scripts/throwaway-postgres.sh"), "start"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        values = dict(line.split("=", 1) for line in out.strip().splitlines())
-        url, pgdir = values["DATABASE_URL"], values["PGDIR"]
-    import psycopg
-
-    base = url.rpartition("/")[0]
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS bench_reports")
-        conn.execute("CREATE DATABASE bench_reports")
-    return f"{base}/bench_reports", pgdir
+from bench.common import fresh_database, stop  # noqa: E402
 
 
 def main() -> None:
@@ -53,7 +33,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=400_000)
     parser.add_argument("--contacts", type=int, default=2_000_000)
     args = parser.parse_args()
-    url, pgdir = database()
+    url, pgdir = fresh_database("bench_reports")
     os.environ.update(
         {
             "DATABASE_URL": url,
@@ -66,10 +46,7 @@ def main() -> None:
     try:
         run(args)
     finally:
-        if pgdir:
-            subprocess.run(
-                [str(ROOT / "scripts/throwaway-postgres.sh"), "stop", pgdir], check=False
-            )
+        stop(pgdir)
 
 
 def timed(fn: Any, repeat: int = 5) -> float:

@@ -1,0 +1,37 @@
+"""What the benchmarks share: a PostgreSQL database of their own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fresh_database(name: str) -> tuple[str, str | None]:
+    """(DATABASE_URL of a new, empty database `name`, the throwaway server's directory to
+    stop afterwards or None). Uses DATABASE_URL's server, else starts a throwaway one."""
+    url = os.environ.get("DATABASE_URL", "")
+    pgdir = None
+    if not url.startswith("postgres"):
+        out = subprocess.run(
+            [str(ROOT / "scripts/throwaway-postgres.sh"), "start"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        values = dict(line.split("=", 1) for line in out.strip().splitlines())
+        url, pgdir = values["DATABASE_URL"], values["PGDIR"]
+    import psycopg
+
+    base = url.rpartition("/")[0]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"{base}/{name}", pgdir
+
+
+def stop(pgdir: str | None) -> None:
+    if pgdir:
+        subprocess.run([str(ROOT / "scripts/throwaway-postgres.sh"), "stop", pgdir], check=False)
