@@ -26,21 +26,45 @@ class ExclusionRow:
     activated_since: int
 
 
-def exclusion_table(clinics: QuerySet[Clinic]) -> list[ExclusionRow]:
-    """Per clinic: residents the migration left out because they had blocked it (a
-    resident who blocked several clinics counts at each), and how many of them have had
-    reminders activated since. Ranked by `excluded`. One query."""
+def exclusion_counts(clinic_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """clinic → (residents left out there, of whom activated since). One query."""
     rows = (
-        ExcludedAtClinic.objects.filter(clinic__in=clinics)
+        ExcludedAtClinic.objects.filter(clinic_id__in=clinic_ids)
         .values("clinic")
         .annotate(
             excluded=Count("id"),
             activated=Count("id", filter=Q(exclusion__patient__consent__state="active")),
         )
-        .order_by("-excluded", "clinic")
     )
+    return {r["clinic"]: (r["excluded"], r["activated"]) for r in rows}
+
+
+def refresh_exclusion_counts(clinic_ids: list[int]) -> dict[int, tuple[int, int]]:
+    fresh = exclusion_counts(clinic_ids)
+    cache.set_many(
+        {f"report:excluded:{i}": fresh.get(i, (0, 0)) for i in clinic_ids}, REPORT_CACHE_SECONDS
+    )
+    return fresh
+
+
+def exclusion_table(clinics: QuerySet[Clinic]) -> list[ExclusionRow]:
+    """Per clinic: residents the migration left out because they had blocked it (a
+    resident who blocked several clinics counts at each), and how many of them have had
+    reminders activated since. Ranked by `excluded`; clinics with none are left out. The
+    counts are kept per clinic in the cache like the dashboard's (refreshed every five
+    minutes; a miss computes them)."""
     by_id = {c.pk: c for c in clinics}
-    return [ExclusionRow(by_id[r["clinic"]], r["excluded"], r["activated"]) for r in rows]
+    cached = cache.get_many([f"report:excluded:{i}" for i in by_id])
+    counts = {int(key.rsplit(":", 1)[1]): value for key, value in cached.items()}
+    missing = [i for i in by_id if i not in counts]
+    if missing:
+        counts.update(refresh_exclusion_counts(missing))
+    rows = [
+        ExclusionRow(by_id[i], excluded, activated)
+        for i, (excluded, activated) in counts.items()
+        if excluded
+    ]
+    return sorted(rows, key=lambda r: (-r.excluded, r.clinic.pk))
 
 
 @dataclass(frozen=True)

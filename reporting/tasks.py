@@ -16,4 +16,5 @@ def refresh_dashboard() -> dict[str, int]:
     selectors.refresh_monthly_counts(ids)
     selectors.refresh_caught_counts(ids)
     selectors.refresh_delivery_counts(ids)
+    selectors.refresh_exclusion_counts(ids)
     return {"clinics": len(ids)}

@@ -220,3 +220,21 @@ def test_caught_since_counts_asked_and_activated_per_clinic_and_week(world: dict
         "hsa_id;clinic;week;asked;activated",
         f"{world['a'].hsa_id};A-kliniken;{week.isoformat()};1;2",
     ]
+
+
+def test_ranked_table_counts_are_kept_until_the_refresh(world: dict[str, Any]) -> None:
+    from bookings.models import Patient
+    from reporting.tasks import refresh_dashboard
+
+    admin = client(world["users"]["admin"])
+    before = b"".join(admin.get("/reports/migration-exclusions.csv").streaming_content)
+    consent_activate(
+        patient=Patient.objects.get(personal_id=world["pids"][1]), actor=None, channel="phone"
+    )
+    assert b"".join(admin.get("/reports/migration-exclusions.csv").streaming_content) == before
+    refresh_dashboard()
+    after = b"".join(admin.get("/reports/migration-exclusions.csv").streaming_content)
+    assert after.decode().splitlines()[1:] == [
+        f"{world['a'].hsa_id};A-kliniken;3;2",
+        f"{world['b'].hsa_id};B-kliniken;2;1",
+    ]
