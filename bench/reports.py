@@ -189,6 +189,12 @@ def run(args: argparse.Namespace) -> None:
             JOIN bookings_patient p ON p.id = x.patient_id
             WHERE e.clinic_id = {clinic_ids["Kirurgikliniken"]} AND NOT p.protected_identity
             ORDER BY p.personal_id""",
+        "caught since": """
+            SELECT e.clinic_id, date_trunc('week', q.created_at), count(DISTINCT e.exclusion_id)
+            FROM consent_excludedatclinic e JOIN consent_migrationexclusion x ON x.id = e.exclusion_id
+            JOIN bookings_appointment a ON a.patient_id = x.patient_id
+            JOIN consent_arrivalquestion q ON q.appointment_id = a.id AND q.outcome <> 'not_asked'
+            GROUP BY 1, 2""",
         "dashboard (month aggregates)": """
             SELECT date_trunc('month', a.starts_at), count(*) FILTER (WHERE a.status = 'no_show'
                    AND m.id IS NOT NULL), count(*)
