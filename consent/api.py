@@ -22,7 +22,7 @@ from bookings.services import clinic_get, patient_get
 
 from . import rules
 from .models import CaseAction, CaseStatus, EServiceCase, State
-from .selectors import blocked_clinics_of, decision_for, snapshot_of
+from .selectors import clinics_named, sms_status
 from .services import CaseRequest, case_receive
 
 
@@ -62,12 +62,12 @@ class SmsStatusApi(ApiView):
         patient = patient_get(path_value(PersonalIdField(), "personal_id", personal_id))
         raw_clinic = request.query_params.get("clinic")
         clinic = clinic_get(path_value(HsaIdField(), "clinic", raw_clinic)) if raw_clinic else None
-        decision = decision_for(patient, clinic=clinic)
+        facts, decision = sms_status(patient, clinic=clinic)
         return Response(
             {
                 "personal_id": patient.personal_id,
-                "state": snapshot_of(patient).state,
-                "blocked_clinics": [c.hsa_id for c in blocked_clinics_of(patient)],
+                "state": facts.state,
+                "blocked_clinics": [c.hsa_id for c in clinics_named(facts.blocked_clinics)],
                 "clinic": clinic.hsa_id if clinic else None,
                 "will_receive": decision.will_receive,
                 "recipients": [{"role": r.role, "number": r.number} for r in decision.recipients],

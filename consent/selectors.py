@@ -48,16 +48,25 @@ def patient_facts(patient: Patient) -> rules.PatientFacts:
     return facts_for_patients([patient.pk])[patient.pk]
 
 
+def sms_status(
+    patient: Patient, *, clinic: Clinic | None, at: datetime | None = None
+) -> tuple[rules.PatientFacts, rules.Decision]:
+    """The patient's consent facts (state, blocked clinics, …) and who would get an SMS
+    about a contact at `clinic` sent at `at` (default: now), from one read of the facts."""
+    facts = patient_facts(patient)
+    decision = rules.who_receives(
+        facts,
+        clinic_id=clinic.pk if clinic else None,
+        on=timezone.localdate(at or timezone.now()),
+    )
+    return facts, decision
+
+
 def decision_for(
     patient: Patient, *, clinic: Clinic | None, at: datetime | None = None
 ) -> rules.Decision:
     """Who would get an SMS about a contact at `clinic` sent at `at` (default: now)."""
-    moment = at or timezone.now()
-    return rules.who_receives(
-        patient_facts(patient),
-        clinic_id=clinic.pk if clinic else None,
-        on=timezone.localdate(moment),
-    )
+    return sms_status(patient, clinic=clinic, at=at)[1]
 
 
 def consent_history(patient: Patient) -> QuerySet[ConsentEvent]:
@@ -68,12 +77,8 @@ def consent_history(patient: Patient) -> QuerySet[ConsentEvent]:
     )
 
 
-def blocked_clinics_of(patient: Patient) -> QuerySet[Clinic]:
-    return Clinic.objects.filter(
-        pk__in=PatientConsent.blocked_clinics.through.objects.filter(
-            patientconsent_id=patient.pk
-        ).values("clinic_id")
-    ).order_by("name")
+def clinics_named(ids: Iterable[int]) -> QuerySet[Clinic]:
+    return Clinic.objects.filter(pk__in=list(ids)).order_by("name")
 
 
 def facts_for_patients(patient_ids: Iterable[int]) -> dict[int, rules.PatientFacts]:

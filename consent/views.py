@@ -112,16 +112,16 @@ def patient_detail(request: AuthedRequest, personal_id: str) -> HttpResponse:
     services.access_log_record(
         user=request.user, clinic=here, action=AccessLog.Action.VIEW, patient=patient
     )
-    snapshot = selectors.snapshot_of(patient)
-    decisions = [(here, _explain(selectors.decision_for(patient, clinic=here)))]
+    facts, decision = selectors.sms_status(patient, clinic=here)
+    decisions = [(here, _explain(decision))]
     return render(
         request,
         "consent/patient_detail.html",
         {
             "patient": patient,
-            "snapshot": snapshot,
-            "state_label": State(snapshot.state).label,
-            "blocked": selectors.blocked_clinics_of(patient),
+            "state": facts.state,
+            "state_label": State(facts.state).label,
+            "blocked": selectors.clinics_named(facts.blocked_clinics),
             "decisions": decisions,
             "guardian_numbers": selectors.guardian_numbers_of(patient),
             "history": selectors.consent_history(patient)[:200],
@@ -239,16 +239,16 @@ def case_detail(request: AuthedRequest, case_id: int) -> HttpResponse:
         action=AccessLog.Action.CASE_VIEW,
         patient=case.subject,
     )
-    snapshot = selectors.snapshot_of(case.subject)
+    facts, decision = selectors.sms_status(case.subject, clinic=case.clinic)
     return render(
         request,
         "consent/case_detail.html",
         {
             "case": case,
-            "snapshot": snapshot,
-            "state_label": State(snapshot.state).label,
-            "blocked": selectors.blocked_clinics_of(case.subject),
-            "decision": _explain(selectors.decision_for(case.subject, clinic=case.clinic)),
+            "state": facts.state,
+            "state_label": State(facts.state).label,
+            "blocked": selectors.clinics_named(facts.blocked_clinics),
+            "decision": _explain(decision),
             "apply_form": CaseDecisionForm(outcome=CaseStatus.RESOLVED, action=case.action),
             "reject_form": CaseDecisionForm(outcome=CaseStatus.REJECTED, action=case.action),
         },
