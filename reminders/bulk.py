@@ -11,6 +11,8 @@ from typing import Any
 
 from django.db import connections, models, router
 
+from bookings.db import driver_cursor
+
 CHUNK = 1000
 
 
@@ -33,9 +35,7 @@ def bulk_set(
     columns: list[Any] = [meta.get_field(name) for name in fields]
 
     table = quote(meta.db_table)
-    names = ", ".join(f"c{i}" for i in range(len(columns)))
-    assignments = ", ".join(f"{quote(f.column)} = v.c{i}" for i, f in enumerate(columns))
-    where = f"{table}.{quote(pk.column)} = v.k"
+    where = ""
     guard_params: list[Any] = []
     for name, value in (guard or {}).items():
         field: Any = meta.get_field(name)
@@ -45,21 +45,12 @@ def bulk_set(
         for start in range(0, len(objs), CHUNK):
             chunk = objs[start : start + CHUNK]
             if connection.vendor == "postgresql":
-                # psycopg adapts Python's values itself (str, int, datetime, UUID, None):
-                # Django's per-value preparation would cost more than the update.
-                keys = [obj.pk for obj in chunk]
-                values = [[getattr(obj, f.attname) for obj in chunk] for f in columns]
-                # One array per column: a short statement whatever the number of rows.
-                arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in [pk, *columns])
-                sql = (
-                    f"UPDATE {table} SET {assignments} "  # noqa: S608
-                    f"FROM unnest({arrays}) AS v(k, {names}) WHERE {where}"
-                )
-                # The driver's own cursor binds on the server: arrays travel as arrays
-                # instead of being quoted into the statement's text.
-                with connection.connection.cursor() as raw:
-                    raw.execute(sql, [keys, *values, *guard_params])
+                _update_from_arrays(connection, table, pk, columns, chunk, where, guard_params)
             else:
+                names = ", ".join(f"c{i}" for i in range(len(columns)))
+                assignments = ", ".join(
+                    f"{quote(f.column)} = v.c{i}" for i, f in enumerate(columns)
+                )
                 keys = [pk.get_db_prep_value(obj.pk, connection) for obj in chunk]
                 values = [
                     [f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in chunk]
@@ -68,9 +59,53 @@ def bulk_set(
                 row = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
                 sql = (
                     f"WITH v(k, {names}) AS (VALUES {', '.join([row] * len(chunk))}) "  # noqa: S608
-                    f"UPDATE {table} SET {assignments} FROM v WHERE {where}"
+                    f"UPDATE {table} SET {assignments} FROM v "
+                    f"WHERE {table}.{quote(pk.column)} = v.k{where}"
                 )
                 params: list[Any] = []
                 for index, key in enumerate(keys):
                     params += [key, *(column[index] for column in values)]
                 cursor.execute(sql, params + guard_params)
+
+
+def _update_from_arrays(
+    connection: Any,
+    table: str,
+    pk: Any,
+    columns: list[Any],
+    chunk: Sequence[Any],
+    where: str,
+    guard_params: list[Any],
+) -> None:
+    """PostgreSQL: one `UPDATE … FROM unnest(arrays)`, a short statement whatever the
+    number of rows (psycopg adapts Python's values itself: Django's per-value preparation
+    would cost more than the update). A column with one value for every row travels as a
+    single value instead of an array (a batch's times, sender and gateway usually do)."""
+    quote = connection.ops.quote_name
+    keys = [obj.pk for obj in chunk]
+    assignments: list[str] = []
+    # Arrays travel in binary: psycopg's text format quotes every element in Python.
+    arrays = [f"%b::{pk.db_type(connection)}[]"]
+    array_params: list[Any] = [keys]
+    scalar_params: list[Any] = []
+    for field in columns:
+        values = [getattr(obj, field.attname) for obj in chunk]
+        first = values[0]
+        if all(value == first and type(value) is type(first) for value in values):
+            assignments.append(f"{quote(field.column)} = %s::{field.db_type(connection)}")
+            scalar_params.append(first)
+        else:
+            assignments.append(f"{quote(field.column)} = v.c{len(arrays)}")
+            arrays.append(f"%b::{field.db_type(connection)}[]")
+            array_params.append(values)
+    names = ", ".join(["k", *(f"c{i}" for i in range(1, len(arrays)))])
+    key = f"{table}.{quote(pk.column)}"
+    sql = (
+        f"UPDATE {table} SET {', '.join(assignments)} "  # noqa: S608
+        f"FROM unnest({', '.join(arrays)}) AS v({names}) "
+        # The keys once more as `= ANY`, so the rows are found through the primary key:
+        # a join with the unnested arrays alone may hash the whole table.
+        f"WHERE {key} = v.k AND {key} = ANY(%b::{pk.db_type(connection)}[]){where}"
+    )
+    with driver_cursor(connection) as raw:
+        raw.execute(sql, [*scalar_params, *array_params, keys, *guard_params])

@@ -1,0 +1,23 @@
+"""Direct access to the PostgreSQL driver, for the few hot paths that read or write
+thousands of rows a second (the dispatch loop). Everything else goes through the ORM."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from psycopg.types.datetime import TimestamptzLoader
+
+
+def driver_cursor(connection: BaseDatabaseWrapper) -> Any:
+    """A psycopg cursor on Django's connection (so in its transaction) that binds
+    parameters on the server — arrays travel as arrays — and reads `timestamptz` with
+    psycopg's C loader. (Django registers a Python subclass of that loader to set the
+    zone, which costs microseconds per value; this one returns the same instant in the
+    connection's zone, UTC.) PostgreSQL only."""
+    assert connection.vendor == "postgresql"
+    connection.ensure_connection()
+    cursor = connection.connection.cursor()
+    # Registering psycopg's own class picks its C implementation.
+    cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+    return cursor
