@@ -19,6 +19,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from bookings import texts
+from bookings.db import driver_cursor
 from bookings.errors import DomainError
 from bookings.models import Appointment, AppointmentStatus
 from bookings.services import AppointmentSnapshot, appointment_set_status
@@ -387,15 +388,18 @@ def _send_in_transaction(
 
 LOCK_DUE_SQL = """
     WITH claim AS MATERIALIZED (
-        SELECT id FROM reminders_message
+        SELECT id, appointment_id, kind, generation, starts_at, due_at, parent_id, "to",
+               attempts, checkin_token, claim_token
+        FROM reminders_message
         WHERE status = 'scheduled' AND due_at <= %s
         ORDER BY due_at, id LIMIT %s
         FOR UPDATE SKIP LOCKED)
+    -- The locked rows carry their own columns: joining the message table again would
+    -- make PostgreSQL hash the whole table for every batch.
     SELECT m.id, m.appointment_id, m.kind, m.generation, m.starts_at, m.due_at, m.parent_id,
            m."to", m.attempts, m.checkin_token, m.claim_token, a.status, a.starts_at,
            a.patient_id, a.clinic_id, c.sms_name
-    FROM claim
-    JOIN reminders_message m ON m.id = claim.id
+    FROM claim m
     JOIN bookings_appointment a ON a.id = m.appointment_id
     JOIN bookings_clinic c ON c.id = a.clinic_id
     ORDER BY m.id
@@ -406,9 +410,9 @@ def _lock_due(*, now: datetime, limit: int) -> list[Sequence[Any]]:
     """Locks up to `limit` due messages (SKIP LOCKED: other dispatchers take the next
     ones) and reads what sending them needs, in one round trip on PostgreSQL."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with driver_cursor(connection) as cursor:
             cursor.execute(LOCK_DUE_SQL, [now, limit])
-            return list(cursor.fetchall())
+            return cursor.fetchall()
     ids = list(
         Message.objects.filter(status=Status.SCHEDULED, due_at__lte=now)
         .order_by("due_at", "id")
@@ -443,12 +447,9 @@ def _prepare(
     """Decides and renders each message: returns (ended, to send). A second recipient (a
     child's other guardian) gets a sibling message of its own."""
     facts = facts_for_patients(m.patient_id for m in messages)
-    taken: dict[int, set[str]] = defaultdict(set)
-    for parent_id, to in Message.objects.filter(
-        parent_id__in=[m.pk for m in messages if m.parent_id is None]
-    ).values_list("parent_id", "to"):
-        taken[parent_id].add(to)
+    taken = _numbers_taken([m.pk for m in messages if m.parent_id is None])
     today = timezone.localdate(now)
+    sender, gateway_name = settings.SMS_SENDER, gateway.name
     ended: list[Any] = []
     sending: list[Any] = []
     siblings: list[Message] = []
@@ -464,7 +465,8 @@ def _prepare(
             ended.append(message)
             continue
         if message.parent_id is None:
-            free = [r for r in decision.recipients if r.number not in taken[message.pk]]
+            numbers = taken.get(message.pk, ())
+            free = [r for r in decision.recipients if r.number not in numbers]
         else:
             free = [r for r in decision.recipients if r.number == message.to][:1]
         if not free:
@@ -477,18 +479,12 @@ def _prepare(
             starts_at=message.contact_starts_at,
             link=checkin_link(message.kind, message.checkin_token),
         )
-        fill = {
-            "sender": settings.SMS_SENDER,
-            "body": body,
-            "segments": texts.segments(body),
-            "submitted_at": now,
-            "gateway": gateway.name,
-            "updated_at": now,
-        }
+        segments = texts.segments(body)
         first, *others = free
         message.to, message.recipient_role = first.number, first.role
-        for key, value in fill.items():
-            setattr(message, key, value)
+        message.sender, message.body, message.segments = sender, body, segments
+        message.submitted_at = message.updated_at = now
+        message.gateway = gateway_name
         sending.append(message)
         siblings += [
             Message(
@@ -504,12 +500,36 @@ def _prepare(
                 attempts=1,
                 claim_token=message.claim_token,
                 claimed_at=now,
-                **fill,
+                sender=sender,
+                body=body,
+                segments=segments,
+                submitted_at=now,
+                gateway=gateway_name,
+                updated_at=now,
             )
             for other in others
         ]
     sending += Message.objects.bulk_create(siblings)
     return ended, sending
+
+
+def _numbers_taken(parent_ids: list[int]) -> dict[int, set[str]]:
+    """The numbers each planned message has already gone to through its siblings."""
+    taken: dict[int, set[str]] = defaultdict(set)
+    if not parent_ids:
+        return taken
+    if connection.vendor == "postgresql":
+        with driver_cursor(connection) as cursor:
+            cursor.execute(
+                'SELECT parent_id, "to" FROM reminders_message WHERE parent_id = ANY(%s)',
+                [parent_ids],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = list(Message.objects.filter(parent_id__in=parent_ids).values_list("parent_id", "to"))
+    for parent_id, to in rows:
+        taken[parent_id].add(to)
+    return taken
 
 
 def checkin_link(kind: str, token: str | None) -> str:
