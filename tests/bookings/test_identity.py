@@ -9,6 +9,7 @@ from bookings.identity import (
     InvalidPersonalId,
     InvalidPhoneNumber,
     NotAMobileNumber,
+    is_mobile_number,
     parse_hsa_id,
     parse_mobile_number,
     parse_personal_id,
@@ -75,6 +76,29 @@ def test_landline_is_not_a_mobile_number() -> None:
     assert parse_phone_number("035-13 10 00").is_mobile is False
     with pytest.raises(NotAMobileNumber):
         parse_mobile_number("035-13 10 00")
+
+
+@given(
+    st.one_of(
+        st.from_regex(r"\+467[0-9]{6,9}", fullmatch=True),
+        st.from_regex(r"\+46[0-9]{5,12}", fullmatch=True),
+    )
+)
+def test_stored_numbers_are_checked_as_the_library_would(e164: str) -> None:
+    # The dispatch loop's shortcut for Swedish mobiles agrees with a full parse.
+    try:
+        expected = parse_phone_number(e164).is_mobile
+    except InvalidPhoneNumber:
+        expected = False
+    assert is_mobile_number.__wrapped__(e164) is expected
+
+
+@pytest.mark.parametrize(
+    ("e164", "mobile"),
+    [("+46701234567", True), ("+46761234567", True), ("+4635131000", False), ("", False)],
+)
+def test_mobile_numbers_by_their_stored_form(e164: str, mobile: bool) -> None:
+    assert is_mobile_number.__wrapped__(e164) is mobile
 
 
 @pytest.mark.parametrize("raw", ["abc", "0741234567", "123"])
