@@ -74,10 +74,12 @@ def run(args: argparse.Namespace) -> None:
     )
     patients = min(args.messages, 20_000)
     t0 = time.perf_counter()
+    # Four clinics; contacts start at different times: every SMS has a text of its own.
     sql("""INSERT INTO bookings_clinic (hsa_id, name, sms_name, self_checkin, arrival_question,
                                         created_at, updated_at)
-           VALUES ('SE2321000115-E000000001', 'Kirurgikliniken', 'Kirurgikliniken', false, true,
-                   now(), now())""")
+           SELECT 'SE2321000115-E00000000' || g, n, n, false, true, now(), now()
+           FROM unnest(ARRAY['Kirurgikliniken', 'Ortopedkliniken', 'Ögonkliniken',
+                             'Hudkliniken']) WITH ORDINALITY AS c(n, g)""")
     sql(
         """INSERT INTO bookings_patient (personal_id, birth_date, is_coordination_number,
                given_name, family_name, protected_identity, mobile_number, number_source,
@@ -97,8 +99,10 @@ def run(args: argparse.Namespace) -> None:
             """INSERT INTO bookings_appointment (external_id, patient_id, clinic_id, starts_at,
                    booked_at, status, contact_type, created_at, updated_at, arrived_via, late_cancellation)
                SELECT %s || g, (SELECT min(id) FROM bookings_patient) + (g %% %s),
-                      (SELECT id FROM bookings_clinic), now() + interval '10 hours', now(),
-                      'booked', 'phone', now(), now(), '', false
+                      (SELECT min(id) FROM bookings_clinic) + g %% 4,
+                      date_trunc('hour', now()) + interval '10 hours'
+                          + (g %% 97) * interval '5 minutes',
+                      now(), 'booked', 'phone', now(), now(), '', false
                FROM generate_series(1, %s) g""",
             (prefix, patients, count),
         )
@@ -107,14 +111,16 @@ def run(args: argparse.Namespace) -> None:
         sql("""INSERT INTO reminders_message (appointment_id, kind, generation, starts_at,
                    due_at, status, reason, reason_detail, "to", recipient_role, sender, body,
                    attempts, gateway, gateway_ref, created_at, updated_at)
-               SELECT a.id, 'reminder', 1, a.starts_at, now() - interval '1 minute',
+               SELECT a.id, 'reminder', 1, a.starts_at,
+                      now() - interval '1 minute' - (a.id %% 600) * interval '1 second',
                       'scheduled', '', '', '', '', '', '', 0, '', '', now(), now()
                FROM bookings_appointment a WHERE a.external_id LIKE 'DUE-%%'""")
 
     def reset_due() -> None:
         sql("""UPDATE reminders_message SET status='scheduled', "to"='', body='', sender='',
                    claim_token=NULL, claimed_at=NULL, submitted_at=NULL, sent_at=NULL,
-                   attempts=0, due_at=now() - interval '1 minute', gateway='', gateway_ref=''
+                   attempts=0, gateway='', gateway_ref='',
+                   due_at=now() - interval '1 minute' - (appointment_id %% 600) * interval '1 second'
                WHERE status <> 'scheduled'""")
         sql("VACUUM ANALYZE reminders_message")
 
