@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg.types.datetime import TimestamptzLoader
 
@@ -17,7 +18,8 @@ def driver_cursor(connection: BaseDatabaseWrapper) -> Any:
     connection's zone, UTC.) PostgreSQL only."""
     assert connection.vendor == "postgresql"
     connection.ensure_connection()
-    cursor = connection.connection.cursor()
+    # Django's own cursors interpolate parameters into the statement's text (ClientCursor).
+    cursor = psycopg.Cursor(connection.connection)
     # Registering psycopg's own class picks its C implementation.
     cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
     return cursor

@@ -92,7 +92,7 @@ def facts_for_patients(patient_ids: Iterable[int]) -> dict[int, rules.PatientFac
         return {}
     if connection.vendor == "postgresql":
         with driver_cursor(connection) as cursor:
-            cursor.execute(_FACTS_SQL, [ids])
+            cursor.execute(_FACTS_SQL, [ids], prepare=True)
             patients = cursor.fetchall()
     else:
         blocked: dict[int, list[int]] = defaultdict(list)
@@ -118,9 +118,11 @@ def facts_for_patients(patient_ids: Iterable[int]) -> dict[int, rules.PatientFac
                 child_id__in=children
             ).values_list("child_id", "guardian_id", "number")
         }
-        for child, guardian, protected in Guardianship.objects.filter(
-            child_id__in=children
-        ).values_list("child_id", "guardian_id", "guardian__protected_identity"):
+        for child, guardian, protected in (
+            Guardianship.objects.filter(child_id__in=children)
+            .order_by("id")
+            .values_list("child_id", "guardian_id", "guardian__protected_identity")
+        ):
             guardians[child].append(rules.GuardianFacts(protected, numbers.get((child, guardian))))
     no_guardians: tuple[rules.GuardianFacts, ...] = ()
     return {

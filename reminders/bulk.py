@@ -108,4 +108,4 @@ def _update_from_arrays(
         f"WHERE {key} = v.k AND {key} = ANY(%b::{pk.db_type(connection)}[]){where}"
     )
     with driver_cursor(connection) as raw:
-        raw.execute(sql, [*scalar_params, *array_params, keys, *guard_params])
+        raw.execute(sql, [*scalar_params, *array_params, keys, *guard_params], prepare=True)

@@ -411,7 +411,7 @@ def _lock_due(*, now: datetime, limit: int) -> list[Sequence[Any]]:
     ones) and reads what sending them needs, in one round trip on PostgreSQL."""
     if connection.vendor == "postgresql":
         with driver_cursor(connection) as cursor:
-            cursor.execute(LOCK_DUE_SQL, [now, limit])
+            cursor.execute(LOCK_DUE_SQL, [now, limit], binary=True, prepare=True)
             return cursor.fetchall()
     ids = list(
         Message.objects.filter(status=Status.SCHEDULED, due_at__lte=now)
@@ -447,7 +447,9 @@ def _prepare(
     """Decides and renders each message: returns (ended, to send). A second recipient (a
     child's other guardian) gets a sibling message of its own."""
     facts = facts_for_patients(m.patient_id for m in messages)
-    taken = _numbers_taken([m.pk for m in messages if m.parent_id is None])
+    # Siblings are made only when a planned message is sent, so only one tried before (a
+    # retry; `attempts` counts this try too) can have any.
+    taken = _numbers_taken([m.pk for m in messages if m.parent_id is None and m.attempts > 1])
     today = timezone.localdate(now)
     sender, gateway_name = settings.SMS_SENDER, gateway.name
     ended: list[Any] = []
@@ -523,6 +525,7 @@ def _numbers_taken(parent_ids: list[int]) -> dict[int, set[str]]:
             cursor.execute(
                 'SELECT parent_id, "to" FROM reminders_message WHERE parent_id = ANY(%s)',
                 [parent_ids],
+                prepare=True,
             )
             rows = cursor.fetchall()
     else:
