@@ -13,18 +13,20 @@ class RecordingGateway(Gateway):
     idempotent = False
     sent: ClassVar[list[OutgoingSms]] = []
     mode: ClassVar[str] = "ok"  # ok | transient | reject
+    unreachable: ClassVar[set[str]] = set()  # numbers that fail transiently in any mode
 
     @classmethod
     def reset(cls, mode: str = "ok") -> None:
         cls.sent.clear()
         cls.mode = mode
+        cls.unreachable = set()
 
     @classmethod
     def sends_per_message(cls) -> Counter[int]:
         return Counter(s.message_id for s in cls.sent)
 
     def send(self, sms: OutgoingSms) -> SendResult:
-        if self.mode == "transient":
+        if self.mode == "transient" or sms.to in self.unreachable:
             raise TemporaryGatewayError("503 Service Unavailable")
         self.sent.append(sms)
         if self.mode == "reject":

@@ -86,6 +86,31 @@ def test_child_with_two_guardian_numbers_gets_one_sms_on_each(
     assert sorted(s.to for s in recording.sent) == ["+46701111111", "+46702222222"]
 
 
+def test_retry_to_the_first_guardian_does_not_send_to_the_second_again(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    child = PatientFactory(age=7, mobile_number="")
+    for number in ("0701111111", "0702222222"):
+        guardian = GuardianshipFactory(child=child).guardian
+        guardian_number_register(
+            child=child, guardian=guardian, number=number, actor=None, channel="phone"
+        )
+    booked(patient=child, starts_in=timedelta(days=1, hours=12))
+    recording.unreachable = {"+46701111111"}
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        assert dispatch()["retry"] == 1
+    planned = Message.objects.get(parent__isnull=True)
+    assert (planned.to, planned.status) == ("+46701111111", "scheduled")
+    assert Message.objects.get(parent=planned).status == "sent"
+    recording.unreachable = set()
+    with time_machine.travel(start + timedelta(seconds=31), tick=False):
+        assert dispatch()["sent"] == 1
+    sent = sorted((m.to, m.status) for m in Message.objects.all())
+    assert sent == [("+46701111111", "sent"), ("+46702222222", "sent")]
+    assert sorted(s.to for s in recording.sent) == ["+46701111111", "+46702222222"]
+
+
 def test_message_whose_contact_started_expires(
     booked: Booked, recording: type[RecordingGateway]
 ) -> None:
