@@ -83,25 +83,26 @@ def segments(text: str) -> int:
 
 
 def _clock(moment: datetime) -> str:
-    return f"{moment.hour:02d}:{moment.minute:02d}"
+    return "%02d:%02d" % (moment.hour, moment.minute)  # noqa: UP031 (the fastest form)
 
 
+# The templates, weekdays, months and digits are GSM-7 already: only the clinic's name and
+# the link can carry a typographic character, so only they are normalised (the dispatch
+# loop renders thousands of texts a second).
 def render_reminder(*, clinic_sms_name: str, local_start: datetime) -> str:
     """The reminder text for a contact starting at `local_start` (already Europe/Stockholm)."""
-    return normalise_gsm7(
-        REMINDER_TEMPLATE.format(
-            clinic=clinic_sms_name,
-            weekday=WEEKDAYS[local_start.weekday()],
-            day=local_start.day,
-            month=MONTHS[local_start.month - 1],
-            time=_clock(local_start),
-        )
+    return REMINDER_TEMPLATE.format(
+        clinic=normalise_gsm7(clinic_sms_name),
+        weekday=WEEKDAYS[local_start.weekday()],
+        day=local_start.day,
+        month=MONTHS[local_start.month - 1],
+        time=_clock(local_start),
     )
 
 
 def render_checkin(*, clinic_sms_name: str, local_start: datetime, link: str) -> str:
-    return normalise_gsm7(
-        CHECKIN_TEMPLATE.format(clinic=clinic_sms_name, time=_clock(local_start), link=link)
+    return CHECKIN_TEMPLATE.format(
+        clinic=normalise_gsm7(clinic_sms_name), time=_clock(local_start), link=normalise_gsm7(link)
     )
 
 

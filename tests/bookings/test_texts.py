@@ -71,3 +71,28 @@ def test_no_date_is_longer_than_torsdag_30_september() -> None:
 
     every_day = (datetime(2026, 1, 1) + timedelta(days=d) for d in range(365 * 7))
     assert max(length(d) for d in every_day) == length(datetime(2027, 9, 30))  # a Thursday
+
+
+TYPOGRAPHIC_OR_NOT = st.text(alphabet="Kirurgi –—’“”…\u00a0åäöÅÄÖ€[", max_size=34)
+
+
+@given(name=TYPOGRAPHIC_OR_NOT, link=TYPOGRAPHIC_OR_NOT, minute=st.integers(0, 60 * 24 * 365))
+def test_texts_are_the_templates_filled_in_and_normalised_whole(
+    name: str, link: str, minute: int
+) -> None:
+    start = datetime(2026, 1, 1, 0, 0) + timedelta(minutes=minute)
+    reminder = texts.REMINDER_TEMPLATE.format(
+        clinic=name,
+        weekday=texts.WEEKDAYS[start.weekday()],
+        day=start.day,
+        month=texts.MONTHS[start.month - 1],
+        time=start.strftime("%H:%M"),
+    )
+    checkin = texts.CHECKIN_TEMPLATE.format(clinic=name, time=start.strftime("%H:%M"), link=link)
+    assert texts.render_reminder(clinic_sms_name=name, local_start=start) == (
+        texts.normalise_gsm7(reminder)
+    )
+    assert texts.render_checkin(clinic_sms_name=name, local_start=start, link=link) == (
+        texts.normalise_gsm7(checkin)
+    )
+    assert not set(texts.render_reminder(clinic_sms_name=name, local_start=start)) & set("–’“…")
