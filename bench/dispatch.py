@@ -1,17 +1,23 @@
 """Dispatch throughput against bare SQL, and the idle tick (issue: the dispatch loop).
 
     .venv/bin/python bench/dispatch.py [--messages 100000] [--history 1000000]
+                                       [--batch 500] [--rounds 3] [--uniform]
 
 Needs PostgreSQL: uses DATABASE_URL's server, or starts a throwaway one like the test
 command. Creates its own database `bench_dispatch`, seeds N due reminders for activated
-adults, then measures in the same run:
+adults (20,000 patients, four clinics, starts and due times spread over hours and
+minutes, so each SMS has its own text and the claim order is not the table's order;
+`--uniform` seeds one clinic, one start and one due time instead), then measures in the
+same run, alternating, each time from the same freshly packed table:
 
 - the pipeline: `dispatch_in_process()` with the outbox gateway (claim with SKIP LOCKED,
   decide who receives, render, store the SMS, record the outcome), end to end;
 - bare SQL: a `SKIP LOCKED` claim-and-mark loop over the same table, same batch size;
-- the idle tick: `dispatch_tick` with nothing due over M historic messages.
 
-Prints the rates and their ratio. Not a test: run it on purpose.
+and prints the median of each and their ratio; then the pipeline in two processes, and
+the idle tick: `dispatch_tick` with nothing due over M historic messages.
+
+Not a test: run it on purpose.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ class OutboxGateway(Gateway):
     transactional = True
 
     def send(self, sms: OutgoingSms) -> SendResult:
-        return SendResult(sms.message_id, True, gateway_ref=f"outbox-{sms.message_id}")
+        # No reference of its own: the message row is the SMS.
+        return SendResult(sms.message_id, True)
 
     def send_many(self, batch: Sequence[OutgoingSms]) -> list[SendResult]:
         return [self.send(sms) for sms in batch]
