@@ -1,7 +1,7 @@
 """Dispatch throughput against bare SQL, and the idle tick (issue: the dispatch loop).
 
     .venv/bin/python bench/dispatch.py [--messages 100000] [--history 1000000]
-                                       [--batch 500] [--rounds 3] [--uniform]
+                                       [--batch 500] [--rounds 5] [--uniform]
 
 Needs PostgreSQL: uses DATABASE_URL's server, or starts a throwaway one like the test
 command. Creates its own database `bench_dispatch`, seeds N due reminders for activated
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--history", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--uniform",
         action="store_true",

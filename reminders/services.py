@@ -382,7 +382,10 @@ def _send_in_transaction(
     outgoing = [OutgoingSms(m.pk, m.to, m.sender, m.body, m.segments or 1) for m in sending]
     results = gateway.send_many(outgoing) if outgoing else []
     counts += _apply_results(sending, results, now=now)
-    bulk_set(Message, ended + sending, sorted({*SEND_FIELDS, *RESULT_FIELDS, *fields}))
+    written = {*SEND_FIELDS, *RESULT_FIELDS, *fields}
+    if not counts["retry"]:
+        written.discard("due_at")  # only a retry moves it
+    bulk_set(Message, ended + sending, sorted(written))
     return counts
 
 

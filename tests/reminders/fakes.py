@@ -32,3 +32,11 @@ class RecordingGateway(Gateway):
         if self.mode == "reject":
             return SendResult(sms.message_id, False, detail="HTTP 400: invalid to number")
         return SendResult(sms.message_id, True, gateway_ref=f"rec-{sms.message_id}")
+
+
+class TransactionalRecordingGateway(RecordingGateway):
+    """Like the outbox: sends inside the dispatch transaction."""
+
+    name = "recording-tx"
+    idempotent = True
+    transactional = True

@@ -198,6 +198,30 @@ def test_transient_gateway_failure_is_retried_with_backoff(
     assert recording.sends_per_message() == {message.pk: 1}
 
 
+def test_transient_failure_inside_the_dispatch_transaction_is_retried_with_backoff(
+    booked: Booked, recording: type[RecordingGateway], settings: Any
+) -> None:
+    settings.SMS_GATEWAY = "tests.reminders.fakes.TransactionalRecordingGateway"
+    booked(starts_in=timedelta(days=1, hours=12))
+    recording.mode = "transient"
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        assert dispatch()["retry"] == 1
+        assert dispatch().get("claimed", 0) == 0  # not due again at once
+    message = Message.objects.get()
+    assert (message.status, message.attempts, message.due_at, message.claim_token) == (
+        "scheduled",
+        1,
+        start + timedelta(seconds=30),
+        None,
+    )
+    recording.mode = "ok"
+    with time_machine.travel(start + timedelta(seconds=31), tick=False):
+        assert dispatch()["sent"] == 1
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("sent", 2)
+
+
 def test_gateway_that_stays_down_fails_the_message_after_the_last_attempt(
     booked: Booked, recording: type[RecordingGateway]
 ) -> None:
