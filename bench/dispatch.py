@@ -173,7 +173,11 @@ def run(args: argparse.Namespace) -> None:
         assert done == args.messages, done
         return done / (time.perf_counter() - t0)
 
+    from config.process import freeze_startup_objects
+
     def pipeline() -> float:
+        # As `manage.py dispatch_reminders` and the Celery workers start their loop.
+        freeze_startup_objects()
         t0 = time.perf_counter()
         counts = dispatch_in_process()
         assert counts["sent"] == args.messages, counts
@@ -202,6 +206,7 @@ def run(args: argparse.Namespace) -> None:
     reset_due()
     code = (
         "import django; django.setup(); "
+        "from config.process import freeze_startup_objects; freeze_startup_objects(); "
         "from reminders.services import dispatch_in_process; "
         "print(dispatch_in_process()['sent'])"
     )

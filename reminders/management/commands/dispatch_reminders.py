@@ -2,6 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from config.process import freeze_startup_objects
 from reminders.services import dispatch_in_process
 
 
@@ -12,6 +13,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        freeze_startup_objects()
         counts = dispatch_in_process()
         labels = [
             ("claimed", "hämtade"),
