@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.db import connections
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bookings.models import Scope
@@ -42,6 +43,10 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         yield browser
+        # Inside Playwright's context the ORM runs in a context of its own (greenlets carry
+        # their own context variables), so it holds a database connection that
+        # pytest-django never sees: close it, or it outlives the test database.
+        connections.close_all()
         browser.close()
 
 
@@ -54,7 +59,7 @@ def log_in(page: Page, base: str, username: str) -> None:
 
 
 def test_reception_handles_an_eservice_case_and_the_patient_page_shows_it(
-    live_server: Any, browser: Browser, settings: Any
+    live_server: Any, browser: Browser, settings: Any, request: pytest.FixtureRequest
 ) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     clinic = ClinicFactory(name="Hudkliniken")
@@ -64,6 +69,7 @@ def test_reception_handles_an_eservice_case_and_the_patient_page_shows_it(
     pid = patient.personal_id
     _, key = api_client_create(name="e-tjänsten", scopes=[Scope.ESERVICE])
     eservice = httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {key}"})
+    request.addfinalizer(eservice.close)  # hang up, so the server's thread ends
     created = eservice.post(
         "/api/v1/eservice/cases/",
         json={
