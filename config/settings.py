@@ -144,7 +144,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery: the broker carries ticks and hand-offs only ------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# A host name only so that kombu does not warn about its absence; the folders are the broker.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed"):

@@ -40,7 +40,7 @@ def free_port() -> int:
 def broker_url(tmp_path: Path) -> Iterator[str]:
     server = shutil.which("redis-server")
     if server is None or os.environ.get("E2E_BROKER") == "filesystem":
-        yield "filesystem://"  # the embedded broker; folders under VAR_DIR=tmp_path
+        yield "filesystem://localhost//"  # the embedded broker; folders under VAR_DIR=tmp_path
         return
     port = free_port()
     proc = subprocess.Popen(
