@@ -71,15 +71,21 @@ def test_not_activated_patient_is_suppressed_with_the_reason(
     assert Message.objects.get().reason == "not_activated"
 
 
-def test_child_with_two_guardian_numbers_gets_one_sms_on_each(
-    booked: Booked, recording: type[RecordingGateway]
-) -> None:
+def child_with_two_guardian_numbers() -> Any:
+    """A 7-year-old whose two guardians registered 070-111 11 11 and 070-222 22 22."""
     child = PatientFactory(age=7, mobile_number="")
     for number in ("0701111111", "0702222222"):
         guardian = GuardianshipFactory(child=child).guardian
         guardian_number_register(
             child=child, guardian=guardian, number=number, actor=None, channel="phone"
         )
+    return child
+
+
+def test_child_with_two_guardian_numbers_gets_one_sms_on_each(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    child = child_with_two_guardian_numbers()
     booked(patient=child)
     dispatch()
     sent = sorted((m.to, m.recipient_role, m.status) for m in Message.objects.all())
@@ -90,12 +96,7 @@ def test_child_with_two_guardian_numbers_gets_one_sms_on_each(
 def test_retry_to_the_first_guardian_does_not_send_to_the_second_again(
     booked: Booked, recording: type[RecordingGateway]
 ) -> None:
-    child = PatientFactory(age=7, mobile_number="")
-    for number in ("0701111111", "0702222222"):
-        guardian = GuardianshipFactory(child=child).guardian
-        guardian_number_register(
-            child=child, guardian=guardian, number=number, actor=None, channel="phone"
-        )
+    child = child_with_two_guardian_numbers()
     booked(patient=child, starts_in=timedelta(days=1, hours=12))
     recording.unreachable = {"+46701111111"}
     start = timezone.now()
