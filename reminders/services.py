@@ -319,11 +319,29 @@ RESULT_FIELDS = [
 ]
 
 
+TAKE_SQL = """
+    SELECT m.id, m.appointment_id, m.kind, m.generation, m.starts_at, m.due_at, m.parent_id,
+           m."to", m.attempts, m.checkin_token, m.claim_token, a.status, a.starts_at,
+           a.patient_id, a.clinic_id, c.sms_name
+    FROM reminders_message m
+    JOIN bookings_appointment a ON a.id = m.appointment_id
+    JOIN bookings_clinic c ON c.id = a.clinic_id
+    WHERE m.id = ANY(%s::bigint[]) AND m.status = 'sending' AND m.claim_token = %s::uuid
+          AND m.submitted_at IS NULL
+    ORDER BY m.id
+    FOR UPDATE OF m
+"""
+
+
 def _take(ids: Sequence[int], claim_token: uuid.UUID | str) -> list[Claimed]:
     """The claim's messages not yet taken, locked. A second run of the same claim (a
     replayed task) waits for the first and then finds them taken. No SKIP LOCKED here:
     another dispatcher's claim may hold one of these rows for an instant while it
     re-checks it, and skipping would strand the message until the claim timeout."""
+    if connection.vendor == "postgresql":
+        with driver_cursor(connection) as cursor:
+            cursor.execute(TAKE_SQL, [list(ids), str(claim_token)], binary=True, prepare=True)
+            return [Claimed(row) for row in cursor.fetchall()]
     rows = (
         Message.objects.select_for_update(of=("self",))
         .filter(
