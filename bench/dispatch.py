@@ -14,8 +14,9 @@ same run, alternating, each time from the same freshly packed table:
   decide who receives, render, store the SMS, record the outcome), end to end;
 - bare SQL: a `SKIP LOCKED` claim-and-mark loop over the same table, same batch size;
 
-and prints the median of each and their ratio; then the pipeline in two processes, and
-the idle tick: `dispatch_tick` with nothing due over M historic messages.
+and prints the median of each and their ratio; then the pipeline in two processes, the
+Celery path (the tick claims, the send task sends) in one, and the idle tick:
+`dispatch_tick` with nothing due over M historic messages.
 
 Not a test: run it on purpose.
 """
@@ -150,7 +151,7 @@ def run(args: argparse.Namespace) -> None:
     sql("VACUUM ANALYZE")
     print(f"seeded {args.messages} due messages in {time.perf_counter() - t0:.1f} s")
 
-    from reminders.services import dispatch_in_process, dispatch_tick
+    from reminders.services import dispatch_in_process, dispatch_tick, messages_dispatch
 
     def bare_sql() -> float:
         """Claim a batch with SKIP LOCKED and mark it sent, until nothing is due: the
@@ -223,6 +224,22 @@ def run(args: argparse.Namespace) -> None:
         f"pipeline, 2 dispatcher processes: {sent} in {two_seconds:.2f} s = "
         f"{two_rate:,.0f} msg/s = {two_rate / bare_rate:.1%} of bare SQL "
         "(includes two Django start-ups)"
+    )
+
+    # The Celery path in one process: the tick claims (status `sending`), the send task
+    # takes the claim and records the outcome — each row written twice, by design, so that
+    # a lost task is recovered.
+    reset_due()
+    freeze_startup_objects()
+    t0 = time.perf_counter()
+    counts = dispatch_tick(
+        hand_off=lambda ids, token: messages_dispatch(ids=ids, claim_token=token)
+    )
+    assert counts["sent"] == args.messages, counts
+    tick_rate = counts["sent"] / (time.perf_counter() - t0)
+    print(
+        f"Celery path (tick + send task), 1 process: {tick_rate:,.0f} msg/s = "
+        f"{tick_rate / bare_rate:.1%} of bare SQL"
     )
 
     # Idle tick over history: nothing due, a million finished messages.
