@@ -1,5 +1,8 @@
 """Direct access to the PostgreSQL driver, for the few hot paths that read or write
-thousands of rows a second (the dispatch loop). Everything else goes through the ORM."""
+thousands of rows a second (the dispatch loop). Everything else goes through the ORM.
+
+Statements run this way do not pass Django's execute wrappers: they are not in
+`connection.queries` or `CaptureQueriesContext`, and a debug toolbar does not see them."""
 
 from __future__ import annotations
 
