@@ -161,17 +161,39 @@ def patient_get_or_create_from_legacy(
     the old system's number was overwritten by hand: the link is flagged broken.
     Call inside the import's transaction."""
     pid = identity.parse_personal_id(personal_id)
-    patient, created = Patient.objects.get_or_create(
-        personal_id=pid.value,
-        defaults={
-            "birth_date": pid.birth_date,
-            "is_coordination_number": pid.is_coordination_number,
-            "mobile_number": legacy_number,
-            "number_source": NumberSource.LEGACY if legacy_number else "",
-        },
-    )
-    if created:
-        return patient, True
+    return patients_get_or_create_from_legacy({pid.value: legacy_number})[pid.value]
+
+
+def patients_get_or_create_from_legacy(
+    numbers: dict[str, str],
+) -> dict[str, tuple[Patient, bool]]:
+    """The same for many residents at once (the import reads the export 500 rows at a
+    time): personnummer (12 digits) → the export's number, in; personnummer → (patient,
+    created), out. One query for the known, one insert for the new."""
+    known = {p.personal_id: p for p in Patient.objects.filter(personal_id__in=list(numbers))}
+    new = []
+    for value, number in numbers.items():
+        if value not in known:
+            pid = identity.parse_personal_id(value)
+            new.append(
+                Patient(
+                    personal_id=pid.value,
+                    birth_date=pid.birth_date,
+                    is_coordination_number=pid.is_coordination_number,
+                    mobile_number=number,
+                    number_source=NumberSource.LEGACY if number else "",
+                )
+            )
+    found: dict[str, tuple[Patient, bool]] = {
+        p.personal_id: (p, True) for p in Patient.objects.bulk_create(new)
+    }
+    for value, patient in known.items():
+        _keep_legacy_number(patient, numbers[value])
+        found[value] = (patient, False)
+    return found
+
+
+def _keep_legacy_number(patient: Patient, legacy_number: str) -> None:
     if patient.synced_1177_at is None:
         if legacy_number and patient.mobile_number != legacy_number:
             patient.mobile_number = legacy_number
@@ -180,7 +202,6 @@ def patient_get_or_create_from_legacy(
     elif legacy_number and legacy_number != patient.mobile_number and not patient.link_broken:
         patient.link_broken = True
         patient.save(update_fields=["link_broken", "updated_at"])
-    return patient, False
 
 
 def patient_get(personal_id: str, *, field: str | None = None) -> Patient:

@@ -3,11 +3,14 @@
 Residents without a block are migrated as `active`; residents with any blocked clinic are
 left out, exactly as in January, and recorded as exclusions with their blocked clinics.
 Bad rows are reported by line number and never stop the good rows; running the same file
-again changes nothing; a dry run shows what would happen and writes nothing.
+again changes nothing; a dry run shows what would happen and writes nothing. The export is
+taken 500 rows at a time in a handful of statements; a chunk the database refuses is taken
+again row by row, so a bad row costs only itself.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 from collections.abc import Callable, Iterable
@@ -19,7 +22,10 @@ from django.db import DatabaseError, transaction
 from bookings.errors import DomainError
 from bookings.identity import PersonalId, parse_hsa_id, parse_personal_id, parse_phone_number
 from bookings.models import Clinic
-from bookings.services import patient_get_or_create_from_legacy
+from bookings.services import (
+    patient_get_or_create_from_legacy,
+    patients_get_or_create_from_legacy,
+)
 
 from .models import Channel, ConsentEvent, ExcludedAtClinic, LegacyImport, MigrationExclusion
 from .services import consent_activate
@@ -88,14 +94,25 @@ def read_rows(lines: Iterable[str]) -> Iterable[tuple[int, list[str]]]:
             yield reader.line_num, cells
 
 
-def _apply(
-    row: LegacyRow, clinics: dict[str, Clinic], source: LegacyImport, result: ImportResult
-) -> None:
+def _check_clinics(row: LegacyRow, clinics: dict[str, Clinic]) -> None:
     unknown = [h for h in row.blocked if h not in clinics]
     if unknown:
         raise DomainError(
             "okänd mottagning " + ", ".join(unknown) + " (registrera mottagningen och kör igen)"
         )
+
+
+def _migration_note(row: LegacyRow) -> str:
+    return "Migrerad från gamla systemet" + (
+        f" (ändrad {row.changed_on})" if row.changed_on else ""
+    )
+
+
+def _apply(
+    row: LegacyRow, clinics: dict[str, Clinic], source: LegacyImport, result: ImportResult
+) -> None:
+    """One row, on its own (the way a chunk the database refused is taken)."""
+    _check_clinics(row, clinics)
     if not row.blocked and not row.consent:
         result.no_consent += 1
         return
@@ -123,11 +140,119 @@ def _apply(
     if not created and ConsentEvent.objects.filter(patient=patient).exists():
         result.already += 1  # migrated before, or staff have decided since: theirs wins
         return
-    note = "Migrerad från gamla systemet" + (
-        f" (ändrad {row.changed_on})" if row.changed_on else ""
+    consent_activate(
+        patient=patient, actor=None, channel=Channel.MIGRATION, note=_migration_note(row)
     )
-    consent_activate(patient=patient, actor=None, channel=Channel.MIGRATION, note=note)
     result.migrated += 1
+
+
+class _OneByOne(Exception):
+    """The chunk must be taken row by row (a resident named twice: order matters)."""
+
+
+def _apply_chunk(
+    chunk: list[tuple[int, list[str]]],
+    clinics: dict[str, Clinic],
+    source: LegacyImport,
+    result: ImportResult,
+) -> None:
+    """A chunk in a handful of statements: the known residents in one query, the new
+    ones in one insert, the exclusions and their clinics in one insert each. Activations
+    go through the consent service one by one (an event and the projection each)."""
+    rows: list[LegacyRow] = []
+    for line, cells in chunk:
+        result.rows += 1
+        try:
+            row = parse_row(line, cells)
+            _check_clinics(row, clinics)
+        except DomainError as error:
+            result.errors.append((line, error.message))
+            continue
+        if not row.blocked and not row.consent:
+            result.no_consent += 1
+        else:
+            rows.append(row)
+    numbers = {row.personal_id.value: row.number for row in rows}
+    if len(numbers) < len(rows):
+        raise _OneByOne
+    patients = patients_get_or_create_from_legacy(numbers)
+    known = [patient.pk for patient, created in patients.values() if not created]
+    result.patients_created += len(patients) - len(known)
+    excluded_before = set(
+        MigrationExclusion.objects.filter(patient_id__in=known).values_list("patient_id", flat=True)
+    )
+    decided_before = set(
+        ConsentEvent.objects.filter(patient_id__in=known).values_list("patient_id", flat=True)
+    )
+    exclusions: list[tuple[LegacyRow, MigrationExclusion]] = []
+    for row in rows:
+        patient, _ = patients[row.personal_id.value]
+        if row.blocked:
+            if patient.pk in excluded_before:
+                result.already += 1
+            else:
+                exclusion = MigrationExclusion(
+                    patient=patient,
+                    legacy_consent=row.consent,
+                    changed_on=row.changed_on,
+                    source=source,
+                )
+                exclusions.append((row, exclusion))
+        elif patient.pk in decided_before:
+            result.already += 1  # migrated before, or staff have decided since: theirs wins
+        else:
+            consent_activate(
+                patient=patient, actor=None, channel=Channel.MIGRATION, note=_migration_note(row)
+            )
+            result.migrated += 1
+    MigrationExclusion.objects.bulk_create([exclusion for _, exclusion in exclusions])
+    ExcludedAtClinic.objects.bulk_create(
+        [
+            ExcludedAtClinic(exclusion=exclusion, clinic=clinics[hsa_id])
+            for row, exclusion in exclusions
+            for hsa_id in row.blocked
+        ]
+    )
+    for row, _ in exclusions:
+        result.excluded += 1
+        for hsa_id in row.blocked:
+            result.excluded_by_clinic[hsa_id] = result.excluded_by_clinic.get(hsa_id, 0) + 1
+
+
+def _import_chunk(
+    chunk: list[tuple[int, list[str]]],
+    clinics: dict[str, Clinic],
+    source: LegacyImport,
+    result: ImportResult,
+) -> None:
+    """A chunk at once; if the database refuses any of it (or a resident is named twice),
+    the chunk again row by row, so that the bad row is reported by its line and every
+    other row is kept."""
+    before = copy.deepcopy(result)
+    try:
+        with transaction.atomic():
+            _apply_chunk(chunk, clinics, source, result)
+        return
+    except (DatabaseError, _OneByOne):
+        _restore(result, before)
+    with transaction.atomic():
+        for line, cells in chunk:
+            before = copy.deepcopy(result)
+            try:
+                with transaction.atomic():
+                    _apply(parse_row(line, cells), clinics, source, result)
+            except DomainError as error:
+                _restore(result, before)  # the row's writes are undone: so are its counts
+                result.errors.append((line, error.message))
+            except DatabaseError as error:
+                _restore(result, before)
+                result.errors.append((line, f"databasfel: {error}"))
+            result.rows += 1
+
+
+def _restore(result: ImportResult, saved: ImportResult) -> None:
+    for name, value in vars(saved).items():
+        setattr(result, name, value)
 
 
 def legacy_consents_import(
@@ -147,17 +272,9 @@ def legacy_consents_import(
     with transaction.atomic():
         source = LegacyImport.objects.create(file_name=file_name, file_sha256=digest)
         for start in range(0, len(rows), CHUNK):
-            with transaction.atomic():
-                for line, cells in rows[start : start + CHUNK]:
-                    result.rows += 1
-                    try:
-                        with transaction.atomic():
-                            _apply(parse_row(line, cells), clinics, source, result)
-                    except DomainError as error:
-                        result.errors.append((line, error.message))
-                    except DatabaseError as error:
-                        result.errors.append((line, f"databasfel: {error}"))
-                progress(len(rows[start : start + CHUNK]))
+            chunk = rows[start : start + CHUNK]
+            _import_chunk(chunk, clinics, source, result)
+            progress(len(chunk))
         LegacyImport.objects.filter(pk=source.pk).update(
             rows=result.rows,
             migrated=result.migrated,

@@ -182,3 +182,50 @@ def test_wrong_header_stops_before_anything_is_written(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="Fel rubrikrad"):
         call_command("import_legacy_consents", str(path), "--no-progress")
     assert not Patient.objects.exists()
+
+
+def test_a_resident_named_twice_is_taken_in_the_file_s_order(tmp_path: Path, clinics: None) -> None:
+    body = (
+        f"{pid(20)};0701234567;ja;{A};2024-01-10\n"
+        f"{pid(20)};0701234567;ja;{B};2024-02-10\n"  # already left out by line 2
+        f"{pid(21)};0701234568;ja;;2024-01-10\n"
+    )
+    output = run(tmp_path, body)
+    exclusion = MigrationExclusion.objects.get(patient__personal_id=pid(20))
+    assert list(exclusion.blocked_clinics.values_list("hsa_id", flat=True)) == [A]
+    assert snapshot_of(Patient.objects.get(personal_id=pid(21))).state == State.ACTIVE
+    assert "Redan importerade eller redan hanterade: 1" in output
+
+
+def test_a_row_the_database_refuses_costs_only_itself(
+    tmp_path: Path, clinics: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import IntegrityError
+
+    from consent import legacy_import
+
+    activate = legacy_import.consent_activate
+
+    def refuse_one(*, patient: Patient, **kwargs: object) -> object:
+        if patient.personal_id == pid(31):
+            raise IntegrityError("simulated: the database refuses this resident")
+        return activate(patient=patient, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(legacy_import, "consent_activate", refuse_one)
+    body = (
+        f"{pid(30)};0701234567;ja;;2024-01-10\n"
+        f"{pid(31)};0701234568;ja;;2024-01-10\n"  # line 3: refused
+        f"{pid(32)};0701234569;ja;{A};2024-01-10\n"
+    )
+    output = run(tmp_path, body)
+    assert "  rad 3: databasfel: simulated" in output
+    # Counted once each, though the chunk was first tried whole.
+    assert "Rader:                                  3" in output
+    assert "Migrerade som aktiverade:               1" in output
+    assert "Inte migrerade (blockerad mottagning):  1" in output
+    assert "Nya patienter:                          2" in output
+    assert "Fel:                                    1" in output
+    # Line 3 left nothing behind; the chunk's first attempt left nothing twice.
+    assert set(Patient.objects.values_list("personal_id", flat=True)) == {pid(30), pid(32)}
+    assert MigrationExclusion.objects.count() == 1
+    assert ConsentEvent.objects.count() == 1
