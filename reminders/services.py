@@ -338,7 +338,7 @@ TAKE_SQL = f"""
           AND m.submitted_at IS NULL
     ORDER BY m.id
     FOR UPDATE OF m
-"""  # noqa: S608 (constants only)
+"""
 
 
 def _take(ids: Sequence[int], claim_token: uuid.UUID | str) -> list[Claimed]:
