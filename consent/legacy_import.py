@@ -22,10 +22,7 @@ from django.db import DatabaseError, transaction
 from bookings.errors import DomainError
 from bookings.identity import PersonalId, parse_hsa_id, parse_personal_id, parse_phone_number
 from bookings.models import Clinic
-from bookings.services import (
-    patient_get_or_create_from_legacy,
-    patients_get_or_create_from_legacy,
-)
+from bookings.services import patients_get_or_create_from_legacy
 
 from .models import Channel, ConsentEvent, ExcludedAtClinic, LegacyImport, MigrationExclusion
 from .services import consent_activate
@@ -108,44 +105,6 @@ def _migration_note(row: LegacyRow) -> str:
     )
 
 
-def _apply(
-    row: LegacyRow, clinics: dict[str, Clinic], source: LegacyImport, result: ImportResult
-) -> None:
-    """One row, on its own (the way a chunk the database refused is taken)."""
-    _check_clinics(row, clinics)
-    if not row.blocked and not row.consent:
-        result.no_consent += 1
-        return
-    patient, created = patient_get_or_create_from_legacy(
-        personal_id=row.personal_id.value, legacy_number=row.number
-    )
-    result.patients_created += created
-    if row.blocked:
-        if not created and MigrationExclusion.objects.filter(patient=patient).exists():
-            result.already += 1
-            return
-        exclusion = MigrationExclusion.objects.create(
-            patient=patient,
-            legacy_consent=row.consent,
-            changed_on=row.changed_on,
-            source=source,
-        )
-        ExcludedAtClinic.objects.bulk_create(
-            [ExcludedAtClinic(exclusion=exclusion, clinic=clinics[h]) for h in row.blocked]
-        )
-        result.excluded += 1
-        for h in row.blocked:
-            result.excluded_by_clinic[h] = result.excluded_by_clinic.get(h, 0) + 1
-        return
-    if not created and ConsentEvent.objects.filter(patient=patient).exists():
-        result.already += 1  # migrated before, or staff have decided since: theirs wins
-        return
-    consent_activate(
-        patient=patient, actor=None, channel=Channel.MIGRATION, note=_migration_note(row)
-    )
-    result.migrated += 1
-
-
 class _OneByOne(Exception):
     """The chunk must be taken row by row (a resident named twice: order matters)."""
 
@@ -158,7 +117,8 @@ def _apply_chunk(
 ) -> None:
     """A chunk in a handful of statements: the known residents in one query, the new
     ones in one insert, the exclusions and their clinics in one insert each. Activations
-    go through the consent service one by one (an event and the projection each)."""
+    go through the consent service one by one (an event and the projection each). Bad
+    rows are counted as errors; a row the database refuses raises (see _import_chunk)."""
     rows: list[LegacyRow] = []
     for line, cells in chunk:
         result.rows += 1
@@ -240,14 +200,18 @@ def _import_chunk(
             before = copy.deepcopy(result)
             try:
                 with transaction.atomic():
-                    _apply(parse_row(line, cells), clinics, source, result)
+                    _apply_chunk([(line, cells)], clinics, source, result)
             except DomainError as error:
-                _restore(result, before)  # the row's writes are undone: so are its counts
-                result.errors.append((line, error.message))
+                _refused(result, before, line, error.message)
             except DatabaseError as error:
-                _restore(result, before)
-                result.errors.append((line, f"databasfel: {error}"))
-            result.rows += 1
+                _refused(result, before, line, f"databasfel: {error}")
+
+
+def _refused(result: ImportResult, before: ImportResult, line: int, message: str) -> None:
+    """A row whose writes were undone: so are its counts, and its line is reported."""
+    _restore(result, before)
+    result.rows += 1
+    result.errors.append((line, message))
 
 
 def _restore(result: ImportResult, saved: ImportResult) -> None:
