@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> None:
     sql("VACUUM ANALYZE")
     print(f"seeded {args.messages} due messages in {time.perf_counter() - t0:.1f} s")
 
-    from reminders.services import dispatch_in_process, dispatch_tick, messages_dispatch
+    from reminders.dispatch import dispatch_in_process, dispatch_tick, messages_dispatch
 
     def bare_sql() -> float:
         """Claim a batch with SKIP LOCKED and mark it sent, until nothing is due: the
@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> None:
         assert done == args.messages, done
         return done / (time.perf_counter() - t0)
 
-    from config.process import freeze_startup_objects
+    from reminders.process import freeze_startup_objects
 
     def pipeline() -> float:
         # As `manage.py dispatch_reminders` and the Celery workers start their loop.
@@ -207,8 +207,8 @@ def run(args: argparse.Namespace) -> None:
     reset_due()
     code = (
         "import django; django.setup(); "
-        "from config.process import freeze_startup_objects; freeze_startup_objects(); "
-        "from reminders.services import dispatch_in_process; "
+        "from reminders.process import freeze_startup_objects; freeze_startup_objects(); "
+        "from reminders.dispatch import dispatch_in_process; "
         "print(dispatch_in_process()['sent'])"
     )
     t0 = time.perf_counter()

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import services
+from . import selectors, services
 from .models import Appointment, AppointmentStatus, Clinic, ContactType, Patient, Scope
 from .serializers import (
     EXTERNAL_ID_PATTERN,
@@ -233,8 +233,8 @@ class AppointmentApi(ApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        patient = services.patient_get(fields.pop("patient"), field="patient")
-        clinic = services.clinic_get(fields.pop("clinic"), field="clinic")
+        patient = selectors.patient_get(fields.pop("patient"), field="patient")
+        clinic = selectors.clinic_get(fields.pop("clinic"), field="clinic")
         appointment, created = services.appointment_upsert(
             external_id=external_id, patient=patient, clinic=clinic, **fields
         )
@@ -250,4 +250,4 @@ class AppointmentApi(ApiView):
     )
     def get(self, request: Request, external_id: str) -> Response:
         external_id = path_value(ExternalIdField(), "external_id", external_id)
-        return Response(AppointmentOutputSerializer(services.appointment_get(external_id)).data)
+        return Response(AppointmentOutputSerializer(selectors.appointment_get(external_id)).data)

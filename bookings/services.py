@@ -4,7 +4,6 @@ guarantees."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import identity, texts
-from .errors import Conflict, DomainError, NotFound
+from .errors import Conflict, DomainError
 from .models import (
     ApiClient,
     Appointment,
@@ -26,7 +25,7 @@ from .models import (
     Patient,
     Scope,
 )
-from .signals import appointment_changed
+from .signals import AppointmentSnapshot, appointment_changed
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractUser
@@ -204,30 +203,6 @@ def _keep_legacy_number(patient: Patient, legacy_number: str) -> None:
         patient.save(update_fields=["link_broken", "updated_at"])
 
 
-def patient_get(personal_id: str, *, field: str | None = None) -> Patient:
-    """The patient, or NotFound; with `field`, a missing patient is a 400 on that field
-    (a body that names an unknown patient is bad input, not a missing resource)."""
-    pid = identity.parse_personal_id(personal_id)
-    try:
-        return Patient.objects.get(personal_id=pid.value)
-    except Patient.DoesNotExist:
-        message = f"Patienten {pid.value} finns inte i registret."
-        if field:
-            raise DomainError(message, field=field, code="unknown_patient") from None
-        raise NotFound(message) from None
-
-
-def clinic_get(hsa_id: str, *, field: str | None = None) -> Clinic:
-    value = identity.parse_hsa_id(hsa_id)
-    try:
-        return Clinic.objects.get(hsa_id=value)
-    except Clinic.DoesNotExist:
-        message = f"Mottagningen {value} finns inte."
-        if field:
-            raise DomainError(message, field=field, code="unknown_clinic") from None
-        raise NotFound(message) from None
-
-
 @transaction.atomic
 def api_client_create(*, name: str, scopes: Iterable[str]) -> tuple[ApiClient, str]:
     """Creates an API client and returns it with its key, which is never stored."""
@@ -281,16 +256,6 @@ def api_client_rotate_key(*, client: ApiClient) -> str:
         key_prefix=prefix, key_hash=ApiClient.hash_key(key)
     )
     return key
-
-
-@dataclass(frozen=True)
-class AppointmentSnapshot:
-    """An appointment as it was before a change (sent with `appointment_changed`)."""
-
-    starts_at: datetime
-    status: str
-    clinic_id: int
-    contact_type: str
 
 
 @transaction.atomic
@@ -403,10 +368,3 @@ def appointment_set_status(*, appointment: Appointment, status: str, via: str) -
         sender=Appointment, appointment=appointment, previous=previous, moment=now
     )
     return appointment
-
-
-def appointment_get(external_id: str) -> Appointment:
-    try:
-        return Appointment.objects.select_related("patient", "clinic").get(external_id=external_id)
-    except Appointment.DoesNotExist:
-        raise NotFound(f"Den bokade kontakten {external_id} finns inte.") from None

@@ -1,7 +1,23 @@
 """The signals this app sends to the apps above it (SPEC 4). Receivers connect in their
 `AppConfig.ready()` and run in the sender's transaction."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.dispatch import Signal
+
+
+@dataclass(frozen=True)
+class AppointmentSnapshot:
+    """An appointment as it was before a change (sent with `appointment_changed`)."""
+
+    starts_at: datetime
+    status: str
+    clinic_id: int
+    contact_type: str
+
 
 # Sent after an appointment was created or changed, inside the same transaction.
 # kwargs: appointment (Appointment, as saved), previous (AppointmentSnapshot | None for a

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from bookings.api import ApiView, pid_path, problems
 from bookings.models import ApiClient, Scope
+from bookings.selectors import clinic_get, patient_get
 from bookings.serializers import (
     ExternalIdField,
     HsaIdField,
@@ -18,7 +19,6 @@ from bookings.serializers import (
     StrictSerializer,
     path_value,
 )
-from bookings.services import clinic_get, patient_get
 
 from . import rules
 from .models import CaseAction, CaseStatus, EServiceCase, State

@@ -17,6 +17,7 @@ from django.utils import timezone
 from bookings.errors import Conflict, DomainError, Forbidden
 from bookings.identity import parse_mobile_number
 from bookings.models import ApiClient, Appointment, AppointmentStatus, Clinic, Guardianship, Patient
+from bookings.selectors import clinic_get, patient_get
 from bookings.services import appointment_set_status
 
 from . import rules
@@ -329,32 +330,16 @@ class CaseRequest:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
 
 
-def _registered_patient(personal_id: str, field: str) -> Patient:
-    patient = Patient.objects.filter(personal_id=personal_id).first()
-    if patient is None:
-        raise DomainError(
-            f"{personal_id} finns inte i registret.", field=field, code="unknown_patient"
-        )
-    return patient
-
-
-def _registered_clinic(hsa_id: str, field: str) -> Clinic:
-    clinic = Clinic.objects.filter(hsa_id=hsa_id).first()
-    if clinic is None:
-        raise DomainError(f"Mottagningen {hsa_id} finns inte.", field=field, code="unknown_clinic")
-    return clinic
-
-
 def case_receive(*, request: CaseRequest, client: ApiClient) -> tuple[EServiceCase, bool]:
     """Stores a case from the e-service (before it is acknowledged). Idempotent by the
     e-service's id: the same request again returns the stored case; a different request
     with the same id is a Conflict. The subject is the resident or a registered child of
     theirs under 13 (else Forbidden, `not_guardian`). With ESERVICE_AUTO_APPLY the case is
     applied at once, still with a standard reply and an event linked to it."""
-    received_at = _registered_clinic(request.received_at, "received_at")
-    submitted_by = _registered_patient(request.submitted_by, "submitted_by")
-    subject = _registered_patient(request.subject, "subject")
-    clinic = _registered_clinic(request.clinic, "clinic") if request.clinic else None
+    received_at = clinic_get(request.received_at, field="received_at")
+    submitted_by = patient_get(request.submitted_by, field="submitted_by")
+    subject = patient_get(request.subject, field="subject")
+    clinic = clinic_get(request.clinic, field="clinic") if request.clinic else None
     if subject != submitted_by:
         is_guardian = Guardianship.objects.filter(child=subject, guardian=submitted_by).exists()
         under_13 = (

@@ -13,10 +13,11 @@ from bookings.api import ApiView, external_id_path, problems
 from bookings.errors import DomainError
 from bookings.identity import parse_phone_number
 from bookings.models import Scope
+from bookings.selectors import appointment_get
 from bookings.serializers import ExternalIdField, path_value
-from bookings.services import appointment_get
 
-from . import selectors, services
+from . import selectors
+from .delivery import delivery_report_apply
 from .gateways import get_gateway
 from .models import Kind, Reason, Status
 
@@ -117,5 +118,5 @@ class Elks46DeliveryReportApi(ApiView):
         update = gateway.parse_delivery_report(request._request)
         if update is None:
             raise Http404  # unauthenticated reports learn nothing
-        services.delivery_report_apply(update)
+        delivery_report_apply(update)
         return Response(status=204)

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from bookings.models import Appointment
-from bookings.services import AppointmentSnapshot
+from bookings.signals import AppointmentSnapshot
 
-from .services import messages_plan_on_change
+from .schedule import messages_plan_on_change
 
 
 def on_appointment_changed(

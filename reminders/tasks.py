@@ -8,7 +8,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
-from . import services
+from .dispatch import dispatch_tick, messages_dispatch
 
 
 @shared_task(name="reminders.tasks.tick", ignore_result=True)
@@ -16,13 +16,11 @@ def tick() -> dict[str, int]:
     def hand_off(ids: list[int], token: Any) -> None:
         send_batch.delay(ids, str(token))
 
-    counts = services.dispatch_tick(
-        hand_off=hand_off, max_batches=settings.DISPATCH_MAX_BATCHES_PER_TICK
-    )
+    counts = dispatch_tick(hand_off=hand_off, max_batches=settings.DISPATCH_MAX_BATCHES_PER_TICK)
     return dict(counts)
 
 
 @shared_task(name="reminders.tasks.send_batch", ignore_result=True)
 def send_batch(ids: list[int], claim_token: str) -> dict[str, int]:
     """Sends one claim. A replay (or a claim taken over by recovery) sends nothing."""
-    return dict(services.messages_dispatch(ids=ids, claim_token=claim_token))
+    return dict(messages_dispatch(ids=ids, claim_token=claim_token))

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from bookings.errors import DomainError
 
-from . import services
+from .checkin import CHECKIN_OPENS, checkin_register, checkin_state
 from .models import Kind, Message
 
 
@@ -52,11 +52,11 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
     context = {
         "clinic": appointment.clinic.sms_name,
         "starts_at": timezone.localtime(appointment.starts_at),
-        "opens_at": timezone.localtime(appointment.starts_at - services.CHECKIN_OPENS),
+        "opens_at": timezone.localtime(appointment.starts_at - CHECKIN_OPENS),
     }
     if request.method == "POST":
         try:
-            check_in, payment = services.checkin_register(message=message)
+            check_in, payment = checkin_register(message=message)
         except DomainError:
             pass  # the state below says why, in words the patient understands
         else:
@@ -71,7 +71,7 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
                 },
             )
         message.refresh_from_db()
-    state = services.checkin_state(message, now=timezone.now())
+    state = checkin_state(message, now=timezone.now())
     return render(
         request,
         "reminders/checkin.html",

@@ -185,8 +185,8 @@ def test_patient_checks_in_on_a_phone_and_the_desk_sees_it(
 
     from bookings.services import appointment_upsert
     from consent.services import consent_activate
+    from reminders.dispatch import dispatch_in_process
     from reminders.models import Message
-    from reminders.services import dispatch_in_process
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SMS_GATEWAY = "outbox"

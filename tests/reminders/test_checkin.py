@@ -15,8 +15,8 @@ from bookings.models import Appointment
 from bookings.roles import Role
 from bookings.services import appointment_upsert
 from consent.services import consent_activate
+from reminders.dispatch import dispatch_in_process
 from reminders.models import CheckIn, Message
-from reminders.services import dispatch_in_process
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,9 @@ from django.utils import timezone
 from bookings.models import Appointment
 from bookings.services import appointment_upsert
 from consent.services import consent_block, guardian_number_register
-from reminders import services
+from reminders import dispatch as dispatching
+from reminders import queue
+from reminders.delivery import delivery_report_apply
 from reminders.models import FINAL, Message, Status
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory
 
@@ -26,7 +28,7 @@ Booked = Callable[..., Appointment]
 
 
 def dispatch() -> dict[str, int]:
-    return dict(services.dispatch_in_process())
+    return dict(dispatching.dispatch_in_process())
 
 
 def test_due_reminder_is_sent_with_the_exact_text_sender_and_number(
@@ -128,7 +130,7 @@ def test_contact_cancelled_after_the_claim_is_not_sent(
     booked: Booked, recording: type[RecordingGateway]
 ) -> None:
     appointment = booked()
-    token, ids = services.messages_claim_due(now=timezone.now(), limit=10)
+    token, ids = queue.messages_claim_due(now=timezone.now(), limit=10)
     appointment_upsert(
         external_id=appointment.external_id,
         patient=appointment.patient,
@@ -137,7 +139,7 @@ def test_contact_cancelled_after_the_claim_is_not_sent(
         status="cancelled",
         contact_type=appointment.contact_type,
     )
-    services.messages_dispatch(ids=ids, claim_token=token)
+    dispatching.messages_dispatch(ids=ids, claim_token=token)
     message = Message.objects.get()
     assert (message.status, message.reason) == ("cancelled", "appointment_cancelled")
     assert recording.sent == []
@@ -259,9 +261,9 @@ def test_replayed_send_task_sends_nothing_twice(
 ) -> None:
     for _ in range(5):
         booked()
-    token, ids = services.messages_claim_due(now=timezone.now(), limit=100)
-    first = services.messages_dispatch(ids=ids, claim_token=token)
-    replay = services.messages_dispatch(ids=ids, claim_token=token)
+    token, ids = queue.messages_claim_due(now=timezone.now(), limit=100)
+    first = dispatching.messages_dispatch(ids=ids, claim_token=token)
+    replay = dispatching.messages_dispatch(ids=ids, claim_token=token)
     assert first["sent"] == 5
     assert replay == {}
     assert set(recording.sends_per_message().values()) == {1}
@@ -273,11 +275,11 @@ def test_duplicate_beat_tick_claims_nothing_twice(
     for _ in range(7):
         booked()
     claims: list[tuple[list[int], Any]] = []
-    services.dispatch_tick(hand_off=lambda ids, token: claims.append((ids, token)))
-    services.dispatch_tick(hand_off=lambda ids, token: claims.append((ids, token)))
+    dispatching.dispatch_tick(hand_off=lambda ids, token: claims.append((ids, token)))
+    dispatching.dispatch_tick(hand_off=lambda ids, token: claims.append((ids, token)))
     assert sum(len(ids) for ids, _ in claims) == 7
     for ids, token in claims + claims:  # every hand-off delivered twice by the broker
-        services.messages_dispatch(ids=ids, claim_token=token)
+        dispatching.messages_dispatch(ids=ids, claim_token=token)
     assert len(recording.sent) == 7
     assert set(recording.sends_per_message().values()) == {1}
 
@@ -286,12 +288,12 @@ def test_dispatch_of_a_claim_taken_over_by_recovery_sends_nothing(
     booked: Booked, recording: type[RecordingGateway], settings: Any
 ) -> None:
     booked()
-    old_token, ids = services.messages_claim_due(now=timezone.now(), limit=10)
+    old_token, ids = queue.messages_claim_due(now=timezone.now(), limit=10)
     with time_machine.travel(
         timezone.now() + timedelta(seconds=settings.DISPATCH_CLAIM_TIMEOUT + 1)
     ):
         dispatch()  # recovers the stale claim and sends it
-    assert services.messages_dispatch(ids=ids, claim_token=old_token) == {}
+    assert dispatching.messages_dispatch(ids=ids, claim_token=old_token) == {}
     assert len(recording.sent) == 1
 
 
@@ -301,7 +303,7 @@ def test_claim_of_a_killed_dispatcher_is_recovered_after_the_timeout(
 ) -> None:
     for _ in range(3):
         booked()
-    services.messages_claim_due(now=timezone.now(), limit=10)  # ...and the dispatcher dies
+    queue.messages_claim_due(now=timezone.now(), limit=10)  # ...and the dispatcher dies
     assert dispatch().get("claimed", 0) == 0  # still within the timeout: left alone
     assert Message.objects.filter(status=Status.SENDING).count() == 3
     later = timezone.now() + timedelta(seconds=settings.DISPATCH_CLAIM_TIMEOUT + 1)
@@ -347,9 +349,9 @@ def test_worker_crash_with_the_outbox_is_recovered_after_the_timeout_and_sends_o
     booked: Booked, outbox_crashes: Callable[[], None], settings: Any
 ) -> None:
     booked()
-    token, ids = services.messages_claim_due(now=timezone.now(), limit=10)  # the tick
+    token, ids = queue.messages_claim_due(now=timezone.now(), limit=10)  # the tick
     with pytest.raises(Crash):
-        services.messages_dispatch(ids=ids, claim_token=token)  # the worker dies
+        dispatching.messages_dispatch(ids=ids, claim_token=token)  # the worker dies
     outbox_crashes()
     assert Message.objects.get().status == "sending"
     with time_machine.travel(
@@ -384,7 +386,7 @@ def test_non_idempotent_gateway_crash_after_handing_over_is_outcome_unknown_unti
     assert recording.sent == []  # never sent twice
     from reminders.gateways import DeliveryUpdate
 
-    services.delivery_report_apply(DeliveryUpdate(message.pk, "delivered", "x1", None, {}))
+    delivery_report_apply(DeliveryUpdate(message.pk, "delivered", "x1", None, {}))
     message.refresh_from_db()
     assert (message.status, message.reason) == ("delivered", "")
 

@@ -22,7 +22,7 @@ from bookings.models import Scope
 from bookings.services import api_client_create
 from consent.services import consent_activate
 from reminders.models import Message
-from reminders.services import beat_schedule_install
+from reminders.schedule import beat_schedule_install
 from tests.factories import ClinicFactory, PatientFactory
 
 from .processes import ROOT, env

@@ -17,7 +17,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from bookings.models import ApiClient, Appointment, Scope
-from reminders import services
+from reminders.dispatch import dispatch_in_process
 from reminders.gateways import OutgoingSms, TemporaryGatewayError
 from reminders.gateways.base import webhook_token
 from reminders.gateways.elks46 import Elks46Gateway
@@ -115,7 +115,7 @@ def test_46elks_end_to_end_send_and_delivery_report(
     elks: type[FakeElks], booked: Callable[..., Appointment]
 ) -> None:
     booked()
-    assert dict(services.dispatch_in_process())["sent"] == 1
+    assert dict(dispatch_in_process())["sent"] == 1
     message = Message.objects.get()
     assert (message.gateway, message.gateway_ref) == ("46elks", "s1abc")
     url = urlparse(elks.requests[0]["form"]["whendelivered"])
@@ -139,7 +139,7 @@ def test_delivery_report_with_a_wrong_token_changes_nothing(
     elks: type[FakeElks], booked: Callable[..., Appointment]
 ) -> None:
     booked()
-    services.dispatch_in_process()
+    dispatch_in_process()
     message = Message.objects.get()
     response = Client().post(
         f"/api/v1/gateways/46elks/delivery/?message={message.pk}&token=forged",
@@ -155,7 +155,7 @@ def test_failed_delivery_report_fails_the_message_and_keeps_history(
     elks: type[FakeElks], booked: Callable[..., Appointment]
 ) -> None:
     booked()
-    services.dispatch_in_process()
+    dispatch_in_process()
     message = Message.objects.get()
     query = f"?message={message.pk}&token={webhook_token(message.pk)}"
     client = Client()
@@ -179,11 +179,11 @@ def test_outbox_api_lists_sent_sms_newest_first_and_filters_by_number(
     from tests.factories import PatientFactory
 
     first = booked(patient=PatientFactory(mobile_number="+46701111111"))
-    services.dispatch_in_process()
+    dispatch_in_process()
     second = booked(
         patient=PatientFactory(mobile_number="+46702222222"), starts_in=timedelta(hours=20)
     )
-    services.dispatch_in_process()
+    dispatch_in_process()
     results = outbox_api.get("/api/v1/outbox/").json()["results"]
     assert [r["appointment"] for r in results] == [second.external_id, first.external_id]
     only = outbox_api.get("/api/v1/outbox/", {"to": "070-111 11 11"}).json()["results"]
@@ -222,7 +222,7 @@ def test_console_gateway_logs_the_sms(
     settings.SMS_GATEWAY = "console"
     booked()
     with caplog.at_level("INFO", logger="reminders.sms"):
-        services.dispatch_in_process()
+        dispatch_in_process()
     message = Message.objects.get()
     assert f"SMS #{message.pk} from RegHalland to {message.to}" in caplog.text
     assert message.gateway == "console"

@@ -58,7 +58,7 @@ def seed_due_messages(count: int, patients: int = 100) -> list[int]:
 
 DISPATCHER = """
 import time
-from reminders.services import dispatch_in_process
+from reminders.dispatch import dispatch_in_process
 while time.time() < float(os.environ["START_AT"]):
     time.sleep(0.01)
 print(dict(dispatch_in_process()))
@@ -98,7 +98,7 @@ def test_several_dispatchers_at_once_send_each_sms_exactly_once() -> None:
 
 KILLED_AFTER_CLAIM = """
 from django.utils import timezone
-from reminders.services import messages_claim_due
+from reminders.queue import messages_claim_due
 token, ids = messages_claim_due(now=timezone.now(), limit=200)
 print(len(ids), flush=True)
 os.kill(os.getpid(), 9)
@@ -114,7 +114,7 @@ def test_dispatcher_killed_after_claiming_loses_nothing(settings: Any) -> None:
     assert Message.objects.filter(status=Status.SENDING).count() == 200
 
     settings.SMS_GATEWAY = "outbox"
-    from reminders.services import dispatch_in_process
+    from reminders.dispatch import dispatch_in_process
 
     assert dict(dispatch_in_process())["sent"] == 100  # the dead claim waits for its timeout
     assert Message.objects.filter(status=Status.SENDING).count() == 200

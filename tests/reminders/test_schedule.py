@@ -252,10 +252,10 @@ def test_a_burst_of_due_bookings_nudges_the_dispatcher_once(
     api, patient, clinic, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
     from config.celery import app
-    from reminders import services
+    from reminders import schedule
 
     sent: list[tuple[str, dict[str, Any]]] = []
-    monkeypatch.setattr(services, "_last_nudge", 0.0)
+    monkeypatch.setattr(schedule, "_last_nudge", 0.0)
     monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append((name, kw)))
     with django_capture_on_commit_callbacks(execute=True):
         for n in range(3):  # due at once: booked 10 hours ahead
@@ -267,10 +267,10 @@ def test_a_booking_days_ahead_does_not_nudge(
     api, patient, clinic, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
     from config.celery import app
-    from reminders import services
+    from reminders import schedule
 
     sent: list[str] = []
-    monkeypatch.setattr(services, "_last_nudge", 0.0)
+    monkeypatch.setattr(schedule, "_last_nudge", 0.0)
     monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append(name))
     with django_capture_on_commit_callbacks(execute=True):
         book(api, patient, clinic, NOW + timedelta(days=5))

@@ -2,8 +2,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from config.process import freeze_startup_objects
-from reminders.services import dispatch_in_process
+from reminders.dispatch import dispatch_in_process
+from reminders.process import freeze_startup_objects
 
 
 class Command(BaseCommand):

@@ -1,0 +1,58 @@
+"""Self check-in (SPEC 3.5): the link in the check-in SMS opens from 2 hours before to 5
+minutes after the start, registers the arrival and starts the payment."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from bookings.errors import DomainError
+from bookings.models import AppointmentStatus
+from bookings.services import appointment_set_status
+
+from .models import CheckIn, Message
+from .payments import PaymentResult, payment_backend
+
+CHECKIN_OPENS = timedelta(hours=2)
+CHECKIN_CLOSES = timedelta(minutes=5)
+
+
+def checkin_state(message: Message, *, now: datetime) -> str:
+    """ "open", "used", "not_yet", "closed" (too late, or the contact is no longer booked)."""
+    appointment = message.appointment
+    if hasattr(message, "check_in"):
+        return "used"
+    if appointment.status == AppointmentStatus.ARRIVED:
+        return "used"
+    if appointment.status != AppointmentStatus.BOOKED or appointment.starts_at != message.starts_at:
+        return "closed"
+    if now < appointment.starts_at - CHECKIN_OPENS:
+        return "not_yet"
+    if now > appointment.starts_at + CHECKIN_CLOSES:
+        return "closed"
+    return "open"
+
+
+@transaction.atomic
+def checkin_register(*, message: Message) -> tuple[CheckIn, PaymentResult]:
+    """Registers the arrival from the check-in link (the desk sees it at once) and starts
+    the payment. Refused unless the link is open; a second use is refused."""
+    message = Message.objects.select_for_update().select_related("appointment").get(pk=message.pk)
+    state = checkin_state(message, now=timezone.now())
+    if state != "open":
+        raise DomainError(f"Incheckningen är inte öppen ({state}).", code=f"checkin_{state}")
+    appointment_set_status(
+        appointment=message.appointment, status=AppointmentStatus.ARRIVED, via="self_checkin"
+    )
+    backend = payment_backend()
+    payment = backend.start(message.appointment)
+    check_in = CheckIn.objects.create(
+        message=message,
+        checked_in_at=timezone.now(),
+        payment_backend=backend.name,
+        payment_status=payment.status,
+        payment_reference=payment.reference,
+    )
+    return check_in, payment

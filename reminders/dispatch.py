@@ -1,0 +1,275 @@
+"""Sending: decide again who receives each claimed message (SPEC 3.1, at the moment of
+sending), render its text, hand it to the gateway and record one outcome per message;
+and the loop that claims batch after batch (the beat's tick, or this process)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from bookings import texts
+from consent.rules import who_receives
+from consent.selectors import facts_for_patients
+
+from . import rules
+from .bulk import bulk_set
+from .gateways import Gateway, OutgoingSms, SendResult, get_gateway
+from .models import Kind, Message, Reason, Status
+from .queue import (
+    Claimed,
+    claimed_take,
+    due_lock,
+    messages_claim_due,
+    messages_recover_stale,
+    numbers_taken,
+)
+
+SEND_FIELDS = [
+    "status",
+    "reason",
+    "reason_detail",
+    "to",
+    "recipient_role",
+    "sender",
+    "body",
+    "segments",
+    "submitted_at",
+    "gateway",
+    "updated_at",
+]
+RESULT_FIELDS = [
+    "status",
+    "reason",
+    "reason_detail",
+    "sent_at",
+    "gateway_ref",
+    "due_at",
+    "claim_token",
+    "submitted_at",
+    "updated_at",
+]
+
+
+def messages_dispatch(
+    *, ids: Sequence[int], claim_token: uuid.UUID | str, gateway: Gateway | None = None
+) -> Counter[str]:
+    """Sends the messages of one claim. Decides again who receives each (SPEC 3.1, at the
+    moment of sending), renders the text, hands the SMS to the gateway and records one
+    outcome per message. Running it twice for the same claim sends nothing twice.
+
+    A gateway that writes to this database (the outbox) sends inside the transaction, so
+    the SMS and its outcome commit together. Any other gateway is called outside it: the
+    messages are first marked as handed over (`submitted_at`), so that a crash in between
+    is recovered without sending twice (see messages_recover_stale)."""
+    gateway = gateway or get_gateway()
+    now = timezone.now()
+    counts: Counter[str] = Counter()
+    with transaction.atomic():
+        messages = claimed_take(ids, claim_token)
+        if not messages:
+            return counts
+        if gateway.transactional:
+            return _send_in_transaction(messages, gateway=gateway, now=now, fields=[])
+        ended, sending = _prepare(messages, gateway=gateway, now=now)
+        for message in ended:
+            counts[str(message.status)] += 1
+        outgoing = [OutgoingSms(m.pk, m.to, m.sender, m.body, m.segments or 1) for m in sending]
+        bulk_set(Message, ended + sending, SEND_FIELDS)
+    if outgoing:
+        results = gateway.send_many(outgoing)
+        counts += _apply_results(sending, results, now=timezone.now())
+        bulk_set(
+            Message,
+            sending,
+            RESULT_FIELDS,
+            guard={"status": Status.SENDING, "claim_token": claim_token},
+        )
+    return counts
+
+
+def _send_in_transaction(
+    messages: list[Claimed], *, gateway: Gateway, now: datetime, fields: list[str]
+) -> Counter[str]:
+    """Decide, send and record inside the caller's transaction (a gateway that writes to
+    this database): the SMS and its outcome commit together or not at all."""
+    ended, sending = _prepare(messages, gateway=gateway, now=now)
+    counts: Counter[str] = Counter(str(m.status) for m in ended)
+    outgoing = [OutgoingSms(m.pk, m.to, m.sender, m.body, m.segments or 1) for m in sending]
+    results = gateway.send_many(outgoing) if outgoing else []
+    counts += _apply_results(sending, results, now=now)
+    written = {*SEND_FIELDS, *RESULT_FIELDS, *fields}
+    if not counts["retry"]:
+        written.discard("due_at")  # only a retry moves it
+    bulk_set(Message, ended + sending, sorted(written))
+    return counts
+
+
+def messages_claim_and_send(*, gateway: Gateway, limit: int) -> Counter[str]:
+    """For a transactional gateway, in this process: claim due messages (SELECT … FOR
+    UPDATE SKIP LOCKED), send them and record the outcomes in one transaction, so each
+    message is written once. A crash rolls everything back to `scheduled`."""
+    now = timezone.now()
+    token = uuid.uuid4()
+    with transaction.atomic():
+        messages = [Claimed(row) for row in due_lock(now=now, limit=limit)]
+        if not messages:
+            return Counter()
+        for message in messages:
+            message.claim_token, message.claimed_at = token, now
+            message.attempts += 1
+        counts = _send_in_transaction(
+            messages, gateway=gateway, now=now, fields=["claim_token", "claimed_at", "attempts"]
+        )
+    counts["claimed"] += len(messages)
+    return counts
+
+
+def _prepare(
+    messages: list[Claimed], *, gateway: Gateway, now: datetime
+) -> tuple[list[Any], list[Any]]:
+    """Decides and renders each message: returns (ended, to send). A second recipient (a
+    child's other guardian) gets a sibling message of its own."""
+    facts = facts_for_patients(m.patient_id for m in messages)
+    # Siblings are made only when a planned message is sent, so only one tried before (a
+    # retry; `attempts` counts this try too) can have any.
+    taken = numbers_taken([m.pk for m in messages if m.parent_id is None and m.attempts > 1])
+    today = timezone.localdate(now)
+    sender, gateway_name = settings.SMS_SENDER, gateway.name
+    ended: list[Any] = []
+    sending: list[Any] = []
+    siblings: list[Message] = []
+    for message in messages:
+        end = message.end_reason(now)
+        if end:
+            message.end(*end, now)
+            ended.append(message)
+            continue
+        decision = who_receives(facts[message.patient_id], clinic_id=message.clinic_id, on=today)
+        if not decision.will_receive:
+            message.end(Status.SUPPRESSED, decision.reasons[0], now)
+            ended.append(message)
+            continue
+        if message.parent_id is None:
+            numbers = taken.get(message.pk, ())
+            free = [r for r in decision.recipients if r.number not in numbers]
+        else:
+            free = [r for r in decision.recipients if r.number == message.to][:1]
+        if not free:
+            message.end(Status.SUPPRESSED, Reason.NOT_APPLICABLE, now)
+            ended.append(message)
+            continue
+        body = rules.render(
+            message.kind,
+            clinic_sms_name=message.sms_name,
+            starts_at=message.contact_starts_at,
+            link=checkin_link(message.kind, message.checkin_token),
+        )
+        segments = texts.segments(body)
+        first, *others = free
+        message.to, message.recipient_role = first.number, first.role
+        message.sender, message.body, message.segments = sender, body, segments
+        message.submitted_at = message.updated_at = now
+        message.gateway = gateway_name
+        sending.append(message)
+        siblings += [
+            Message(
+                appointment_id=message.appointment_id,
+                kind=message.kind,
+                generation=message.generation,
+                starts_at=message.starts_at,
+                due_at=message.due_at,
+                parent_id=message.pk,
+                status=Status.SENDING,
+                to=other.number,
+                recipient_role=other.role,
+                attempts=1,
+                claim_token=message.claim_token,
+                claimed_at=now,
+                sender=sender,
+                body=body,
+                segments=segments,
+                submitted_at=now,
+                gateway=gateway_name,
+                updated_at=now,
+            )
+            for other in others
+        ]
+    sending += Message.objects.bulk_create(siblings)
+    return ended, sending
+
+
+def checkin_link(kind: str, token: str | None) -> str:
+    if kind != Kind.CHECKIN or not token:
+        return ""
+    return f"{settings.CHECKIN_BASE_URL}{token}"
+
+
+def _apply_results(
+    sending: Sequence[Any], results: Sequence[SendResult], *, now: datetime
+) -> Counter[str]:
+    """Sets each message's outcome from the gateway's answer (in memory)."""
+    counts: Counter[str] = Counter()
+    by_id = {r.message_id: r for r in results}
+    for message in sending:
+        result = by_id[message.pk]
+        message.updated_at = now
+        message.reason_detail = result.detail[:300]
+        if result.accepted:
+            message.status, message.sent_at = Status.SENT, now
+            message.gateway_ref = result.gateway_ref
+        elif result.transient:
+            retry = rules.retry_at(attempts=message.attempts, now=now)
+            if retry is None:
+                message.status, message.reason = Status.FAILED, Reason.GATEWAY_UNAVAILABLE
+            else:
+                message.status, message.due_at = Status.SCHEDULED, retry
+                message.claim_token, message.submitted_at = None, None
+                counts["retry"] += 1
+                continue
+        else:
+            message.status, message.reason = Status.FAILED, Reason.GATEWAY_REJECTED
+        counts[str(message.status)] += 1
+    return counts
+
+
+# --- The loop ------------------------------------------------------------------------------
+def dispatch_tick(*, hand_off: Any, max_batches: int | None = None) -> Counter[str]:
+    """One beat: recover stale claims, then claim due messages in batches and give each
+    claim to `hand_off(ids, token)` (a Celery task, or a direct call)."""
+    counts = messages_recover_stale(now=timezone.now())
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        token, ids = messages_claim_due(now=timezone.now(), limit=settings.DISPATCH_BATCH_SIZE)
+        if not ids:
+            break
+        batches += 1
+        counts["claimed"] += len(ids)
+        result = hand_off(ids, token)
+        if isinstance(result, Counter):
+            counts += result
+    counts["batches"] = batches
+    return counts
+
+
+def dispatch_in_process() -> Counter[str]:
+    """Claims and sends every due message in this process (manage.py dispatch_reminders)."""
+    gateway = get_gateway()
+    if not gateway.transactional:
+        return dispatch_tick(
+            hand_off=lambda ids, token: messages_dispatch(ids=ids, claim_token=token)
+        )
+    counts = messages_recover_stale(now=timezone.now(), gateway=gateway)
+    while True:
+        batch = messages_claim_and_send(gateway=gateway, limit=settings.DISPATCH_BATCH_SIZE)
+        if not batch:
+            break
+        counts += batch
+        counts["batches"] += 1
+    return counts

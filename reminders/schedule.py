@@ -1,0 +1,155 @@
+"""The schedule (SPEC 3.3): which messages a contact has and when they are due, kept in
+step with the contact in the booking's transaction; the nudge that asks for a tick when
+one is due at once; and the beat's interval tick itself."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Iterable
+from datetime import datetime
+
+from celery import current_app
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from bookings.models import Appointment, AppointmentStatus
+from bookings.signals import AppointmentSnapshot
+
+from . import rules
+from .models import Kind, Message, Reason, Status
+
+logger = logging.getLogger(__name__)
+
+TICK_TASK_NAME = "Utskick av sms-påminnelser (tick)"
+TICK_EXPIRES = 25  # seconds; the beat interval is 30
+
+
+def _new_checkin_token() -> str:
+    return secrets.token_urlsafe(16)  # 22 characters, 128 bits
+
+
+def _create_plan(
+    appointment: Appointment,
+    *,
+    generation: int,
+    booked_at: datetime,
+    kinds: Iterable[str] | None = None,
+) -> list[Message]:
+    planned = rules.plan(
+        starts_at=appointment.starts_at,
+        booked_at=booked_at,
+        contact_type=appointment.contact_type,
+        self_checkin=appointment.clinic.self_checkin,
+    )
+    wanted = set(kinds) if kinds is not None else set(planned)
+    return Message.objects.bulk_create(
+        [
+            Message(
+                appointment=appointment,
+                kind=kind,
+                generation=generation,
+                starts_at=appointment.starts_at,
+                due_at=due,
+                checkin_token=_new_checkin_token() if kind == Kind.CHECKIN else None,
+            )
+            for kind, due in planned.items()
+            if kind in wanted
+        ]
+    )
+
+
+def _cancel_pending(
+    appointment: Appointment, reason: str, kinds: Iterable[str] | None = None
+) -> int:
+    pending = Message.objects.filter(appointment=appointment, status=Status.SCHEDULED)
+    if kinds is not None:
+        pending = pending.filter(kind__in=list(kinds))
+    return pending.update(status=Status.CANCELLED, reason=reason, updated_at=timezone.now())
+
+
+def messages_plan_on_change(
+    *, appointment: Appointment, previous: AppointmentSnapshot | None, moment: datetime
+) -> None:
+    """Keeps a contact's messages in step with the contact (SPEC 3.3), in the booking's
+    transaction: a new booking plans its messages; a cancellation (or any status other than
+    booked) cancels the pending ones; a move cancels them and plans new ones as if booked
+    at the moment of the move; a change of clinic or contact type adds or cancels only the
+    messages that now do or do not apply."""
+    booked = appointment.status == AppointmentStatus.BOOKED
+    generation = (
+        Message.objects.filter(appointment=appointment, parent__isnull=True).aggregate(
+            g=Max("generation")
+        )["g"]
+        or 0
+    )
+    created: list[Message] = []
+    if previous is None:
+        if booked:
+            created = _create_plan(appointment, generation=1, booked_at=appointment.booked_at)
+    elif not booked:
+        reason = (
+            Reason.APPOINTMENT_CANCELLED
+            if appointment.status == AppointmentStatus.CANCELLED
+            else Reason.APPOINTMENT_CLOSED
+        )
+        _cancel_pending(appointment, reason)
+    elif previous.status != AppointmentStatus.BOOKED or previous.starts_at != appointment.starts_at:
+        _cancel_pending(appointment, Reason.APPOINTMENT_MOVED)
+        created = _create_plan(appointment, generation=generation + 1, booked_at=moment)
+    else:
+        wanted = set(
+            rules.wanted_kinds(
+                contact_type=appointment.contact_type, self_checkin=appointment.clinic.self_checkin
+            )
+        )
+        live = Message.objects.filter(appointment=appointment, parent__isnull=True).exclude(
+            status=Status.CANCELLED
+        )
+        # The kinds already planned (or done) for the contact's current start.
+        current = set(live.filter(starts_at=appointment.starts_at).values_list("kind", flat=True))
+        _cancel_pending(appointment, Reason.NOT_APPLICABLE, kinds=current - wanted)
+        # A kind that applies again is a new plan of its own: the next generation.
+        created = _create_plan(
+            appointment, generation=generation + 1, booked_at=moment, kinds=wanted - current
+        )
+    if any(m.due_at <= moment for m in created):
+        transaction.on_commit(nudge_dispatcher)
+
+
+_last_nudge = 0.0
+NUDGE_EVERY = 2.0  # seconds: a burst of bookings asks for one tick, not one each
+
+
+def nudge_dispatcher() -> None:
+    """Asks for a tick now, so a message due at booking goes out right away rather than at
+    the next beat. Best effort and rate-limited: if the broker is away or the nudge is
+    skipped, the next beat finds the message anyway (the database is the queue)."""
+    global _last_nudge
+    now = time.monotonic()
+    if now - _last_nudge < NUDGE_EVERY:
+        return
+    _last_nudge = now
+    try:
+        # A tick that waited in the broker longer than a beat is worthless: drop it.
+        current_app.send_task("reminders.tasks.tick", ignore_result=True, expires=TICK_EXPIRES)
+    except Exception:  # the broker is optional here; the database is the queue
+        logger.warning("Could not nudge the dispatcher; the next beat will send.", exc_info=True)
+
+
+def beat_schedule_install() -> None:
+    """The dispatch tick as a django-celery-beat interval of 30 s (never a crontab). The
+    migration installs it; this restores it (idempotent) if someone removed it."""
+    every_30s, _ = IntervalSchedule.objects.get_or_create(every=30, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.update_or_create(
+        name=TICK_TASK_NAME,
+        defaults={
+            "task": "reminders.tasks.tick",
+            "interval": every_30s,
+            "enabled": True,
+            "expire_seconds": TICK_EXPIRES,
+        },
+    )
