@@ -9,12 +9,29 @@ class BookingsConfig(AppConfig):
     verbose_name = "Register och bokningar"
 
     def ready(self) -> None:
-        from . import checks, schema  # noqa: F401  (registers checks and the schema extension)
+        from . import schema  # noqa: F401  (registers the schema extension)
+        from .staff import Role, role_permissions_grant
 
+        role_permissions_grant(
+            Role.REGIONAL_ADMIN,
+            [
+                "bookings.add_clinic",
+                "bookings.change_clinic",
+                "bookings.view_clinic",
+                "bookings.view_patient",
+                "bookings.view_guardianship",
+                "bookings.view_apiclient",
+                "bookings.change_apiclient",
+                "auth.add_user",
+                "auth.change_user",
+                "auth.view_user",
+                "auth.view_group",
+            ],
+        )
         post_migrate.connect(_ensure_roles, sender=self)
 
 
 def _ensure_roles(**kwargs: Any) -> None:
-    from .roles import ensure_role_groups
+    from .staff import ensure_role_groups
 
     ensure_role_groups(using=kwargs.get("using", "default"))

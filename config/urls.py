@@ -17,6 +17,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("", include(bookings.urls.urlpatterns)),
     path("", include(consent.urls.urlpatterns)),
     path("", include(reminders.urls.urlpatterns)),
     path("", include(reporting.urls.urlpatterns)),

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.core import checks
 from django.db.models.signals import post_migrate
 
 
@@ -9,6 +10,26 @@ class ConsentConfig(AppConfig):
     verbose_name = "Samtycke"
 
     def ready(self) -> None:
+        from bookings.staff import Role, role_permissions_grant
+
+        from .checks import consent_settings
+
+        checks.register(consent_settings)
+        role_permissions_grant(
+            Role.REGIONAL_ADMIN,
+            [
+                "consent.view_consentevent",
+                "consent.view_patientconsent",
+                "consent.view_migrationexclusion",
+                "consent.view_legacyimport",
+                "consent.view_standardreply",
+                "consent.add_standardreply",
+                "consent.change_standardreply",
+                "consent.view_eservicecase",
+                "consent.view_accesslog",
+            ],
+        )
+        role_permissions_grant(Role.AUDITOR, ["consent.view_consentevent"])
         post_migrate.connect(_ensure_replies, sender=self)
 
     def load_demo(self, **kwargs: Any) -> None:
@@ -18,6 +39,6 @@ class ConsentConfig(AppConfig):
 
 
 def _ensure_replies(**kwargs: Any) -> None:
-    from .replies import ensure_standard_replies
+    from .cases.replies import ensure_standard_replies
 
     ensure_standard_replies(using=kwargs.get("using", "default"))

@@ -10,9 +10,11 @@ from typing import Any
 from django.utils import timezone
 
 from bookings import demo
+from bookings.errors import DomainError
 from bookings.models import Clinic, Patient
 
 from . import services
+from .cases.services import CaseRequest, case_receive
 from .models import Channel, ConsentEvent
 
 
@@ -52,7 +54,7 @@ def _consent(clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> None:
         for guardian in child.guardians.all():
             if rng.random() < 0.7:
                 # A child who turned 13 since is refused: their own number is used.
-                with contextlib.suppress(services.DomainError):
+                with contextlib.suppress(DomainError):
                     services.guardian_number_register(
                         child=child,
                         guardian=guardian,
@@ -93,9 +95,9 @@ def _cases(clinics: list[Clinic]) -> None:
             )
         )
     for ext, at, submitter, subject, action, clinic, number in requests:
-        with contextlib.suppress(services.DomainError):
-            services.case_receive(
-                request=services.CaseRequest(
+        with contextlib.suppress(DomainError):
+            case_receive(
+                request=CaseRequest(
                     external_id=ext,
                     received_at=at.hsa_id,
                     submitted_by=submitter.personal_id,

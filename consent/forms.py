@@ -11,7 +11,7 @@ from bookings.errors import DomainError
 from bookings.identity import parse_personal_id
 from bookings.models import Clinic, Patient
 
-from .models import Channel, StandardReply
+from .models import Channel
 
 STAFF_CHANNELS = [
     (c.value, c.label) for c in Channel if c not in (Channel.MIGRATION, Channel.ESERVICE_CASE)
@@ -79,40 +79,3 @@ class GuardianRemoveForm(ConsentActionForm):
         self.fields["guardian"].queryset = Patient.objects.filter(  # type: ignore[attr-defined]
             pk__in=child.guardian_numbers.values("guardian_id")
         )
-
-
-class CaseDecisionForm(forms.Form):
-    reply = forms.ModelChoiceField(
-        label=_("Standardsvar"), queryset=StandardReply.objects.none(), empty_label=None
-    )
-    note = forms.CharField(label=_("Anteckning"), required=False, max_length=500)
-
-    def __init__(self, *args: Any, outcome: str, action: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        replies = StandardReply.objects.filter(active=True, outcome=outcome)
-        self.fields["reply"].queryset = replies.filter(  # type: ignore[attr-defined]
-            action__in=["", action]
-        )
-
-
-class AuditFilterForm(forms.Form):
-    patient = forms.CharField(label=_("Personnummer"), required=False, max_length=20)
-    user = forms.CharField(label=_("Användare"), required=False, max_length=150)
-    clinic = forms.ModelChoiceField(
-        label=_("Mottagning"), queryset=Clinic.objects.all(), required=False
-    )
-    date_from = forms.DateField(
-        label=_("Från och med"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label=_("Till och med"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def clean_patient(self) -> str:
-        raw = self.cleaned_data["patient"]
-        if not raw:
-            return ""
-        try:
-            return parse_personal_id(raw).value
-        except DomainError as error:
-            raise forms.ValidationError(error.message) from None

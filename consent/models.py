@@ -276,204 +276,28 @@ class ExcludedAtClinic(models.Model):
         return f"{self.exclusion} @ {self.clinic}"
 
 
-class CaseAction(models.TextChoices):
-    ACTIVATE = "activate", _("Aktivera sms-påminnelse")
-    BLOCK = "block", _("Blockera sms-påminnelse")
-    UNBLOCK = "unblock", _("Ta bort blockering")
-    GUARDIAN_NUMBER = "guardian_number", _("Nummer till vårdnadshavare")
+# The sub-domains' tables belong to this app too: importing them here registers them
+# when Django loads the app's models.
+from .access.models import AccessLog  # noqa: E402
+from .cases.models import CaseAction, CaseStatus, EServiceCase, StandardReply  # noqa: E402
+from .desk.models import ArrivalOutcome, ArrivalQuestion  # noqa: E402
 
-
-class CaseStatus(models.TextChoices):
-    RECEIVED = "received", _("Inkommet")  # waits in the queue of the clinic it arrived at
-    RESOLVED = "resolved", _("Utfört")  # applied: the consent event links to the case
-    REJECTED = "rejected", _("Avslaget")  # not applied; the reply says why
-
-
-class StandardReply(models.Model):
-    """A prepared answer to a resident (SPEC 1, 3.6): regional admins keep the set."""
-
-    title = models.CharField(_("rubrik"), max_length=100)
-    text = models.TextField(_("text till invånaren"))
-    outcome = models.CharField(
-        _("utfall"),
-        max_length=10,
-        choices=[(CaseStatus.RESOLVED, _("Utfört")), (CaseStatus.REJECTED, _("Avslaget"))],
-    )
-    action = models.CharField(
-        _("gäller ärendetyp"),
-        max_length=16,
-        choices=CaseAction.choices,
-        blank=True,
-        help_text=_("Tomt: passar alla ärendetyper."),
-    )
-    # The reply used when a case is applied automatically (ESERVICE_AUTO_APPLY).
-    is_default = models.BooleanField(_("standard vid automatisk hantering"), default=False)
-    active = models.BooleanField(_("aktiv"), default=True)
-    order = models.PositiveSmallIntegerField(default=0)
-
-    class Meta:
-        ordering = ["order", "title"]
-        verbose_name = _("standardsvar")
-        verbose_name_plural = _("standardsvar")
-
-    def __str__(self) -> str:
-        return self.title
-
-
-class EServiceCase(models.Model):
-    """A resident's request from the e-service. It lands in the queue of the clinic where
-    it was submitted and is handled there, never referred on (SPEC 3.6).
-
-        received ──apply──▶ resolved (consent event linked to the case)
-            └────reject──▶ rejected
-    """
-
-    external_id = models.CharField(_("e-tjänstens id"), max_length=64, unique=True)
-    received_at = models.ForeignKey(
-        Clinic, on_delete=models.PROTECT, related_name="cases", verbose_name=_("inkom till")
-    )
-    submitted_by = models.ForeignKey(
-        Patient,
-        on_delete=models.PROTECT,
-        related_name="submitted_cases",
-        verbose_name=_("inskickat av"),
-    )
-    subject = models.ForeignKey(
-        Patient, on_delete=models.PROTECT, related_name="cases", verbose_name=_("gäller")
-    )
-    action = models.CharField(_("ärendetyp"), max_length=16, choices=CaseAction.choices)
-    clinic = models.ForeignKey(
-        Clinic,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("gäller mottagning"),
-    )
-    mobile_number = models.CharField(_("mobilnummer"), max_length=16, blank=True, default="")
-    message = models.TextField(_("meddelande"), blank=True, default="")
-    request_digest = models.CharField(max_length=64)  # the body as received: replays match
-    client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(
-        _("status"), max_length=10, choices=CaseStatus.choices, default=CaseStatus.RECEIVED
-    )
-    reply = models.TextField(_("svar"), blank=True, default="")
-    standard_reply = models.ForeignKey(
-        StandardReply, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    resolved_at = models.DateTimeField(_("hanterat"), null=True, blank=True)
-    resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("hanterat av"),
-    )
-    auto_applied = models.BooleanField(_("automatiskt hanterat"), default=False)
-    created_at = models.DateTimeField(_("inkom"), db_default=Now())
-
-    class Meta:
-        ordering = ["created_at", "id"]
-        verbose_name = _("e-tjänstärende")
-        verbose_name_plural = _("e-tjänstärenden")
-        indexes = [models.Index(fields=["received_at", "status"])]
-
-    def __str__(self) -> str:
-        return f"{self.get_action_display()} ({self.external_id})"
-
-
-class AccessLog(models.Model):
-    """Who looked at which patient, from which clinic, when (PDL). Append-only."""
-
-    class Action(models.TextChoices):
-        LOOKUP = "lookup", _("Sökning")
-        VIEW = "view", _("Visning av sms-sidan")
-        CASE_VIEW = "case_view", _("Visning av ärende")
-        CHANGE = "change", _("Ändring")
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    clinic = models.ForeignKey(
-        Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    patient = models.ForeignKey(
-        Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    searched_for = models.CharField(max_length=20, blank=True, default="")  # a miss is logged too
-    action = models.CharField(max_length=12, choices=Action.choices)
-    created_at = models.DateTimeField(db_default=Now(), db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name = _("åtkomstlogg")
-        verbose_name_plural = _("åtkomstlogg")
-        indexes = [
-            models.Index(fields=["patient", "created_at"]),
-            models.Index(fields=["user", "created_at"]),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user} {self.action} {self.patient} {self.created_at:%Y-%m-%d %H:%M}"
-
-
-class ReasonText(models.TextChoices):
-    """The who-receives reasons (SPEC 3.1) in plain Swedish, for staff."""
-
-    PROTECTED_IDENTITY = (
-        rules.PROTECTED_IDENTITY,
-        _("Skyddad identitet (patienten eller vårdnadshavaren): sms skickas aldrig."),
-    )
-    NOT_ACTIVATED = (
-        rules.REASON_NOT_ACTIVATED,
-        _("Sms-påminnelse är inte aktiverad. Samtycke i 1177 räcker inte – aktivera här."),
-    )
-    BLOCKED = rules.REASON_BLOCKED, _("Patienten har blockerat alla sms-påminnelser.")
-    BLOCKED_AT_CLINIC = (
-        rules.BLOCKED_AT_CLINIC,
-        _("Patienten har blockerat sms-påminnelser från den här mottagningen."),
-    )
-    NO_MOBILE_NUMBER = (
-        rules.NO_MOBILE_NUMBER,
-        _("Inget mobilnummer från 1177. Patienten lägger in det under inställningar på 1177.se."),
-    )
-    UNDER_13_NO_GUARDIAN_NUMBER = (
-        rules.UNDER_13_NO_GUARDIAN_NUMBER,
-        _("Barnet är under 13 år och ingen vårdnadshavare har lämnat nummer."),
-    )
-    NOT_A_MOBILE_NUMBER = (
-        rules.NOT_A_MOBILE_NUMBER,
-        _("Numret är inte ett mobilnummer och kan inte ta emot sms."),
-    )
-
-
-class ArrivalOutcome(models.TextChoices):
-    """The answer to "Fick du sms-påminnelsen?" at arrival registration (SPEC 1)."""
-
-    RECEIVED = "received", _("Fick sms")
-    ACTIVATED = "activated", _("Fick inget – aktiverade nu")
-    DECLINED = "declined", _("Fick inget – vill inte ha sms")
-    CANNOT = "cannot", _("Fick inget – kan inte få sms")
-    NOT_ASKED = "not_asked", _("Frågas inte här (centralreception)")
-
-
-class ArrivalQuestion(models.Model):
-    """The SMS question asked when an arrival was registered, and its outcome."""
-
-    appointment = models.OneToOneField(
-        "bookings.Appointment", on_delete=models.PROTECT, related_name="arrival_question"
-    )
-    outcome = models.CharField(_("svar"), max_length=10, choices=ArrivalOutcome.choices)
-    reason = models.CharField(_("varför inte"), max_length=32, blank=True, default="")
-    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
-    asked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    created_at = models.DateTimeField(db_default=Now(), db_index=True)
-
-    class Meta:
-        verbose_name = _("sms-fråga vid ankomst")
-        verbose_name_plural = _("sms-frågor vid ankomst")
-        indexes = [models.Index(fields=["clinic", "created_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.appointment_id}: {self.outcome}"
+__all__ = [
+    "AccessLog",
+    "Action",
+    "AppendOnlyError",
+    "ArrivalOutcome",
+    "ArrivalQuestion",
+    "CaseAction",
+    "CaseStatus",
+    "Channel",
+    "ConsentEvent",
+    "EServiceCase",
+    "ExcludedAtClinic",
+    "GuardianNumber",
+    "LegacyImport",
+    "MigrationExclusion",
+    "PatientConsent",
+    "StandardReply",
+    "State",
+]

@@ -10,6 +10,8 @@ from types import MappingProxyType
 
 from bookings.identity import is_mobile_number
 
+from .reasons import Reason
+
 # --- Values shared with the models (the models' TextChoices use the same strings) ------
 NOT_ACTIVATED, ACTIVE, BLOCKED = "not_activated", "active", "blocked"
 
@@ -20,24 +22,6 @@ BLOCK_CLINIC = "block_clinic"
 UNBLOCK_CLINIC = "unblock_clinic"
 GUARDIAN_NUMBER_SET = "guardian_number_set"
 GUARDIAN_NUMBER_REMOVE = "guardian_number_remove"
-
-# Reason codes, in the order of SPEC 3.1: a message not sent records the first.
-PROTECTED_IDENTITY = "protected_identity"
-REASON_NOT_ACTIVATED = "not_activated"
-REASON_BLOCKED = "blocked"
-BLOCKED_AT_CLINIC = "blocked_at_clinic"
-NO_MOBILE_NUMBER = "no_mobile_number"
-UNDER_13_NO_GUARDIAN_NUMBER = "under_13_no_guardian_number"
-NOT_A_MOBILE_NUMBER = "not_a_mobile_number"
-REASONS = (
-    PROTECTED_IDENTITY,
-    REASON_NOT_ACTIVATED,
-    REASON_BLOCKED,
-    BLOCKED_AT_CLINIC,
-    NO_MOBILE_NUMBER,
-    UNDER_13_NO_GUARDIAN_NUMBER,
-    NOT_A_MOBILE_NUMBER,
-)
 
 GUARDIAN_SMS_AGE_LIMIT = 13  # from this birthday on, the child's own number is used
 MAX_GUARDIAN_NUMBERS = 2
@@ -158,30 +142,30 @@ def who_receives(facts: PatientFacts, *, clinic_id: int | None, on: date) -> Dec
     reasons: list[str] = []
     child = age_on(facts.birth_date, on) < GUARDIAN_SMS_AGE_LIMIT
     if facts.protected_identity or (child and any(g.protected_identity for g in facts.guardians)):
-        reasons.append(PROTECTED_IDENTITY)
+        reasons.append(Reason.PROTECTED_IDENTITY)
     if facts.state == NOT_ACTIVATED:
-        reasons.append(REASON_NOT_ACTIVATED)
+        reasons.append(Reason.NOT_ACTIVATED)
     elif facts.state == BLOCKED:
-        reasons.append(REASON_BLOCKED)
+        reasons.append(Reason.BLOCKED)
     if clinic_id is not None and clinic_id in facts.blocked_clinics:
-        reasons.append(BLOCKED_AT_CLINIC)
+        reasons.append(Reason.BLOCKED_AT_CLINIC)
 
     candidates: list[Recipient] = []
     if not child:
         if not facts.mobile_number:
-            reasons.append(NO_MOBILE_NUMBER)
+            reasons.append(Reason.NO_MOBILE_NUMBER)
         elif not is_mobile_number(facts.mobile_number):
-            reasons.append(NOT_A_MOBILE_NUMBER)
+            reasons.append(Reason.NOT_A_MOBILE_NUMBER)
         else:
             candidates.append(Recipient("patient", facts.mobile_number))
     else:
         numbers = [g.number for g in facts.guardians if g.number]
         if not numbers:
-            reasons.append(UNDER_13_NO_GUARDIAN_NUMBER)
+            reasons.append(Reason.UNDER_13_NO_GUARDIAN_NUMBER)
         else:
             mobiles = list(dict.fromkeys(n for n in numbers if is_mobile_number(n)))
             if not mobiles:
-                reasons.append(NOT_A_MOBILE_NUMBER)
+                reasons.append(Reason.NOT_A_MOBILE_NUMBER)
             candidates += [Recipient("guardian", n) for n in mobiles]
 
     if reasons:

@@ -4,28 +4,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from bookings.db import driver_cursor
-from bookings.models import Appointment, Clinic, Guardianship, Patient
+from bookings.models import Clinic, Guardianship, Patient
 
 from . import rules
 from .models import (
-    AccessLog,
-    ArrivalQuestion,
-    CaseStatus,
     ConsentEvent,
-    EServiceCase,
     GuardianNumber,
-    MigrationExclusion,
     PatientConsent,
-    ReasonText,
 )
 
 
@@ -152,112 +145,5 @@ _FACTS_SQL = f"""
 """  # noqa: S608 (table names from the models, no input)
 
 
-def open_cases(clinics: QuerySet[Clinic]) -> QuerySet[EServiceCase]:
-    """Cases waiting in the queues of these clinics, oldest first."""
-    return (
-        EServiceCase.objects.filter(received_at__in=clinics, status=CaseStatus.RECEIVED)
-        .select_related("received_at", "subject", "submitted_by", "clinic")
-        .order_by("created_at", "id")
-    )
-
-
-def handled_cases(clinics: QuerySet[Clinic], limit: int = 20) -> QuerySet[EServiceCase]:
-    return (
-        EServiceCase.objects.filter(received_at__in=clinics)
-        .exclude(status=CaseStatus.RECEIVED)
-        .select_related("received_at", "subject", "resolved_by", "standard_reply")
-        .order_by("-resolved_at", "-id")[:limit]
-    )
-
-
 def guardian_numbers_of(child: Patient) -> QuerySet[GuardianNumber]:
     return GuardianNumber.objects.filter(child=child).select_related("guardian").order_by("id")
-
-
-def access_log_search(
-    *,
-    patient: str = "",
-    user: str = "",
-    clinic: Clinic | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-) -> tuple[QuerySet[AccessLog], QuerySet[ConsentEvent]]:
-    """The access log and the consent events, filtered alike, newest first."""
-    log = AccessLog.objects.select_related("user", "clinic", "patient")
-    events = ConsentEvent.objects.select_related(
-        "patient", "clinic", "handled_at", "actor_user", "actor_client"
-    )
-    if patient:
-        log = log.filter(Q(patient__personal_id=patient) | Q(searched_for=patient))
-        events = events.filter(patient__personal_id=patient)
-    if user:
-        log = log.filter(user__username=user)
-        events = events.filter(actor_user__username=user)
-    if clinic:
-        log = log.filter(clinic=clinic)
-        events = events.filter(handled_at=clinic)
-    zone = timezone.get_current_timezone()
-    if date_from:
-        start = datetime.combine(date_from, time.min, tzinfo=zone)
-        log, events = log.filter(created_at__gte=start), events.filter(created_at__gte=start)
-    if date_to:
-        end = datetime.combine(date_to, time.max, tzinfo=zone)
-        log, events = log.filter(created_at__lte=end), events.filter(created_at__lte=end)
-    return log.order_by("-created_at", "-id"), events.order_by("-created_at", "-id")
-
-
-@dataclass(frozen=True)
-class DeskRow:
-    appointment: Appointment
-    decision: rules.Decision
-    left_out_by_migration: bool  # excluded in January and not activated since: ask!
-    question: ArrivalQuestion | None
-
-    @property
-    def can_activate(self) -> bool:
-        """Whether the patient's own wish is all that stops the SMS."""
-        wishes = (rules.REASON_NOT_ACTIVATED, rules.REASON_BLOCKED, rules.BLOCKED_AT_CLINIC)
-        return bool(self.decision.reasons) and all(r in wishes for r in self.decision.reasons)
-
-    @property
-    def obstacle(self) -> str:
-        """The first reason the patient cannot get SMS whatever they wish, in Swedish."""
-        wishes = (rules.REASON_NOT_ACTIVATED, rules.REASON_BLOCKED, rules.BLOCKED_AT_CLINIC)
-        for reason in self.decision.reasons:
-            if reason not in wishes:
-                return str(ReasonText(reason).label)
-        return ""
-
-
-def desk_rows(clinic: Clinic, day: date) -> list[DeskRow]:
-    """The clinic's contacts on a local day, each with who would get SMS and whether the
-    patient was left out by the migration: a fixed handful of queries per page."""
-    zone = timezone.get_current_timezone()
-    start = datetime.combine(day, time.min, tzinfo=zone)
-    appointments = list(
-        Appointment.objects.filter(
-            clinic=clinic, starts_at__gte=start, starts_at__lt=start + timedelta(days=1)
-        )
-        .select_related("patient", "arrival_question")
-        .order_by("starts_at", "id")
-    )
-    patient_ids = {a.patient_id for a in appointments}
-    facts = facts_for_patients(patient_ids)
-    excluded = set(
-        MigrationExclusion.objects.filter(patient_id__in=patient_ids).values_list(
-            "patient_id", flat=True
-        )
-    )
-    rows = []
-    for appointment in appointments:
-        patient_facts = facts[appointment.patient_id]
-        rows.append(
-            DeskRow(
-                appointment=appointment,
-                decision=rules.who_receives(patient_facts, clinic_id=clinic.pk, on=day),
-                left_out_by_migration=appointment.patient_id in excluded
-                and patient_facts.state != rules.ACTIVE,
-                question=getattr(appointment, "arrival_question", None),
-            )
-        )
-    return rows

@@ -1,6 +1,10 @@
 from django.urls import path
 
 from . import api, views
+from .access import views as access_views
+from .cases import api as cases_api
+from .cases import views as cases_views
+from .desk import views as desk_views
 
 api_patterns = [
     path(
@@ -8,20 +12,19 @@ api_patterns = [
         api.SmsStatusApi.as_view(),
         name="api-patient-sms-status",
     ),
-    path("eservice/cases/", api.CaseCreateApi.as_view(), name="api-eservice-cases"),
-    path("eservice/cases/<int:id>/", api.CaseDetailApi.as_view(), name="api-eservice-case"),
+    path("eservice/cases/", cases_api.CaseCreateApi.as_view(), name="api-eservice-cases"),
+    path("eservice/cases/<int:id>/", cases_api.CaseDetailApi.as_view(), name="api-eservice-case"),
 ]
 
 urlpatterns = [
     path("patients/", views.patient_search, name="patient-search"),
     path("patients/<str:personal_id>/", views.patient_detail, name="patient"),
     path("patients/<str:personal_id>/<str:action>/", views.patient_action, name="patient-action"),
-    path("cases/", views.case_queue, name="cases"),
-    path("cases/<int:case_id>/", views.case_detail, name="case"),
-    path("cases/<int:case_id>/<str:outcome>/", views.case_decide, name="case-decide"),
-    path("audit/", views.audit, name="audit"),
-    path("desk/", views.desk, name="desk"),
-    path("desk/<int:appointment_id>/arrive/", views.desk_arrive, name="desk-arrive"),
-    path("desk/<int:appointment_id>/no-show/", views.desk_no_show, name="desk-no-show"),
-    path("clinic/", views.choose_clinic, name="choose-clinic"),
+    path("cases/", cases_views.case_queue, name="cases"),
+    path("cases/<int:case_id>/", cases_views.case_detail, name="case"),
+    path("cases/<int:case_id>/<str:outcome>/", cases_views.case_decide, name="case-decide"),
+    path("audit/", access_views.audit, name="audit"),
+    path("desk/", desk_views.desk, name="desk"),
+    path("desk/<int:appointment_id>/arrive/", desk_views.desk_arrive, name="desk-arrive"),
+    path("desk/<int:appointment_id>/no-show/", desk_views.desk_no_show, name="desk-no-show"),
 ]

@@ -19,7 +19,7 @@ from bookings.serializers import ExternalIdField, path_value
 from . import selectors
 from .delivery import delivery_report_apply
 from .gateways import get_gateway
-from .models import Kind, Reason, Status
+from .models import REASON_CHOICES, Kind, Status
 
 
 class MessageSerializer(serializers.Serializer):
@@ -49,7 +49,7 @@ class AppointmentMessagesApi(ApiView):
         parameters=[external_id_path()],
         responses={200: MessagesResponseSerializer, **problems(400, 401, 403, 404)},
         description="Every message ever planned for the contact, oldest first. "
-        f"`reason` is one of: {', '.join(Reason.values)}.",
+        f"`reason` is one of: {', '.join(code for code, _ in REASON_CHOICES)}.",
     )
     def get(self, request: Request, external_id: str) -> Response:
         appointment = appointment_get(path_value(ExternalIdField(), "external_id", external_id))

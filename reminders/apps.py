@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.core import checks
 
 
 class RemindersConfig(AppConfig):
@@ -10,8 +11,10 @@ class RemindersConfig(AppConfig):
     def ready(self) -> None:
         from bookings.signals import appointment_changed
 
+        from .checks import sending_settings
         from .receivers import on_appointment_changed
 
+        checks.register(sending_settings)
         appointment_changed.connect(on_appointment_changed, dispatch_uid="reminders-plan")
 
     def load_demo(self, **kwargs: Any) -> None:

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .gateways import DeliveryUpdate
-from .models import DeliveryReport, Message, Reason, Status
+from .models import DeliveryReport, Message, SendReason, Status
 
 
 @transaction.atomic
@@ -32,7 +32,7 @@ def delivery_report_apply(update: DeliveryUpdate) -> bool:
         message.status, message.reason = Status.DELIVERED, ""
         message.delivered_at = update.reported_at or now
     elif update.status == "failed" and message.status != Status.DELIVERED:
-        message.status, message.reason = Status.FAILED, Reason.DELIVERY_FAILED
+        message.status, message.reason = Status.FAILED, SendReason.DELIVERY_FAILED
     elif update.status == "sent" and message.status in (Status.SENDING, Status.FAILED):
         # A send whose outcome we lost (outcome_unknown) did go out.
         message.status, message.reason = Status.SENT, ""

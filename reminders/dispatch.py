@@ -21,7 +21,7 @@ from consent.selectors import facts_for_patients
 from . import rules
 from .bulk import bulk_set
 from .gateways import Gateway, OutgoingSms, SendResult, get_gateway
-from .models import Kind, Message, Reason, Status
+from .models import Kind, Message, SendReason, Status
 from .queue import (
     Claimed,
     claimed_take,
@@ -162,7 +162,7 @@ def _prepare(
         else:
             free = [r for r in decision.recipients if r.number == message.to][:1]
         if not free:
-            message.end(Status.SUPPRESSED, Reason.NOT_APPLICABLE, now)
+            message.end(Status.SUPPRESSED, SendReason.NOT_APPLICABLE, now)
             ended.append(message)
             continue
         body = rules.render(
@@ -227,14 +227,14 @@ def _apply_results(
         elif result.transient:
             retry = rules.retry_at(attempts=message.attempts, now=now)
             if retry is None:
-                message.status, message.reason = Status.FAILED, Reason.GATEWAY_UNAVAILABLE
+                message.status, message.reason = Status.FAILED, SendReason.GATEWAY_UNAVAILABLE
             else:
                 message.status, message.due_at = Status.SCHEDULED, retry
                 message.claim_token, message.submitted_at = None, None
                 counts["retry"] += 1
                 continue
         else:
-            message.status, message.reason = Status.FAILED, Reason.GATEWAY_REJECTED
+            message.status, message.reason = Status.FAILED, SendReason.GATEWAY_REJECTED
         counts[str(message.status)] += 1
     return counts
 

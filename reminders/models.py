@@ -21,6 +21,7 @@ from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Appointment
+from consent.reasons import Reason as WhoReason
 
 
 class Kind(models.TextChoices):
@@ -49,19 +50,10 @@ FINAL = (
 )
 
 
-class Reason(models.TextChoices):
-    # The who-receives reasons (SPEC 3.1), recorded on suppressed messages:
-    PROTECTED_IDENTITY = "protected_identity", _("Skyddad identitet")
-    NOT_ACTIVATED = "not_activated", _("Sms-påminnelse är inte aktiverad")
-    BLOCKED = "blocked", _("Patienten har blockerat sms")
-    BLOCKED_AT_CLINIC = "blocked_at_clinic", _("Patienten har blockerat sms från mottagningen")
-    NO_MOBILE_NUMBER = "no_mobile_number", _("Inget mobilnummer från 1177")
-    UNDER_13_NO_GUARDIAN_NUMBER = (
-        "under_13_no_guardian_number",
-        _("Under 13 år och inget nummer till vårdnadshavare"),
-    )
-    NOT_A_MOBILE_NUMBER = "not_a_mobile_number", _("Numret kan inte ta emot sms")
-    # Why else a message ended without being sent:
+class SendReason(models.TextChoices):
+    """Why a message ended without reaching a phone, besides the who-receives reasons of
+    SPEC 3.1 (consent.reasons.Reason), which suppressed messages record."""
+
     APPOINTMENT_CANCELLED = "appointment_cancelled", _("Kontakten avbokades")
     APPOINTMENT_MOVED = "appointment_moved", _("Kontakten flyttades")
     APPOINTMENT_CLOSED = "appointment_closed", _("Kontakten är avslutad")
@@ -73,6 +65,15 @@ class Reason(models.TextChoices):
     DELIVERY_FAILED = "delivery_failed", _("Operatören kunde inte leverera")
 
 
+# Every reason a message records: who may not receive it, then why else it ended.
+REASON_CHOICES = [*WhoReason.choices, *SendReason.choices]
+
+
+def reason_label(code: str) -> str:
+    """A message's reason in Swedish, for staff."""
+    return str(dict(REASON_CHOICES).get(code, code))
+
+
 class Message(models.Model):
     appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="messages")
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -82,7 +83,7 @@ class Message(models.Model):
     starts_at = models.DateTimeField()
     due_at = models.DateTimeField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
-    reason = models.CharField(max_length=32, choices=Reason.choices, blank=True, default="")
+    reason = models.CharField(max_length=32, choices=REASON_CHOICES, blank=True, default="")
     reason_detail = models.CharField(max_length=300, blank=True, default="")
     # A second recipient (a child's other guardian) gets a sibling of the planned message.
     parent = models.ForeignKey(

@@ -20,7 +20,7 @@ from bookings.models import AppointmentStatus
 
 from . import rules
 from .gateways import Gateway, get_gateway
-from .models import Message, Reason, Status
+from .models import Message, SendReason, Status
 
 # --- The claimed row ------------------------------------------------------------------------
 # (attribute of Claimed, the ORM path that reads it, the SQL that reads it from a message
@@ -100,13 +100,13 @@ class Claimed:
     def end_reason(self, now: datetime) -> tuple[str, str] | None:
         """Why it must not be sent at all, whoever the recipient."""
         if self.contact_status == AppointmentStatus.CANCELLED:
-            return Status.CANCELLED, Reason.APPOINTMENT_CANCELLED
+            return Status.CANCELLED, SendReason.APPOINTMENT_CANCELLED
         if self.contact_status != AppointmentStatus.BOOKED:
-            return Status.CANCELLED, Reason.APPOINTMENT_CLOSED
+            return Status.CANCELLED, SendReason.APPOINTMENT_CLOSED
         if self.contact_starts_at != self.starts_at:
-            return Status.CANCELLED, Reason.APPOINTMENT_MOVED
+            return Status.CANCELLED, SendReason.APPOINTMENT_MOVED
         if rules.is_expired(starts_at=self.contact_starts_at, now=now):
-            return Status.EXPIRED, Reason.CONTACT_STARTED
+            return Status.EXPIRED, SendReason.CONTACT_STARTED
         return None
 
 
@@ -171,7 +171,7 @@ def messages_recover_stale(*, now: datetime, gateway: Gateway | None = None) -> 
         )
     else:
         counts["failed"] += handed_over.update(
-            status=Status.FAILED, reason=Reason.OUTCOME_UNKNOWN, updated_at=now
+            status=Status.FAILED, reason=SendReason.OUTCOME_UNKNOWN, updated_at=now
         )
     return counts
 

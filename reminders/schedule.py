@@ -20,7 +20,7 @@ from bookings.models import Appointment, AppointmentStatus
 from bookings.signals import AppointmentSnapshot
 
 from . import rules
-from .models import Kind, Message, Reason, Status
+from .models import Kind, Message, SendReason, Status
 
 logger = logging.getLogger(__name__)
 
@@ -92,13 +92,13 @@ def messages_plan_on_change(
             created = _create_plan(appointment, generation=1, booked_at=appointment.booked_at)
     elif not booked:
         reason = (
-            Reason.APPOINTMENT_CANCELLED
+            SendReason.APPOINTMENT_CANCELLED
             if appointment.status == AppointmentStatus.CANCELLED
-            else Reason.APPOINTMENT_CLOSED
+            else SendReason.APPOINTMENT_CLOSED
         )
         _cancel_pending(appointment, reason)
     elif previous.status != AppointmentStatus.BOOKED or previous.starts_at != appointment.starts_at:
-        _cancel_pending(appointment, Reason.APPOINTMENT_MOVED)
+        _cancel_pending(appointment, SendReason.APPOINTMENT_MOVED)
         created = _create_plan(appointment, generation=generation + 1, booked_at=moment)
     else:
         wanted = set(
@@ -111,7 +111,7 @@ def messages_plan_on_change(
         )
         # The kinds already planned (or done) for the contact's current start.
         current = set(live.filter(starts_at=appointment.starts_at).values_list("kind", flat=True))
-        _cancel_pending(appointment, Reason.NOT_APPLICABLE, kinds=current - wanted)
+        _cancel_pending(appointment, SendReason.NOT_APPLICABLE, kinds=current - wanted)
         # A kind that applies again is a new plan of its own: the next generation.
         created = _create_plan(
             appointment, generation=generation + 1, booked_at=moment, kinds=wanted - current

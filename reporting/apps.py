@@ -7,6 +7,18 @@ class ReportingConfig(AppConfig):
     name = "reporting"
     verbose_name = "Rapporter"
 
+    def ready(self) -> None:
+        from bookings.staff import Role, role_permissions_grant
+
+        role_permissions_grant(
+            Role.REGIONAL_ADMIN,
+            [
+                "reporting.view_noshowbaseline",
+                "reporting.add_noshowbaseline",
+                "reporting.change_noshowbaseline",
+            ],
+        )
+
     def load_demo(self, *, clinics: list[Any], **kwargs: Any) -> None:
         """2023 no-show rates, before reminders, for the dashboards to compare with."""
         from decimal import Decimal

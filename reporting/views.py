@@ -15,12 +15,9 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from bookings.models import Clinic
-from bookings.roles import Role, clinics_for
-from consent.views import role_required
+from bookings.staff import REPORT_ROLES, clinics_for, role_required
 
 from . import selectors
-
-REPORT_ROLES = (Role.MANAGER, Role.REGIONAL_ADMIN)
 
 
 class _Echo:

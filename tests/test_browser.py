@@ -15,8 +15,8 @@ from django.db import connections
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bookings.models import Scope
-from bookings.roles import Role
 from bookings.services import api_client_create
+from bookings.staff import Role
 from consent.models import ConsentEvent, EServiceCase
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from bookings.models import ApiClient, Appointment, Clinic, Patient
-from bookings.roles import Role, clinics_for
+from bookings.staff import Role, clinics_for
 from consent.models import ConsentEvent, GuardianNumber, MigrationExclusion, PatientConsent
 from consent.services import consent_activate
 from tests.factories import ClinicFactory, PatientFactory, UserFactory

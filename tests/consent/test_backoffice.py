@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from bookings.roles import Role
+from bookings.staff import Role
+from consent.cases.services import CaseRequest, case_receive
 from consent.models import AccessLog, CaseStatus, ConsentEvent, EServiceCase, StandardReply
 from consent.selectors import snapshot_of
-from consent.services import CaseRequest, case_receive, consent_activate
+from consent.services import consent_activate
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ from django.test import Client
 from django.utils import timezone
 
 from bookings.models import Appointment
-from bookings.roles import Role
 from bookings.services import appointment_upsert
+from bookings.staff import Role
 from consent.models import (
     ArrivalQuestion,
     ConsentEvent,

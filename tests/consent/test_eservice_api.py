@@ -9,9 +9,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from bookings.models import ApiClient, Scope
+from consent.cases.services import case_apply
 from consent.models import CaseStatus, ConsentEvent, EServiceCase, GuardianNumber, StandardReply
 from consent.selectors import snapshot_of
-from consent.services import case_apply
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -147,7 +147,7 @@ def test_guardian_number_case_needs_a_number(eservice: APIClient, family: Any) -
 def test_e_service_reads_back_status_and_reply(eservice: APIClient, family: Any) -> None:
     case_id = eservice.post(URL, body(family), format="json").json()["id"]
     reply = StandardReply.objects.get(title="Sms-påminnelse aktiverad")
-    case_apply(case=EServiceCase.objects.get(), user=None, reply=reply)
+    case_apply(case=EServiceCase.objects.get(), actor=None, reply=reply)
     response = eservice.get(f"{URL}{case_id}/").json()
     assert (response["status"], response["reply"]) == ("resolved", reply.text)
     assert response["resolved_at"] is not None

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consent import rules
+from consent.reasons import Reason
 from consent.rules import GuardianFacts, PatientFacts, Recipient, who_receives
 
 TODAY = date(2026, 11, 26)
@@ -171,7 +172,7 @@ def test_reasons_follow_the_spec_order_without_repeats(
     f: PatientFacts, clinic: int, on: date
 ) -> None:
     reasons = who_receives(f, clinic_id=clinic, on=on).reasons
-    assert list(reasons) == sorted(set(reasons), key=rules.REASONS.index)
+    assert list(reasons) == sorted(set(reasons), key=Reason.values.index)
 
 
 @given(any_facts, st.integers(1, 9), send_days)

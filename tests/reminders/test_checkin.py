@@ -12,8 +12,8 @@ from django.core.cache import cache
 from django.test import Client
 
 from bookings.models import Appointment
-from bookings.roles import Role
 from bookings.services import appointment_upsert
+from bookings.staff import Role
 from consent.services import consent_activate
 from reminders.dispatch import dispatch_in_process
 from reminders.models import CheckIn, Message

@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from bookings.models import Appointment
-from bookings.roles import Role
+from bookings.staff import Role
 from consent.models import ArrivalQuestion
 from reminders.models import Message
 from reporting.models import NoShowBaseline

@@ -11,8 +11,8 @@ from django.http import StreamingHttpResponse
 from django.test import Client
 from openpyxl import load_workbook
 
-from bookings.roles import Role
 from bookings.services import patient_sync
+from bookings.staff import Role
 from consent import seed
 from consent.legacy_import import legacy_consents_import
 from consent.models import MigrationExclusion
@@ -200,7 +200,7 @@ def test_caught_since_counts_asked_and_activated_per_clinic_and_week(world: dict
 
     from bookings.models import Patient
     from bookings.services import appointment_upsert
-    from consent.services import arrival_register
+    from consent.desk.services import arrival_register
 
     patient = Patient.objects.get(personal_id=world["pids"][1])  # left out at A and B
     appointment = appointment_upsert(
@@ -211,7 +211,9 @@ def test_caught_since_counts_asked_and_activated_per_clinic_and_week(world: dict
         status="booked",
         contact_type="visit",
     )[0]
-    arrival_register(appointment=appointment, user=world["users"]["reception"], outcome="activated")
+    arrival_register(
+        appointment=appointment, actor=world["users"]["reception"], outcome="activated"
+    )
     response = client(world["users"]["manager_a"]).get("/reports/caught-since/?format=csv")
     rows = b"".join(response.streaming_content).decode().splitlines()
     week = timezone.localdate() - timedelta(days=timezone.localdate().weekday())

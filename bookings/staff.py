@@ -1,0 +1,134 @@
+"""Staff and their clinics: the plumbing every app with pages imports from here.
+
+Roles (SPEC 2) are Django groups; the clinics a user works at are `Clinic.staff`. A page
+declares the roles it serves with `role_required`; `current_clinic` is the unit the user
+works at right now (chosen in the header), which scopes the desk, the case queue and the
+access log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser, User
+
+    from .models import Clinic
+
+    class AuthedRequest(HttpRequest):
+        user: User
+else:
+    AuthedRequest = HttpRequest
+
+
+class Role(models.TextChoices):
+    RECEPTION = "reception", _("Reception")
+    MANAGER = "manager", _("Verksamhetschef")
+    REGIONAL_ADMIN = "regional_admin", _("Regional administratör")
+    AUDITOR = "auditor", _("Logggranskare")
+
+
+# Who works with patients' reminders, and who reads the logs.
+CARE_ROLES = (Role.RECEPTION, Role.MANAGER, Role.REGIONAL_ADMIN)
+AUDIT_ROLES = (Role.AUDITOR, Role.REGIONAL_ADMIN)
+REPORT_ROLES = (Role.MANAGER, Role.REGIONAL_ADMIN)
+
+
+def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_role_cache", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+        if user.is_superuser:  # type: ignore[attr-defined]
+            cached.add(Role.REGIONAL_ADMIN)
+        user._role_cache = cached  # type: ignore[union-attr,attr-defined]
+    return cached
+
+
+def has_role(user: AbstractBaseUser | AnonymousUser, *roles: str) -> bool:
+    return bool(user_roles(user) & set(roles))
+
+
+def clinics_for(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Clinic]:
+    """The clinics whose queues, desks and reports a user may see: all for regional admins,
+    else the clinics they work at."""
+    from .models import Clinic
+
+    if has_role(user, Role.REGIONAL_ADMIN):
+        return Clinic.objects.all()
+    if not user.is_authenticated:
+        return Clinic.objects.none()
+    return Clinic.objects.filter(staff__pk=user.pk)
+
+
+def role_required(*roles: str) -> Callable[[Callable[..., HttpResponseBase]], Any]:
+    """A page for these roles: anonymous users go to the login page, others get 403."""
+
+    def decorate(view: Callable[..., HttpResponseBase]) -> Any:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if not has_role(request.user, *roles):
+                raise PermissionDenied(gettext("Din roll har inte tillgång till den här sidan."))
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def current_clinic(request: HttpRequest) -> Clinic | None:
+    """The clinic the user works at right now (chosen in the header; default the first)."""
+    allowed = clinics_for(request.user)
+    chosen = request.session.get("clinic_id")
+    clinic = allowed.filter(pk=chosen).first() if chosen else None
+    return clinic or request.user.clinics.order_by("name").first()  # type: ignore[union-attr]
+
+
+# Admin-site permissions per role, declared by the app that owns them: each app grants
+# its own in its AppConfig.ready() (only regional admins use the admin site; the other
+# roles work in the back office, whose views check roles themselves).
+_PERMISSIONS: dict[str, set[str]] = {role: set() for role in Role.values}
+
+
+def role_permissions_grant(role: str, permissions: list[str]) -> None:
+    """Declares that `role` holds these permissions ("app_label.codename"). Called from
+    the owning app's AppConfig.ready(); ensure_role_groups() writes them after migrate."""
+    _PERMISSIONS[role].update(permissions)
+
+
+def role_permissions() -> dict[str, list[str]]:
+    return {role: sorted(perms) for role, perms in _PERMISSIONS.items()}
+
+
+def ensure_role_groups(*, using: str = "default") -> None:
+    """Creates the role groups and gives them their permissions (idempotent)."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+
+    # Apps later in INSTALLED_APPS get their permissions after this app's post_migrate.
+    for config in apps.get_app_configs():
+        create_permissions(config, verbosity=0, using=using)
+    for role, perms in role_permissions().items():
+        group, _ = Group.objects.using(using).get_or_create(name=role)
+        wanted = []
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            wanted += list(
+                Permission.objects.using(using).filter(
+                    content_type__app_label=app_label, codename=codename
+                )
+            )
+        group.permissions.set(wanted)

@@ -1,0 +1,20 @@
+"""Pages every staff member has, whatever their role."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from .staff import AuthedRequest, clinics_for
+
+
+@require_POST
+@login_required
+def choose_clinic(request: AuthedRequest) -> HttpResponse:
+    """The unit the user works at right now (the header's picker)."""
+    clinic = clinics_for(request.user).filter(pk=request.POST.get("clinic") or 0).first()
+    if clinic is not None:
+        request.session["clinic_id"] = clinic.pk
+    return redirect(request.POST.get("next") or "home")

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from bookings.errors import DomainError
+from bookings.identity import parse_personal_id
+from bookings.models import Clinic
+
+
+class AuditFilterForm(forms.Form):
+    patient = forms.CharField(label=_("Personnummer"), required=False, max_length=20)
+    user = forms.CharField(label=_("Användare"), required=False, max_length=150)
+    clinic = forms.ModelChoiceField(
+        label=_("Mottagning"), queryset=Clinic.objects.all(), required=False
+    )
+    date_from = forms.DateField(
+        label=_("Från och med"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("Till och med"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean_patient(self) -> str:
+        raw = self.cleaned_data["patient"]
+        if not raw:
+            return ""
+        try:
+            return parse_personal_id(raw).value
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from None

@@ -1,0 +1,45 @@
+"""The auditor's search of the access log and the consent events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from bookings.models import Clinic
+
+from ..models import ConsentEvent
+from .models import AccessLog
+
+
+def access_log_search(
+    *,
+    patient: str = "",
+    user: str = "",
+    clinic: Clinic | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> tuple[QuerySet[AccessLog], QuerySet[ConsentEvent]]:
+    """The access log and the consent events, filtered alike, newest first."""
+    log = AccessLog.objects.select_related("user", "clinic", "patient")
+    events = ConsentEvent.objects.select_related(
+        "patient", "clinic", "handled_at", "actor_user", "actor_client"
+    )
+    if patient:
+        log = log.filter(Q(patient__personal_id=patient) | Q(searched_for=patient))
+        events = events.filter(patient__personal_id=patient)
+    if user:
+        log = log.filter(user__username=user)
+        events = events.filter(actor_user__username=user)
+    if clinic:
+        log = log.filter(clinic=clinic)
+        events = events.filter(handled_at=clinic)
+    zone = timezone.get_current_timezone()
+    if date_from:
+        start = datetime.combine(date_from, time.min, tzinfo=zone)
+        log, events = log.filter(created_at__gte=start), events.filter(created_at__gte=start)
+    if date_to:
+        end = datetime.combine(date_to, time.max, tzinfo=zone)
+        log, events = log.filter(created_at__lte=end), events.filter(created_at__lte=end)
+    return log.order_by("-created_at", "-id"), events.order_by("-created_at", "-id")

@@ -1,0 +1,88 @@
+"""The e-service's endpoints (SPEC 5.1): submit a case, read its status and reply."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from bookings.api import ApiView, problems
+from bookings.models import ApiClient, Scope
+from bookings.serializers import (
+    ExternalIdField,
+    HsaIdField,
+    MobileNumberField,
+    PersonalIdField,
+    StrictSerializer,
+)
+
+from .models import CaseAction, CaseStatus, EServiceCase
+from .services import CaseRequest, case_receive
+
+
+class CaseOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    action = serializers.ChoiceField(choices=CaseAction.choices)
+    status = serializers.ChoiceField(choices=CaseStatus.choices)
+    reply = serializers.SerializerMethodField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    def get_reply(self, case: EServiceCase) -> str | None:
+        return case.reply or None
+
+
+class CaseCreateApi(ApiView):
+    """The residents' e-service submits a case: activate, block, unblock (all or one
+    clinic), or a guardian's number for a child under 13."""
+
+    required_scopes = (Scope.ESERVICE,)
+
+    class InputSerializer(StrictSerializer):
+        external_id = ExternalIdField()
+        received_at = HsaIdField(help_text="HSA-id of the clinic where it was submitted")
+        submitted_by = PersonalIdField()
+        subject = PersonalIdField(help_text="The resident, or a child of theirs under 13")
+        action = serializers.ChoiceField(choices=CaseAction.choices)
+        clinic = HsaIdField(
+            required=False, allow_null=True, help_text="For block/unblock of one clinic"
+        )
+        mobile_number = MobileNumberField(
+            required=False, allow_null=True, help_text="For guardian_number"
+        )
+        message = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+    @extend_schema(
+        operation_id="eservice_case_create",
+        request=InputSerializer,
+        responses={
+            201: CaseOutputSerializer,
+            200: CaseOutputSerializer,
+            **problems(400, 401, 403, 409),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        client: ApiClient = request.auth  # type: ignore[assignment]
+        case, created = case_receive(request=CaseRequest(**data.validated_data), client=client)
+        return Response(CaseOutputSerializer(case).data, status=201 if created else 200)
+
+
+class CaseDetailApi(ApiView):
+    required_scopes = (Scope.ESERVICE,)
+
+    @extend_schema(
+        operation_id="eservice_case_get",
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        responses={200: CaseOutputSerializer, **problems(401, 403, 404)},
+    )
+    def get(self, request: Request, id: int) -> Response:
+        client: ApiClient = request.auth  # type: ignore[assignment]
+        case = EServiceCase.objects.filter(pk=id, client=client).first()
+        if case is None:
+            raise Http404
+        return Response(CaseOutputSerializer(case).data)

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import StandardReply
+
+
+class CaseDecisionForm(forms.Form):
+    reply = forms.ModelChoiceField(
+        label=_("Standardsvar"), queryset=StandardReply.objects.none(), empty_label=None
+    )
+    note = forms.CharField(label=_("Anteckning"), required=False, max_length=500)
+
+    def __init__(self, *args: Any, outcome: str, action: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        replies = StandardReply.objects.filter(active=True, outcome=outcome)
+        self.fields["reply"].queryset = replies.filter(  # type: ignore[attr-defined]
+            action__in=["", action]
+        )

@@ -1,0 +1,220 @@
+"""E-service cases (SPEC 3.6): received from the e-service, handled where they arrived,
+applied through the consent services (the event links to the case) or rejected, and
+answered with a prepared standard reply."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bookings.errors import Conflict, DomainError, Forbidden
+from bookings.models import ApiClient, Guardianship
+from bookings.selectors import clinic_get, patient_get
+
+from .. import rules
+from ..models import Channel
+from ..services import (
+    consent_activate,
+    consent_block,
+    consent_block_clinic,
+    consent_unblock,
+    consent_unblock_clinic,
+    guardian_number_register,
+)
+from .models import CaseAction, CaseStatus, EServiceCase, StandardReply
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CaseRequest:
+    """An e-service request, validated and normalised (12-digit ids, E.164, HSA-ids)."""
+
+    external_id: str
+    received_at: str
+    submitted_by: str
+    subject: str
+    action: str
+    clinic: str | None = None
+    mobile_number: str | None = None
+    message: str = ""
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+
+def case_receive(*, request: CaseRequest, client: ApiClient) -> tuple[EServiceCase, bool]:
+    """Stores a case from the e-service (before it is acknowledged). Idempotent by the
+    e-service's id: the same request again returns the stored case; a different request
+    with the same id is a Conflict. The subject is the resident or a registered child of
+    theirs under 13 (else Forbidden, `not_guardian`). With ESERVICE_AUTO_APPLY the case is
+    applied at once, still with a standard reply and an event linked to it."""
+    received_at = clinic_get(request.received_at, field="received_at")
+    submitted_by = patient_get(request.submitted_by, field="submitted_by")
+    subject = patient_get(request.subject, field="subject")
+    clinic = clinic_get(request.clinic, field="clinic") if request.clinic else None
+    if subject != submitted_by:
+        is_guardian = Guardianship.objects.filter(child=subject, guardian=submitted_by).exists()
+        under_13 = (
+            rules.age_on(subject.birth_date, timezone.localdate()) < rules.GUARDIAN_SMS_AGE_LIMIT
+        )
+        if not (is_guardian and under_13):
+            raise Forbidden(
+                "Den som skickar ärendet är inte registrerad vårdnadshavare till ett barn under "
+                "13 år med det personnumret.",
+                field="subject",
+                code="not_guardian",
+            )
+    if request.action == CaseAction.GUARDIAN_NUMBER:
+        if subject == submitted_by:
+            raise DomainError(
+                "Nummer till vårdnadshavare gäller ett barn under 13 år.",
+                field="subject",
+                code="not_a_child",
+            )
+        if not request.mobile_number:
+            raise DomainError("Mobilnummer saknas.", field="mobile_number", code="required")
+    digest = request.digest()
+    existing = EServiceCase.objects.filter(external_id=request.external_id).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                case = EServiceCase.objects.create(
+                    external_id=request.external_id,
+                    received_at=received_at,
+                    submitted_by=submitted_by,
+                    subject=subject,
+                    action=request.action,
+                    clinic=clinic,
+                    mobile_number=request.mobile_number or "",
+                    message=request.message,
+                    request_digest=digest,
+                    client=client,
+                )
+        except IntegrityError:  # the same id arrived twice at once: the first one won
+            existing = EServiceCase.objects.get(external_id=request.external_id)
+        else:
+            case_auto_apply(case=case)
+            case.refresh_from_db()
+            return case, True
+    if existing.request_digest != digest or existing.client_id != client.pk:
+        raise Conflict(
+            f"Ärendet {request.external_id} finns redan med annat innehåll.",
+            field="external_id",
+            code="conflict",
+        )
+    return existing, False
+
+
+def _auto_applies(case: EServiceCase) -> bool:
+    mode = settings.ESERVICE_AUTO_APPLY
+    own = case.subject_id == case.submitted_by_id
+    return mode == "all" or (mode == "self" and own)
+
+
+def case_auto_apply(*, case: EServiceCase) -> None:
+    """Applies a new case at once when ESERVICE_AUTO_APPLY says so, with the default reply
+    for its action. A case that cannot be applied (say, a third guardian number) stays in
+    the queue for staff."""
+    if not _auto_applies(case):
+        return
+    reply = StandardReply.objects.filter(
+        active=True, outcome=CaseStatus.RESOLVED, is_default=True, action=case.action
+    ).first()
+    if reply is None:
+        logger.warning("No default reply for %s: case %s waits for staff", case.action, case.pk)
+        return
+    try:
+        case_apply(case=case, actor=None, reply=reply, auto=True)
+    except DomainError as error:
+        logger.info("Case %s not applied automatically: %s", case.pk, error.message)
+
+
+@transaction.atomic
+def case_apply(
+    *,
+    case: EServiceCase,
+    actor: AbstractBaseUser | None,
+    reply: StandardReply,
+    note: str = "",
+    auto: bool = False,
+) -> EServiceCase:
+    """Carries out the resident's request where it arrived: writes the consent event
+    (channel `eservice_case`, linked to the case, handled at the receiving clinic) and
+    answers with the chosen standard reply."""
+    case = EServiceCase.objects.select_for_update().get(pk=case.pk)
+    if case.status != CaseStatus.RECEIVED:
+        raise Conflict("Ärendet är redan hanterat.", code="case_closed")
+    if reply.outcome != CaseStatus.RESOLVED or (reply.action and reply.action != case.action):
+        raise DomainError(
+            "Välj ett svar som passar ett utfört ärende av den här typen.",
+            field="reply",
+            code="wrong_reply",
+        )
+    common: dict[str, Any] = {
+        "patient": case.subject,
+        "actor": actor,
+        "channel": Channel.ESERVICE_CASE,
+        "handled_at": case.received_at,
+        "note": note or case.message,
+        "eservice_case": case,
+    }
+    if case.action == CaseAction.ACTIVATE:
+        consent_activate(**common)
+    elif case.action == CaseAction.BLOCK:
+        if case.clinic:
+            consent_block_clinic(clinic=case.clinic, **common)
+        else:
+            consent_block(**common)
+    elif case.action == CaseAction.UNBLOCK:
+        if case.clinic:
+            consent_unblock_clinic(clinic=case.clinic, **common)
+        else:
+            consent_unblock(**common)
+    else:
+        del common["patient"]
+        guardian_number_register(
+            child=case.subject, guardian=case.submitted_by, number=case.mobile_number, **common
+        )
+    return _close(case, CaseStatus.RESOLVED, reply, actor, auto=auto)
+
+
+@transaction.atomic
+def case_reject(
+    *, case: EServiceCase, actor: AbstractBaseUser, reply: StandardReply
+) -> EServiceCase:
+    """Answers the resident without changing anything."""
+    case = EServiceCase.objects.select_for_update().get(pk=case.pk)
+    if case.status != CaseStatus.RECEIVED:
+        raise Conflict("Ärendet är redan hanterat.", code="case_closed")
+    if reply.outcome != CaseStatus.REJECTED:
+        raise DomainError("Välj ett avslagssvar.", field="reply", code="wrong_reply")
+    return _close(case, CaseStatus.REJECTED, reply, actor)
+
+
+def _close(
+    case: EServiceCase, status: str, reply: StandardReply, actor: Any, *, auto: bool = False
+) -> EServiceCase:
+    case.status, case.standard_reply, case.reply = status, reply, reply.text
+    case.resolved_at, case.resolved_by, case.auto_applied = timezone.now(), actor, auto
+    case.save(
+        update_fields=[
+            "status",
+            "standard_reply",
+            "reply",
+            "resolved_at",
+            "resolved_by",
+            "auto_applied",
+        ]
+    )
+    return case

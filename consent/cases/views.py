@@ -1,0 +1,99 @@
+"""The case queue per clinic: open a case, see the patient's state, apply or reject it
+with a standard reply."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from bookings.errors import DomainError
+from bookings.staff import CARE_ROLES, AuthedRequest, clinics_for, current_clinic, role_required
+
+from ..access.models import AccessLog
+from ..access.services import access_log_record
+from ..models import State
+from ..reasons import explain
+from ..selectors import clinics_named, sms_status
+from . import services
+from .forms import CaseDecisionForm
+from .models import CaseStatus, EServiceCase
+from .selectors import handled_cases, open_cases
+
+
+@role_required(*CARE_ROLES)
+def case_queue(request: AuthedRequest) -> HttpResponse:
+    clinics = clinics_for(request.user)
+    return render(
+        request,
+        "consent/case_queue.html",
+        {
+            "open_cases": open_cases(clinics),
+            "handled": handled_cases(clinics),
+        },
+    )
+
+
+def _case_for(request: AuthedRequest, case_id: int) -> EServiceCase:
+    case = get_object_or_404(
+        EServiceCase.objects.select_related("received_at", "subject", "submitted_by", "clinic"),
+        pk=case_id,
+    )
+    if not clinics_for(request.user).filter(pk=case.received_at_id).exists():
+        raise PermissionDenied(_("Ärendet kom in till en annan mottagning."))
+    return case
+
+
+@role_required(*CARE_ROLES)
+def case_detail(request: AuthedRequest, case_id: int) -> HttpResponse:
+    case = _case_for(request, case_id)
+    access_log_record(
+        actor=request.user,
+        clinic=current_clinic(request),
+        action=AccessLog.Action.CASE_VIEW,
+        patient=case.subject,
+    )
+    facts, decision = sms_status(case.subject, clinic=case.clinic)
+    return render(
+        request,
+        "consent/case_detail.html",
+        {
+            "case": case,
+            "state": facts.state,
+            "state_label": State(facts.state).label,
+            "blocked": clinics_named(facts.blocked_clinics),
+            "decision": explain(decision),
+            "apply_form": CaseDecisionForm(outcome=CaseStatus.RESOLVED, action=case.action),
+            "reject_form": CaseDecisionForm(outcome=CaseStatus.REJECTED, action=case.action),
+        },
+    )
+
+
+@require_POST
+@role_required(*CARE_ROLES)
+def case_decide(request: AuthedRequest, case_id: int, outcome: str) -> HttpResponse:
+    case = _case_for(request, case_id)
+    status = CaseStatus.RESOLVED if outcome == "apply" else CaseStatus.REJECTED
+    form = CaseDecisionForm(request.POST, outcome=status, action=case.action)
+    if not form.is_valid():
+        messages.error(request, _("Välj ett standardsvar."))
+        return redirect("case", case_id=case.pk)
+    try:
+        if status == CaseStatus.RESOLVED:
+            services.case_apply(
+                case=case,
+                actor=request.user,
+                reply=form.cleaned_data["reply"],
+                note=form.cleaned_data["note"],
+            )
+            messages.success(request, _("Ärendet är utfört och svaret skickat till e-tjänsten."))
+        else:
+            services.case_reject(case=case, actor=request.user, reply=form.cleaned_data["reply"])
+            messages.success(request, _("Ärendet är avslaget och svaret skickat till e-tjänsten."))
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("case", case_id=case.pk)
+    return redirect("cases")

@@ -1,0 +1,77 @@
+"""The arrival desk: today's contacts at the clinic worked at; register arrivals with the
+SMS question, or mark a contact as not arrived."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from bookings.errors import DomainError
+from bookings.models import Appointment, AppointmentStatus
+from bookings.services import appointment_set_status
+from bookings.staff import CARE_ROLES, AuthedRequest, clinics_for, current_clinic, role_required
+
+from .models import ArrivalOutcome
+from .selectors import desk_rows
+from .services import arrival_register
+
+
+@role_required(*CARE_ROLES)
+def desk(request: AuthedRequest) -> HttpResponse:
+    """Today's contacts at the clinic worked at: register arrivals, ask the SMS question."""
+    clinic = current_clinic(request)
+    rows = desk_rows(clinic, timezone.localdate()) if clinic else []
+    return render(
+        request, "consent/desk.html", {"clinic": clinic, "rows": rows, "outcomes": ArrivalOutcome}
+    )
+
+
+def _desk_appointment(request: AuthedRequest, appointment_id: int) -> Appointment:
+    appointment = get_object_or_404(
+        Appointment.objects.select_related("clinic", "patient"), pk=appointment_id
+    )
+    if not clinics_for(request.user).filter(pk=appointment.clinic_id).exists():
+        raise PermissionDenied(_("Kontakten är på en annan mottagning."))
+    return appointment
+
+
+@require_POST
+@role_required(*CARE_ROLES)
+def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
+    appointment = _desk_appointment(request, appointment_id)
+    try:
+        arrival_register(
+            appointment=appointment, actor=request.user, outcome=request.POST.get("outcome")
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _("%(time)s %(name)s: ankomst registrerad.")
+            % {
+                "time": timezone.localtime(appointment.starts_at).strftime("%H:%M"),
+                "name": appointment.patient.full_name or appointment.patient.display_id,
+            },
+        )
+    return redirect("desk")
+
+
+@require_POST
+@role_required(*CARE_ROLES)
+def desk_no_show(request: AuthedRequest, appointment_id: int) -> HttpResponse:
+    appointment = _desk_appointment(request, appointment_id)
+    try:
+        appointment_set_status(
+            appointment=appointment, status=AppointmentStatus.NO_SHOW, via="desk"
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Markerad som utebliven."))
+    return redirect("desk")

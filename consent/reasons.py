@@ -1,0 +1,61 @@
+"""Why nobody may receive a reminder (SPEC 3.1): the stable codes, in the table's order
+(a message that is not sent records the first), one Swedish label each for staff, and
+the one rule about which of them the patient's own wish can lift."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from .rules import Decision
+
+
+class Reason(models.TextChoices):
+    PROTECTED_IDENTITY = (
+        "protected_identity",
+        _("Skyddad identitet (patienten eller vårdnadshavaren): sms skickas aldrig"),
+    )
+    NOT_ACTIVATED = (
+        "not_activated",
+        _("Sms-påminnelse är inte aktiverad (samtycke i 1177 räcker inte)"),
+    )
+    BLOCKED = "blocked", _("Patienten har blockerat alla sms-påminnelser")
+    BLOCKED_AT_CLINIC = "blocked_at_clinic", _("Patienten har blockerat sms från mottagningen")
+    NO_MOBILE_NUMBER = "no_mobile_number", _("Inget mobilnummer i 1177")
+    UNDER_13_NO_GUARDIAN_NUMBER = (
+        "under_13_no_guardian_number",
+        _("Under 13 år och ingen vårdnadshavare har lämnat nummer"),
+    )
+    NOT_A_MOBILE_NUMBER = (
+        "not_a_mobile_number",
+        _("Numret är inte ett mobilnummer och kan inte ta emot sms"),
+    )
+
+
+# Reasons that are only the patient's own wish: activating reminders (at the desk, by
+# phone, …) lifts them. Every other reason stays whatever the patient wishes.
+WISH_REASONS = frozenset({Reason.NOT_ACTIVATED, Reason.BLOCKED, Reason.BLOCKED_AT_CLINIC})
+
+
+def beyond_wish(reasons: Iterable[str]) -> list[str]:
+    """The reasons that activating reminders would not lift (protected identity, no
+    number, …), in the order given. Empty when the patient's wish is all that stops the
+    SMS."""
+    return [reason for reason in reasons if reason not in WISH_REASONS]
+
+
+def reason_label(code: str) -> str:
+    return str(Reason(code).label)
+
+
+def explain(decision: Decision) -> dict[str, Any]:
+    """A decision as staff read it: who gets the SMS, or why nobody does, in Swedish."""
+    return {
+        "will_receive": decision.will_receive,
+        "recipients": decision.recipients,
+        "reasons": [reason_label(code) for code in decision.reasons],
+    }
