@@ -7,7 +7,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bookings.api import ApiView, pid_path, problems
+from bookings.api_base import ApiView, pid_path, problems
 from bookings.models import Scope
 from bookings.selectors import clinic_get, patient_get
 from bookings.serializers import (

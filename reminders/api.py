@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bookings.api import ApiView, external_id_path, problems
+from bookings.api_base import ApiView, external_id_path, problems
 from bookings.errors import DomainError
 from bookings.identity import parse_phone_number
 from bookings.models import Scope

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bookings.api import ApiView, problems
+from bookings.api_base import ApiView, problems
 from bookings.models import ApiClient, Scope
 from bookings.serializers import (
     ExternalIdField,

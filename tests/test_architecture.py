@@ -1,0 +1,165 @@
+"""The house (SPEC 4): the apps are floors, and every arrow points down.
+
+Read from the code itself (imports, dotted-path strings, and settings that name a module),
+so a new upward arrow fails the suite wherever it is written."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# Lowest first. `config` is the roof: it wires the apps together (settings, URLs, the
+# Celery app, the site header) and may import any of them; no app imports it.
+FLOORS = ["bookings", "consent", "reminders", "reporting", "config"]
+APPS = FLOORS[:-1]
+DOTTED = re.compile(rf"^({'|'.join(FLOORS)})(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+# Modules that are a page or an endpoint: another app never uses them as a library.
+FRONT_ROOMS = {"views", "api", "urls", "admin", "forms"}
+
+
+def _modules() -> Iterator[tuple[str, Path]]:
+    for floor in FLOORS:
+        for path in sorted((ROOT / floor).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            yield module.removesuffix(".__init__"), path
+
+
+def _imports(module: str, path: Path, *, names: bool = False) -> Iterator[tuple[int, str]]:
+    """(line, imported module) for every import, also inside functions; relative imports
+    resolved. With `names`, also what `from x import y` names (y may be a module)."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            yield node.lineno, target
+            for alias in node.names if names else ():
+                yield node.lineno, f"{target}.{alias.name}"
+
+
+def _dotted_strings(path: Path) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and DOTTED.match(node.value)
+        ):
+            yield node.lineno, node.value
+
+
+def _floor(dotted: str) -> str | None:
+    head = dotted.split(".")[0]
+    return head if head in FLOORS else None
+
+
+def upward_arrows() -> list[str]:
+    found = []
+    for module, path in _modules():
+        here = module.split(".")[0]
+        arrows = [(line, target, "imports") for line, target in _imports(module, path)]
+        arrows += [(line, text, "names") for line, text in _dotted_strings(path)]
+        for line, target, how in arrows:
+            there = _floor(target)
+            if there and FLOORS.index(there) > FLOORS.index(here):
+                found.append(f"{path.relative_to(ROOT)}:{line} {how} {target}")
+    return found
+
+
+def front_rooms_used_as_library() -> list[str]:
+    found = []
+    for module, path in _modules():
+        here = module.split(".")[0]
+        if here == "config":  # the roof wires the pages into URLs
+            continue
+        for line, target in _imports(module, path, names=True):
+            parts = target.split(".")
+            if parts[0] in APPS and parts[0] != here and FRONT_ROOMS & set(parts[1:]):
+                found.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
+    return found
+
+
+def settings_pointing_up() -> list[str]:
+    """A setting whose value is a dotted path into an app (a plug-in, a backend) may be
+    read only by that app or one above it: otherwise the reader imports upward by string."""
+    targets: dict[str, set[str]] = {}
+    for name in dir(settings):
+        if not name.isupper():
+            continue
+        value = getattr(settings, name)
+        values = value if isinstance(value, list | tuple) else [value]
+        floors = {
+            floor
+            for v in values
+            if isinstance(v, str) and DOTTED.match(v) and (floor := _floor(v)) in APPS
+        }
+        if floors:
+            targets[name] = floors
+    found = []
+    for module, path in _modules():
+        here = module.split(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "settings"
+                and node.attr in targets
+            ):
+                for there in targets[node.attr]:
+                    if FLOORS.index(there) > FLOORS.index(here):
+                        found.append(
+                            f"{path.relative_to(ROOT)}:{node.lineno} reads settings.{node.attr}"
+                            f", which names a module of {there}"
+                        )
+    return found
+
+
+def test_no_app_imports_or_names_an_app_above_it() -> None:
+    assert upward_arrows() == []
+
+
+def test_no_app_uses_another_app_s_pages_as_a_library() -> None:
+    assert front_rooms_used_as_library() == []
+
+
+def test_no_app_reaches_up_through_a_setting() -> None:
+    assert settings_pointing_up() == []
+
+
+def test_the_checks_see_an_upward_arrow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks above would fail: an upward import, a dotted string, a relative import
+    and another app's views are each found in a made-up house."""
+    for floor in FLOORS:
+        (tmp_path / floor).mkdir()
+        (tmp_path / floor / "__init__.py").write_text("")
+    (tmp_path / "bookings" / "bad.py").write_text(
+        "from consent.selectors import x\n"
+        "def f():\n    import config.celery\n"
+        "TASK = 'reminders.tasks.tick'\n"
+    )
+    (tmp_path / "consent" / "sub").mkdir()
+    (tmp_path / "consent" / "sub" / "__init__.py").write_text("")
+    (tmp_path / "consent" / "sub" / "bad.py").write_text("from ...reminders import models\n")
+    (tmp_path / "reporting" / "bad.py").write_text("from consent import views\n")
+    monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", tmp_path)
+    assert upward_arrows() == [
+        "bookings/bad.py:1 imports consent.selectors",
+        "bookings/bad.py:3 imports config.celery",
+        "bookings/bad.py:4 names reminders.tasks.tick",
+        "consent/sub/bad.py:1 imports reminders",
+    ]
+    assert front_rooms_used_as_library() == ["reporting/bad.py:1 imports consent.views"]
