@@ -410,3 +410,38 @@ def test_dispatch_reminders_command_prints_what_it_did(
     assert "2 hämtade" in out.getvalue()
     assert "1 skickade" in out.getvalue()
     assert "1 skickas inte" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("local_now", "expected"),
+    [
+        # 23:30 in Stockholm on the evening before: still 12, the guardian gets it.
+        ((2027, 1, 14, 23, 30), ("guardian", "+46701111111")),
+        # 00:30 on the birthday in Stockholm is still the 14th in UTC (23:30): 13 now,
+        # the child's own 1177 number.
+        ((2027, 1, 15, 0, 30), ("patient", "+46709999999")),
+    ],
+)
+def test_a_child_turns_13_at_local_midnight_not_utc_midnight(
+    booked: Booked,
+    recording: type[RecordingGateway],
+    local_now: tuple[int, ...],
+    expected: tuple[str, str],
+) -> None:
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    stockholm = ZoneInfo("Europe/Stockholm")
+    with time_machine.travel(datetime(2027, 1, 14, 12, tzinfo=stockholm), tick=False):
+        child = PatientFactory(birth_date=date(2014, 1, 15), mobile_number="+46709999999")
+        guardian = GuardianshipFactory(child=child).guardian
+        guardian_number_register(
+            child=child, guardian=guardian, number="0701111111", actor=None, channel="phone"
+        )
+    now = datetime(*local_now, tzinfo=stockholm)
+    with time_machine.travel(now, tick=False):
+        assert timezone.now().date() == date(2027, 1, 14)  # the same UTC day both times
+        booked(patient=child, starts_in=timedelta(hours=10))
+        dispatch()
+    message = Message.objects.get()
+    assert (message.status, message.recipient_role, message.to) == ("sent", *expected)

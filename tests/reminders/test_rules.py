@@ -1,6 +1,7 @@
 """Scheduling rules (SPEC 3.3) as properties, across the daylight-saving weekends."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,53 +26,82 @@ def local(*args: int) -> datetime:
     return datetime(*args, tzinfo=STOCKHOLM)
 
 
-# Starts within three days of a clock change, on any minute, stored in UTC.
-starts_near_dst = st.builds(
-    lambda sunday, minutes: sunday.replace(tzinfo=UTC) + timedelta(minutes=minutes),
-    st.sampled_from(DST_SUNDAYS),
-    st.integers(-3 * 24 * 60, 3 * 24 * 60),
-)
-# Bookings at every distance from the start: weeks before, minutes before, after it.
-distances = st.integers(-24 * 60, 30 * 24 * 60).map(lambda m: timedelta(minutes=m))
+def wall_times(around: datetime, *, before: timedelta, after: timedelta) -> Any:
+    """Stockholm wall-clock times as they arrive from the booking system: any minute and
+    second, both readings of the hour that repeats in October (fold), none of the hour
+    that does not exist in March."""
+    naive = around.replace(tzinfo=None)
+    return st.datetimes(
+        min_value=naive - before,
+        max_value=naive + after,
+        timezones=st.just(STOCKHOLM),
+        allow_imaginary=False,
+    )
 
 
-@given(starts_near_dst, distances)
+@st.composite
+def start_and_booking(draw: Any) -> tuple[datetime, datetime]:
+    """A start within three days of a clock change, and a booking weeks before it, near
+    either lead time (where an hour's error shows), or after it."""
+    start = draw(
+        wall_times(
+            draw(st.sampled_from(DST_SUNDAYS)), before=timedelta(days=3), after=timedelta(days=3)
+        )
+    )
+    near = st.sampled_from([timedelta(hours=48), timedelta(hours=2), timedelta(0)])
+    booked = draw(
+        st.one_of(
+            wall_times(start, before=timedelta(days=30), after=timedelta(days=1)),
+            near.flatmap(
+                lambda lead: wall_times(
+                    start - lead, before=timedelta(hours=3), after=timedelta(hours=3)
+                )
+            ),
+        )
+    )
+    return start, booked
+
+
+def elapsed_hours_before(start: datetime, hours: int, booked: datetime) -> float | None:
+    """The oracle, on POSIX seconds rather than datetime arithmetic: `hours` elapsed hours
+    before the start, not before the booking, and nothing when booked at or after it."""
+    s, b = start.timestamp(), booked.timestamp()
+    if b >= s:
+        return None
+    return max(s - hours * 3600, b)
+
+
+@given(start_and_booking())
 def test_reminder_is_due_48_elapsed_hours_before_or_at_booking(
-    start: datetime, ahead: timedelta
+    times: tuple[datetime, datetime],
 ) -> None:
-    booked = start - ahead
+    start, booked = times
     due = rules.due_at(rules.REMINDER, starts_at=start, booked_at=booked)
-    if booked >= start:
-        assert due is None  # booked after the start: nothing to send
-    elif ahead >= timedelta(hours=48):
-        assert due == start - timedelta(hours=48)
-        assert (start - due).total_seconds() == 48 * 3600  # elapsed, whatever the clocks did
-    else:
-        assert due == booked  # booked less than 48 h ahead: right after booking
+    expected = elapsed_hours_before(start, 48, booked)
+    assert (due.timestamp() if due else None) == expected
 
 
-@given(starts_near_dst, distances)
-def test_checkin_is_due_2_hours_before_or_at_booking(start: datetime, ahead: timedelta) -> None:
-    booked = start - ahead
-    due = rules.due_at(rules.CHECKIN, starts_at=start, booked_at=booked)
-    if booked >= start:
-        assert due is None
-    else:
-        assert due == max(start - timedelta(hours=2), booked)
-        assert booked <= due < start
-
-
-@given(starts_near_dst, distances, st.sampled_from(["visit", "phone", "video"]), st.booleans())
-def test_plan_never_schedules_after_the_start_nor_before_booking(
-    start: datetime, ahead: timedelta, contact_type: str, self_checkin: bool
+@given(start_and_booking())
+def test_checkin_is_due_2_elapsed_hours_before_or_at_booking(
+    times: tuple[datetime, datetime],
 ) -> None:
-    booked = start - ahead
+    start, booked = times
+    due = rules.due_at(rules.CHECKIN, starts_at=start, booked_at=booked)
+    expected = elapsed_hours_before(start, 2, booked)
+    assert (due.timestamp() if due else None) == expected
+
+
+@given(start_and_booking(), st.sampled_from(["visit", "phone", "video"]), st.booleans())
+def test_plan_never_schedules_after_the_start_nor_before_booking(
+    times: tuple[datetime, datetime], contact_type: str, self_checkin: bool
+) -> None:
+    start, booked = times
     plan = rules.plan(
         starts_at=start, booked_at=booked, contact_type=contact_type, self_checkin=self_checkin
     )
     for due in plan.values():
-        assert booked <= due < start
-    if booked < start:
+        assert booked.timestamp() <= due.timestamp() < start.timestamp()
+    if booked.timestamp() < start.timestamp():
         assert rules.REMINDER in plan
         assert (rules.CHECKIN in plan) == (contact_type == "visit" and self_checkin)
     else:
