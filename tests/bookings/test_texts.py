@@ -49,20 +49,47 @@ def test_reminder_text_is_exactly_the_region_s_one_variant() -> None:
     )
 
 
-gsm_name = st.text(
-    alphabet=sorted(texts.GSM7_BASIC - {"\n", "\r"}), min_size=1, max_size=34
-).filter(lambda s: s.strip() == s and s)
+# Every character a clinic form or the API can receive that matters here: all of GSM-7,
+# its extension table (two septets each), typographic characters that normalise (one of
+# them to three), and a few that no SMS can carry.
+EVERY_KIND_OF_CHARACTER = sorted(
+    texts.GSM7_BASIC | texts.GSM7_EXTENSION | set("–—’“”…\u00a0") | set("✓😀ł")
+)
+names = st.one_of(
+    st.text(alphabet=EVERY_KIND_OF_CHARACTER, min_size=1, max_size=40),
+    st.text(alphabet=EVERY_KIND_OF_CHARACTER, min_size=25, max_size=40),  # near the limit
+)
+LONGEST_DAY = datetime(2027, 9, 30, 23, 59)  # torsdag 30 september
+CHECKIN_LINK = "https://sms.regionhalland.se/c/" + "x" * texts.CHECKIN_TOKEN_LENGTH
 
 
-@given(gsm_name, st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2030, 12, 31)))
-def test_every_accepted_sms_name_fits_one_segment_on_every_date(name: str, start: datetime) -> None:
-    assert texts.sms_name_problem(name, checkin_link_length=LINK) is None
+# GSM 03.38's extension table, written out here rather than taken from the code under test.
+TWO_SEPTETS = set("^{}\\[~]|€\f")
+
+
+def one_segment(text: str) -> bool:
+    """A single-part GSM-7 SMS holds 160 septets; extension characters take two."""
+    return len(text) + sum(ch in TWO_SEPTETS for ch in text) <= 160
+
+
+def fits_one_segment(name: str, start: datetime) -> bool:
+    """Both texts, as sent for this name on this date, are one GSM-7 segment."""
     reminder = texts.render_reminder(clinic_sms_name=name, local_start=start)
-    checkin = texts.render_checkin(
-        clinic_sms_name=name, local_start=start, link="https://sms.regionhalland.se/c/" + "x" * 22
-    )
-    assert texts.segments(reminder) == 1
-    assert texts.segments(checkin) == 1
+    checkin = texts.render_checkin(clinic_sms_name=name, local_start=start, link=CHECKIN_LINK)
+    sendable = not texts.non_gsm7_characters(reminder + checkin)
+    return sendable and one_segment(reminder) and one_segment(checkin)
+
+
+@given(names, st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2030, 12, 31)))
+def test_a_name_is_accepted_exactly_when_its_texts_fit_one_segment(
+    name: str, start: datetime
+) -> None:
+    stored = texts.normalise_gsm7(name).strip()  # what the clinic form saves
+    accepted = texts.sms_name_problem(name, checkin_link_length=LINK) is None
+    # Every name that fits on the longest date is accepted, and only those...
+    assert accepted == (bool(stored) and fits_one_segment(stored, LONGEST_DAY))
+    # ...so every accepted name fits on every date.
+    assert not accepted or fits_one_segment(stored, start)
 
 
 def test_no_date_is_longer_than_torsdag_30_september() -> None:
