@@ -228,7 +228,9 @@ def test_scope_matrix(
 def test_deactivated_client_is_401(make_api: Callable[..., tuple[APIClient, ApiClient]]) -> None:
     api, client = make_api(Scope.REGISTRY_WRITE)
     api_client_deactivate(client=client)
-    assert put(api, f"/api/v1/clinics/{HSA}/", CLINIC_BODY).status_code == 401
+    response = put(api, f"/api/v1/clinics/{HSA}/", CLINIC_BODY)
+    assert (response.status_code, response["Content-Type"]) == (401, "application/problem+json")
+    assert not Clinic.objects.exists()
 
 
 def test_keys_are_stored_hashed(make_api: Callable[..., tuple[APIClient, ApiClient]]) -> None:

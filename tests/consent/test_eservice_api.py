@@ -158,7 +158,9 @@ def test_a_client_cannot_read_another_client_s_case(
 ) -> None:
     case_id = eservice.post(URL, body(family), format="json").json()["id"]
     other = make_api(Scope.ESERVICE)[0]
-    assert other.get(f"{URL}{case_id}/").status_code == 404
+    response = other.get(f"{URL}{case_id}/")
+    assert (response.status_code, response["Content-Type"]) == (404, "application/problem+json")
+    assert "reply" not in response.json()
 
 
 @pytest.mark.parametrize("scope", [s for s in Scope.values if s != Scope.ESERVICE])

@@ -111,23 +111,26 @@ def test_a_used_link_says_so_and_registers_nothing_more(sent: Message) -> None:
 
 
 @pytest.mark.parametrize(
-    ("moment", "status", "text"),
+    ("moment", "status", "text", "checks_in"),
     [
-        (START - timedelta(hours=2, minutes=1), 200, "Incheckningen har inte öppnat än"),
-        (START - timedelta(hours=2), 200, "Checka in"),
-        (START + timedelta(minutes=5), 200, "Checka in"),
-        (START + timedelta(minutes=6), 410, "Länken gäller inte längre"),
+        (START - timedelta(hours=2, minutes=1), 200, "Incheckningen har inte öppnat än", False),
+        (START - timedelta(hours=2), 200, "Checka in", True),
+        (START + timedelta(minutes=5), 200, "Checka in", True),
+        (START + timedelta(minutes=6), 410, "Länken gäller inte längre", False),
     ],
 )
 def test_link_is_open_from_2_hours_before_to_5_minutes_after(
-    sent: Message, moment: datetime, status: int, text: str
+    sent: Message, moment: datetime, status: int, text: str, checks_in: bool
 ) -> None:
+    """The page says whether the window is open, and a check-in is registered exactly
+    when it is: at the first and last minute, and never a minute outside."""
     with time_machine.travel(moment, tick=False):
         response = Client().get(link(sent))
         assert (response.status_code, text in response.content.decode()) == (status, True)
-        if status != 200 or "inte öppnat" in text:
-            Client().post(link(sent))
-            assert not CheckIn.objects.exists()
+        posted = Client().post(link(sent))
+    assert ("Du är incheckad" in posted.content.decode()) == checks_in
+    assert CheckIn.objects.count() == int(checks_in)
+    assert Appointment.objects.get().status == ("arrived" if checks_in else "booked")
 
 
 def test_cancelled_contact_closes_the_link(sent: Message) -> None:
