@@ -16,6 +16,7 @@ from .serializers import (
     HsaIdField,
     MobileNumberField,
     PersonalIdField,
+    StrictBooleanField,
     StrictSerializer,
     path_value,
 )
@@ -27,8 +28,8 @@ class ClinicUpsertApi(ApiView):
     class InputSerializer(StrictSerializer):
         name = serializers.CharField(max_length=200)
         sms_name = serializers.CharField(max_length=60)
-        self_checkin = serializers.BooleanField()
-        arrival_question = serializers.BooleanField()
+        self_checkin = StrictBooleanField()
+        arrival_question = StrictBooleanField()
 
     class OutputSerializer(serializers.ModelSerializer):
         class Meta:
@@ -58,9 +59,9 @@ class PatientSyncApi(ApiView):
     class InputSerializer(StrictSerializer):
         given_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
         family_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-        protected_identity = serializers.BooleanField()
+        protected_identity = StrictBooleanField()
         mobile_number = MobileNumberField(allow_null=True)
-        sms_consent_1177 = serializers.BooleanField()
+        sms_consent_1177 = StrictBooleanField()
         guardians = serializers.ListField(child=PersonalIdField(), max_length=10)
 
     class OutputSerializer(serializers.ModelSerializer):

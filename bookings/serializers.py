@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -12,19 +13,25 @@ from .errors import DomainError
 
 
 class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know: a typo in a body is an error, not silently
-    ignored."""
+    """Refuses fields it does not know, and text fields that are not JSON strings: a typo
+    in a body is an error, not silently ignored or turned into text (DRF would take the
+    number 0 as "0")."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {
-                        name: [serializers.ErrorDetail("Okänt fält.", code="unknown_field")]
-                        for name in unknown
-                    }
-                )
+            errors = {
+                name: [serializers.ErrorDetail("Okänt fält.", code="unknown_field")]
+                for name in sorted(set(data) - set(self.fields))
+            }
+            errors |= {
+                name: [serializers.ErrorDetail("Ange en textsträng.", code="invalid")]
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField)
+                and data.get(name) is not None
+                and not isinstance(data[name], str)
+            }
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
 
@@ -83,6 +90,12 @@ def path_value(field: serializers.Field, name: str, raw: str) -> Any:
         raise serializers.ValidationError({name: error.detail}) from None
 
 
+# Care contacts happen in this century: a year like 0279 is a typo, and before 1900
+# Stockholm's offset was local mean time (+01:12:12), which no ISO 8601 reader takes.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 @extend_schema_field(
     {"type": "string", "format": "date-time", "example": "2026-12-01T09:30:00+01:00"}
 )
@@ -111,9 +124,27 @@ class AwareDateTimeField(serializers.DateTimeField):
                         "Tiden saknar tidszon; ange t.ex. +01:00 eller Z.", code="naive_datetime"
                     )
                 )
+            if not EARLIEST <= parsed < LATEST:
+                raise serializers.ValidationError(
+                    serializers.ErrorDetail(
+                        "Tiden ska ligga mellan år 2000 och 2099.", code="out_of_range"
+                    )
+                )
             return parsed
         raise serializers.ValidationError(
             serializers.ErrorDetail("Tiden ska vara en textsträng i ISO 8601.", code="invalid")
+        )
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON `true` or `false` only. DRF's field also takes 0, 1, "yes" and "off": for
+    protected identity a typo must be an error, not a guess."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if data is True or data is False:
+            return data
+        raise serializers.ValidationError(
+            serializers.ErrorDetail("Ange true eller false.", code="invalid")
         )
 
 

@@ -139,6 +139,26 @@ def test_unknown_field_is_refused_and_nothing_stored(registry_api: APIClient) ->
     assert not Patient.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("protected_identity", 0), ("protected_identity", "no"), ("sms_consent_1177", "true")],
+)
+def test_a_flag_must_be_a_json_boolean_and_nothing_is_stored(
+    registry_api: APIClient, field: str, value: Any
+) -> None:
+    response = put(registry_api, f"/api/v1/patients/{PID}/", {**PATIENT_BODY, field: value})
+    assert_problem(response, 400, field, "invalid")
+    assert not Patient.objects.exists()
+
+
+def test_a_text_field_must_be_a_json_string_and_nothing_is_stored(
+    registry_api: APIClient,
+) -> None:
+    response = put(registry_api, f"/api/v1/clinics/{HSA}/", {**CLINIC_BODY, "sms_name": 0})
+    assert_problem(response, 400, "sms_name", "invalid")
+    assert not Clinic.objects.exists()
+
+
 def test_guardians_must_already_be_in_the_registry(registry_api: APIClient) -> None:
     from datetime import date
 

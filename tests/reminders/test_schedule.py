@@ -179,6 +179,8 @@ BAD_BODIES = [
     ({"clinic": "SE2321000115-E999999999"}, "clinic", "unknown_clinic"),
     ({"starts_at": "2026-12-01T09:30:00"}, "starts_at", "naive_datetime"),
     ({"starts_at": "tomorrow at nine"}, "starts_at", "invalid"),
+    ({"starts_at": "0279-04-25T19:32:11+15:12"}, "starts_at", "out_of_range"),
+    ({"booked_at": "2100-01-01T00:00:00Z"}, "booked_at", "out_of_range"),
     ({"status": "maybe"}, "status", "invalid_choice"),
     ({"contact_type": "letter"}, "contact_type", "invalid_choice"),
     ({"extra": 1}, "extra", "unknown_field"),
