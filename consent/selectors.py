@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from types import MappingProxyType
+from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -19,7 +20,9 @@ from .models import (
     ConsentEvent,
     GuardianNumber,
     PatientConsent,
+    State,
 )
+from .reasons import explain
 
 
 def snapshot_of(patient: Patient) -> rules.ConsentSnapshot:
@@ -55,6 +58,18 @@ def sms_status(
         on=timezone.localdate(at or timezone.now()),
     )
     return facts, decision
+
+
+def sms_status_for_staff(patient: Patient, *, clinic: Clinic | None) -> dict[str, Any]:
+    """What the patient and case pages show of a patient's SMS status: the state in
+    Swedish, the blocked clinics, and who would get an SMS from `clinic` or why nobody."""
+    facts, decision = sms_status(patient, clinic=clinic)
+    return {
+        "state": facts.state,
+        "state_label": State(facts.state).label,
+        "blocked": clinics_named(facts.blocked_clinics),
+        "decision": explain(decision),
+    }
 
 
 def decision_for(

@@ -28,8 +28,6 @@ from .forms import (
     GuardianRemoveForm,
     PatientSearchForm,
 )
-from .models import State
-from .reasons import explain
 
 
 # --- Patients ------------------------------------------------------------------------------
@@ -67,17 +65,14 @@ def patient_detail(request: AuthedRequest, personal_id: str) -> HttpResponse:
     access_log_record(
         actor=request.user, clinic=here, action=AccessLog.Action.VIEW, patient=patient
     )
-    facts, decision = selectors.sms_status(patient, clinic=here)
-    decisions = [(here, explain(decision))]
+    status = selectors.sms_status_for_staff(patient, clinic=here)
     return render(
         request,
         "consent/patient_detail.html",
         {
             "patient": patient,
-            "state": facts.state,
-            "state_label": State(facts.state).label,
-            "blocked": selectors.clinics_named(facts.blocked_clinics),
-            "decisions": decisions,
+            **status,
+            "decisions": [(here, status["decision"])],
             "guardian_numbers": selectors.guardian_numbers_of(patient),
             "history": selectors.consent_history(patient)[:200],
             "is_child": rules.age_on(patient.birth_date, timezone.localdate())

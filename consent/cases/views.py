@@ -15,9 +15,7 @@ from bookings.staff import CARE_ROLES, AuthedRequest, clinics_for, current_clini
 
 from ..access.models import AccessLog
 from ..access.services import access_log_record
-from ..models import State
-from ..reasons import explain
-from ..selectors import clinics_named, sms_status
+from ..selectors import sms_status_for_staff
 from . import services
 from .forms import CaseDecisionForm
 from .models import CaseStatus, EServiceCase
@@ -56,16 +54,12 @@ def case_detail(request: AuthedRequest, case_id: int) -> HttpResponse:
         action=AccessLog.Action.CASE_VIEW,
         patient=case.subject,
     )
-    facts, decision = sms_status(case.subject, clinic=case.clinic)
     return render(
         request,
         "consent/case_detail.html",
         {
             "case": case,
-            "state": facts.state,
-            "state_label": State(facts.state).label,
-            "blocked": clinics_named(facts.blocked_clinics),
-            "decision": explain(decision),
+            **sms_status_for_staff(case.subject, clinic=case.clinic),
             "apply_form": CaseDecisionForm(outcome=CaseStatus.RESOLVED, action=case.action),
             "reject_form": CaseDecisionForm(outcome=CaseStatus.REJECTED, action=case.action),
         },
