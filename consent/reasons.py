@@ -5,13 +5,9 @@ the one rule about which of them the patient's own wish can lift."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-
-if TYPE_CHECKING:
-    from .rules import Decision
 
 
 class Reason(models.TextChoices):
@@ -50,12 +46,3 @@ def beyond_wish(reasons: Iterable[str]) -> list[str]:
 
 def reason_label(code: str) -> str:
     return str(Reason(code).label)
-
-
-def explain(decision: Decision) -> dict[str, Any]:
-    """A decision as staff read it: who gets the SMS, or why nobody does, in Swedish."""
-    return {
-        "will_receive": decision.will_receive,
-        "recipients": decision.recipients,
-        "reasons": [reason_label(code) for code in decision.reasons],
-    }

@@ -22,7 +22,7 @@ from .models import (
     PatientConsent,
     State,
 )
-from .reasons import explain
+from .reasons import reason_label
 
 
 def snapshot_of(patient: Patient) -> rules.ConsentSnapshot:
@@ -68,7 +68,11 @@ def sms_status_for_staff(patient: Patient, *, clinic: Clinic | None) -> dict[str
         "state": facts.state,
         "state_label": State(facts.state).label,
         "blocked": clinics_named(facts.blocked_clinics),
-        "decision": explain(decision),
+        "decision": {
+            "will_receive": decision.will_receive,
+            "recipients": decision.recipients,
+            "reasons": [reason_label(code) for code in decision.reasons],
+        },
     }
 
 
