@@ -181,6 +181,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # httpx logs every request's URL at INFO, and a gateway's URL can hold a phone number.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
 if not DEBUG and env.bool("SECURE_COOKIES", default=False):
@@ -191,11 +193,24 @@ if not DEBUG and env.bool("SECURE_COOKIES", default=False):
 ELKS46_USERNAME = env.str("ELKS46_USERNAME", default="")
 ELKS46_PASSWORD = env.str("ELKS46_PASSWORD", default="")
 ELKS46_API_URL = env.str("ELKS46_API_URL", default="https://api.46elks.com/a1")
+SINCH_API_URL = env.str("SINCH_API_URL", default="https://eu.sms.api.sinch.com")
+SINCH_SERVICE_PLAN_ID = env.str("SINCH_SERVICE_PLAN_ID", default="")
+SINCH_API_TOKEN = env.str("SINCH_API_TOKEN", default="")
+# Sending through a real gateway (SPEC 3.9): SMS in flight per dispatcher, SMS a second per
+# gateway for all dispatchers (shared through CACHE_URL), how long one HTTP exchange may
+# take, when a gateway that keeps refusing connections is set aside for the next one, and
+# how long an SMS whose outcome is unknown waits for a report before it counts as failed.
+SMS_MAX_IN_FLIGHT = env.int("SMS_MAX_IN_FLIGHT", default=16)
+SMS_RATE_LIMIT = env.int("SMS_RATE_LIMIT", default=100)
+SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=10.0)
+SMS_GATEWAY_DOWN_AFTER = env.int("SMS_GATEWAY_DOWN_AFTER", default=3)
+SMS_GATEWAY_PAUSE = env.int("SMS_GATEWAY_PAUSE", default=60)
+SMS_UNKNOWN_SETTLE_MINUTES = env.int("SMS_UNKNOWN_SETTLE_MINUTES", default=15)
 # Where gateways can reach us (delivery-report webhooks).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")
 SMS_WEBHOOK_SECRET = env.str("SMS_WEBHOOK_SECRET", default="")
-# Dispatch loop: messages claimed per batch, and how long a claim may stay unfinished
-# before another dispatcher takes it over (a killed worker).
+# Dispatch loop: messages claimed per batch, and how long a claim lasts unless its
+# dispatcher renews it (a killed worker's claim is taken over after that).
 DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
 DISPATCH_CLAIM_TIMEOUT = env.int("DISPATCH_CLAIM_TIMEOUT", default=300)
 DISPATCH_MAX_BATCHES_PER_TICK = env.int("DISPATCH_MAX_BATCHES_PER_TICK", default=40)

@@ -29,6 +29,10 @@ class MessageSerializer(serializers.Serializer):
     reason = serializers.SerializerMethodField()
     to = serializers.SerializerMethodField()
     sent_at = serializers.DateTimeField(allow_null=True)
+    gateway = serializers.SerializerMethodField(help_text="The gateway it was handed to")
+
+    def get_gateway(self, message: object) -> str | None:
+        return getattr(message, "gateway", "") or None
 
     def get_reason(self, message: object) -> str | None:
         return getattr(message, "reason", "") or None
@@ -103,20 +107,28 @@ class OutboxApi(ApiView):
         return Response({"results": OutboxSmsSerializer(rows, many=True).data})
 
 
-class Elks46DeliveryReportApi(ApiView):
-    """46elks posts delivery reports here. Authenticated by the HMAC token in the URL we
-    gave them when sending; idempotent."""
+class DeliveryReportApi(ApiView):
+    """A gateway posts its delivery reports here. Authenticated by the HMAC token in the
+    URL we gave it when sending (bound to the message and the gateway); idempotent. An
+    unauthentic report learns nothing (404)."""
 
+    gateway_name = ""
     query_parameters = ("message", "token")
-
     authentication_classes: list[type] = []
     permission_classes: list[type] = []
 
     @extend_schema(exclude=True)
     def post(self, request: Request) -> Response:
-        gateway = get_gateway()
-        update = gateway.parse_delivery_report(request._request)
+        update = get_gateway(self.gateway_name).parse_delivery_report(request._request)
         if update is None:
-            raise Http404  # unauthenticated reports learn nothing
+            raise Http404
         delivery_report_apply(update)
         return Response(status=204)
+
+
+class Elks46DeliveryReportApi(DeliveryReportApi):
+    gateway_name = "46elks"
+
+
+class SinchDeliveryReportApi(DeliveryReportApi):
+    gateway_name = "sinch"

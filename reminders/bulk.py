@@ -23,9 +23,12 @@ def bulk_set(
     fields: Sequence[str],
     *,
     guard: dict[str, object] | None = None,
+    guard_sql: str = "",
+    guard_sql_params: Sequence[Any] = (),
 ) -> None:
     """Writes `fields` of each object (by primary key) in one statement per chunk. Rows
-    whose columns do not equal `guard` (column → value) are left alone."""
+    whose columns do not equal `guard` (column → value), or for which `guard_sql` (a
+    condition on the table's columns, qualified by its name) is false, are left alone."""
     if not objs:
         return
     meta = model._meta
@@ -42,6 +45,9 @@ def bulk_set(
         field: Any = meta.get_field(name)
         where += f" AND {table}.{quote(field.column)} = %s"
         guard_params.append(field.get_db_prep_value(value, connection))
+    if guard_sql:
+        where += f" AND ({guard_sql})"
+        guard_params += list(guard_sql_params)
     with connection.cursor() as cursor:
         for start in range(0, len(objs), CHUNK):
             chunk = objs[start : start + CHUNK]

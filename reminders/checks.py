@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error
 
-from .gateways.base import GATEWAYS
+from .gateways import GATEWAYS, gateway_names
 
 
 def sending_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
@@ -21,12 +21,25 @@ def sending_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 id="reminders.E001",
             )
         )
-    if settings.SMS_GATEWAY not in GATEWAYS and "." not in settings.SMS_GATEWAY:
+    names = gateway_names()
+    unknown = [n for n in names if n not in GATEWAYS and "." not in n]
+    if unknown or not names:
         errors.append(
             Error(
                 f"SMS_GATEWAY={settings.SMS_GATEWAY!r}: "
-                f"use {', '.join(GATEWAYS)} or a dotted path.",
+                f"use {', '.join(GATEWAYS)} or a dotted path, with fallbacks after a comma.",
                 id="reminders.E002",
             )
         )
+    elif "outbox" in names and len(names) > 1:
+        errors.append(
+            Error(
+                f"SMS_GATEWAY={settings.SMS_GATEWAY!r}: the outbox sends nothing, so it "
+                "cannot be a fallback nor have one.",
+                id="reminders.E003",
+            )
+        )
+    for name, minimum in (("SMS_MAX_IN_FLIGHT", 1), ("SMS_RATE_LIMIT", 1)):
+        if getattr(settings, name) < minimum:
+            errors.append(Error(f"{name} must be at least {minimum}.", id="reminders.E004"))
     return errors

@@ -1,4 +1,7 @@
-"""Delivery reports: what the gateway later says became of an SMS it accepted."""
+"""Delivery reports: what the gateway later says became of an SMS it was handed
+(SPEC 3.9). A report counts only for a message handed to the gateway that reports it,
+moves a message only forwards (sending → sent → delivered or failed), and is idempotent:
+the same report twice is stored once. It also settles an SMS whose outcome was unknown."""
 
 from __future__ import annotations
 
@@ -8,38 +11,59 @@ from django.utils import timezone
 from .gateways import DeliveryUpdate
 from .models import DeliveryReport, Message, SendReason, Status
 
+# How far along a message is; a report never moves it to a lower step. A failure whose
+# outcome was unknown is not a step: the gateway's word that it went out wins.
+STEP = {Status.SENDING: 0, Status.SENT: 1, Status.DELIVERED: 2, Status.FAILED: 2}
+REPORTED = {"sent": Status.SENT, "delivered": Status.DELIVERED, "failed": Status.FAILED}
+DOUBTFUL_FAILURES = (SendReason.OUTCOME_UNKNOWN, SendReason.GATEWAY_UNAVAILABLE)
+
 
 @transaction.atomic
 def delivery_report_apply(update: DeliveryUpdate) -> bool:
-    """Records a gateway's status report for one SMS. Idempotent: a report already seen
-    changes nothing. Returns whether it was new."""
+    """Records a gateway's status report for one SMS. Returns whether it was new and for
+    a message handed to that gateway."""
     message = Message.objects.select_for_update().filter(pk=update.message_id).first()
-    if message is None:
+    if message is None or message.submitted_at is None:
+        return False  # never handed to any gateway: nothing it can report on
+    if update.gateway and message.gateway != update.gateway:
         return False
     _, created = DeliveryReport.objects.get_or_create(
         message=message,
         status=update.status,
         defaults={
-            "gateway_ref": update.gateway_ref,
+            "gateway_ref": update.gateway_ref[:100],
             "reported_at": update.reported_at,
             "raw": update.raw,
         },
     )
     if not created:
         return False
+    new = REPORTED[update.status]
+    step = STEP.get(Status(message.status), -1)
+    if message.status == Status.FAILED and message.reason in DOUBTFUL_FAILURES:
+        step = 0
+    if step < 0 or STEP[new] <= step:
+        return True  # kept in the history; the message does not move backwards
     now = timezone.now()
-    if update.status == "delivered":
-        message.status, message.reason = Status.DELIVERED, ""
-        message.delivered_at = update.reported_at or now
-    elif update.status == "failed" and message.status != Status.DELIVERED:
-        message.status, message.reason = Status.FAILED, SendReason.DELIVERY_FAILED
-    elif update.status == "sent" and message.status in (Status.SENDING, Status.FAILED):
-        # A send whose outcome we lost (outcome_unknown) did go out.
-        message.status, message.reason = Status.SENT, ""
-        message.sent_at = message.sent_at or now
+    message.status, message.claim_token = new, None
+    message.sent_at = message.sent_at or update.reported_at or now
+    if new == Status.DELIVERED:
+        message.reason, message.delivered_at = "", update.reported_at or now
+    elif new == Status.FAILED:
+        message.reason = SendReason.DELIVERY_FAILED
+    else:
+        message.reason = ""
     if update.gateway_ref and not message.gateway_ref:
-        message.gateway_ref = update.gateway_ref
+        message.gateway_ref = update.gateway_ref[:100]
     message.save(
-        update_fields=["status", "reason", "delivered_at", "sent_at", "gateway_ref", "updated_at"]
+        update_fields=[
+            "status",
+            "reason",
+            "claim_token",
+            "delivered_at",
+            "sent_at",
+            "gateway_ref",
+            "updated_at",
+        ]
     )
     return True

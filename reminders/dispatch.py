@@ -20,7 +20,9 @@ from consent.selectors import facts_for_patients
 
 from . import rules
 from .bulk import bulk_set
-from .gateways import Gateway, OutgoingSms, SendResult, get_gateway
+from .gateways import Gateway, OutgoingSms, get_gateways
+from .gateways.chain import Chain
+from .handover import RESULT_FIELDS, _apply, hand_over
 from .models import Kind, Message, SendReason, Status
 from .queue import (
     Claimed,
@@ -30,7 +32,9 @@ from .queue import (
     messages_recover_stale,
     numbers_taken,
 )
+from .settle import messages_settle_in_doubt
 
+# What deciding and rendering writes; the hand-over writes `submitted_at` and `gateway`.
 SEND_FIELDS = [
     "status",
     "reason",
@@ -40,57 +44,39 @@ SEND_FIELDS = [
     "sender",
     "body",
     "segments",
-    "submitted_at",
-    "gateway",
-    "updated_at",
-]
-RESULT_FIELDS = [
-    "status",
-    "reason",
-    "reason_detail",
-    "sent_at",
-    "gateway_ref",
-    "due_at",
-    "claim_token",
-    "submitted_at",
     "updated_at",
 ]
 
 
 def messages_dispatch(
-    *, ids: Sequence[int], claim_token: uuid.UUID | str, gateway: Gateway | None = None
+    *, ids: Sequence[int], claim_token: uuid.UUID | str, chain: Chain | None = None
 ) -> Counter[str]:
     """Sends the messages of one claim. Decides again who receives each (SPEC 3.1, at the
     moment of sending), renders the text, hands the SMS to the gateway and records one
-    outcome per message. Running it twice for the same claim sends nothing twice.
+    outcome per message. Running it twice for the same claim sends nothing twice: the
+    dispatcher takes the claim under a lease token of its own.
 
     A gateway that writes to this database (the outbox) sends inside the transaction, so
-    the SMS and its outcome commit together. Any other gateway is called outside it: the
-    messages are first marked as handed over (`submitted_at`), so that a crash in between
-    is recovered without sending twice (see messages_recover_stale)."""
-    gateway = gateway or get_gateway()
+    the SMS and its outcome commit together. Any other gateway is called outside it, several
+    SMS in flight at once (handover.py), each written as handed over before it leaves, so
+    that a crash is recovered without sending twice (queue.messages_recover_stale)."""
+    chain = chain or Chain(get_gateways())
+    first = chain.gateways[0]
     now = timezone.now()
-    counts: Counter[str] = Counter()
     with transaction.atomic():
         messages = claimed_take(ids, claim_token)
         if not messages:
-            return counts
-        if gateway.transactional:
-            return _send_in_transaction(messages, gateway=gateway, now=now, fields=[])
-        ended, sending = _prepare(messages, gateway=gateway, now=now)
-        for message in ended:
-            counts[str(message.status)] += 1
-        outgoing = [OutgoingSms(m.pk, m.to, m.sender, m.body, m.segments or 1) for m in sending]
-        bulk_set(Message, ended + sending, SEND_FIELDS)
-    if outgoing:
-        results = gateway.send_many(outgoing)
-        counts += _apply_results(sending, results, now=timezone.now())
-        bulk_set(
-            Message,
-            sending,
-            RESULT_FIELDS,
-            guard={"status": Status.SENDING, "claim_token": claim_token},
-        )
+            return Counter()
+        if first.transactional:
+            return _send_in_transaction(messages, gateway=first, now=now, fields=[])
+        lease = uuid.uuid4()
+        for message in messages:
+            message.claim_token, message.claimed_at = lease, now
+        ended, sending = _prepare(messages, gateway=None, now=now)
+        bulk_set(Message, ended + sending, [*SEND_FIELDS, "claim_token", "claimed_at"])
+    counts: Counter[str] = Counter(str(m.status) for m in ended)
+    if sending:
+        counts += hand_over(sending, token=lease, chain=chain)
     return counts
 
 
@@ -101,10 +87,10 @@ def _send_in_transaction(
     this database): the SMS and its outcome commit together or not at all."""
     ended, sending = _prepare(messages, gateway=gateway, now=now)
     counts: Counter[str] = Counter(str(m.status) for m in ended)
-    outgoing = [OutgoingSms(m.pk, m.to, m.sender, m.body, m.segments or 1) for m in sending]
-    results = gateway.send_many(outgoing) if outgoing else []
-    counts += _apply_results(sending, results, now=now)
-    written = {*SEND_FIELDS, *RESULT_FIELDS, *fields}
+    for message in sending:
+        sms = OutgoingSms(message.pk, message.to, message.sender, message.body, message.segments)
+        counts[_apply(message, gateway.send(sms), now=now)] += 1
+    written = {*SEND_FIELDS, *RESULT_FIELDS, "gateway", *fields}
     if not counts["retry"]:
         written.discard("due_at")  # only a retry moves it
     bulk_set(Message, ended + sending, sorted(written))
@@ -132,16 +118,19 @@ def messages_claim_and_send(*, gateway: Gateway, limit: int) -> Counter[str]:
 
 
 def _prepare(
-    messages: list[Claimed], *, gateway: Gateway, now: datetime
+    messages: list[Claimed], *, gateway: Gateway | None, now: datetime
 ) -> tuple[list[Any], list[Any]]:
     """Decides and renders each message: returns (ended, to send). A second recipient (a
-    child's other guardian) gets a sibling message of its own."""
+    child's other guardian) gets a sibling message of its own. With `gateway` (one that
+    sends inside the transaction) they are handed over now; else the hand-over does it."""
     facts = facts_for_patients(m.patient_id for m in messages)
     # Siblings are made only when a planned message is sent, so only one tried before (a
     # retry; `attempts` counts this try too) can have any.
     taken = numbers_taken([m.pk for m in messages if m.parent_id is None and m.attempts > 1])
     today = timezone.localdate(now)
-    sender, gateway_name = settings.SMS_SENDER, gateway.name
+    sender = settings.SMS_SENDER
+    gateway_name = gateway.name if gateway else ""
+    handed_over = now if gateway else None
     ended: list[Any] = []
     sending: list[Any] = []
     siblings: list[Message] = []
@@ -175,7 +164,7 @@ def _prepare(
         first, *others = free
         message.to, message.recipient_role = first.number, first.role
         message.sender, message.body, message.segments = sender, body, segments
-        message.submitted_at = message.updated_at = now
+        message.submitted_at, message.updated_at = handed_over, now
         message.gateway = gateway_name
         sending.append(message)
         siblings += [
@@ -195,7 +184,7 @@ def _prepare(
                 sender=sender,
                 body=body,
                 segments=segments,
-                submitted_at=now,
+                submitted_at=handed_over,
                 gateway=gateway_name,
                 updated_at=now,
             )
@@ -209,34 +198,6 @@ def checkin_link(kind: str, token: str | None) -> str:
     if kind != Kind.CHECKIN or not token:
         return ""
     return f"{settings.CHECKIN_BASE_URL}{token}"
-
-
-def _apply_results(
-    sending: Sequence[Any], results: Sequence[SendResult], *, now: datetime
-) -> Counter[str]:
-    """Sets each message's outcome from the gateway's answer (in memory)."""
-    counts: Counter[str] = Counter()
-    by_id = {r.message_id: r for r in results}
-    for message in sending:
-        result = by_id[message.pk]
-        message.updated_at = now
-        message.reason_detail = result.detail[:300]
-        if result.accepted:
-            message.status, message.sent_at = Status.SENT, now
-            message.gateway_ref = result.gateway_ref
-        elif result.transient:
-            retry = rules.retry_at(attempts=message.attempts, now=now)
-            if retry is None:
-                message.status, message.reason = Status.FAILED, SendReason.GATEWAY_UNAVAILABLE
-            else:
-                message.status, message.due_at = Status.SCHEDULED, retry
-                message.claim_token, message.submitted_at = None, None
-                counts["retry"] += 1
-                continue
-        else:
-            message.status, message.reason = Status.FAILED, SendReason.GATEWAY_REJECTED
-        counts[str(message.status)] += 1
-    return counts
 
 
 # --- The loop ------------------------------------------------------------------------------
@@ -259,13 +220,16 @@ def dispatch_tick(*, hand_off: Any, max_batches: int | None = None) -> Counter[s
 
 
 def dispatch_in_process() -> Counter[str]:
-    """Claims and sends every due message in this process (manage.py dispatch_reminders)."""
-    gateway = get_gateway()
+    """Claims and sends every due message in this process (manage.py dispatch_reminders),
+    after settling what an earlier outage left in doubt."""
+    chain = Chain(get_gateways())
+    gateway = chain.gateways[0]
+    settled = messages_settle_in_doubt(now=timezone.now())
     if not gateway.transactional:
-        return dispatch_tick(
-            hand_off=lambda ids, token: messages_dispatch(ids=ids, claim_token=token)
+        return settled + dispatch_tick(
+            hand_off=lambda ids, token: messages_dispatch(ids=ids, claim_token=token, chain=chain)
         )
-    counts = messages_recover_stale(now=timezone.now(), gateway=gateway)
+    counts = settled + messages_recover_stale(now=timezone.now())
     while True:
         batch = messages_claim_and_send(gateway=gateway, limit=settings.DISPATCH_BATCH_SIZE)
         if not batch:

@@ -59,9 +59,9 @@ class SendReason(models.TextChoices):
     APPOINTMENT_CLOSED = "appointment_closed", _("Kontakten är avslutad")
     NOT_APPLICABLE = "not_applicable", _("Gäller inte längre kontakten")
     CONTACT_STARTED = "contact_started", _("Kontakten hade redan börjat")
-    GATEWAY_REJECTED = "gateway_rejected", _("Sms-tjänsten avvisade meddelandet")
+    GATEWAY_REFUSED = "gateway_refused", _("Sms-tjänsten avvisade meddelandet")
     GATEWAY_UNAVAILABLE = "gateway_unavailable", _("Sms-tjänsten svarade inte")
-    OUTCOME_UNKNOWN = "outcome_unknown", _("Okänt om sms:et skickades")
+    OUTCOME_UNKNOWN = "outcome_unknown", _("Okänt om sms:et nådde fram till sms-tjänsten")
     DELIVERY_FAILED = "delivery_failed", _("Operatören kunde inte leverera")
 
 

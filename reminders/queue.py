@@ -19,7 +19,6 @@ from bookings.db import driver_cursor
 from bookings.models import AppointmentStatus
 
 from . import rules
-from .gateways import Gateway, get_gateway
 from .models import Message, SendReason, Status
 
 # --- The claimed row ------------------------------------------------------------------------
@@ -152,28 +151,23 @@ def messages_claim_due(*, now: datetime, limit: int) -> tuple[uuid.UUID, list[in
     return token, ids
 
 
-def messages_recover_stale(*, now: datetime, gateway: Gateway | None = None) -> Counter[str]:
-    """Takes back claims a dispatcher did not finish (it was killed, or its task was lost).
-    A message never handed to the gateway goes back to the queue. One that was handed over
-    goes back too when the gateway recognises a resend (idempotent); otherwise it is failed
-    as `outcome_unknown`, and the gateway's delivery report, which carries our id, settles it."""
-    gateway = gateway or get_gateway()
+def messages_recover_stale(*, now: datetime) -> Counter[str]:
+    """Takes back claims whose lease ran out (the dispatcher was killed, or its task was
+    lost). A message never handed to the gateway goes back to the queue. One written as
+    handed over may have been in flight: it is released from the claim but stays
+    `sending`, in doubt, never sent blindly again, until a delivery report or the
+    gateway's records settle it (settle.py)."""
     cutoff = now - timedelta(seconds=settings.DISPATCH_CLAIM_TIMEOUT)
-    stale = Message.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff)
-    counts: Counter[str] = Counter()
-    counts["requeued"] += stale.filter(submitted_at__isnull=True).update(
+    stale = Message.objects.filter(
+        status=Status.SENDING, claimed_at__lt=cutoff, claim_token__isnull=False
+    )
+    requeued = stale.filter(submitted_at__isnull=True).update(
         status=Status.SCHEDULED, claim_token=None, updated_at=now
     )
-    handed_over = stale.filter(submitted_at__isnull=False)
-    if gateway.idempotent:
-        counts["requeued"] += handed_over.update(
-            status=Status.SCHEDULED, claim_token=None, submitted_at=None, updated_at=now
-        )
-    else:
-        counts["failed"] += handed_over.update(
-            status=Status.FAILED, reason=SendReason.OUTCOME_UNKNOWN, updated_at=now
-        )
-    return counts
+    in_doubt = stale.filter(submitted_at__isnull=False).update(
+        claim_token=None, reason_detail="the dispatcher was lost while sending", updated_at=now
+    )
+    return Counter({"requeued": requeued, "in_doubt": in_doubt}) - Counter()
 
 
 TAKE_SQL = f"""

@@ -7,8 +7,10 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from .dispatch import dispatch_tick, messages_dispatch
+from .settle import messages_settle_in_doubt
 
 
 @shared_task(name="reminders.tasks.tick", ignore_result=True)
@@ -24,3 +26,9 @@ def tick() -> dict[str, int]:
 def send_batch(ids: list[int], claim_token: str) -> dict[str, int]:
     """Sends one claim. A replay (or a claim taken over by recovery) sends nothing."""
     return dict(messages_dispatch(ids=ids, claim_token=claim_token))
+
+
+@shared_task(name="reminders.tasks.settle", ignore_result=True)
+def settle() -> dict[str, int]:
+    """Every minute: settles SMS whose outcome is unknown (settle.py)."""
+    return dict(messages_settle_in_doubt(now=timezone.now()))

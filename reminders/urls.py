@@ -14,6 +14,11 @@ api_patterns = [
         api.Elks46DeliveryReportApi.as_view(),
         name="api-46elks-delivery",
     ),
+    path(
+        "gateways/sinch/delivery/",
+        api.SinchDeliveryReportApi.as_view(),
+        name="api-sinch-delivery",
+    ),
 ]
 
 urlpatterns = [

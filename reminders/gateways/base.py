@@ -1,28 +1,40 @@
+"""The one interface every SMS gateway implements, and what one send can come to
+(SPEC 3.9).
+
+A send has four outcomes, and the dispatcher treats them differently:
+
+    accepted      the gateway has the SMS                → sent
+    not_sent      certainly not sent (no connection,     → scheduled again after a backoff
+                  429, 503)
+    refused       refused for this message (a 4xx)       → failed, gateway_refused
+    unknown       it may have gone out (a timeout after  → never sent blindly again: it
+                  the request was sent, another 5xx, an     waits for a delivery report or
+                  answer that cannot be read)               the gateway's own records
+"""
+
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import ClassVar
 
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.http import HttpRequest
-from django.utils.module_loading import import_string
 
-GATEWAYS = {
-    "outbox": "reminders.gateways.outbox.OutboxGateway",
-    "console": "reminders.gateways.console.ConsoleGateway",
-    "46elks": "reminders.gateways.elks46.Elks46Gateway",
-}
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    NOT_SENT = "not_sent"
+    REFUSED = "refused"
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
 class OutgoingSms:
-    message_id: int  # also the gateway reference: a resend can be recognised
+    message_id: int  # our reference: the gateway gets it back in reports (and records)
     to: str  # E.164
     sender: str
     body: str
@@ -32,10 +44,15 @@ class OutgoingSms:
 @dataclass(frozen=True)
 class SendResult:
     message_id: int
-    accepted: bool
+    outcome: Outcome
     gateway_ref: str = ""
-    transient: bool = False  # not accepted, but worth trying again later
     detail: str = ""
+    retry_after: float | None = None  # seconds, when the gateway asked us to slow down
+    gateway_down: bool = False  # the gateway as a whole is not taking traffic
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome == Outcome.ACCEPTED
 
 
 @dataclass(frozen=True)
@@ -45,62 +62,50 @@ class DeliveryUpdate:
     gateway_ref: str
     reported_at: datetime | None
     raw: dict[str, str]
+    gateway: str = ""  # the gateway that reported it
 
 
-class TemporaryGatewayError(Exception):
-    """The gateway could not be reached or asked us to come back later."""
+class Found(StrEnum):
+    """What a gateway's own records say of an SMS whose outcome we lost."""
+
+    SENT = "sent"  # it has the SMS
+    ABSENT = "absent"  # it has no such SMS: certainly not sent
+    CANNOT_TELL = "cannot_tell"  # no records to ask, or they did not answer
+
+
+@dataclass(frozen=True)
+class Lookup:
+    found: Found
+    gateway_ref: str = ""
 
 
 class Gateway:
     name: ClassVar[str]
-    # True when sending the same message twice reaches the phone once (the gateway
-    # recognises our reference). Then a send whose outcome was lost is simply retried.
-    idempotent: ClassVar[bool] = False
-    # True when `send_many` only writes to our own database: it then runs inside the
-    # dispatch transaction, and the SMS and its outcome commit together.
+    # True when `send` only writes to our own database: it then runs inside the dispatch
+    # transaction, and the SMS and its outcome commit together.
     transactional: ClassVar[bool] = False
+    # SMS one dispatcher keeps in flight at once through this gateway.
+    max_in_flight: int = 1
+    # SMS a second through this gateway, for all dispatchers together (0: no limit).
+    rate_limit: int = 0
 
     def send(self, sms: OutgoingSms) -> SendResult:
         raise NotImplementedError
 
-    def send_many(self, batch: Sequence[OutgoingSms]) -> list[SendResult]:
-        results = []
-        for sms in batch:
-            try:
-                results.append(self.send(sms))
-            except TemporaryGatewayError as error:
-                results.append(SendResult(sms.message_id, False, transient=True, detail=str(error)))
-        return results
+    def lookup(self, *, message_id: int, to: str, body: str, submitted_at: datetime) -> Lookup:
+        """Asks the gateway's own records whether it has this SMS."""
+        return Lookup(Found.CANNOT_TELL)
 
     def parse_delivery_report(self, request: HttpRequest) -> DeliveryUpdate | None:
         """A delivery report from the gateway's webhook, or None when it is not authentic."""
         return None
 
 
-def webhook_token(message_id: int) -> str:
-    """Authenticates a delivery-report URL for one message (HMAC of its id)."""
+def webhook_token(gateway: str, message_id: int) -> str:
+    """Authenticates a delivery-report URL for one message and one gateway (an HMAC)."""
     secret = (settings.SMS_WEBHOOK_SECRET or settings.SECRET_KEY).encode()
-    return hmac.new(secret, f"dlr:{message_id}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret, f"dlr:{gateway}:{message_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def webhook_token_ok(message_id: int, token: str) -> bool:
-    return hmac.compare_digest(webhook_token(message_id), token or "")
-
-
-_cache: dict[str, Gateway] = {}
-
-
-def get_gateway() -> Gateway:
-    """The configured gateway, built once per process (it may hold an HTTP connection
-    pool)."""
-    name = settings.SMS_GATEWAY
-    if name not in _cache:
-        _cache.clear()
-        _cache[name] = import_string(GATEWAYS.get(name, name))()
-    return _cache[name]
-
-
-@receiver(setting_changed)
-def _forget_gateway(setting: str, **kwargs: object) -> None:
-    if setting.startswith(("SMS_", "ELKS46_", "PUBLIC_BASE_URL")):
-        _cache.clear()
+def webhook_token_ok(gateway: str, message_id: int, token: str) -> bool:
+    return hmac.compare_digest(webhook_token(gateway, message_id), token or "")

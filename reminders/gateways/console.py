@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from .base import Gateway, OutgoingSms, SendResult
+from .base import Gateway, Outcome, OutgoingSms, SendResult
 
 logger = logging.getLogger("reminders.sms")
 
@@ -21,4 +21,4 @@ class ConsoleGateway(Gateway):
             sms.segments,
             sms.body,
         )
-        return SendResult(sms.message_id, True, gateway_ref=f"console-{sms.message_id}")
+        return SendResult(sms.message_id, Outcome.ACCEPTED, gateway_ref=f"console-{sms.message_id}")

@@ -5,19 +5,13 @@ resend after a crash stores nothing twice."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from .base import Gateway, OutgoingSms, SendResult
+from .base import Gateway, Outcome, OutgoingSms, SendResult
 
 
 class OutboxGateway(Gateway):
     name = "outbox"
-    idempotent = True
     transactional = True
 
     def send(self, sms: OutgoingSms) -> SendResult:
         # No reference of its own: the message row is the SMS.
-        return SendResult(sms.message_id, True)
-
-    def send_many(self, batch: Sequence[OutgoingSms]) -> list[SendResult]:
-        return [self.send(sms) for sms in batch]
+        return SendResult(sms.message_id, Outcome.ACCEPTED)

@@ -1,16 +1,16 @@
-"""A gateway for tests: records every SMS handed to it and fails on demand."""
+"""A gateway for tests: records every SMS handed to it and fails on demand, at once.
+(Tests of the network's behaviour use tests/fakegateway.py, a real HTTP server.)"""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import ClassVar
 
-from reminders.gateways import Gateway, OutgoingSms, SendResult, TemporaryGatewayError
+from reminders.gateways import Gateway, Outcome, OutgoingSms, SendResult
 
 
 class RecordingGateway(Gateway):
     name = "recording"
-    idempotent = False
     sent: ClassVar[list[OutgoingSms]] = []
     mode: ClassVar[str] = "ok"  # ok | transient | reject
     unreachable: ClassVar[set[str]] = set()  # numbers that fail transiently in any mode
@@ -27,16 +27,15 @@ class RecordingGateway(Gateway):
 
     def send(self, sms: OutgoingSms) -> SendResult:
         if self.mode == "transient" or sms.to in self.unreachable:
-            raise TemporaryGatewayError("503 Service Unavailable")
+            return SendResult(sms.message_id, Outcome.NOT_SENT, detail="503 Service Unavailable")
         self.sent.append(sms)
         if self.mode == "reject":
-            return SendResult(sms.message_id, False, detail="HTTP 400: invalid to number")
-        return SendResult(sms.message_id, True, gateway_ref=f"rec-{sms.message_id}")
+            return SendResult(sms.message_id, Outcome.REFUSED, detail="HTTP 400: invalid to")
+        return SendResult(sms.message_id, Outcome.ACCEPTED, gateway_ref=f"rec-{sms.message_id}")
 
 
 class TransactionalRecordingGateway(RecordingGateway):
     """Like the outbox: sends inside the dispatch transaction."""
 
     name = "recording-tx"
-    idempotent = True
     transactional = True

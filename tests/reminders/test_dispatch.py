@@ -251,8 +251,8 @@ def test_gateway_refusing_a_number_fails_the_message_with_the_reason(
     recording.mode = "reject"
     assert dispatch()["failed"] == 1
     message = Message.objects.get()
-    assert (message.status, message.reason) == ("failed", "gateway_rejected")
-    assert message.reason_detail == "HTTP 400: invalid to number"
+    assert (message.status, message.reason) == ("failed", "gateway_refused")
+    assert message.reason_detail == "HTTP 400: invalid to"
 
 
 # --- guarantee: a duplicate tick or a replayed task sends nothing twice ----------------------
@@ -323,14 +323,14 @@ def outbox_crashes(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[
     settings.SMS_GATEWAY = "outbox"
     from reminders.gateways.outbox import OutboxGateway
 
-    real = OutboxGateway.send_many
+    real = OutboxGateway.send
 
-    def send_then_die(self: Any, batch: Any) -> Any:
-        real(self, batch)
+    def send_then_die(self: Any, sms: Any) -> Any:
+        real(self, sms)
         raise Crash
 
-    monkeypatch.setattr(OutboxGateway, "send_many", send_then_die)
-    return lambda: monkeypatch.setattr(OutboxGateway, "send_many", real)
+    monkeypatch.setattr(OutboxGateway, "send", send_then_die)
+    return lambda: monkeypatch.setattr(OutboxGateway, "send", real)
 
 
 def test_in_process_crash_with_the_outbox_rolls_back_and_sends_once(
@@ -362,31 +362,44 @@ def test_worker_crash_with_the_outbox_is_recovered_after_the_timeout_and_sends_o
     assert Message.objects.get().status == "sent"
 
 
-def test_non_idempotent_gateway_crash_after_handing_over_is_outcome_unknown_until_reported(
+def test_a_crash_while_handing_over_leaves_the_sms_in_doubt_never_sent_again(
     booked: Booked,
     recording: type[RecordingGateway],
     settings: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The dispatcher dies while its request is out: the SMS may have reached the phone.
+    Recovery neither sends it again nor calls it failed at once; it waits in doubt for a
+    report, and counts as failed (outcome_unknown) only after SMS_UNKNOWN_SETTLE_MINUTES."""
     booked()
 
-    def die(self: Any, batch: Any) -> Any:
+    def die(self: Any, sms: Any) -> Any:
         raise Crash
 
-    monkeypatch.setattr(RecordingGateway, "send_many", die)
+    monkeypatch.setattr(RecordingGateway, "send", die)
     with pytest.raises(Crash):
         dispatch()
     monkeypatch.undo()
-    with time_machine.travel(
-        timezone.now() + timedelta(seconds=settings.DISPATCH_CLAIM_TIMEOUT + 1)
-    ):
-        dispatch()
+    lapsed = timezone.now() + timedelta(seconds=settings.DISPATCH_CLAIM_TIMEOUT + 1)
+    with time_machine.travel(lapsed):
+        assert dispatch()["in_doubt"] == 1
     message = Message.objects.get()
+    assert (message.status, message.claim_token) == ("sending", None)
+    assert message.submitted_at is not None
+    with time_machine.travel(lapsed + timedelta(minutes=5)):
+        assert dispatch().get("claimed", 0) == 0  # not claimed, not sent blindly again
+    assert Message.objects.get().status == "sending"
+    with time_machine.travel(
+        lapsed + timedelta(minutes=settings.SMS_UNKNOWN_SETTLE_MINUTES, seconds=1)
+    ):
+        assert dispatch()["settled_unknown"] == 1
+    message.refresh_from_db()
     assert (message.status, message.reason) == ("failed", "outcome_unknown")
     assert recording.sent == []  # never sent twice
     from reminders.gateways import DeliveryUpdate
 
-    delivery_report_apply(DeliveryUpdate(message.pk, "delivered", "x1", None, {}))
+    # The gateway's report, later, settles it: it did reach the phone.
+    delivery_report_apply(DeliveryUpdate(message.pk, "delivered", "x1", None, {}, "recording"))
     message.refresh_from_db()
     assert (message.status, message.reason) == ("delivered", "")
 

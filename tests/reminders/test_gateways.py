@@ -1,86 +1,66 @@
-"""Gateways: 46elks over HTTP against a local fake server (no test reaches the network),
-its delivery-report webhook, the outbox and its API, the console."""
+"""Gateways over HTTP against a local fake that behaves like the real ones (no test reaches
+the network): 46elks and Sinch, what each answer means (SPEC 3.9), their delivery-report
+webhooks, looking an SMS up in their records; the outbox and its API, the console."""
 
 from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import httpx
 import pytest
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from bookings.models import ApiClient, Appointment, Scope
 from reminders.dispatch import dispatch_in_process
-from reminders.gateways import OutgoingSms, TemporaryGatewayError
+from reminders.gateways import Found, Outcome, OutgoingSms
 from reminders.gateways.base import webhook_token
 from reminders.gateways.elks46 import Elks46Gateway
+from reminders.gateways.sinch import SinchGateway
 from reminders.models import DeliveryReport, Message
+from tests.fakegateway import FakeGateway
 
 pytestmark = pytest.mark.django_db
 
 
-class FakeElks(BaseHTTPRequestHandler):
-    """Answers POST /a1/sms like 46elks; the test sets `reply` and reads `requests`."""
-
-    requests: list[dict[str, Any]] = []
-    reply: tuple[int, str] = (200, "")
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-        FakeElks.requests.append(
-            {"path": self.path, "auth": self.headers["Authorization"], "form": form}
-        )
-        status, body = FakeElks.reply
-        if status == 200 and not body:
-            body = json.dumps(
-                {
-                    "id": f"s{len(FakeElks.requests)}abc",
-                    "status": "created",
-                    "to": form["to"],
-                    "parts": 1,
-                }
-            )
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def elks(settings: Any) -> Iterator[type[FakeElks]]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeElks)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    FakeElks.requests, FakeElks.reply = [], (200, "")
+def fake(settings: Any) -> Iterator[FakeGateway]:
+    """The fake serving both APIs, with 46elks configured first and Sinch as fallback."""
+    gateway = FakeGateway().start()
     settings.SMS_GATEWAY = "46elks"
-    settings.ELKS46_API_URL = f"http://127.0.0.1:{server.server_port}/a1"
+    settings.ELKS46_API_URL = f"{gateway.url}/a1"
     settings.ELKS46_USERNAME, settings.ELKS46_PASSWORD = "u1234", "secret-pw"
+    settings.SINCH_API_URL = gateway.url
+    settings.SINCH_SERVICE_PLAN_ID, settings.SINCH_API_TOKEN = "plan1", "sinch-token"
     settings.PUBLIC_BASE_URL = "https://sms.example.se"
-    yield FakeElks
-    server.shutdown()
+    settings.SMS_HTTP_TIMEOUT = 0.5
+    gateway.timeout_hold = 1.0
+    yield gateway
+    gateway.stop()
 
 
 SMS = OutgoingSms(message_id=41, to="+46701234567", sender="RegHalland", body="Hej", segments=1)
 
 
-def test_46elks_sends_form_with_basic_auth_and_a_signed_delivery_url(elks: type[FakeElks]) -> None:
-    result = Elks46Gateway().send(SMS)
-    assert (result.accepted, result.gateway_ref) == (True, "s1abc")
-    request = elks.requests[0]
-    assert request["path"] == "/a1/sms"
-    assert request["auth"] == "Basic " + base64.b64encode(b"u1234:secret-pw").decode()
-    form = request["form"]
+def test_46elks_sends_form_with_basic_auth_and_a_signed_delivery_url(
+    fake: FakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[httpx.Request] = []
+    gateway = Elks46Gateway()
+    gateway.client.event_hooks["request"] = [seen.append]
+    result = gateway.send(SMS)
+    assert (result.outcome, result.gateway_ref) == (Outcome.ACCEPTED, "s00000001")
+    request = seen[0]
+    assert request.url.path == "/a1/sms"
+    expected = "Basic " + base64.b64encode(b"u1234:secret-pw").decode()
+    assert request.headers["Authorization"] == expected
+    form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
     assert (form["from"], form["to"], form["message"]) == ("RegHalland", "+46701234567", "Hej")
     url = urlparse(form["whendelivered"])
     assert (url.scheme, url.netloc, url.path) == (
@@ -88,62 +68,161 @@ def test_46elks_sends_form_with_basic_auth_and_a_signed_delivery_url(elks: type[
         "sms.example.se",
         "/api/v1/gateways/46elks/delivery/",
     )
-    assert parse_qs(url.query) == {"message": ["41"], "token": [webhook_token(41)]}
+    assert parse_qs(url.query) == {"message": ["41"], "token": [webhook_token("46elks", 41)]}
+    assert [(s.to, s.body, s.message_id) for s in fake.stored] == [("+46701234567", "Hej", 41)]
 
 
-@pytest.mark.parametrize("status", [500, 503, 429, 401])
-def test_46elks_server_trouble_is_transient(elks: type[FakeElks], status: int) -> None:
-    elks.reply = (status, "try later")
-    with pytest.raises(TemporaryGatewayError):
-        Elks46Gateway().send(SMS)
+def test_sinch_sends_a_batch_of_one_with_our_reference_and_a_signed_callback(
+    fake: FakeGateway,
+) -> None:
+    seen: list[httpx.Request] = []
+    gateway = SinchGateway()
+    gateway.client.event_hooks["request"] = [seen.append]
+    result = gateway.send(SMS)
+    assert (result.outcome, result.gateway_ref) == (Outcome.ACCEPTED, "01FAKE00000001")
+    request = seen[0]
+    assert request.url.path == "/xms/v1/plan1/batches"
+    assert request.headers["Authorization"] == "Bearer sinch-token"
+    batch = json.loads(request.content)
+    assert {k: batch[k] for k in ("from", "to", "body", "client_reference")} == {
+        "from": "RegHalland",
+        "to": ["+46701234567"],
+        "body": "Hej",
+        "client_reference": "41",
+    }
+    assert batch["delivery_report"] == "per_recipient"
+    url = urlparse(batch["callback_url"])
+    assert url.path == "/api/v1/gateways/sinch/delivery/"
+    assert parse_qs(url.query)["token"] == [webhook_token("sinch", 41)]
 
 
-def test_46elks_refusing_the_number_is_a_permanent_failure(elks: type[FakeElks]) -> None:
-    elks.reply = (400, "Invalid to number")
+# What each answer of the network means (SPEC 3.9): (fault, outcome, did the phone get it).
+ANSWERS = [
+    (None, Outcome.ACCEPTED, True),
+    ("throttle", Outcome.NOT_SENT, False),
+    ("unavailable", Outcome.NOT_SENT, False),
+    ("refuse", Outcome.REFUSED, False),
+    ("accept_502", Outcome.UNKNOWN, True),
+    ("accept_timeout", Outcome.UNKNOWN, True),
+    ("broken_200", Outcome.UNKNOWN, True),
+]
+
+
+@pytest.mark.parametrize("make", [Elks46Gateway, SinchGateway], ids=["46elks", "sinch"])
+@pytest.mark.parametrize(("fault", "outcome", "reached_phone"), ANSWERS)
+def test_each_answer_is_read_as_what_it_means_for_the_phone(
+    fake: FakeGateway, make: Any, fault: str | None, outcome: Outcome, reached_phone: bool
+) -> None:
+    if fault:
+        fake.script[SMS.to] = [fault]
+    result = make().send(SMS)
+    assert result.outcome == outcome
+    assert (len(fake.stored) == 1) == reached_phone
+    # Only what certainly did not reach the phone may be sent again.
+    assert (result.outcome == Outcome.NOT_SENT) <= (not reached_phone)
+
+
+def test_429_carries_its_retry_after(fake: FakeGateway) -> None:
+    fake.script[SMS.to] = ["throttle"]
     result = Elks46Gateway().send(SMS)
-    assert (result.accepted, result.transient) == (False, False)
-    assert result.detail == "46elks HTTP 400: Invalid to number"
+    assert (result.outcome, result.retry_after, result.gateway_down) == (
+        Outcome.NOT_SENT,
+        1.0,
+        False,
+    )
 
 
-def test_46elks_unreachable_is_transient(settings: Any) -> None:
-    settings.ELKS46_API_URL = "http://127.0.0.1:9/a1"  # discard port: connection refused
-    with pytest.raises(TemporaryGatewayError):
-        Elks46Gateway().send(SMS)
+def test_a_gateway_that_refuses_connections_is_certainly_not_sending(fake: FakeGateway) -> None:
+    fake.down()
+    result = Elks46Gateway().send(SMS)
+    assert (result.outcome, result.gateway_down) == (Outcome.NOT_SENT, True)
+    assert fake.stored == []
+
+
+@pytest.mark.parametrize("make", [Elks46Gateway, SinchGateway], ids=["46elks", "sinch"])
+def test_the_gateway_s_records_tell_whether_it_has_an_sms(fake: FakeGateway, make: Any) -> None:
+    gateway = make()
+    fake.script[SMS.to] = ["accept_502"]
+    handed_over = timezone.now()
+    assert gateway.send(SMS).outcome == Outcome.UNKNOWN
+    found = gateway.lookup(message_id=41, to=SMS.to, body=SMS.body, submitted_at=handed_over)
+    assert (found.found, found.gateway_ref) == (Found.SENT, fake.stored[0].ref)
+    other = gateway.lookup(message_id=42, to=SMS.to, body="Annan text", submitted_at=handed_over)
+    assert other.found == Found.ABSENT
+    fake.down()
+    assert gateway.lookup(
+        message_id=41, to=SMS.to, body=SMS.body, submitted_at=handed_over
+    ).found == (Found.CANNOT_TELL)
+
+
+# --- delivery reports ------------------------------------------------------------------------
+def _elks_report_url(message: Message) -> str:
+    return f"/api/v1/gateways/46elks/delivery/?message={message.pk}&token=" + webhook_token(
+        "46elks", message.pk
+    )
 
 
 def test_46elks_end_to_end_send_and_delivery_report(
-    elks: type[FakeElks], booked: Callable[..., Appointment]
+    fake: FakeGateway, booked: Callable[..., Appointment]
 ) -> None:
     booked()
     assert dict(dispatch_in_process())["sent"] == 1
     message = Message.objects.get()
-    assert (message.gateway, message.gateway_ref) == ("46elks", "s1abc")
-    url = urlparse(elks.requests[0]["form"]["whendelivered"])
+    assert (message.gateway, message.gateway_ref) == ("46elks", "s00000001")
     client = Client()
-    report = {"id": "s1abc", "status": "delivered", "delivered": "2026-11-26T10:00:00.123456"}
-    response = client.post(f"{url.path}?{url.query}", report)
+    report = {"id": "s00000001", "status": "delivered", "delivered": "2026-11-26T10:00:00.123456"}
+    response = client.post(_elks_report_url(message), report)
     assert response.status_code == 204
     message.refresh_from_db()
     assert message.status == "delivered"
     # replayed report: idempotent
-    assert client.post(f"{url.path}?{url.query}", report).status_code == 204
+    assert client.post(_elks_report_url(message), report).status_code == 204
     assert DeliveryReport.objects.filter(message=message).count() == 1
     # a later "sent" never takes a delivered message back
-    client.post(f"{url.path}?{url.query}", {"id": "s1abc", "status": "sent"})
+    client.post(_elks_report_url(message), {"id": "s00000001", "status": "sent"})
     message.refresh_from_db()
     assert message.status == "delivered"
     assert list(DeliveryReport.objects.values_list("status", flat=True)) == ["delivered", "sent"]
 
 
+def test_sinch_delivery_report_settles_its_message(
+    fake: FakeGateway, booked: Callable[..., Appointment], settings: Any
+) -> None:
+    settings.SMS_GATEWAY = "sinch"
+    booked()
+    dispatch_in_process()
+    message = Message.objects.get()
+    assert (message.status, message.gateway) == ("sent", "sinch")
+    url = f"/api/v1/gateways/sinch/delivery/?message={message.pk}&token=" + webhook_token(
+        "sinch", message.pk
+    )
+    report = {
+        "type": "recipient_delivery_report_sms",
+        "batch_id": message.gateway_ref,
+        "recipient": message.to,
+        "code": 0,
+        "status": "Delivered",
+        "at": "2026-11-26T10:00:00.000Z",
+        "client_reference": str(message.pk),
+    }
+    response = Client().post(url, json.dumps(report), content_type="application/json")
+    assert response.status_code == 204
+    message.refresh_from_db()
+    assert (message.status, message.delivered_at.isoformat()) == (
+        "delivered",
+        "2026-11-26T10:00:00+00:00",
+    )
+
+
 def test_delivery_report_with_a_wrong_token_changes_nothing(
-    elks: type[FakeElks], booked: Callable[..., Appointment]
+    fake: FakeGateway, booked: Callable[..., Appointment]
 ) -> None:
     booked()
     dispatch_in_process()
     message = Message.objects.get()
     response = Client().post(
         f"/api/v1/gateways/46elks/delivery/?message={message.pk}&token=forged",
-        {"id": "s1abc", "status": "failed"},
+        {"id": "s00000001", "status": "failed"},
     )
     assert response.status_code == 404
     message.refresh_from_db()
@@ -151,19 +230,49 @@ def test_delivery_report_with_a_wrong_token_changes_nothing(
     assert not DeliveryReport.objects.exists()
 
 
+def test_a_report_through_another_gateway_s_webhook_changes_nothing(
+    fake: FakeGateway, booked: Callable[..., Appointment]
+) -> None:
+    """An SMS handed to 46elks, reported as failed on Sinch's webhook (even with a token
+    made for Sinch): not that gateway's message."""
+    booked()
+    dispatch_in_process()
+    message = Message.objects.get()
+    url = f"/api/v1/gateways/sinch/delivery/?message={message.pk}&token=" + webhook_token(
+        "sinch", message.pk
+    )
+    body = json.dumps({"status": "Failed", "batch_id": "x"})
+    assert Client().post(url, body, content_type="application/json").status_code == 204
+    message.refresh_from_db()
+    assert message.status == "sent"
+    assert not DeliveryReport.objects.exists()
+
+
+def test_a_report_for_a_message_never_handed_over_changes_nothing(
+    fake: FakeGateway, booked: Callable[..., Appointment]
+) -> None:
+    booked(starts_in=timedelta(days=5))  # not due: still scheduled
+    message = Message.objects.get()
+    response = Client().post(_elks_report_url(message), {"id": "s1", "status": "delivered"})
+    assert response.status_code == 204
+    message.refresh_from_db()
+    assert message.status == "scheduled"
+    assert not DeliveryReport.objects.exists()
+
+
 def test_failed_delivery_report_fails_the_message_and_keeps_history(
-    elks: type[FakeElks], booked: Callable[..., Appointment]
+    fake: FakeGateway, booked: Callable[..., Appointment]
 ) -> None:
     booked()
     dispatch_in_process()
     message = Message.objects.get()
-    query = f"?message={message.pk}&token={webhook_token(message.pk)}"
     client = Client()
-    client.post(f"/api/v1/gateways/46elks/delivery/{query}", {"id": "s1abc", "status": "sent"})
-    client.post(f"/api/v1/gateways/46elks/delivery/{query}", {"id": "s1abc", "status": "failed"})
+    client.post(_elks_report_url(message), {"id": "s00000001", "status": "sent"})
+    client.post(_elks_report_url(message), {"id": "s00000001", "status": "failed"})
+    client.post(_elks_report_url(message), {"id": "s00000001", "status": "delivered"})
     message.refresh_from_db()
     assert (message.status, message.reason) == ("failed", "delivery_failed")
-    assert list(message.reports.values_list("status", flat=True)) == ["sent", "failed"]
+    assert list(message.reports.values_list("status", flat=True)) == ["sent", "failed", "delivered"]
 
 
 # --- the outbox ----------------------------------------------------------------------------
