@@ -23,6 +23,7 @@ Run it alone: `python -m tests.fakegateway --port 8099 --latency 0.1 --rate 200`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import socket
@@ -89,10 +90,8 @@ class FakeGateway:
             self._server = None
         with self._lock:  # kept-alive connections too: a down gateway answers nothing
             for connection in self._connections:
-                try:
+                with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             self._connections.clear()
 
     stop = down
@@ -164,10 +163,8 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         with self.fake._lock:
             self.fake._connections.discard(self.connection)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
     def _answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -177,10 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def _body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
