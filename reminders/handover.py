@@ -96,15 +96,15 @@ def hand_over(messages: list[Claimed], *, token: uuid.UUID, chain: Chain) -> Cou
     done: list[Claimed] = []
     counts: Counter[str] = Counter()
     flushed = time.monotonic()
+    refill_at = max(1, chain.max_in_flight // 4)  # free slots that make a refill worth it
     while pending or in_flight:
         gateway = chain.current()
-        while pending and gateway and len(in_flight) < chain.max_in_flight:
-            if lease.expiring():
-                break
-            chunk = [
-                pending.popleft()
-                for _ in range(min(len(pending), chain.max_in_flight - len(in_flight)))
-            ]
+        free = chain.max_in_flight - len(in_flight)
+        if pending and gateway and (free >= refill_at or not in_flight) and not lease.expiring():
+            # Outcomes first, then the next hand-overs: two writes for a handful of SMS.
+            _record(done, token)
+            done, flushed = [], time.monotonic()
+            chunk = [pending.popleft() for _ in range(min(len(pending), free))]
             for message in _mark_handed_over(chunk, token=token, gateway=gateway):
                 future = threads.submit(_send_one, gateway, chain, message, lease.deadline())
                 in_flight[future] = (message, gateway)
@@ -144,11 +144,13 @@ def _send_one(gateway: Gateway, chain: Chain, message: Claimed, deadline: float)
 
 
 def _try_again_now(result: SendResult, message: Claimed, tries: Counter[int], chain: Chain) -> bool:
-    """A 429, or a gateway set aside while another still sends: the message goes back in
-    line within this batch rather than waiting for the backoff."""
+    """A 429 (the pause it asked for holds every send back), or a gateway not sending while
+    a fallback is configured: the message goes back in line within this batch rather than
+    waiting for the backoff. With one gateway and no 429, the backoff decides."""
     if result.outcome != Outcome.NOT_SENT or tries[message.pk] >= MAX_TRIES_IN_BATCH:
         return False
-    if result.retry_after or (result.gateway_down and chain.current() is not None):
+    fallback = len(chain.gateways) > 1 and chain.current() is not None
+    if result.retry_after or (result.gateway_down and fallback):
         tries[message.pk] += 1
         return True
     return False

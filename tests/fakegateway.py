@@ -60,6 +60,9 @@ class FakeGateway:
     script: dict[str, list[str]] = field(default_factory=dict)
     stored: list[Stored] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)
+    arrivals: list[float] = field(default_factory=list)  # time.time() of each send request
+    in_flight: int = 0
+    max_in_flight: int = 0
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -107,6 +110,10 @@ class FakeGateway:
     def duplicates(self) -> int:
         return sum(n - 1 for n in self.sends_per_message().values() if n > 1)
 
+    def busiest_second(self) -> int:
+        """The most send requests that arrived within one wall-clock second."""
+        return max(Counter(int(t) for t in self.arrivals).values(), default=0)
+
     # --- answering --------------------------------------------------------------------
     def _fault_for(self, to: str) -> str | None:
         with self._lock:
@@ -138,6 +145,7 @@ class FakeGateway:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # many connections at once, as a real gateway takes them
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that gave up (a timeout) or a connection cut by down()
@@ -198,7 +206,20 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._answer(404, {"error": "no such path"})
             return
-        fake.requests[api] += 1
+        with fake._lock:
+            fake.requests[api] += 1
+            fake.arrivals.append(time.time())
+            fake.in_flight += 1
+            fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+        try:
+            self._send(fake, api, to, body, message_id)
+        finally:
+            with fake._lock:
+                fake.in_flight -= 1
+
+    def _send(
+        self, fake: FakeGateway, api: str, to: str, body: str, message_id: int | None
+    ) -> None:
         if fake.latency:
             time.sleep(fake.latency)
         fault = fake._fault_for(to)

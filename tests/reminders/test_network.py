@@ -1,0 +1,263 @@
+"""Sending through a gateway over the network (SPEC 3.9), against the fault-injecting local
+fake: several SMS in flight, the rate limit, a 429's pause, every ambiguous answer, the
+fallback to a second gateway, and a claim kept alive while a slow batch goes out. Each SMS
+reaches the phone at most once, and every message ends with one outcome and its reason."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+from bookings.models import Appointment
+from reminders import handover
+from reminders.dispatch import dispatch_in_process
+from reminders.models import Message, Status
+from reminders.queue import messages_recover_stale
+from reminders.settle import messages_settle_in_doubt
+from tests.factories import PatientFactory
+from tests.fakegateway import FakeGateway
+
+pytestmark = pytest.mark.django_db
+Booked = Callable[..., Appointment]
+
+
+def configure(settings: Any, elks: FakeGateway, sinch: FakeGateway | None = None) -> None:
+    settings.SMS_GATEWAY = "46elks,sinch" if sinch else "46elks"
+    settings.ELKS46_API_URL = f"{elks.url}/a1"
+    settings.SINCH_API_URL = (sinch or elks).url
+    settings.SINCH_SERVICE_PLAN_ID, settings.SINCH_API_TOKEN = "plan1", "t"
+    settings.SMS_HTTP_TIMEOUT = 0.5
+    settings.SMS_GATEWAY_PAUSE = 2
+
+
+@pytest.fixture
+def fake(settings: Any) -> Iterator[FakeGateway]:
+    cache.clear()  # rate windows, pauses and gateways set aside from other tests
+    gateway = FakeGateway(timeout_hold=1.0).start()
+    configure(settings, gateway)
+    yield gateway
+    gateway.stop()
+    cache.clear()
+
+
+def book_many(booked: Booked, count: int) -> list[Appointment]:
+    return [booked(patient=PatientFactory()) for _ in range(count)]
+
+
+def outcomes() -> set[tuple[str, str]]:
+    return set(Message.objects.values_list("status", "reason"))
+
+
+def test_several_sms_are_in_flight_at_once_never_more_than_the_setting(
+    booked: Booked, fake: FakeGateway, settings: Any
+) -> None:
+    settings.SMS_MAX_IN_FLIGHT = 8
+    fake.latency = 0.05
+    book_many(booked, 40)
+    assert dispatch_in_process()["sent"] == 40
+    assert fake.max_in_flight == 8  # eight at a time, not one
+    assert set(fake.sends_per_message().values()) == {1}
+    assert outcomes() == {("sent", "")}
+
+
+def test_the_rate_limit_holds_for_the_dispatcher(
+    booked: Booked, fake: FakeGateway, settings: Any
+) -> None:
+    settings.SMS_RATE_LIMIT = 10
+    book_many(booked, 25)
+    started = time.time()
+    counts = dispatch_in_process()
+    assert counts["sent"] == 25, counts
+    assert fake.busiest_second() <= 10
+    assert time.time() - started >= 1  # 25 SMS at 10 a second span three windows
+
+
+def test_a_429_slows_the_dispatcher_down_and_fails_nothing(
+    booked: Booked, fake: FakeGateway
+) -> None:
+    appointments = book_many(booked, 6)
+    for appointment in appointments[:3]:
+        fake.script[appointment.patient.mobile_number] = ["throttle"]
+    started = time.time()
+    counts = dispatch_in_process()
+    assert counts["sent"] == 6
+    assert time.time() - started >= 1  # the Retry-After of 1 s was kept
+    assert outcomes() == {("sent", "")}
+    assert set(fake.sends_per_message().values()) == {1}
+
+
+@pytest.mark.parametrize("fault", ["accept_502", "accept_timeout", "broken_200"])
+def test_an_sms_that_may_have_gone_out_is_never_sent_blindly_again(
+    booked: Booked, fake: FakeGateway, fault: str
+) -> None:
+    """The gateway took the SMS but its answer was lost: the message waits in doubt
+    (`sending`), the next ticks leave it alone, and the gateway's records settle it as
+    sent. The phone got it once."""
+    appointment, other = book_many(booked, 2)
+    fake.script[appointment.patient.mobile_number] = [fault]
+    counts = dispatch_in_process()
+    assert (counts["sent"], counts["unknown"]) == (1, 1)  # one error decides nothing else
+    message = Message.objects.get(appointment=appointment)
+    assert (message.status, message.claim_token) == ("sending", None)
+    assert Message.objects.get(appointment=other).status == "sent"
+    # The next run asks the gateway's records first, and sends nothing again.
+    again = dispatch_in_process()
+    assert (again["settled_sent"], again.get("claimed", 0)) == (1, 0)
+    message.refresh_from_db()
+    stored = next(s for s in fake.stored if s.message_id == message.pk)
+    assert (message.status, message.gateway_ref) == ("sent", stored.ref)
+    assert fake.sends_per_message() == {message.pk: 1, Message.objects.get(appointment=other).pk: 1}
+
+
+def test_an_sms_the_records_do_not_have_goes_back_to_the_queue(
+    booked: Booked, fake: FakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 5xx that did not store the SMS: unknown at first, then the records show it never
+    arrived, so it is certainly not sent and is sent again, once."""
+    (appointment,) = book_many(booked, 1)
+    number = appointment.patient.mobile_number
+    fake.script[number] = ["accept_502"]
+    # This 502 lost the SMS too: the fake forgets it.
+    monkeypatch.setattr(fake, "stored", [])
+    real_store = fake._store
+
+    def store_nothing_once(*args: Any) -> Any:
+        monkeypatch.setattr(fake, "_store", real_store)
+        return None
+
+    monkeypatch.setattr(fake, "_store", store_nothing_once)
+    assert dispatch_in_process()["unknown"] == 1
+    later = timezone.now() + timedelta(minutes=2)
+    assert messages_settle_in_doubt(now=later) == {"settled_not_sent": 1}
+    message = Message.objects.get()
+    assert (message.status, message.submitted_at) == ("scheduled", None)
+    import time_machine
+
+    with time_machine.travel(later + timedelta(minutes=1)):
+        assert dispatch_in_process()["sent"] == 1
+    assert [s.to for s in fake.stored] == [number]
+
+
+def test_a_refused_number_fails_with_the_reason_and_others_go_out(
+    booked: Booked, fake: FakeGateway
+) -> None:
+    refused, fine = book_many(booked, 2)
+    fake.script[refused.patient.mobile_number] = ["refuse"]
+    dispatch_in_process()
+    message = Message.objects.get(appointment=refused)
+    assert (message.status, message.reason) == ("failed", "gateway_refused")
+    assert "HTTP 400" in message.reason_detail
+    assert Message.objects.get(appointment=fine).status == "sent"
+
+
+def test_a_gateway_that_is_down_leaves_the_sms_scheduled_with_backoff(
+    booked: Booked, fake: FakeGateway
+) -> None:
+    book_many(booked, 3)
+    fake.down()
+    counts = dispatch_in_process()
+    assert counts["retry"] == 3
+    assert outcomes() == {("scheduled", "")}
+    assert set(Message.objects.values_list("submitted_at", flat=True)) == {None}
+
+
+def test_while_the_first_gateway_is_down_the_second_takes_the_traffic(
+    booked: Booked, fake: FakeGateway, settings: Any
+) -> None:
+    sinch = FakeGateway().start()
+    try:
+        configure(settings, fake, sinch)
+        fake.down()
+        book_many(booked, 12)
+        assert dispatch_in_process()["sent"] == 12
+        assert set(Message.objects.values_list("gateway", flat=True)) == {"sinch"}
+        assert len(sinch.stored) == 12 and fake.stored == []
+        # The first is tried again after the pause, and takes the traffic back.
+        fake.up()
+        configure(settings, fake, sinch)
+        time.sleep(settings.SMS_GATEWAY_PAUSE + 0.2)
+        book_many(booked, 2)
+        assert dispatch_in_process()["sent"] == 2
+        assert len(fake.stored) == 2
+        assert Message.objects.filter(gateway="46elks").count() == 2
+    finally:
+        sinch.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_batch_keeps_its_claim_while_recovery_runs(
+    booked: Booked, fake: FakeGateway, settings: Any
+) -> None:
+    """A claim shorter than the batch: the dispatcher renews it while it works, so a
+    recovery running meanwhile takes nothing, and every outcome is recorded."""
+    settings.DISPATCH_CLAIM_TIMEOUT = 1
+    settings.SMS_MAX_IN_FLIGHT = 2
+    fake.latency = 0.2
+    book_many(booked, 16)  # 16 × 0.2 s / 2 in flight: about 1.6 s, longer than the claim
+    stop = threading.Event()
+    taken: list[dict[str, int]] = []
+
+    def recover_all_the_time() -> None:
+        try:
+            while not stop.is_set():
+                taken.append(dict(messages_recover_stale(now=timezone.now())))
+                time.sleep(0.1)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=recover_all_the_time)
+    thread.start()
+    try:
+        counts = dispatch_in_process()
+    finally:
+        stop.set()
+        thread.join()
+    assert counts["sent"] == 16
+    assert [t for t in taken if t] == []
+    assert outcomes() == {("sent", "")}
+    assert set(fake.sends_per_message().values()) == {1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_accepted_sms_is_recorded_sent_even_after_its_claim_was_taken_over(
+    booked: Booked, fake: FakeGateway, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dispatcher stalls (no renewal) and recovery takes its claim while requests are
+    out: what was never handed over goes back to the queue; what was in flight waits in
+    doubt, and the gateway's answers, when they come, still record it as sent."""
+    settings.DISPATCH_CLAIM_TIMEOUT = 1
+    settings.SMS_MAX_IN_FLIGHT = 2
+    settings.SMS_HTTP_TIMEOUT = 2
+    fake.latency = 0.6  # hand-overs at 0, 0.6, 1.2 and 1.8 s, two at a time
+    monkeypatch.setattr(handover.Lease, "renew_if_due", lambda self: None)
+    monkeypatch.setattr(handover.Lease, "expiring", lambda self: False)
+    book_many(booked, 8)
+    recovered: list[dict[str, int]] = []
+
+    def recover_once_the_claim_lapsed() -> None:
+        try:
+            time.sleep(1.5)  # four answered, two out, two not yet handed over
+            recovered.append(dict(messages_recover_stale(now=timezone.now())))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=recover_once_the_claim_lapsed)
+    thread.start()
+    first = dispatch_in_process()
+    thread.join()
+    # The two requests out at that moment wait in doubt; the two never handed over go back.
+    assert recovered == [{"in_doubt": 2, "requeued": 2}]
+    # Their answers came after the takeover and were still recorded, and the two given back
+    # went out in the next batch: eight sent, each once.
+    assert first["sent"] == Message.objects.filter(status=Status.SENT).count() == 8
+    assert dispatch_in_process().get("claimed", 0) == 0
+    assert set(fake.sends_per_message().values()) == {1}
+    assert len(fake.stored) == 8
