@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 TICK_TASK_NAME = "Utskick av sms-påminnelser (tick)"
 TICK_EXPIRES = 25  # seconds; the beat interval is 30
+SETTLE_TASK_NAME = "Utfall av sms i ovisshet (settle)"
 
 
 def _new_checkin_token() -> str:
@@ -141,15 +142,22 @@ def nudge_dispatcher() -> None:
 
 
 def beat_schedule_install() -> None:
-    """The dispatch tick as a django-celery-beat interval of 30 s (never a crontab). The
-    migration installs it; this restores it (idempotent) if someone removed it."""
-    every_30s, _ = IntervalSchedule.objects.get_or_create(every=30, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.update_or_create(
-        name=TICK_TASK_NAME,
-        defaults={
-            "task": "reminders.tasks.tick",
-            "interval": every_30s,
-            "enabled": True,
-            "expire_seconds": TICK_EXPIRES,
-        },
-    )
+    """The beat's tasks as django-celery-beat intervals (never crontabs): the dispatch tick
+    every 30 s, and settling SMS in doubt every 60 s. The migrations install them; this
+    restores them (idempotent) if someone removed them."""
+    for name, task, seconds, expires in (
+        (TICK_TASK_NAME, "reminders.tasks.tick", 30, TICK_EXPIRES),
+        (SETTLE_TASK_NAME, "reminders.tasks.settle", 60, 55),
+    ):
+        every, _ = IntervalSchedule.objects.get_or_create(
+            every=seconds, period=IntervalSchedule.SECONDS
+        )
+        PeriodicTask.objects.update_or_create(
+            name=name,
+            defaults={
+                "task": task,
+                "interval": every,
+                "enabled": True,
+                "expire_seconds": expires,
+            },
+        )

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from django.utils import timezone
 from bookings.models import Scope
 from bookings.services import api_client_create
 from consent.services import consent_activate
-from reminders.models import Message
+from reminders.models import FINAL, Message
 from reminders.schedule import beat_schedule_install
 from tests.factories import ClinicFactory, PatientFactory
 
@@ -43,6 +44,15 @@ def broker_url(tmp_path: Path) -> Iterator[str]:
         yield "filesystem://localhost//"  # the embedded broker; folders under VAR_DIR=tmp_path
         return
     port = free_port()
+    proc = start_redis(port, tmp_path)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def start_redis(port: int, directory: Path) -> subprocess.Popen[bytes]:
+    server = shutil.which("redis-server")
+    assert server is not None
     proc = subprocess.Popen(
         [
             server,
@@ -55,7 +65,7 @@ def broker_url(tmp_path: Path) -> Iterator[str]:
             "--appendonly",
             "no",
             "--dir",
-            str(tmp_path),
+            str(directory),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -67,17 +77,18 @@ def broker_url(tmp_path: Path) -> Iterator[str]:
             break
         except OSError:
             time.sleep(0.1)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(timeout=10)
+    return proc
 
 
-def celery(*args: str, broker: str, var_dir: Path) -> subprocess.Popen[str]:
-    log = open(var_dir / f"{args[0]}.log", "w")  # noqa: SIM115 (closed with the process)
+def celery(
+    *args: str, broker: str, var_dir: Path, log_name: str = "", **extra: Any
+) -> subprocess.Popen[str]:
+    log = open(var_dir / f"{log_name or args[0]}.log", "w")  # noqa: SIM115 (closed with it)
+    settings = {"SMS_GATEWAY": "outbox", **extra}
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", *args, "--loglevel", "INFO"],
         cwd=ROOT,
-        env=env(CELERY_BROKER_URL=broker, VAR_DIR=var_dir, SMS_GATEWAY="outbox"),
+        env=env(CELERY_BROKER_URL=broker, VAR_DIR=var_dir, **settings),
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
@@ -149,3 +160,123 @@ def test_worker_and_beat_send_a_contact_booked_through_the_api(
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def test_two_workers_through_a_faulty_gateway_survive_a_killed_worker_and_a_redis_restart(
+    broker_url: str, tmp_path: Path, on_postgres: None
+) -> None:
+    """Two Celery workers and beat on Redis send 150 reminders through the fake gateway
+    with 100 ms latency and faults of every kind but 'down'. One worker is SIGKILLed in
+    the middle and Redis is restarted. Counted at the gateway afterwards: every SMS reached
+    the phone exactly once, and every message ends in one final state with its reason."""
+    if not broker_url.startswith("redis://"):
+        pytest.skip("needs redis-server (the test command installs it)")
+    from django_celery_beat.models import PeriodicTask
+
+    from tests.fakegateway import FakeGateway
+
+    from .test_processes import seed_due_messages
+
+    beat_schedule_install()
+    # The tick and the settling every 2 s instead of 30 and 60: the same tasks, sooner.
+    for task in PeriodicTask.objects.filter(
+        task__in=["reminders.tasks.tick", "reminders.tasks.settle"]
+    ):
+        interval = task.interval
+        assert interval is not None
+        interval.every = 2
+        interval.save()
+    ids = seed_due_messages(150, patients=150)
+    fake = FakeGateway(
+        latency=0.1,
+        fault_rate=0.15,
+        faults=("accept_502", "accept_timeout", "throttle", "broken_200", "refuse"),
+        timeout_hold=2.0,
+    ).start()
+    gateway = {
+        "SMS_GATEWAY": "46elks",
+        "ELKS46_API_URL": f"{fake.url}/a1",
+        "SMS_HTTP_TIMEOUT": 1,
+        "SMS_MAX_IN_FLIGHT": 4,
+        "DISPATCH_BATCH_SIZE": 10,
+        "DISPATCH_CLAIM_TIMEOUT": 4,
+        "SMS_UNKNOWN_SETTLE_MINUTES": 1,
+    }
+    beat_args = ("beat", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler")
+    port = int(broker_url.rsplit(":", 1)[1].split("/")[0])
+    procs: list[subprocess.Popen[Any]] = []
+    try:
+        worker_a = celery(
+            "worker",
+            "--pool",
+            "solo",
+            "-n",
+            "a@%h",
+            broker=broker_url,
+            var_dir=tmp_path,
+            log_name="worker-a",
+            **gateway,
+        )
+        worker_b = celery(
+            "worker",
+            "--pool",
+            "solo",
+            "-n",
+            "b@%h",
+            broker=broker_url,
+            var_dir=tmp_path,
+            log_name="worker-b",
+            **gateway,
+        )
+        beat = celery(
+            *beat_args, "--max-interval", "1", broker=broker_url, var_dir=tmp_path, **gateway
+        )
+        procs += [worker_a, worker_b, beat]
+
+        def wait_for(condition: Any, seconds: float) -> None:
+            deadline = time.time() + seconds
+            while not condition() and time.time() < deadline:
+                time.sleep(0.2)
+
+        wait_for(lambda: len(fake.stored) >= 40, 90)
+        assert len(fake.stored) >= 40, (tmp_path / "worker-a.log").read_text()[-3000:]
+        worker_a.kill()  # SIGKILL, in the middle of its batches
+        worker_a.wait(timeout=10)
+        subprocess.run(
+            ["redis-cli", "-p", str(port), "shutdown", "nosave"], check=False, capture_output=True
+        )
+        time.sleep(1)
+        procs.append(start_redis(port, tmp_path))  # a restarted Redis, empty
+
+        def settled() -> bool:
+            return not Message.objects.filter(pk__in=ids).exclude(status__in=FINAL).exists()
+
+        wait_for(settled, 150)
+        left = list(
+            Message.objects.filter(pk__in=ids)
+            .exclude(status__in=FINAL)
+            .values_list("pk", "status", "claim_token", "submitted_at")
+        )
+        assert left == [], left
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        fake.stop()
+    sends = fake.sends_per_message()
+    assert set(sends.values()) == {1}  # no SMS reached a phone twice
+    outcomes = Counter(Message.objects.filter(pk__in=ids).values_list("status", "reason"))
+    assert set(outcomes) <= {
+        ("sent", ""),
+        ("failed", "gateway_refused"),
+        ("failed", "outcome_unknown"),
+    }
+    sent = set(Message.objects.filter(pk__in=ids, status="sent").values_list("pk", flat=True))
+    assert sent == {pk for pk in sends if pk is not None} - set(
+        Message.objects.filter(pk__in=ids, reason="outcome_unknown").values_list("pk", flat=True)
+    )
+    assert outcomes[("sent", "")] >= 100

@@ -128,3 +128,57 @@ def test_dispatcher_killed_after_claiming_loses_nothing(settings: Any) -> None:
     assert Message.objects.filter(status=Status.SENT).count() == 300
     assert Message.objects.filter(gateway="outbox", attempts=2).count() == 200
     assert Patient.objects.count() == 100
+
+
+SLOW_DISPATCHER = """
+from reminders.dispatch import dispatch_in_process
+print(dict(dispatch_in_process()), flush=True)
+"""
+
+
+def test_dispatcher_killed_while_sending_through_a_slow_gateway_loses_nothing_sends_nothing_twice(
+    settings: Any,
+) -> None:
+    """40 reminders through a gateway taking 0.5 s, four in flight; the dispatcher is
+    SIGKILLed after about a second. After its claim lapses, a second dispatcher sends what
+    the first never handed over, and what was in flight at the kill is settled from the
+    gateway's records: every SMS reached the phone exactly once, and every message is sent."""
+    from tests.fakegateway import FakeGateway
+
+    seed_due_messages(40, patients=40)
+    fake = FakeGateway(latency=0.5).start()
+    gateway_settings = {
+        "SMS_GATEWAY": "46elks",
+        "ELKS46_API_URL": f"{fake.url}/a1",
+        "SMS_MAX_IN_FLIGHT": 4,
+        "SMS_HTTP_TIMEOUT": 5,
+        "DISPATCH_CLAIM_TIMEOUT": 2,
+    }
+    try:
+        proc = python(SLOW_DISPATCHER, **gateway_settings)
+        deadline = time.time() + 30
+        while len(fake.stored) < 8 and time.time() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        time.sleep(0.6)  # the requests that were out reach the gateway all the same
+        reached = len(fake.stored)
+        assert 8 <= reached < 40
+
+        for name, value in gateway_settings.items():
+            setattr(settings, name, value)
+        from reminders.dispatch import dispatch_in_process
+
+        time.sleep(2.1)  # the dead dispatcher's claim lapses
+        second = dispatch_in_process()
+        assert second["in_doubt"] <= 4  # only what may have been in flight at the kill
+        assert second["sent"] == 40 - reached
+        third = dispatch_in_process()  # the records settle what was in doubt
+        assert third.get("claimed", 0) == 0
+        assert third["settled_sent"] == second["in_doubt"]
+        assert set(fake.sends_per_message().values()) == {1}
+        assert len(fake.stored) == 40
+        assert Message.objects.filter(status=Status.SENT).count() == 40
+    finally:
+        fake.stop()
