@@ -32,6 +32,7 @@ import time
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -263,7 +264,7 @@ def run(args: argparse.Namespace) -> None:
             rounds += 1
             dispatch_in_process()
             # What the beat's settling task would do over the next quarter of an hour.
-            messages_settle_in_doubt(now=timezone.now() + timezone.timedelta(minutes=16))
+            messages_settle_in_doubt(now=timezone.now() + timedelta(minutes=16))
             if Message.objects.filter(status="scheduled").exists():
                 time.sleep(1)
         elapsed = time.perf_counter() - t0
