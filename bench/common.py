@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The benchmarks run with DEBUG off, like production: keys of their own.
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+os.environ.setdefault("SMS_WEBHOOK_SECRET", secrets.token_urlsafe(32))
 
 
 def fresh_database(name: str) -> tuple[str, str | None]:

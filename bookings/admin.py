@@ -2,6 +2,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -101,3 +103,19 @@ class ApiClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser or request.user.has_perm("bookings.change_apiclient")
+
+
+class StaffUserAdmin(UserAdmin):
+    """Users for regional admins: they give roles (groups) and clinics, but only a
+    superuser may make a superuser or hand out single permissions, so nobody raises their
+    own rights."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:  # type: ignore[union-attr]
+            fields += ["is_superuser", "user_permissions"]
+        return fields
+
+
+admin.site.unregister(User)
+admin.site.register(User, StaffUserAdmin)

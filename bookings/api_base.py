@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from .serializers import EXTERNAL_ID_PATTERN
+
+
+class BodyTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = "Begäran är för stor."
+    default_code = "too_large"
 
 
 class ApiView(APIView):
@@ -20,6 +27,12 @@ class ApiView(APIView):
     query_parameters: tuple[str, ...] = ()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            raise BodyTooLarge
         super().initial(request, *args, **kwargs)
         unknown = sorted(set(request.query_params) - set(self.query_parameters))
         if unknown:

@@ -29,6 +29,11 @@ class BookingsConfig(AppConfig):
             ],
         )
         post_migrate.connect(_ensure_roles, sender=self)
+        from django.contrib.auth.signals import user_logged_in
+
+        from .staff import session_started
+
+        user_logged_in.connect(session_started, dispatch_uid="bookings-session-started")
 
 
 def _ensure_roles(**kwargs: Any) -> None:

@@ -30,6 +30,7 @@ _TITLES = {
     405: "Metoden stöds inte",
     406: "Formatet stöds inte",
     409: "Konflikt",
+    413: "För stor begäran",
     415: "Innehållstypen stöds inte",
     429: "För många anrop",
     500: "Internt fel",

@@ -7,15 +7,21 @@ access log."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -132,3 +138,53 @@ def ensure_role_groups(*, using: str = "default") -> None:
                 )
             )
         group.permissions.set(wanted)
+
+
+class SessionLimitMiddleware:
+    """Ends a staff session 8 hours (SESSION_MAX_SECONDS) after login, however busy it
+    was: shared clinic computers must not stay logged in from one shift to the next. The
+    30 minutes idle and the end at browser close are the session cookie's own settings.
+    Pages shown to a logged-in person hold patient data: no browser or proxy keeps them."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = time.time()
+            started = request.session.setdefault("login_at", now)
+            if now - float(started) > settings.SESSION_MAX_SECONDS:
+                logout(request)
+                return redirect_to_login(request.get_full_path())
+        response = self.get_response(request)
+        if user is not None and user.is_authenticated:
+            add_never_cache_headers(response)
+        return response
+
+
+def session_started(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    """At login: the start of the 8 hours (user_logged_in, connected by the app)."""
+    request.session["login_at"] = time.time()
+
+
+def safe_next(request: HttpRequest, default: str = "/") -> str:
+    """Where `next` may send the user: only to a page of this site."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if target and allowed else default
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or with TRUSTED_PROXY_COUNT proxies in front the
+    address the outermost of them saw (X-Forwarded-For, counted from the right, so a client
+    cannot pretend to be someone else by sending the header itself)."""
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [a for a in forwarded if a]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return str(request.META.get("REMOTE_ADDR") or "0.0.0.0")  # noqa: S104 (no address known)

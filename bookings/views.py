@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from .staff import AuthedRequest, clinics_for
+from .staff import AuthedRequest, clinics_for, safe_next
 
 
 @require_POST
@@ -17,4 +17,4 @@ def choose_clinic(request: AuthedRequest) -> HttpResponse:
     clinic = clinics_for(request.user).filter(pk=request.POST.get("clinic") or 0).first()
     if clinic is not None:
         request.session["clinic_id"] = clinic.pk
-    return redirect(request.POST.get("next") or "home")
+    return redirect(safe_next(request))

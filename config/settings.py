@@ -5,6 +5,7 @@ a file-system Celery broker."""
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -15,11 +16,17 @@ env = environ.Env(
     ALLOWED_HOSTS=(list, ["localhost", "127.0.0.1", "[::1]", "testserver"]),
 )
 
-# Safe for local use only; production sets SECRET_KEY in the environment.
-SECRET_KEY = env.str(
-    "SECRET_KEY", default="insecure-local-only-key-change-me-in-production-0123456789"
-)
 DEBUG = env.bool("DEBUG")
+# Outside DEBUG every process refuses to start without a key of its own (SPEC 3.10): with
+# the published development key anyone could sign sessions and delivery-report URLs.
+# `make run` keeps a random one under var/; production sets it in the environment.
+DEVELOPMENT_KEY = "insecure-local-only-key-change-me-in-production-0123456789"
+SECRET_KEY = env.str("SECRET_KEY", default="") or (DEVELOPMENT_KEY if DEBUG else "")
+if not DEBUG and (SECRET_KEY == DEVELOPMENT_KEY or len(SECRET_KEY) < 32):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a random key of its own (32 characters or more) when "
+        "DEBUG is off, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -35,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "bookings",
     "consent",
     "reminders",
@@ -51,7 +59,27 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "bookings.staff.SessionLimitMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Repeated failed logins lock the account and the address for a while (django-axes), on
+# the staff login and the admin's alike; a successful login resets the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOGIN_LOCKOUT_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "bookings.staff.client_address"
+# Proxies in front of the web processes whose X-Forwarded-For we trust (0: none; the
+# client's address is then REMOTE_ADDR). Rate limits and the lock-out count by it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# API request bodies larger than this are refused with 413 (SPEC 3.10).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 
 ROOT_URLCONF = "config.urls"
 
@@ -185,9 +213,26 @@ LOGGING = {
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
-if not DEBUG and env.bool("SECURE_COOKIES", default=False):
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+# --- Staff sessions and transport (SPEC 3.10): shared clinic computers --------------------
+# A session ends when the browser closes, after 30 minutes without a request, and 8 hours
+# after login whatever happens (bookings.staff.SessionLimitMiddleware).
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
+SESSION_SAVE_EVERY_REQUEST = True  # the idle clock restarts with every request
+SESSION_MAX_SECONDS = env.int("SESSION_MAX_SECONDS", default=8 * 3600)
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+# Outside DEBUG: cookies only over HTTPS, HTTPS only (behind the region's TLS proxy, which
+# says so in X-Forwarded-Proto), and browsers told so for a year.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+if env.bool("TRUST_X_FORWARDED_PROTO", default=not DEBUG):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 # --- SMS gateways -------------------------------------------------------------------------
 ELKS46_USERNAME = env.str("ELKS46_USERNAME", default="")

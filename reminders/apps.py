@@ -12,10 +12,17 @@ class RemindersConfig(AppConfig):
         from bookings.signals import appointment_changed
         from bookings.staff import Role, role_permissions_grant
 
-        from .checks import sending_settings
+        from .checks import missing_webhook_secret, sending_settings
         from .receivers import on_appointment_changed
 
         checks.register(sending_settings)
+        if missing_webhook_secret():  # every process refuses to start (SPEC 3.10)
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(
+                "SMS_WEBHOOK_SECRET must be set when a gateway posts delivery reports and "
+                "DEBUG is off."
+            )
         role_permissions_grant(Role.REGIONAL_ADMIN, ["reminders.view_message"])
         appointment_changed.connect(on_appointment_changed, dispatch_uid="reminders-plan")
 

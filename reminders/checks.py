@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error
 
-from .gateways import GATEWAYS, gateway_names
+from .gateways import GATEWAYS, gateway_class, gateway_names
 
 
 def sending_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
@@ -39,7 +39,22 @@ def sending_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 id="reminders.E003",
             )
         )
+    if not errors and missing_webhook_secret():
+        errors.append(
+            Error(
+                f"SMS_WEBHOOK_SECRET must be set: {settings.SMS_GATEWAY} posts delivery "
+                "reports to URLs it signs, and DEBUG is off.",
+                id="reminders.E005",
+            )
+        )
     for name, minimum in (("SMS_MAX_IN_FLIGHT", 1), ("SMS_RATE_LIMIT", 1)):
         if getattr(settings, name) < minimum:
             errors.append(Error(f"{name} must be at least {minimum}.", id="reminders.E004"))
     return errors
+
+
+def missing_webhook_secret() -> bool:
+    """Outside DEBUG, a gateway that reports deliveries needs a webhook key of its own."""
+    if settings.DEBUG or settings.SMS_WEBHOOK_SECRET:
+        return False
+    return any(gateway_class(name).reports_delivery for name in gateway_names())

@@ -12,21 +12,18 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from bookings.errors import DomainError
+from bookings.staff import client_address
 
 from .checkin import CHECKIN_OPENS, checkin_register, checkin_state
 from .models import Kind, Message
 
 
-def _client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "unknown")
-
-
 def _too_many_misses(request: HttpRequest) -> bool:
-    return cache.get(f"checkin-miss:{_client_address(request)}", 0) >= settings.CHECKIN_MAX_MISSES
+    return cache.get(f"checkin-miss:{client_address(request)}", 0) >= settings.CHECKIN_MAX_MISSES
 
 
 def _count_miss(request: HttpRequest) -> None:
-    key = f"checkin-miss:{_client_address(request)}"
+    key = f"checkin-miss:{client_address(request)}"
     if cache.add(key, 1, settings.CHECKIN_MISS_WINDOW):
         return
     try:
@@ -38,14 +35,16 @@ def _count_miss(request: HttpRequest) -> None:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def checkin(request: HttpRequest, token: str) -> HttpResponse:
-    if _too_many_misses(request):
-        return render(request, "reminders/checkin.html", {"state": "throttled"}, status=429)
     message = (
         Message.objects.select_related("appointment__clinic")
         .filter(kind=Kind.CHECKIN, checkin_token=token)
         .first()
     )
     if message is None:
+        # Only unknown links count against an address: behind a carrier's NAT many
+        # patients share one, and a real link must always open.
+        if _too_many_misses(request):
+            return render(request, "reminders/checkin.html", {"state": "throttled"}, status=429)
         _count_miss(request)
         return render(request, "reminders/checkin.html", {"state": "unknown"}, status=404)
     appointment = message.appointment

@@ -8,6 +8,19 @@ scripts/bootstrap.sh requirements.txt
 export WEB_HOST=${WEB_HOST:-127.0.0.1} WEB_PORT=${WEB_PORT:-8000}
 export CHECKIN_BASE_URL=${CHECKIN_BASE_URL:-http://$WEB_HOST:$WEB_PORT/c/}
 
+# Keys of its own, made once and kept under var/ (never the published development key).
+mkdir -p var
+for name in secret-key webhook-secret; do
+  if [ ! -s "var/$name" ]; then
+    (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))' > "var/$name")
+  fi
+done
+export SECRET_KEY=${SECRET_KEY:-$(cat var/secret-key)}
+export SMS_WEBHOOK_SECRET=${SMS_WEBHOOK_SECRET:-$(cat var/webhook-secret)}
+# Plain HTTP on this machine: no HTTPS redirect, cookies and HSTS for http://127.0.0.1.
+export SECURE_SSL_REDIRECT=${SECURE_SSL_REDIRECT:-false} SECURE_COOKIES=${SECURE_COOKIES:-false}
+export SECURE_HSTS_SECONDS=${SECURE_HSTS_SECONDS:-0} TRUST_X_FORWARDED_PROTO=${TRUST_X_FORWARDED_PROTO:-false}
+
 .venv/bin/python manage.py migrate --no-input -v 0
 .venv/bin/python manage.py collectstatic --no-input -v 0
 .venv/bin/python manage.py load_demo

@@ -25,6 +25,11 @@ if [ -z "${DATABASE_URL:-}" ]; then
   echo "==> throwaway PostgreSQL at ${DATABASE_URL}"
 fi
 export VAR_DIR=${VAR_DIR:-$(pwd)/var/test}
+# Production settings, as a region runs them (DEBUG off: keys of their own, secure cookies,
+# HSTS), except that the tests speak plain HTTP to the test server.
+export SECRET_KEY=${SECRET_KEY:-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))')}
+export SMS_WEBHOOK_SECRET=${SMS_WEBHOOK_SECRET:-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')}
+export SECURE_SSL_REDIRECT=false
 # The test process itself needs no broker: nudges go nowhere, the database is the queue.
 export CELERY_BROKER_URL=${CELERY_BROKER_URL:-memory://}
 

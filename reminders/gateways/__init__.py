@@ -34,12 +34,17 @@ def gateway_names() -> list[str]:
     return [name.strip() for name in settings.SMS_GATEWAY.split(",") if name.strip()]
 
 
+def gateway_class(name: str) -> type[Gateway]:
+    cls: type[Gateway] = import_string(GATEWAYS.get(name, name))
+    return cls
+
+
 def get_gateway(name: str | None = None) -> Gateway:
     """A gateway by name (default the first configured), built once per process: it may
     hold an HTTP connection pool."""
     name = name or gateway_names()[0]
     if name not in _built:
-        gateway = import_string(GATEWAYS.get(name, name))()
+        gateway = gateway_class(name)()
         _built[name] = gateway
     return _built[name]
 

@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
 
@@ -81,6 +82,8 @@ class Lookup:
 
 class Gateway:
     name: ClassVar[str]
+    # True when the gateway posts delivery reports to URLs we sign (SMS_WEBHOOK_SECRET).
+    reports_delivery: ClassVar[bool] = False
     # True when `send` only writes to our own database: it then runs inside the dispatch
     # transaction, and the SMS and its outcome commit together.
     transactional: ClassVar[bool] = False
@@ -101,9 +104,21 @@ class Gateway:
         return None
 
 
+def webhook_secret() -> str:
+    """The key that signs delivery-report URLs: SMS_WEBHOOK_SECRET, which outside DEBUG
+    must be set (SPEC 3.10); in DEBUG the session key stands in."""
+    if settings.SMS_WEBHOOK_SECRET:
+        return str(settings.SMS_WEBHOOK_SECRET)
+    if settings.DEBUG:
+        return str(settings.SECRET_KEY)
+    raise ImproperlyConfigured(
+        "SMS_WEBHOOK_SECRET must be set when a gateway posts delivery reports and DEBUG is off."
+    )
+
+
 def webhook_token(gateway: str, message_id: int) -> str:
     """Authenticates a delivery-report URL for one message and one gateway (an HMAC)."""
-    secret = (settings.SMS_WEBHOOK_SECRET or settings.SECRET_KEY).encode()
+    secret = webhook_secret().encode()
     return hmac.new(secret, f"dlr:{gateway}:{message_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 

@@ -21,6 +21,8 @@ NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class HttpGateway(Gateway):
+    reports_delivery = True
+
     def __init__(self, *, base_url: str, **client: Any) -> None:
         self.max_in_flight = settings.SMS_MAX_IN_FLIGHT
         self.rate_limit = settings.SMS_RATE_LIMIT

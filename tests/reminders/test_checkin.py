@@ -155,12 +155,33 @@ def test_unknown_link_is_a_clear_404(sent: Message) -> None:
     assert "Länken finns inte" in response.content.decode()
 
 
-def test_guessing_links_is_rate_limited(sent: Message, settings: Any) -> None:
+def test_guessing_links_is_rate_limited_but_a_real_link_always_opens(
+    sent: Message, settings: Any
+) -> None:
     settings.CHECKIN_MAX_MISSES = 5
     guesser = Client()
     for n in range(5):
         assert guesser.get(f"/c/guess-{n}/").status_code == 404
-    with time_machine.travel(START - timedelta(minutes=10)):
-        blocked = guesser.get(link(sent))  # even a right link waits now
+    blocked = guesser.get("/c/guess-6/")
     assert blocked.status_code == 429
     assert "För många försök" in blocked.content.decode()
+    with time_machine.travel(START - timedelta(minutes=10)):
+        # Someone behind the same address (a carrier's NAT) with a real link.
+        opened = guesser.get(link(sent))
+    assert opened.status_code == 200
+    assert "Checka in" in opened.content.decode()
+
+
+def test_the_address_behind_a_trusted_proxy_is_the_one_counted(
+    sent: Message, settings: Any
+) -> None:
+    """With one proxy in front, the address it appended is the client's; a header the
+    client sent itself does not let it escape the count."""
+    settings.CHECKIN_MAX_MISSES = 2
+    settings.TRUSTED_PROXY_COUNT = 1
+    client = Client()
+    for n in range(2):
+        client.get(f"/c/guess-{n}/", HTTP_X_FORWARDED_FOR=f"10.9.9.{n}, 203.0.113.7")
+    assert client.get("/c/guess-x/", HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 429
+    # Another client behind the same proxy is not blocked.
+    assert client.get("/c/guess-y/", HTTP_X_FORWARDED_FOR="203.0.113.8").status_code == 404

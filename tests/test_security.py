@@ -1,0 +1,189 @@
+"""Secrets, staff sessions and logins, and the edges of the API (SPEC 3.10): what a region
+needs before it may run this on shared clinic computers."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.contrib.auth.models import User
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from bookings.models import Clinic, Scope
+from bookings.staff import Role
+from tests.factories import ClinicFactory, PatientFactory, UserFactory
+from tests.pages import seen
+
+from .reminders.processes import ROOT, env
+
+PASSWORD = "pw-for-tests-1"
+
+
+def start(*args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """`manage.py ARGS` in a fresh process with exactly these product settings."""
+    environment = env(**settings)
+    for name in ("SECRET_KEY", "SMS_WEBHOOK_SECRET", "DEBUG", "SMS_GATEWAY"):
+        if name not in settings:
+            environment.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+KEY = secrets.token_urlsafe(50)
+
+
+DEVELOPMENT_KEY = "insecure-local-only-key-change-me-in-production-0123456789"
+
+
+@pytest.mark.parametrize(
+    ("configured", "named"),
+    [
+        ({}, "SECRET_KEY"),
+        (
+            {"SECRET_KEY": "insecure-local-only-key-change-me-in-production-0123456789"},
+            "SECRET_KEY",
+        ),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"SECRET_KEY": KEY, "SMS_GATEWAY": "46elks"}, "SMS_WEBHOOK_SECRET"),
+        ({"SECRET_KEY": KEY, "SMS_WEBHOOK_SECRET": KEY, "SMS_GATEWAY": "outbox,sinch"}, "E003"),
+    ],
+)
+def test_outside_debug_nothing_starts_without_keys_of_its_own(
+    configured: dict[str, str], named: str
+) -> None:
+    result = start("check", **configured)
+    assert result.returncode != 0
+    assert named in result.stderr
+
+
+def test_with_production_settings_the_deploy_check_prints_nothing() -> None:
+    result = start(
+        "check",
+        "--deploy",
+        SECRET_KEY=KEY,
+        SMS_WEBHOOK_SECRET=secrets.token_urlsafe(32),
+        SMS_GATEWAY="46elks,sinch",
+        ALLOWED_HOSTS="sms.regionhalland.se",
+        SECURE_SSL_REDIRECT="true",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client: Client, username: str, password: str) -> Any:
+    return client.post("/accounts/login/", {"username": username, "password": password})
+
+
+def test_repeated_failed_logins_lock_the_account_even_with_the_right_password() -> None:
+    user = UserFactory(role=Role.RECEPTION)
+    client = Client()
+    for _ in range(4):
+        assert login(client, user.username, "wrong").status_code == 200
+    assert login(client, user.username, "wrong").status_code == 429  # the fifth locks
+    locked = login(client, user.username, PASSWORD)
+    assert locked.status_code == 429
+    assert "För många misslyckade inloggningar" in locked.content.decode()
+    assert seen(client.get("/")) == "login"  # not logged in
+
+
+def test_the_admin_login_is_locked_too() -> None:
+    admin = UserFactory(role=Role.REGIONAL_ADMIN, is_staff=True)
+    client = Client()
+    for _ in range(5):
+        client.post("/admin/login/", {"username": admin.username, "password": "wrong"})
+    response = client.post("/admin/login/", {"username": admin.username, "password": PASSWORD})
+    assert response.status_code == 429
+
+
+def test_a_session_ends_at_browser_close_and_after_30_minutes_idle() -> None:
+    user = UserFactory(role=Role.RECEPTION)
+    client = Client()
+    response = login(client, user.username, PASSWORD)
+    cookie = response.cookies["sessionid"]
+    assert (cookie["expires"], cookie["max-age"]) == ("", "")  # a browser-session cookie
+    assert cookie["httponly"] is True
+    now = timezone.now()
+    with time_machine.travel(now + timedelta(minutes=29)):
+        assert seen(client.get("/")) == f"Välkommen, {user.username}"
+    with time_machine.travel(now + timedelta(minutes=29 + 31)):
+        assert seen(client.get("/")) == "login"
+
+
+def test_a_busy_session_still_ends_8_hours_after_login() -> None:
+    user = UserFactory(role=Role.RECEPTION)
+    client = Client()
+    now = timezone.now()
+    with time_machine.travel(now):
+        login(client, user.username, PASSWORD)
+    for minutes in range(20, 8 * 60, 20):  # a request every 20 minutes: never idle
+        with time_machine.travel(now + timedelta(minutes=minutes)):
+            assert seen(client.get("/")) == f"Välkommen, {user.username}"
+    with time_machine.travel(now + timedelta(hours=8, minutes=1)):
+        assert seen(client.get("/")) == "login"
+
+
+def test_patient_pages_are_never_cached() -> None:
+    patient = PatientFactory()
+    client = Client()
+    client.force_login(UserFactory(role=Role.RECEPTION, clinics=[ClinicFactory()]))
+    response = client.get(f"/patients/{patient.personal_id}/")
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_there_are_no_password_reset_pages() -> None:
+    assert Client().get("/accounts/password_reset/").status_code == 404
+
+
+def test_choosing_a_clinic_goes_back_only_to_our_own_pages() -> None:
+    clinic = ClinicFactory()
+    client = Client()
+    client.force_login(UserFactory(role=Role.RECEPTION, clinics=[clinic]))
+    away = client.post("/clinic/", {"clinic": clinic.pk, "next": "https://evil.example/x"})
+    assert away["Location"] == "/"
+    home = client.post("/clinic/", {"clinic": clinic.pk, "next": "/desk/"})
+    assert home["Location"] == "/desk/"
+
+
+def test_a_regional_admin_cannot_make_themselves_superuser() -> None:
+    admin = UserFactory(role=Role.REGIONAL_ADMIN, is_staff=True)
+    client = Client()
+    client.force_login(admin)
+    page = client.get(f"/admin/auth/user/{admin.pk}/change/").content.decode()
+    assert 'name="is_superuser"' not in page
+    client.post(
+        f"/admin/auth/user/{admin.pk}/change/",
+        {"username": admin.username, "is_superuser": "on", "is_staff": "on", "is_active": "on"},
+    )
+    assert User.objects.get(pk=admin.pk).is_superuser is False
+
+
+def test_an_api_body_over_the_limit_is_413_and_writes_nothing(make_api: Any, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    api: APIClient = make_api(Scope.REGISTRY_WRITE)[0]
+    body = {
+        "name": "x" * 2000,
+        "sms_name": "Hudkliniken",
+        "self_checkin": False,
+        "arrival_question": True,
+    }
+    response = api.put("/api/v1/clinics/SE2321000115-E000000077/", body, format="json")
+    assert (response.status_code, response["Content-Type"]) == (413, "application/problem+json")
+    assert response.json()["title"] == "För stor begäran"
+    assert not Clinic.objects.exists()
