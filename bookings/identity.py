@@ -41,7 +41,8 @@ class PersonalId:
     is_coordination_number: bool
 
 
-_PID_SHAPE = re.compile(r"^(\d{6}|\d{8})[-+]?\d{4}$")
+# re.ASCII: \d would also match fullwidth and other scripts' digits (SPEC 3.10).
+_PID_SHAPE = re.compile(r"^(\d{6}|\d{8})[-+]?\d{4}$", re.ASCII)
 
 
 def parse_personal_id(raw: str) -> PersonalId:
@@ -119,7 +120,7 @@ def is_mobile_number(e164: str | None) -> bool:
 
 
 # HSA-id: country code, the organisation number, a dash and a local part (at most 31).
-_HSA_ID = re.compile(r"^SE\d{10}-[A-Z0-9]{1,18}$")
+_HSA_ID = re.compile(r"^SE\d{10}-[A-Z0-9]{1,18}$", re.ASCII)
 
 
 def parse_hsa_id(raw: str) -> str:

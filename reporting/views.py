@@ -18,6 +18,7 @@ from bookings.models import Clinic
 from bookings.staff import REPORT_ROLES, clinics_for, role_required
 
 from . import selectors
+from .exports import safe_row, xlsx_row
 
 
 class _Echo:
@@ -29,7 +30,7 @@ def csv_response(rows: Iterable[Iterable[Any]], filename: str) -> StreamingHttpR
     """Streams `;`-separated UTF-8 rows: a large export never sits in memory."""
     writer = csv.writer(_Echo(), delimiter=";")
     response = StreamingHttpResponse(
-        (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
+        (writer.writerow(safe_row(row)) for row in rows), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -120,7 +121,7 @@ def exclusions_clinic_csv(request: HttpRequest, hsa_id: str) -> StreamingHttpRes
         yield PATIENT_HEADER
         yield from _patient_rows(patients)
         if protected:
-            yield (f"+ {protected} med skyddad identitet (visas inte)", "", "", "", "")
+            yield (f"Dessutom {protected} med skyddad identitet (visas inte)", "", "", "", "")
 
     return csv_response(rows(), f"migration-exclusions-{clinic.hsa_id}.csv")
 
@@ -135,11 +136,11 @@ def exclusions_clinic_xlsx(request: HttpRequest, hsa_id: str) -> FileResponse:
     protected, patients = selectors.excluded_patients(clinic)
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title="Ej migrerade")
-    sheet.append(list(PATIENT_HEADER))
+    sheet.append(xlsx_row(sheet, PATIENT_HEADER))
     for row in _patient_rows(patients):
-        sheet.append(list(row))
+        sheet.append(xlsx_row(sheet, row))
     if protected:
-        sheet.append([f"+ {protected} med skyddad identitet (visas inte)"])
+        sheet.append(xlsx_row(sheet, [f"Dessutom {protected} med skyddad identitet (visas inte)"]))
     handle = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
     book.save(handle)
     handle.seek(0)

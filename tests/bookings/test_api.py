@@ -125,6 +125,26 @@ def test_wrong_check_digit_is_refused_and_nothing_stored(registry_api: APIClient
     assert not Patient.objects.exists()
 
 
+FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@pytest.mark.parametrize("digits", [FULLWIDTH, ARABIC_INDIC], ids=["fullwidth", "arabic-indic"])
+def test_an_identity_in_other_digits_is_refused_and_nothing_stored(
+    registry_api: APIClient, digits: dict[int, str]
+) -> None:
+    """Fullwidth 19121212-1212 is the same number to a reader but another string to the
+    registry: it would create a second patient with a consent of its own."""
+    put(registry_api, f"/api/v1/patients/{PID}/", PATIENT_BODY)
+    other = PID.translate(digits)
+    response = put(registry_api, f"/api/v1/patients/{other}/", PATIENT_BODY)
+    assert_problem(response, 400, "personal_id", "invalid_personal_id")
+    hsa = f"/api/v1/clinics/{HSA.translate(digits)}/"
+    assert put(registry_api, hsa, CLINIC_BODY).status_code == 400
+    assert Patient.objects.count() == 1
+    assert not Clinic.objects.exists()
+
+
 def test_landline_is_refused_and_nothing_stored(registry_api: APIClient) -> None:
     response = put(
         registry_api, f"/api/v1/patients/{PID}/", {**PATIENT_BODY, "mobile_number": "035-13 10 00"}

