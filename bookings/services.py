@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import identity, texts
@@ -146,7 +146,8 @@ def patient_sync(
     Guardianship.objects.filter(child=patient).exclude(guardian_id__in=wanted).delete()
     existing = set(Guardianship.objects.filter(child=patient).values_list("guardian_id", flat=True))
     Guardianship.objects.bulk_create(
-        [Guardianship(child=patient, guardian_id=g) for g in wanted - existing]
+        [Guardianship(child=patient, guardian_id=g) for g in wanted - existing],
+        ignore_conflicts=True,  # the same sync twice at once adds each guardian once
     )
     return patient, created
 
@@ -283,7 +284,7 @@ def appointment_upsert(
     now = timezone.now()
     appointment = Appointment.objects.select_for_update().filter(external_id=external_id).first()
     if appointment is None:
-        appointment = Appointment(
+        new = Appointment(
             external_id=external_id,
             patient=patient,
             clinic=clinic,
@@ -292,12 +293,17 @@ def appointment_upsert(
             status=AppointmentStatus.BOOKED,
             contact_type=contact_type,
         )
-        _set_status(appointment, status, now=now, via="booking_system")
-        appointment.save()
-        appointment_changed.send(
-            sender=Appointment, appointment=appointment, previous=None, moment=now
-        )
-        return appointment, True
+        _set_status(new, status, now=now, via="booking_system")
+        try:
+            with transaction.atomic():  # a savepoint: the same PUT may be creating it too
+                new.save()
+        except IntegrityError:
+            # The booking system sent the same PUT twice at once and the other one created
+            # it: this one is an update of that row (usually one that changes nothing).
+            appointment = Appointment.objects.select_for_update().get(external_id=external_id)
+        else:
+            appointment_changed.send(sender=Appointment, appointment=new, previous=None, moment=now)
+            return new, True
     if appointment.patient_id != patient.pk:
         raise DomainError(
             "En bokad kontakt kan inte byta patient; avboka och boka en ny.",
