@@ -15,6 +15,10 @@ class Reason(models.TextChoices):
         "protected_identity",
         _("Skyddad identitet (patienten eller vårdnadshavaren): sms skickas aldrig"),
     )
+    IDENTITY_NOT_CONFIRMED = (
+        "identity_not_confirmed",
+        _("Folkbokföringen har inte bekräftat patienten: okänt om identiteten är skyddad"),
+    )
     NOT_ACTIVATED = (
         "not_activated",
         _("Sms-påminnelse är inte aktiverad (samtycke i 1177 räcker inte)"),
@@ -37,11 +41,16 @@ class Reason(models.TextChoices):
 WISH_REASONS = frozenset({Reason.NOT_ACTIVATED, Reason.BLOCKED, Reason.BLOCKED_AT_CLINIC})
 
 
+# Reasons that settle themselves and do not stop staff from recording the patient's wish:
+# the register's next sync confirms the identity (and the SMS waits until it has).
+PENDING_REASONS = frozenset({Reason.IDENTITY_NOT_CONFIRMED})
+
+
 def beyond_wish(reasons: Iterable[str]) -> list[str]:
     """The reasons that activating reminders would not lift (protected identity, no
     number, …), in the order given. Empty when the patient's wish is all that stops the
-    SMS."""
-    return [reason for reason in reasons if reason not in WISH_REASONS]
+    SMS, apart from what the register will settle by itself."""
+    return [r for r in reasons if r not in WISH_REASONS and r not in PENDING_REASONS]
 
 
 def reason_label(code: str) -> str:

@@ -107,6 +107,9 @@ class PatientFacts:
     state: str
     blocked_clinics: frozenset[int]
     guardians: tuple[GuardianFacts, ...] = ()
+    # Whether the population register has ever confirmed the patient (a 1177 sync). One
+    # known only from the old system's export might have a protected identity.
+    identity_confirmed: bool = True
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,8 @@ def who_receives(facts: PatientFacts, *, clinic_id: int | None, on: date) -> Dec
     child = age_on(facts.birth_date, on) < GUARDIAN_SMS_AGE_LIMIT
     if facts.protected_identity or (child and any(g.protected_identity for g in facts.guardians)):
         reasons.append(Reason.PROTECTED_IDENTITY)
+    if not facts.identity_confirmed:
+        reasons.append(Reason.IDENTITY_NOT_CONFIRMED)
     if facts.state == NOT_ACTIVATED:
         reasons.append(Reason.NOT_ACTIVATED)
     elif facts.state == BLOCKED:

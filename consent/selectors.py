@@ -115,7 +115,12 @@ def facts_for_patients(patient_ids: Iterable[int]) -> dict[int, rules.PatientFac
         patients = [
             (*row, blocked.get(row[0], ()))
             for row in Patient.objects.filter(pk__in=ids).values_list(
-                "id", "birth_date", "protected_identity", "mobile_number", "consent__state"
+                "id",
+                "birth_date",
+                "protected_identity",
+                "mobile_number",
+                "synced_1177_at",
+                "consent__state",
             )
         ]
     # Guardians matter only below 13; anyone born in the last 14 years may be a child on
@@ -146,8 +151,9 @@ def facts_for_patients(patient_ids: Iterable[int]) -> dict[int, rules.PatientFac
             state=state or rules.NOT_ACTIVATED,
             blocked_clinics=frozenset(blocked_at) if blocked_at else no_blocks,
             guardians=tuple(guardians[pk]) if pk in guardians else no_guardians,
+            identity_confirmed=bool(confirmed),
         )
-        for pk, birth_date, protected, number, state, blocked_at in patients
+        for pk, birth_date, protected, number, confirmed, state, blocked_at in patients
     }
 
 
@@ -156,6 +162,7 @@ def facts_for_patients(patient_ids: Iterable[int]) -> dict[int, rules.PatientFac
 # join lets PostgreSQL hash the whole consent table for every batch while it is small.
 _FACTS_SQL = f"""
     SELECT p.id, p.birth_date, p.protected_identity, p.mobile_number,
+           p.synced_1177_at IS NOT NULL,
            (SELECT pc.state FROM {PatientConsent._meta.db_table} pc WHERE pc.patient_id = p.id),
            ARRAY(SELECT b.clinic_id FROM {PatientConsent.blocked_clinics.through._meta.db_table} b
                  WHERE b.patientconsent_id = p.id)

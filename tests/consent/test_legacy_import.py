@@ -168,7 +168,11 @@ def test_landline_in_the_export_is_kept_and_reported_at_send_time(
 
     run(tmp_path, f"{pid(16)};035-13 10 00;ja;;2024-01-10\n")
     patient = Patient.objects.get(personal_id=pid(16))
-    assert decision_for(patient, clinic=None).reasons == ("not_a_mobile_number",)
+    # Known only from the export: not confirmed by the registry, and a landline.
+    assert decision_for(patient, clinic=None).reasons == (
+        "identity_not_confirmed",
+        "not_a_mobile_number",
+    )
 
 
 def test_bom_is_tolerated(tmp_path: Path, clinics: None) -> None:
@@ -229,3 +233,22 @@ def test_a_row_the_database_refuses_costs_only_itself(
     assert set(Patient.objects.values_list("personal_id", flat=True)) == {pid(30), pid(32)}
     assert MigrationExclusion.objects.count() == 1
     assert ConsentEvent.objects.count() == 1
+
+
+def test_a_resident_known_only_from_the_export_gets_no_sms_until_the_registry_confirms_them(
+    tmp_path: Path, clinics: None
+) -> None:
+    from bookings.services import patient_sync
+    from consent.selectors import decision_for
+
+    run(tmp_path, f"{pid(18)};0701234567;ja;;2024-01-10\n")  # migrated as active
+    patient = Patient.objects.get(personal_id=pid(18))
+    assert decision_for(patient, clinic=None).reasons == ("identity_not_confirmed",)
+    patient_sync(
+        personal_id=patient.personal_id,
+        protected_identity=False,
+        mobile_number="0701234567",
+        sms_consent_1177=False,
+        guardians=[],
+    )
+    assert decision_for(patient, clinic=None).will_receive

@@ -157,6 +157,7 @@ any_facts = st.builds(
     state=st.sampled_from([rules.NOT_ACTIVATED, rules.ACTIVE, rules.BLOCKED]),
     blocked_clinics=st.frozensets(st.integers(1, 9), max_size=3),
     guardians=st.lists(guardian, max_size=2).map(tuple),
+    identity_confirmed=st.booleans(),
 )
 send_days = st.dates(min_value=date(2024, 1, 1), max_value=date(2030, 12, 31))
 
@@ -185,12 +186,15 @@ def test_nobody_receives_unless_active_unprotected_and_unblocked(
         assert f.state == rules.ACTIVE
         assert clinic not in f.blocked_clinics
         assert not f.protected_identity
+        assert f.identity_confirmed  # never to someone who might be protected
         assert not (child and any(g.protected_identity for g in f.guardians))
         for r in decision.recipients:
             assert r.number != LANDLINE
             assert r.role == ("guardian" if child else "patient")
     if f.protected_identity:
         assert decision.reason == "protected_identity"
+    if not f.identity_confirmed:
+        assert "identity_not_confirmed" in decision.reasons
 
 
 @given(st.dates(min_value=date(1990, 1, 1), max_value=date(2030, 12, 31)))
