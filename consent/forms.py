@@ -56,8 +56,18 @@ class ClinicActionForm(ConsentActionForm):
     )
 
 
+class GuardianChoiceField(forms.ModelChoiceField):
+    """A child's guardians by personnummer, except a protected one, whose identity is never
+    shown (SPEC 3.10): staff can still pick them."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        if obj.protected_identity:
+            return str(_("Vårdnadshavare med skyddad identitet"))
+        return str(obj.display_id)
+
+
 class GuardianNumberForm(ConsentActionForm):
-    guardian = forms.ModelChoiceField(
+    guardian = GuardianChoiceField(
         label=_("Vårdnadshavare"), queryset=Patient.objects.none(), empty_label=None
     )
     number = forms.CharField(
@@ -72,7 +82,7 @@ class GuardianNumberForm(ConsentActionForm):
 
 
 class GuardianRemoveForm(ConsentActionForm):
-    guardian = forms.ModelChoiceField(label=_("Vårdnadshavare"), queryset=Patient.objects.none())
+    guardian = GuardianChoiceField(label=_("Vårdnadshavare"), queryset=Patient.objects.none())
 
     def __init__(self, *args: Any, child: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

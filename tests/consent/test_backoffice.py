@@ -269,3 +269,27 @@ def test_case_queue_query_count_does_not_grow_with_cases(
     open_cases = page.split('id="open-cases"')[1].split("</table>")[0]
     assert open_cases.count("Öppna</a>") == EServiceCase.objects.filter(status="received").count()
     assert open_cases.count("Öppna</a>") >= 10  # every open case is listed
+
+
+def test_a_protected_person_s_contact_data_is_never_shown_to_staff() -> None:
+    """The patient's own number when they are protected; a protected guardian's number and
+    personnummer on the child's page (also in the history and the forms)."""
+    from consent.services import guardian_number_register
+    from tests.factories import ClinicFactory as Clinics
+
+    reception = UserFactory(role=Role.RECEPTION, clinics=[Clinics()])
+    client = client_for(reception)
+    protected = PatientFactory(protected_identity=True, mobile_number="+46701230001")
+    page = client.get(f"/patients/{protected.personal_id}/").content.decode()
+    assert "+46701230001" not in page and "0701230001" not in page
+    assert protected.display_id in page  # the name and personnummer still identify them
+
+    link = GuardianshipFactory(child__age=6, guardian__protected_identity=True)
+    guardian_number_register(
+        child=link.child, guardian=link.guardian, number="0709990001", actor=None, channel="phone"
+    )
+    page = client.get(f"/patients/{link.child.personal_id}/").content.decode()
+    assert "+46709990001" not in page
+    assert link.guardian.display_id not in page
+    assert link.guardian.personal_id not in page
+    assert "skyddad identitet" in page
