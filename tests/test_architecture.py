@@ -105,7 +105,7 @@ def settings_pointing_up() -> list[str]:
         floors = {
             floor
             for v in values
-            if isinstance(v, str) and DOTTED.match(v) and (floor := _floor(v)) in APPS
+            if type(v) is str and DOTTED.match(v) and (floor := _floor(v)) in APPS
         }
         if floors:
             targets[name] = floors
