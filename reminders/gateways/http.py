@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 from django.conf import settings
+from django.http import HttpRequest
 
-from .base import Gateway, Outcome, SendResult
+from .base import Gateway, Outcome, SendResult, webhook_token_ok
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,16 @@ NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 class HttpGateway(Gateway):
     reports_delivery = True
+
+    def reported_message(self, request: HttpRequest) -> int | None:
+        """The message a delivery-report URL names, if its token is ours for this gateway."""
+        try:
+            message_id = int(request.GET.get("message", ""))
+        except ValueError:
+            return None
+        if not webhook_token_ok(self.name, message_id, request.GET.get("token", "")):
+            return None
+        return message_id
 
     def __init__(self, *, base_url: str, **client: Any) -> None:
         self.max_in_flight = settings.SMS_MAX_IN_FLIGHT

@@ -19,7 +19,6 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from .base import DeliveryUpdate, Found, Lookup, OutgoingSms, SendResult, webhook_token
-from .base import webhook_token_ok as token_ok
 from .http import HttpGateway
 
 logger = logging.getLogger(__name__)
@@ -83,11 +82,8 @@ class SinchGateway(HttpGateway):
         return Lookup(Found.ABSENT)
 
     def parse_delivery_report(self, request: HttpRequest) -> DeliveryUpdate | None:
-        try:
-            message_id = int(request.GET.get("message", ""))
-        except ValueError:
-            return None
-        if not token_ok(self.name, message_id, request.GET.get("token", "")):
+        message_id = self.reported_message(request)
+        if message_id is None:
             return None
         try:
             report = json.loads(request.body)
