@@ -24,6 +24,11 @@ class Command(BaseCommand):
             ("cancelled", "avbrutna"),
             ("failed", "misslyckade"),
             ("retry", "försöks igen senare"),
+            ("unknown", "okänt om de nådde sms-tjänsten (väntar på besked)"),
+            ("in_doubt", "i ovisshet efter en avbruten körning"),
+            ("settled_sent", "bekräftade skickade av sms-tjänsten"),
+            ("settled_not_sent", "aldrig framme, läggs i kö igen"),
+            ("settled_unknown", "misslyckade: inget besked inom tiden"),
         ]
         self.stdout.write(
             "Utskick: " + ", ".join(f"{counts.get(key, 0)} {label}" for key, label in labels)
