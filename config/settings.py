@@ -251,6 +251,9 @@ SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=10.0)
 SMS_GATEWAY_DOWN_AFTER = env.int("SMS_GATEWAY_DOWN_AFTER", default=3)
 SMS_GATEWAY_PAUSE = env.int("SMS_GATEWAY_PAUSE", default=60)
 SMS_UNKNOWN_SETTLE_MINUTES = env.int("SMS_UNKNOWN_SETTLE_MINUTES", default=15)
+# Days after which SMS texts and numbers, delivery-report payloads and e-service cases'
+# free text and numbers are erased (SPEC 3.10); statuses, reasons, times and counts stay.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
 # Where gateways can reach us (delivery-report webhooks).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")
 SMS_WEBHOOK_SECRET = env.str("SMS_WEBHOOK_SECRET", default="")

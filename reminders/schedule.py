@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 TICK_TASK_NAME = "Utskick av sms-påminnelser (tick)"
 TICK_EXPIRES = 25  # seconds; the beat interval is 30
 SETTLE_TASK_NAME = "Utfall av sms i ovisshet (settle)"
+RETENTION_TASK_NAME = "Gallring av personuppgifter (retention)"
 
 
 def _new_checkin_token() -> str:
@@ -143,11 +144,12 @@ def nudge_dispatcher() -> None:
 
 def beat_schedule_install() -> None:
     """The beat's tasks as django-celery-beat intervals (never crontabs): the dispatch tick
-    every 30 s, and settling SMS in doubt every 60 s. The migrations install them; this
+    every 30 s, settling SMS in doubt every 60 s, retention daily. The migrations install them; this
     restores them (idempotent) if someone removed them."""
     for name, task, seconds, expires in (
         (TICK_TASK_NAME, "reminders.tasks.tick", 30, TICK_EXPIRES),
         (SETTLE_TASK_NAME, "reminders.tasks.settle", 60, 55),
+        (RETENTION_TASK_NAME, "reminders.tasks.erase_expired", 24 * 3600, 3600),
     ):
         every, _ = IntervalSchedule.objects.get_or_create(
             every=seconds, period=IntervalSchedule.SECONDS

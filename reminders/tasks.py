@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .dispatch import dispatch_tick, messages_dispatch
+from .retention import personal_data_erase_expired
 from .settle import messages_settle_in_doubt
 
 
@@ -32,3 +33,9 @@ def send_batch(ids: list[int], claim_token: str) -> dict[str, int]:
 def settle() -> dict[str, int]:
     """Every minute: settles SMS whose outcome is unknown (settle.py)."""
     return dict(messages_settle_in_doubt(now=timezone.now()))
+
+
+@shared_task(name="reminders.tasks.erase_expired", ignore_result=True)
+def erase_expired() -> dict[str, int]:
+    """Daily: retention of personal data (retention.py)."""
+    return dict(personal_data_erase_expired(now=timezone.now()))

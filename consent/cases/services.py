@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -218,3 +219,13 @@ def _close(
         ]
     )
     return case
+
+
+def cases_erase_personal_data(*, before: datetime) -> int:
+    """Retention (SPEC 3.10): the free text and the number of every case handled before
+    `before` are erased; the case, its outcome and its reply stay."""
+    return (
+        EServiceCase.objects.filter(resolved_at__lt=before)
+        .exclude(message="", mobile_number="")
+        .update(message="", mobile_number="")
+    )
