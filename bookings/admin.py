@@ -65,13 +65,22 @@ class PatientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "family_name",
         "given_name",
         "protected_identity",
-        "mobile_number",
+        "number",
         "synced_1177_at",
         "link_broken",
     ]
+    # The number only through `number`, which hides a protected person's (SPEC 3.10).
+    exclude = ["mobile_number"]
+    readonly_fields = ["number"]
     search_fields = ["personal_id", "family_name", "given_name"]
     list_filter = ["protected_identity", "link_broken", "number_source"]
     inlines = [GuardianshipInline]
+
+    @admin.display(description="mobilnummer från 1177")
+    def number(self, patient: Patient) -> str:
+        if patient.protected_identity:
+            return "skyddad identitet – visas inte"
+        return patient.mobile_number or "–"
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Patient], search_term: str

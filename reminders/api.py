@@ -38,6 +38,8 @@ class MessageSerializer(serializers.Serializer):
         return getattr(message, "reason", "") or None
 
     def get_to(self, message: object) -> str | None:
+        if self.context.get("protected"):
+            return None  # a protected person's number is never given out (SPEC 3.10)
         return getattr(message, "to", "") or None
 
 
@@ -58,7 +60,9 @@ class AppointmentMessagesApi(ApiView):
     def get(self, request: Request, external_id: str) -> Response:
         appointment = appointment_get(path_value(ExternalIdField(), "external_id", external_id))
         messages = selectors.messages_of(appointment)
-        return Response({"results": MessageSerializer(messages, many=True).data})
+        protected = appointment.patient.protected_identity
+        serializer = MessageSerializer(messages, many=True, context={"protected": protected})
+        return Response({"results": serializer.data})
 
 
 class OutboxSmsSerializer(serializers.Serializer):

@@ -229,3 +229,12 @@ def test_load_demo_gives_every_kind_of_patient_and_a_user_per_role(tmp_path, set
     counts = (Patient.objects.count(), ConsentEvent.objects.count())
     call_command("load_demo", "--legacy-scale", "0.05", stdout=StringIO())
     assert (Patient.objects.count(), ConsentEvent.objects.count()) == counts
+
+
+def test_the_admin_never_shows_a_protected_person_s_number(admin_client_: Client) -> None:
+    protected = PatientFactory(protected_identity=True, mobile_number="+46701239999")
+    page = admin_client_.get(f"/admin/bookings/patient/{protected.pk}/change/").content.decode()
+    assert "+46701239999" not in page
+    assert "skyddad identitet – visas inte" in page
+    listing = admin_client_.get("/admin/bookings/patient/").content.decode()
+    assert "+46701239999" not in listing

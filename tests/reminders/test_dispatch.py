@@ -458,3 +458,20 @@ def test_a_child_turns_13_at_local_midnight_not_utc_midnight(
         dispatch()
     message = Message.objects.get()
     assert (message.status, message.recipient_role, message.to) == ("sent", *expected)
+
+
+def test_the_messages_api_never_gives_out_a_protected_person_s_number(
+    booked: Booked, recording: type[RecordingGateway], make_api: Any
+) -> None:
+    """Sent before the patient got a protected identity: the number stays in the row (for
+    retention to erase) but the API no longer gives it out."""
+    from bookings.models import Scope
+
+    appointment = booked()
+    dispatch()
+    api = make_api(Scope.STATUS_READ)[0]
+    url = f"/api/v1/appointments/{appointment.external_id}/messages/"
+    assert api.get(url).json()["results"][0]["to"] == appointment.patient.mobile_number
+    appointment.patient.protected_identity = True
+    appointment.patient.save()
+    assert api.get(url).json()["results"][0]["to"] is None
