@@ -22,7 +22,7 @@ from . import rules
 from .bulk import bulk_set
 from .gateways import Gateway, OutgoingSms, get_gateways
 from .gateways.chain import Chain
-from .handover import RESULT_FIELDS, _apply, hand_over
+from .handover import RESULT_FIELDS, hand_over, outcome_apply
 from .models import Kind, Message, SendReason, Status
 from .queue import (
     Claimed,
@@ -89,7 +89,7 @@ def _send_in_transaction(
     counts: Counter[str] = Counter(str(m.status) for m in ended)
     for message in sending:
         sms = OutgoingSms(message.pk, message.to, message.sender, message.body, message.segments)
-        counts[_apply(message, gateway.send(sms), now=now)] += 1
+        counts[outcome_apply(message, gateway.send(sms), now=now)] += 1
     written = {*SEND_FIELDS, *RESULT_FIELDS, "gateway", *fields}
     if not counts["retry"]:
         written.discard("due_at")  # only a retry moves it

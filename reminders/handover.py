@@ -118,7 +118,7 @@ def hand_over(messages: list[Claimed], *, token: uuid.UUID, chain: Chain) -> Cou
             if _try_again_now(result, message, tries, chain):
                 pending.appendleft(message)
                 continue
-            counts[_apply(message, result, now=timezone.now())] += 1
+            counts[outcome_apply(message, result, now=timezone.now())] += 1
             done.append(message)
         if len(done) >= FLUSH_SIZE or time.monotonic() - flushed > FLUSH_EVERY:
             _record(done, token)
@@ -171,7 +171,7 @@ def _mark_handed_over(chunk: list[Claimed], *, token: uuid.UUID, gateway: Gatewa
     return chunk
 
 
-def _apply(message: Claimed, result: SendResult, *, now: datetime) -> str:
+def outcome_apply(message: Claimed, result: SendResult, *, now: datetime) -> str:
     """Sets the message's outcome in memory and returns what to count it as."""
     message.updated_at = now
     message.reason_detail = result.detail[:300]

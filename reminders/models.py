@@ -1,10 +1,13 @@
 """Messages: every SMS the system plans, sends or decides not to send.
 
-    scheduled ──claim──▶ sending ──gateway ok──▶ sent ──report──▶ delivered
-        │  ▲                │  │                  └──report──▶ failed
-        │  └─transient──────┘  ├──refused by gateway──▶ failed (reason)
-        │     (backoff)        ├──nobody may receive──▶ suppressed (reason, SPEC 3.1)
-        │                      └──contact started────▶ expired
+    scheduled ──claim──▶ sending ──gateway accepted──▶ sent ──report──▶ delivered
+        │  ▲                │  │                      └──report──▶ failed
+        │  └─not sent───────┘  ├──refused by gateway──▶ failed (gateway_refused)
+        │     (backoff; failed ├──nobody may receive──▶ suppressed (reason, SPEC 3.1)
+        │      gateway_unavail-├──contact started────▶ expired
+        │      able at the end)└──outcome unknown──▶ sending, in doubt (no claim): a
+        │                          report or the gateway's records settle it, else
+        │                          failed (outcome_unknown) — never sent blindly again
         └──contact cancelled or moved──▶ cancelled
 
 `sent`, `delivered`, `failed`, `cancelled`, `suppressed` and `expired` are final (a
