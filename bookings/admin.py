@@ -11,6 +11,7 @@ from . import services
 from .admin_utils import ReadOnlyAdminMixin, ReadOnlyTabularInline
 from .errors import DomainError
 from .models import ApiClient, Clinic, Guardianship, Patient
+from .signals import patient_data_read
 
 
 class ClinicForm(forms.ModelForm):
@@ -75,6 +76,20 @@ class PatientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["personal_id", "family_name", "given_name"]
     list_filter = ["protected_identity", "link_broken", "number_source"]
     inlines = [GuardianshipInline]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        """The admin reads a patient too: logged like every other read (SPEC 3.10)."""
+        if object_id.isdigit():
+            patient_data_read.send(
+                sender=Patient,
+                actor=request.user,
+                clinic=None,
+                action="admin_view",
+                patient_ids=[int(object_id)],
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="mobilnummer från 1177")
     def number(self, patient: Patient) -> str:

@@ -20,6 +20,7 @@ from .serializers import (
     StrictSerializer,
     path_value,
 )
+from .signals import patient_data_read
 
 
 class ClinicUpsertApi(ApiView):
@@ -174,4 +175,12 @@ class AppointmentApi(ApiView):
     )
     def get(self, request: Request, external_id: str) -> Response:
         external_id = path_value(ExternalIdField(), "external_id", external_id)
-        return Response(AppointmentOutputSerializer(selectors.appointment_get(external_id)).data)
+        appointment = selectors.appointment_get(external_id)
+        patient_data_read.send(
+            sender=Appointment,
+            actor=request.auth,
+            clinic=None,
+            action="api_appointment",
+            patient_ids=[appointment.patient_id],
+        )
+        return Response(AppointmentOutputSerializer(appointment).data)

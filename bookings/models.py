@@ -133,6 +133,7 @@ class Scope(models.TextChoices):
     ESERVICE = "eservice", "eservice"  # the residents' e-service
     STATUS_READ = "status:read", "status:read"  # read SMS status
     OUTBOX_READ = "outbox:read", "outbox:read"  # read the outbox gateway's SMS
+    AUDIT_READ = "audit:read", "audit:read"  # read the access log (auditors' tools)
 
 
 class ApiClient(models.Model):

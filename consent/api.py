@@ -16,6 +16,8 @@ from bookings.serializers import (
     path_value,
 )
 
+from .access.models import AccessLog
+from .access.services import access_log_record
 from .models import State
 from .reasons import Reason
 from .selectors import clinics_named, sms_status
@@ -58,6 +60,9 @@ class SmsStatusApi(ApiView):
         raw_clinic = request.query_params.get("clinic")
         clinic = clinic_get(path_value(HsaIdField(), "clinic", raw_clinic)) if raw_clinic else None
         facts, decision = sms_status(patient, clinic=clinic)
+        access_log_record(
+            actor=request.auth, clinic=None, action=AccessLog.Action.API_SMS_STATUS, patient=patient
+        )
         return Response(
             {
                 "personal_id": patient.personal_id,

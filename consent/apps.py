@@ -31,6 +31,11 @@ class ConsentConfig(AppConfig):
         )
         role_permissions_grant(Role.AUDITOR, ["consent.view_consentevent"])
         post_migrate.connect(_ensure_replies, sender=self)
+        from bookings.signals import patient_data_read
+
+        from .access.services import on_patient_data_read
+
+        patient_data_read.connect(on_patient_data_read, dispatch_uid="consent-access-log")
 
     def load_demo(self, **kwargs: Any) -> None:
         from .demo import load_demo

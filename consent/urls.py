@@ -1,12 +1,14 @@
 from django.urls import path
 
 from . import api, views
+from .access import api as access_api
 from .access import views as access_views
 from .cases import api as cases_api
 from .cases import views as cases_views
 from .desk import views as desk_views
 
 api_patterns = [
+    path("access-log/", access_api.AccessLogApi.as_view(), name="api-access-log"),
     path(
         "patients/<str:personal_id>/sms-status/",
         api.SmsStatusApi.as_view(),

@@ -15,6 +15,8 @@ from bookings.identity import parse_phone_number
 from bookings.models import Scope
 from bookings.selectors import appointment_get
 from bookings.serializers import ExternalIdField, path_value
+from consent.access.models import AccessLog
+from consent.access.services import access_log_record
 
 from . import selectors
 from .delivery import delivery_report_apply
@@ -60,6 +62,12 @@ class AppointmentMessagesApi(ApiView):
     def get(self, request: Request, external_id: str) -> Response:
         appointment = appointment_get(path_value(ExternalIdField(), "external_id", external_id))
         messages = selectors.messages_of(appointment)
+        access_log_record(
+            actor=request.auth,
+            clinic=None,
+            action=AccessLog.Action.API_MESSAGES,
+            patient=appointment.patient,
+        )
         protected = appointment.patient.protected_identity
         serializer = MessageSerializer(messages, many=True, context={"protected": protected})
         return Response({"results": serializer.data})

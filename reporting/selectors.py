@@ -69,6 +69,7 @@ def exclusion_table(clinics: QuerySet[Clinic]) -> list[ExclusionRow]:
 
 @dataclass(frozen=True)
 class ExcludedPatient:
+    patient_id: int  # for the access log: each listed resident is a read
     personal_id: str
     name: str
     blocked_clinics: list[str]
@@ -125,6 +126,7 @@ def _excluded_rows(clinic: Clinic) -> tuple[int, Any]:
         .annotate(next_contact=Subquery(next_contact), now_active=Exists(active))
         .values_list(
             "exclusion_id",
+            "exclusion__patient_id",
             "exclusion__patient__personal_id",
             "exclusion__patient__given_name",
             "exclusion__patient__family_name",
@@ -146,8 +148,9 @@ def _with_blocked(chunk: list[Any]) -> Iterator[ExcludedPatient]:
         .values_list("exclusion_id", "clinic__name")
     ):
         names.setdefault(exclusion_id, []).append(name)
-    for exclusion_id, pid, given, family, next_contact, active in chunk:
+    for exclusion_id, patient_id, pid, given, family, next_contact, active in chunk:
         yield ExcludedPatient(
+            patient_id=patient_id,
             personal_id=f"{pid[:8]}-{pid[8:]}",
             name=f"{given} {family}".strip(),
             blocked_clinics=names.get(exclusion_id, []),

@@ -14,11 +14,13 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
+from bookings.exports import safe_row, xlsx_row
 from bookings.models import Clinic
-from bookings.staff import REPORT_ROLES, clinics_for, role_required
+from bookings.staff import REPORT_ROLES, clinics_for, current_clinic, role_required
+from consent.access.models import AccessLog
+from consent.access.services import access_log_record_many
 
 from . import selectors
-from .exports import safe_row, xlsx_row
 
 
 class _Echo:
@@ -71,6 +73,32 @@ PATIENT_HEADER = (
 )
 
 
+def _logged(
+    request: HttpRequest, patients: Iterator[selectors.ExcludedPatient]
+) -> Iterator[selectors.ExcludedPatient]:
+    """The residents of a download as they are written, each logged as read (in bulk, a
+    chunk at a time: the download streams)."""
+    here = current_clinic(request)
+    chunk: list[int] = []
+    for patient in patients:
+        chunk.append(patient.patient_id)
+        if len(chunk) == 500:
+            _log_download(request, here, chunk)
+            chunk = []
+        yield patient
+    _log_download(request, here, chunk)
+
+
+def _log_download(request: HttpRequest, here: Clinic | None, ids: list[int]) -> None:
+    if ids:
+        access_log_record_many(
+            actor=request.user,
+            clinic=here,
+            action=AccessLog.Action.REPORT_DOWNLOAD,
+            patient_ids=ids,
+        )
+
+
 def _patient_rows(patients: Iterator[selectors.ExcludedPatient]) -> Iterator[tuple[Any, ...]]:
     for p in patients:
         next_contact = (
@@ -92,6 +120,12 @@ def exclusions_clinic(request: HttpRequest, hsa_id: str) -> HttpResponse:
     raw = request.GET.get("sida", "1")
     page = int(raw) if raw.isdigit() and int(raw) > 0 else 1
     protected, total, patients = selectors.excluded_patients_page(clinic, page=page, size=PAGE_SIZE)
+    access_log_record_many(
+        actor=request.user,
+        clinic=current_clinic(request),
+        action=AccessLog.Action.REPORT_LIST,
+        patient_ids=[p.patient_id for p in patients],
+    )
     pages = max(1, -(-total // PAGE_SIZE))
     return render(
         request,
@@ -119,7 +153,7 @@ def exclusions_clinic_csv(request: HttpRequest, hsa_id: str) -> StreamingHttpRes
 
     def rows() -> Iterator[tuple[Any, ...]]:
         yield PATIENT_HEADER
-        yield from _patient_rows(patients)
+        yield from _patient_rows(_logged(request, patients))
         if protected:
             yield (f"Dessutom {protected} med skyddad identitet (visas inte)", "", "", "", "")
 
@@ -137,7 +171,7 @@ def exclusions_clinic_xlsx(request: HttpRequest, hsa_id: str) -> FileResponse:
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title="Ej migrerade")
     sheet.append(xlsx_row(sheet, PATIENT_HEADER))
-    for row in _patient_rows(patients):
+    for row in _patient_rows(_logged(request, patients)):
         sheet.append(xlsx_row(sheet, row))
     if protected:
         sheet.append(xlsx_row(sheet, [f"Dessutom {protected} med skyddad identitet (visas inte)"]))

@@ -10,7 +10,7 @@ from bookings.models import Clinic
 
 class AuditFilterForm(forms.Form):
     patient = forms.CharField(label=_("Personnummer"), required=False, max_length=20)
-    user = forms.CharField(label=_("Användare"), required=False, max_length=150)
+    user = forms.CharField(label=_("Användare eller API-klient"), required=False, max_length=150)
     clinic = forms.ModelChoiceField(
         label=_("Mottagning"), queryset=Clinic.objects.all(), required=False
     )

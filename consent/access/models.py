@@ -2,24 +2,54 @@
 
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
-from bookings.models import Clinic, Patient
+from bookings.models import ApiClient, Clinic, Patient
+
+
+class AccessLogQuerySet(models.QuerySet["AccessLog"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AccessLogAppendOnly("The access log is never updated.")
+
+    def delete(self) -> NoReturn:  # type: ignore[override]
+        raise AccessLogAppendOnly("The access log is never deleted.")
+
+
+class AccessLogAppendOnly(Exception):
+    pass
 
 
 class AccessLog(models.Model):
-    """Who looked at which patient, from which clinic, when (PDL). Append-only."""
+    """Who read which patient's data, as which actor (a staff user or an API client), from
+    which unit, when, and what (PDL, SPEC 3.10). Append-only: the model, its queryset and
+    database triggers refuse updates and deletes."""
 
     class Action(models.TextChoices):
         LOOKUP = "lookup", _("Sökning")
         VIEW = "view", _("Visning av sms-sidan")
         CASE_VIEW = "case_view", _("Visning av ärende")
         CHANGE = "change", _("Ändring")
+        CASE_LIST = "case_list", _("Listad i ärendekön")
+        DESK_LIST = "desk_list", _("Listad i ankomstlistan")
+        REPORT_LIST = "report_list", _("Listad i rapport")
+        REPORT_DOWNLOAD = "report_download", _("Med i nedladdad rapport")
+        ADMIN_VIEW = "admin_view", _("Visning i administrationen")
+        API_SMS_STATUS = "api_sms_status", _("Sms-status via API")
+        API_APPOINTMENT = "api_appointment", _("Bokad kontakt via API")
+        API_MESSAGES = "api_messages", _("Meddelanden via API")
+        API_CASE = "api_case", _("E-tjänstärende via API")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    client = models.ForeignKey(
+        ApiClient, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     clinic = models.ForeignKey(
         Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -27,8 +57,10 @@ class AccessLog(models.Model):
         Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     searched_for = models.CharField(max_length=20, blank=True, default="")  # a miss is logged too
-    action = models.CharField(max_length=12, choices=Action.choices)
+    action = models.CharField(max_length=24, choices=Action.choices)
     created_at = models.DateTimeField(db_default=Now(), db_index=True)
+
+    objects = AccessLogQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -37,7 +69,28 @@ class AccessLog(models.Model):
         indexes = [
             models.Index(fields=["patient", "created_at"]),
             models.Index(fields=["user", "created_at"]),
+            models.Index(fields=["client", "created_at"]),
+            models.Index(fields=["clinic", "created_at"]),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} {self.action} {self.patient} {self.created_at:%Y-%m-%d %H:%M}"
+        actor = self.user or self.client
+        return f"{actor} {self.action} {self.patient} {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AccessLogAppendOnly("The access log is never updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AccessLogAppendOnly("The access log is never deleted.")
+
+    @property
+    def actor_kind(self) -> str:
+        return "api_client" if self.client_id else "staff"
+
+    @property
+    def actor_name(self) -> str:
+        if self.client_id:
+            return self.client.name if self.client else ""
+        return self.user.get_username() if self.user else ""

@@ -22,7 +22,7 @@ def access_log_search(
     date_to: date | None = None,
 ) -> tuple[QuerySet[AccessLog], QuerySet[ConsentEvent]]:
     """The access log and the consent events, filtered alike, newest first."""
-    log = AccessLog.objects.select_related("user", "clinic", "patient")
+    log = AccessLog.objects.select_related("user", "client", "clinic", "patient")
     events = ConsentEvent.objects.select_related(
         "patient", "clinic", "handled_at", "actor_user", "actor_client"
     )
@@ -30,7 +30,7 @@ def access_log_search(
         log = log.filter(Q(patient__personal_id=patient) | Q(searched_for=patient))
         events = events.filter(patient__personal_id=patient)
     if user:
-        log = log.filter(user__username=user)
+        log = log.filter(Q(user__username=user) | Q(client__name=user))
         events = events.filter(actor_user__username=user)
     if clinic:
         log = log.filter(clinic=clinic)
@@ -43,3 +43,17 @@ def access_log_search(
         end = datetime.combine(date_to, time.max, tzinfo=zone)
         log, events = log.filter(created_at__lte=end), events.filter(created_at__lte=end)
     return log.order_by("-created_at", "-id"), events.order_by("-created_at", "-id")
+
+
+def access_log_api_search(
+    *, patient: str = "", since: datetime | None = None, actor: str = ""
+) -> QuerySet[AccessLog]:
+    """The access log for the API: by patient, time and actor (staff or API client)."""
+    log = AccessLog.objects.select_related("user", "client", "clinic", "patient")
+    if patient:
+        log = log.filter(patient__personal_id=patient)
+    if since:
+        log = log.filter(created_at__gte=since)
+    if actor:
+        log = log.filter(Q(user__username=actor) | Q(client__name=actor))
+    return log.order_by("-created_at", "-id")

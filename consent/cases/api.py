@@ -18,6 +18,8 @@ from bookings.serializers import (
     StrictSerializer,
 )
 
+from ..access.models import AccessLog
+from ..access.services import access_log_record
 from .models import CaseAction, CaseStatus, EServiceCase
 from .services import CaseRequest, case_receive
 
@@ -85,4 +87,7 @@ class CaseDetailApi(ApiView):
         case = EServiceCase.objects.filter(pk=id, client=client).first()
         if case is None:
             raise Http404
+        access_log_record(
+            actor=client, clinic=None, action=AccessLog.Action.API_CASE, patient=case.subject
+        )
         return Response(CaseOutputSerializer(case).data)

@@ -14,7 +14,7 @@ from bookings.errors import DomainError
 from bookings.staff import CARE_ROLES, AuthedRequest, clinics_for, current_clinic, role_required
 
 from ..access.models import AccessLog
-from ..access.services import access_log_record
+from ..access.services import access_log_record, access_log_record_many
 from ..selectors import sms_status_for_staff
 from . import services
 from .forms import CaseDecisionForm
@@ -25,14 +25,14 @@ from .selectors import handled_cases, open_cases
 @role_required(*CARE_ROLES)
 def case_queue(request: AuthedRequest) -> HttpResponse:
     clinics = clinics_for(request.user)
-    return render(
-        request,
-        "consent/case_queue.html",
-        {
-            "open_cases": open_cases(clinics),
-            "handled": handled_cases(clinics),
-        },
+    waiting, handled = list(open_cases(clinics)), list(handled_cases(clinics))
+    access_log_record_many(
+        actor=request.user,
+        clinic=current_clinic(request),
+        action=AccessLog.Action.CASE_LIST,
+        patient_ids=[case.subject_id for case in waiting + handled],
     )
+    return render(request, "consent/case_queue.html", {"open_cases": waiting, "handled": handled})
 
 
 def _case_for(request: AuthedRequest, case_id: int) -> EServiceCase:

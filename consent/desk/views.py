@@ -16,6 +16,8 @@ from bookings.models import Appointment, AppointmentStatus
 from bookings.services import appointment_set_status
 from bookings.staff import CARE_ROLES, AuthedRequest, clinics_for, current_clinic, role_required
 
+from ..access.models import AccessLog
+from ..access.services import access_log_record_many
 from .models import ArrivalOutcome
 from .selectors import desk_rows
 from .services import arrival_register
@@ -26,6 +28,12 @@ def desk(request: AuthedRequest) -> HttpResponse:
     """Today's contacts at the clinic worked at: register arrivals, ask the SMS question."""
     clinic = current_clinic(request)
     rows = desk_rows(clinic, timezone.localdate()) if clinic else []
+    access_log_record_many(
+        actor=request.user,
+        clinic=clinic,
+        action=AccessLog.Action.DESK_LIST,
+        patient_ids=[row.appointment.patient_id for row in rows],
+    )
     return render(
         request, "consent/desk.html", {"clinic": clinic, "rows": rows, "outcomes": ArrivalOutcome}
     )

@@ -1,0 +1,84 @@
+"""The access log for auditors' tools (SPEC 5.1): `GET /api/v1/access-log/`, scope
+`audit:read`, newest first, a page at a time."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from bookings.api_base import ApiView, problems
+from bookings.models import Scope
+from bookings.serializers import AwareDateTimeField, PersonalIdField, path_value
+
+from .models import AccessLog
+from .selectors import access_log_api_search
+
+PAGE_SIZE = 100
+
+
+class ActorSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["staff", "api_client"])
+    name = serializers.CharField()
+
+
+class EntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField(source="created_at")
+    actor = serializers.SerializerMethodField()
+    clinic = serializers.SerializerMethodField()
+    patient = serializers.SerializerMethodField()
+    action = serializers.ChoiceField(choices=AccessLog.Action.choices)
+
+    def get_actor(self, entry: AccessLog) -> dict[str, str]:
+        return {"kind": entry.actor_kind, "name": entry.actor_name}
+
+    def get_clinic(self, entry: AccessLog) -> str | None:
+        return entry.clinic.hsa_id if entry.clinic else None
+
+    def get_patient(self, entry: AccessLog) -> str | None:
+        return entry.patient.personal_id if entry.patient else None
+
+
+class PageSerializer(serializers.Serializer):
+    results = EntrySerializer(many=True)
+    next_page = serializers.IntegerField(allow_null=True)
+
+
+class AccessLogApi(ApiView):
+    required_scopes = (Scope.AUDIT_READ,)
+    query_parameters = ("patient", "since", "actor", "page")
+
+    @extend_schema(
+        operation_id="access_log_list",
+        parameters=[
+            OpenApiParameter("patient", str, OpenApiParameter.QUERY, required=False),
+            OpenApiParameter("since", str, OpenApiParameter.QUERY, required=False),
+            OpenApiParameter("actor", str, OpenApiParameter.QUERY, required=False),
+            OpenApiParameter("page", int, OpenApiParameter.QUERY, required=False),
+        ],
+        responses={200: PageSerializer, **problems(400, 401, 403)},
+        description="Every read of a patient's data, newest first, 100 a page. `actor` is "
+        "a username or an API client's name; `since` an ISO 8601 time with a zone.",
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        patient = params.get("patient")
+        since = params.get("since")
+        raw_page = params.get("page", "1")
+        if not raw_page.isdigit() or int(raw_page) < 1:
+            raise serializers.ValidationError({"page": ["Ange ett sidnummer från 1."]})
+        page = int(raw_page)
+        entries = access_log_api_search(
+            patient=path_value(PersonalIdField(), "patient", patient) if patient else "",
+            since=path_value(AwareDateTimeField(), "since", since) if since else None,
+            actor=params.get("actor", ""),
+        )
+        rows = list(entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
+        more = len(rows) > PAGE_SIZE
+        return Response(
+            {
+                "results": EntrySerializer(rows[:PAGE_SIZE], many=True).data,
+                "next_page": page + 1 if more else None,
+            }
+        )
