@@ -1,0 +1,274 @@
+"""The access log is complete (SPEC 3.10): every route of the back office and the API is
+read from the URL configuration, and each one that shows a patient's data is requested
+and must have logged the read, with the right actor (staff user or API client), unit and
+patient. A new route fails this suite until it is classified here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from bookings.models import Scope
+from bookings.services import api_client_create, appointment_upsert
+from bookings.staff import Role
+from consent.access.models import AccessLog, AccessLogAppendOnly
+from consent.cases.services import CaseRequest, case_receive
+from consent.models import ExcludedAtClinic, LegacyImport, MigrationExclusion
+from tests.factories import ClinicFactory, PatientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# Routes that show no patient's data, and why.
+WITHOUT_PATIENT_DATA = {
+    "home": "the start page: the user's own roles and clinics",
+    "choose-clinic": "sets the clinic worked at",
+    "patient-action": "a consent change: recorded as a consent event",
+    "case-decide": "applies a case: recorded as a consent event",
+    "desk-arrive": "registers an arrival: recorded on the contact",
+    "desk-no-show": "marks a no-show: recorded on the contact",
+    "audit": "the auditors' own page: the log itself",
+    "checkin": "the patient's own check-in page: clinic and time only",
+    "report-exclusions": "counts per clinic",
+    "report-exclusions-csv": "counts per clinic",
+    "report-caught": "counts per clinic and week",
+    "report-dashboard": "counts and rates",
+    "login": "",
+    "logout": "",
+    "password_change": "",
+    "password_change_done": "",
+    "api-clinic": "clinics only",
+    "api-patient": "the register writing its own data",
+    "api-eservice-cases": "the e-service submitting a case",
+    "api-access-log": "the auditors' own API: the log itself",
+    "api-outbox": "the demo outbox gateway's SMS (not configurable with a real gateway)",
+    "api-46elks-delivery": "a gateway's delivery report",
+    "api-sinch-delivery": "a gateway's delivery report",
+    "api-schema": "",
+    "api-docs": "",
+    "api-redoc": "",
+}
+
+
+def route_names() -> set[str]:
+    names: set[str] = set()
+
+    def walk(patterns: list[Any], namespace: str = "") -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, f"{p.namespace}:" if p.namespace else namespace)
+            elif isinstance(p, URLPattern) and p.name:
+                names.add(namespace + p.name)
+
+    walk(get_resolver().url_patterns)
+    return names
+
+
+@pytest.fixture
+def world() -> dict[str, Any]:
+    clinic = ClinicFactory()
+    patient = PatientFactory()
+    reception = UserFactory(role=Role.RECEPTION, clinics=[clinic])
+    manager = UserFactory(role=Role.MANAGER, clinics=[clinic])
+    admin = UserFactory(role=Role.REGIONAL_ADMIN, is_staff=True)
+    api_client, key = api_client_create(name="journalsystemet", scopes=Scope.values)
+    appointment, _ = appointment_upsert(
+        external_id="LOG-1",
+        patient=patient,
+        clinic=clinic,
+        starts_at=timezone.now() + timedelta(hours=1),
+        status="booked",
+        contact_type="visit",
+    )
+    case, _ = case_receive(
+        request=CaseRequest(
+            external_id="LOG-CASE",
+            received_at=clinic.hsa_id,
+            submitted_by=patient.personal_id,
+            subject=patient.personal_id,
+            action="activate",
+        ),
+        client=api_client,
+    )
+    source = LegacyImport.objects.create(file_name="x.csv", file_sha256="d" * 64)
+    exclusion = MigrationExclusion.objects.create(patient=patient, source=source)
+    ExcludedAtClinic.objects.create(exclusion=exclusion, clinic=clinic)
+    return {
+        "clinic": clinic,
+        "patient": patient,
+        "reception": reception,
+        "manager": manager,
+        "admin": admin,
+        "client": api_client,
+        "key": key,
+        "appointment": appointment,
+        "case": case,
+    }
+
+
+def staff(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def api(world: dict[str, Any]) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {world['key']}")
+    return client
+
+
+# Route → (who reads, how, the action logged). Staff read as reception (reports: the
+# manager; the admin: a regional admin) at their clinic; API clients have no unit.
+READS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
+    "patient-search": (
+        "reception",
+        lambda w: staff(w["reception"]).get("/patients/", {"q": w["patient"].personal_id}),
+        "lookup",
+    ),
+    "patient": (
+        "reception",
+        lambda w: staff(w["reception"]).get(f"/patients/{w['patient'].personal_id}/"),
+        "view",
+    ),
+    "cases": ("reception", lambda w: staff(w["reception"]).get("/cases/"), "case_list"),
+    "case": (
+        "reception",
+        lambda w: staff(w["reception"]).get(f"/cases/{w['case'].pk}/"),
+        "case_view",
+    ),
+    "desk": ("reception", lambda w: staff(w["reception"]).get("/desk/"), "desk_list"),
+    "report-exclusions-clinic": (
+        "manager",
+        lambda w: staff(w["manager"]).get(f"/reports/migration-exclusions/{w['clinic'].hsa_id}/"),
+        "report_list",
+    ),
+    "report-exclusions-clinic-csv": (
+        "manager",
+        lambda w: b"".join(
+            staff(w["manager"])
+            .get(f"/reports/migration-exclusions/{w['clinic'].hsa_id}.csv")
+            .streaming_content
+        ),
+        "report_download",
+    ),
+    "report-exclusions-clinic-xlsx": (
+        "manager",
+        lambda w: b"".join(
+            staff(w["manager"])
+            .get(f"/reports/migration-exclusions/{w['clinic'].hsa_id}.xlsx")
+            .streaming_content
+        ),
+        "report_download",
+    ),
+    "admin:bookings_patient_change": (
+        "admin",
+        lambda w: staff(w["admin"]).get(f"/admin/bookings/patient/{w['patient'].pk}/change/"),
+        "admin_view",
+    ),
+    "api-patient-sms-status": (
+        "client",
+        lambda w: api(w).get(f"/api/v1/patients/{w['patient'].personal_id}/sms-status/"),
+        "api_sms_status",
+    ),
+    "api-appointment": (
+        "client",
+        lambda w: api(w).get("/api/v1/appointments/LOG-1/"),
+        "api_appointment",
+    ),
+    "api-appointment-messages": (
+        "client",
+        lambda w: api(w).get("/api/v1/appointments/LOG-1/messages/"),
+        "api_messages",
+    ),
+    "api-eservice-case": (
+        "client",
+        lambda w: api(w).get(f"/api/v1/eservice/cases/{w['case'].pk}/"),
+        "api_case",
+    ),
+}
+
+
+def test_every_route_is_classified() -> None:
+    """A new page or endpoint must say whether it shows patient data (and then log it)."""
+    names = {n for n in route_names() if not n.startswith("admin:")}
+    unclassified = names - set(WITHOUT_PATIENT_DATA) - set(READS)
+    assert unclassified == set()
+    assert set(READS) - {"admin:bookings_patient_change"} <= names
+
+
+@pytest.mark.parametrize("route", sorted(READS))
+def test_every_read_of_patient_data_is_logged_with_actor_unit_and_patient(
+    world: dict[str, Any], route: str
+) -> None:
+    who, read, action = READS[route]
+    before = set(AccessLog.objects.values_list("pk", flat=True))
+    read(world)
+    entries = list(
+        AccessLog.objects.exclude(pk__in=before).values_list(
+            "action", "patient_id", "user__username", "client__name", "clinic_id"
+        )
+    )
+    actor = world[who]
+    if who == "client":
+        expected = (action, world["patient"].pk, None, actor.name, None)
+    else:
+        unit = None if who == "admin" else world["clinic"].pk
+        expected = (action, world["patient"].pk, actor.username, None, unit)
+    assert expected in entries, entries
+
+
+def test_the_access_log_api_gives_the_auditor_every_read(world: dict[str, Any]) -> None:
+    READS["patient"][1](world)
+    READS["api-patient-sms-status"][1](world)
+    pid = world["patient"].personal_id
+    answer = api(world).get("/api/v1/access-log/", {"patient": pid}).json()
+    assert [(e["action"], e["actor"], e["patient"]) for e in answer["results"][:2]] == [
+        ("api_sms_status", {"kind": "api_client", "name": "journalsystemet"}, pid),
+        ("view", {"kind": "staff", "name": world["reception"].username}, pid),
+    ]
+    assert answer["results"][1]["clinic"] == world["clinic"].hsa_id
+    only_client = api(world).get("/api/v1/access-log/", {"actor": "journalsystemet"}).json()
+    assert {e["actor"]["kind"] for e in only_client["results"]} == {"api_client"}
+
+
+def test_the_access_log_api_needs_its_scope(world: dict[str, Any], make_api: Any) -> None:
+    reader = make_api(Scope.STATUS_READ)[0]
+    response = reader.get("/api/v1/access-log/")
+    assert (response.status_code, response["Content-Type"]) == (403, "application/problem+json")
+
+
+def test_the_auditor_downloads_the_log_as_csv(world: dict[str, Any]) -> None:
+    READS["desk"][1](world)
+    auditor = staff(UserFactory(role=Role.AUDITOR))
+    response = auditor.get("/audit/", {"format": "csv", "user": world["reception"].username})
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0] == "tid;aktor;typ;mottagning;patient;atgard"
+    assert lines[1].endswith(
+        f";{world['reception'].username};staff;{world['clinic'].hsa_id};"
+        f"{world['patient'].personal_id};desk_list"
+    )
+
+
+def test_the_access_log_is_append_only_in_the_database(world: dict[str, Any]) -> None:
+    READS["patient"][1](world)
+    entry = AccessLog.objects.get()
+    with pytest.raises(AccessLogAppendOnly):
+        AccessLog.objects.update(action="lookup")
+    with pytest.raises(AccessLogAppendOnly):
+        entry.delete()
+    from django.db import DatabaseError, transaction
+
+    table = AccessLog._meta.db_table
+    statements = (f"UPDATE {table} SET action = 'lookup'", f"DELETE FROM {table}")  # noqa: S608
+    for sql in statements:
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cur:
+            cur.execute(sql)
+    assert AccessLog.objects.get().action == "view"
