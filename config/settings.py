@@ -172,6 +172,8 @@ SPECTACULAR_SETTINGS = {
         "AppointmentStatusEnum": "bookings.models.AppointmentStatus",
         "MessageStatusEnum": "reminders.models.Status",
         "CaseStatusEnum": "consent.models.CaseStatus",
+        "CaseActionEnum": "consent.models.CaseAction",
+        "AccessLogActionEnum": "consent.access.models.AccessLog.Action",
     },
 }
 

@@ -42,8 +42,14 @@ class PatientFactory(factory.django.DjangoModelFactory[Patient]):
     class Params:
         age = 40
 
-    birth_date = factory.LazyAttribute(lambda o: birth_date_for_age(o.age))
-    personal_id = factory.LazyAttributeSequence(lambda o, n: personal_id_for(o.birth_date, 2 + n))
+    # A serial of three digits: every 999 patients the birth date moves a day back, so that
+    # a long test session never makes the same personnummer twice.
+    birth_date = factory.LazyAttributeSequence(
+        lambda o, n: birth_date_for_age(o.age) - timedelta(days=n // 999)
+    )
+    personal_id = factory.LazyAttributeSequence(
+        lambda o, n: personal_id_for(o.birth_date, 1 + n % 999)
+    )
     given_name = "Test"
     family_name = factory.Sequence(lambda n: f"Patient{n}")
     mobile_number = factory.Sequence(lambda n: f"+46701{n:06d}")
