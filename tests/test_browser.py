@@ -221,3 +221,31 @@ def test_patient_checks_in_on_a_phone_and_the_desk_sees_it(
     log_in(desk, live_server.url, "desk")
     desk.goto(f"{live_server.url}/desk/")
     expect(desk.locator("#desk")).to_contain_text("Ankommen")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_the_content_security_policy_the_dashboard_draws_and_the_header_picks_a_clinic(
+    live_server: Any, browser: Browser, settings: Any
+) -> None:
+    """The policy allows only our own scripts (inline ones by nonce): the dashboard's
+    charts still draw and the header's clinic picker still submits, with no violation."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    a, b = ClinicFactory(name="A-kliniken"), ClinicFactory(name="B-kliniken")
+    UserFactory(username="chefen", role=Role.MANAGER, clinics=[a, b])
+    page = browser.new_page()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    log_in(page, live_server.url, "chefen")
+    page.goto(f"{live_server.url}/reports/")
+    chart = page.locator("#chart-noshow")
+    expect(chart).to_be_visible()
+    assert page.evaluate("() => Chart.getChart('chart-noshow') !== undefined")
+    page.select_option("#nav-clinic", label="B-kliniken")
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("#nav-clinic")).to_have_value(str(b.pk))
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-csp.png"), full_page=True)
+    assert violations == []
+    page.close()

@@ -187,3 +187,20 @@ def test_an_api_body_over_the_limit_is_413_and_writes_nothing(make_api: Any, set
     assert (response.status_code, response["Content-Type"]) == (413, "application/problem+json")
     assert response.json()["title"] == "För stor begäran"
     assert not Clinic.objects.exists()
+
+
+def test_pages_carry_a_content_security_policy_with_a_nonce_for_their_own_scripts() -> None:
+    import re
+
+    clinic = ClinicFactory()
+    client = Client()
+    client.force_login(UserFactory(role=Role.MANAGER, clinics=[clinic]))
+    response = client.get("/reports/")
+    policy = response["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    nonce = re.search(r"'nonce-([^']+)'", policy).group(1)  # type: ignore[union-attr]
+    page = response.content.decode()
+    assert not re.search(r"\son[a-z]+=", page)  # no inline handlers: the policy blocks them
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", page)
+    inline = [attrs for attrs in inline if "application/json" not in attrs]
+    assert inline and all(f'nonce="{nonce}"' in attrs for attrs in inline)
