@@ -3,9 +3,8 @@ Managers see their clinics only; protected-identity patients are counted, never 
 
 from __future__ import annotations
 
-import csv
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -14,28 +13,13 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
-from bookings.exports import safe_row, xlsx_row
+from bookings.exports import csv_response, xlsx_row
 from bookings.models import Clinic
 from bookings.staff import REPORT_ROLES, clinics_for, current_clinic, role_required
 from consent.access.models import AccessLog
 from consent.access.services import access_log_record_many
 
 from . import selectors
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_response(rows: Iterable[Iterable[Any]], filename: str) -> StreamingHttpResponse:
-    """Streams `;`-separated UTF-8 rows: a large export never sits in memory."""
-    writer = csv.writer(_Echo(), delimiter=";")
-    response = StreamingHttpResponse(
-        (writer.writerow(safe_row(row)) for row in rows), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def _clinic_for(request: HttpRequest, hsa_id: str) -> Clinic:

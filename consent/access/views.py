@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +11,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
-from bookings.exports import safe_row
+from bookings.exports import csv_response
 from bookings.staff import AUDIT_ROLES, AuthedRequest, role_required
 
 from .forms import AuditFilterForm
@@ -37,31 +36,19 @@ def audit(request: AuthedRequest) -> HttpResponseBase:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _csv(log: Any) -> StreamingHttpResponse:
-    """The filtered access log as `;`-separated UTF-8, streamed, every cell formula-safe."""
-    writer = csv.writer(_Echo(), delimiter=";")
+    """The filtered access log as CSV, streamed."""
 
-    def rows() -> Iterator[str]:
-        yield writer.writerow(["tid", "aktor", "typ", "mottagning", "patient", "atgard"])
+    def rows() -> Iterator[list[str]]:
+        yield ["tid", "aktor", "typ", "mottagning", "patient", "atgard"]
         for a in log.iterator(chunk_size=1000):
-            yield writer.writerow(
-                safe_row(
-                    [
-                        timezone.localtime(a.created_at).isoformat(timespec="seconds"),
-                        a.actor_name,
-                        a.actor_kind,
-                        a.clinic.hsa_id if a.clinic else "",
-                        a.patient.personal_id if a.patient else a.searched_for,
-                        a.action,
-                    ]
-                )
-            )
+            yield [
+                timezone.localtime(a.created_at).isoformat(timespec="seconds"),
+                a.actor_name,
+                a.actor_kind,
+                a.clinic.hsa_id if a.clinic else "",
+                a.patient.personal_id if a.patient else a.searched_for,
+                a.action,
+            ]
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="access-log.csv"'
-    return response
+    return csv_response(rows(), "access-log.csv")
