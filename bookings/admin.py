@@ -8,10 +8,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import services
-from .admin_utils import ReadOnlyAdminMixin, ReadOnlyTabularInline
+from .admin_utils import PatientReadLoggedMixin, ReadOnlyAdminMixin, ReadOnlyTabularInline
 from .errors import DomainError
-from .models import ApiClient, Clinic, Guardianship, Patient
-from .signals import patient_data_read
+from .identity import parse_hsa_id
+from .models import ApiClient, Clinic, Guardianship, Patient, StaffIdentity
 
 
 class ClinicForm(forms.ModelForm):
@@ -57,7 +57,7 @@ class GuardianshipInline(ReadOnlyTabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PatientAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Patients come from the population register and 1177: staff never edit them here,
     and above all never the 1177 number (it would break the link)."""
 
@@ -77,19 +77,10 @@ class PatientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["protected_identity", "link_broken", "number_source"]
     inlines = [GuardianshipInline]
 
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
-    ) -> Any:
-        """The admin reads a patient too: logged like every other read (SPEC 3.10)."""
-        if object_id.isdigit():
-            patient_data_read.send(
-                sender=Patient,
-                actor=request.user,
-                clinic=None,
-                action="admin_view",
-                patient_ids=[int(object_id)],
-            )
-        return super().change_view(request, object_id, form_url, extra_context)
+    patient_attr = "pk"
+
+    def patients_shown(self, obj: Patient) -> set[int | None]:
+        return {obj.pk, *obj.guardianships.values_list("guardian_id", flat=True)}
 
     @admin.display(description="mobilnummer från 1177")
     def number(self, patient: Patient) -> str:
@@ -129,16 +120,60 @@ class ApiClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return request.user.is_superuser or request.user.has_perm("bookings.change_apiclient")
 
 
+class StaffIdentityForm(forms.ModelForm):
+    class Meta:
+        model = StaffIdentity
+        fields = ["hsa_id"]
+
+    def clean_hsa_id(self) -> str:
+        try:
+            return parse_hsa_id(self.cleaned_data["hsa_id"])
+        except DomainError as error:
+            raise forms.ValidationError(str(error)) from error
+
+
+class StaffIdentityInline(admin.StackedInline):
+    """The person's HSA-id, which the login through the region's identity provider
+    matches (SITHS eID)."""
+
+    model = StaffIdentity
+    form = StaffIdentityForm
+    can_delete = True
+    extra = 0
+    max_num = 1
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("auth.view_user")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("auth.change_user")
+
+    has_change_permission = has_delete_permission = has_add_permission  # type: ignore[assignment]
+
+
 class StaffUserAdmin(UserAdmin):
-    """Users for regional admins: they give roles (groups) and clinics, but only a
-    superuser may make a superuser or hand out single permissions, so nobody raises their
-    own rights."""
+    """Users for regional admins: they give roles (groups), clinics and the HSA-id the
+    login matches, but only a superuser may make or change a superuser or hand out single
+    permissions, so nobody raises their own rights (nor takes over a superuser's login by
+    giving it their own HSA-id or a password of their choosing)."""
+
+    inlines = [StaffIdentityInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:  # type: ignore[union-attr]
             fields += ["is_superuser", "user_permissions"]
         return fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 admin.site.unregister(User)

@@ -1,7 +1,11 @@
+from operator import attrgetter
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib.admin.utils import unquote
+from django.http import HttpRequest, HttpResponse
+
+from .signals import patient_data_read
 
 
 class ReadOnlyAdminMixin:
@@ -20,3 +24,52 @@ class ReadOnlyAdminMixin:
 class ReadOnlyTabularInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
     can_delete = False
+
+
+class PatientReadLoggedMixin:
+    """An admin whose pages show patients' data logs each read like every other page
+    (SPEC 3.10): one entry per patient on a list page (written in bulk) and one for a
+    detail page. `patient_attr` reaches the patient's id from a row."""
+
+    patient_attr = "patient_id"
+
+    def _patient_of(self, obj: Any) -> int | None:
+        return attrgetter(self.patient_attr)(obj)
+
+    def patients_shown(self, obj: Any) -> set[int | None]:
+        """Whose data a detail page shows (a patient's page shows the guardians too)."""
+        return {self._patient_of(obj)}
+
+    def _log(self, request: HttpRequest, action: str, patient_ids: set[int | None]) -> None:
+        ids = sorted(pid for pid in patient_ids if pid is not None)
+        if ids:
+            patient_data_read.send(
+                sender=type(self),
+                actor=request.user,
+                clinic=None,
+                action=action,
+                patient_ids=ids,
+            )
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)  # type: ignore[misc]
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if changelist is not None:  # the page as shown (a redirect or an error shows none)
+            self._log(request, "admin_list", {self._patient_of(o) for o in changelist.result_list})
+        return response
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        if response.status_code == 200:
+            obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+            if obj is not None:
+                self._log(request, "admin_view", self.patients_shown(obj))
+        return response

@@ -9,7 +9,12 @@ class BookingsConfig(AppConfig):
     verbose_name = "Register och bokningar"
 
     def ready(self) -> None:
+        from django.core import checks
+
         from . import schema  # noqa: F401  (registers the schema extension)
+        from .oidc import check_oidc_settings
+
+        checks.register(check_oidc_settings, checks.Tags.security)
         from .staff import Role, role_permissions_grant
 
         role_permissions_grant(

@@ -46,14 +46,15 @@ class DemoUser:
     first_name: str
     last_name: str
     clinic_indexes: tuple[int, ...]  # empty: none (regional admins see all anyway)
+    hsa_id: str  # the person's, for the login through an identity provider
 
 
 USERS = [
-    DemoUser("reception", "reception", "Rebecka", "Andersson", (0, 1)),
-    DemoUser("chef", "manager", "Magnus", "Lindqvist", (0, 1)),
-    DemoUser("chef.ogon", "manager", "Maria", "Ek", (6,)),
-    DemoUser("admin", "regional_admin", "Anna", "Bergström", ()),
-    DemoUser("granskare", "auditor", "Göran", "Nilsson", ()),
+    DemoUser("reception", "reception", "Rebecka", "Andersson", (0, 1), "SE2321000131-P000000101"),
+    DemoUser("chef", "manager", "Magnus", "Lindqvist", (0, 1), "SE2321000131-P000000102"),
+    DemoUser("chef.ogon", "manager", "Maria", "Ek", (6,), "SE2321000131-P000000103"),
+    DemoUser("admin", "regional_admin", "Anna", "Bergström", (), "SE2321000131-P000000104"),
+    DemoUser("granskare", "auditor", "Göran", "Nilsson", (), "SE2321000131-P000000105"),
 ]
 
 GIVEN = [

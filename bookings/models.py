@@ -52,6 +52,27 @@ class Clinic(models.Model):
         return self.name
 
 
+class StaffIdentity(models.Model):
+    """The person behind a staff user as the region's identity provider knows them: their
+    HSA-id, which the login through SITHS eID (OpenID Connect) matches. Roles and clinics
+    stay here; the provider only says who is at the keyboard."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff_identity",
+        verbose_name=_("användare"),
+    )
+    hsa_id = models.CharField(_("personens HSA-id"), max_length=31, unique=True)
+
+    class Meta:
+        verbose_name = _("inloggningsidentitet")
+        verbose_name_plural = _("inloggningsidentiteter")
+
+    def __str__(self) -> str:
+        return self.hsa_id
+
+
 class NumberSource(models.TextChoices):
     SYNC_1177 = "1177", _("1177")  # set by a 1177 sync; the only source after the first one
     LEGACY = "legacy", _("gamla systemet")  # from the legacy consent export, until a sync

@@ -24,6 +24,7 @@ from .models import (
     NumberSource,
     Patient,
     Scope,
+    StaffIdentity,
 )
 from .signals import AppointmentSnapshot, appointment_changed
 
@@ -227,9 +228,16 @@ def api_client_create(*, name: str, scopes: Iterable[str]) -> tuple[ApiClient, s
 
 @transaction.atomic
 def staff_user_upsert(
-    *, username: str, password: str, role: str, clinics: Iterable[Clinic], **names: str
+    *,
+    username: str,
+    password: str,
+    role: str,
+    clinics: Iterable[Clinic],
+    hsa_id: str = "",
+    **names: str,
 ) -> AbstractUser:
-    """A staff user with exactly one role (a group) working at the given clinics."""
+    """A staff user with exactly one role (a group) working at the given clinics, and the
+    person's HSA-id that the login through the region's identity provider matches."""
     from django.contrib.auth import get_user_model
 
     User = get_user_model()
@@ -241,6 +249,10 @@ def staff_user_upsert(
     user.save()
     user.groups.set([Group.objects.get(name=role)])
     user.clinics.set(list(clinics))  # type: ignore[attr-defined]
+    if hsa_id:
+        StaffIdentity.objects.update_or_create(
+            user=user, defaults={"hsa_id": identity.parse_hsa_id(hsa_id)}
+        )
     return user  # type: ignore[return-value]
 
 

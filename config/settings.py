@@ -67,9 +67,12 @@ MIDDLEWARE = [
 
 # Repeated failed logins lock the account and the address for a while (django-axes), on
 # the staff login and the admin's alike; a successful login resets the count.
+# Staff log in through the region's identity provider when one is configured (below);
+# passwords are then the break-glass way in for regional admins only.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "bookings.oidc.StaffOIDCBackend",
+    "bookings.oidc.BreakGlassModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("LOGIN_LOCKOUT_HOURS", default=0.25)
@@ -124,6 +127,22 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Login through the region's identity provider (OpenID Connect, SITHS eID) ------------
+# Off while OIDC_RP_CLIENT_ID is empty. The person is matched to their staff user by the
+# claim OIDC_HSA_ID_CLAIM (their HSA-id, set on the user in the admin); nobody is created.
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid profile")
+OIDC_HSA_ID_CLAIM = env.str("OIDC_HSA_ID_CLAIM", default="employeeHsaId")
+OIDC_USE_PKCE = True
+OIDC_CREATE_USER = False
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT_SECONDS", default=10.0)
 
 LANGUAGE_CODE = "sv"
 LANGUAGES = [("sv", "Svenska")]

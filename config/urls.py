@@ -12,6 +12,7 @@ import bookings.urls
 import consent.urls
 import reminders.urls
 import reporting.urls
+from bookings.oidc import LoginCallback, LoginPage, LoginStart
 
 from . import views
 
@@ -29,11 +30,7 @@ urlpatterns = [
     path("", include(reporting.urls.urlpatterns)),
     # Login, logout and changing one's password; no reset by e-mail (none is configured,
     # and the region's identity provider is where staff recover access).
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("accounts/login/", LoginPage.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password_change/",
@@ -45,6 +42,9 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    # Login through the region's identity provider (OpenID Connect); 404 when none is set.
+    path("oidc/authenticate/", LoginStart.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", LoginCallback.as_view(), name="oidc_authentication_callback"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from bookings.admin_utils import ReadOnlyAdminMixin
+from bookings.admin_utils import PatientReadLoggedMixin, ReadOnlyAdminMixin
 
 from .models import (
     AccessLog,
@@ -17,7 +17,7 @@ from .models import (
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ConsentEventAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "patient",
@@ -35,7 +35,7 @@ class ConsentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PatientConsent)
-class PatientConsentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PatientConsentAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["patient", "state", "updated_at"]
     list_filter = ["state"]
     search_fields = ["patient__personal_id"]
@@ -43,7 +43,7 @@ class PatientConsentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(MigrationExclusion)
-class MigrationExclusionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MigrationExclusionAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["patient", "legacy_consent", "changed_on", "created_at"]
     search_fields = ["patient__personal_id"]
     list_select_related = ["patient"]
@@ -68,7 +68,12 @@ class StandardReplyAdmin(admin.ModelAdmin):
 
 
 @admin.register(EServiceCase)
-class EServiceCaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class EServiceCaseAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    patient_attr = "subject_id"
+
+    def patients_shown(self, obj: EServiceCase) -> set[int | None]:
+        return {obj.subject_id, obj.submitted_by_id}
+
     list_display = ["created_at", "external_id", "received_at", "action", "status", "auto_applied"]
     list_filter = ["status", "action", "auto_applied"]
     search_fields = ["external_id", "subject__personal_id"]

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from bookings.admin_utils import ReadOnlyAdminMixin
+from bookings.admin_utils import PatientReadLoggedMixin, ReadOnlyAdminMixin
 
 from .models import Message
 
 
 @admin.register(Message)
-class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class MessageAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    patient_attr = "appointment.patient_id"
     list_display = [
         "id",
         "appointment_ref",

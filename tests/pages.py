@@ -21,3 +21,10 @@ def seen(response: Any) -> str:
     if response.status_code != 200 or heading is None:
         return f"{response.status_code} without a heading"
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", heading.group(1))).split())
+
+
+def page_text(response: Any) -> str:
+    """Everything a person reads on a page (its markup and scripts left out)."""
+    assert response.status_code == 200, response.status_code
+    content = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", content)).split())

@@ -249,3 +249,27 @@ def test_under_the_content_security_policy_the_dashboard_draws_and_the_header_pi
     page.screenshot(path=str(SCREENSHOTS / "dashboard-csp.png"), full_page=True)
     assert violations == []
     page.close()
+
+
+def test_a_receptionist_logs_in_with_siths_through_the_regions_provider(
+    live_server: Any, browser: Browser, settings: Any
+) -> None:
+    from bookings.models import StaffIdentity
+    from tests.identityprovider import ProviderUser, identity_provider
+
+    clinic = ClinicFactory(name="Hudkliniken")
+    user = UserFactory(username="rebecka", role=Role.RECEPTION, clinics=[clinic])
+    StaffIdentity.objects.create(user=user, hsa_id="SE2321000131-P000000042")
+    person = ProviderUser(sub="rebecka-siths", claims={"employeeHsaId": "SE2321000131-P000000042"})
+    with identity_provider(settings, [person]) as provider:
+        page = browser.new_page()
+        page.goto(f"{live_server.url}/desk/")  # a staff page: first to the login
+        page.get_by_role("link", name="Logga in med SITHS eID").click()
+        page.wait_for_url(f"{provider}/oauth2/authorize*")
+        page.get_by_role("button", name="rebecka-siths").click()  # the card holder signs in
+        page.wait_for_url(f"{live_server.url}/desk/")
+        expect(page.locator(".top")).to_contain_text("rebecka")
+        expect(page.locator(".top")).to_contain_text("Hudkliniken")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "login-siths.png"), full_page=True)
+        page.close()

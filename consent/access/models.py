@@ -39,6 +39,7 @@ class AccessLog(models.Model):
         REPORT_LIST = "report_list", _("Listad i rapport")
         REPORT_DOWNLOAD = "report_download", _("Med i nedladdad rapport")
         ADMIN_VIEW = "admin_view", _("Visning i administrationen")
+        ADMIN_LIST = "admin_list", _("Listad i administrationen")
         API_SMS_STATUS = "api_sms_status", _("Sms-status via API")
         API_APPOINTMENT = "api_appointment", _("Bokad kontakt via API")
         API_MESSAGES = "api_messages", _("Meddelanden via API")

@@ -10,18 +10,22 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib import admin as django_admin
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from bookings.models import Scope
+from bookings.admin_utils import PatientReadLoggedMixin
+from bookings.models import Appointment, Patient, Scope
 from bookings.services import api_client_create, appointment_upsert
 from bookings.staff import Role
 from consent.access.models import AccessLog, AccessLogAppendOnly
 from consent.cases.services import CaseRequest, case_receive
 from consent.models import ExcludedAtClinic, LegacyImport, MigrationExclusion
+from consent.services import consent_block_clinic
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +45,8 @@ WITHOUT_PATIENT_DATA = {
     "report-caught": "counts per clinic and week",
     "report-dashboard": "counts and rates",
     "login": "",
+    "oidc_authentication_init": "",
+    "oidc_authentication_callback": "",
     "logout": "",
     "password_change": "",
     "password_change_done": "",
@@ -96,6 +102,9 @@ def world() -> dict[str, Any]:
             action="activate",
         ),
         client=api_client,
+    )
+    consent_block_clinic(
+        patient=patient, clinic=clinic, actor=reception, channel="phone", handled_at=clinic
     )
     source = LegacyImport.objects.create(file_name="x.csv", file_sha256="d" * 64)
     exclusion = MigrationExclusion.objects.create(patient=patient, source=source)
@@ -272,3 +281,69 @@ def test_the_access_log_is_append_only_in_the_database(world: dict[str, Any]) ->
         with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cur:
             cur.execute(sql)
     assert AccessLog.objects.get().action == "view"
+
+
+# Admin pages (every registered model) that show no patient's data, and why; every other
+# one must log its list and its detail pages.
+ADMIN_WITHOUT_PATIENT_DATA = {
+    "bookings.clinic": "clinics and their staff",
+    "bookings.apiclient": "the systems that call the API",
+    "bookings.staffidentity": "staff logins",
+    "auth.user": "staff",
+    "auth.group": "roles",
+    "consent.legacyimport": "counts per imported file",
+    "consent.standardreply": "the prepared reply texts",
+    "consent.accesslog": "the log itself (its readers are auditors)",
+    "reporting.noshowbaseline": "rates per clinic",
+}
+THIRD_PARTY_WITHOUT_PATIENT_DATA = {"django_celery_beat", "axes"}  # schedules, login attempts
+
+
+def admin_models() -> dict[str, Any]:
+    return {model._meta.label_lower: ma for model, ma in django_admin.site._registry.items()}
+
+
+def logged_admin_models() -> list[str]:
+    models = admin_models().items()
+    return sorted(label for label, ma in models if isinstance(ma, PatientReadLoggedMixin))
+
+
+def test_every_admin_page_is_classified_and_every_patient_table_logs() -> None:
+    for label, model_admin in admin_models().items():
+        model = model_admin.model
+        holds_patients = model is Patient or any(
+            getattr(field, "related_model", None) in (Patient, Appointment)
+            for field in model._meta.get_fields()
+            if field.concrete
+        )
+        logged = isinstance(model_admin, PatientReadLoggedMixin)
+        if model._meta.app_label in THIRD_PARTY_WITHOUT_PATIENT_DATA:
+            continue
+        assert logged != (label in ADMIN_WITHOUT_PATIENT_DATA), label
+        if holds_patients and label != "consent.accesslog":
+            assert logged, f"{label} shows patients and does not log"
+
+
+@pytest.mark.parametrize("label", logged_admin_models())
+def test_every_admin_page_with_patient_data_logs_its_list_and_detail(
+    world: dict[str, Any], label: str
+) -> None:
+    superuser = User.objects.create_superuser("drift", password="pw-for-tests-1")
+    client = staff(superuser)
+    model_admin = admin_models()[label]
+    obj = model_admin.model.objects.first()
+    assert obj is not None, f"the world holds no {label}"
+    patient_id = model_admin._patient_of(obj)
+    app, name = label.split(".")
+    for url, action in (
+        (f"/admin/{app}/{name}/", "admin_list"),
+        (f"/admin/{app}/{name}/{obj.pk}/change/", "admin_view"),
+    ):
+        before = set(AccessLog.objects.values_list("pk", flat=True))
+        assert client.get(url).status_code == 200, url
+        entries = set(
+            AccessLog.objects.exclude(pk__in=before).values_list(
+                "action", "patient_id", "user__username", "clinic_id"
+            )
+        )
+        assert (action, patient_id, "drift", None) in entries, (url, entries)

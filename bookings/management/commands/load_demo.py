@@ -94,6 +94,7 @@ class Command(BaseCommand):
                 password=demo.DEMO_PASSWORD,
                 role=u.role,
                 clinics=[clinics[i] for i in u.clinic_indexes],
+                hsa_id=u.hsa_id,
                 first_name=u.first_name,
                 last_name=u.last_name,
             )
