@@ -57,11 +57,14 @@ class LegacyImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(StandardReply)
 class StandardReplyAdmin(admin.ModelAdmin):
     """Regional admins keep the prepared replies; a reply in use is deactivated, not
-    deleted (cases keep the text they were answered with)."""
+    deleted (cases keep the text they were answered with). An applied case gets the first
+    active reply for the situation it leaves the resident in; the texts may use
+    {mottagning} and {blockerade}."""
 
-    list_display = ["title", "outcome", "action", "is_default", "active", "order"]
+    list_display = ["title", "outcome", "situation", "active", "order"]
     list_editable = ["active", "order"]
-    list_filter = ["outcome", "action", "active"]
+    list_filter = ["outcome", "situation", "active"]
+    fields = ["title", "outcome", "action", "situation", "text", "active", "order"]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

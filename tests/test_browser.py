@@ -18,6 +18,7 @@ from bookings.models import Scope
 from bookings.services import api_client_create
 from bookings.staff import Role
 from consent.models import ConsentEvent, EServiceCase
+from consent.services import consent_activate
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -66,6 +67,7 @@ def test_reception_handles_an_eservice_case_and_the_patient_page_shows_it(
     other = ClinicFactory(name="Ögonkliniken")
     reception = UserFactory(username="rebecka", role=Role.RECEPTION, clinics=[clinic])
     patient = PatientFactory(mobile_number="+46705550123")
+    consent_activate(patient=patient, actor=None, channel="phone")
     pid = patient.personal_id
     _, key = api_client_create(name="e-tjänsten", scopes=[Scope.ESERVICE])
     eservice = httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {key}"})
@@ -90,8 +92,10 @@ def test_reception_handles_an_eservice_case_and_the_patient_page_shows_it(
     page.get_by_role("link", name="Ärenden").click()
     page.get_by_role("link", name="Öppna", exact=True).click()
     expect(page.locator("h1")).to_contain_text("Blockera sms-påminnelse – Ögonkliniken")
-    page.select_option(
-        "#apply-form select[name=reply]", label="Blockering av mottagning registrerad"
+    # The reply follows from the situation after the change: it names the clinic and
+    # says the other reminders continue (the patient gets SMS elsewhere).
+    expect(page.locator("#reply-preview")).to_contain_text(
+        "Du får inte längre sms-påminnelser från Ögonkliniken"
     )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "backoffice-case.png"), full_page=True)
@@ -110,10 +114,11 @@ def test_reception_handles_an_eservice_case_and_the_patient_page_shows_it(
     page.screenshot(path=str(SCREENSHOTS / "backoffice-patient.png"), full_page=True)
 
     case = EServiceCase.objects.get()
-    event = ConsentEvent.objects.get()
+    event = ConsentEvent.objects.get(eservice_case__isnull=False)
     assert (event.eservice_case, event.actor_user, event.handled_at) == (case, reception, clinic)
     answer = eservice.get(f"/api/v1/eservice/cases/{case.pk}/").json()
-    assert (answer["status"], answer["reply"]) == ("resolved", case.standard_reply.text)
+    assert (answer["status"], answer["reply"]) == ("resolved", case.reply)
+    assert "från Ögonkliniken" in case.reply
 
 
 def test_receptionist_registers_an_arrival_and_activates_reminders(

@@ -5,10 +5,13 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import StandardReply
+from .models import CaseStatus, StandardReply
 
 
 class CaseDecisionForm(forms.Form):
+    """Applying takes a note only: the reply follows from the situation after the change.
+    Rejecting takes one of the rejection replies."""
+
     reply = forms.ModelChoiceField(
         label=_("Standardsvar"), queryset=StandardReply.objects.none(), empty_label=None
     )
@@ -16,6 +19,9 @@ class CaseDecisionForm(forms.Form):
 
     def __init__(self, *args: Any, outcome: str, action: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if outcome == CaseStatus.RESOLVED:
+            del self.fields["reply"]
+            return
         replies = StandardReply.objects.filter(active=True, outcome=outcome)
         self.fields["reply"].queryset = replies.filter(  # type: ignore[attr-defined]
             action__in=["", action]

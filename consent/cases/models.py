@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from bookings.models import ApiClient, Clinic, Patient
 
+from .replies import Situation
+
 
 class CaseAction(models.TextChoices):
     ACTIVATE = "activate", _("Aktivera sms-påminnelse")
@@ -40,8 +42,16 @@ class StandardReply(models.Model):
         blank=True,
         help_text=_("Tomt: passar alla ärendetyper."),
     )
-    # The reply used when a case is applied automatically (ESERVICE_AUTO_APPLY).
-    is_default = models.BooleanField(_("standard vid automatisk hantering"), default=False)
+    # For an applied case: the situation after the change this reply tells the truth
+    # about (consent.cases.replies.Situation). The system picks it, by staff or by
+    # auto-apply; rejections have none and staff choose among them.
+    situation = models.CharField(
+        _("situation efter ändringen"),
+        max_length=24,
+        blank=True,
+        default="",
+        choices=Situation.choices,
+    )
     active = models.BooleanField(_("aktiv"), default=True)
     order = models.PositiveSmallIntegerField(default=0)
 

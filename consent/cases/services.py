@@ -21,6 +21,7 @@ from bookings.selectors import clinic_get, patient_get
 
 from .. import rules
 from ..models import Channel
+from ..selectors import clinics_named, patient_facts
 from ..services import (
     consent_activate,
     consent_block,
@@ -30,6 +31,7 @@ from ..services import (
     guardian_number_register,
 )
 from .models import CaseAction, CaseStatus, EServiceCase, StandardReply
+from .replies import Situation, reasons_told, render_reply, situation_after
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -124,19 +126,13 @@ def _auto_applies(case: EServiceCase) -> bool:
 
 
 def case_auto_apply(*, case: EServiceCase) -> None:
-    """Applies a new case at once when ESERVICE_AUTO_APPLY says so, with the default reply
-    for its action. A case that cannot be applied (say, a third guardian number) stays in
-    the queue for staff."""
+    """Applies a new case at once when ESERVICE_AUTO_APPLY says so, with the reply for the
+    situation it leaves the resident in. A case that cannot be applied (say, a third
+    guardian number) stays in the queue for staff."""
     if not _auto_applies(case):
         return
-    reply = StandardReply.objects.filter(
-        active=True, outcome=CaseStatus.RESOLVED, is_default=True, action=case.action
-    ).first()
-    if reply is None:
-        logger.warning("No default reply for %s: case %s waits for staff", case.action, case.pk)
-        return
     try:
-        case_apply(case=case, actor=None, reply=reply, auto=True)
+        case_apply(case=case, actor=None, auto=True)
     except DomainError as error:
         logger.info("Case %s not applied automatically: %s", case.pk, error.message)
 
@@ -146,22 +142,17 @@ def case_apply(
     *,
     case: EServiceCase,
     actor: AbstractBaseUser | None,
-    reply: StandardReply,
     note: str = "",
     auto: bool = False,
 ) -> EServiceCase:
     """Carries out the resident's request where it arrived: writes the consent event
     (channel `eservice_case`, linked to the case, handled at the receiving clinic) and
-    answers with the chosen standard reply."""
+    answers with the standard reply for the situation after the change (SPEC 3.2), so the
+    reply says what will really happen. A guardian's number for a child whose reminders
+    were never activated activates them too (two events, both linked to the case)."""
     case = EServiceCase.objects.select_for_update().get(pk=case.pk)
     if case.status != CaseStatus.RECEIVED:
         raise Conflict("Ärendet är redan hanterat.", code="case_closed")
-    if reply.outcome != CaseStatus.RESOLVED or (reply.action and reply.action != case.action):
-        raise DomainError(
-            "Välj ett svar som passar ett utfört ärende av den här typen.",
-            field="reply",
-            code="wrong_reply",
-        )
     common: dict[str, Any] = {
         "patient": case.subject,
         "actor": actor,
@@ -183,11 +174,45 @@ def case_apply(
         else:
             consent_unblock(**common)
     else:
-        del common["patient"]
+        child = common.pop("patient")
         guardian_number_register(
-            child=case.subject, guardian=case.submitted_by, number=case.mobile_number, **common
+            child=child, guardian=case.submitted_by, number=case.mobile_number, **common
         )
-    return _close(case, CaseStatus.RESOLVED, reply, actor, auto=auto)
+        if patient_facts(child).state == rules.NOT_ACTIVATED:
+            consent_activate(patient=child, **common)
+    facts = patient_facts(case.subject)
+    situation = situation_after(
+        action=case.action,
+        clinic_id=case.clinic_id,
+        facts=facts,
+        on=timezone.localdate(),
+    )
+    reply = reply_for(situation)
+    text = render_reply(
+        reply.text,
+        clinic=case.clinic.name if case.clinic else "",
+        blocked=clinics_named(facts.blocked_clinics).values_list("name", flat=True),
+        reasons=reasons_told(
+            situation=situation, facts=facts, clinic_id=case.clinic_id, on=timezone.localdate()
+        ),
+    )
+    return _close(case, CaseStatus.RESOLVED, reply, actor, auto=auto, text=text)
+
+
+def reply_for(situation: str) -> StandardReply:
+    """The active reply for a situation; none (a regional admin turned them all off) stops
+    the case rather than send a reply that may not be true."""
+    reply = StandardReply.objects.filter(
+        active=True, outcome=CaseStatus.RESOLVED, situation=situation
+    ).first()
+    if reply is None:
+        raise DomainError(
+            f"Det finns inget aktivt standardsvar för situationen ”{Situation(situation).label}”. "
+            "Be regionens sms-grupp lägga till ett under Standardsvar.",
+            field="reply",
+            code="no_reply_for_situation",
+        )
+    return reply
 
 
 @transaction.atomic
@@ -204,9 +229,16 @@ def case_reject(
 
 
 def _close(
-    case: EServiceCase, status: str, reply: StandardReply, actor: Any, *, auto: bool = False
+    case: EServiceCase,
+    status: str,
+    reply: StandardReply,
+    actor: Any,
+    *,
+    auto: bool = False,
+    text: str | None = None,
 ) -> EServiceCase:
-    case.status, case.standard_reply, case.reply = status, reply, reply.text
+    case.status, case.standard_reply = status, reply
+    case.reply = reply.text if text is None else text
     case.resolved_at, case.resolved_by, case.auto_applied = timezone.now(), actor, auto
     case.save(
         update_fields=[

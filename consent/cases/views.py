@@ -19,7 +19,7 @@ from ..selectors import sms_status_for_staff
 from . import services
 from .forms import CaseDecisionForm
 from .models import CaseStatus, EServiceCase
-from .selectors import handled_cases, open_cases
+from .selectors import handled_cases, open_cases, reply_preview
 
 
 @role_required(*CARE_ROLES)
@@ -60,6 +60,7 @@ def case_detail(request: AuthedRequest, case_id: int) -> HttpResponse:
         {
             "case": case,
             **sms_status_for_staff(case.subject, clinic=case.clinic),
+            "preview": reply_preview(case) if case.status == CaseStatus.RECEIVED else None,
             "apply_form": CaseDecisionForm(outcome=CaseStatus.RESOLVED, action=case.action),
             "reject_form": CaseDecisionForm(outcome=CaseStatus.REJECTED, action=case.action),
         },
@@ -73,16 +74,11 @@ def case_decide(request: AuthedRequest, case_id: int, outcome: str) -> HttpRespo
     status = CaseStatus.RESOLVED if outcome == "apply" else CaseStatus.REJECTED
     form = CaseDecisionForm(request.POST, outcome=status, action=case.action)
     if not form.is_valid():
-        messages.error(request, _("Välj ett standardsvar."))
+        messages.error(request, _("Välj ett standardsvar (och högst 500 tecken anteckning)."))
         return redirect("case", case_id=case.pk)
     try:
         if status == CaseStatus.RESOLVED:
-            services.case_apply(
-                case=case,
-                actor=request.user,
-                reply=form.cleaned_data["reply"],
-                note=form.cleaned_data["note"],
-            )
+            services.case_apply(case=case, actor=request.user, note=form.cleaned_data["note"])
             messages.success(request, _("Ärendet är utfört och svaret skickat till e-tjänsten."))
         else:
             services.case_reject(case=case, actor=request.user, reply=form.cleaned_data["reply"])

@@ -200,11 +200,14 @@ def test_staff_apply_a_case_with_a_standard_reply(world: dict[str, Any]) -> None
     user = world["users"][Role.RECEPTION]
     client = client_for(user)
     case = world["case_a"]
-    reply = StandardReply.objects.get(title="Sms-påminnelse aktiverad")
-    response = client.post(f"/cases/{case.pk}/apply/", {"reply": reply.pk, "note": ""})
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "Svaret som skickas" in page
+    response = client.post(f"/cases/{case.pk}/apply/", {"note": ""})
     assert response.status_code == 302
     case.refresh_from_db()
-    assert (case.status, case.reply, case.resolved_by) == ("resolved", reply.text, user)
+    assert (case.status, case.resolved_by) == ("resolved", user)
+    assert case.reply == case.standard_reply.text  # no clinic or blocks to fill in
+    assert case.reply.split("\n")[0] in page  # the preview said what was sent
     event = ConsentEvent.objects.get()
     assert (event.eservice_case, event.channel, event.handled_at, event.actor_user) == (
         case,
@@ -213,7 +216,7 @@ def test_staff_apply_a_case_with_a_standard_reply(world: dict[str, Any]) -> None
         user,
     )
     # a handled case is closed
-    again = client.post(f"/cases/{case.pk}/apply/", {"reply": reply.pk}, follow=True)
+    again = client.post(f"/cases/{case.pk}/apply/", {}, follow=True)
     assert "redan hanterat" in again.content.decode()
     assert ConsentEvent.objects.count() == 1
 

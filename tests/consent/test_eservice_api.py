@@ -146,10 +146,10 @@ def test_guardian_number_case_needs_a_number(eservice: APIClient, family: Any) -
 
 def test_e_service_reads_back_status_and_reply(eservice: APIClient, family: Any) -> None:
     case_id = eservice.post(URL, body(family), format="json").json()["id"]
-    reply = StandardReply.objects.get(title="Sms-påminnelse aktiverad")
-    case_apply(case=EServiceCase.objects.get(), actor=None, reply=reply)
+    case = case_apply(case=EServiceCase.objects.get(), actor=None)
     response = eservice.get(f"{URL}{case_id}/").json()
-    assert (response["status"], response["reply"]) == ("resolved", reply.text)
+    assert (response["status"], response["reply"]) == ("resolved", case.reply)
+    assert case.reply.startswith("Hej!")
     assert response["resolved_at"] is not None
 
 
@@ -234,7 +234,15 @@ def test_auto_apply_all_applies_checked_guardian_cases(
     case = EServiceCase.objects.get()
     assert case.status == CaseStatus.RESOLVED
     assert GuardianNumber.objects.get().number == "+46701112233"
-    assert ConsentEvent.objects.get().eservice_case == case
+    # The child had never been activated: the guardian's number activates them too, and
+    # both events are linked to the case (SPEC 3.2); the reply promises what is true.
+    events = ConsentEvent.objects.order_by("id")
+    assert [(e.action, e.eservice_case) for e in events] == [
+        ("guardian_number_set", case),
+        ("activate", case),
+    ]
+    assert snapshot_of(family["child"]).state == "active"
+    assert case.standard_reply.situation == "guardian_on"
 
 
 def test_auto_apply_of_a_block_of_one_clinic(
