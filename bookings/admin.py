@@ -17,7 +17,15 @@ from .models import ApiClient, Clinic, Guardianship, Patient, StaffIdentity
 class ClinicForm(forms.ModelForm):
     class Meta:
         model = Clinic
-        fields = ["hsa_id", "name", "sms_name", "self_checkin", "arrival_question", "staff"]
+        fields = [
+            "hsa_id",
+            "name",
+            "sms_name",
+            "self_checkin",
+            "arrival_question",
+            "serves",
+            "staff",
+        ]
 
     def clean_sms_name(self) -> str:
         try:
@@ -32,7 +40,7 @@ class ClinicAdmin(admin.ModelAdmin):
     list_display = ["name", "hsa_id", "sms_name", "self_checkin", "arrival_question"]
     search_fields = ["name", "hsa_id", "sms_name"]
     list_filter = ["self_checkin", "arrival_question"]
-    filter_horizontal = ["staff"]
+    filter_horizontal = ["staff", "serves"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Clinic | None = None) -> list[str]:
         return ["hsa_id"] if obj else []

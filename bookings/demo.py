@@ -14,7 +14,7 @@ CLINICS: list[tuple[str, bool, bool]] = [
     ("Med.klin Kba Vbg", False, True),
     ("Kungsbacka VC", True, True),
     ("Medicinkliniken Halmstad", False, True),
-    ("Klinisk Kemi Halland", False, False),  # a central reception: no question at first
+    ("Klinisk Kemi Halland", False, False),  # samples only: no question at first
     ("Ögonkliniken", True, True),
     ("Öron-,näs- och halsklin", False, True),
     ("Urologikliniken", False, True),
@@ -28,7 +28,11 @@ CLINICS: list[tuple[str, bool, bool]] = [
     ("Särö Vårdcentral", True, True),
     ("Infektionskliniken", False, True),
     ("Nya Säröledens Familjeläkare", True, True),
+    ("Centralreceptionen Halmstad", False, False),  # registers arrivals, does not ask
 ]
+
+# Central receptions (by index) and the clinics (by index) whose arrivals they register.
+CENTRAL_RECEPTIONS: dict[int, tuple[int, ...]] = {19: (0, 1)}
 
 
 # Region Halland's organisation number is 232100-0115.
@@ -50,7 +54,9 @@ class DemoUser:
 
 
 USERS = [
-    DemoUser("reception", "reception", "Rebecka", "Andersson", (0, 1), "SE2321000131-P000000101"),
+    DemoUser(
+        "reception", "reception", "Rebecka", "Andersson", (0, 1, 19), "SE2321000131-P000000101"
+    ),
     DemoUser("chef", "manager", "Magnus", "Lindqvist", (0, 1), "SE2321000131-P000000102"),
     DemoUser("chef.ogon", "manager", "Maria", "Ek", (6,), "SE2321000131-P000000103"),
     DemoUser("admin", "regional_admin", "Anna", "Bergström", (), "SE2321000131-P000000104"),

@@ -35,10 +35,24 @@ class Clinic(models.Model):
     arrival_question = models.BooleanField(
         _("fråga om sms vid ankomst"),
         default=True,
-        help_text=_("Av för centralreceptioner, som inte ställer frågan till en början."),
+        help_text=_(
+            "Av för centralreceptioner, som inte ställer frågan till en början. Gäller "
+            "enheten där ankomsten registreras, inte besökets mottagning."
+        ),
     )
     staff = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="clinics", blank=True, verbose_name=_("personal")
+    )
+    # A central reception registers arrivals for the clinics it serves: its desk lists
+    # their contacts, and whether the SMS question is asked follows the reception's own
+    # `arrival_question`, not the clinic's (SPEC 3.5b).
+    serves = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        related_name="served_by",
+        blank=True,
+        verbose_name=_("registrerar ankomst för"),
+        help_text=_("För centralreceptioner: mottagningarna vars besök listas i ankomsten här."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

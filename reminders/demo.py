@@ -31,6 +31,9 @@ def load_demo(*, clinics: list[Clinic], users: dict[str, Any], stdout: Any, **kw
     zone = timezone.get_current_timezone()
     now = timezone.localtime().replace(second=0, microsecond=0)
     count = 0
+    # Central receptions have no contacts of their own: they register those of the
+    # clinics they serve.
+    clinics = [c for c in clinics if not c.serves.exists()]
     for day in range(0, 4):
         for clinic in clinics:
             starts = [

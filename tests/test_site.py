@@ -201,6 +201,7 @@ DEMO_CLINICS = [
     "Särö Vårdcentral",
     "Infektionskliniken",
     "Nya Säröledens Familjeläkare",
+    "Centralreceptionen Halmstad",
 ]
 
 
@@ -210,6 +211,12 @@ def test_load_demo_gives_every_kind_of_patient_and_a_user_per_role(tmp_path, set
     # tests/reporting/test_exclusions.py; this test is about the rest of the demo.
     call_command("load_demo", "--legacy-scale", "0.05", stdout=StringIO())
     assert sorted(Clinic.objects.values_list("name", flat=True)) == sorted(DEMO_CLINICS)
+    central = Clinic.objects.get(name="Centralreceptionen Halmstad")
+    assert not central.arrival_question
+    assert set(central.serves.values_list("name", flat=True)) == {
+        "Kirurgikliniken",
+        "Ortopedikliniken",
+    }
     assert Patient.objects.count() >= 300
     assert Patient.objects.filter(protected_identity=True).exists()
     assert Patient.objects.filter(mobile_number="").exists()

@@ -3,18 +3,19 @@ sms-påminnelsen?"."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
 from bookings.errors import DomainError
-from bookings.models import Appointment, AppointmentStatus
+from bookings.models import Appointment, AppointmentStatus, Clinic
 from bookings.services import appointment_set_status
 
-from ..models import Channel
+from ..models import Channel, ExcludedAtClinic
 from ..reasons import Reason, beyond_wish, reason_label
 from ..selectors import decision_for
-from ..services import consent_activate, consent_unblock_clinic
+from ..services import consent_activate, consent_block_clinic, consent_unblock_clinic
 from .models import ArrivalOutcome, ArrivalQuestion
 
 if TYPE_CHECKING:
@@ -22,16 +23,32 @@ if TYPE_CHECKING:
 
 
 def arrival_register(
-    *, appointment: Appointment, actor: AbstractBaseUser, outcome: str | None
+    *,
+    appointment: Appointment,
+    actor: AbstractBaseUser,
+    outcome: str | None,
+    at: Clinic,
+    reblock: Iterable[int] = (),
 ) -> ArrivalQuestion:
-    """Registers the arrival and what the patient answered to "Fick du sms-påminnelsen?".
-    "Aktivera nu" activates reminders (and lifts a block of this clinic) with channel
-    `arrival_desk`; it is refused when something else stops the SMS (protected identity,
-    no number, …): that is outcome "cannot", with the reason stored. Clinics that do not
-    ask (central receptions) record "not asked". All in one transaction."""
+    """Registers the arrival at the unit `at` (the clinic itself, or a central reception
+    that serves it) and what the patient answered to "Fick du sms-påminnelsen?".
+
+    Whether the question is asked follows the unit registering the arrival (SPEC 3.5b): a
+    central reception records "not asked". "Aktivera nu" activates reminders (and lifts a
+    block of the contact's clinic) with channel `arrival_desk`, handled at `at`; for a
+    resident the migration left out, the clinics in `reblock` (of those they had blocked)
+    are blocked again in the same go. It is refused when something else stops the SMS
+    (protected identity, no number, …): that is outcome "cannot", with the reason stored.
+    All in one transaction."""
     with transaction.atomic():
         clinic = appointment.clinic
-        if not clinic.arrival_question:
+        if appointment.clinic_id != at.pk and not at.serves.filter(pk=clinic.pk).exists():
+            raise DomainError(
+                "Kontakten hör inte till en mottagning som registreras här.",
+                field="appointment",
+                code="not_served_here",
+            )
+        if not at.arrival_question:
             outcome = ArrivalOutcome.NOT_ASKED
         elif outcome not in (
             ArrivalOutcome.RECEIVED,
@@ -56,13 +73,20 @@ def arrival_register(
                 "patient": appointment.patient,
                 "actor": actor,
                 "channel": Channel.ARRIVAL_DESK,
-                "handled_at": clinic,
+                "handled_at": at,
+                "note": "Aktiverad vid ankomstregistrering",
             }
             if Reason.NOT_ACTIVATED in decision.reasons or Reason.BLOCKED in decision.reasons:
-                consent_activate(**common, note="Aktiverad vid ankomstregistrering")
+                consent_activate(**common)
             if Reason.BLOCKED_AT_CLINIC in decision.reasons:
-                consent_unblock_clinic(
-                    **common, clinic=clinic, note="Aktiverad vid ankomstregistrering"
+                consent_unblock_clinic(**common, clinic=clinic)
+            offered = ExcludedAtClinic.objects.filter(
+                exclusion__patient=appointment.patient, clinic_id__in=list(reblock)
+            ).exclude(clinic=clinic)
+            for row in offered.select_related("clinic"):
+                consent_block_clinic(
+                    **{**common, "note": "Blockerad igen vid ankomst (som i gamla systemet)"},
+                    clinic=row.clinic,
                 )
         elif outcome == ArrivalOutcome.CANNOT:
             reason = (obstacles or list(decision.reasons) or [""])[0]
@@ -73,6 +97,6 @@ def arrival_register(
             appointment=appointment,
             outcome=outcome,
             reason=reason,
-            clinic=clinic,
+            clinic=at,
             asked_by=actor,
         )

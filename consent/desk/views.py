@@ -12,14 +12,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bookings.errors import DomainError
-from bookings.models import Appointment, AppointmentStatus
+from bookings.models import Appointment, AppointmentStatus, Clinic
 from bookings.services import appointment_set_status
-from bookings.staff import CARE_ROLES, AuthedRequest, clinics_for, current_clinic, role_required
+from bookings.staff import CARE_ROLES, AuthedRequest, current_clinic, role_required
 
 from ..access.models import AccessLog
 from ..access.services import access_log_record_many
 from .models import ArrivalOutcome
-from .selectors import desk_rows
+from .selectors import desk_rows, desk_serves
 from .services import arrival_register
 
 
@@ -34,27 +34,38 @@ def desk(request: AuthedRequest) -> HttpResponse:
         action=AccessLog.Action.DESK_LIST,
         patient_ids=[row.appointment.patient_id for row in rows],
     )
+    served = list(clinic.serves.order_by("name")) if clinic else []
     return render(
-        request, "consent/desk.html", {"clinic": clinic, "rows": rows, "outcomes": ArrivalOutcome}
+        request,
+        "consent/desk.html",
+        {"clinic": clinic, "served": served, "rows": rows, "outcomes": ArrivalOutcome},
     )
 
 
-def _desk_appointment(request: AuthedRequest, appointment_id: int) -> Appointment:
+def _desk_appointment(request: AuthedRequest, appointment_id: int) -> tuple[Appointment, Clinic]:
+    """The contact and the unit registering it: the clinic worked at, which must be the
+    contact's clinic or a central reception serving it."""
     appointment = get_object_or_404(
         Appointment.objects.select_related("clinic", "patient"), pk=appointment_id
     )
-    if not clinics_for(request.user).filter(pk=appointment.clinic_id).exists():
-        raise PermissionDenied(_("Kontakten är på en annan mottagning."))
-    return appointment
+    unit = current_clinic(request)
+    if unit is None or not desk_serves(unit, appointment):
+        raise PermissionDenied(_("Kontakten hör inte till mottagningen du arbetar på."))
+    return appointment, unit
 
 
 @require_POST
 @role_required(*CARE_ROLES)
 def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
-    appointment = _desk_appointment(request, appointment_id)
+    appointment, unit = _desk_appointment(request, appointment_id)
     try:
+        reblock = [int(pk) for pk in request.POST.getlist("reblock") if pk.isdigit()]
         arrival_register(
-            appointment=appointment, actor=request.user, outcome=request.POST.get("outcome")
+            appointment=appointment,
+            actor=request.user,
+            outcome=request.POST.get("outcome"),
+            at=unit,
+            reblock=reblock,
         )
     except DomainError as error:
         messages.error(request, error.message)
@@ -73,7 +84,7 @@ def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
 @require_POST
 @role_required(*CARE_ROLES)
 def desk_no_show(request: AuthedRequest, appointment_id: int) -> HttpResponse:
-    appointment = _desk_appointment(request, appointment_id)
+    appointment, _unit = _desk_appointment(request, appointment_id)
     try:
         appointment_set_status(
             appointment=appointment, status=AppointmentStatus.NO_SHOW, via="desk"

@@ -22,7 +22,7 @@ from consent.models import (
     MigrationExclusion,
 )
 from consent.selectors import snapshot_of
-from consent.services import consent_activate, consent_block_clinic
+from consent.services import consent_activate, consent_block, consent_block_clinic
 from reminders.models import Message
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 from tests.pages import seen
@@ -125,15 +125,103 @@ def test_asking_clinic_needs_an_answer(desk: dict[str, Any]) -> None:
     assert appointment.status == "booked"
 
 
-def test_central_reception_is_not_asked(desk: dict[str, Any]) -> None:
+def work_at(desk: dict[str, Any], unit: Any) -> None:
+    desk["user"].clinics.add(unit)
+    session = desk["client"].session
+    session["clinic_id"] = unit.pk
+    session.save()
+
+
+def test_the_question_follows_the_unit_registering_the_arrival(desk: dict[str, Any]) -> None:
+    """SPEC 3.5b: a central reception serving Hudkliniken lists its contacts and is not
+    asked; the same kind of contact registered at Hudkliniken's own desk is."""
+    central = ClinicFactory(name="Centralreceptionen", arrival_question=False)
+    central.serves.add(desk["clinic"])
+    at_central = book(desk["clinic"], ext="C1")
+    at_clinic = book(desk["clinic"], ext="C2")
+
+    page = desk["client"].get("/desk/").content.decode()  # at Hudkliniken: asked
+    assert "Fick du sms-påminnelsen?" in page
+    arrive(desk, at_clinic, "")  # no answer: refused, nothing registered
+    at_clinic.refresh_from_db()
+    assert at_clinic.status == "booked"
+    arrive(desk, at_clinic, "received")
+    assert ArrivalQuestion.objects.get(appointment=at_clinic).clinic == desk["clinic"]
+
+    work_at(desk, central)
+    page = desk["client"].get("/desk/").content.decode()
+    assert f"row-{at_central.pk}" in page  # the served clinic's contacts are listed here
+    assert "Registrerar ankomst även för: Hudkliniken" in page
+    assert "Fick du sms-påminnelsen?" not in page
+    arrive(desk, at_central, "activated")  # whatever is posted: not asked here
+    question = ArrivalQuestion.objects.get(appointment=at_central)
+    assert (question.outcome, question.clinic) == ("not_asked", central)
+    assert not ConsentEvent.objects.exists()
+
+
+def test_a_clinic_that_does_not_ask_does_not_silence_a_unit_that_does(
+    desk: dict[str, Any],
+) -> None:
     lab = ClinicFactory(name="Klinisk kemi", arrival_question=False)
-    desk["user"].clinics.add(lab)
-    page = desk["client"].get("/desk/")  # the session's clinic is still Hudkliniken
-    assert page.status_code == 200
+    desk["clinic"].serves.add(lab)  # Hudkliniken's desk also registers the lab's visits
     appointment = book(lab)
     arrive(desk, appointment, "activated")
-    assert ArrivalQuestion.objects.get().outcome == "not_asked"
-    assert not ConsentEvent.objects.exists()
+    question = ArrivalQuestion.objects.get()
+    assert (question.outcome, question.clinic) == ("activated", desk["clinic"])
+    assert ConsentEvent.objects.get().handled_at == desk["clinic"]
+
+
+def test_a_desk_cannot_register_a_contact_of_a_clinic_it_does_not_serve(
+    desk: dict[str, Any],
+) -> None:
+    other = ClinicFactory(name="Ögonkliniken")
+    desk["user"].clinics.add(other)  # works there too, but is at Hudkliniken's desk now
+    appointment = book(other)
+    assert (
+        desk["client"].post(f"/desk/{appointment.pk}/arrive/", {"outcome": "received"}).status_code
+        == 403
+    )
+    appointment.refresh_from_db()
+    assert appointment.status == "booked"
+
+
+def test_an_excluded_resident_is_activated_and_their_old_blocks_offered_again(
+    desk: dict[str, Any],
+) -> None:
+    eye, ortho = ClinicFactory(name="Ögonkliniken"), ClinicFactory(name="Ortopedikliniken")
+    patient = PatientFactory(given_name="Märta")
+    exclusion = MigrationExclusion.objects.create(
+        patient=patient, source=LegacyImport.objects.create(file_name="x", file_sha256="0")
+    )
+    for clinic in (eye, ortho, desk["clinic"]):
+        ExcludedAtClinic.objects.create(exclusion=exclusion, clinic=clinic)
+    appointment = book(desk["clinic"], patient)
+    page = desk["client"].get("/desk/").content.decode()
+    assert "Hade blockerat: Hudkliniken, Ortopedikliniken, Ögonkliniken" in page
+    assert f'name="reblock" value="{eye.pk}" checked' in page
+    assert f'name="reblock" value="{desk["clinic"].pk}"' not in page  # they came for its SMS
+    # Staff untick Ortopedikliniken: the patient wants its SMS now.
+    desk["client"].post(
+        f"/desk/{appointment.pk}/arrive/", {"outcome": "activated", "reblock": [str(eye.pk)]}
+    )
+    events = ConsentEvent.objects.order_by("id")
+    assert [(e.action, e.clinic, e.channel, e.handled_at) for e in events] == [
+        ("activate", None, "arrival_desk", desk["clinic"]),
+        ("block_clinic", eye, "arrival_desk", desk["clinic"]),
+    ]
+    assert snapshot_of(patient).blocked_clinics == frozenset({eye.pk})
+
+
+def test_the_state_is_shown_right_and_1177_consent_is_marked(desk: dict[str, Any]) -> None:
+    blocked = PatientFactory(given_name="Bo")
+    consent_block(patient=blocked, actor=None, channel="phone")
+    believer = PatientFactory(given_name="Tove", sms_consent_1177=True)
+    book(desk["clinic"], blocked, ext="S1")
+    book(desk["clinic"], believer, ext="S2")
+    page = desk["client"].get("/desk/").content.decode()
+    assert "Blockerad (alla sms)" in page
+    assert "Samtycke i 1177 – inte aktiverad" in page
+    assert page.count("Inte aktiverad") == 1  # the believer only, not the one who blocked
 
 
 def test_patients_left_out_by_the_migration_are_marked_until_activated(

@@ -213,7 +213,10 @@ def test_caught_since_counts_asked_and_activated_per_clinic_and_week(world: dict
         contact_type="visit",
     )[0]
     arrival_register(
-        appointment=appointment, actor=world["users"]["reception"], outcome="activated"
+        appointment=appointment,
+        actor=world["users"]["reception"],
+        outcome="activated",
+        at=world["a"],
     )
     response = client(world["users"]["manager_a"]).get("/reports/caught-since/?format=csv")
     rows = b"".join(response.streaming_content).decode().splitlines()

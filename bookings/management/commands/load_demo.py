@@ -85,6 +85,8 @@ class Command(BaseCommand):
                 arrival_question=question,
             )
             out.append(clinic)
+        for central, served in demo.CENTRAL_RECEPTIONS.items():
+            out[central].serves.set([out[i] for i in served])
         return out
 
     def _users(self, clinics: list[Clinic]) -> dict[str, Any]:
