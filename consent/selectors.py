@@ -173,3 +173,8 @@ _FACTS_SQL = f"""
 
 def guardian_numbers_of(child: Patient) -> QuerySet[GuardianNumber]:
     return GuardianNumber.objects.filter(child=child).select_related("guardian").order_by("id")
+
+
+def blocked_in_old_system(patient: Patient) -> QuerySet[Clinic]:
+    """The clinics a resident left out by the migration had blocked in the old system."""
+    return Clinic.objects.filter(exclusions__exclusion__patient=patient).order_by("name")

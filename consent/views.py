@@ -74,6 +74,7 @@ def patient_detail(request: AuthedRequest, personal_id: str) -> HttpResponse:
             **status,
             "decisions": [(here, status["decision"])],
             "guardian_numbers": selectors.guardian_numbers_of(patient),
+            "blocked_before": list(selectors.blocked_in_old_system(patient)),
             "history": selectors.consent_history(patient)[:200],
             "is_child": rules.age_on(patient.birth_date, timezone.localdate())
             < rules.GUARDIAN_SMS_AGE_LIMIT,
@@ -82,8 +83,23 @@ def patient_detail(request: AuthedRequest, personal_id: str) -> HttpResponse:
             "guardian_form": GuardianNumberForm(child=patient),
             "guardian_remove_form": GuardianRemoveForm(child=patient),
             "here": here,
+            "panels": _panels_from_other_apps(request, patient),
         },
     )
+
+
+def _panels_from_other_apps(request: AuthedRequest, patient: Patient) -> list[str]:
+    """Sections the apps above add to the patient page (the SMS history is reminders'),
+    through `AppConfig.patient_panels`: this app never imports them."""
+    from django.apps import apps
+    from django.utils.safestring import mark_safe
+
+    panels: list[str] = []
+    for config in apps.get_app_configs():
+        hook = getattr(config, "patient_panels", None)
+        if hook is not None:
+            panels += [mark_safe(html) for html in hook(request, patient)]  # noqa: S308
+    return panels
 
 
 ACTIONS: dict[str, tuple[type[ConsentActionForm], Callable[..., Any], str]] = {

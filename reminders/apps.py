@@ -26,6 +26,12 @@ class RemindersConfig(AppConfig):
         role_permissions_grant(Role.REGIONAL_ADMIN, ["reminders.view_message"])
         appointment_changed.connect(on_appointment_changed, dispatch_uid="reminders-plan")
 
+    def patient_panels(self, request: Any, patient: Any) -> list[str]:
+        """Sections this app adds to the patient page: what happened to each SMS."""
+        from .views import sms_history_panel
+
+        return [sms_history_panel(request, patient)]
+
     def load_demo(self, **kwargs: Any) -> None:
         from .demo import load_demo
 

@@ -18,12 +18,13 @@ has passed are claimed with SELECT … FOR UPDATE SKIP LOCKED.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
-from bookings.models import Appointment
+from bookings.models import Appointment, Clinic
 from consent.reasons import Reason as WhoReason
 
 
@@ -179,3 +180,23 @@ class CheckIn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id} {self.checked_in_at:%Y-%m-%d %H:%M}"
+
+
+class FailedSmsFollowUp(models.Model):
+    """A failed SMS (or a number that cannot take SMS) that reception followed up: asked
+    the patient to fix their number in 1177 (SPEC 3.5b). The worklist shows a patient
+    until their last such message has one; who did it and where is kept."""
+
+    message = models.OneToOneField(Message, on_delete=models.PROTECT, related_name="follow_up")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    handled_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        verbose_name = _("uppföljning av misslyckat sms")
+        verbose_name_plural = _("uppföljningar av misslyckade sms")
+
+    def __str__(self) -> str:
+        return f"{self.message_id} {self.handled_at:%Y-%m-%d}"

@@ -23,4 +23,6 @@ api_patterns = [
 
 urlpatterns = [
     path("c/<str:token>/", views.checkin, name="checkin"),
+    path("worklist/", views.worklist, name="worklist"),
+    path("worklist/<int:message_id>/handled/", views.worklist_handled, name="worklist-handled"),
 ]

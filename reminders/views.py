@@ -1,20 +1,35 @@
 """The self check-in page behind the link in the check-in SMS: mobile first, Swedish, and
-without any personal data (whoever holds the phone sees only clinic and time)."""
+without any personal data (whoever holds the phone sees only clinic and time). And
+reception's failed-SMS worklist, and the SMS history panel of the patient page."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from bookings.errors import DomainError
-from bookings.staff import client_address
+from bookings.models import Patient
+from bookings.staff import (
+    CARE_ROLES,
+    AuthedRequest,
+    client_address,
+    current_clinic,
+    role_required,
+)
+from consent.access.models import AccessLog
+from consent.access.services import access_log_record_many
 
 from .checkin import CHECKIN_OPENS, checkin_register, checkin_state
+from .followup import failed_sms_follow_up, failed_sms_worklist, sms_history
 from .models import Kind, Message
 
 
@@ -76,4 +91,41 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
         "reminders/checkin.html",
         {**context, "state": state},
         status=200 if state in ("open", "used", "not_yet") else 410,
+    )
+
+
+@role_required(*CARE_ROLES)
+def worklist(request: AuthedRequest) -> HttpResponse:
+    """The clinic's patients whose last SMS failed for their number (SPEC 3.5b)."""
+    clinic = current_clinic(request)
+    rows = failed_sms_worklist(clinic) if clinic else []
+    access_log_record_many(
+        actor=request.user,
+        clinic=clinic,
+        action=AccessLog.Action.WORKLIST,
+        patient_ids=[row.patient.pk for row in rows],
+    )
+    return render(request, "reminders/worklist.html", {"clinic": clinic, "rows": rows})
+
+
+@require_POST
+@role_required(*CARE_ROLES)
+def worklist_handled(request: AuthedRequest, message_id: int) -> HttpResponse:
+    clinic = current_clinic(request)
+    message = get_object_or_404(Message.objects.select_related("appointment"), pk=message_id)
+    if clinic is None:
+        raise PermissionDenied(_("Välj mottagning i sidhuvudet."))
+    try:
+        failed_sms_follow_up(message=message, clinic=clinic, actor=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Markerad som åtgärdad."))
+    return redirect("worklist")
+
+
+def sms_history_panel(request: HttpRequest, patient: Patient) -> str:
+    """The patient page's SMS history (the page is consent's; this app adds the panel)."""
+    return render_to_string(
+        "reminders/sms_history.html", {"rows": sms_history(patient)}, request=request
     )

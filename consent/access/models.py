@@ -40,6 +40,7 @@ class AccessLog(models.Model):
         REPORT_DOWNLOAD = "report_download", _("Med i nedladdad rapport")
         ADMIN_VIEW = "admin_view", _("Visning i administrationen")
         ADMIN_LIST = "admin_list", _("Listad i administrationen")
+        WORKLIST = "worklist_list", _("Listad i arbetslistan för misslyckade sms")
         API_SMS_STATUS = "api_sms_status", _("Sms-status via API")
         API_APPOINTMENT = "api_appointment", _("Bokad kontakt via API")
         API_MESSAGES = "api_messages", _("Meddelanden via API")

@@ -38,6 +38,7 @@ WITHOUT_PATIENT_DATA = {
     "case-decide": "applies a case: recorded as a consent event",
     "desk-arrive": "registers an arrival: recorded on the contact",
     "desk-no-show": "marks a no-show: recorded on the contact",
+    "worklist-handled": "marks a follow-up: recorded with who and where",
     "audit": "the auditors' own page: the log itself",
     "checkin": "the patient's own check-in page: clinic and time only",
     "report-exclusions": "counts per clinic",
@@ -154,6 +155,16 @@ READS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
         "case_view",
     ),
     "desk": ("reception", lambda w: staff(w["reception"]).get("/desk/"), "desk_list"),
+    "worklist": (
+        "reception",
+        lambda w: (
+            w["appointment"]
+            .messages.filter(kind="reminder")
+            .update(status="failed", reason="delivery_failed", due_at=timezone.now()),
+            staff(w["reception"]).get("/worklist/"),
+        ),
+        "worklist_list",
+    ),
     "report-exclusions-clinic": (
         "manager",
         lambda w: staff(w["manager"]).get(f"/reports/migration-exclusions/{w['clinic'].hsa_id}/"),

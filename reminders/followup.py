@@ -1,0 +1,143 @@
+"""What happened to each SMS, for staff (SPEC 3.5b): a patient's message history, and each
+clinic's worklist of patients whose last SMS failed or whose number cannot take SMS, so
+reception can ask them to fix the number in 1177."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from bookings.errors import Conflict, DomainError
+from bookings.models import Clinic, Guardianship, Patient
+from consent.reasons import Reason
+
+from .models import FailedSmsFollowUp, Message, SendReason, Status, reason_label
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    message: Message
+    reason: str  # in Swedish, empty when none
+    number: str  # the number it went to; a protected person's is never shown
+
+
+def _protected(patient: Patient) -> bool:
+    """A protected person's numbers are never shown: the patient's own, or any number of a
+    child whose guardian is protected (SPEC 3.10)."""
+    return (
+        patient.protected_identity
+        or Guardianship.objects.filter(child=patient, guardian__protected_identity=True).exists()
+    )
+
+
+def sms_history(patient: Patient, *, limit: int = 200) -> list[HistoryRow]:
+    """Every message planned for the patient's contacts, newest contact first: contact time
+    and clinic, kind, status, the reason in Swedish, the number, sent and delivered times
+    and the gateway. One query (and one for guardians)."""
+    hidden = _protected(patient)
+    messages = (
+        Message.objects.filter(appointment__patient=patient)
+        .select_related("appointment__clinic")
+        .order_by("-appointment__starts_at", "-due_at", "-id")[:limit]
+    )
+    return [
+        HistoryRow(
+            message=m,
+            reason=reason_label(m.reason) if m.reason else "",
+            number="skyddad – visas inte" if hidden and m.to else m.to,
+        )
+        for m in messages
+    ]
+
+
+# --- The failed-SMS worklist ----------------------------------------------------------
+# Why a patient is on it, in plain Swedish, and what to ask them.
+WORKLIST_CAUSES: dict[str, tuple[str, str]] = {
+    SendReason.DELIVERY_FAILED: (
+        "Operatören kunde inte leverera sms:et till numret",
+        "Fråga om numret stämmer – be patienten uppdatera numret i 1177.",
+    ),
+    SendReason.GATEWAY_REFUSED: (
+        "Sms-tjänsten avvisade numret",
+        "Fråga om numret stämmer – be patienten uppdatera numret i 1177.",
+    ),
+    Reason.NOT_A_MOBILE_NUMBER: (
+        "Numret i 1177 är inte ett mobilnummer",
+        "Be patienten ange ett mobilnummer i 1177 (Inställningar på 1177.se).",
+    ),
+}
+WORKLIST_DAYS = 30  # messages older than this are no longer followed up
+
+
+def _worklist_candidates(clinic: Clinic, since: datetime) -> QuerySet[Message]:
+    """The clinic's messages that reached an end a patient could act on, recently."""
+    return Message.objects.filter(
+        appointment__clinic=clinic,
+        due_at__gte=since,
+        status__in=[Status.SENT, Status.DELIVERED, Status.FAILED, Status.SUPPRESSED],
+    )
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    patient: Patient
+    message: Message
+    cause: str
+    ask: str
+
+
+def failed_sms_worklist(clinic: Clinic) -> list[WorklistRow]:
+    """Patients whose last SMS about a contact at `clinic` failed for their number, or was
+    not sent because the number is not a mobile number, and not yet followed up."""
+    since = timezone.now() - timedelta(days=WORKLIST_DAYS)
+    last: dict[int, int] = {}  # patient → their last message at the clinic
+    for message_id, patient_id in (
+        _worklist_candidates(clinic, since)
+        .order_by("-due_at", "-id")
+        .values_list("id", "appointment__patient_id")
+    ):
+        last.setdefault(patient_id, message_id)
+    listed = (
+        Message.objects.filter(pk__in=list(last.values()), follow_up__isnull=True)
+        .filter(
+            Q(
+                status=Status.FAILED,
+                reason__in=[SendReason.DELIVERY_FAILED, SendReason.GATEWAY_REFUSED],
+            )
+            | Q(status=Status.SUPPRESSED, reason=Reason.NOT_A_MOBILE_NUMBER)
+        )
+        .select_related("appointment__patient", "appointment__clinic")
+        .order_by("-due_at", "-id")
+    )
+    return [WorklistRow(m.appointment.patient, m, *WORKLIST_CAUSES[m.reason]) for m in listed]
+
+
+def failed_sms_open_count(clinic: Clinic) -> int:
+    return len(failed_sms_worklist(clinic))
+
+
+def failed_sms_follow_up(
+    *, message: Message, clinic: Clinic, actor: AbstractBaseUser
+) -> FailedSmsFollowUp:
+    """Marks a worklist row followed up (the patient was asked), once."""
+    if message.appointment.clinic_id != clinic.pk:
+        raise DomainError("Sms:et gäller en annan mottagning.", code="other_clinic")
+    if message.reason not in WORKLIST_CAUSES:
+        raise DomainError("Sms:et står inte på arbetslistan.", code="not_on_worklist")
+    try:
+        with transaction.atomic():
+            return FailedSmsFollowUp.objects.create(
+                message=message,
+                clinic=clinic,
+                handled_by=actor,  # type: ignore[misc]
+            )
+    except IntegrityError:
+        raise Conflict("Redan markerad som åtgärdad.", code="already_handled") from None

@@ -1,0 +1,154 @@
+"""What happened to each SMS (SPEC 3.5b): the patient page's SMS history and the clinic's
+failed-SMS worklist, with messages that went through the real dispatcher and delivery
+reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from bookings.models import Appointment, Clinic
+from bookings.staff import Role
+from consent.access.models import AccessLog
+from reminders.delivery import delivery_report_apply
+from reminders.dispatch import dispatch_in_process
+from reminders.gateways import DeliveryUpdate
+from reminders.models import FailedSmsFollowUp, Message
+from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clinic() -> Clinic:
+    return ClinicFactory(name="Kirurgikliniken")  # type: ignore[return-value]
+
+
+@pytest.fixture
+def reception(clinic: Clinic) -> Client:
+    client = Client()
+    client.force_login(UserFactory(role=Role.RECEPTION, clinics=[clinic]))
+    return client
+
+
+def sent_then_reported(appointment: Appointment, status: str) -> Message:
+    dispatch_in_process()
+    message = Message.objects.get(appointment=appointment, kind="reminder")
+    delivery_report_apply(
+        DeliveryUpdate(message.pk, status, "ref", None, {}, message.gateway or "recording")
+    )
+    message.refresh_from_db()
+    return message
+
+
+def test_the_patient_page_shows_every_sms_with_status_reason_and_number(
+    booked: Callable[..., Appointment], recording: Any, clinic: Clinic, reception: Client
+) -> None:
+    patient = PatientFactory(mobile_number="+46701112233")
+    delivered = booked(patient=patient, clinic=clinic)
+    failed = booked(patient=patient, clinic=clinic, starts_in=timedelta(hours=20))
+    sent_then_reported(delivered, "delivered")
+    sent_then_reported(failed, "failed")
+    suppressed = booked(patient=PatientFactory(mobile_number=""), clinic=clinic)
+    dispatch_in_process()
+
+    page = reception.get(f"/patients/{patient.personal_id}/").content.decode()
+    history = page[page.index('id="sms-history"') :]
+    assert history.count("+46701112233") == 2  # the number each SMS went to
+    assert "Levererad" in history and "Misslyckad" in history
+    assert "Operatören kunde inte leverera" in history  # the reason in Swedish
+    assert "recording" in history  # the gateway
+    other = reception.get(f"/patients/{suppressed.patient.personal_id}/").content.decode()
+    other_history = other[other.index('id="sms-history"') :]
+    assert "Skickas inte" in other_history and "Inget mobilnummer i 1177" in other_history
+    assert "no_mobile_number" not in other_history  # never a code
+
+
+def test_a_protected_person_s_number_is_never_in_the_history(
+    booked: Callable[..., Appointment], recording: Any, clinic: Clinic, reception: Client
+) -> None:
+    link = GuardianshipFactory(child__age=8)
+    appointment = booked(patient=link.child, clinic=clinic)
+    Message.objects.filter(appointment=appointment).update(to="+46709998877", status="sent")
+    link.guardian.protected_identity = True
+    link.guardian.save()
+    page = reception.get(f"/patients/{link.child.personal_id}/").content.decode()
+    assert "+46709998877" not in page
+    assert "skyddad – visas inte" in page
+
+
+def test_the_worklist_lists_failed_numbers_and_landlines_with_what_to_ask(
+    booked: Callable[..., Appointment], recording: Any, clinic: Clinic, reception: Client
+) -> None:
+    bad_number = booked(patient=PatientFactory(given_name="Frida"), clinic=clinic)
+    sent_then_reported(bad_number, "failed")
+    landline = booked(
+        patient=PatientFactory(given_name="Lars", mobile_number="+4635123456"), clinic=clinic
+    )
+    fine = booked(patient=PatientFactory(given_name="Greta"), clinic=clinic)
+    elsewhere = booked(patient=PatientFactory(given_name="Olle"))  # another clinic
+    dispatch_in_process()
+    sent_then_reported(elsewhere, "failed")
+    assert Message.objects.get(appointment=fine).status == "sent"
+
+    page = reception.get("/worklist/").content.decode()
+    assert "Frida" in page and "Lars" in page
+    assert "Greta" not in page and "Olle" not in page
+    assert "uppdatera numret i 1177" in page
+    assert "Numret i 1177 är inte ett mobilnummer" in page
+    logged = set(
+        AccessLog.objects.filter(action="worklist_list").values_list("patient_id", flat=True)
+    )
+    assert logged == {bad_number.patient_id, landline.patient_id}
+
+    # Asked and marked handled: off the list, with who did it.
+    message = Message.objects.get(appointment=bad_number, kind="reminder")
+    reception.post(f"/worklist/{message.pk}/handled/")
+    follow_up = FailedSmsFollowUp.objects.get()
+    assert (follow_up.message, follow_up.clinic) == (message, clinic)
+    page = reception.get("/worklist/").content.decode()
+    assert "Frida" not in page and "Lars" in page
+    again = reception.post(f"/worklist/{message.pk}/handled/", follow=True).content.decode()
+    assert "Redan markerad" in again
+    assert FailedSmsFollowUp.objects.count() == 1
+
+
+def test_a_gateway_outage_is_not_the_patient_s_to_fix(
+    booked: Callable[..., Appointment], recording: Any, clinic: Clinic, reception: Client
+) -> None:
+    appointment = booked(patient=PatientFactory(given_name="Stina"), clinic=clinic)
+    dispatch_in_process()
+    Message.objects.filter(appointment=appointment).update(
+        status="failed", reason="gateway_unavailable"
+    )
+    assert "Stina" not in reception.get("/worklist/").content.decode()
+
+
+def test_a_newer_sms_that_went_through_takes_the_patient_off_the_list(
+    booked: Callable[..., Appointment], recording: Any, clinic: Clinic, reception: Client
+) -> None:
+    patient = PatientFactory(given_name="Hugo")
+    first = booked(patient=patient, clinic=clinic)
+    sent_then_reported(first, "failed")
+    assert "Hugo" in reception.get("/worklist/").content.decode()
+    later = booked(patient=patient, clinic=clinic, starts_in=timedelta(hours=30))
+    Message.objects.filter(appointment=later, kind="reminder").update(
+        due_at=Message.objects.get(appointment=first, kind="reminder").due_at + timedelta(hours=1)
+    )
+    dispatch_in_process()  # not due yet: the later one waits
+    Message.objects.filter(appointment=later, kind="reminder").update(status="delivered")
+    assert "Hugo" not in reception.get("/worklist/").content.decode()
+
+
+def test_another_clinic_s_message_cannot_be_marked_here(
+    booked: Callable[..., Appointment], recording: Any, clinic: Clinic, reception: Client
+) -> None:
+    other = booked(patient=PatientFactory())
+    message = sent_then_reported(other, "failed")
+    page = reception.post(f"/worklist/{message.pk}/handled/", follow=True).content.decode()
+    assert "annan mottagning" in page
+    assert not FailedSmsFollowUp.objects.exists()
