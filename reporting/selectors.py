@@ -1,231 +1,22 @@
-"""Read-only report queries (SPEC 3.8). Each report is one or two aggregate queries; lists
-are read in chunks so exports run in constant memory."""
+"""Read-only report queries for the dashboard (SPEC 3.8): no-shows and coverage per month,
+delivery, and each clinic's recent no-shows against its 2023 baseline. Each is one or two
+aggregate queries, kept per clinic in the cache. The migration's lists are in
+`left_out.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import TruncMonth, TruncWeek
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from bookings.models import Appointment, AppointmentStatus, Clinic
-from consent.models import ExcludedAtClinic, PatientConsent
-
-CHUNK = 500
+from bookings.models import Appointment, Clinic
 
 
-@dataclass(frozen=True)
-class ExclusionRow:
-    clinic: Clinic
-    excluded: int
-    activated_since: int
-
-
-def exclusion_counts(clinic_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """clinic → (residents left out there, of whom activated since). One query."""
-    rows = (
-        ExcludedAtClinic.objects.filter(clinic_id__in=clinic_ids)
-        .values("clinic")
-        .annotate(
-            excluded=Count("id"),
-            activated=Count("id", filter=Q(exclusion__patient__consent__state="active")),
-        )
-    )
-    return {r["clinic"]: (r["excluded"], r["activated"]) for r in rows}
-
-
-def refresh_exclusion_counts(clinic_ids: list[int]) -> dict[int, tuple[int, int]]:
-    fresh = exclusion_counts(clinic_ids)
-    cache.set_many(
-        {f"report:excluded:{i}": fresh.get(i, (0, 0)) for i in clinic_ids}, REPORT_CACHE_SECONDS
-    )
-    return fresh
-
-
-def exclusion_table(clinics: QuerySet[Clinic]) -> list[ExclusionRow]:
-    """Per clinic: residents the migration left out because they had blocked it (a
-    resident who blocked several clinics counts at each), and how many of them have had
-    reminders activated since. Ranked by `excluded`; clinics with none are left out. The
-    counts are kept per clinic in the cache like the dashboard's (refreshed every five
-    minutes; a miss computes them)."""
-    by_id = {c.pk: c for c in clinics}
-    cached = cache.get_many([f"report:excluded:{i}" for i in by_id])
-    counts = {int(key.rsplit(":", 1)[1]): value for key, value in cached.items()}
-    missing = [i for i in by_id if i not in counts]
-    if missing:
-        counts.update(refresh_exclusion_counts(missing))
-    rows = [
-        ExclusionRow(by_id[i], excluded, activated)
-        for i, (excluded, activated) in counts.items()
-        if excluded
-    ]
-    return sorted(rows, key=lambda r: (-r.excluded, r.clinic.pk))
-
-
-@dataclass(frozen=True)
-class ExcludedPatient:
-    patient_id: int  # for the access log: each listed resident is a read
-    personal_id: str
-    name: str
-    blocked_clinics: list[str]
-    next_contact: datetime | None
-    activated_since: bool
-
-
-def excluded_patients_page(
-    clinic: Clinic, *, page: int, size: int
-) -> tuple[int, int, list[ExcludedPatient]]:
-    """One page of the list for the screen: (protected count, how many are shown in all,
-    this page's patients)."""
-    protected, rows = _excluded_rows(clinic)
-    total = rows.count()
-    chunk = list(rows[(page - 1) * size : page * size])
-    return protected, total, list(_with_blocked(chunk))
-
-
-def excluded_patients(clinic: Clinic) -> tuple[int, Iterator[ExcludedPatient]]:
-    """The residents left out at one clinic: (how many have protected identity — counted,
-    never shown — and an iterator over the others, read a chunk at a time)."""
-    protected, rows = _excluded_rows(clinic)
-
-    def generate() -> Iterator[ExcludedPatient]:
-        chunk: list[Any] = []
-        for row in rows.iterator(chunk_size=CHUNK):
-            chunk.append(row)
-            if len(chunk) == CHUNK:
-                yield from _with_blocked(chunk)
-                chunk = []
-        yield from _with_blocked(chunk)
-
-    return protected, generate()
-
-
-def _excluded_rows(clinic: Clinic) -> tuple[int, Any]:
-    base = ExcludedAtClinic.objects.filter(clinic=clinic)
-    protected = base.filter(exclusion__patient__protected_identity=True).count()
-    next_contact = (
-        Appointment.objects.filter(
-            patient_id=OuterRef("exclusion__patient_id"),
-            clinic=clinic,
-            status=AppointmentStatus.BOOKED,
-            starts_at__gte=timezone.now(),
-        )
-        .order_by("starts_at")
-        .values("starts_at")[:1]
-    )
-    active = PatientConsent.objects.filter(
-        patient_id=OuterRef("exclusion__patient_id"), state="active"
-    )
-    rows = (
-        base.filter(exclusion__patient__protected_identity=False)
-        .annotate(next_contact=Subquery(next_contact), now_active=Exists(active))
-        .values_list(
-            "exclusion_id",
-            "exclusion__patient_id",
-            "exclusion__patient__personal_id",
-            "exclusion__patient__given_name",
-            "exclusion__patient__family_name",
-            "next_contact",
-            "now_active",
-        )
-        .order_by("exclusion__patient__personal_id")
-    )
-    return protected, rows
-
-
-def _with_blocked(chunk: list[Any]) -> Iterator[ExcludedPatient]:
-    if not chunk:
-        return
-    names: dict[Any, list[str]] = {}
-    for exclusion_id, name in (
-        ExcludedAtClinic.objects.filter(exclusion_id__in=[row[0] for row in chunk])
-        .order_by("clinic__name")
-        .values_list("exclusion_id", "clinic__name")
-    ):
-        names.setdefault(exclusion_id, []).append(name)
-    for exclusion_id, patient_id, pid, given, family, next_contact, active in chunk:
-        yield ExcludedPatient(
-            patient_id=patient_id,
-            personal_id=f"{pid[:8]}-{pid[8:]}",
-            name=f"{given} {family}".strip(),
-            blocked_clinics=names.get(exclusion_id, []),
-            next_contact=next_contact,
-            activated_since=bool(active),
-        )
-
-
-@dataclass(frozen=True)
-class CaughtRow:
-    clinic: Clinic
-    week: date
-    asked: int  # left-out residents asked the SMS question at arrival that week
-    activated: int  # left-out residents who had reminders activated that week
-
-
-def caught_counts(clinic_ids: list[int]) -> dict[int, dict[str, list[int]]]:
-    """clinic → week (ISO date) → [asked, activated]: of the residents left out at the
-    clinic, how many were asked at arrival and how many had reminders activated since the
-    migration, by week. Two aggregate queries."""
-    base = ExcludedAtClinic.objects.filter(clinic_id__in=clinic_ids)
-    asked = (
-        base.filter(exclusion__patient__appointments__arrival_question__isnull=False)
-        .exclude(exclusion__patient__appointments__arrival_question__outcome="not_asked")
-        .annotate(week=TruncWeek("exclusion__patient__appointments__arrival_question__created_at"))
-        .values("clinic", "week")
-        .annotate(n=Count("exclusion", distinct=True))
-    )
-    activated = (
-        base.filter(
-            exclusion__patient__consent_events__action="activate",
-            exclusion__patient__consent_events__created_at__gte=F("exclusion__created_at"),
-        )
-        .annotate(week=TruncWeek("exclusion__patient__consent_events__created_at"))
-        .values("clinic", "week")
-        .annotate(n=Count("exclusion", distinct=True))
-    )
-    out: dict[int, dict[str, list[int]]] = {}
-    for index, rows in enumerate((asked, activated)):
-        for row in rows:
-            cell = out.setdefault(row["clinic"], {}).setdefault(
-                _day(row["week"]).isoformat(), [0, 0]
-            )
-            cell[index] = row["n"]
-    return out
-
-
-def refresh_caught_counts(clinic_ids: list[int]) -> dict[int, dict[str, list[int]]]:
-    fresh = caught_counts(clinic_ids)
-    cache.set_many(
-        {f"report:caught:{i}": fresh.get(i, {}) for i in clinic_ids}, REPORT_CACHE_SECONDS
-    )
-    return fresh
-
-
-def caught_since(clinics: QuerySet[Clinic]) -> list[CaughtRow]:
-    """The caught-since table for these clinics, from the per-clinic counts kept in the
-    cache (refreshed with the dashboard's; a miss computes them)."""
-    by_id = {c.pk: c for c in clinics}
-    cached = cache.get_many([f"report:caught:{i}" for i in by_id])
-    per_clinic = {int(key.rsplit(":", 1)[1]): value for key, value in cached.items()}
-    missing = [i for i in by_id if i not in per_clinic]
-    if missing:
-        per_clinic.update(refresh_caught_counts(missing))
-    return sorted(
-        (
-            CaughtRow(by_id[clinic], date.fromisoformat(week), asked, activated)
-            for clinic, weeks in per_clinic.items()
-            for week, (asked, activated) in weeks.items()
-        ),
-        key=lambda r: (r.clinic.name, r.week),
-    )
-
-
-def _day(value: date | datetime) -> date:
+def day_of(value: date | datetime) -> date:
     return timezone.localtime(value).date() if isinstance(value, datetime) else value
 
 
@@ -303,7 +94,7 @@ def monthly_counts(clinic_ids: list[int], since: datetime) -> dict[int, dict[str
         )
         for row in rows:
             cell = out.setdefault(row["clinic_id"], {}).setdefault(
-                _day(row["month"]).isoformat(), dict.fromkeys(COUNT_KEYS, 0)
+                day_of(row["month"]).isoformat(), dict.fromkeys(COUNT_KEYS, 0)
             )
             cell[f"happened_{suffix}"] += row["happened"]
             cell[f"no_show_{suffix}"] += row["no_show"]
@@ -394,7 +185,7 @@ def delivery_counts(clinic_ids: list[int]) -> dict[int, list[tuple[str, str, str
     out: dict[int, list[tuple[str, str, str, int, int]]] = {}
     for r in rows:
         out.setdefault(r["appointment__clinic_id"], []).append(
-            (_day(r["month"]).isoformat(), r["status"], r["reason"], r["n"], r["segments"] or 0)
+            (day_of(r["month"]).isoformat(), r["status"], r["reason"], r["n"], r["segments"] or 0)
         )
     return out
 
@@ -428,3 +219,48 @@ def delivery(clinics: QuerySet[Clinic]) -> list[DeliveryRow]:
         DeliveryRow(date.fromisoformat(month), status, reason, n, segments)
         for (month, status, reason), (n, segments) in sorted(totals.items())
     ]
+
+
+# --- No-shows against the 2023 baseline, per clinic -----------------------------------
+@dataclass(frozen=True)
+class RecentNoShows:
+    rate: float | None  # no-shows / contacts that happened, the last four weeks
+    baseline: float | None  # the clinic's 2023 rate
+    contacts: int
+
+    @property
+    def above_baseline(self) -> bool:
+        return self.rate is not None and self.baseline is not None and self.rate > self.baseline
+
+
+def recent_no_shows(clinics: QuerySet[Clinic], *, weeks: int = 4) -> dict[int, RecentNoShows]:
+    """Per clinic: the no-show rate of the last `weeks` weeks and the 2023 baseline, so a
+    clinic where reminders stopped helping is flagged. One aggregate query and one read of
+    the baselines."""
+    from .models import NoShowBaseline
+
+    now = timezone.now()
+    rows = (
+        Appointment.objects.filter(
+            clinic__in=clinics, starts_at__gte=now - timedelta(weeks=weeks), starts_at__lt=now
+        )
+        .values("clinic_id")
+        .annotate(
+            happened=Count("id", filter=Q(status__in=["arrived", "completed", "no_show"])),
+            no_show=Count("id", filter=Q(status="no_show")),
+        )
+    )
+    counts = {r["clinic_id"]: (r["no_show"], r["happened"]) for r in rows}
+    baselines = dict(
+        NoShowBaseline.objects.filter(clinic__in=clinics, year=2023).values_list(
+            "clinic_id", "rate"
+        )
+    )
+    return {
+        pk: RecentNoShows(
+            rate=_share(*counts.get(pk, (0, 0))),
+            baseline=float(baselines[pk]) if pk in baselines else None,
+            contacts=counts.get(pk, (0, 0))[1],
+        )
+        for pk in clinics.values_list("pk", flat=True)
+    }

@@ -18,8 +18,17 @@ from bookings.models import Clinic
 from bookings.staff import REPORT_ROLES, clinics_for, current_clinic, role_required
 from consent.access.models import AccessLog
 from consent.access.services import access_log_record_many
+from reminders.followup import failed_sms_open_count
+from reminders.models import Status, reason_label
 
-from . import selectors
+from . import left_out, selectors
+
+
+def _view(request: HttpRequest) -> str:
+    """Which of the two views of a clinic's list: "blockerade" (had blocked this clinic,
+    the default) or "bokade" (left out for any block, booked here soon)."""
+    view = request.GET.get("vy", "blockerade")
+    return view if view in left_out.VIEWS else "blockerade"
 
 
 def _clinic_for(request: HttpRequest, hsa_id: str) -> Clinic:
@@ -33,15 +42,22 @@ def _clinic_for(request: HttpRequest, hsa_id: str) -> Clinic:
 
 @role_required(*REPORT_ROLES)
 def exclusions(request: HttpRequest) -> HttpResponse:
-    rows = selectors.exclusion_table(clinics_for(request.user))
+    clinics = clinics_for(request.user)
+    rows = left_out.exclusion_table(clinics)
+    recent = selectors.recent_no_shows(clinics)
     return render(
-        request, "reporting/exclusions.html", {"rows": rows, "total": sum(r.excluded for r in rows)}
+        request,
+        "reporting/exclusions.html",
+        {
+            "rows": [(r, recent.get(r.clinic.pk)) for r in rows],
+            "total": sum(r.excluded for r in rows),
+        },
     )
 
 
 @role_required(*REPORT_ROLES)
 def exclusions_csv(request: HttpRequest) -> StreamingHttpResponse:
-    rows = selectors.exclusion_table(clinics_for(request.user))
+    rows = left_out.exclusion_table(clinics_for(request.user))
     body = [("hsa_id", "clinic", "excluded", "activated_since")] + [
         (r.clinic.hsa_id, r.clinic.name, r.excluded, r.activated_since) for r in rows
     ]
@@ -58,8 +74,8 @@ PATIENT_HEADER = (
 
 
 def _logged(
-    request: HttpRequest, patients: Iterator[selectors.ExcludedPatient]
-) -> Iterator[selectors.ExcludedPatient]:
+    request: HttpRequest, patients: Iterator[left_out.ExcludedPatient]
+) -> Iterator[left_out.ExcludedPatient]:
     """The residents of a download as they are written, each logged as read (in bulk, a
     chunk at a time: the download streams)."""
     here = current_clinic(request)
@@ -83,7 +99,7 @@ def _log_download(request: HttpRequest, here: Clinic | None, ids: list[int]) -> 
         )
 
 
-def _patient_rows(patients: Iterator[selectors.ExcludedPatient]) -> Iterator[tuple[Any, ...]]:
+def _patient_rows(patients: Iterator[left_out.ExcludedPatient]) -> Iterator[tuple[Any, ...]]:
     for p in patients:
         next_contact = (
             timezone.localtime(p.next_contact).strftime("%Y-%m-%d %H:%M") if p.next_contact else ""
@@ -103,7 +119,10 @@ def exclusions_clinic(request: HttpRequest, hsa_id: str) -> HttpResponse:
     clinic = _clinic_for(request, hsa_id)
     raw = request.GET.get("sida", "1")
     page = int(raw) if raw.isdigit() and int(raw) > 0 else 1
-    protected, total, patients = selectors.excluded_patients_page(clinic, page=page, size=PAGE_SIZE)
+    view = _view(request)
+    protected, total, patients = left_out.excluded_patients_page(
+        clinic, page=page, size=PAGE_SIZE, view=view
+    )
     access_log_record_many(
         actor=request.user,
         clinic=current_clinic(request),
@@ -116,6 +135,8 @@ def exclusions_clinic(request: HttpRequest, hsa_id: str) -> HttpResponse:
         "reporting/exclusions_clinic.html",
         {
             "clinic": clinic,
+            "view": view,
+            "weeks": left_out.UPCOMING_WEEKS,
             "protected": protected,
             "patients": patients,
             "total": total,
@@ -133,7 +154,8 @@ PAGE_SIZE = 250
 @role_required(*REPORT_ROLES)
 def exclusions_clinic_csv(request: HttpRequest, hsa_id: str) -> StreamingHttpResponse:
     clinic = _clinic_for(request, hsa_id)
-    protected, patients = selectors.excluded_patients(clinic)
+    view = _view(request)
+    protected, patients = left_out.excluded_patients(clinic, view)
 
     def rows() -> Iterator[tuple[Any, ...]]:
         yield PATIENT_HEADER
@@ -141,7 +163,7 @@ def exclusions_clinic_csv(request: HttpRequest, hsa_id: str) -> StreamingHttpRes
         if protected:
             yield (f"Dessutom {protected} med skyddad identitet (visas inte)", "", "", "", "")
 
-    return csv_response(rows(), f"migration-exclusions-{clinic.hsa_id}.csv")
+    return csv_response(rows(), f"migration-exclusions-{clinic.hsa_id}-{view}.csv")
 
 
 @role_required(*REPORT_ROLES)
@@ -151,7 +173,8 @@ def exclusions_clinic_xlsx(request: HttpRequest, hsa_id: str) -> FileResponse:
     from openpyxl import Workbook
 
     clinic = _clinic_for(request, hsa_id)
-    protected, patients = selectors.excluded_patients(clinic)
+    view = _view(request)
+    protected, patients = left_out.excluded_patients(clinic, view)
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title="Ej migrerade")
     sheet.append(xlsx_row(sheet, PATIENT_HEADER))
@@ -165,14 +188,14 @@ def exclusions_clinic_xlsx(request: HttpRequest, hsa_id: str) -> FileResponse:
     return FileResponse(
         handle,
         as_attachment=True,
-        filename=f"migration-exclusions-{clinic.hsa_id}.xlsx",
+        filename=f"migration-exclusions-{clinic.hsa_id}-{view}.xlsx",
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
 
 
 @role_required(*REPORT_ROLES)
 def caught(request: HttpRequest) -> HttpResponseBase:
-    rows = selectors.caught_since(clinics_for(request.user))
+    rows = left_out.caught_since(clinics_for(request.user))
     if request.GET.get("format") == "csv":
         return csv_response(
             [("hsa_id", "clinic", "week", "asked", "activated")]
@@ -247,7 +270,10 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
     suppressed: dict[str, int] = {}
     for d in deliveries:
         if d.status == "suppressed":
-            suppressed[d.reason] = suppressed.get(d.reason, 0) + d.messages
+            label = reason_label(d.reason)
+            suppressed[label] = suppressed.get(label, 0) + d.messages
+    recent = selectors.recent_no_shows(clinics)
+    by_id = {c.pk: c for c in clinics}
     chart = {
         "months": [m.month.strftime("%Y-%m") for m in months],
         "reminded": [m.no_show_rate_reminded for m in months],
@@ -257,6 +283,7 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
         "compliance": [m.question_compliance for m in months],
         "delivery_months": labels,
         "delivery": per_status,
+        "status_labels": {code: str(label) for code, label in Status.choices},
     }
     return render(
         request,
@@ -270,5 +297,11 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
             "sent": sum(d.messages for d in deliveries if d.status in ("sent", "delivered")),
             "clinics": clinics_for(request.user),
             "chosen": chosen,
+            "recent": sorted(
+                ((by_id[pk], r) for pk, r in recent.items()),
+                key=lambda pair: (not pair[1].above_baseline, pair[0].name),
+            ),
+            "flagged": [by_id[pk] for pk, r in recent.items() if r.above_baseline],
+            "failed_sms": sum(failed_sms_open_count(c) for c in clinics),
         },
     )

@@ -147,3 +147,21 @@ def test_dashboard_counts_are_kept_per_clinic_and_refreshed_by_the_task(
     assert monthly_outcomes(clinic_qs) == first  # still the kept numbers
     assert refresh_dashboard() == {"clinics": 2}
     assert monthly_outcomes(clinic_qs)[-1].contacts == first[-1].contacts + 1
+
+
+def test_the_dashboard_speaks_swedish_and_flags_clinics_above_2023(
+    history: dict[str, Any],
+) -> None:
+    client = Client()
+    client.force_login(history["manager"])
+    page = client.get("/reports/").content.decode()
+    suppressed = page[page.index('id="table-suppressed"') :].split("</table>")[0]
+    assert "Sms-påminnelse är inte aktiverad" in suppressed
+    assert "not_activated" not in suppressed
+    assert '"status_labels"' in page and '"delivered": "Levererad"' in page
+    # 4 of 20 contacts missed in the last four weeks (20 %) against 8.5 % in 2023.
+    flagged = page[page.index('id="flagged"') :].split("</p>")[0]
+    assert "A-kliniken" in flagged
+    recent = page[page.index(f'id="recent-{history["clinic"].hsa_id}"') :].split("</tr>")[0]
+    assert "20 %" in recent and "Över 2023" in recent
+    assert 'id="failed-sms"' in page

@@ -17,7 +17,7 @@ from consent import seed
 from consent.legacy_import import legacy_consents_import
 from consent.models import MigrationExclusion
 from consent.services import consent_activate
-from reporting.selectors import exclusion_table
+from reporting.left_out import exclusion_table
 from tests.factories import ClinicFactory, UserFactory
 from tests.pages import seen
 
@@ -273,3 +273,87 @@ def test_a_name_that_looks_like_a_formula_stays_text_in_csv_and_xlsx(
     cells = [row[1] for row in book.active.iter_rows(min_row=2, max_row=3)]
     assert all(cell.data_type == "s" for cell in cells)  # text, never a formula
     assert {cell.value for cell in cells} == {"'" + evil, "'@SUM(1+1) -2+3"}
+
+
+def test_the_second_view_lists_those_booked_here_soon_whatever_they_blocked(
+    world: dict[str, Any],
+) -> None:
+    """SPEC 3.8: excluded residents (for any block) with a booked contact at B in the
+    coming weeks, soonest first; CSV and XLSX hold the same list."""
+    from datetime import timedelta
+    from io import BytesIO
+
+    from django.utils import timezone
+    from openpyxl import load_workbook
+
+    from bookings.models import Patient
+    from bookings.services import appointment_upsert
+
+    def book(pid: str, ext: str, days: float, clinic: Any) -> None:
+        appointment_upsert(
+            external_id=ext,
+            patient=Patient.objects.get(personal_id=pid),
+            clinic=clinic,
+            starts_at=timezone.now() + timedelta(days=days),
+            status="booked",
+            contact_type="visit",
+        )
+
+    b = world["b"]
+    book(world["pids"][0], "S1", 10, b)  # blocked A only, booked at B: listed
+    book(world["pids"][1], "S2", 2, b)  # blocked A and B: listed first (soonest)
+    book(world["pids"][2], "S3", 60, b)  # too far ahead: not yet
+    book(world["pids"][3], "S4", 1, b)  # protected: counted, never shown
+    admin = client(world["users"]["admin"])
+    page = admin.get(f"/reports/migration-exclusions/{b.hsa_id}/?vy=bokade").content.decode()
+    first, second = world["pids"][1], world["pids"][0]
+    shown = [f"{p[:8]}-{p[8:]}" for p in world["pids"]]
+    assert page.index(shown[1]) < page.index(shown[0])  # soonest contact first
+    assert shown[2] not in page and shown[3] not in page
+    assert "Dessutom 1 patient med skyddad identitet" in page
+    # The first view of B is still those who had blocked B.
+    blocked_view = admin.get(f"/reports/migration-exclusions/{b.hsa_id}/").content.decode()
+    assert shown[1] in blocked_view and shown[0] not in blocked_view
+
+    csv = admin.get(f"/reports/migration-exclusions/{b.hsa_id}.csv?vy=bokade")
+    lines = b"".join(csv.streaming_content).decode().splitlines()
+    assert [line.split(";")[0] for line in lines[1:3]] == [
+        f"{first[:8]}-{first[8:]}",
+        f"{second[:8]}-{second[8:]}",
+    ]
+    xlsx = admin.get(f"/reports/migration-exclusions/{b.hsa_id}.xlsx?vy=bokade")
+    sheet = load_workbook(BytesIO(b"".join(xlsx.streaming_content))).active
+    assert [row[0] for row in sheet.iter_rows(min_row=2, max_row=3, values_only=True)] == [
+        f"{first[:8]}-{first[8:]}",
+        f"{second[:8]}-{second[8:]}",
+    ]
+
+
+def test_a_clinic_above_its_2023_no_show_rate_is_flagged_on_the_ranked_table(
+    world: dict[str, Any],
+) -> None:
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from bookings.models import Appointment, Patient
+    from reporting.models import NoShowBaseline
+
+    patient = Patient.objects.get(personal_id=world["pids"][0])
+    for n in range(10):  # 3 of 10 missed in the last four weeks: 30 % against 10 %
+        Appointment.objects.create(
+            external_id=f"N{n}",
+            patient=patient,
+            clinic=world["a"],
+            starts_at=timezone.now() - timedelta(days=5),
+            booked_at=timezone.now() - timedelta(days=20),
+            status="no_show" if n < 3 else "completed",
+        )
+    NoShowBaseline.objects.create(clinic=world["a"], year=2023, rate=Decimal("0.1000"))
+    NoShowBaseline.objects.create(clinic=world["b"], year=2023, rate=Decimal("0.1000"))
+    page = client(world["users"]["admin"]).get("/reports/migration-exclusions/").content.decode()
+    row_a = page[page.index(f'id="clinic-{world["a"].hsa_id}"') :].split("</tr>")[0]
+    row_b = page[page.index(f'id="clinic-{world["b"].hsa_id}"') :].split("</tr>")[0]
+    assert "30 %" in row_a and "Över 2023" in row_a
+    assert "Över 2023" not in row_b  # no contacts lately: nothing to flag
