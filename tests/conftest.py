@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from bookings.models import ApiClient, Scope
 from bookings.services import api_client_create
+from tests.browser import browser  # noqa: F401  (the fixture, for every browser test)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -3,60 +3,23 @@ e-service case end to end, with the keyboard, and the patient's page shows the c
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import datetime, time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from django.db import connections
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from bookings.models import Scope
 from bookings.services import api_client_create
 from bookings.staff import Role
 from consent.models import ConsentEvent, EServiceCase
 from consent.services import consent_activate
+from tests.browser import SCREENSHOTS, log_in
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
-    # Playwright's sync API keeps an event loop around; the ORM calls in this test are
-    # ordinary synchronous ones.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert executable, "Chromium is missing: `make test` installs Debian's chromium."
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        # Inside Playwright's context the ORM runs in a context of its own (greenlets carry
-        # their own context variables), so it holds a database connection that
-        # pytest-django never sees: close it, or it outlives the test database.
-        connections.close_all()
-        browser.close()
-
-
-def log_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill("pw-for-tests-1")
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{base}/")
 
 
 def test_reception_handles_an_eservice_case_and_the_patient_page_shows_it(
@@ -248,9 +211,12 @@ def test_under_the_content_security_policy_the_dashboard_draws_and_the_header_pi
     chart = page.locator("#chart-noshow")
     expect(chart).to_be_visible()
     assert page.evaluate("() => Chart.getChart('chart-noshow') !== undefined")
-    page.select_option("#nav-clinic", label="B-kliniken")
-    page.wait_for_load_state("networkidle")
-    expect(page.locator("#nav-clinic")).to_have_value(str(b.pk))
+    # The picker submits itself (site.js): the server keeps the choice across a reload.
+    posted = page.expect_response(lambda r: r.request.method == "POST" and "/clinic/" in r.url)
+    with page.expect_navigation(url=f"{live_server.url}/reports/"), posted:
+        page.select_option("#nav-clinic", label="B-kliniken")
+    page.goto(f"{live_server.url}/reports/")
+    expect(page.locator("#nav-clinic option:checked")).to_have_text("B-kliniken")
     page.screenshot(path=str(SCREENSHOTS / "dashboard-csp.png"), full_page=True)
     assert violations == []
     page.close()
