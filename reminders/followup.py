@@ -4,6 +4,7 @@ reception can ask them to fix the number in 1177."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -77,10 +78,16 @@ WORKLIST_CAUSES: dict[str, tuple[str, str]] = {
 WORKLIST_DAYS = 30  # messages older than this are no longer followed up
 
 
+def worklist_clinics(unit: Clinic) -> list[int]:
+    """The clinics whose patients a unit's worklist holds: its own, and at a central
+    reception those it serves (it meets their patients)."""
+    return [unit.pk, *unit.serves.values_list("pk", flat=True)]
+
+
 def _worklist_candidates(clinic: Clinic, since: datetime) -> QuerySet[Message]:
     """The clinic's messages that reached an end a patient could act on, recently."""
     return Message.objects.filter(
-        appointment__clinic=clinic,
+        appointment__clinic_id__in=worklist_clinics(clinic),
         due_at__gte=since,
         status__in=[Status.SENT, Status.DELIVERED, Status.FAILED, Status.SUPPRESSED],
     )
@@ -95,8 +102,9 @@ class WorklistRow:
 
 
 def failed_sms_worklist(clinic: Clinic) -> list[WorklistRow]:
-    """Patients whose last SMS about a contact at `clinic` failed for their number, or was
-    not sent because the number is not a mobile number, and not yet followed up."""
+    """Patients whose last SMS about a contact at `clinic` (or a clinic it serves) failed
+    for their number, or was not sent because the number is not a mobile number, and not
+    yet followed up."""
     since = timezone.now() - timedelta(days=WORKLIST_DAYS)
     last: dict[int, int] = {}  # patient → their last message at the clinic
     for message_id, patient_id in (
@@ -120,15 +128,17 @@ def failed_sms_worklist(clinic: Clinic) -> list[WorklistRow]:
     return [WorklistRow(m.appointment.patient, m, *WORKLIST_CAUSES[m.reason]) for m in listed]
 
 
-def failed_sms_open_count(clinic: Clinic) -> int:
-    return len(failed_sms_worklist(clinic))
+def failed_sms_open_count(clinics: Iterable[Clinic]) -> int:
+    """SMS waiting on the worklists of these clinics, each counted once (a central
+    reception's list overlaps those of the clinics it serves)."""
+    return len({row.message.pk for clinic in clinics for row in failed_sms_worklist(clinic)})
 
 
 def failed_sms_follow_up(
     *, message: Message, clinic: Clinic, actor: AbstractBaseUser
 ) -> FailedSmsFollowUp:
     """Marks a worklist row followed up (the patient was asked), once."""
-    if message.appointment.clinic_id != clinic.pk:
+    if message.appointment.clinic_id not in worklist_clinics(clinic):
         raise DomainError("Sms:et gäller en annan mottagning.", code="other_clinic")
     if message.reason not in WORKLIST_CAUSES:
         raise DomainError("Sms:et står inte på arbetslistan.", code="not_on_worklist")

@@ -302,6 +302,6 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
                 key=lambda pair: (not pair[1].above_baseline, pair[0].name),
             ),
             "flagged": [by_id[pk] for pk, r in recent.items() if r.above_baseline],
-            "failed_sms": sum(failed_sms_open_count(c) for c in clinics),
+            "failed_sms": failed_sms_open_count(clinics),
         },
     )

@@ -152,3 +152,21 @@ def test_another_clinic_s_message_cannot_be_marked_here(
     page = reception.post(f"/worklist/{message.pk}/handled/", follow=True).content.decode()
     assert "annan mottagning" in page
     assert not FailedSmsFollowUp.objects.exists()
+
+
+def test_a_central_reception_s_worklist_holds_the_clinics_it_serves(
+    booked: Callable[..., Appointment], recording: Any, clinic: Clinic
+) -> None:
+    from reminders.followup import failed_sms_open_count
+
+    central: Clinic = ClinicFactory(name="Centralreceptionen", arrival_question=False)  # type: ignore[assignment]
+    central.serves.add(clinic)
+    failed = booked(patient=PatientFactory(given_name="Frida"), clinic=clinic)
+    message = sent_then_reported(failed, "failed")
+    desk = Client()
+    desk.force_login(UserFactory(role=Role.RECEPTION, clinics=[central]))
+    page = desk.get("/worklist/").content.decode()
+    assert "Frida" in page and "Kirurgikliniken" in page
+    assert failed_sms_open_count([clinic, central]) == 1  # one SMS, counted once
+    desk.post(f"/worklist/{message.pk}/handled/")
+    assert FailedSmsFollowUp.objects.get().clinic == central
