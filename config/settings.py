@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.observability.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -112,6 +113,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     )
+else:
+    # Keep connections instead of opening one per request (SPEC 5.6). Two ways:
+    # - persistent connections (the default): each process keeps its connection for
+    #   DB_CONN_MAX_AGE seconds and checks it is alive before reusing it. Safe everywhere:
+    #   gunicorn's workers, Celery's prefork children, `dispatch_reminders`.
+    # - a psycopg connection pool per process (DB_POOL_MAX_SIZE > 0, Django 5.2): for
+    #   threaded servers. Not for Celery's prefork pool (a pool must not cross a fork).
+    pool_max = env.int("DB_POOL_MAX_SIZE", default=0)
+    if pool_max:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+            "max_size": pool_max,
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Rate limits (guessing check-in links) live in the cache: with several web processes,
@@ -227,14 +245,41 @@ ESERVICE_AUTO_APPLY = env.str("ESERVICE_AUTO_APPLY", default="off")
 # The self check-in link's base; its length counts against the one-segment budget.
 CHECKIN_BASE_URL = env.str("CHECKIN_BASE_URL", default="http://localhost:8000/c/")
 
+# Logs (SPEC 5.6): JSON lines in production, readable text locally; every line carries
+# the request id, the actor and the unit, and no line a personnummer or a phone number
+# (config.observability masks them, whatever wrote the line).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "config.observability.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "config.observability.JsonScrubbingFormatter"},
+        "text": {"()": "config.observability.ScrubbingFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # httpx logs every request's URL at INFO, and a gateway's URL can hold a phone number.
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        # httpx logs every request's URL at INFO, and a gateway's URL can hold a number.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        # One line per request comes from config.observability; Django's own 4xx lines
+        # would repeat it with the raw path.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "ERROR"},
+    },
 }
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # Celery's lines go through the same handler
+
+# --- Operations (SPEC 5.6) -------------------------------------------------------------
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+READYZ_BROKER_TIMEOUT = env.float("READYZ_BROKER_TIMEOUT", default=2.0)
 
 # --- Staff sessions and transport (SPEC 3.10): shared clinic computers --------------------
 # A session ends when the browser closes, after 30 minutes without a request, and 8 hours

@@ -14,7 +14,7 @@ import reminders.urls
 import reporting.urls
 from bookings.oidc import LoginCallback, LoginPage, LoginStart
 
-from . import views
+from . import operations, views
 
 api_v1 = [
     *bookings.urls.api_patterns,
@@ -24,6 +24,9 @@ api_v1 = [
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", operations.healthz, name="healthz"),
+    path("readyz", operations.readyz, name="readyz"),
+    path("metrics", operations.metrics, name="metrics"),
     path("", include(bookings.urls.urlpatterns)),
     path("", include(consent.urls.urlpatterns)),
     path("", include(reminders.urls.urlpatterns)),

@@ -20,8 +20,9 @@ api_patterns = [
 
 urlpatterns = [
     path("patients/", views.patient_search, name="patient-search"),
-    path("patients/<str:personal_id>/", views.patient_detail, name="patient"),
-    path("patients/<str:personal_id>/<str:action>/", views.patient_action, name="patient-action"),
+    # Addressed by an opaque id: no personnummer in a back-office URL (SPEC 5.6).
+    path("patients/<int:patient_id>/", views.patient_detail, name="patient"),
+    path("patients/<int:patient_id>/<str:action>/", views.patient_action, name="patient-action"),
     path("cases/", cases_views.case_queue, name="cases"),
     path("cases/<int:case_id>/", cases_views.case_detail, name="case"),
     path("cases/<int:case_id>/<str:outcome>/", cases_views.case_decide, name="case-decide"),

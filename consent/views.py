@@ -33,7 +33,9 @@ from .forms import (
 # --- Patients ------------------------------------------------------------------------------
 @role_required(*CARE_ROLES)
 def patient_search(request: AuthedRequest) -> HttpResponse:
-    form = PatientSearchForm(request.GET or None)
+    """The look-up is a POST, so a personnummer never travels in a URL (nor in a proxy's
+    or our own request log); the patient's page is addressed by an opaque id."""
+    form = PatientSearchForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         personal_id = form.cleaned_data["q"]
         patient = Patient.objects.filter(personal_id=personal_id).first()
@@ -45,7 +47,7 @@ def patient_search(request: AuthedRequest) -> HttpResponse:
             searched_for="" if patient else personal_id,
         )
         if patient:
-            return redirect("patient", personal_id=patient.personal_id)
+            return redirect("patient", patient_id=patient.pk)
         messages.error(
             request,
             _("Ingen patient med personnumret %s finns i registret.")
@@ -54,13 +56,13 @@ def patient_search(request: AuthedRequest) -> HttpResponse:
     return render(request, "consent/patient_search.html", {"form": form})
 
 
-def _patient_or_404(personal_id: str) -> Patient:
-    return get_object_or_404(Patient.objects.prefetch_related("guardians"), personal_id=personal_id)
+def _patient_or_404(patient_id: int) -> Patient:
+    return get_object_or_404(Patient.objects.prefetch_related("guardians"), pk=patient_id)
 
 
 @role_required(*CARE_ROLES)
-def patient_detail(request: AuthedRequest, personal_id: str) -> HttpResponse:
-    patient = _patient_or_404(personal_id)
+def patient_detail(request: AuthedRequest, patient_id: int) -> HttpResponse:
+    patient = _patient_or_404(patient_id)
     here = current_clinic(request)
     access_log_record(
         actor=request.user, clinic=here, action=AccessLog.Action.VIEW, patient=patient
@@ -131,10 +133,10 @@ ACTIONS: dict[str, tuple[type[ConsentActionForm], Callable[..., Any], str]] = {
 
 @require_POST
 @role_required(*CARE_ROLES)
-def patient_action(request: AuthedRequest, personal_id: str, action: str) -> HttpResponse:
+def patient_action(request: AuthedRequest, patient_id: int, action: str) -> HttpResponse:
     if action not in ACTIONS:
         raise PermissionDenied
-    patient = _patient_or_404(personal_id)
+    patient = _patient_or_404(patient_id)
     form_class, service, done = ACTIONS[action]
     guardian_form = form_class in (GuardianNumberForm, GuardianRemoveForm)
     extra: dict[str, Any] = {"child": patient} if guardian_form else {}
@@ -143,7 +145,7 @@ def patient_action(request: AuthedRequest, personal_id: str, action: str) -> Htt
         for errors in form.errors.values():
             for error in errors:
                 messages.error(request, str(error))
-        return redirect("patient", personal_id=patient.personal_id)
+        return redirect("patient", patient_id=patient.pk)
     data = dict(form.cleaned_data)
     kwargs: dict[str, Any] = {
         "actor": request.user,
@@ -161,4 +163,4 @@ def patient_action(request: AuthedRequest, personal_id: str, action: str) -> Htt
         messages.error(request, error.message)
     else:
         messages.success(request, _(done))
-    return redirect("patient", personal_id=patient.personal_id)
+    return redirect("patient", patient_id=patient.pk)

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .gateways import DeliveryUpdate
+from .health import DELIVERY_REPORT_LAG
 from .models import DeliveryReport, Message, SendReason, Status
 
 # How far along a message is; a report never moves it to a lower step. A failure whose
@@ -38,6 +39,9 @@ def delivery_report_apply(update: DeliveryUpdate) -> bool:
     )
     if not created:
         return False
+    DELIVERY_REPORT_LAG.labels(message.gateway, update.status).observe(
+        max((timezone.now() - message.submitted_at).total_seconds(), 0.0)
+    )
     new = REPORTED[update.status]
     step = STEP.get(Status(message.status), -1)
     if message.status == Status.FAILED and message.reason in DOUBTFUL_FAILURES:

@@ -23,6 +23,7 @@ from .bulk import bulk_set
 from .gateways import Gateway, OutgoingSms, get_gateways
 from .gateways.chain import Chain
 from .handover import RESULT_FIELDS, hand_over, outcome_apply
+from .health import DISPATCH_OUTCOMES
 from .models import Kind, Message, SendReason, Status
 from .queue import (
     Claimed,
@@ -68,7 +69,7 @@ def messages_dispatch(
         if not messages:
             return Counter()
         if first.transactional:
-            return _send_in_transaction(messages, gateway=first, now=now, fields=[])
+            return _counted(_send_in_transaction(messages, gateway=first, now=now, fields=[]))
         lease = uuid.uuid4()
         for message in messages:
             message.claim_token, message.claimed_at = lease, now
@@ -77,6 +78,13 @@ def messages_dispatch(
     counts: Counter[str] = Counter(str(m.status) for m in ended)
     if sending:
         counts += hand_over(sending, token=lease, chain=chain)
+    return _counted(counts)
+
+
+def _counted(counts: Counter[str]) -> Counter[str]:
+    """The outcomes of one claim, into the metrics as well."""
+    for outcome, n in counts.items():
+        DISPATCH_OUTCOMES.labels(outcome).inc(n)
     return counts
 
 

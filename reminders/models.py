@@ -200,3 +200,14 @@ class FailedSmsFollowUp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id} {self.handled_at:%Y-%m-%d}"
+
+
+class Heartbeat(models.Model):
+    """The last time a periodic job ran, by name (the beat's tick): `/readyz` and the
+    metrics read it, whichever process asks."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.at:%Y-%m-%d %H:%M:%S}"

@@ -10,12 +10,15 @@ from django.conf import settings
 from django.utils import timezone
 
 from .dispatch import dispatch_tick, messages_dispatch
+from .health import heartbeat_record
 from .retention import personal_data_erase_expired
 from .settle import messages_settle_in_doubt
 
 
 @shared_task(name="reminders.tasks.tick", ignore_result=True)
 def tick() -> dict[str, int]:
+    heartbeat_record("tick")
+
     def hand_off(ids: list[int], token: Any) -> None:
         send_batch.delay(ids, str(token))
 

@@ -8,10 +8,12 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh requirements-dev.txt
 
 # What the end-to-end and browser tests use: Debian's redis-server (else the embedded broker)
-# and chromium (Playwright drives it; it cannot download a browser of its own here).
+# and chromium (Playwright drives it; it cannot download a browser of its own here); and
+# promtool, from Debian's prometheus package, for the alert rules.
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)  # promtool checks the alert rules
 if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "==> installing ${need[*]} (Debian packages)"
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } \
@@ -38,6 +40,13 @@ echo "==> ruff"
 .venv/bin/ruff format --check .
 echo "==> mypy"
 .venv/bin/mypy .
+echo "==> alert rules (promtool)"
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "promtool is missing: install Debian's prometheus package" >&2
+  exit 1
+fi
+promtool check rules config/prometheus/alerts.yml
+(cd config/prometheus && promtool test rules alerts_test.yml)
 echo "==> migrations are up to date"
 .venv/bin/python manage.py makemigrations --check --dry-run
 echo "==> pytest"

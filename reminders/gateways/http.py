@@ -6,6 +6,7 @@ because an answer was lost."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ import httpx
 from django.conf import settings
 from django.http import HttpRequest
 
+from ..health import GATEWAY_LATENCY
 from .base import Gateway, Outcome, SendResult, webhook_token_ok
 
 logger = logging.getLogger(__name__)
@@ -55,7 +57,21 @@ class HttpGateway(Gateway):
         accepted: Callable[[httpx.Response], str],
     ) -> SendResult:
         """Runs one request and reads its outcome. `accepted` returns the gateway's id from
-        a successful answer, or raises (KeyError, ValueError, …) when it cannot be read."""
+        a successful answer, or raises (KeyError, ValueError, …) when it cannot be read.
+        Its duration goes to the gateway-latency histogram, by outcome."""
+        started = time.perf_counter()
+        result = self._exchange(message_id, request, accepted)
+        GATEWAY_LATENCY.labels(self.name, str(result.outcome)).observe(
+            time.perf_counter() - started
+        )
+        return result
+
+    def _exchange(
+        self,
+        message_id: int,
+        request: Callable[[], httpx.Response],
+        accepted: Callable[[httpx.Response], str],
+    ) -> SendResult:
         try:
             response = request()
         except NEVER_SENT as error:

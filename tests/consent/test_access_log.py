@@ -46,6 +46,9 @@ WITHOUT_PATIENT_DATA = {
     "report-caught": "counts per clinic and week",
     "report-dashboard": "counts and rates",
     "login": "",
+    "healthz": "operations: the process runs",
+    "readyz": "operations: checks and counts, no patient",
+    "metrics": "operations: counts by status and reason, no patient",
     "oidc_authentication_init": "",
     "oidc_authentication_callback": "",
     "logout": "",
@@ -140,12 +143,12 @@ def api(world: dict[str, Any]) -> APIClient:
 READS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
     "patient-search": (
         "reception",
-        lambda w: staff(w["reception"]).get("/patients/", {"q": w["patient"].personal_id}),
+        lambda w: staff(w["reception"]).post("/patients/", {"q": w["patient"].personal_id}),
         "lookup",
     ),
     "patient": (
         "reception",
-        lambda w: staff(w["reception"]).get(f"/patients/{w['patient'].personal_id}/"),
+        lambda w: staff(w["reception"]).get(f"/patients/{w['patient'].pk}/"),
         "view",
     ),
     "cases": ("reception", lambda w: staff(w["reception"]).get("/cases/"), "case_list"),

@@ -1,0 +1,30 @@
+"""gunicorn's settings for the web processes: `gunicorn -c config/gunicorn.py config.wsgi`.
+
+Every value can be set from the environment. No access log: the application writes one
+line per request itself, with the route's pattern instead of the path (API paths hold
+personnummer), the request id, the actor and the unit (config/observability.py)."""
+
+import os
+
+bind = f"{os.environ.get('WEB_HOST', '0.0.0.0')}:{os.environ.get('WEB_PORT', '8000')}"  # noqa: S104
+workers = int(os.environ.get("WEB_WORKERS", "4"))
+threads = int(os.environ.get("WEB_THREADS", "1"))
+timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
+graceful_timeout = 30
+keepalive = 5
+# A worker is replaced now and then (memory never creeps); the jitter keeps them apart.
+max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "5000"))
+max_requests_jitter = max_requests // 10
+accesslog = None
+errorlog = "-"
+# The TLS proxy in front: its X-Forwarded-* headers are trusted from these addresses.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker that ends leaves its metrics files; Prometheus' multiprocess mode must be
+    told, or its gauges would count a dead process."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
