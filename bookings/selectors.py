@@ -4,6 +4,8 @@ patient or clinic is bad input, not a missing resource)."""
 
 from __future__ import annotations
 
+import time
+
 from . import identity
 from .errors import DomainError, NotFound
 from .models import Appointment, Clinic, Patient
@@ -36,3 +38,21 @@ def appointment_get(external_id: str) -> Appointment:
         return Appointment.objects.select_related("patient", "clinic").get(external_id=external_id)
     except Appointment.DoesNotExist:
         raise NotFound(f"Den bokade kontakten {external_id} finns inte.") from None
+
+
+# Clinics by HSA-id, kept for a while in each process: the hot API reads need only the
+# clinic's id, and a clinic's HSA-id and id never change (clinics are never deleted).
+_CLINIC_CACHE: dict[str, tuple[float, Clinic]] = {}
+CLINIC_CACHE_SECONDS = 300
+
+
+def clinic_get_cached(hsa_id: str, *, field: str | None = None) -> Clinic:
+    """`clinic_get` for reads that use the clinic's id and HSA-id only (not its name or
+    settings, which may change while it is cached)."""
+    value = identity.parse_hsa_id(hsa_id)
+    hit = _CLINIC_CACHE.get(value)
+    if hit is not None and time.monotonic() - hit[0] < CLINIC_CACHE_SECONDS:
+        return hit[1]
+    clinic = clinic_get(value, field=field)
+    _CLINIC_CACHE[value] = (time.monotonic(), clinic)
+    return clinic

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bookings.api_base import ApiView, pid_path, problems
+from bookings.errors import NotFound
 from bookings.models import Scope
-from bookings.selectors import clinic_get, patient_get
+from bookings.selectors import clinic_get_cached
 from bookings.serializers import (
     HsaIdField,
     PersonalIdField,
@@ -17,10 +19,11 @@ from bookings.serializers import (
 )
 
 from .access.models import AccessLog
-from .access.services import access_log_record
+from .access.services import access_log_record_many
 from .models import State
 from .reasons import Reason
-from .selectors import clinics_named, sms_status
+from .rules import who_receives
+from .selectors import clinics_named, facts_for_personal_id
 
 
 class RecipientSerializer(serializers.Serializer):
@@ -56,16 +59,31 @@ class SmsStatusApi(ApiView):
         responses={200: OutputSerializer, **problems(400, 401, 403, 404)},
     )
     def get(self, request: Request, personal_id: str) -> Response:
-        patient = patient_get(path_value(PersonalIdField(), "personal_id", personal_id))
+        # The hot path of the booking system and 1177: the patient found and their facts
+        # read in one round trip, the clinic's id from the process's cache.
+        pid = path_value(PersonalIdField(), "personal_id", personal_id)
         raw_clinic = request.query_params.get("clinic")
-        clinic = clinic_get(path_value(HsaIdField(), "clinic", raw_clinic)) if raw_clinic else None
-        facts, decision = sms_status(patient, clinic=clinic)
-        access_log_record(
-            actor=request.auth, clinic=None, action=AccessLog.Action.API_SMS_STATUS, patient=patient
+        clinic = (
+            clinic_get_cached(path_value(HsaIdField(), "clinic", raw_clinic))
+            if raw_clinic
+            else None
+        )
+        found = facts_for_personal_id(pid)
+        if found is None:
+            raise NotFound(f"Patienten {pid} finns inte i registret.")
+        patient_id, facts = found
+        decision = who_receives(
+            facts, clinic_id=clinic.pk if clinic else None, on=timezone.localdate()
+        )
+        access_log_record_many(
+            actor=request.auth,
+            clinic=None,
+            action=AccessLog.Action.API_SMS_STATUS,
+            patient_ids=[patient_id],
         )
         return Response(
             {
-                "personal_id": patient.personal_id,
+                "personal_id": pid,
                 "state": facts.state,
                 "blocked_clinics": [c.hsa_id for c in clinics_named(facts.blocked_clinics)],
                 "clinic": clinic.hsa_id if clinic else None,

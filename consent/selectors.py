@@ -123,6 +123,26 @@ def facts_for_patients(patient_ids: Iterable[int]) -> dict[int, rules.PatientFac
                 "consent__state",
             )
         ]
+    return _facts_from_rows(patients)
+
+
+def facts_for_personal_id(personal_id: str) -> tuple[int, rules.PatientFacts] | None:
+    """(the patient's id, their facts) found by personnummer, or None: on PostgreSQL one
+    round trip finds the patient and reads the facts (the SMS-status API's hot path)."""
+    if connection.vendor != "postgresql":
+        pk = Patient.objects.filter(personal_id=personal_id).values_list("pk", flat=True).first()
+        return None if pk is None else (pk, facts_for_patients([pk])[pk])
+    with driver_cursor(connection) as cursor:
+        cursor.execute(_FACTS_BY_PERSONAL_ID_SQL, [personal_id], prepare=True)
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    return rows[0][0], _facts_from_rows(rows)[rows[0][0]]
+
+
+def _facts_from_rows(patients: list[Any]) -> dict[int, rules.PatientFacts]:
+    """The facts from the patients' rows (id, birth date, protected, number, confirmed,
+    state, blocked clinics), with the guardians of those who may be children."""
     # Guardians matter only below 13; anyone born in the last 14 years may be a child on
     # the day of sending.
     youngest_adult = timezone.localdate().replace(month=1, day=1) - timedelta(days=14 * 366)
@@ -160,15 +180,16 @@ def facts_for_patients(patient_ids: Iterable[int]) -> dict[int, rules.PatientFac
 # The patients with their consent state and the clinics that block them, in one round trip
 # (the ids travel as one array). Both are looked up per patient through their indexes: a
 # join lets PostgreSQL hash the whole consent table for every batch while it is small.
-_FACTS_SQL = f"""
+_FACTS_SELECT = f"""
     SELECT p.id, p.birth_date, p.protected_identity, p.mobile_number,
            p.synced_1177_at IS NOT NULL,
            (SELECT pc.state FROM {PatientConsent._meta.db_table} pc WHERE pc.patient_id = p.id),
            ARRAY(SELECT b.clinic_id FROM {PatientConsent.blocked_clinics.through._meta.db_table} b
                  WHERE b.patientconsent_id = p.id)
     FROM {Patient._meta.db_table} p
-    WHERE p.id = ANY(%s::bigint[])
 """  # noqa: S608 (table names from the models, no input)
+_FACTS_SQL = _FACTS_SELECT + "WHERE p.id = ANY(%s::bigint[])"
+_FACTS_BY_PERSONAL_ID_SQL = _FACTS_SELECT + "WHERE p.personal_id = %s"
 
 
 def guardian_numbers_of(child: Patient) -> QuerySet[GuardianNumber]:

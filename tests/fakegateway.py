@@ -280,7 +280,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif url.path == "/_fake/stored":  # for a benchmark running the fake in its own process
             with fake._lock:
                 ids = [s.message_id for s in fake.stored]
-                self._answer(200, {"message_ids": ids, "max_in_flight": fake.max_in_flight})
+                numbers = [s.to for s in fake.stored]
+                self._answer(
+                    200,
+                    {"message_ids": ids, "numbers": numbers, "max_in_flight": fake.max_in_flight},
+                )
         elif url.path.endswith("/batches"):
             rows = [s for s in fake.stored if s.api == "sinch"]
             if "client_reference" in query:
