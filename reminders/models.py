@@ -124,6 +124,8 @@ class Message(models.Model):
             models.Index(
                 fields=["claimed_at"], name="message_claimed_idx", condition=Q(status="sending")
             ),
+            # The last day's SMS by status for /metrics, and the reports' months.
+            models.Index(fields=["due_at"], name="message_due_at_idx"),
         ]
         constraints = [
             # One planned message per contact, kind and generation...
