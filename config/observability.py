@@ -118,10 +118,11 @@ class RequestContextFilter(logging.Filter):
 
 
 # --- No personnummer or phone number in any line -----------------------------------
-PERSONAL_ID = re.compile(r"(?<![\d])(?:19|20)?\d{6}[-+]?\d{4}(?![\d])")
+# Not inside a longer number or a decimal ("succeeded in 0.0040123456s" is no identity).
+PERSONAL_ID = re.compile(r"(?<![\d.])(?:19|20)?\d{6}[-+]?\d{4}(?![\d])")
 PHONE = re.compile(
     r"(?<![\w+])(?:\+|00)\d[\d ()-]{6,16}\d"  # +46 70 123 45 67, 0046…
-    r"|(?<![\d])0\d{1,3}[- ]?\d{2,3}[ -]?\d{2}[ -]?\d{2,3}(?![\d])"  # 070-123 45 67
+    r"|(?<![\d.])0\d{1,3}[- ]?\d{2,3}[ -]?\d{2}[ -]?\d{2,3}(?![\d])"  # 070-123 45 67
 )
 
 

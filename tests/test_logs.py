@@ -187,6 +187,7 @@ def test_request_lines_carry_the_request_id_the_actor_and_the_unit(
         ("to +46701234567", "to [telefonnummer]"),
         ("to 070-123 45 67.", "to [telefonnummer]."),
         ("0046701234567", "[telefonnummer]"),
+        ("ids [191212121212,191212121213]", "[[personnummer],[personnummer]]"),
     ],
 )
 def test_the_last_guard_masks_whatever_a_line_holds(line: str, masked: str) -> None:
