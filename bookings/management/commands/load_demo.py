@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from bookings import demo, services
@@ -41,6 +41,12 @@ class Command(BaseCommand):
             self._patients(rng, patients)
         key_file = self._api_client()
         self._extra(clinics, users)
+        if connection.vendor == "postgresql":
+            # Thousands of rows written at once: give the planner their statistics now, as
+            # an import should, rather than when autovacuum next looks (until then the
+            # reports' joins may be planned for empty tables).
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         self.stdout.write(
             f"Demo data: {len(clinics)} mottagningar, {Patient.objects.count()} patienter, "
             f"{len(users)} användare (lösenord {demo.DEMO_PASSWORD}: "
