@@ -91,19 +91,20 @@ def readyz(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _registry() -> CollectorRegistry:
+# The queue's gauges, read from the database when scraped (the same from every process).
+_QUEUE_REGISTRY = CollectorRegistry()
+_QUEUE_REGISTRY.register(QueueCollector())
+
+
+def _process_metrics() -> bytes:
     """Every process's metrics (multiprocess mode, when PROMETHEUS_MULTIPROC_DIR is set:
-    gunicorn's workers and Celery's processes each write their own files), and the queue's
-    gauges read from the database now."""
+    gunicorn's workers and Celery's processes each write their own files), else this
+    process's own."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = CollectorRegistry()
-        for collector in list(PROCESS_REGISTRY._collector_to_names):
-            registry.register(collector)
-    registry.register(QueueCollector())
-    return registry
+        return generate_latest(registry)
+    return generate_latest(PROCESS_REGISTRY)
 
 
 @never_cache
@@ -113,4 +114,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not token or not hmac.compare_digest(given.encode(), token.encode()):
         return HttpResponse("metrics need METRICS_TOKEN as a bearer token\n", status=401)
-    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+    body = _process_metrics() + generate_latest(_QUEUE_REGISTRY)
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
