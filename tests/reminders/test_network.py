@@ -60,6 +60,7 @@ def test_several_sms_are_in_flight_at_once_never_more_than_the_setting(
     booked: Booked, fake: FakeGateway, settings: Any
 ) -> None:
     settings.SMS_MAX_IN_FLIGHT = 8
+    settings.SMS_RATE_LIMIT = 1000  # not the binding limit here (8 / 50 ms = 160 a second)
     fake.latency = 0.05
     book_many(booked, 40)
     assert dispatch_in_process()["sent"] == 40
