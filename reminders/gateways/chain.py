@@ -19,18 +19,15 @@ logger = logging.getLogger(__name__)
 
 
 class RateLimit:
-    """At most `gateway.rate_limit` SMS a second, and nothing while a 429's Retry-After
-    lasts. The sends of each one-second window (counted in the cache, so every dispatcher
-    shares them) are spread evenly over it: the k-th starts k/limit into the second, so a
-    window's sends never bunch at its end against the next window's start (the gateway
-    counts by arrival, a few milliseconds later)."""
+    """At most `gateway.rate_limit` SMS a second (fixed one-second windows counted in the
+    cache), and nothing while a 429's Retry-After lasts."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.name, self.limit = gateway.name, gateway.rate_limit
 
     def wait(self, *, until: float) -> bool:
-        """Blocks until a send may start; False if that would take waiting for a window
-        (or a 429's pause) that opens after `until` (a time.time())."""
+        """Blocks until a send may start; False if that would be after `until` (a
+        time.time())."""
         while True:
             now = time.time()
             paused = cache.get(f"sms:pause:{self.name}")
@@ -46,15 +43,9 @@ class RateLimit:
             cache.add(key, 0, timeout=5)
             try:
                 count = cache.incr(key)
-                passed = int((now - second) * self.limit)  # the window's slots gone by
-                if count <= passed:  # skip them: the counter only grows, never too far
-                    count = cache.incr(key, passed - count + 1)
             except ValueError:  # expired between add and incr: a new second
                 continue
             if count <= self.limit:
-                start = second + (count - 1) / self.limit
-                if start > now:  # its place in this window, less than a second ahead
-                    time.sleep(start - now)
                 return True
             if second + 1 >= until:
                 return False
