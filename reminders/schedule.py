@@ -73,6 +73,14 @@ def _cancel_pending(
     return pending.update(status=Status.CANCELLED, reason=reason, updated_at=timezone.now())
 
 
+def _last_generation(appointment: Appointment) -> int:
+    """The latest plan's generation of a contact (0: none yet)."""
+    last = Message.objects.filter(appointment=appointment, parent__isnull=True).aggregate(
+        g=Max("generation")
+    )["g"]
+    return last or 0
+
+
 def messages_plan_on_change(
     *, appointment: Appointment, previous: AppointmentSnapshot | None, moment: datetime
 ) -> None:
@@ -82,15 +90,9 @@ def messages_plan_on_change(
     at the moment of the move; a change of clinic or contact type adds or cancels only the
     messages that now do or do not apply."""
     booked = appointment.status == AppointmentStatus.BOOKED
-    generation = (
-        Message.objects.filter(appointment=appointment, parent__isnull=True).aggregate(
-            g=Max("generation")
-        )["g"]
-        or 0
-    )
     created: list[Message] = []
     if previous is None:
-        if booked:
+        if booked:  # a new contact's first plan
             created = _create_plan(appointment, generation=1, booked_at=appointment.booked_at)
     elif not booked:
         reason = (
@@ -101,7 +103,9 @@ def messages_plan_on_change(
         _cancel_pending(appointment, reason)
     elif previous.status != AppointmentStatus.BOOKED or previous.starts_at != appointment.starts_at:
         _cancel_pending(appointment, SendReason.APPOINTMENT_MOVED)
-        created = _create_plan(appointment, generation=generation + 1, booked_at=moment)
+        created = _create_plan(
+            appointment, generation=_last_generation(appointment) + 1, booked_at=moment
+        )
     else:
         wanted = set(
             rules.wanted_kinds(
@@ -116,7 +120,10 @@ def messages_plan_on_change(
         _cancel_pending(appointment, SendReason.NOT_APPLICABLE, kinds=current - wanted)
         # A kind that applies again is a new plan of its own: the next generation.
         created = _create_plan(
-            appointment, generation=generation + 1, booked_at=moment, kinds=wanted - current
+            appointment,
+            generation=_last_generation(appointment) + 1,
+            booked_at=moment,
+            kinds=wanted - current,
         )
     if any(m.due_at <= moment for m in created):
         transaction.on_commit(nudge_dispatcher)
