@@ -28,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections import Counter
@@ -41,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import fresh_database, stop  # noqa: E402
 from tests.fakegateway import free_port  # noqa: E402
+from tests.reminders.processes import start_redis  # noqa: E402
 
 PSQL_COUNT = "SELECT count(*) FROM reminders_message WHERE kind='reminder' AND status = ANY(%s)"
 FINAL = ["sent", "delivered", "failed", "cancelled", "suppressed", "expired"]
@@ -262,21 +264,7 @@ def main() -> None:
     if server is None:
         raise SystemExit("needs redis-server (Debian's redis-server package)")
     redis_port = free_port()
-    redis = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    wait_port(redis_port)
+    redis = start_redis(redis_port, Path(tempfile.mkdtemp(prefix="bench-redis-")))
     print(
         f"{args.contacts} contacts booked through the API, gateway latency "
         f"{args.latency * 1000:.0f} ms, {args.in_flight} SMS in flight per worker, "

@@ -33,6 +33,12 @@ def clinic_get(hsa_id: str, *, field: str | None = None) -> Clinic:
         raise NotFound(message) from None
 
 
+def unit_clinic_ids(unit: Clinic) -> list[int]:
+    """The clinics whose patients staff at `unit` meet: its own, and at a central reception
+    the clinics it serves (its desk and its failed-SMS worklist hold theirs)."""
+    return [unit.pk, *unit.serves.values_list("pk", flat=True)]
+
+
 def appointment_get(external_id: str) -> Appointment:
     try:
         return Appointment.objects.select_related("patient", "clinic").get(external_id=external_id)

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from bookings.errors import Conflict, DomainError
 from bookings.models import Clinic, Guardianship, Patient
+from bookings.selectors import unit_clinic_ids
 from consent.reasons import Reason
 
 from .models import FailedSmsFollowUp, Message, SendReason, Status, reason_label
@@ -78,16 +79,10 @@ WORKLIST_CAUSES: dict[str, tuple[str, str]] = {
 WORKLIST_DAYS = 30  # messages older than this are no longer followed up
 
 
-def worklist_clinics(unit: Clinic) -> list[int]:
-    """The clinics whose patients a unit's worklist holds: its own, and at a central
-    reception those it serves (it meets their patients)."""
-    return [unit.pk, *unit.serves.values_list("pk", flat=True)]
-
-
 def _worklist_candidates(clinic: Clinic, since: datetime) -> QuerySet[Message]:
     """The clinic's messages that reached an end a patient could act on, recently."""
     return Message.objects.filter(
-        appointment__clinic_id__in=worklist_clinics(clinic),
+        appointment__clinic_id__in=unit_clinic_ids(clinic),
         due_at__gte=since,
         status__in=[Status.SENT, Status.DELIVERED, Status.FAILED, Status.SUPPRESSED],
     )
@@ -138,7 +133,7 @@ def failed_sms_follow_up(
     *, message: Message, clinic: Clinic, actor: AbstractBaseUser
 ) -> FailedSmsFollowUp:
     """Marks a worklist row followed up (the patient was asked), once."""
-    if message.appointment.clinic_id not in worklist_clinics(clinic):
+    if message.appointment.clinic_id not in unit_clinic_ids(clinic):
         raise DomainError("Sms:et gäller en annan mottagning.", code="other_clinic")
     if message.reason not in WORKLIST_CAUSES:
         raise DomainError("Sms:et står inte på arbetslistan.", code="not_on_worklist")

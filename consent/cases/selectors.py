@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from bookings.models import Clinic
 
+from .. import rules
 from ..selectors import clinics_named, patient_facts
 from .models import CaseStatus, EServiceCase, StandardReply
 from .replies import (
@@ -40,26 +41,21 @@ def handled_cases(clinics: QuerySet[Clinic], limit: int = 20) -> QuerySet[EServi
 
 
 @dataclass(frozen=True)
-class ReplyPreview:
+class ReplyAfter:
+    """The standard reply for the situation a case leaves the resident in, and its text."""
+
     situation: str
     situation_label: str
-    text: str  # empty when no active reply fits: applying is refused then
+    reply: StandardReply | None  # None: no active reply fits (applying is refused then)
+    text: str
 
 
-def reply_preview(case: EServiceCase) -> ReplyPreview:
-    """The reply applying the case would send, from the decision after the change (the
-    service decides again when it applies, from what is then in the database)."""
-    facts = patient_facts(case.subject)
-    change = Change(
-        action=case.action,
-        clinic_id=case.clinic_id,
-        guardian_id=case.submitted_by_id,
-        number=case.mobile_number,
-    )
-    after = facts_after(facts, change)
-    situation = situation_after(
-        action=case.action, clinic_id=case.clinic_id, facts=after, on=timezone.localdate()
-    )
+def reply_after(case: EServiceCase, facts: rules.PatientFacts) -> ReplyAfter:
+    """The reply for a case, given the subject's facts *after* the change: the service
+    passes what is in the database once it has applied the case, the preview what the
+    change will make of today's facts."""
+    today = timezone.localdate()
+    situation = situation_after(action=case.action, clinic_id=case.clinic_id, facts=facts, on=today)
     reply = StandardReply.objects.filter(
         active=True, outcome=CaseStatus.RESOLVED, situation=situation
     ).first()
@@ -68,9 +64,21 @@ def reply_preview(case: EServiceCase) -> ReplyPreview:
         text = render_reply(
             reply.text,
             clinic=case.clinic.name if case.clinic else "",
-            blocked=clinics_named(after.blocked_clinics).values_list("name", flat=True),
+            blocked=clinics_named(facts.blocked_clinics).values_list("name", flat=True),
             reasons=reasons_told(
-                situation=situation, facts=after, clinic_id=case.clinic_id, on=timezone.localdate()
+                situation=situation, facts=facts, clinic_id=case.clinic_id, on=today
             ),
         )
-    return ReplyPreview(situation, str(Situation(situation).label), text)
+    return ReplyAfter(situation, str(Situation(situation).label), reply, text)
+
+
+def reply_preview(case: EServiceCase) -> ReplyAfter:
+    """The reply applying the case would send (the service decides again when it applies,
+    from what is then in the database)."""
+    change = Change(
+        action=case.action,
+        clinic_id=case.clinic_id,
+        guardian_id=case.submitted_by_id,
+        number=case.mobile_number,
+    )
+    return reply_after(case, facts_after(patient_facts(case.subject), change))

@@ -21,7 +21,7 @@ from bookings.selectors import clinic_get, patient_get
 
 from .. import rules
 from ..models import Channel
-from ..selectors import clinics_named, patient_facts
+from ..selectors import patient_facts
 from ..services import (
     consent_activate,
     consent_block,
@@ -31,7 +31,7 @@ from ..services import (
     guardian_number_register,
 )
 from .models import CaseAction, CaseStatus, EServiceCase, StandardReply
-from .replies import Situation, reasons_told, render_reply, situation_after
+from .selectors import reply_after
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -180,39 +180,15 @@ def case_apply(
         )
         if patient_facts(child).state == rules.NOT_ACTIVATED:
             consent_activate(patient=child, **common)
-    facts = patient_facts(case.subject)
-    situation = situation_after(
-        action=case.action,
-        clinic_id=case.clinic_id,
-        facts=facts,
-        on=timezone.localdate(),
-    )
-    reply = reply_for(situation)
-    text = render_reply(
-        reply.text,
-        clinic=case.clinic.name if case.clinic else "",
-        blocked=clinics_named(facts.blocked_clinics).values_list("name", flat=True),
-        reasons=reasons_told(
-            situation=situation, facts=facts, clinic_id=case.clinic_id, on=timezone.localdate()
-        ),
-    )
-    return _close(case, CaseStatus.RESOLVED, reply, actor, auto=auto, text=text)
-
-
-def reply_for(situation: str) -> StandardReply:
-    """The active reply for a situation; none (a regional admin turned them all off) stops
-    the case rather than send a reply that may not be true."""
-    reply = StandardReply.objects.filter(
-        active=True, outcome=CaseStatus.RESOLVED, situation=situation
-    ).first()
-    if reply is None:
+    answer = reply_after(case, patient_facts(case.subject))
+    if answer.reply is None:  # a regional admin turned them all off: no reply that may lie
         raise DomainError(
-            f"Det finns inget aktivt standardsvar för situationen ”{Situation(situation).label}”. "
+            f"Det finns inget aktivt standardsvar för situationen ”{answer.situation_label}”. "
             "Be regionens sms-grupp lägga till ett under Standardsvar.",
             field="reply",
             code="no_reply_for_situation",
         )
-    return reply
+    return _close(case, CaseStatus.RESOLVED, answer.reply, actor, auto=auto, text=answer.text)
 
 
 @transaction.atomic

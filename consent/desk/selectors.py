@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from django.utils import timezone
 
 from bookings.models import Appointment, Clinic
+from bookings.selectors import unit_clinic_ids
 
 from .. import rules
 from ..models import ExcludedAtClinic
@@ -69,11 +70,6 @@ class DeskRow:
         return [c for c in self.blocked_before if c.pk != self.appointment.clinic_id]
 
 
-def desk_clinics(unit: Clinic) -> list[int]:
-    """The clinics whose contacts the desk at `unit` lists: its own and those it serves."""
-    return [unit.pk, *unit.serves.values_list("pk", flat=True)]
-
-
 def desk_rows(unit: Clinic, day: date) -> list[DeskRow]:
     """The contacts on a local day at the unit's clinics, each with who would get SMS (for
     the contact's own clinic), whether the patient was left out by the migration (and
@@ -83,7 +79,7 @@ def desk_rows(unit: Clinic, day: date) -> list[DeskRow]:
     start = datetime.combine(day, time.min, tzinfo=zone)
     appointments = list(
         Appointment.objects.filter(
-            clinic_id__in=desk_clinics(unit),
+            clinic_id__in=unit_clinic_ids(unit),
             starts_at__gte=start,
             starts_at__lt=start + timedelta(days=1),
         )
@@ -115,7 +111,3 @@ def desk_rows(unit: Clinic, day: date) -> list[DeskRow]:
             )
         )
     return rows
-
-
-def desk_serves(unit: Clinic, appointment: Appointment) -> bool:
-    return appointment.clinic_id == unit.pk or unit.serves.filter(pk=appointment.clinic_id).exists()

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from bookings.errors import DomainError
 from bookings.models import Appointment, AppointmentStatus, Clinic
+from bookings.selectors import unit_clinic_ids
 from bookings.services import appointment_set_status
 
 from ..models import Channel, ExcludedAtClinic
@@ -42,7 +43,7 @@ def arrival_register(
     All in one transaction."""
     with transaction.atomic():
         clinic = appointment.clinic
-        if appointment.clinic_id != at.pk and not at.serves.filter(pk=clinic.pk).exists():
+        if appointment.clinic_id not in unit_clinic_ids(at):
             raise DomainError(
                 "Kontakten hör inte till en mottagning som registreras här.",
                 field="appointment",

@@ -13,13 +13,14 @@ from django.views.decorators.http import require_POST
 
 from bookings.errors import DomainError
 from bookings.models import Appointment, AppointmentStatus, Clinic
+from bookings.selectors import unit_clinic_ids
 from bookings.services import appointment_set_status
 from bookings.staff import CARE_ROLES, AuthedRequest, current_clinic, role_required
 
 from ..access.models import AccessLog
 from ..access.services import access_log_record_many
 from .models import ArrivalOutcome
-from .selectors import desk_rows, desk_serves
+from .selectors import desk_rows
 from .services import arrival_register
 
 
@@ -49,7 +50,7 @@ def _desk_appointment(request: AuthedRequest, appointment_id: int) -> tuple[Appo
         Appointment.objects.select_related("clinic", "patient"), pk=appointment_id
     )
     unit = current_clinic(request)
-    if unit is None or not desk_serves(unit, appointment):
+    if unit is None or appointment.clinic_id not in unit_clinic_ids(unit):
         raise PermissionDenied(_("Kontakten hör inte till mottagningen du arbetar på."))
     return appointment, unit
 
