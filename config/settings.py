@@ -130,6 +130,14 @@ else:
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Prepared statements for the few hot statements that ask for one (`prepare=True` on
+    # bookings.db's driver cursors: the SMS-status read, the dispatch loop's facts), so
+    # PostgreSQL plans them once per connection instead of on every call. psycopg prepares
+    # nothing while the threshold is None (Django's default); the ORM's statements carry
+    # their values inline and are never repeated often enough to reach this one. Turn off
+    # (DB_PREPARED_STATEMENTS=false) behind a PgBouncer in transaction mode before 1.21.
+    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Rate limits (guessing check-in links) live in the cache: with several web processes,
