@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from bookings.api_base import ApiView, pid_path, problems
 from bookings.errors import NotFound
-from bookings.models import Scope
+from bookings.models import ApiClient, Scope
 from bookings.selectors import clinic_get_cached
 from bookings.serializers import (
     HsaIdField,
@@ -19,7 +19,6 @@ from bookings.serializers import (
 )
 
 from .access.models import AccessLog
-from .access.services import access_log_record_many
 from .models import State
 from .reasons import Reason
 from .rules import who_receives
@@ -59,8 +58,8 @@ class SmsStatusApi(ApiView):
         responses={200: OutputSerializer, **problems(400, 401, 403, 404)},
     )
     def get(self, request: Request, personal_id: str) -> Response:
-        # The hot path of the booking system and 1177: the patient found and their facts
-        # read in one round trip, the clinic's id from the process's cache.
+        # The hot path of the booking system and 1177: the patient found, their facts read
+        # and the read logged in one round trip, the clinic's id from the process's cache.
         pid = path_value(PersonalIdField(), "personal_id", personal_id)
         raw_clinic = request.query_params.get("clinic")
         clinic = (
@@ -68,24 +67,23 @@ class SmsStatusApi(ApiView):
             if raw_clinic
             else None
         )
-        found = facts_for_personal_id(pid)
+        client: ApiClient = request.auth  # type: ignore[assignment]
+        found = facts_for_personal_id(pid, read_by=client, action=AccessLog.Action.API_SMS_STATUS)
         if found is None:
             raise NotFound(f"Patienten {pid} finns inte i registret.")
-        patient_id, facts = found
+        _, facts = found
         decision = who_receives(
             facts, clinic_id=clinic.pk if clinic else None, on=timezone.localdate()
-        )
-        access_log_record_many(
-            actor=request.auth,
-            clinic=None,
-            action=AccessLog.Action.API_SMS_STATUS,
-            patient_ids=[patient_id],
         )
         return Response(
             {
                 "personal_id": pid,
                 "state": facts.state,
-                "blocked_clinics": [c.hsa_id for c in clinics_named(facts.blocked_clinics)],
+                "blocked_clinics": (
+                    [c.hsa_id for c in clinics_named(facts.blocked_clinics)]
+                    if facts.blocked_clinics
+                    else []
+                ),
                 "clinic": clinic.hsa_id if clinic else None,
                 "will_receive": decision.will_receive,
                 "recipients": [{"role": r.role, "number": r.number} for r in decision.recipients],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -13,9 +13,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from bookings.db import driver_cursor
-from bookings.models import Clinic, Guardianship, Patient
+from bookings.models import ApiClient, Clinic, Guardianship, Patient
 
 from . import rules
+from .access.models import AccessLog
+from .access.services import access_log_record_many
 from .models import (
     ConsentEvent,
     GuardianNumber,
@@ -97,70 +99,94 @@ def clinics_named(ids: Iterable[int]) -> QuerySet[Clinic]:
 
 def facts_for_patients(patient_ids: Iterable[int]) -> dict[int, rules.PatientFacts]:
     """The decision's facts for many patients at once (the dispatch loop decides for a
-    whole batch): one query on PostgreSQL (two elsewhere), and two more when the batch has
-    children."""
+    whole batch): one query on PostgreSQL, children's guardians included (four elsewhere)."""
     ids = list(set(patient_ids))
     if not ids:
         return {}
     if connection.vendor == "postgresql":
         with driver_cursor(connection) as cursor:
-            cursor.execute(_FACTS_SQL, [ids], prepare=True)
-            patients = cursor.fetchall()
-    else:
-        blocked: dict[int, list[int]] = defaultdict(list)
-        for patient_id, clinic_id in PatientConsent.blocked_clinics.through.objects.filter(
-            patientconsent_id__in=ids
-        ).values_list("patientconsent_id", "clinic_id"):
-            blocked[patient_id].append(clinic_id)
-        patients = [
-            (*row, blocked.get(row[0], ()))
-            for row in Patient.objects.filter(pk__in=ids).values_list(
-                "id",
-                "birth_date",
-                "protected_identity",
-                "mobile_number",
-                "synced_1177_at",
-                "consent__state",
+            cursor.execute(
+                _FACTS_SQL, {"youngest_adult": _youngest_adult(), "ids": ids}, prepare=True
             )
-        ]
-    return _facts_from_rows(patients)
+            return _facts_from_rows(cursor.fetchall())
+    blocked: dict[int, list[int]] = defaultdict(list)
+    for patient_id, clinic_id in PatientConsent.blocked_clinics.through.objects.filter(
+        patientconsent_id__in=ids
+    ).values_list("patientconsent_id", "clinic_id"):
+        blocked[patient_id].append(clinic_id)
+    rows = Patient.objects.filter(pk__in=ids).values_list(
+        "id",
+        "birth_date",
+        "protected_identity",
+        "mobile_number",
+        "synced_1177_at",
+        "consent__state",
+    )
+    return _facts_from_rows(_with_guardians([(*row, blocked.get(row[0], ())) for row in rows]))
 
 
-def facts_for_personal_id(personal_id: str) -> tuple[int, rules.PatientFacts] | None:
-    """(the patient's id, their facts) found by personnummer, or None: on PostgreSQL one
-    round trip finds the patient and reads the facts (the SMS-status API's hot path)."""
+def facts_for_personal_id(
+    personal_id: str, *, read_by: ApiClient, action: str
+) -> tuple[int, rules.PatientFacts] | None:
+    """(the patient's id, their facts) found by personnummer, the read recorded in the
+    access log as `action` by the API client `read_by` (PDL); None, and nothing recorded,
+    when nobody has that personnummer. On PostgreSQL all in one round trip — the insert is
+    a data-modifying CTE of the read (the SMS-status API's hot path)."""
     if connection.vendor != "postgresql":
         pk = Patient.objects.filter(personal_id=personal_id).values_list("pk", flat=True).first()
-        return None if pk is None else (pk, facts_for_patients([pk])[pk])
+        if pk is None:
+            return None
+        access_log_record_many(actor=read_by, clinic=None, action=action, patient_ids=[pk])
+        return pk, facts_for_patients([pk])[pk]
     with driver_cursor(connection) as cursor:
-        cursor.execute(_FACTS_BY_PERSONAL_ID_SQL, [personal_id], prepare=True)
+        cursor.execute(
+            _FACTS_BY_PERSONAL_ID_SQL,
+            {
+                "youngest_adult": _youngest_adult(),
+                "personal_id": personal_id,
+                "client": read_by.pk,
+                "action": action,
+            },
+            prepare=True,
+        )
         rows = cursor.fetchall()
     if not rows:
         return None
     return rows[0][0], _facts_from_rows(rows)[rows[0][0]]
 
 
-def _facts_from_rows(patients: list[Any]) -> dict[int, rules.PatientFacts]:
-    """The facts from the patients' rows (id, birth date, protected, number, confirmed,
-    state, blocked clinics), with the guardians of those who may be children."""
-    # Guardians matter only below 13; anyone born in the last 14 years may be a child on
-    # the day of sending.
-    youngest_adult = timezone.localdate().replace(month=1, day=1) - timedelta(days=14 * 366)
-    children = [row[0] for row in patients if row[1] > youngest_adult]
-    guardians: dict[int, list[rules.GuardianFacts]] = defaultdict(list)
+def _youngest_adult() -> date:
+    """Guardians matter only below 13; anyone born after this day (14 years before this
+    year began) may be a child on the day of sending, and their guardians are read."""
+    return timezone.localdate().replace(month=1, day=1) - timedelta(days=14 * 366)
+
+
+def _with_guardians(patients: list[Any]) -> list[Any]:
+    """The rows with the guardians' protection flags and numbers (by guardianship, in its
+    order) of those who may be children, as the PostgreSQL statement reads them."""
+    children = [row[0] for row in patients if row[1] > _youngest_adult()]
+    protected: dict[int, list[bool]] = defaultdict(list)
+    numbers: dict[int, list[str | None]] = defaultdict(list)
     if children:
-        numbers: dict[tuple[int, int], str] = {
+        given = {
             (child, guardian): number
             for child, guardian, number in GuardianNumber.objects.filter(
                 child_id__in=children
             ).values_list("child_id", "guardian_id", "number")
         }
-        for child, guardian, protected in (
+        for child, guardian, is_protected in (
             Guardianship.objects.filter(child_id__in=children)
             .order_by("id")
             .values_list("child_id", "guardian_id", "guardian__protected_identity")
         ):
-            guardians[child].append(rules.GuardianFacts(protected, numbers.get((child, guardian))))
+            protected[child].append(is_protected)
+            numbers[child].append(given.get((child, guardian)))
+    return [(*row, protected.get(row[0]), numbers.get(row[0])) for row in patients]
+
+
+def _facts_from_rows(patients: list[Any]) -> dict[int, rules.PatientFacts]:
+    """The facts from the patients' rows (id, birth date, protected, number, confirmed,
+    state, blocked clinics, guardians' protection flags, guardians' numbers)."""
     no_guardians: tuple[rules.GuardianFacts, ...] = ()
     no_blocks: frozenset[int] = frozenset()
     return {
@@ -170,26 +196,61 @@ def _facts_from_rows(patients: list[Any]) -> dict[int, rules.PatientFacts]:
             mobile_number=number or None,
             state=state or rules.NOT_ACTIVATED,
             blocked_clinics=frozenset(blocked_at) if blocked_at else no_blocks,
-            guardians=tuple(guardians[pk]) if pk in guardians else no_guardians,
+            guardians=(
+                tuple(map(rules.GuardianFacts, guardian_protected, guardian_numbers))
+                if guardian_protected
+                else no_guardians
+            ),
             identity_confirmed=bool(confirmed),
         )
-        for pk, birth_date, protected, number, confirmed, state, blocked_at in patients
+        for (
+            pk,
+            birth_date,
+            protected,
+            number,
+            confirmed,
+            state,
+            blocked_at,
+            guardian_protected,
+            guardian_numbers,
+        ) in patients
     }
 
 
-# The patients with their consent state and the clinics that block them, in one round trip
-# (the ids travel as one array). Both are looked up per patient through their indexes: a
-# join lets PostgreSQL hash the whole consent table for every batch while it is small.
+# The patients with their consent state, the clinics that block them and — for those born
+# after the first parameter, who may be children — their guardians' protection and the
+# number each gave, in one round trip (the ids travel as one array). Each is looked up per
+# patient through its index: a join lets PostgreSQL hash the whole consent table for every
+# batch while it is small.
 _FACTS_SELECT = f"""
     SELECT p.id, p.birth_date, p.protected_identity, p.mobile_number,
            p.synced_1177_at IS NOT NULL,
            (SELECT pc.state FROM {PatientConsent._meta.db_table} pc WHERE pc.patient_id = p.id),
            ARRAY(SELECT b.clinic_id FROM {PatientConsent.blocked_clinics.through._meta.db_table} b
-                 WHERE b.patientconsent_id = p.id)
+                 WHERE b.patientconsent_id = p.id),
+           CASE WHEN p.birth_date > %(youngest_adult)s::date THEN ARRAY(
+               SELECT g.protected_identity
+               FROM {Guardianship._meta.db_table} gs
+               JOIN {Patient._meta.db_table} g ON g.id = gs.guardian_id
+               WHERE gs.child_id = p.id ORDER BY gs.id) END,
+           CASE WHEN p.birth_date > %(youngest_adult)s::date THEN ARRAY(
+               SELECT gn.number
+               FROM {Guardianship._meta.db_table} gs
+               LEFT JOIN {GuardianNumber._meta.db_table} gn
+                 ON gn.child_id = gs.child_id AND gn.guardian_id = gs.guardian_id
+               WHERE gs.child_id = p.id ORDER BY gs.id) END
     FROM {Patient._meta.db_table} p
 """  # noqa: S608 (table names from the models, no input)
-_FACTS_SQL = _FACTS_SELECT + "WHERE p.id = ANY(%s::bigint[])"
-_FACTS_BY_PERSONAL_ID_SQL = _FACTS_SELECT + "WHERE p.personal_id = %s"
+_FACTS_SQL = _FACTS_SELECT + "WHERE p.id = ANY(%(ids)s::bigint[])"
+_FACTS_BY_PERSONAL_ID_SQL = f"""
+    WITH found AS (
+        SELECT id FROM {Patient._meta.db_table} WHERE personal_id = %(personal_id)s
+    ), logged AS (
+        INSERT INTO {AccessLog._meta.db_table} (client_id, patient_id, action, searched_for)
+        SELECT %(client)s, found.id, %(action)s, '' FROM found
+    )
+    {_FACTS_SELECT} WHERE p.id = (SELECT id FROM found)
+"""  # noqa: S608 (table names from the models, no input)
 
 
 def guardian_numbers_of(child: Patient) -> QuerySet[GuardianNumber]:

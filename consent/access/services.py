@@ -45,7 +45,10 @@ def access_log_record_many(
         AccessLog(clinic=clinic, patient_id=pk, action=action, **fields)
         for pk in dict.fromkeys(patient_ids)
     ]
-    AccessLog.objects.bulk_create(entries, batch_size=1000)
+    if len(entries) == 1:
+        entries[0].save(force_insert=True)  # one statement; bulk_create adds BEGIN and COMMIT
+    else:
+        AccessLog.objects.bulk_create(entries, batch_size=1000)
     return len(entries)
 
 
