@@ -110,24 +110,19 @@ class PatientSyncApi(ApiView):
         )
 
 
-class AppointmentOutputSerializer(serializers.ModelSerializer):
+class AppointmentOutputSerializer(serializers.Serializer):
+    # Declared, not a ModelSerializer: the booking system's every PUT answers with one, and
+    # a ModelSerializer builds its fields from the model anew for each instance.
+    external_id = serializers.CharField(label="Externt id", max_length=64)
     patient = serializers.CharField(source="patient.personal_id")
     clinic = serializers.CharField(source="clinic.hsa_id")
-
-    class Meta:
-        model = Appointment
-        fields = [
-            "external_id",
-            "patient",
-            "clinic",
-            "starts_at",
-            "booked_at",
-            "status",
-            "contact_type",
-            "arrived_at",
-            "cancelled_at",
-            "late_cancellation",
-        ]
+    starts_at = serializers.DateTimeField(label="Starttid")
+    booked_at = serializers.DateTimeField(label="Bokad")
+    status = serializers.ChoiceField(choices=AppointmentStatus.choices)
+    contact_type = serializers.ChoiceField(label="Kontakttyp", choices=ContactType.choices)
+    arrived_at = serializers.DateTimeField(label="Ankom", allow_null=True)
+    cancelled_at = serializers.DateTimeField(label="Avbokad", allow_null=True)
+    late_cancellation = serializers.BooleanField(label="Sen avbokning")
 
 
 class AppointmentApi(ApiView):

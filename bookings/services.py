@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -271,7 +272,6 @@ def api_client_rotate_key(*, client: ApiClient) -> str:
     return key
 
 
-@transaction.atomic
 def appointment_upsert(
     *,
     external_id: str,
@@ -285,6 +285,35 @@ def appointment_upsert(
     """Creates or updates the booking system's appointment with this external id and tells
     the apps above (`appointment_changed`) in the same transaction. An update that changes
     nothing sends nothing. `booked_at` defaults to now; it is kept from the first booking."""
+    upsert = partial(
+        _appointment_upsert,
+        external_id,
+        patient,
+        clinic,
+        starts_at,
+        status,
+        contact_type,
+        booked_at,
+    )
+    try:
+        return upsert()
+    except IntegrityError:
+        # The booking system sent the same PUT twice at once and the other one created the
+        # contact after this one looked: the whole upsert again, now an update of that row
+        # (usually one that changes nothing). Any other violation fails again and is raised.
+        return upsert()
+
+
+@transaction.atomic
+def _appointment_upsert(
+    external_id: str,
+    patient: Patient,
+    clinic: Clinic,
+    starts_at: datetime,
+    status: str,
+    contact_type: str,
+    booked_at: datetime | None = None,
+) -> tuple[Appointment, bool]:
     if timezone.is_naive(starts_at) or (booked_at is not None and timezone.is_naive(booked_at)):
         raise DomainError("Tider måste ha en tidszon.", field="starts_at", code="naive_datetime")
     if status not in AppointmentStatus.values:
@@ -306,22 +335,16 @@ def appointment_upsert(
             contact_type=contact_type,
         )
         _set_status(new, status, now=now, via="booking_system")
-        try:
-            with transaction.atomic():  # a savepoint: the same PUT may be creating it too
-                new.save()
-        except IntegrityError:
-            # The booking system sent the same PUT twice at once and the other one created
-            # it: this one is an update of that row (usually one that changes nothing).
-            appointment = Appointment.objects.select_for_update().get(external_id=external_id)
-        else:
-            appointment_changed.send(sender=Appointment, appointment=new, previous=None, moment=now)
-            return new, True
+        new.save()  # no savepoint: a PUT creating it at the same time makes the caller retry
+        appointment_changed.send(sender=Appointment, appointment=new, previous=None, moment=now)
+        return new, True
     if appointment.patient_id != patient.pk:
         raise DomainError(
             "En bokad kontakt kan inte byta patient; avboka och boka en ny.",
             field="patient",
             code="patient_changed",
         )
+    appointment.patient = patient  # the same row: no query for it in the answer
     previous = AppointmentSnapshot(
         starts_at=appointment.starts_at,
         status=appointment.status,
