@@ -64,7 +64,11 @@ def case_receive(*, request: CaseRequest, client: ApiClient) -> tuple[EServiceCa
     applied at once, still with a standard reply and an event linked to it."""
     received_at = clinic_get(request.received_at, field="received_at")
     submitted_by = patient_get(request.submitted_by, field="submitted_by")
-    subject = patient_get(request.subject, field="subject")
+    subject = (
+        submitted_by
+        if request.subject == request.submitted_by  # both normalised: the resident's own
+        else patient_get(request.subject, field="subject")
+    )
     clinic = clinic_get(request.clinic, field="clinic") if request.clinic else None
     if subject != submitted_by:
         is_guardian = Guardianship.objects.filter(child=subject, guardian=submitted_by).exists()
@@ -107,9 +111,7 @@ def case_receive(*, request: CaseRequest, client: ApiClient) -> tuple[EServiceCa
         except IntegrityError:  # the same id arrived twice at once: the first one won
             existing = EServiceCase.objects.get(external_id=request.external_id)
         else:
-            case_auto_apply(case=case)
-            case.refresh_from_db()
-            return case, True
+            return case_auto_apply(case=case), True
     if existing.request_digest != digest or existing.client_id != client.pk:
         raise Conflict(
             f"Ärendet {request.external_id} finns redan med annat innehåll.",
@@ -125,16 +127,17 @@ def _auto_applies(case: EServiceCase) -> bool:
     return mode == "all" or (mode == "self" and own)
 
 
-def case_auto_apply(*, case: EServiceCase) -> None:
+def case_auto_apply(*, case: EServiceCase) -> EServiceCase:
     """Applies a new case at once when ESERVICE_AUTO_APPLY says so, with the reply for the
-    situation it leaves the resident in. A case that cannot be applied (say, a third
-    guardian number) stays in the queue for staff."""
+    situation it leaves the resident in, and returns it as it now is. A case that cannot be
+    applied (say, a third guardian number) stays in the queue for staff."""
     if not _auto_applies(case):
-        return
+        return case
     try:
-        case_apply(case=case, actor=None, auto=True)
+        return case_apply(case=case, actor=None, auto=True)
     except DomainError as error:
         logger.info("Case %s not applied automatically: %s", case.pk, error.message)
+        return case
 
 
 @transaction.atomic
