@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from bookings.db import savepoint_if_in_transaction
 from bookings.errors import Conflict, DomainError, Forbidden
 from bookings.models import ApiClient, Guardianship
 from bookings.selectors import clinic_get, patient_get
@@ -95,7 +96,7 @@ def case_receive(*, request: CaseRequest, client: ApiClient) -> tuple[EServiceCa
     existing = EServiceCase.objects.filter(external_id=request.external_id).first()
     if existing is None:
         try:
-            with transaction.atomic():
+            with savepoint_if_in_transaction():
                 case = EServiceCase.objects.create(
                     external_id=request.external_id,
                     received_at=received_at,

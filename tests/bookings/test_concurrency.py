@@ -8,15 +8,18 @@ import threading
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
+from unittest.mock import patch
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from bookings.identity import personal_id_for
-from bookings.models import Appointment, Guardianship, Patient, Scope
+from bookings.models import ApiClient, Appointment, Guardianship, Patient, Scope
 from bookings.services import api_client_create
+from consent.cases.services import CaseRequest, case_receive
+from consent.models import EServiceCase
 from reminders.models import Message
 from tests.factories import ClinicFactory, PatientFactory
 
@@ -81,3 +84,45 @@ def test_the_same_new_patient_put_at_once_is_created_once_with_its_guardians(
     assert sorted(statuses) == [200] * (AT_ONCE - 1) + [201]
     created = Patient.objects.get(personal_id=child)
     assert Guardianship.objects.filter(child=created).count() == 2
+
+
+def test_the_same_eservice_case_posted_at_once_is_stored_once(on_postgres: None) -> None:
+    # Without a transaction of its own the case's INSERT is alone: the losers of the race
+    # must still answer 200 with the winner's case, not 500.
+    _, key = api_client_create(name="1177", scopes=[Scope.ESERVICE])
+    resident, clinic = PatientFactory(), ClinicFactory()
+    body = {
+        "external_id": "CASE-AT-ONCE",
+        "received_at": clinic.hsa_id,
+        "submitted_by": resident.personal_id,
+        "subject": resident.personal_id,
+        "action": "activate",
+    }
+    statuses = at_once(lambda api: api.post("/api/v1/eservice/cases/", body, format="json"), key)
+    assert sorted(statuses) == [200] * (AT_ONCE - 1) + [201]
+    assert EServiceCase.objects.filter(external_id="CASE-AT-ONCE").count() == 1
+
+
+def test_a_case_inside_a_caller_s_transaction_survives_losing_the_race(
+    on_postgres: None,
+) -> None:
+    # The same id stored meanwhile by someone else: inside a transaction the INSERT's
+    # failure is kept to a savepoint, and the stored case is the answer.
+    _, key = api_client_create(name="1177", scopes=[Scope.ESERVICE])
+    client = ApiClient.objects.get(name="1177")
+    resident, clinic = PatientFactory(), ClinicFactory()
+    request = CaseRequest(
+        external_id="CASE-RACE",
+        received_at=clinic.hsa_id,
+        submitted_by=resident.personal_id,
+        subject=resident.personal_id,
+        action="activate",
+    )
+    first, created = case_receive(request=request, client=client)
+    assert created
+    with transaction.atomic():
+        # As if the look-up had missed it: the INSERT runs and loses.
+        with patch.object(EServiceCase.objects, "filter", return_value=EServiceCase.objects.none()):
+            again, created = case_receive(request=request, client=client)
+        assert not created and again.pk == first.pk
+        assert EServiceCase.objects.count() == 1  # the transaction is still usable
