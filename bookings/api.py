@@ -153,10 +153,11 @@ class AppointmentApi(ApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        patient = selectors.patient_get(fields.pop("patient"), field="patient")
-        clinic = selectors.clinic_get(fields.pop("clinic"), field="clinic")
-        appointment, created = services.appointment_upsert(
-            external_id=external_id, patient=patient, clinic=clinic, **fields
+        appointment, created = services.appointment_put(
+            external_id=external_id,
+            personal_id=fields.pop("patient"),
+            hsa_id=fields.pop("clinic"),
+            **fields,
         )
         return Response(
             AppointmentOutputSerializer(appointment).data,

@@ -27,6 +27,7 @@ from .models import (
     Scope,
     StaffIdentity,
 )
+from .selectors import clinic_get, patient_get
 from .signals import AppointmentSnapshot, appointment_changed
 
 if TYPE_CHECKING:
@@ -285,6 +286,36 @@ def appointment_upsert(
     """Creates or updates the booking system's appointment with this external id and tells
     the apps above (`appointment_changed`) in the same transaction. An update that changes
     nothing sends nothing. `booked_at` defaults to now; it is kept from the first booking."""
+    return _upsert_retried(external_id, patient, clinic, starts_at, status, contact_type, booked_at)
+
+
+def appointment_put(
+    *,
+    external_id: str,
+    personal_id: str,
+    hsa_id: str,
+    starts_at: datetime,
+    status: str,
+    contact_type: str,
+    booked_at: datetime | None = None,
+) -> tuple[Appointment, bool]:
+    """`appointment_upsert` in the booking system's own terms, the patient's personnummer
+    and the clinic's HSA-id: a contact that exists brings its patient and clinic with its
+    locked row, and only one that changes them (or a new one) looks them up."""
+    pid = identity.parse_personal_id(personal_id).value
+    hsa = identity.parse_hsa_id(hsa_id)
+    return _upsert_retried(external_id, pid, hsa, starts_at, status, contact_type, booked_at)
+
+
+def _upsert_retried(
+    external_id: str,
+    patient: Patient | str,
+    clinic: Clinic | str,
+    starts_at: datetime,
+    status: str,
+    contact_type: str,
+    booked_at: datetime | None,
+) -> tuple[Appointment, bool]:
     upsert = partial(
         _appointment_upsert,
         external_id,
@@ -304,11 +335,27 @@ def appointment_upsert(
         return upsert()
 
 
+def _party(existing: Appointment | None, given: Patient | str) -> Patient:
+    if isinstance(given, Patient):
+        return given
+    if existing is not None and existing.patient.personal_id == given:
+        return existing.patient
+    return patient_get(given, field="patient")
+
+
+def _place(existing: Appointment | None, given: Clinic | str) -> Clinic:
+    if isinstance(given, Clinic):
+        return given
+    if existing is not None and existing.clinic.hsa_id == given:
+        return existing.clinic
+    return clinic_get(given, field="clinic")
+
+
 @transaction.atomic
 def _appointment_upsert(
     external_id: str,
-    patient: Patient,
-    clinic: Clinic,
+    patient_or_pid: Patient | str,
+    clinic_or_hsa: Clinic | str,
     starts_at: datetime,
     status: str,
     contact_type: str,
@@ -323,7 +370,13 @@ def _appointment_upsert(
             f"Okänd kontakttyp: {contact_type}.", field="contact_type", code="invalid_choice"
         )
     now = timezone.now()
-    appointment = Appointment.objects.select_for_update().filter(external_id=external_id).first()
+    appointment = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("patient", "clinic")
+        .filter(external_id=external_id)
+        .first()
+    )
+    patient, clinic = _party(appointment, patient_or_pid), _place(appointment, clinic_or_hsa)
     if appointment is None:
         new = Appointment(
             external_id=external_id,
@@ -344,7 +397,6 @@ def _appointment_upsert(
             field="patient",
             code="patient_changed",
         )
-    appointment.patient = patient  # the same row: no query for it in the answer
     previous = AppointmentSnapshot(
         starts_at=appointment.starts_at,
         status=appointment.status,

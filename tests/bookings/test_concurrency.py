@@ -108,7 +108,7 @@ def test_a_case_inside_a_caller_s_transaction_survives_losing_the_race(
 ) -> None:
     # The same id stored meanwhile by someone else: inside a transaction the INSERT's
     # failure is kept to a savepoint, and the stored case is the answer.
-    _, key = api_client_create(name="1177", scopes=[Scope.ESERVICE])
+    api_client_create(name="1177", scopes=[Scope.ESERVICE])
     client = ApiClient.objects.get(name="1177")
     resident, clinic = PatientFactory(), ClinicFactory()
     request = CaseRequest(
