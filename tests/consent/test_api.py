@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
+from bookings.models import Scope
 from consent import services
+from consent.access.models import AccessLog
+from consent.selectors import facts_for_patients
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +87,62 @@ def test_unknown_query_parameter_is_refused(status_api: APIClient) -> None:
     assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [
         ("klinik", "unknown_parameter")
     ]
+
+
+def test_each_answer_is_logged_once_and_a_miss_not_at_all(make_api: Any, on_postgres: None) -> None:
+    # The read and its access-log entry are one statement: a found patient gives exactly
+    # one entry, by the client; nobody found (or a clinic that does not exist) gives none.
+    api, client = make_api(Scope.STATUS_READ)
+    patient, clinic = PatientFactory(), ClinicFactory()
+    assert api.get(f"/api/v1/patients/{patient.personal_id}/sms-status/").status_code == 200
+    assert api.get("/api/v1/patients/19121212-1212/sms-status/").status_code == 404
+    unknown_clinic = f"/api/v1/patients/{patient.personal_id}/sms-status/?clinic=SE2321000115-E9"
+    assert api.get(unknown_clinic).status_code == 404
+    entries = list(AccessLog.objects.values_list("client", "user", "patient", "clinic", "action"))
+    assert entries == [(client.pk, None, patient.pk, None, "api_sms_status")]
+    assert clinic.pk  # a clinic exists: the 404 above was for the unknown one
+
+
+def test_the_single_statement_reads_the_same_facts_as_the_orm(
+    on_postgres: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The dispatch loop and the SMS-status API read the facts in one PostgreSQL statement;
+    # other databases read them through the ORM. Both must agree for every kind of patient:
+    # adults, a child with a protected guardian and one whose guardian gave a number, a
+    # child whose guardians gave nothing, a child without guardians, blocks.
+    adult = PatientFactory(mobile_number="+46701234567")
+    blocked = ClinicFactory()
+    services.consent_activate(patient=adult, actor=None, channel="phone")
+    services.consent_block_clinic(patient=adult, clinic=blocked, actor=None, channel="phone")
+    child = PatientFactory(age=8, mobile_number="")
+    numbered = GuardianshipFactory(child=child).guardian
+    GuardianshipFactory(child=child, guardian=PatientFactory(protected_identity=True))
+    services.guardian_number_register(
+        child=child, guardian=numbered, number="0701112233", actor=None, channel="phone"
+    )
+    silent = GuardianshipFactory().child
+    orphan = PatientFactory(age=3, mobile_number="")
+    protected = PatientFactory(protected_identity=True)
+    ids = [p.pk for p in (adult, child, silent, orphan, protected)]
+
+    from_statement = facts_for_patients(ids)
+    monkeypatch.setattr(connection, "vendor", "sqlite")  # the other databases' way
+    from_orm = facts_for_patients(ids)
+
+    assert from_statement == from_orm
+    assert [g.number for g in from_statement[child.pk].guardians] == ["+46701112233", None]
+    assert [g.protected_identity for g in from_statement[child.pk].guardians] == [False, True]
+    assert from_statement[adult.pk].blocked_clinics == {blocked.pk}
+
+
+def test_the_hot_statements_are_prepared_on_the_server(on_postgres: None) -> None:
+    # Django leaves psycopg's prepare threshold at None, which turns prepare=True into a
+    # parse and plan on every call; the settings lift it. Without them this fails.
+    adult = PatientFactory()
+    facts_for_patients([adult.pk])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%consent_patientconsent%"],
+        )
+        assert cursor.fetchone()[0] >= 1

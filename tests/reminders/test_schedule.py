@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from bookings.models import ApiClient, Appointment, Scope
@@ -277,3 +279,49 @@ def test_a_booking_days_ahead_does_not_nudge(
     with django_capture_on_commit_callbacks(execute=True):
         book(api, patient, clinic, NOW + timedelta(days=5))
     assert sent == []
+
+
+def test_a_move_reads_the_patient_and_clinic_with_the_contact(api, patient, clinic) -> None:
+    # The booking system's most common PUT: the contact exists; its patient and clinic
+    # come with its locked row, not from look-ups of their own.
+    book(api, patient, clinic, NOW + timedelta(days=5))
+    with CaptureQueriesContext(connection) as queries:
+        response = book(api, patient, clinic, NOW + timedelta(days=6))
+    assert response.status_code == 200
+    assert (response.json()["patient"], response.json()["clinic"]) == (
+        patient.personal_id,
+        clinic.hsa_id,
+    )
+    lookups = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith(('SELECT "bookings_patient"', 'SELECT "bookings_clinic"'))
+    ]
+    assert lookups == []
+
+
+def test_a_move_to_another_clinic_looks_it_up_and_an_unknown_one_changes_nothing(
+    api, patient, clinic
+) -> None:
+    book(api, patient, clinic, NOW + timedelta(days=5))
+    other = ClinicFactory(self_checkin=False)
+    moved = book(api, patient, other, NOW + timedelta(days=5))
+    assert moved.status_code == 200
+    assert Appointment.objects.get().clinic == other
+    assert [kind for kind, _, status, _ in plan() if status == "scheduled"] == ["reminder"]
+
+    gone = ClinicFactory.build(hsa_id="SE2321000115-E404")
+    refused = book(api, patient, gone, NOW + timedelta(days=7))
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["field"] == "clinic"
+    assert Appointment.objects.get().clinic == other
+    assert Appointment.objects.get().starts_at == NOW + timedelta(days=5)
+
+
+def test_an_unknown_patient_on_an_existing_contact_is_refused(api, patient, clinic) -> None:
+    book(api, patient, clinic, NOW + timedelta(days=5))
+    stranger = PatientFactory.build(personal_id="191212121212")
+    refused = book(api, stranger, clinic, NOW + timedelta(days=6))
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["field"] == "patient"
+    assert Appointment.objects.get().starts_at == NOW + timedelta(days=5)
