@@ -18,7 +18,7 @@ from django.utils import timezone
 from bookings.db import savepoint_if_in_transaction
 from bookings.errors import Conflict, DomainError, Forbidden
 from bookings.models import ApiClient, Guardianship
-from bookings.selectors import clinic_get, patient_get
+from bookings.selectors import clinic_get_cached, patient_get
 
 from .. import rules
 from ..models import Channel
@@ -63,14 +63,15 @@ def case_receive(*, request: CaseRequest, client: ApiClient) -> tuple[EServiceCa
     with the same id is a Conflict. The subject is the resident or a registered child of
     theirs under 13 (else Forbidden, `not_guardian`). With ESERVICE_AUTO_APPLY the case is
     applied at once, still with a standard reply and an event linked to it."""
-    received_at = clinic_get(request.received_at, field="received_at")
+    # The clinics only as the case's references (ids never change): from the cache.
+    received_at = clinic_get_cached(request.received_at, field="received_at")
     submitted_by = patient_get(request.submitted_by, field="submitted_by")
     subject = (
         submitted_by
         if request.subject == request.submitted_by  # both normalised: the resident's own
         else patient_get(request.subject, field="subject")
     )
-    clinic = clinic_get(request.clinic, field="clinic") if request.clinic else None
+    clinic = clinic_get_cached(request.clinic, field="clinic") if request.clinic else None
     if subject != submitted_by:
         is_guardian = Guardianship.objects.filter(child=subject, guardian=submitted_by).exists()
         under_13 = (
@@ -93,26 +94,26 @@ def case_receive(*, request: CaseRequest, client: ApiClient) -> tuple[EServiceCa
         if not request.mobile_number:
             raise DomainError("Mobilnummer saknas.", field="mobile_number", code="required")
     digest = request.digest()
-    existing = EServiceCase.objects.filter(external_id=request.external_id).first()
-    if existing is None:
-        try:
-            with savepoint_if_in_transaction():
-                case = EServiceCase.objects.create(
-                    external_id=request.external_id,
-                    received_at=received_at,
-                    submitted_by=submitted_by,
-                    subject=subject,
-                    action=request.action,
-                    clinic=clinic,
-                    mobile_number=request.mobile_number or "",
-                    message=request.message,
-                    request_digest=digest,
-                    client=client,
-                )
-        except IntegrityError:  # the same id arrived twice at once: the first one won
-            existing = EServiceCase.objects.get(external_id=request.external_id)
-        else:
-            return case_auto_apply(case=case), True
+    try:  # a new case is one INSERT; the id already stored makes it fail, and we look
+        with savepoint_if_in_transaction():
+            case = EServiceCase.objects.create(
+                external_id=request.external_id,
+                received_at=received_at,
+                submitted_by=submitted_by,
+                subject=subject,
+                action=request.action,
+                clinic=clinic,
+                mobile_number=request.mobile_number or "",
+                message=request.message,
+                request_digest=digest,
+                client=client,
+            )
+    except IntegrityError:  # the same id again, or twice at once: the stored one answers
+        existing = EServiceCase.objects.filter(external_id=request.external_id).first()
+        if existing is None:
+            raise
+    else:
+        return case_auto_apply(case=case), True
     if existing.request_digest != digest or existing.client_id != client.pk:
         raise Conflict(
             f"Ärendet {request.external_id} finns redan med annat innehåll.",
