@@ -62,3 +62,8 @@ def clinic_get_cached(hsa_id: str, *, field: str | None = None) -> Clinic:
     clinic = clinic_get(value, field=field)
     _CLINIC_CACHE[value] = (time.monotonic(), clinic)
     return clinic
+
+
+def clinic_cache_clear() -> None:
+    """Forgets the cached clinics (tests: a rolled-back clinic's id is not a clinic's)."""
+    _CLINIC_CACHE.clear()

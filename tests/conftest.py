@@ -64,9 +64,14 @@ def _fast_passwords(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _empty_cache() -> Any:
-    """The cache (report counts, rate limits) starts empty for every test."""
+    """The caches (report counts, rate limits; the per-process clinics) start empty for
+    every test: a clinic of a rolled-back test keeps its HSA-id but not its id."""
     from django.core.cache import cache
 
+    from bookings.selectors import clinic_cache_clear
+
     cache.clear()
+    clinic_cache_clear()
     yield
     cache.clear()
+    clinic_cache_clear()
