@@ -336,6 +336,8 @@ def _upsert_retried(
 
 
 def _party(existing: Appointment | None, given: Patient | str) -> Patient:
+    """The contact's patient: the one given, the locked row's own when the personnummer is
+    theirs, else looked up (unknown: a 400 on `patient`)."""
     if isinstance(given, Patient):
         return given
     if existing is not None and existing.patient.personal_id == given:
@@ -344,6 +346,7 @@ def _party(existing: Appointment | None, given: Patient | str) -> Patient:
 
 
 def _place(existing: Appointment | None, given: Clinic | str) -> Clinic:
+    """The contact's clinic, the same way as `_party`."""
     if isinstance(given, Clinic):
         return given
     if existing is not None and existing.clinic.hsa_id == given:

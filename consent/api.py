@@ -19,10 +19,11 @@ from bookings.serializers import (
 )
 
 from .access.models import AccessLog
+from .access.services import patient_facts_read
 from .models import State
 from .reasons import Reason
 from .rules import who_receives
-from .selectors import clinics_named, facts_for_personal_id
+from .selectors import clinics_named
 
 
 class RecipientSerializer(serializers.Serializer):
@@ -68,7 +69,7 @@ class SmsStatusApi(ApiView):
             else None
         )
         client: ApiClient = request.auth  # type: ignore[assignment]
-        found = facts_for_personal_id(pid, read_by=client, action=AccessLog.Action.API_SMS_STATUS)
+        found = patient_facts_read(pid, read_by=client, action=AccessLog.Action.API_SMS_STATUS)
         if found is None:
             raise NotFound(f"Patienten {pid} finns inte i registret.")
         _, facts = found

@@ -13,11 +13,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from bookings.db import driver_cursor
-from bookings.models import ApiClient, Clinic, Guardianship, Patient
+from bookings.models import Clinic, Guardianship, Patient
 
 from . import rules
-from .access.models import AccessLog
-from .access.services import access_log_record_many
 from .models import (
     ConsentEvent,
     GuardianNumber,
@@ -106,9 +104,9 @@ def facts_for_patients(patient_ids: Iterable[int]) -> dict[int, rules.PatientFac
     if connection.vendor == "postgresql":
         with driver_cursor(connection) as cursor:
             cursor.execute(
-                _FACTS_SQL, {"youngest_adult": _youngest_adult(), "ids": ids}, prepare=True
+                _FACTS_SQL, {"youngest_adult": youngest_adult(), "ids": ids}, prepare=True
             )
-            return _facts_from_rows(cursor.fetchall())
+            return facts_from_rows(cursor.fetchall())
     blocked: dict[int, list[int]] = defaultdict(list)
     for patient_id, clinic_id in PatientConsent.blocked_clinics.through.objects.filter(
         patientconsent_id__in=ids
@@ -122,40 +120,10 @@ def facts_for_patients(patient_ids: Iterable[int]) -> dict[int, rules.PatientFac
         "synced_1177_at",
         "consent__state",
     )
-    return _facts_from_rows(_with_guardians([(*row, blocked.get(row[0], ())) for row in rows]))
+    return facts_from_rows(_with_guardians([(*row, blocked.get(row[0], ())) for row in rows]))
 
 
-def facts_for_personal_id(
-    personal_id: str, *, read_by: ApiClient, action: str
-) -> tuple[int, rules.PatientFacts] | None:
-    """(the patient's id, their facts) found by personnummer, the read recorded in the
-    access log as `action` by the API client `read_by` (PDL); None, and nothing recorded,
-    when nobody has that personnummer. On PostgreSQL all in one round trip — the insert is
-    a data-modifying CTE of the read (the SMS-status API's hot path)."""
-    if connection.vendor != "postgresql":
-        pk = Patient.objects.filter(personal_id=personal_id).values_list("pk", flat=True).first()
-        if pk is None:
-            return None
-        access_log_record_many(actor=read_by, clinic=None, action=action, patient_ids=[pk])
-        return pk, facts_for_patients([pk])[pk]
-    with driver_cursor(connection) as cursor:
-        cursor.execute(
-            _FACTS_BY_PERSONAL_ID_SQL,
-            {
-                "youngest_adult": _youngest_adult(),
-                "personal_id": personal_id,
-                "client": read_by.pk,
-                "action": action,
-            },
-            prepare=True,
-        )
-        rows = cursor.fetchall()
-    if not rows:
-        return None
-    return rows[0][0], _facts_from_rows(rows)[rows[0][0]]
-
-
-def _youngest_adult() -> date:
+def youngest_adult() -> date:
     """Guardians matter only below 13; anyone born after this day (14 years before this
     year began) may be a child on the day of sending, and their guardians are read."""
     return timezone.localdate().replace(month=1, day=1) - timedelta(days=14 * 366)
@@ -164,7 +132,7 @@ def _youngest_adult() -> date:
 def _with_guardians(patients: list[Any]) -> list[Any]:
     """The rows with the guardians' protection flags and numbers (by guardianship, in its
     order) of those who may be children, as the PostgreSQL statement reads them."""
-    children = [row[0] for row in patients if row[1] > _youngest_adult()]
+    children = [row[0] for row in patients if row[1] > youngest_adult()]
     protected: dict[int, list[bool]] = defaultdict(list)
     numbers: dict[int, list[str | None]] = defaultdict(list)
     if children:
@@ -184,7 +152,7 @@ def _with_guardians(patients: list[Any]) -> list[Any]:
     return [(*row, protected.get(row[0]), numbers.get(row[0])) for row in patients]
 
 
-def _facts_from_rows(patients: list[Any]) -> dict[int, rules.PatientFacts]:
+def facts_from_rows(patients: list[Any]) -> dict[int, rules.PatientFacts]:
     """The facts from the patients' rows (id, birth date, protected, number, confirmed,
     state, blocked clinics, guardians' protection flags, guardians' numbers)."""
     no_guardians: tuple[rules.GuardianFacts, ...] = ()
@@ -218,11 +186,12 @@ def _facts_from_rows(patients: list[Any]) -> dict[int, rules.PatientFacts]:
 
 
 # The patients with their consent state, the clinics that block them and — for those born
-# after the first parameter, who may be children — their guardians' protection and the
-# number each gave, in one round trip (the ids travel as one array). Each is looked up per
-# patient through its index: a join lets PostgreSQL hash the whole consent table for every
-# batch while it is small.
-_FACTS_SELECT = f"""
+# after `youngest_adult`, who may be children — their guardians' protection and the number
+# each gave, in one round trip (the ids travel as one array). Each is looked up per patient
+# through its index: a join lets PostgreSQL hash the whole consent table for every batch
+# while it is small. FACTS_SELECT, youngest_adult() and facts_from_rows() are also the
+# parts of the SMS-status API's read-and-log statement (consent.access.services).
+FACTS_SELECT = f"""
     SELECT p.id, p.birth_date, p.protected_identity, p.mobile_number,
            p.synced_1177_at IS NOT NULL,
            (SELECT pc.state FROM {PatientConsent._meta.db_table} pc WHERE pc.patient_id = p.id),
@@ -241,16 +210,7 @@ _FACTS_SELECT = f"""
                WHERE gs.child_id = p.id ORDER BY gs.id) END
     FROM {Patient._meta.db_table} p
 """  # noqa: S608 (table names from the models, no input)
-_FACTS_SQL = _FACTS_SELECT + "WHERE p.id = ANY(%(ids)s::bigint[])"
-_FACTS_BY_PERSONAL_ID_SQL = f"""
-    WITH found AS (
-        SELECT id FROM {Patient._meta.db_table} WHERE personal_id = %(personal_id)s
-    ), logged AS (
-        INSERT INTO {AccessLog._meta.db_table} (client_id, patient_id, action, searched_for)
-        SELECT %(client)s, found.id, %(action)s, '' FROM found
-    )
-    {_FACTS_SELECT} WHERE p.id = (SELECT id FROM found)
-"""  # noqa: S608 (table names from the models, no input)
+_FACTS_SQL = FACTS_SELECT + "WHERE p.id = ANY(%(ids)s::bigint[])"
 
 
 def guardian_numbers_of(child: Patient) -> QuerySet[GuardianNumber]:

@@ -1,13 +1,19 @@
 """Writes to the access log (PDL, SPEC 3.10): every read of a patient's data, by a staff
-user or an API client, one entry per patient, lists and downloads in bulk."""
+user or an API client, one entry per patient, lists and downloads in bulk; and the
+SMS-status API's read, written in the same statement as it is read."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
+from django.db import connection
+
+from bookings.db import driver_cursor
 from bookings.models import ApiClient, Clinic, Patient
 
+from .. import rules
+from ..selectors import FACTS_SELECT, facts_for_patients, facts_from_rows, youngest_adult
 from .models import AccessLog
 
 
@@ -57,3 +63,44 @@ def on_patient_data_read(
 ) -> None:
     """Receives bookings' `patient_data_read` (its API and admin read patients too)."""
     access_log_record_many(actor=actor, clinic=clinic, action=action, patient_ids=patient_ids)
+
+
+def patient_facts_read(
+    personal_id: str, *, read_by: ApiClient, action: str
+) -> tuple[int, rules.PatientFacts] | None:
+    """The who-receives facts of the patient with this personnummer, as (their id, the
+    facts), the read recorded as `action` by the API client `read_by`; None, and nothing
+    recorded, when nobody has that personnummer. On PostgreSQL one round trip: the entry
+    is written by a data-modifying CTE of the read (the SMS-status API's hot path)."""
+    if connection.vendor != "postgresql":
+        pk = Patient.objects.filter(personal_id=personal_id).values_list("pk", flat=True).first()
+        if pk is None:
+            return None
+        access_log_record_many(actor=read_by, clinic=None, action=action, patient_ids=[pk])
+        return pk, facts_for_patients([pk])[pk]
+    with driver_cursor(connection) as cursor:
+        cursor.execute(
+            _FACTS_READ_AND_LOGGED_SQL,
+            {
+                "youngest_adult": youngest_adult(),
+                "personal_id": personal_id,
+                "client": read_by.pk,
+                "action": action,
+            },
+            prepare=True,
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    return rows[0][0], facts_from_rows(rows)[rows[0][0]]
+
+
+_FACTS_READ_AND_LOGGED_SQL = f"""
+    WITH found AS (
+        SELECT id FROM {Patient._meta.db_table} WHERE personal_id = %(personal_id)s
+    ), logged AS (
+        INSERT INTO {AccessLog._meta.db_table} (client_id, patient_id, action, searched_for)
+        SELECT %(client)s, found.id, %(action)s, '' FROM found
+    )
+    {FACTS_SELECT} WHERE p.id = (SELECT id FROM found)
+"""  # noqa: S608 (table names from the models, no input)
