@@ -1,0 +1,41 @@
+"""Every write of the bookings app, one module per noun: the registry (clinics,
+patients), access (API clients, staff users) and booked contacts. Callers import from
+here."""
+
+from .access import (
+    api_client_create,
+    api_client_deactivate,
+    api_client_rotate_key,
+    staff_user_upsert,
+)
+from .contacts import (
+    LATE_CANCELLATION,
+    appointment_put,
+    appointment_set_status,
+    appointment_upsert,
+)
+from .registry import (
+    checkin_link_length,
+    clinic_upsert,
+    clinic_validate_sms_name,
+    patient_get_or_create_from_legacy,
+    patient_sync,
+    patients_get_or_create_from_legacy,
+)
+
+__all__ = [
+    "LATE_CANCELLATION",
+    "api_client_create",
+    "api_client_deactivate",
+    "api_client_rotate_key",
+    "appointment_put",
+    "appointment_set_status",
+    "appointment_upsert",
+    "checkin_link_length",
+    "clinic_upsert",
+    "clinic_validate_sms_name",
+    "patient_get_or_create_from_legacy",
+    "patient_sync",
+    "patients_get_or_create_from_legacy",
+    "staff_user_upsert",
+]

@@ -1,0 +1,204 @@
+"""Writes of booked contacts: the booking system's upsert and the status changes at the
+desk, each telling the apps above (`appointment_changed`) in its transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .. import identity
+from ..errors import Conflict, DomainError
+from ..models import (
+    Appointment,
+    AppointmentStatus,
+    Clinic,
+    ContactType,
+    Patient,
+)
+from ..selectors import clinic_get, patient_get
+from ..signals import AppointmentSnapshot, appointment_changed
+
+
+def appointment_upsert(
+    *,
+    external_id: str,
+    patient: Patient,
+    clinic: Clinic,
+    starts_at: datetime,
+    status: str,
+    contact_type: str,
+    booked_at: datetime | None = None,
+) -> tuple[Appointment, bool]:
+    """Creates or updates the booking system's appointment with this external id and tells
+    the apps above (`appointment_changed`) in the same transaction. An update that changes
+    nothing sends nothing. `booked_at` defaults to now; it is kept from the first booking."""
+    return _upsert_retried(external_id, patient, clinic, starts_at, status, contact_type, booked_at)
+
+
+def appointment_put(
+    *,
+    external_id: str,
+    personal_id: str,
+    hsa_id: str,
+    starts_at: datetime,
+    status: str,
+    contact_type: str,
+    booked_at: datetime | None = None,
+) -> tuple[Appointment, bool]:
+    """`appointment_upsert` in the booking system's own terms, the patient's personnummer
+    and the clinic's HSA-id: a contact that exists brings its patient and clinic with its
+    locked row, and only one that changes them (or a new one) looks them up."""
+    pid = identity.parse_personal_id(personal_id).value
+    hsa = identity.parse_hsa_id(hsa_id)
+    return _upsert_retried(external_id, pid, hsa, starts_at, status, contact_type, booked_at)
+
+
+def _upsert_retried(
+    external_id: str,
+    patient: Patient | str,
+    clinic: Clinic | str,
+    starts_at: datetime,
+    status: str,
+    contact_type: str,
+    booked_at: datetime | None,
+) -> tuple[Appointment, bool]:
+    args = (external_id, patient, clinic, starts_at, status, contact_type, booked_at)
+    try:
+        return _appointment_upsert(*args)
+    except IntegrityError:
+        # The booking system sent the same PUT twice at once and the other one created the
+        # contact after this one looked: the whole upsert again, now an update of that row
+        # (usually one that changes nothing). Any other violation fails again and is raised.
+        return _appointment_upsert(*args)
+
+
+def _parties(
+    existing: Appointment | None, patient: Patient | str, clinic: Clinic | str
+) -> tuple[Patient, Clinic]:
+    """The contact's patient and clinic: those given, else the locked row's own when the
+    personnummer and HSA-id are theirs, else looked up (unknown ones: 400 on the field)."""
+    if isinstance(patient, str):
+        if existing is not None and existing.patient.personal_id == patient:
+            patient = existing.patient
+        else:
+            patient = patient_get(patient, field="patient")
+    if isinstance(clinic, str):
+        if existing is not None and existing.clinic.hsa_id == clinic:
+            clinic = existing.clinic
+        else:
+            clinic = clinic_get(clinic, field="clinic")
+    return patient, clinic
+
+
+@transaction.atomic
+def _appointment_upsert(
+    external_id: str,
+    patient_or_pid: Patient | str,
+    clinic_or_hsa: Clinic | str,
+    starts_at: datetime,
+    status: str,
+    contact_type: str,
+    booked_at: datetime | None = None,
+) -> tuple[Appointment, bool]:
+    if timezone.is_naive(starts_at) or (booked_at is not None and timezone.is_naive(booked_at)):
+        raise DomainError("Tider måste ha en tidszon.", field="starts_at", code="naive_datetime")
+    if status not in AppointmentStatus.values:
+        raise DomainError(f"Okänd status: {status}.", field="status", code="invalid_choice")
+    if contact_type not in ContactType.values:
+        raise DomainError(
+            f"Okänd kontakttyp: {contact_type}.", field="contact_type", code="invalid_choice"
+        )
+    now = timezone.now()
+    appointment = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("patient", "clinic")
+        .filter(external_id=external_id)
+        .first()
+    )
+    patient, clinic = _parties(appointment, patient_or_pid, clinic_or_hsa)
+    if appointment is None:
+        new = Appointment(
+            external_id=external_id,
+            patient=patient,
+            clinic=clinic,
+            starts_at=starts_at,
+            booked_at=booked_at or now,
+            status=AppointmentStatus.BOOKED,
+            contact_type=contact_type,
+        )
+        _set_status(new, status, now=now, via="booking_system")
+        new.save()  # no savepoint: a PUT creating it at the same time makes the caller retry
+        appointment_changed.send(sender=Appointment, appointment=new, previous=None, moment=now)
+        return new, True
+    if appointment.patient_id != patient.pk:
+        raise DomainError(
+            "En bokad kontakt kan inte byta patient; avboka och boka en ny.",
+            field="patient",
+            code="patient_changed",
+        )
+    previous = AppointmentSnapshot(
+        starts_at=appointment.starts_at,
+        status=appointment.status,
+        clinic_id=appointment.clinic_id,
+        contact_type=appointment.contact_type,
+    )
+    current = AppointmentSnapshot(
+        starts_at=starts_at, status=status, clinic_id=clinic.pk, contact_type=contact_type
+    )
+    if current != previous:
+        appointment.clinic = clinic
+        appointment.starts_at = starts_at
+        appointment.contact_type = contact_type
+        _set_status(appointment, status, now=now, via="booking_system")
+        appointment.save()
+        appointment_changed.send(
+            sender=Appointment, appointment=appointment, previous=previous, moment=now
+        )
+    return appointment, False
+
+
+LATE_CANCELLATION = timedelta(hours=24)
+
+
+def _set_status(appointment: Appointment, status: str, *, now: datetime, via: str) -> None:
+    """A status change with what it implies: a cancellation less than 24 hours before the
+    start is late; an arrival records when and how it was registered."""
+    if status == appointment.status:
+        return
+    if status == AppointmentStatus.CANCELLED:
+        appointment.cancelled_at = now
+        appointment.late_cancellation = appointment.starts_at - now < LATE_CANCELLATION
+    elif appointment.status == AppointmentStatus.CANCELLED:
+        appointment.cancelled_at, appointment.late_cancellation = None, False
+    if status == AppointmentStatus.ARRIVED and appointment.arrived_at is None:
+        appointment.arrived_at, appointment.arrived_via = now, via
+    appointment.status = status
+
+
+@transaction.atomic
+def appointment_set_status(*, appointment: Appointment, status: str, via: str) -> Appointment:
+    """Arrival or no-show registered here (the desk, self check-in) rather than by the
+    booking system. Only a booked contact can arrive or be marked as not arrived."""
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if status not in (AppointmentStatus.ARRIVED, AppointmentStatus.NO_SHOW):
+        raise DomainError(f"Status {status} sätts av bokningssystemet.", code="invalid_status")
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise Conflict(
+            f"Kontakten är redan {appointment.get_status_display().lower()}.",
+            code="not_booked",
+        )
+    previous = AppointmentSnapshot(
+        starts_at=appointment.starts_at,
+        status=appointment.status,
+        clinic_id=appointment.clinic_id,
+        contact_type=appointment.contact_type,
+    )
+    now = timezone.now()
+    _set_status(appointment, status, now=now, via=via)
+    appointment.save()
+    appointment_changed.send(
+        sender=Appointment, appointment=appointment, previous=previous, moment=now
+    )
+    return appointment

@@ -1,0 +1,192 @@
+"""Writes to the registry: clinics and patients (the population register's sync, the
+legacy import). Each service is one transaction and says what it guarantees."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .. import identity, texts
+from ..errors import DomainError
+from ..models import (
+    Clinic,
+    Guardianship,
+    NumberSource,
+    Patient,
+)
+
+
+def checkin_link_length() -> int:
+    return len(settings.CHECKIN_BASE_URL) + texts.CHECKIN_TOKEN_LENGTH
+
+
+def clinic_validate_sms_name(sms_name: str) -> str:
+    """The SMS name as it will be sent (typographic characters normalised), or a
+    DomainError saying how many characters are allowed."""
+    problem = texts.sms_name_problem(sms_name, checkin_link_length=checkin_link_length())
+    if problem:
+        code, message = problem
+        raise DomainError(message, field="sms_name", code=code)
+    return texts.normalise_gsm7(sms_name).strip()
+
+
+@transaction.atomic
+def clinic_upsert(
+    *,
+    hsa_id: str,
+    name: str,
+    sms_name: str,
+    self_checkin: bool,
+    arrival_question: bool,
+) -> tuple[Clinic, bool]:
+    """Creates or updates the clinic with this HSA-id. Refuses an SMS name that would not
+    fit one segment, changing nothing."""
+    hsa_id = identity.parse_hsa_id(hsa_id)
+    name = name.strip()
+    if not name:
+        raise DomainError("Namnet får inte vara tomt.", field="name", code="blank")
+    clean_sms_name = clinic_validate_sms_name(sms_name)
+    clinic, created = Clinic.objects.select_for_update().get_or_create(
+        hsa_id=hsa_id,
+        defaults={
+            "name": name,
+            "sms_name": clean_sms_name,
+            "self_checkin": self_checkin,
+            "arrival_question": arrival_question,
+        },
+    )
+    if not created:
+        clinic.name = name
+        clinic.sms_name = clean_sms_name
+        clinic.self_checkin = self_checkin
+        clinic.arrival_question = arrival_question
+        clinic.save()
+    return clinic, created
+
+
+@transaction.atomic
+def patient_sync(
+    *,
+    personal_id: str,
+    protected_identity: bool,
+    mobile_number: str | None,
+    sms_consent_1177: bool,
+    guardians: Sequence[str],
+    given_name: str | None = None,
+    family_name: str | None = None,
+) -> tuple[Patient, bool]:
+    """The population register / 1177 sync of one patient (SPEC 5.1, 3.2).
+
+    The number from 1177 replaces whatever was there (a legacy number, or none) and
+    restores a broken link. `sms_consent_1177` is stored and never activates anything.
+    Guardians must already be in the registry; the set given replaces the old one.
+    All or nothing."""
+    pid = identity.parse_personal_id(personal_id)
+    number = identity.parse_mobile_number(mobile_number) if mobile_number else ""
+
+    guardian_ids = list(dict.fromkeys(identity.parse_personal_id(g).value for g in guardians))
+    if pid.value in guardian_ids:
+        raise DomainError(
+            "En patient kan inte vara sin egen vårdnadshavare.", field="guardians", code="invalid"
+        )
+    found = {p.personal_id: p for p in Patient.objects.filter(personal_id__in=guardian_ids)}
+    missing = [g for g in guardian_ids if g not in found]
+    if missing:
+        raise DomainError(
+            "Vårdnadshavaren finns inte i registret: "
+            + ", ".join(missing)
+            + ". Registrera vårdnadshavaren först.",
+            field="guardians",
+            code="unknown_guardian",
+        )
+
+    now = timezone.now()
+    fields = {
+        "protected_identity": protected_identity,
+        "mobile_number": number,
+        "number_source": NumberSource.SYNC_1177,
+        "synced_1177_at": now,
+        "sms_consent_1177": sms_consent_1177,
+        "link_broken": False,
+    }
+    if given_name is not None:
+        fields["given_name"] = given_name.strip()
+    if family_name is not None:
+        fields["family_name"] = family_name.strip()
+
+    patient, created = Patient.objects.select_for_update().get_or_create(
+        personal_id=pid.value,
+        defaults={
+            "birth_date": pid.birth_date,
+            "is_coordination_number": pid.is_coordination_number,
+            **fields,
+        },
+    )
+    if not created:
+        for key, value in fields.items():
+            setattr(patient, key, value)
+        patient.save()
+
+    wanted = {found[g].pk for g in guardian_ids}
+    Guardianship.objects.filter(child=patient).exclude(guardian_id__in=wanted).delete()
+    existing = set(Guardianship.objects.filter(child=patient).values_list("guardian_id", flat=True))
+    Guardianship.objects.bulk_create(
+        [Guardianship(child=patient, guardian_id=g) for g in wanted - existing],
+        ignore_conflicts=True,  # the same sync twice at once adds each guardian once
+    )
+    return patient, created
+
+
+def patient_get_or_create_from_legacy(
+    *, personal_id: str, legacy_number: str
+) -> tuple[Patient, bool]:
+    """A patient the legacy export names. Unknown patients are created from the
+    personnummer; the export's number is kept only while no 1177 sync has happened, and
+    never replaces a 1177 number. A differing legacy number beside a 1177 number means
+    the old system's number was overwritten by hand: the link is flagged broken.
+    Call inside the import's transaction."""
+    pid = identity.parse_personal_id(personal_id)
+    return patients_get_or_create_from_legacy({pid.value: legacy_number})[pid.value]
+
+
+def patients_get_or_create_from_legacy(
+    numbers: dict[str, str],
+) -> dict[str, tuple[Patient, bool]]:
+    """The same for many residents at once (the import reads the export 500 rows at a
+    time): personnummer (12 digits) → the export's number, in; personnummer → (patient,
+    created), out. One query for the known, one insert for the new."""
+    known = {p.personal_id: p for p in Patient.objects.filter(personal_id__in=list(numbers))}
+    new = []
+    for value, number in numbers.items():
+        if value not in known:
+            pid = identity.parse_personal_id(value)
+            new.append(
+                Patient(
+                    personal_id=pid.value,
+                    birth_date=pid.birth_date,
+                    is_coordination_number=pid.is_coordination_number,
+                    mobile_number=number,
+                    number_source=NumberSource.LEGACY if number else "",
+                )
+            )
+    found: dict[str, tuple[Patient, bool]] = {
+        p.personal_id: (p, True) for p in Patient.objects.bulk_create(new)
+    }
+    for value, patient in known.items():
+        _keep_legacy_number(patient, numbers[value])
+        found[value] = (patient, False)
+    return found
+
+
+def _keep_legacy_number(patient: Patient, legacy_number: str) -> None:
+    if patient.synced_1177_at is None:
+        if legacy_number and patient.mobile_number != legacy_number:
+            patient.mobile_number = legacy_number
+            patient.number_source = NumberSource.LEGACY
+            patient.save(update_fields=["mobile_number", "number_source", "updated_at"])
+    elif legacy_number and legacy_number != patient.mobile_number and not patient.link_broken:
+        patient.link_broken = True
+        patient.save(update_fields=["link_broken", "updated_at"])
