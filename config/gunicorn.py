@@ -19,6 +19,7 @@ max_requests_jitter = max_requests // 10
 # that max_requests retires is replaced in milliseconds instead of importing Django again
 # (about a second of CPU, taken from the others on a small machine), and the workers share
 # the loaded code's memory. Nothing opens a connection at import; when_ready makes sure.
+# A deploy restarts gunicorn (or sends USR2): HUP keeps the code the master loaded.
 preload_app = os.environ.get("WEB_PRELOAD", "true").lower() in ("1", "true", "yes", "on")
 accesslog = None
 errorlog = "-"
