@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.dispatch import Signal
+
+if TYPE_CHECKING:
+    from .models import Appointment
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,15 @@ class AppointmentSnapshot:
     status: str
     clinic_id: int
     contact_type: str
+
+    @classmethod
+    def of(cls, appointment: Appointment) -> AppointmentSnapshot:
+        return cls(
+            starts_at=appointment.starts_at,
+            status=appointment.status,
+            clinic_id=appointment.clinic_id,
+            contact_type=appointment.contact_type,
+        )
 
 
 # Sent after an appointment was created or changed, inside the same transaction.

@@ -138,12 +138,7 @@ def _appointment_upsert(
             field="patient",
             code="patient_changed",
         )
-    previous = AppointmentSnapshot(
-        starts_at=appointment.starts_at,
-        status=appointment.status,
-        clinic_id=appointment.clinic_id,
-        contact_type=appointment.contact_type,
-    )
+    previous = AppointmentSnapshot.of(appointment)
     current = AppointmentSnapshot(
         starts_at=starts_at, status=status, clinic_id=clinic.pk, contact_type=contact_type
     )
@@ -189,12 +184,7 @@ def appointment_set_status(*, appointment: Appointment, status: str, via: str) -
             f"Kontakten är redan {appointment.get_status_display().lower()}.",
             code="not_booked",
         )
-    previous = AppointmentSnapshot(
-        starts_at=appointment.starts_at,
-        status=appointment.status,
-        clinic_id=appointment.clinic_id,
-        contact_type=appointment.contact_type,
-    )
+    previous = AppointmentSnapshot.of(appointment)
     now = timezone.now()
     _set_status(appointment, status, now=now, via=via)
     appointment.save()
