@@ -2,12 +2,15 @@
 thousands of rows a second (the dispatch loop). Everything else goes through the ORM.
 And the round trips a lone statement need not pay: a savepoint only where one is needed.
 
-Statements run this way do not pass Django's execute wrappers: they are not in
-`connection.queries` or `CaptureQueriesContext`, and a debug toolbar does not see them."""
+Statements run this way raise Django's database exceptions, as the ORM's do, and while
+Django logs queries (DEBUG, `CaptureQueriesContext`) they are logged there too, by their
+text without their parameters. They do not pass Django's execute wrappers."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import psycopg
@@ -16,19 +19,42 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg.types.datetime import TimestamptzLoader
 
 
-def driver_cursor(connection: BaseDatabaseWrapper) -> Any:
+@contextmanager
+def driver_cursor(connection: BaseDatabaseWrapper) -> Iterator[psycopg.Cursor[Any]]:
     """A psycopg cursor on Django's connection (so in its transaction) that binds
     parameters on the server — arrays travel as arrays — and reads `timestamptz` with
     psycopg's C loader. (Django registers a Python subclass of that loader to set the
     zone, which costs microseconds per value; this one returns the same instant in the
     connection's zone, UTC.) PostgreSQL only."""
     assert connection.vendor == "postgresql"
-    connection.ensure_connection()
-    # Django's own cursors interpolate parameters into the statement's text (ClientCursor).
-    cursor = psycopg.Cursor(connection.connection)
-    # Registering psycopg's own class picks its C implementation.
-    cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
-    return cursor
+    with connection.wrap_database_errors:
+        connection.ensure_connection()
+        # Django's own cursors interpolate parameters into the statement's text.
+        cursor = (_LoggedCursor if connection.queries_logged else psycopg.Cursor)(
+            connection.connection
+        )
+        # Registering psycopg's own class picks its C implementation.
+        cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+        if isinstance(cursor, _LoggedCursor):
+            cursor.queries_log = connection.queries_log
+        with cursor:
+            yield cursor
+
+
+class _LoggedCursor(psycopg.Cursor[Any]):
+    """While Django logs queries: each statement's text and time in its log."""
+
+    queries_log: Any
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        try:
+            return super().execute(query, params, **kwargs)
+        finally:
+            sql = query if isinstance(query, str) else repr(query)
+            self.queries_log.append(
+                {"sql": " ".join(sql.split()), "time": f"{time.monotonic() - started:.3f}"}
+            )
 
 
 def savepoint_if_in_transaction() -> AbstractContextManager[Any]:
