@@ -131,6 +131,23 @@ def test_moved_contact_cancels_and_replans_as_if_booked_at_the_move(
     assert generations == [1, 1, 2, 2]
 
 
+def test_a_move_leaves_what_was_sent_and_each_move_plans_the_next_generation(
+    api, patient, clinic
+) -> None:
+    book(api, patient, clinic, NOW + timedelta(days=1))  # the reminder is due at once
+    Message.objects.filter(kind="reminder").update(status="sent", sent_at=NOW)
+    book(api, patient, clinic, NOW + timedelta(days=3))
+    book(api, patient, clinic, NOW + timedelta(days=4))
+    assert [(m.kind, m.generation, m.status, m.reason) for m in Message.objects.order_by("id")] == [
+        ("reminder", 1, "sent", ""),
+        ("checkin", 1, "cancelled", "appointment_moved"),
+        ("reminder", 2, "cancelled", "appointment_moved"),
+        ("checkin", 2, "cancelled", "appointment_moved"),
+        ("reminder", 3, "scheduled", ""),
+        ("checkin", 3, "scheduled", ""),
+    ]
+
+
 def test_same_booking_sent_again_changes_nothing(api, patient, clinic) -> None:
     start = NOW + timedelta(days=5)
     book(api, patient, clinic, start)
