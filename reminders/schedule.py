@@ -21,6 +21,7 @@ from bookings.models import Appointment, AppointmentStatus
 from bookings.signals import AppointmentSnapshot
 
 from . import rules
+from .bulk import insert_prepared
 from .models import Kind, Message, SendReason, Status
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ def _create_plan(
         self_checkin=appointment.clinic.self_checkin,
     )
     wanted = set(kinds) if kinds is not None else set(planned)
-    return Message.objects.bulk_create(
+    return insert_prepared(
+        Message,
         [
             Message(
                 appointment=appointment,
@@ -61,7 +63,7 @@ def _create_plan(
             )
             for kind, due in planned.items()
             if kind in wanted
-        ]
+        ],
     )
 
 
