@@ -114,22 +114,27 @@ def _appointment_upsert(
             f"Okänd kontakttyp: {contact_type}.", field="contact_type", code="invalid_choice"
         )
     now = timezone.now()
-    appointment = _contact_locked(external_id)
+    new = Appointment(
+        external_id=external_id,
+        starts_at=starts_at,
+        booked_at=booked_at or now,
+        status=AppointmentStatus.BOOKED,
+        contact_type=contact_type,
+    )
+    _set_status(new, status, now=now, via="booking_system")
+    # No savepoint for a new contact: a PUT creating it at the same time makes the caller
+    # retry.
+    at_once = _locked_or_inserted(new, patient_or_pid, clinic_or_hsa)
+    appointment, created = at_once if at_once is not None else (_locked(external_id), False)
     if appointment is None:
-        new = Appointment(
-            external_id=external_id,
-            starts_at=starts_at,
-            booked_at=booked_at or now,
-            status=AppointmentStatus.BOOKED,
-            contact_type=contact_type,
+        new.patient, new.clinic = _parties(None, patient_or_pid, clinic_or_hsa)
+        new.save()
+        appointment, created = new, True
+    if created:
+        appointment_changed.send(
+            sender=Appointment, appointment=appointment, previous=None, moment=now
         )
-        _set_status(new, status, now=now, via="booking_system")
-        # No savepoint: a PUT creating it at the same time makes the caller retry.
-        if not _inserted_with_parties(new, patient_or_pid, clinic_or_hsa):
-            new.patient, new.clinic = _parties(None, patient_or_pid, clinic_or_hsa)
-            new.save()
-        appointment_changed.send(sender=Appointment, appointment=new, previous=None, moment=now)
-        return new, True
+        return appointment, True
     patient, clinic = _parties(appointment, patient_or_pid, clinic_or_hsa)
     if appointment.patient_id != patient.pk:
         raise DomainError(
@@ -153,60 +158,51 @@ def _appointment_upsert(
     return appointment, False
 
 
-def _contact_locked(external_id: str) -> Appointment | None:
+def _locked(external_id: str) -> Appointment | None:
     """The contact with this external id, its row locked to the end of the transaction,
-    with its clinic and its patient's personnummer; None when there is none. On PostgreSQL
-    one prepared statement (the ORM compiles this three-table read anew for every PUT)."""
-    if connection.vendor != "postgresql":
-        return (
-            Appointment.objects.select_for_update(of=("self",))
-            .select_related("patient", "clinic")
-            .filter(external_id=external_id)
-            .first()
-        )
-    with driver_cursor(connection) as cursor:
-        cursor.execute(_contact_locked_sql(), [external_id], prepare=True)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    alias, split = connection.alias, len(_APPOINTMENT_COLUMNS)
-    appointment = Appointment.from_db(alias, _APPOINTMENT_COLUMNS, row[:split])
-    appointment.patient = Patient.from_db(
-        alias, ["id", "personal_id"], [appointment.patient_id, row[split]]
+    with its patient and clinic; None when there is none."""
+    return (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("patient", "clinic")
+        .filter(external_id=external_id)
+        .first()
     )
-    appointment.clinic = Clinic.from_db(alias, _CLINIC_COLUMNS, row[split + 1 :])
-    return appointment
 
 
-def _inserted_with_parties(new: Appointment, personal_id: Any, hsa_id: Any) -> bool:
-    """On PostgreSQL, a new contact given by personnummer and HSA-id inserted in one round
-    trip that finds its patient and clinic (the booking system's hot path): True, and `new`
-    saved with them; False, nothing written, when either is unknown or not given as a
-    string, or on another database — the caller looks them up and saves."""
+def _locked_or_inserted(
+    new: Appointment, personal_id: Patient | str, hsa_id: Clinic | str
+) -> tuple[Appointment | None, bool] | None:
+    """The booking system's PUT on PostgreSQL in one round trip, given by personnummer and
+    HSA-id: (the contact with `new`'s external id, its row locked, False), or when there is
+    none (`new` inserted with the patient and clinic found, True), or when either of them is
+    unknown (None, False: nothing written). Each comes with its clinic and its patient's
+    personnummer. None, nothing done, on another database or for a patient and clinic
+    given as objects. (The ORM compiles these reads and writes anew for every PUT.)"""
     if connection.vendor != "postgresql" or not (
         isinstance(personal_id, str) and isinstance(hsa_id, str)
     ):
-        return False
+        return None
     values = {
         field.column: field.get_db_prep_save(field.pre_save(new, True), connection)
         for field in _INSERTED_FIELDS
     }
     with driver_cursor(connection) as cursor:
         cursor.execute(
-            _insert_with_parties_sql(),
+            _locked_or_inserted_sql(),
             {**values, "personal_id": personal_id, "hsa_id": hsa_id},
             prepare=True,
         )
         row = cursor.fetchone()
     if row is None:
-        return False
-    new.pk, patient_pk, *clinic_values = row
-    new.patient = Patient.from_db(
-        connection.alias, ["id", "personal_id"], [patient_pk, personal_id]
+        return None, False
+    alias, split = connection.alias, len(_APPOINTMENT_COLUMNS)
+    appointment = Appointment.from_db(alias, _APPOINTMENT_COLUMNS, row[:split])
+    created, patient_pid, *clinic_values = row[split:]
+    appointment.patient = Patient.from_db(
+        alias, ["id", "personal_id"], [appointment.patient_id, patient_pid]
     )
-    new.clinic = Clinic.from_db(connection.alias, _CLINIC_COLUMNS, clinic_values)
-    new._state.adding, new._state.db = False, connection.alias
-    return True
+    appointment.clinic = Clinic.from_db(alias, _CLINIC_COLUMNS, clinic_values)
+    return appointment, created
 
 
 _INSERTED_FIELDS = [
@@ -218,39 +214,42 @@ _CLINIC_COLUMNS = [f.attname for f in Clinic._meta.concrete_fields]
 _APPOINTMENT_COLUMNS = [f.attname for f in Appointment._meta.concrete_fields]
 
 
-def _columns(model: Any, alias: str) -> str:
-    quote = connection.ops.quote_name
-    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+def _columns(model: Any, alias: str = "") -> str:
+    quote, prefix = connection.ops.quote_name, f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{quote(f.column)}" for f in model._meta.concrete_fields)
 
 
 @functools.cache
-def _contact_locked_sql() -> str:
-    return f"""
-        SELECT {_columns(Appointment, "a")}, p.personal_id, {_columns(Clinic, "c")}
-        FROM {Appointment._meta.db_table} a
-        JOIN {Patient._meta.db_table} p ON p.id = a.patient_id
-        JOIN {Clinic._meta.db_table} c ON c.id = a.clinic_id
-        WHERE a.external_id = %s
-        FOR UPDATE OF a
-    """  # noqa: S608 (names from the models, the value bound)
-
-
-@functools.cache
-def _insert_with_parties_sql() -> str:
-    table, columns = Appointment._meta.db_table, [f.column for f in _INSERTED_FIELDS]
+def _locked_or_inserted_sql() -> str:
+    table, columns = Appointment._meta.db_table, _columns(Appointment)
+    inserted = ", ".join(f.column for f in _INSERTED_FIELDS)
     # INSERT … SELECT types its values by the expressions, not the columns: cast each.
     values = ", ".join(f"CAST(%({f.column})s AS {f.db_type(connection)})" for f in _INSERTED_FIELDS)
+    # Every part sees the same snapshot: `inserted` writes only when `existing` found none,
+    # and a PUT of the same new id at the same time fails on the unique external id.
     return f"""
-        WITH p AS (
+        WITH existing AS (
+            SELECT {columns} FROM {table} WHERE external_id = %(external_id)s FOR UPDATE
+        ), found_patient AS (
             SELECT id FROM {Patient._meta.db_table} WHERE personal_id = %(personal_id)s
-        ), c AS (
-            SELECT * FROM {Clinic._meta.db_table} WHERE hsa_id = %(hsa_id)s
-        ), a AS (
-            INSERT INTO {table} (patient_id, clinic_id, {", ".join(columns)})
-            SELECT p.id, c.id, {values} FROM p, c
-            RETURNING id
+        ), found_clinic AS (
+            SELECT id FROM {Clinic._meta.db_table} WHERE hsa_id = %(hsa_id)s
+        ), inserted AS (
+            INSERT INTO {table} (patient_id, clinic_id, {inserted})
+            SELECT found_patient.id, found_clinic.id, {values}
+            FROM found_patient, found_clinic
+            WHERE NOT EXISTS (SELECT FROM existing)
+            RETURNING {columns}
+        ), contact AS (
+            SELECT {columns}, false AS created FROM existing
+            UNION ALL
+            SELECT {columns}, true FROM inserted
         )
-        SELECT a.id, p.id, {_columns(Clinic, "c")} FROM a, p, c
+        SELECT {_columns(Appointment, "contact")}, contact.created, p.personal_id,
+            {_columns(Clinic, "c")}
+        FROM contact
+        JOIN {Patient._meta.db_table} p ON p.id = contact.patient_id
+        JOIN {Clinic._meta.db_table} c ON c.id = contact.clinic_id
     """  # noqa: S608 (names from the models, values bound)
 
 
