@@ -1,6 +1,8 @@
 """Direct access to the PostgreSQL driver, for the few hot paths that read or write
-thousands of rows a second (the dispatch loop). Everything else goes through the ORM.
-And the round trips a lone statement need not pay: a savepoint only where one is needed.
+thousands of rows a second (the dispatch loop) or answer hundreds of API calls a second
+(the SMS-status read, the booking PUT): prepared statements, each with the ORM's way
+beside it for other databases. Everything else goes through the ORM. And the round trips
+a lone statement need not pay: a savepoint only where one is needed.
 
 Statements run this way raise Django's database exceptions, as the ORM's do, and while
 Django logs queries (DEBUG, `CaptureQueriesContext`) they are logged there too, by their

@@ -151,7 +151,7 @@ def _appointment_upsert(
         appointment.starts_at = starts_at
         appointment.contact_type = contact_type
         _set_status(appointment, status, now=now, via="booking_system")
-        appointment.save()
+        _saved(appointment)
         appointment_changed.send(
             sender=Appointment, appointment=appointment, previous=previous, moment=now
         )
@@ -203,6 +203,31 @@ def _locked_or_inserted(
     )
     appointment.clinic = Clinic.from_db(alias, _CLINIC_COLUMNS, clinic_values)
     return appointment, created
+
+
+def _saved(appointment: Appointment) -> None:
+    """`appointment.save()` of a contact that exists: on PostgreSQL one prepared UPDATE
+    (the booking system moves contacts all day)."""
+    if connection.vendor != "postgresql":
+        appointment.save()
+        return
+    values = [
+        field.get_db_prep_save(field.pre_save(appointment, False), connection)
+        for field in _UPDATED_FIELDS
+    ]
+    with driver_cursor(connection) as cursor:
+        cursor.execute(_update_sql(), [*values, appointment.pk], prepare=True)
+
+
+_UPDATED_FIELDS = [f for f in Appointment._meta.concrete_fields if not f.primary_key]
+
+
+@functools.cache
+def _update_sql() -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"{quote(f.column)} = %s" for f in _UPDATED_FIELDS)
+    table = quote(Appointment._meta.db_table)
+    return f"UPDATE {table} SET {columns} WHERE id = %s"  # noqa: S608 (names from the model)
 
 
 _INSERTED_FIELDS = [

@@ -148,6 +148,28 @@ def test_a_move_leaves_what_was_sent_and_each_move_plans_the_next_generation(
     ]
 
 
+def test_a_change_is_stored_whole_and_keeps_when_it_was_booked_and_created(
+    api, patient, clinic, frozen
+) -> None:
+    book(api, patient, clinic, NOW + timedelta(days=5), booked_at=NOW.isoformat())
+    frozen.shift(timedelta(hours=1))
+    other = ClinicFactory(self_checkin=False)
+    later = NOW + timedelta(hours=20)
+    response = book(api, patient, other, later, status="cancelled", contact_type="phone")
+    assert response.status_code == 200
+    stored = Appointment.objects.get()
+    assert (stored.clinic, stored.starts_at, stored.status, stored.contact_type) == (
+        other,
+        later,
+        "cancelled",
+        "phone",
+    )
+    moment = NOW + timedelta(hours=1)
+    assert (stored.cancelled_at, stored.late_cancellation) == (moment, True)
+    assert (stored.booked_at, stored.created_at, stored.updated_at) == (NOW, NOW, moment)
+    assert response.json() == api.get("/api/v1/appointments/B1/").json()
+
+
 def test_same_booking_sent_again_changes_nothing(api, patient, clinic) -> None:
     start = NOW + timedelta(days=5)
     book(api, patient, clinic, start)
