@@ -226,8 +226,8 @@ _UPDATED_FIELDS = [f for f in Appointment._meta.concrete_fields if not f.primary
 def _update_sql() -> str:
     quote = connection.ops.quote_name
     columns = ", ".join(f"{quote(f.column)} = %s" for f in _UPDATED_FIELDS)
-    table = quote(Appointment._meta.db_table)
-    return f"UPDATE {table} SET {columns} WHERE id = %s"  # noqa: S608 (names from the model)
+    table, pk = quote(Appointment._meta.db_table), quote(Appointment._meta.pk.column)
+    return f"UPDATE {table} SET {columns} WHERE {pk} = %s"  # noqa: S608 (names from the model)
 
 
 _INSERTED_FIELDS = [
