@@ -1,24 +1,20 @@
-"""A fast bulk update: one `UPDATE … FROM (VALUES …)` per chunk; and a prepared insert of
-a few rows.
+"""A fast bulk update: one `UPDATE … FROM (VALUES …)` per chunk.
 
 Django's `bulk_update` builds a CASE expression per field and row, which costs
 milliseconds per message; the dispatch loop writes every message it touches, so it uses
-this instead (measured in bench/dispatch.py). `bulk_create` compiles its INSERT anew for
-every call, which is most of a booking's plan (measured in bench/api.py)."""
+this instead (measured in bench/dispatch.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import connections, models, router
-from django.db.models.expressions import DatabaseDefault
 
 from bookings.db import driver_cursor
 
 CHUNK = 1000
-M = TypeVar("M", bound=models.Model)
 
 
 def bulk_set(
@@ -123,44 +119,3 @@ def _update_from_arrays(
     )
     with driver_cursor(connection) as raw:
         raw.execute(sql, [*scalar_params, *array_params, keys, *guard_params], prepare=True)
-
-
-def insert_prepared(model: type[M], objs: list[M]) -> list[M]:
-    """`bulk_create` of a few new rows as one prepared `INSERT … RETURNING` on PostgreSQL,
-    their primary keys and database defaults set on them; `bulk_create` elsewhere (or
-    when the rows do not leave the same columns to the database). No signals, as
-    `bulk_create`."""
-    connection = connections[router.db_for_write(model)]
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    defaulted = [
-        [isinstance(getattr(obj, f.attname), DatabaseDefault) for f in fields] for obj in objs
-    ]
-    if connection.vendor != "postgresql" or not objs or defaulted.count(defaulted[0]) < len(objs):
-        return model._default_manager.bulk_create(objs)
-    written = [f for f, default in zip(fields, defaulted[0], strict=True) if not default]
-    returned = [model._meta.pk, *(f for f, d in zip(fields, defaulted[0], strict=True) if d)]
-    params = [
-        f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in written
-    ]
-    with driver_cursor(connection) as cursor:
-        cursor.execute(
-            _insert_sql(connection, model, written, returned, len(objs)), params, prepare=True
-        )
-        rows = cursor.fetchall()
-    for obj, row in zip(objs, rows, strict=True):
-        for field, value in zip(returned, row, strict=True):
-            setattr(obj, field.attname, value)
-        obj._state.adding, obj._state.db = False, connection.alias
-    return objs
-
-
-def _insert_sql(
-    connection: Any, model: Any, written: list[Any], returned: list[Any], rows: int
-) -> str:
-    quote = connection.ops.quote_name
-    row = "(" + ", ".join(["%s"] * len(written)) + ")"
-    return (
-        f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 (names from the model)
-        f"({', '.join(quote(f.column) for f in written)}) VALUES {', '.join([row] * rows)} "
-        f"RETURNING {', '.join(quote(f.column) for f in returned)}"
-    )

@@ -16,12 +16,11 @@ from django.db.models import Max
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from bookings.db import driver_cursor
+from bookings.db import driver_cursor, insert_prepared
 from bookings.models import Appointment, AppointmentStatus
 from bookings.signals import AppointmentSnapshot
 
 from . import rules
-from .bulk import insert_prepared
 from .models import Kind, Message, SendReason, Status
 
 logger = logging.getLogger(__name__)

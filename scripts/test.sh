@@ -51,9 +51,10 @@ echo "==> migrations are up to date"
 .venv/bin/python manage.py makemigrations --check --dry-run
 echo "==> pytest"
 .venv/bin/python -m pytest "$@"
-# The zero-setup default (`make run`) runs on SQLite, where the dispatch loop takes its
-# portable paths (no SKIP LOCKED, no arrays): prove those too.
-echo "==> pytest on SQLite: the dispatch loop's portable paths"
+# The zero-setup default (`make run`) runs on SQLite, where the dispatch loop and the hot
+# API writes take their portable paths (no SKIP LOCKED, no arrays, no prepared
+# statements): prove those too.
+echo "==> pytest on SQLite: the portable paths of the dispatch loop and the hot API writes"
 env -u DATABASE_URL ALLOW_SQLITE_TESTS=1 .venv/bin/python -m pytest -q \
   tests/reminders/test_dispatch.py tests/reminders/test_bulk.py \
-  tests/reminders/test_schedule.py tests/reminders/test_checkin.py
+  tests/reminders/test_schedule.py tests/reminders/test_checkin.py tests/bookings/test_db.py

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bookings.db import savepoint_if_in_transaction
+from bookings.db import insert_prepared, savepoint_if_in_transaction
 from bookings.errors import Conflict, DomainError, Forbidden
 from bookings.models import ApiClient, Guardianship
 from bookings.selectors import clinic_get_cached, patient_get
@@ -96,17 +96,22 @@ def case_receive(*, request: CaseRequest, client: ApiClient) -> tuple[EServiceCa
     digest = request.digest()
     try:  # a new case is one INSERT; the id already stored makes it fail, and we look
         with savepoint_if_in_transaction():
-            case = EServiceCase.objects.create(
-                external_id=request.external_id,
-                received_at=received_at,
-                submitted_by=submitted_by,
-                subject=subject,
-                action=request.action,
-                clinic=clinic,
-                mobile_number=request.mobile_number or "",
-                message=request.message,
-                request_digest=digest,
-                client=client,
+            [case] = insert_prepared(
+                EServiceCase,
+                [
+                    EServiceCase(
+                        external_id=request.external_id,
+                        received_at=received_at,
+                        submitted_by=submitted_by,
+                        subject=subject,
+                        action=request.action,
+                        clinic=clinic,
+                        mobile_number=request.mobile_number or "",
+                        message=request.message,
+                        request_digest=digest,
+                        client=client,
+                    )
+                ],
             )
     except IntegrityError:  # the same id again, or twice at once: the stored one answers
         existing = EServiceCase.objects.filter(external_id=request.external_id).first()
