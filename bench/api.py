@@ -19,6 +19,10 @@ It does this twice: with a new database connection per request (DB_CONN_MAX_AGE=
 was) and with persistent connections (the default now), and prints req/s, p50 and p99 per
 endpoint with the ratio to the baseline. Goals: sms-status at least 0.5x the baseline's
 throughput, p99 under 100 ms for all three. Not a test: run it on purpose.
+
+gunicorn replaces each worker after about WEB_MAX_REQUESTS (5,000) requests, which at these
+rates is every few seconds; `WEB_MAX_REQUESTS=0 .venv/bin/python bench/api.py` measures the
+same without, to tell those moments from the endpoints' own tails.
 """
 
 from __future__ import annotations
@@ -318,8 +322,14 @@ def main() -> None:
         print(f"load: {'wrk' if use_wrk else 'the asyncio client (wrk not installed)'}")
         print(
             f"gunicorn: {args.workers} workers, {args.clients} clients, {args.seconds:.0f} s "
-            f"per endpoint, {len(data['patients'])} patients, {os.cpu_count()} cores\n"
+            f"per endpoint, {len(data['patients'])} patients, {os.cpu_count()} cores"
         )
+        # config/gunicorn.py replaces a worker after about WEB_MAX_REQUESTS requests: at
+        # these rates every few seconds (a production rate: every several minutes), and
+        # each replacement is a moment with one worker fewer — the p99s' usual outliers.
+        recycled = os.environ.get("WEB_MAX_REQUESTS", "5000")
+        every = "never" if recycled == "0" else f"after about {recycled} requests each"
+        print(f"workers replaced: {every} (WEB_MAX_REQUESTS)\n")
         for label, conn_max_age in (("a new connection per request", 0), ("persistent", 60)):
             port = free_port()
             proc = start_gunicorn(port, args.workers, conn_max_age, env)
