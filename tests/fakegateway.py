@@ -190,13 +190,21 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(data)
 
-    def _body(self) -> bytes:
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+    def _body(self) -> bytes | None:
+        """The request's body; None when the client went away before all of it arrived (a
+        sender killed between the headers and the body): a real gateway never sees such a
+        request, and neither does this one."""
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        return raw if len(raw) == length else None
 
     def do_POST(self) -> None:
         fake = self.fake
         path = urlparse(self.path).path
         raw = self._body()
+        if raw is None:
+            self.close_connection = True
+            return
         if path.endswith("/sms"):
             api = "46elks"
             form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}

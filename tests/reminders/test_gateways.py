@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -137,6 +138,18 @@ def test_a_gateway_that_refuses_connections_is_certainly_not_sending(fake: FakeG
     result = Elks46Gateway().send(SMS)
     assert (result.outcome, result.gateway_down) == (Outcome.NOT_SENT, True)
     assert fake.stored == []
+
+
+def test_a_sender_that_dies_between_headers_and_body_sends_nothing(fake: FakeGateway) -> None:
+    # A worker SIGKILLed mid-request: the headers went out, the body never did. A real
+    # gateway never sees that request; the fake must not store an SMS to nobody either.
+    with socket.create_connection(("127.0.0.1", fake.port)) as cut:
+        cut.sendall(
+            b"POST /a1/sms HTTP/1.1\r\nHost: gw\r\nContent-Length: 120\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\nto=%2B4670"
+        )
+    Elks46Gateway().send(SMS)  # then a whole one, answered once the cut one is dropped
+    assert [s.to for s in fake.stored] == [SMS.to]
 
 
 @pytest.mark.parametrize("make", [Elks46Gateway, SinchGateway], ids=["46elks", "sinch"])
