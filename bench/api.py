@@ -59,8 +59,9 @@ def seed(url: str) -> dict[str, Any]:
     django.setup()
     from django.core.management import call_command
 
-    from bookings.models import Clinic, Patient, Scope
-    from bookings.services import api_client_create
+    from bookings.models import Clinic, Patient
+    from core.models import Scope
+    from core.services import api_client_create
 
     call_command("migrate", "--no-input", "-v", "0")
     call_command("load_demo", "--legacy-scale", "0.05", stdout=StringIO())

@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> None:
         assert done == args.messages, done
         return done / (time.perf_counter() - t0)
 
-    from reminders.process import freeze_startup_objects
+    from core.process import freeze_startup_objects
 
     def pipeline() -> float:
         # As `manage.py dispatch_reminders` and the Celery workers start their loop.
@@ -207,7 +207,7 @@ def run(args: argparse.Namespace) -> None:
     reset_due()
     code = (
         "import django; django.setup(); "
-        "from reminders.process import freeze_startup_objects; freeze_startup_objects(); "
+        "from core.process import freeze_startup_objects; freeze_startup_objects(); "
         "from reminders.dispatch import dispatch_in_process; "
         "print(dispatch_in_process()['sent'])"
     )

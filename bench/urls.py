@@ -7,9 +7,9 @@ from django.urls import path
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bookings.api_base import ApiView
-from bookings.models import Scope
 from config.urls import urlpatterns as system_urls
+from core.api_base import ApiView
+from core.models import Scope
 
 
 class Ping(ApiView):

@@ -1,17 +1,19 @@
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin_utils import PatientReadLoggedMixin, ReadOnlyAdminMixin, ReadOnlyTabularInline
+from core.errors import DomainError
+from core.models import StaffIdentity
+
 from . import services
-from .admin_utils import PatientReadLoggedMixin, ReadOnlyAdminMixin, ReadOnlyTabularInline
-from .errors import DomainError
 from .identity import parse_hsa_id
-from .models import ApiClient, Clinic, Guardianship, Patient, StaffIdentity
+from .models import Clinic, Guardianship, Patient
 
 
 class ClinicForm(forms.ModelForm):
@@ -108,24 +110,6 @@ class PatientAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
             except DomainError:
                 pass
         return super().get_search_results(request, queryset, search_term)
-
-
-@admin.register(ApiClient)
-class ApiClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Clients are created with `manage.py create_api_client` (the key is shown once)."""
-
-    list_display = ["name", "key_prefix", "scopes", "is_active", "created_at", "last_used_at"]
-    exclude = ["key_hash"]
-    actions = ["deactivate"]
-
-    @admin.action(description="Spärra valda API-klienter")
-    def deactivate(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
-        for client in queryset:
-            services.api_client_deactivate(client=client)
-        self.message_user(request, "API-klienterna är spärrade.", messages.SUCCESS)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_superuser or request.user.has_perm("bookings.change_apiclient")
 
 
 class StaffIdentityForm(forms.ModelForm):

@@ -7,20 +7,27 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from . import selectors, services
-from .api_base import ApiView, external_id_path, hsa_path, pid_path, problems
-from .models import Appointment, AppointmentStatus, Clinic, ContactType, Patient, Scope
-from .serializers import (
+from core.api_base import ApiView, problems
+from core.models import Scope
+from core.serializers import (
     AwareDateTimeField,
     ExternalIdField,
-    HsaIdField,
-    MobileNumberField,
-    PersonalIdField,
     StrictBooleanField,
     StrictSerializer,
     path_value,
 )
-from .signals import patient_data_read
+from core.signals import patient_data_read
+
+from . import selectors, services
+from .models import Appointment, AppointmentStatus, Clinic, ContactType, Patient
+from .serializers import (
+    HsaIdField,
+    MobileNumberField,
+    PersonalIdField,
+    external_id_path,
+    hsa_path,
+    pid_path,
+)
 
 
 class ClinicUpsertApi(ApiView):

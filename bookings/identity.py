@@ -15,7 +15,7 @@ from typing import Any
 import phonenumbers
 from personnummer import personnummer
 
-from .errors import DomainError
+from core.errors import DomainError
 
 
 class InvalidPersonalId(DomainError):

@@ -1,5 +1,5 @@
 """The registry: clinics, patients and guardianships as the population register and 1177
-know them, the staff who work at each clinic, and the API clients that talk to us.
+know them, the staff who work at each clinic, and the booked contacts.
 
 A patient's mobile number comes from 1177 only. Its lifecycle:
 
@@ -12,12 +12,8 @@ until a 1177 sync restores it).
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 
@@ -64,27 +60,6 @@ class Clinic(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class StaffIdentity(models.Model):
-    """The person behind a staff user as the region's identity provider knows them: their
-    HSA-id, which the login through SITHS eID (OpenID Connect) matches. Roles and clinics
-    stay here; the provider only says who is at the keyboard."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="staff_identity",
-        verbose_name=_("användare"),
-    )
-    hsa_id = models.CharField(_("personens HSA-id"), max_length=31, unique=True)
-
-    class Meta:
-        verbose_name = _("inloggningsidentitet")
-        verbose_name_plural = _("inloggningsidentiteter")
-
-    def __str__(self) -> str:
-        return self.hsa_id
 
 
 class NumberSource(models.TextChoices):
@@ -160,54 +135,6 @@ class Guardianship(models.Model):
 
     def __str__(self) -> str:
         return f"{self.guardian} → {self.child}"
-
-
-class Scope(models.TextChoices):
-    REGISTRY_WRITE = "registry:write", "registry:write"  # population register / 1177 sync
-    BOOKINGS_WRITE = "bookings:write", "bookings:write"  # the booking system
-    ESERVICE = "eservice", "eservice"  # the residents' e-service
-    STATUS_READ = "status:read", "status:read"  # read SMS status
-    OUTBOX_READ = "outbox:read", "outbox:read"  # read the outbox gateway's SMS
-    AUDIT_READ = "audit:read", "audit:read"  # read the access log (auditors' tools)
-
-
-class ApiClient(models.Model):
-    """A system that calls the API. Its key is shown once and stored only as a hash.
-
-    A key is `<prefix>.<secret>`: the prefix finds the row, the SHA-256 of the whole key
-    proves it (keys are 256 random bits, so a fast hash is the right one)."""
-
-    name = models.CharField(_("namn"), max_length=100, unique=True)
-    key_prefix = models.CharField(max_length=12, unique=True)
-    key_hash = models.CharField(max_length=64)
-    scopes = models.JSONField(default=list)
-    is_active = models.BooleanField(_("aktiv"), default=True)
-    created_at = models.DateTimeField(db_default=Now())
-    last_used_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name = _("API-klient")
-        verbose_name_plural = _("API-klienter")
-
-    def __str__(self) -> str:
-        return self.name
-
-    # DRF treats the authenticated principal as request.user.
-    is_authenticated = True
-    is_anonymous = False
-
-    @staticmethod
-    def hash_key(key: str) -> str:
-        return hashlib.sha256(key.encode()).hexdigest()
-
-    @staticmethod
-    def generate_key() -> tuple[str, str]:
-        prefix = secrets.token_hex(6)
-        return prefix, f"{prefix}.{secrets.token_urlsafe(32)}"
-
-    def has_scope(self, scope: str) -> bool:
-        return scope in self.scopes
 
 
 class AppointmentStatus(models.TextChoices):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import time
 
+from core.errors import DomainError, NotFound
+
 from . import identity
-from .errors import DomainError, NotFound
 from .models import Appointment, Clinic, Patient
 
 

@@ -1,47 +1,33 @@
-"""Shared serializer pieces for the API: strict bodies and the identity fields."""
+"""The API's identity fields: personnummer/samordningsnummer, HSA-id and mobile numbers in
+the forms people write them, out in one canonical form; and the path parameters that name
+them in the OpenAPI schema."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
 
+from core.errors import DomainError
+from core.serializers import EXTERNAL_ID_PATTERN, domain_to_validation
+
 from . import identity
-from .errors import DomainError
+
+HSA_ID_SCHEMA = {
+    "type": "string",
+    "pattern": r"^[Ss][Ee]\d{10}-[A-Za-z0-9]{1,18}$",
+    "example": "SE2321000115-E000000001",
+}
+PERSONAL_ID_SCHEMA = {
+    "type": "string",
+    "pattern": r"^(\d{6}|\d{8})[-+]?\d{4}$",
+    "example": "19121212-1212",
+}
+EXTERNAL_ID_SCHEMA = {"type": "string", "pattern": EXTERNAL_ID_PATTERN, "example": "BOK-123"}
 
 
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, and text fields that are not JSON strings: a typo
-    in a body is an error, not silently ignored or turned into text (DRF would take the
-    number 0 as "0")."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            errors = {
-                name: [serializers.ErrorDetail("Okänt fält.", code="unknown_field")]
-                for name in sorted(set(data) - set(self.fields))
-            }
-            errors |= {
-                name: [serializers.ErrorDetail("Ange en textsträng.", code="invalid")]
-                for name, field in self.fields.items()
-                if isinstance(field, serializers.CharField)
-                and data.get(name) is not None
-                and not isinstance(data[name], str)
-            }
-            if errors:
-                raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)
-
-
-def _domain_to_validation(error: DomainError) -> serializers.ValidationError:
-    return serializers.ValidationError(serializers.ErrorDetail(error.message, code=error.code))
-
-
-@extend_schema_field(
-    {"type": "string", "pattern": r"^(\d{6}|\d{8})[-+]?\d{4}$", "example": "19121212-1212"}
-)
+@extend_schema_field(PERSONAL_ID_SCHEMA)
 class PersonalIdField(serializers.CharField):
     """Personnummer or samordningsnummer in; 12 digits out."""
 
@@ -50,23 +36,17 @@ class PersonalIdField(serializers.CharField):
         try:
             return identity.parse_personal_id(text).value
         except DomainError as error:
-            raise _domain_to_validation(error) from None
+            raise domain_to_validation(error) from None
 
 
-@extend_schema_field(
-    {
-        "type": "string",
-        "pattern": r"^[Ss][Ee]\d{10}-[A-Za-z0-9]{1,18}$",
-        "example": "SE2321000115-E000000001",
-    }
-)
+@extend_schema_field(HSA_ID_SCHEMA)
 class HsaIdField(serializers.CharField):
     def to_internal_value(self, data: Any) -> str:
         text = super().to_internal_value(data)
         try:
             return identity.parse_hsa_id(text)
         except DomainError as error:
-            raise _domain_to_validation(error) from None
+            raise domain_to_validation(error) from None
 
 
 @extend_schema_field({"type": "string", "example": "+46701234567"})
@@ -78,84 +58,26 @@ class MobileNumberField(serializers.CharField):
         try:
             return identity.parse_mobile_number(text)
         except DomainError as error:
-            raise _domain_to_validation(error) from None
+            raise domain_to_validation(error) from None
 
 
-def path_value(field: serializers.Field, name: str, raw: str) -> Any:
-    """Validates a path or query parameter with a serializer field; errors name the
-    parameter."""
-    try:
-        return field.run_validation(raw)
-    except serializers.ValidationError as error:
-        raise serializers.ValidationError({name: error.detail}) from None
+def hsa_path(name: str = "hsa_id") -> OpenApiParameter:
+    return OpenApiParameter(name, HSA_ID_SCHEMA, OpenApiParameter.PATH, description="HSA-id")
 
 
-# Care contacts happen in this century: a year like 0279 is a typo, and before 1900
-# Stockholm's offset was local mean time (+01:12:12), which no ISO 8601 reader takes.
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+def pid_path(name: str = "personal_id") -> OpenApiParameter:
+    return OpenApiParameter(
+        name,
+        PERSONAL_ID_SCHEMA,
+        OpenApiParameter.PATH,
+        description="Personnummer or samordningsnummer, 10 or 12 digits, with or without -/+",
+    )
 
 
-@extend_schema_field(
-    {"type": "string", "format": "date-time", "example": "2026-12-01T09:30:00+01:00"}
-)
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 time with an offset ("Z" or "+01:00"); a time without one is refused,
-    because guessing the zone is how reminders end up an hour wrong."""
-
-    def to_internal_value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            from django.utils.dateparse import parse_datetime
-
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError:
-                parsed = None
-            if parsed is None:
-                raise serializers.ValidationError(
-                    serializers.ErrorDetail(
-                        "Ogiltig tid; använd ISO 8601, t.ex. 2026-12-01T09:30:00+01:00.",
-                        code="invalid",
-                    )
-                )
-            if parsed.tzinfo is None:
-                raise serializers.ValidationError(
-                    serializers.ErrorDetail(
-                        "Tiden saknar tidszon; ange t.ex. +01:00 eller Z.", code="naive_datetime"
-                    )
-                )
-            if not EARLIEST <= parsed < LATEST:
-                raise serializers.ValidationError(
-                    serializers.ErrorDetail(
-                        "Tiden ska ligga mellan år 2000 och 2099.", code="out_of_range"
-                    )
-                )
-            return parsed
-        raise serializers.ValidationError(
-            serializers.ErrorDetail("Tiden ska vara en textsträng i ISO 8601.", code="invalid")
-        )
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """JSON `true` or `false` only. DRF's field also takes 0, 1, "yes" and "off": for
-    protected identity a typo must be an error, not a guess."""
-
-    def to_internal_value(self, data: Any) -> bool:
-        if data is True or data is False:
-            return data
-        raise serializers.ValidationError(
-            serializers.ErrorDetail("Ange true eller false.", code="invalid")
-        )
-
-
-EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
-
-
-@extend_schema_field({"type": "string", "pattern": EXTERNAL_ID_PATTERN})
-class ExternalIdField(serializers.RegexField):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(
-            EXTERNAL_ID_PATTERN,
-            error_messages={"invalid": "Externt id: 1–64 tecken A–Z, 0–9, . _ : -"},
-            **kwargs,
-        )
+def external_id_path() -> OpenApiParameter:
+    return OpenApiParameter(
+        "external_id",
+        EXTERNAL_ID_SCHEMA,
+        OpenApiParameter.PATH,
+        description="The booking system's id of the contact",
+    )

@@ -36,8 +36,3 @@ class AppointmentSnapshot:
 # kwargs: appointment (Appointment, as saved), previous (AppointmentSnapshot | None for a
 # new one), moment (datetime: when the change happened; a moved contact is "booked" then).
 appointment_changed = Signal()
-
-# Sent when a page or an endpoint of this app shows a patient's data (the access log, SPEC
-# 3.10, lives above: consent records it). kwargs: actor (a user or an ApiClient), clinic
-# (the unit worked at, or None), action (an AccessLog action code), patient_ids.
-patient_data_read = Signal()

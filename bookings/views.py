@@ -7,7 +7,9 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from .staff import AuthedRequest, clinics_for, safe_next
+from core.staff import AuthedRequest, safe_next
+
+from .units import clinics_for
 
 
 @require_POST

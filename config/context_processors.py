@@ -6,15 +6,9 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from bookings.staff import (
-    AUDIT_ROLES,
-    CARE_ROLES,
-    REPORT_ROLES,
-    clinics_for,
-    current_clinic,
-    has_role,
-)
+from bookings.units import clinics_for, current_clinic
 from consent.cases.selectors import open_cases
+from core.staff import AUDIT_ROLES, CARE_ROLES, REPORT_ROLES, has_role
 
 
 def site_header(request: HttpRequest) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def when_ready(server: object) -> None:
     if preload_app:
         from django.db import connections
 
-        from reminders.process import freeze_startup_objects
+        from core.process import freeze_startup_objects
 
         connections.close_all()
         freeze_startup_objects()

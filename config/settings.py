@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    "core",
     "bookings",
     "consent",
     "reminders",
@@ -61,7 +62,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "bookings.staff.SessionLimitMiddleware",
+    "core.staff.SessionLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -72,15 +73,15 @@ MIDDLEWARE = [
 # passwords are then the break-glass way in for regional admins only.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "bookings.oidc.StaffOIDCBackend",
-    "bookings.oidc.BreakGlassModelBackend",
+    "core.oidc.StaffOIDCBackend",
+    "core.oidc.BreakGlassModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("LOGIN_LOCKOUT_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_CLIENT_IP_CALLABLE = "bookings.staff.client_address"
+AXES_CLIENT_IP_CALLABLE = "core.staff.client_address"
 # Proxies in front of the web processes whose X-Forwarded-For we trust (0: none; the
 # client's address is then REMOTE_ADDR). Rate limits and the lock-out count by it.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
@@ -131,7 +132,7 @@ else:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Prepared statements for the few hot statements that ask for one (`prepare=True` on
-    # bookings.db's driver cursors: the SMS-status read, the dispatch loop's facts), so
+    # core.db's driver cursors: the SMS-status read, the dispatch loop's facts), so
     # PostgreSQL plans them once per connection instead of on every call. psycopg prepares
     # nothing while the threshold is None (Django's default); the ORM's statements carry
     # their values inline and are never repeated often enough to reach this one. Turn off
@@ -196,12 +197,12 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- The API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["bookings.auth.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["bookings.auth.HasScope"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["core.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["core.auth.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "bookings.problems.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "bookings.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -291,7 +292,7 @@ READYZ_BROKER_TIMEOUT = env.float("READYZ_BROKER_TIMEOUT", default=2.0)
 
 # --- Staff sessions and transport (SPEC 3.10): shared clinic computers --------------------
 # A session ends when the browser closes, after 30 minutes without a request, and 8 hours
-# after login whatever happens (bookings.staff.SessionLimitMiddleware).
+# after login whatever happens (core.staff.SessionLimitMiddleware).
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True  # the idle clock restarts with every request

@@ -12,7 +12,7 @@ import bookings.urls
 import consent.urls
 import reminders.urls
 import reporting.urls
-from bookings.oidc import LoginCallback, LoginPage, LoginStart
+from core.oidc import LoginCallback, LoginPage, LoginStart
 
 from . import operations, views
 

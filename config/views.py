@@ -6,7 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from bookings.staff import clinics_for, user_roles
+from bookings.units import clinics_for
+from core.staff import user_roles
 
 
 def _problem(status: int, title: str, detail: str) -> JsonResponse:

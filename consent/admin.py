@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from bookings.admin_utils import PatientReadLoggedMixin, ReadOnlyAdminMixin
+from core.admin_utils import PatientReadLoggedMixin, ReadOnlyAdminMixin
 
 from .models import (
     AccessLog,

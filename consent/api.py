@@ -8,15 +8,12 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bookings.api_base import ApiView, pid_path, problems
-from bookings.errors import NotFound
-from bookings.models import ApiClient, Scope
 from bookings.selectors import clinic_get_cached
-from bookings.serializers import (
-    HsaIdField,
-    PersonalIdField,
-    path_value,
-)
+from bookings.serializers import HsaIdField, PersonalIdField, pid_path
+from core.api_base import ApiView, problems
+from core.errors import NotFound
+from core.models import ApiClient, Scope
+from core.serializers import path_value
 
 from .access.models import AccessLog
 from .access.services import patient_facts_read

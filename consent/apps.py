@@ -10,7 +10,7 @@ class ConsentConfig(AppConfig):
     verbose_name = "Samtycke"
 
     def ready(self) -> None:
-        from bookings.staff import Role, role_permissions_grant
+        from core.staff import Role, role_permissions_grant
 
         from .checks import consent_settings
 
@@ -31,7 +31,7 @@ class ConsentConfig(AppConfig):
         )
         role_permissions_grant(Role.AUDITOR, ["consent.view_consentevent"])
         post_migrate.connect(_ensure_replies, sender=self)
-        from bookings.signals import patient_data_read
+        from core.signals import patient_data_read
 
         from .access.services import on_patient_data_read
 

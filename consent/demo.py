@@ -10,8 +10,8 @@ from typing import Any
 from django.utils import timezone
 
 from bookings import demo
-from bookings.errors import DomainError
 from bookings.models import Clinic, Patient
+from core.errors import DomainError
 
 from . import services
 from .cases.services import CaseRequest, case_receive
@@ -69,7 +69,7 @@ def _consent(clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> None:
 
 def _cases(clinics: list[Clinic]) -> None:
     """A few e-service cases waiting in the demo reception's queues."""
-    from bookings.models import ApiClient
+    from core.models import ApiClient
 
     client = ApiClient.objects.get(name="demo")
     never = Patient.objects.filter(

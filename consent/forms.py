@@ -7,9 +7,9 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from bookings.errors import DomainError
 from bookings.identity import parse_personal_id
 from bookings.models import Clinic, Patient
+from core.errors import DomainError
 
 from .models import Channel
 

@@ -19,10 +19,10 @@ from datetime import date
 
 from django.db import DatabaseError, transaction
 
-from bookings.errors import DomainError
 from bookings.identity import PersonalId, parse_hsa_id, parse_personal_id, parse_phone_number
 from bookings.models import Clinic
 from bookings.services import patients_get_or_create_from_legacy
+from core.errors import DomainError
 
 from .models import Channel, ConsentEvent, ExcludedAtClinic, LegacyImport, MigrationExclusion
 from .services import consent_activate

@@ -21,7 +21,8 @@ from django.db import models
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
-from bookings.models import ApiClient, Clinic, Patient
+from bookings.models import Clinic, Patient
+from core.models import ApiClient
 
 from . import rules
 

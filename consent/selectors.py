@@ -12,8 +12,8 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from bookings.db import driver_cursor
 from bookings.models import Clinic, Guardianship, Patient
+from core.db import driver_cursor
 
 from . import rules
 from .models import (

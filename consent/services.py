@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
-from bookings.errors import DomainError
 from bookings.identity import parse_mobile_number
-from bookings.models import ApiClient, Clinic, Guardianship, Patient
+from bookings.models import Clinic, Guardianship, Patient
+from core.errors import DomainError
+from core.models import ApiClient
 
 from . import rules
 from .models import (

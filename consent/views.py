@@ -14,9 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from bookings.errors import DomainError
 from bookings.models import Patient
-from bookings.staff import CARE_ROLES, AuthedRequest, current_clinic, role_required
+from bookings.units import current_clinic
+from core.errors import DomainError
+from core.staff import CARE_ROLES, AuthedRequest, role_required
 
 from . import rules, selectors, services
 from .access.models import AccessLog

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from bookings.admin_utils import PatientReadLoggedMixin, ReadOnlyAdminMixin
+from core.admin_utils import PatientReadLoggedMixin, ReadOnlyAdminMixin
 
 from .models import Message
 

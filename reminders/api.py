@@ -9,14 +9,15 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bookings.api_base import ApiView, external_id_path, problems
-from bookings.errors import DomainError
 from bookings.identity import parse_phone_number
-from bookings.models import Scope
 from bookings.selectors import appointment_get
-from bookings.serializers import ExternalIdField, path_value
+from bookings.serializers import external_id_path
 from consent.access.models import AccessLog
 from consent.access.services import access_log_record
+from core.api_base import ApiView, problems
+from core.errors import DomainError
+from core.models import Scope
+from core.serializers import ExternalIdField, path_value
 
 from . import selectors
 from .delivery import delivery_report_apply

@@ -10,7 +10,7 @@ class RemindersConfig(AppConfig):
 
     def ready(self) -> None:
         from bookings.signals import appointment_changed
-        from bookings.staff import Role, role_permissions_grant
+        from core.staff import Role, role_permissions_grant
 
         from .checks import missing_webhook_secret, sending_settings
         from .receivers import on_appointment_changed

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from bookings.errors import DomainError
 from bookings.models import AppointmentStatus
 from bookings.services import appointment_set_status
+from core.errors import DomainError
 
 from .models import CheckIn, Message
 from .payments import PaymentResult, payment_backend

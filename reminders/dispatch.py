@@ -17,9 +17,9 @@ from django.utils import timezone
 from bookings import texts
 from consent.rules import who_receives
 from consent.selectors import facts_for_patients
+from core.bulk import bulk_set
 
 from . import rules
-from .bulk import bulk_set
 from .gateways import Gateway, OutgoingSms, get_gateways
 from .gateways.chain import Chain
 from .handover import RESULT_FIELDS, hand_over, outcome_apply

@@ -13,10 +13,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from bookings.errors import Conflict, DomainError
 from bookings.models import Clinic, Guardianship, Patient
 from bookings.selectors import unit_clinic_ids
 from consent.reasons import Reason
+from core.errors import Conflict, DomainError
 
 from .models import FailedSmsFollowUp, Message, SendReason, Status, reason_label
 

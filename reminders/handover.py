@@ -22,8 +22,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from core.bulk import bulk_set
+
 from . import rules
-from .bulk import bulk_set
 from .gateways import Gateway, Outcome, OutgoingSms, SendResult
 from .gateways.chain import Chain
 from .models import Message, SendReason, Status

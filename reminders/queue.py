@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
-from bookings.db import driver_cursor
 from bookings.models import AppointmentStatus
+from core.db import driver_cursor
 
 from . import rules
 from .models import Message, SendReason, Status

@@ -16,9 +16,9 @@ from django.db.models import Max
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from bookings.db import driver_cursor, insert_prepared
 from bookings.models import Appointment, AppointmentStatus
 from bookings.signals import AppointmentSnapshot
+from core.db import driver_cursor, insert_prepared
 
 from . import rules
 from .models import Kind, Message, SendReason, Status

@@ -16,17 +16,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from bookings.errors import DomainError
 from bookings.models import Patient
-from bookings.staff import (
-    CARE_ROLES,
-    AuthedRequest,
-    client_address,
-    current_clinic,
-    role_required,
-)
+from bookings.units import current_clinic
 from consent.access.models import AccessLog
 from consent.access.services import access_log_record_many
+from core.errors import DomainError
+from core.staff import CARE_ROLES, AuthedRequest, client_address, role_required
 
 from .checkin import CHECKIN_OPENS, checkin_register, checkin_state
 from .followup import failed_sms_follow_up, failed_sms_worklist, sms_history

@@ -8,7 +8,7 @@ class ReportingConfig(AppConfig):
     verbose_name = "Rapporter"
 
     def ready(self) -> None:
-        from bookings.staff import Role, role_permissions_grant
+        from core.staff import Role, role_permissions_grant
 
         role_permissions_grant(
             Role.REGIONAL_ADMIN,

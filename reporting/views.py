@@ -13,11 +13,12 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
-from bookings.exports import csv_response, xlsx_row
 from bookings.models import Clinic
-from bookings.staff import REPORT_ROLES, clinics_for, current_clinic, role_required
+from bookings.units import clinics_for, current_clinic
 from consent.access.models import AccessLog
 from consent.access.services import access_log_record_many
+from core.exports import csv_response, xlsx_row
+from core.staff import REPORT_ROLES, role_required
 from reminders.followup import failed_sms_open_count
 from reminders.models import Status, reason_label
 

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from bookings.models import ApiClient, Scope
-from bookings.services import api_client_create
+from core.models import ApiClient, Scope
+from core.services import api_client_create
 from tests.browser import browser  # noqa: F401  (the fixture, for every browser test)
 
 

@@ -23,13 +23,14 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from bookings.api_base import HSA_ID_SCHEMA, PERSONAL_ID_SCHEMA
-from bookings.models import Scope
-from bookings.serializers import EXTERNAL_ID_PATTERN
-from bookings.services import api_client_create, appointment_upsert
+from bookings.serializers import HSA_ID_SCHEMA, PERSONAL_ID_SCHEMA
+from bookings.services import appointment_upsert
 from config.wsgi import application
 from consent.cases.services import CaseRequest, case_receive
 from consent.services import consent_activate
+from core.models import Scope
+from core.serializers import EXTERNAL_ID_PATTERN
+from core.services import api_client_create
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)

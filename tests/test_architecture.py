@@ -14,9 +14,10 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
-# Lowest first. `config` is the roof: it wires the apps together (settings, URLs, the
-# Celery app, the site header) and may import any of them; no app imports it.
-FLOORS = ["bookings", "consent", "reminders", "reporting", "config"]
+# Lowest first. `core` is the ground floor: plumbing that knows no domain. `config` is the
+# roof: it wires the apps together (settings, URLs, the Celery app, the site header) and
+# may import any of them; no app imports it.
+FLOORS = ["core", "bookings", "consent", "reminders", "reporting", "config"]
 APPS = FLOORS[:-1]
 DOTTED = re.compile(rf"^({'|'.join(FLOORS)})(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 # Modules that are a page or an endpoint: another app never uses them as a library.
@@ -155,8 +156,10 @@ def test_the_checks_see_an_upward_arrow(tmp_path: Path, monkeypatch: pytest.Monk
     (tmp_path / "consent" / "sub" / "__init__.py").write_text("")
     (tmp_path / "consent" / "sub" / "bad.py").write_text("from ...reminders import models\n")
     (tmp_path / "reporting" / "bad.py").write_text("from consent import views\n")
+    (tmp_path / "core" / "bad.py").write_text("from bookings.models import Clinic\n")
     monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", tmp_path)
     assert upward_arrows() == [
+        "core/bad.py:1 imports bookings.models",
         "bookings/bad.py:1 imports consent.selectors",
         "bookings/bad.py:3 imports config.celery",
         "bookings/bad.py:4 names reminders.tasks.tick",

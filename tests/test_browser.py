@@ -11,11 +11,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from bookings.models import Scope
-from bookings.services import api_client_create
-from bookings.staff import Role
 from consent.models import ConsentEvent, EServiceCase
 from consent.services import consent_activate
+from core.models import Scope
+from core.services import api_client_create
+from core.staff import Role
 from tests.browser import SCREENSHOTS, log_in
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
@@ -225,7 +225,7 @@ def test_under_the_content_security_policy_the_dashboard_draws_and_the_header_pi
 def test_a_receptionist_logs_in_with_siths_through_the_regions_provider(
     live_server: Any, browser: Browser, settings: Any
 ) -> None:
-    from bookings.models import StaffIdentity
+    from core.models import StaffIdentity
     from tests.identityprovider import ProviderUser, identity_provider
 
     clinic = ClinicFactory(name="Hudkliniken")

@@ -15,12 +15,13 @@ import time_machine
 from django.utils import timezone
 from playwright.sync_api import Browser, expect
 
-from bookings.models import Scope
-from bookings.services import api_client_create, appointment_upsert
-from bookings.staff import Role
+from bookings.services import appointment_upsert
 from consent.models import ExcludedAtClinic, LegacyImport, MigrationExclusion
 from consent.selectors import snapshot_of
 from consent.services import consent_activate
+from core.models import Scope
+from core.services import api_client_create
+from core.staff import Role
 from reminders.models import FailedSmsFollowUp, Message
 from tests.browser import SCREENSHOTS, log_in
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory, UserFactory

@@ -23,9 +23,10 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
-from bookings.models import Appointment, Clinic, Patient, Scope
-from bookings.services import api_client_create
+from bookings.models import Appointment, Clinic, Patient
 from consent.cases.models import EServiceCase
+from core.models import Scope
+from core.services import api_client_create
 from reminders.dispatch import dispatch_in_process
 
 pytestmark = pytest.mark.slow

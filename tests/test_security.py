@@ -16,8 +16,9 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from bookings.models import Clinic, Scope
-from bookings.staff import Role
+from bookings.models import Clinic
+from core.models import Scope
+from core.staff import Role
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 from tests.pages import seen
 

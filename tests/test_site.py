@@ -10,10 +10,12 @@ from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from bookings.models import ApiClient, Appointment, Clinic, Patient
-from bookings.staff import Role, clinics_for
+from bookings.models import Appointment, Clinic, Patient
+from bookings.units import clinics_for
 from consent.models import ConsentEvent, GuardianNumber, MigrationExclusion, PatientConsent
 from consent.services import consent_activate
+from core.models import ApiClient
+from core.staff import Role
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 from tests.pages import seen
 

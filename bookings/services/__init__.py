@@ -1,13 +1,7 @@
 """Every write of the bookings app, one module per noun: the registry (clinics,
-patients), access (API clients, staff users) and booked contacts. Callers import from
+patients), staff users and booked contacts. Callers import from
 here."""
 
-from .access import (
-    api_client_create,
-    api_client_deactivate,
-    api_client_rotate_key,
-    staff_user_upsert,
-)
 from .contacts import (
     LATE_CANCELLATION,
     appointment_put,
@@ -22,12 +16,10 @@ from .registry import (
     patient_sync,
     patients_get_or_create_from_legacy,
 )
+from .staff import staff_user_upsert
 
 __all__ = [
     "LATE_CANCELLATION",
-    "api_client_create",
-    "api_client_deactivate",
-    "api_client_rotate_key",
     "appointment_put",
     "appointment_set_status",
     "appointment_upsert",

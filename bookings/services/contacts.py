@@ -10,9 +10,10 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.db import driver_cursor
+from core.errors import Conflict, DomainError
+
 from .. import identity
-from ..db import driver_cursor
-from ..errors import Conflict, DomainError
 from ..models import (
     Appointment,
     AppointmentStatus,

@@ -9,8 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import DomainError
+
 from .. import identity, texts
-from ..errors import DomainError
 from ..models import (
     Clinic,
     Guardianship,

@@ -8,9 +8,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bookings.api_base import ApiView, problems
-from bookings.models import Scope
-from bookings.serializers import AwareDateTimeField, PersonalIdField, path_value
+from bookings.serializers import PersonalIdField
+from core.api_base import ApiView, problems
+from core.models import Scope
+from core.serializers import AwareDateTimeField, path_value
 
 from .models import AccessLog
 from .selectors import access_log_api_search

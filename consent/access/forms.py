@@ -3,9 +3,9 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from bookings.errors import DomainError
 from bookings.identity import parse_personal_id
 from bookings.models import Clinic
+from core.errors import DomainError
 
 
 class AuditFilterForm(forms.Form):

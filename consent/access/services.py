@@ -9,8 +9,9 @@ from typing import Any
 
 from django.db import connection
 
-from bookings.db import driver_cursor
-from bookings.models import ApiClient, Clinic, Patient
+from bookings.models import Clinic, Patient
+from core.db import driver_cursor
+from core.models import ApiClient
 
 from .. import rules
 from ..selectors import FACTS_SELECT, facts_for_patients, facts_from_rows, youngest_adult

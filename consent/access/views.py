@@ -11,8 +11,8 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
-from bookings.exports import csv_response
-from bookings.staff import AUDIT_ROLES, AuthedRequest, role_required
+from core.exports import csv_response
+from core.staff import AUDIT_ROLES, AuthedRequest, role_required
 
 from .forms import AuditFilterForm
 from .selectors import access_log_search

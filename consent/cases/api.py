@@ -8,15 +8,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bookings.api_base import ApiView, problems
-from bookings.models import ApiClient, Scope
-from bookings.serializers import (
-    ExternalIdField,
-    HsaIdField,
-    MobileNumberField,
-    PersonalIdField,
-    StrictSerializer,
-)
+from bookings.serializers import HsaIdField, MobileNumberField, PersonalIdField
+from core.api_base import ApiView, problems
+from core.models import ApiClient, Scope
+from core.serializers import ExternalIdField, StrictSerializer
 
 from ..access.models import AccessLog
 from ..access.services import access_log_record

@@ -15,10 +15,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bookings.db import insert_prepared, savepoint_if_in_transaction
-from bookings.errors import Conflict, DomainError, Forbidden
-from bookings.models import ApiClient, Guardianship
+from bookings.models import Guardianship
 from bookings.selectors import clinic_get_cached, patient_get
+from core.db import insert_prepared, savepoint_if_in_transaction
+from core.errors import Conflict, DomainError, Forbidden
+from core.models import ApiClient
 
 from .. import rules
 from ..models import Channel

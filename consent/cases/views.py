@@ -10,8 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from bookings.errors import DomainError
-from bookings.staff import CARE_ROLES, AuthedRequest, clinics_for, current_clinic, role_required
+from bookings.units import clinics_for, current_clinic
+from core.errors import DomainError
+from core.staff import CARE_ROLES, AuthedRequest, role_required
 
 from ..access.models import AccessLog
 from ..access.services import access_log_record, access_log_record_many

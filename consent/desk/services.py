@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
-from bookings.errors import DomainError
 from bookings.models import Appointment, AppointmentStatus, Clinic
 from bookings.selectors import unit_clinic_ids
 from bookings.services import appointment_set_status
+from core.errors import DomainError
 
 from ..models import Channel, ExcludedAtClinic
 from ..reasons import Reason, beyond_wish, reason_label

@@ -11,11 +11,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from bookings.errors import DomainError
 from bookings.models import Appointment, AppointmentStatus, Clinic
 from bookings.selectors import unit_clinic_ids
 from bookings.services import appointment_set_status
-from bookings.staff import CARE_ROLES, AuthedRequest, current_clinic, role_required
+from bookings.units import current_clinic
+from core.errors import DomainError
+from core.staff import CARE_ROLES, AuthedRequest, role_required
 
 from ..access.models import AccessLog
 from ..access.services import access_log_record_many

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from bookings.models import ApiClient, Clinic, Guardianship, Patient, Scope
-from bookings.services import api_client_deactivate
+from bookings.models import Clinic, Guardianship, Patient
 from consent.models import ConsentEvent
+from core.models import ApiClient, Scope
+from core.services import api_client_deactivate
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db

@@ -15,10 +15,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from bookings.identity import personal_id_for
-from bookings.models import ApiClient, Appointment, Guardianship, Patient, Scope
-from bookings.services import api_client_create
+from bookings.models import Appointment, Guardianship, Patient
 from consent.cases.services import CaseRequest, case_receive
 from consent.models import EServiceCase
+from core.models import ApiClient, Scope
+from core.services import api_client_create
 from reminders.models import Message
 from tests.factories import ClinicFactory, PatientFactory
 

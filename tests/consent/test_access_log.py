@@ -18,14 +18,16 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from bookings.admin_utils import PatientReadLoggedMixin
-from bookings.models import Appointment, Patient, Scope
-from bookings.services import api_client_create, appointment_upsert
-from bookings.staff import Role
+from bookings.models import Appointment, Patient
+from bookings.services import appointment_upsert
 from consent.access.models import AccessLog, AccessLogAppendOnly
 from consent.cases.services import CaseRequest, case_receive
 from consent.models import ExcludedAtClinic, LegacyImport, MigrationExclusion
 from consent.services import consent_block_clinic
+from core.admin_utils import PatientReadLoggedMixin
+from core.models import Scope
+from core.services import api_client_create
+from core.staff import Role
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -301,8 +303,8 @@ def test_the_access_log_is_append_only_in_the_database(world: dict[str, Any]) ->
 # one must log its list and its detail pages.
 ADMIN_WITHOUT_PATIENT_DATA = {
     "bookings.clinic": "clinics and their staff",
-    "bookings.apiclient": "the systems that call the API",
-    "bookings.staffidentity": "staff logins",
+    "core.apiclient": "the systems that call the API",
+    "core.staffidentity": "staff logins",
     "auth.user": "staff",
     "auth.group": "roles",
     "consent.legacyimport": "counts per imported file",

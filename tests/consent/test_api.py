@@ -8,10 +8,10 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from bookings.models import Scope
 from consent import services
 from consent.access.models import AccessLog
 from consent.selectors import facts_for_patients
+from core.models import Scope
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from bookings.staff import Role
 from consent.cases.services import CaseRequest, case_receive
 from consent.models import AccessLog, CaseStatus, ConsentEvent, EServiceCase, StandardReply
 from consent.selectors import snapshot_of
 from consent.services import consent_activate
+from core.staff import Role
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory, UserFactory
 from tests.pages import seen
 

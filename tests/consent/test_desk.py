@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from bookings.models import Appointment
 from bookings.services import appointment_upsert
-from bookings.staff import Role
 from consent.models import (
     ArrivalQuestion,
     ConsentEvent,
@@ -23,6 +22,7 @@ from consent.models import (
 )
 from consent.selectors import snapshot_of
 from consent.services import consent_activate, consent_block, consent_block_clinic
+from core.staff import Role
 from reminders.models import Message
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 from tests.pages import seen

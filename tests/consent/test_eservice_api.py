@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from bookings.models import ApiClient, Scope
 from consent.cases.services import case_apply
 from consent.models import CaseStatus, ConsentEvent, EServiceCase, GuardianNumber, StandardReply
 from consent.selectors import snapshot_of
+from core.models import ApiClient, Scope
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,11 +12,12 @@ from typing import Any, cast
 
 import pytest
 
-from bookings.models import ApiClient, Clinic, Patient
+from bookings.models import Clinic, Patient
 from consent.cases.models import EServiceCase
 from consent.cases.services import CaseRequest, case_apply, case_receive
 from consent.selectors import decision_for, snapshot_of
 from consent.services import consent_activate, consent_block, consent_block_clinic
+from core.models import ApiClient
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db

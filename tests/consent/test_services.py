@@ -8,7 +8,6 @@ from django.db import IntegrityError, connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bookings.errors import DomainError
 from consent import rules, services
 from consent.models import (
     AppendOnlyError,
@@ -19,6 +18,7 @@ from consent.models import (
     State,
 )
 from consent.selectors import snapshot_of
+from core.errors import DomainError
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ from django.test import Client
 
 from bookings.models import Appointment
 from bookings.services import appointment_upsert
-from bookings.staff import Role
 from consent.services import consent_activate
+from core.staff import Role
 from reminders.dispatch import dispatch_in_process
 from reminders.models import CheckIn, Message
 from tests.factories import ClinicFactory, PatientFactory, UserFactory

@@ -465,7 +465,7 @@ def test_the_messages_api_never_gives_out_a_protected_person_s_number(
 ) -> None:
     """Sent before the patient got a protected identity: the number stays in the row (for
     retention to erase) but the API no longer gives it out."""
-    from bookings.models import Scope
+    from core.models import Scope
 
     appointment = booked()
     dispatch()

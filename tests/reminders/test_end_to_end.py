@@ -18,9 +18,9 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from bookings.models import Scope
-from bookings.services import api_client_create
 from consent.services import consent_activate
+from core.models import Scope
+from core.services import api_client_create
 from reminders.models import FINAL, Message
 from reminders.schedule import beat_schedule_install
 from tests.factories import ClinicFactory, PatientFactory

@@ -12,8 +12,8 @@ import pytest
 from django.test import Client
 
 from bookings.models import Appointment, Clinic
-from bookings.staff import Role
 from consent.access.models import AccessLog
+from core.staff import Role
 from reminders.delivery import delivery_report_apply
 from reminders.dispatch import dispatch_in_process
 from reminders.gateways import DeliveryUpdate

@@ -18,7 +18,8 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from bookings.models import ApiClient, Appointment, Scope
+from bookings.models import Appointment
+from core.models import ApiClient, Scope
 from reminders.dispatch import dispatch_in_process
 from reminders.gateways import Found, Outcome, OutgoingSms
 from reminders.gateways.base import webhook_token

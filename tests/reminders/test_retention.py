@@ -57,9 +57,9 @@ def test_old_sms_texts_numbers_and_reports_are_erased_and_the_reports_stay_the_s
 
 def test_old_e_service_cases_lose_their_free_text_and_number(settings: Any) -> None:
     settings.RETENTION_DAYS = 90
-    from bookings.models import ApiClient, Scope
-    from bookings.services import api_client_create
     from consent.cases.models import CaseStatus
+    from core.models import ApiClient, Scope
+    from core.services import api_client_create
     from tests.factories import ClinicFactory, GuardianshipFactory
 
     client: ApiClient = api_client_create(name="e", scopes=[Scope.ESERVICE])[0]

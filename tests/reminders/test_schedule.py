@@ -12,7 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from bookings.models import ApiClient, Appointment, Scope
+from bookings.models import Appointment
+from core.models import ApiClient, Scope
 from reminders.models import Message
 from tests.factories import ClinicFactory, PatientFactory
 

@@ -12,8 +12,8 @@ from django.test import Client
 from django.utils import timezone
 
 from bookings.models import Appointment
-from bookings.staff import Role
 from consent.models import ArrivalQuestion
+from core.staff import Role
 from reminders.models import Message
 from reporting.models import NoShowBaseline
 from tests.factories import ClinicFactory, PatientFactory, UserFactory

@@ -12,11 +12,11 @@ from django.test import Client
 from openpyxl import load_workbook
 
 from bookings.services import patient_sync
-from bookings.staff import Role
 from consent import seed
 from consent.legacy_import import legacy_consents_import
 from consent.models import MigrationExclusion
 from consent.services import consent_activate
+from core.staff import Role
 from reporting.left_out import exclusion_table
 from tests.factories import ClinicFactory, UserFactory
 from tests.pages import seen

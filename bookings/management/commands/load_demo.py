@@ -13,9 +13,12 @@ from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.utils import timezone
 
-from bookings import demo, services
-from bookings.identity import personal_id_for
-from bookings.models import ApiClient, Clinic, Patient, Scope
+from core import services as core_services
+from core.models import ApiClient, Scope
+
+from ... import demo, services
+from ...identity import personal_id_for
+from ...models import Clinic, Patient
 
 DEMO_CLIENT = "demo"
 
@@ -60,11 +63,11 @@ class Command(BaseCommand):
         path = Path(settings.VAR_DIR) / "demo-api-key.txt"
         client = ApiClient.objects.filter(name=DEMO_CLIENT).first()
         if client is None:
-            client, key = services.api_client_create(name=DEMO_CLIENT, scopes=Scope.values)
+            client, key = core_services.api_client_create(name=DEMO_CLIENT, scopes=Scope.values)
         elif path.exists() and ApiClient.hash_key(path.read_text().strip()) == client.key_hash:
             return path
         else:
-            key = services.api_client_rotate_key(client=client)
+            key = core_services.api_client_rotate_key(client=client)
         path.write_text(key + "\n")
         return path
 

@@ -4,8 +4,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from bookings.errors import DomainError
-from consent.legacy_import import legacy_consents_import, read_rows
+from core.errors import DomainError
+
+from ...legacy_import import legacy_consents_import, read_rows
 
 
 class Command(BaseCommand):

@@ -4,10 +4,11 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from bookings.models import Patient
-from consent import rules
-from consent.models import ConsentEvent
-from consent.selectors import snapshot_of
-from consent.services import consent_rebuild
+
+from ... import rules
+from ...models import ConsentEvent
+from ...selectors import snapshot_of
+from ...services import consent_rebuild
 
 
 class Command(BaseCommand):

@@ -2,8 +2,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from reminders.dispatch import dispatch_in_process
-from reminders.process import freeze_startup_objects
+from core.process import freeze_startup_objects
+
+from ...dispatch import dispatch_in_process
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from reminders.retention import personal_data_erase_expired
+from ...retention import personal_data_erase_expired
 
 
 class Command(BaseCommand):

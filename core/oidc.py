@@ -33,7 +33,6 @@ from mozilla_django_oidc.views import (
     OIDCAuthenticationRequestView,
 )
 
-from .identity import DomainError, parse_hsa_id
 from .staff import Role, has_role
 
 logger = logging.getLogger(__name__)
@@ -54,13 +53,13 @@ def oidc_enabled() -> bool:
 
 
 def hsa_id_from_claims(claims: dict[str, Any]) -> str | None:
+    """The person's HSA-id as stored on staff identities (upper case, no spaces). Its form
+    is checked where a regional admin registers it; a claim of any other form matches
+    nobody."""
     raw = claims.get(settings.OIDC_HSA_ID_CLAIM)
-    if not isinstance(raw, str):
+    if not isinstance(raw, str) or not raw.strip():
         return None
-    try:
-        return parse_hsa_id(raw)
-    except DomainError:
-        return None
+    return raw.strip().upper()
 
 
 class StaffOIDCBackend(OIDCAuthenticationBackend):
@@ -202,7 +201,7 @@ def check_oidc_settings(**kwargs: Any) -> list[CheckMessage]:
         Error(
             f"{name} saknas: inloggning via regionens identitetsleverantör kräver den "
             "när OIDC_RP_CLIENT_ID är satt.",
-            id="bookings.E001",
+            id="core.E001",
         )
         for name in missing
     ]

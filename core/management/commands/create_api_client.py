@@ -2,9 +2,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from bookings.errors import DomainError
-from bookings.models import Scope
-from bookings.services import api_client_create
+from ...errors import DomainError
+from ...models import Scope
+from ...services import api_client_create
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from reminders.bulk import bulk_set
+from core.bulk import bulk_set
 from reminders.models import Message
 from tests.factories import AppointmentFactory
 

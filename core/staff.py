@@ -1,9 +1,9 @@
-"""Staff and their clinics: the plumbing every app with pages imports from here.
+"""Staff roles and sessions: the plumbing every app with pages imports from here.
 
-Roles (SPEC 2) are Django groups; the clinics a user works at are `Clinic.staff`. A page
-declares the roles it serves with `role_required`; `current_clinic` is the unit the user
-works at right now (chosen in the header), which scopes the desk, the case queue and the
-access log."""
+Roles are Django groups. A page declares the roles it serves with `role_required`; each
+app grants its roles the admin permissions it owns. Staff sessions end after
+`SESSION_MAX_SECONDS`, and pages shown to a logged-in person are never cached. (The
+clinics a user works at are the registry's: `bookings.units`.)"""
 
 from __future__ import annotations
 
@@ -28,8 +28,6 @@ from django.utils.translation import gettext_lazy as _
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser, User
-
-    from .models import Clinic
 
     class AuthedRequest(HttpRequest):
         user: User
@@ -66,18 +64,6 @@ def has_role(user: AbstractBaseUser | AnonymousUser, *roles: str) -> bool:
     return bool(user_roles(user) & set(roles))
 
 
-def clinics_for(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Clinic]:
-    """The clinics whose queues, desks and reports a user may see: all for regional admins,
-    else the clinics they work at."""
-    from .models import Clinic
-
-    if has_role(user, Role.REGIONAL_ADMIN):
-        return Clinic.objects.all()
-    if not user.is_authenticated:
-        return Clinic.objects.none()
-    return Clinic.objects.filter(staff__pk=user.pk)
-
-
 def role_required(*roles: str) -> Callable[[Callable[..., HttpResponseBase]], Any]:
     """A page for these roles: anonymous users go to the login page, others get 403."""
 
@@ -92,14 +78,6 @@ def role_required(*roles: str) -> Callable[[Callable[..., HttpResponseBase]], An
         return wrapped
 
     return decorate
-
-
-def current_clinic(request: HttpRequest) -> Clinic | None:
-    """The clinic the user works at right now (chosen in the header; default the first)."""
-    allowed = clinics_for(request.user)
-    chosen = request.session.get("clinic_id")
-    clinic = allowed.filter(pk=chosen).first() if chosen else None
-    return clinic or request.user.clinics.order_by("name").first()  # type: ignore[union-attr]
 
 
 # Admin-site permissions per role, declared by the app that owns them: each app grants

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import connections, models, router
 
-from bookings.db import driver_cursor
+from .db import driver_cursor
 
 CHUNK = 1000
 

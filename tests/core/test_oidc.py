@@ -17,8 +17,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from bookings.models import StaffIdentity
-from bookings.staff import Role
+from core.models import StaffIdentity
+from core.staff import Role
 from tests.factories import ClinicFactory, UserFactory
 from tests.identityprovider import ProviderUser, identity_provider
 from tests.pages import page_text, seen
@@ -73,7 +73,7 @@ def test_a_person_with_a_registered_hsa_id_logs_in_with_the_roles_kept_here(
     assert answer.status_code == 302
     assert answer["Location"] == "/desk/"
     assert int(client.session["_auth_user_id"]) == anna.pk
-    assert client.session["_auth_user_backend"] == "bookings.oidc.StaffOIDCBackend"
+    assert client.session["_auth_user_backend"] == "core.oidc.StaffOIDCBackend"
     # The session limits of every staff login hold (8 hours at most from now).
     assert "login_at" in client.session
     page = client.get("/desk/")
@@ -157,12 +157,12 @@ def test_without_a_provider_everyone_uses_a_password_and_the_oidc_urls_are_gone(
 
 
 def test_a_client_id_without_the_endpoints_fails_the_checks(settings: Any) -> None:
-    from bookings.oidc import check_oidc_settings
+    from core.oidc import check_oidc_settings
 
     settings.OIDC_RP_CLIENT_ID = "sms-paminnelser"
     settings.OIDC_OP_TOKEN_ENDPOINT = ""
     errors = check_oidc_settings()
-    assert "bookings.E001" in {error.id for error in errors}
+    assert "core.E001" in {error.id for error in errors}
     assert any("OIDC_OP_TOKEN_ENDPOINT" in error.msg for error in errors)
 
 

@@ -1,25 +1,14 @@
-"""Writes of who may use the system: API clients and their keys, staff users. Each
-service is one transaction and says what it guarantees."""
+"""Writes of the API clients: a client and its key, deactivation, a new key. Each service
+is one transaction and says what it guarantees."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-from django.contrib.auth.models import Group
 from django.db import transaction
 
-from .. import identity
-from ..errors import DomainError
-from ..models import (
-    ApiClient,
-    Clinic,
-    Scope,
-    StaffIdentity,
-)
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractUser
+from .errors import DomainError
+from .models import ApiClient, Scope
 
 
 @transaction.atomic
@@ -41,36 +30,6 @@ def api_client_create(*, name: str, scopes: Iterable[str]) -> tuple[ApiClient, s
         name=name, key_prefix=prefix, key_hash=ApiClient.hash_key(key), scopes=scopes
     )
     return client, key
-
-
-@transaction.atomic
-def staff_user_upsert(
-    *,
-    username: str,
-    password: str,
-    role: str,
-    clinics: Iterable[Clinic],
-    hsa_id: str = "",
-    **names: str,
-) -> AbstractUser:
-    """A staff user with exactly one role (a group) working at the given clinics, and the
-    person's HSA-id that the login through the region's identity provider matches."""
-    from django.contrib.auth import get_user_model
-
-    User = get_user_model()
-    user, _ = User.objects.get_or_create(username=username)
-    user.set_password(password)
-    for key, value in names.items():
-        setattr(user, key, value)
-    user.is_staff = role == "regional_admin"  # the admin site is the regional admins' tool
-    user.save()
-    user.groups.set([Group.objects.get(name=role)])
-    user.clinics.set(list(clinics))  # type: ignore[attr-defined]
-    if hsa_id:
-        StaffIdentity.objects.update_or_create(
-            user=user, defaults={"hsa_id": identity.parse_hsa_id(hsa_id)}
-        )
-    return user  # type: ignore[return-value]
 
 
 def api_client_deactivate(*, client: ApiClient) -> None:

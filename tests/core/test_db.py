@@ -1,4 +1,4 @@
-"""bookings.db: the driver's cursor on Django's connection, and insert_prepared (a
+"""core.db: the driver's cursor on Django's connection, and insert_prepared (a
 booking's plan, an e-service case: one prepared statement on PostgreSQL)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from bookings.db import insert_prepared
+from core.db import insert_prepared
 from reminders.models import Message
 from tests.factories import AppointmentFactory
 

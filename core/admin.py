@@ -1,0 +1,27 @@
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from . import services
+from .admin_utils import ReadOnlyAdminMixin
+from .models import ApiClient
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Clients are created with `manage.py create_api_client` (the key is shown once)."""
+
+    list_display = ["name", "key_prefix", "scopes", "is_active", "created_at", "last_used_at"]
+    exclude = ["key_hash"]
+    actions = ["deactivate"]
+
+    @admin.action(description="Spärra valda API-klienter")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+        for client in queryset:
+            services.api_client_deactivate(client=client)
+        self.message_user(request, "API-klienterna är spärrade.", messages.SUCCESS)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser or request.user.has_perm("core.change_apiclient")
