@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from bookings.models import Clinic, Guardianship, Patient
-from core.db import driver_cursor
+from bookings.models import Clinic, Patient
 
-from . import rules
+from . import rules, sql
 from .models import (
     ConsentEvent,
     GuardianNumber,
@@ -99,57 +96,7 @@ def facts_for_patients(patient_ids: Iterable[int]) -> dict[int, rules.PatientFac
     """The decision's facts for many patients at once (the dispatch loop decides for a
     whole batch): one query on PostgreSQL, children's guardians included (four elsewhere)."""
     ids = list(set(patient_ids))
-    if not ids:
-        return {}
-    if connection.vendor == "postgresql":
-        with driver_cursor(connection) as cursor:
-            cursor.execute(
-                _FACTS_SQL, {"youngest_adult": youngest_adult(), "ids": ids}, prepare=True
-            )
-            return facts_from_rows(cursor.fetchall())
-    blocked: dict[int, list[int]] = defaultdict(list)
-    for patient_id, clinic_id in PatientConsent.blocked_clinics.through.objects.filter(
-        patientconsent_id__in=ids
-    ).values_list("patientconsent_id", "clinic_id"):
-        blocked[patient_id].append(clinic_id)
-    rows = Patient.objects.filter(pk__in=ids).values_list(
-        "id",
-        "birth_date",
-        "protected_identity",
-        "mobile_number",
-        "synced_1177_at",
-        "consent__state",
-    )
-    return facts_from_rows(_with_guardians([(*row, blocked.get(row[0], ())) for row in rows]))
-
-
-def youngest_adult() -> date:
-    """Guardians matter only below 13; anyone born after this day (14 years before this
-    year began) may be a child on the day of sending, and their guardians are read."""
-    return timezone.localdate().replace(month=1, day=1) - timedelta(days=14 * 366)
-
-
-def _with_guardians(patients: list[Any]) -> list[Any]:
-    """The rows with the guardians' protection flags and numbers (by guardianship, in its
-    order) of those who may be children, as the PostgreSQL statement reads them."""
-    children = [row[0] for row in patients if row[1] > youngest_adult()]
-    protected: dict[int, list[bool]] = defaultdict(list)
-    numbers: dict[int, list[str | None]] = defaultdict(list)
-    if children:
-        given = {
-            (child, guardian): number
-            for child, guardian, number in GuardianNumber.objects.filter(
-                child_id__in=children
-            ).values_list("child_id", "guardian_id", "number")
-        }
-        for child, guardian, is_protected in (
-            Guardianship.objects.filter(child_id__in=children)
-            .order_by("id")
-            .values_list("child_id", "guardian_id", "guardian__protected_identity")
-        ):
-            protected[child].append(is_protected)
-            numbers[child].append(given.get((child, guardian)))
-    return [(*row, protected.get(row[0]), numbers.get(row[0])) for row in patients]
+    return facts_from_rows(sql.facts_rows(ids)) if ids else {}
 
 
 def facts_from_rows(patients: list[Any]) -> dict[int, rules.PatientFacts]:
@@ -183,34 +130,6 @@ def facts_from_rows(patients: list[Any]) -> dict[int, rules.PatientFacts]:
             guardian_numbers,
         ) in patients
     }
-
-
-# The patients with their consent state, the clinics that block them and — for those born
-# after `youngest_adult`, who may be children — their guardians' protection and the number
-# each gave, in one round trip (the ids travel as one array). Each is looked up per patient
-# through its index: a join lets PostgreSQL hash the whole consent table for every batch
-# while it is small. FACTS_SELECT, youngest_adult() and facts_from_rows() are also the
-# parts of the SMS-status API's read-and-log statement (consent.access.services).
-FACTS_SELECT = f"""
-    SELECT p.id, p.birth_date, p.protected_identity, p.mobile_number,
-           p.synced_1177_at IS NOT NULL,
-           (SELECT pc.state FROM {PatientConsent._meta.db_table} pc WHERE pc.patient_id = p.id),
-           ARRAY(SELECT b.clinic_id FROM {PatientConsent.blocked_clinics.through._meta.db_table} b
-                 WHERE b.patientconsent_id = p.id),
-           CASE WHEN p.birth_date > %(youngest_adult)s::date THEN ARRAY(
-               SELECT g.protected_identity
-               FROM {Guardianship._meta.db_table} gs
-               JOIN {Patient._meta.db_table} g ON g.id = gs.guardian_id
-               WHERE gs.child_id = p.id ORDER BY gs.id) END,
-           CASE WHEN p.birth_date > %(youngest_adult)s::date THEN ARRAY(
-               SELECT gn.number
-               FROM {Guardianship._meta.db_table} gs
-               LEFT JOIN {GuardianNumber._meta.db_table} gn
-                 ON gn.child_id = gs.child_id AND gn.guardian_id = gs.guardian_id
-               WHERE gs.child_id = p.id ORDER BY gs.id) END
-    FROM {Patient._meta.db_table} p
-"""  # noqa: S608 (table names from the models, no input)
-_FACTS_SQL = FACTS_SELECT + "WHERE p.id = ANY(%(ids)s::bigint[])"
 
 
 def guardian_numbers_of(child: Patient) -> QuerySet[GuardianNumber]:

@@ -27,11 +27,11 @@ from .health import DISPATCH_OUTCOMES
 from .models import Kind, Message, SendReason, Status
 from .queue import (
     Claimed,
-    claimed_take,
-    due_lock,
+    claimed_messages_lock,
+    due_messages_lock,
     messages_claim_due,
     messages_recover_stale,
-    numbers_taken,
+    numbers_used_by_plans,
 )
 from .settle import messages_settle_in_doubt
 
@@ -65,7 +65,7 @@ def messages_dispatch(
     first = chain.gateways[0]
     now = timezone.now()
     with transaction.atomic():
-        messages = claimed_take(ids, claim_token)
+        messages = claimed_messages_lock(ids, claim_token)
         if not messages:
             return Counter()
         if first.transactional:
@@ -112,7 +112,7 @@ def messages_claim_and_send(*, gateway: Gateway, limit: int) -> Counter[str]:
     now = timezone.now()
     token = uuid.uuid4()
     with transaction.atomic():
-        messages = [Claimed(row) for row in due_lock(now=now, limit=limit)]
+        messages = due_messages_lock(now=now, limit=limit)
         if not messages:
             return Counter()
         for message in messages:
@@ -134,7 +134,9 @@ def _prepare(
     facts = facts_for_patients(m.patient_id for m in messages)
     # Siblings are made only when a planned message is sent, so only one tried before (a
     # retry; `attempts` counts this try too) can have any.
-    taken = numbers_taken([m.pk for m in messages if m.parent_id is None and m.attempts > 1])
+    taken = numbers_used_by_plans(
+        [m.pk for m in messages if m.parent_id is None and m.attempts > 1]
+    )
     today = timezone.localdate(now)
     sender = settings.SMS_SENDER
     gateway_name = gateway.name if gateway else ""

@@ -16,15 +16,13 @@ import uuid
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from core.bulk import bulk_set
 
-from . import rules
+from . import rules, sql
 from .gateways import Gateway, Outcome, OutgoingSms, SendResult
 from .gateways.chain import Chain
 from .models import Message, SendReason, Status
@@ -206,18 +204,8 @@ def _record(done: list[Claimed], token: uuid.UUID) -> None:
     accepted is recorded as sent even after a takeover."""
     if not done:
         return
-    table = Message._meta.db_table
-    field: Any = Message._meta.get_field("claim_token")
-    bulk_set(
-        Message,
-        done,
-        RESULT_FIELDS,
-        guard_sql=(
-            f"{table}.status = 'sending' AND ({table}.claim_token = %s OR "
-            f"({table}.claim_token IS NULL AND {table}.submitted_at IS NOT NULL))"
-        ),
-        guard_sql_params=[field.get_db_prep_value(token, connection)],
-    )
+    guard, params = sql.outcome_guard(token)
+    bulk_set(Message, done, RESULT_FIELDS, guard_sql=guard, guard_sql_params=params)
 
 
 def _never_handed_over(

@@ -11,17 +11,17 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from celery import current_app
-from django.db import connection, transaction
-from django.db.models import Max
+from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from bookings.models import Appointment, AppointmentStatus
 from bookings.signals import AppointmentSnapshot
-from core.db import driver_cursor, insert_prepared
+from core.db import insert_prepared
 
-from . import rules
+from . import rules, sql
 from .models import Kind, Message, SendReason, Status
+from .selectors import last_generation
 
 logger = logging.getLogger(__name__)
 
@@ -75,50 +75,6 @@ def _cancel_pending(
     return pending.update(status=Status.CANCELLED, reason=reason, updated_at=timezone.now())
 
 
-def _last_generation(appointment: Appointment) -> int:
-    """The latest plan's generation of a contact (0: none yet)."""
-    last = Message.objects.filter(appointment=appointment, parent__isnull=True).aggregate(
-        g=Max("generation")
-    )["g"]
-    return last or 0
-
-
-def _cancel_pending_for_a_new_plan(appointment: Appointment, reason: str) -> int:
-    """A move's first two steps: cancels the contact's pending messages and returns its
-    latest plan's generation (0: none). On PostgreSQL one prepared statement (a booking
-    system moves contacts all day)."""
-    if connection.vendor != "postgresql":
-        _cancel_pending(appointment, reason)
-        return _last_generation(appointment)
-    with driver_cursor(connection) as cursor:
-        cursor.execute(
-            _CANCEL_PENDING_AND_LAST_GENERATION_SQL,
-            {
-                "appointment": appointment.pk,
-                "scheduled": Status.SCHEDULED.value,
-                "cancelled": Status.CANCELLED.value,
-                "reason": reason,
-                "now": timezone.now(),
-            },
-            prepare=True,
-        )
-        row = cursor.fetchone()
-    return row[0] if row else 0
-
-
-# The UPDATE runs to completion though nothing reads it; the SELECT sees the rows as they
-# were, and a cancellation changes no generation.
-_CANCEL_PENDING_AND_LAST_GENERATION_SQL = f"""
-    WITH cancelled AS (
-        UPDATE {Message._meta.db_table}
-        SET status = %(cancelled)s, reason = %(reason)s, updated_at = %(now)s
-        WHERE appointment_id = %(appointment)s AND status = %(scheduled)s
-    )
-    SELECT COALESCE(MAX(generation), 0) FROM {Message._meta.db_table}
-    WHERE appointment_id = %(appointment)s AND parent_id IS NULL
-"""  # noqa: S608 (the table's name from the model, values bound)
-
-
 def messages_plan_on_change(
     *, appointment: Appointment, previous: AppointmentSnapshot | None, moment: datetime
 ) -> None:
@@ -140,7 +96,12 @@ def messages_plan_on_change(
         )
         _cancel_pending(appointment, reason)
     elif previous.status != AppointmentStatus.BOOKED or previous.starts_at != appointment.starts_at:
-        last = _cancel_pending_for_a_new_plan(appointment, SendReason.APPOINTMENT_MOVED)
+        # One prepared statement on PostgreSQL: a booking system moves contacts all day.
+        last = sql.pending_cancel(
+            appointment_id=appointment.pk,
+            reason=SendReason.APPOINTMENT_MOVED,
+            now=timezone.now(),
+        )
         created = _create_plan(appointment, generation=last + 1, booked_at=moment)
     else:
         wanted = set(
@@ -157,7 +118,7 @@ def messages_plan_on_change(
         # A kind that applies again is a new plan of its own: the next generation.
         created = _create_plan(
             appointment,
-            generation=_last_generation(appointment) + 1,
+            generation=last_generation(appointment.pk) + 1,
             booked_at=moment,
             kinds=wanted - current,
         )

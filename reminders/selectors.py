@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 
 from bookings.models import Appointment
 
@@ -22,3 +22,11 @@ def outbox_list(*, to: str | None = None, limit: int = 200) -> QuerySet[Message]
     if to:
         rows = rows.filter(to=to)
     return rows[:limit]
+
+
+def last_generation(appointment_id: int) -> int:
+    """The latest plan's generation of a contact (0: none yet)."""
+    last = Message.objects.filter(appointment_id=appointment_id, parent__isnull=True).aggregate(
+        g=Max("generation")
+    )["g"]
+    return last or 0

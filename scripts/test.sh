@@ -56,5 +56,5 @@ echo "==> pytest"
 # statements): prove those too.
 echo "==> pytest on SQLite: the portable paths of the dispatch loop and the hot API writes"
 env -u DATABASE_URL ALLOW_SQLITE_TESTS=1 .venv/bin/python -m pytest -q \
-  tests/reminders/test_dispatch.py tests/reminders/test_bulk.py \
-  tests/reminders/test_schedule.py tests/reminders/test_checkin.py tests/bookings/test_db.py
+  tests/reminders/test_dispatch.py tests/core/test_bulk.py \
+  tests/reminders/test_schedule.py tests/reminders/test_checkin.py tests/core/test_db.py

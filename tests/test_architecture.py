@@ -166,3 +166,32 @@ def test_the_checks_see_an_upward_arrow(tmp_path: Path, monkeypatch: pytest.Monk
         "consent/sub/bad.py:1 imports reminders",
     ]
     assert front_rooms_used_as_library() == ["reporting/bad.py:1 imports consent.views"]
+
+
+# Statements that are maintenance, not reads or writes of the domain: the readiness
+# probe's `SELECT 1` and the demo's `ANALYZE` after loading.
+SQL_ELSEWHERE = {"config/operations.py", "bookings/management/commands/load_demo.py"}
+SQL_HELPERS = {"core/db.py", "core/bulk.py"}  # build statements from models, any table
+
+
+def hand_written_sql_outside_sql_modules() -> list[str]:
+    found = []
+    for _module, path in _modules():
+        where = str(path.relative_to(ROOT))
+        if path.name == "sql.py" or where in SQL_ELSEWHERE | SQL_HELPERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute | ast.Name)
+                and getattr(node.func, "attr", getattr(node.func, "id", ""))
+                in {"execute", "raw", "driver_cursor", "executemany"}
+            ):
+                found.append(f"{where}:{node.lineno}")
+    return found
+
+
+def test_hand_written_sql_lives_in_each_app_s_sql_module() -> None:
+    """Each statement sits beside its ORM form in `<app>/sql.py`, where a parity test
+    proves them equal."""
+    assert hand_written_sql_outside_sql_modules() == []

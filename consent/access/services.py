@@ -7,14 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection
-
 from bookings.models import Clinic, Patient
-from core.db import driver_cursor
 from core.models import ApiClient
 
-from .. import rules
-from ..selectors import FACTS_SELECT, facts_for_patients, facts_from_rows, youngest_adult
+from .. import rules, sql
+from ..selectors import facts_from_rows
 from .models import AccessLog
 
 
@@ -72,36 +69,8 @@ def patient_facts_read(
     """The who-receives facts of the patient with this personnummer, as (their id, the
     facts), the read recorded as `action` by the API client `read_by`; None, and nothing
     recorded, when nobody has that personnummer. On PostgreSQL one round trip: the entry
-    is written by a data-modifying CTE of the read (the SMS-status API's hot path)."""
-    if connection.vendor != "postgresql":
-        pk = Patient.objects.filter(personal_id=personal_id).values_list("pk", flat=True).first()
-        if pk is None:
-            return None
-        access_log_record_many(actor=read_by, clinic=None, action=action, patient_ids=[pk])
-        return pk, facts_for_patients([pk])[pk]
-    with driver_cursor(connection) as cursor:
-        cursor.execute(
-            _FACTS_READ_AND_LOGGED_SQL,
-            {
-                "youngest_adult": youngest_adult(),
-                "personal_id": personal_id,
-                "client": read_by.pk,
-                "action": action,
-            },
-            prepare=True,
-        )
-        rows = cursor.fetchall()
-    if not rows:
+    is written by the read itself (the SMS-status API's hot path)."""
+    row = sql.facts_read_and_logged(personal_id, client_id=read_by.pk, action=action)
+    if row is None:
         return None
-    return rows[0][0], facts_from_rows(rows)[rows[0][0]]
-
-
-_FACTS_READ_AND_LOGGED_SQL = f"""
-    WITH found AS (
-        SELECT id FROM {Patient._meta.db_table} WHERE personal_id = %(personal_id)s
-    ), logged AS (
-        INSERT INTO {AccessLog._meta.db_table} (client_id, patient_id, action, searched_for)
-        SELECT %(client)s, found.id, %(action)s, '' FROM found
-    )
-    {FACTS_SELECT} WHERE p.id = (SELECT id FROM found)
-"""  # noqa: S608 (table names from the models, no input)
+    return row[0], facts_from_rows([row])[row[0]]

@@ -103,38 +103,6 @@ def test_each_answer_is_logged_once_and_a_miss_not_at_all(make_api: Any, on_post
     assert clinic.pk  # a clinic exists: the 404 above was for the unknown one
 
 
-def test_the_single_statement_reads_the_same_facts_as_the_orm(
-    on_postgres: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The dispatch loop and the SMS-status API read the facts in one PostgreSQL statement;
-    # other databases read them through the ORM. Both must agree for every kind of patient:
-    # adults, a child with a protected guardian and one whose guardian gave a number, a
-    # child whose guardians gave nothing, a child without guardians, blocks.
-    adult = PatientFactory(mobile_number="+46701234567")
-    blocked = ClinicFactory()
-    services.consent_activate(patient=adult, actor=None, channel="phone")
-    services.consent_block_clinic(patient=adult, clinic=blocked, actor=None, channel="phone")
-    child = PatientFactory(age=8, mobile_number="")
-    numbered = GuardianshipFactory(child=child).guardian
-    GuardianshipFactory(child=child, guardian=PatientFactory(protected_identity=True))
-    services.guardian_number_register(
-        child=child, guardian=numbered, number="0701112233", actor=None, channel="phone"
-    )
-    silent = GuardianshipFactory().child
-    orphan = PatientFactory(age=3, mobile_number="")
-    protected = PatientFactory(protected_identity=True)
-    ids = [p.pk for p in (adult, child, silent, orphan, protected)]
-
-    from_statement = facts_for_patients(ids)
-    monkeypatch.setattr(connection, "vendor", "sqlite")  # the other databases' way
-    from_orm = facts_for_patients(ids)
-
-    assert from_statement == from_orm
-    assert [g.number for g in from_statement[child.pk].guardians] == ["+46701112233", None]
-    assert [g.protected_identity for g in from_statement[child.pk].guardians] == [False, True]
-    assert from_statement[adult.pk].blocked_clinics == {blocked.pk}
-
-
 def test_the_hot_statements_are_prepared_on_the_server(on_postgres: None) -> None:
     # Django leaves psycopg's prepare threshold at None, which turns prepare=True into a
     # parse and plan on every call; the settings lift it. Without them this fails.

@@ -1,0 +1,167 @@
+"""Every hand-written SQL statement of the bookings app, each beside the ORM form of the
+same operation: the booking system's PUT, which a region's booking system sends all day.
+PostgreSQL takes the statement (one round trip, prepared once per connection; the ORM
+compiled each of these anew for every PUT); other databases take the ORM form. Each pair
+is proven to leave the same rows in tests/bookings/test_sql.py. Table and column names
+come from the models."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.db import connection
+
+from core.db import driver_cursor
+
+from .models import Appointment, Clinic, Patient
+
+
+def _postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def appointment_locked(external_id: str) -> Appointment | None:
+    """The contact with this external id, its row locked to the end of the transaction,
+    with its patient and clinic; None when there is none."""
+    return (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("patient", "clinic")
+        .filter(external_id=external_id)
+        .first()
+    )
+
+
+# --- The booking system's PUT: lock the contact, or insert it --------------------------------
+def appointment_lock_or_insert(
+    new: Appointment, personal_id: str, hsa_id: str
+) -> tuple[Appointment | None, bool]:
+    """(the contact with `new`'s external id, its row locked, False); when there is none,
+    `new` inserted with the patient and clinic of this personnummer and HSA-id (`new`,
+    True); when either of those is unknown, (None, False) and nothing written. The contact
+    comes with its clinic and its patient (at least the patient's personnummer)."""
+    if _postgresql():
+        return appointment_lock_or_insert_sql(new, personal_id, hsa_id)
+    return appointment_lock_or_insert_orm(new, personal_id, hsa_id)
+
+
+def appointment_lock_or_insert_orm(
+    new: Appointment, personal_id: str, hsa_id: str
+) -> tuple[Appointment | None, bool]:
+    existing = appointment_locked(new.external_id)
+    if existing is not None:
+        return existing, False
+    patient = Patient.objects.filter(personal_id=personal_id).first()
+    clinic = Clinic.objects.filter(hsa_id=hsa_id).first()
+    if patient is None or clinic is None:
+        return None, False
+    new.patient, new.clinic = patient, clinic
+    new.save(force_insert=True)
+    return new, True
+
+
+def appointment_lock_or_insert_sql(
+    new: Appointment, personal_id: str, hsa_id: str
+) -> tuple[Appointment | None, bool]:
+    values = {
+        field.column: field.get_db_prep_save(field.pre_save(new, True), connection)
+        for field in _INSERTED_FIELDS
+    }
+    with driver_cursor(connection) as cursor:
+        cursor.execute(
+            _lock_or_insert_sql(),
+            {**values, "personal_id": personal_id, "hsa_id": hsa_id},
+            prepare=True,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None, False
+    alias, split = connection.alias, len(_APPOINTMENT_COLUMNS)
+    appointment = Appointment.from_db(alias, _APPOINTMENT_COLUMNS, row[:split])
+    created, patient_pid, *clinic_values = row[split:]
+    appointment.patient = Patient.from_db(
+        alias, ["id", "personal_id"], [appointment.patient_id, patient_pid]
+    )
+    appointment.clinic = Clinic.from_db(alias, _CLINIC_COLUMNS, clinic_values)
+    return appointment, created
+
+
+_INSERTED_FIELDS = [
+    f
+    for f in Appointment._meta.concrete_fields
+    if f.column not in ("id", "patient_id", "clinic_id")
+]
+_CLINIC_COLUMNS = [f.attname for f in Clinic._meta.concrete_fields]
+_APPOINTMENT_COLUMNS = [f.attname for f in Appointment._meta.concrete_fields]
+
+
+def _columns(model: Any, alias: str = "") -> str:
+    quote, prefix = connection.ops.quote_name, f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+@functools.cache
+def _lock_or_insert_sql() -> str:
+    table, columns = Appointment._meta.db_table, _columns(Appointment)
+    inserted = ", ".join(f.column for f in _INSERTED_FIELDS)
+    # INSERT … SELECT types its values by the expressions, not the columns: cast each.
+    values = ", ".join(f"CAST(%({f.column})s AS {f.db_type(connection)})" for f in _INSERTED_FIELDS)
+    # Every part sees the same snapshot: `inserted` writes only when `existing` found none,
+    # and a PUT of the same new id at the same time fails on the unique external id.
+    return f"""
+        WITH existing AS (
+            SELECT {columns} FROM {table} WHERE external_id = %(external_id)s FOR UPDATE
+        ), found_patient AS (
+            SELECT id FROM {Patient._meta.db_table} WHERE personal_id = %(personal_id)s
+        ), found_clinic AS (
+            SELECT id FROM {Clinic._meta.db_table} WHERE hsa_id = %(hsa_id)s
+        ), inserted AS (
+            INSERT INTO {table} (patient_id, clinic_id, {inserted})
+            SELECT found_patient.id, found_clinic.id, {values}
+            FROM found_patient, found_clinic
+            WHERE NOT EXISTS (SELECT FROM existing)
+            RETURNING {columns}
+        ), contact AS (
+            SELECT {columns}, false AS created FROM existing
+            UNION ALL
+            SELECT {columns}, true FROM inserted
+        )
+        SELECT {_columns(Appointment, "contact")}, contact.created, p.personal_id,
+            {_columns(Clinic, "c")}
+        FROM contact
+        JOIN {Patient._meta.db_table} p ON p.id = contact.patient_id
+        JOIN {Clinic._meta.db_table} c ON c.id = contact.clinic_id
+    """  # noqa: S608 (names from the models, values bound)
+
+
+# --- A contact that changed ---------------------------------------------------------------
+def appointment_update(appointment: Appointment) -> None:
+    """Writes every column of a contact that exists (`save()` of it)."""
+    if _postgresql():
+        appointment_update_sql(appointment)
+    else:
+        appointment_update_orm(appointment)
+
+
+def appointment_update_orm(appointment: Appointment) -> None:
+    appointment.save(force_update=True)
+
+
+def appointment_update_sql(appointment: Appointment) -> None:
+    values = [
+        field.get_db_prep_save(field.pre_save(appointment, False), connection)
+        for field in _UPDATED_FIELDS
+    ]
+    with driver_cursor(connection) as cursor:
+        cursor.execute(_update_sql(), [*values, appointment.pk], prepare=True)
+
+
+_UPDATED_FIELDS = [f for f in Appointment._meta.concrete_fields if not f.primary_key]
+
+
+@functools.cache
+def _update_sql() -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"{quote(f.column)} = %s" for f in _UPDATED_FIELDS)
+    table, pk = quote(Appointment._meta.db_table), quote(Appointment._meta.pk.column)
+    return f"UPDATE {table} SET {columns} WHERE {pk} = %s"  # noqa: S608 (names from the model)

@@ -1,0 +1,111 @@
+"""Each hand-written statement of the bookings app writes what its ORM form writes
+(bookings/sql.py): the booking system's PUT runs the statements on PostgreSQL and the ORM
+forms elsewhere, and a difference would be a contact stored differently on one database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.forms.models import model_to_dict
+from django.utils import timezone
+
+from bookings import sql
+from bookings.models import Appointment, AppointmentStatus, ContactType
+from tests.factories import AppointmentFactory, ClinicFactory, PatientFactory
+from tests.sqlparity import both_ways
+
+pytestmark = pytest.mark.django_db
+
+
+def _contacts() -> list[dict[str, object]]:
+    return [
+        {k: v for k, v in model_to_dict(a).items() if k != "id"}
+        | {"created_at": a.created_at, "updated_at": a.updated_at}
+        for a in Appointment.objects.order_by("external_id")
+    ]
+
+
+NOW = timezone.now()
+
+
+def _new(external_id: str, now: datetime = NOW) -> Appointment:
+    return Appointment(
+        external_id=external_id,
+        starts_at=now + timedelta(days=2),
+        booked_at=now,
+        status=AppointmentStatus.BOOKED,
+        contact_type=ContactType.VIDEO,
+    )
+
+
+def test_a_new_contact_is_inserted_with_the_patient_and_clinic_named(on_postgres: None) -> None:
+    patient, clinic = PatientFactory(), ClinicFactory()
+    (by_sql, rows_sql), (by_orm, rows_orm) = both_ways(
+        lambda: sql.appointment_lock_or_insert_sql(_new("B-1"), patient.personal_id, clinic.hsa_id),
+        lambda: sql.appointment_lock_or_insert_orm(_new("B-1"), patient.personal_id, clinic.hsa_id),
+        after=_contacts,
+    )
+    assert [by_sql[1], by_orm[1]] == [True, True]
+    for contact in (by_sql[0], by_orm[0]):
+        assert (contact.patient.personal_id, contact.clinic) == (patient.personal_id, clinic)
+    # The two runs differ only in the moment each stored the row.
+    stamps = ("created_at", "updated_at")
+    assert [{k: v for k, v in r.items() if k not in stamps} for r in rows_sql] == [
+        {k: v for k, v in r.items() if k not in stamps} for r in rows_orm
+    ]
+    assert rows_sql[0]["patient"] == patient.pk and rows_sql[0]["contact_type"] == "video"
+
+
+def test_an_existing_contact_is_locked_and_returned_unchanged(on_postgres: None) -> None:
+    existing = AppointmentFactory(external_id="B-2")
+    other = PatientFactory()
+    (by_sql, rows_sql), (by_orm, rows_orm) = both_ways(
+        lambda: sql.appointment_lock_or_insert_sql(_new("B-2"), other.personal_id, "SE0-X"),
+        lambda: sql.appointment_lock_or_insert_orm(_new("B-2"), other.personal_id, "SE0-X"),
+        after=_contacts,
+    )
+    assert by_sql[1] is by_orm[1] is False
+    assert model_to_dict(by_sql[0]) == model_to_dict(by_orm[0]) == model_to_dict(existing)
+    assert by_sql[0].patient.personal_id == existing.patient.personal_id
+    assert by_sql[0].clinic == by_orm[0].clinic == existing.clinic
+    assert rows_sql == rows_orm == _contacts()
+
+
+@pytest.mark.parametrize("unknown", ["patient", "clinic"])
+def test_an_unknown_patient_or_clinic_writes_nothing(on_postgres: None, unknown: str) -> None:
+    patient, clinic = PatientFactory(), ClinicFactory()
+    pid = "191212121212" if unknown == "patient" else patient.personal_id
+    hsa = "SE2321000115-NOBODY" if unknown == "clinic" else clinic.hsa_id
+    (by_sql, rows_sql), (by_orm, rows_orm) = both_ways(
+        lambda: sql.appointment_lock_or_insert_sql(_new("B-3"), pid, hsa),
+        lambda: sql.appointment_lock_or_insert_orm(_new("B-3"), pid, hsa),
+        after=_contacts,
+    )
+    assert by_sql == by_orm == (None, False)
+    assert rows_sql == rows_orm == []
+
+
+def test_a_changed_contact_is_written_whole(on_postgres: None) -> None:
+    contact = AppointmentFactory(external_id="B-4")
+    moved_to = ClinicFactory()
+
+    def changed() -> Appointment:
+        fresh = Appointment.objects.get(pk=contact.pk)
+        fresh.starts_at += timedelta(hours=5)
+        fresh.clinic = moved_to
+        fresh.status = AppointmentStatus.CANCELLED
+        fresh.cancelled_at, fresh.late_cancellation = timezone.now(), True
+        return fresh
+
+    (_, rows_sql), (_, rows_orm) = both_ways(
+        lambda: sql.appointment_update_sql(changed()),
+        lambda: sql.appointment_update_orm(changed()),
+        after=_contacts,
+    )
+    ignore = ("updated_at", "cancelled_at")
+    assert [{k: v for k, v in r.items() if k not in ignore} for r in rows_sql] == [
+        {k: v for k, v in r.items() if k not in ignore} for r in rows_orm
+    ]
+    assert rows_sql[0]["clinic"] == moved_to.pk and rows_sql[0]["status"] == "cancelled"
+    assert rows_sql[0]["created_at"] == contact.created_at

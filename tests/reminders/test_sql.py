@@ -1,0 +1,154 @@
+"""Each hand-written statement of the reminders app answers and writes what its ORM form
+does (reminders/sql.py): the dispatch loop runs the statements on PostgreSQL and the ORM
+forms on SQLite, and a difference would be a bug on one database only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from reminders import sql
+from reminders.models import Kind, Message, SendReason, Status
+from tests.factories import AppointmentFactory
+from tests.sqlparity import both_ways
+
+pytestmark = pytest.mark.django_db
+
+STATE = (
+    "id",
+    "status",
+    "reason",
+    "claim_token",
+    "claimed_at",
+    "submitted_at",
+    "attempts",
+    "updated_at",
+    "due_at",
+)
+
+
+def _messages() -> list[tuple[object, ...]]:
+    return list(Message.objects.order_by("id").values_list(*STATE))
+
+
+def _queue() -> dict[str, Message]:
+    """Messages due long ago, just now and later, one already sending, one cancelled."""
+    now = timezone.now()
+    contact = AppointmentFactory(starts_at=now + timedelta(days=3))
+    Message.objects.filter(appointment=contact).delete()
+    made = {}
+    for generation, (name, due, status) in enumerate(
+        [
+            ("old", now - timedelta(hours=2), Status.SCHEDULED),
+            ("due", now - timedelta(seconds=1), Status.SCHEDULED),
+            ("later", now + timedelta(hours=1), Status.SCHEDULED),
+            ("busy", now - timedelta(hours=3), Status.SENDING),
+            ("gone", now - timedelta(hours=4), Status.CANCELLED),
+        ],
+        start=1,
+    ):
+        made[name] = Message.objects.create(
+            appointment=contact,
+            kind=Kind.REMINDER,
+            generation=generation,
+            starts_at=contact.starts_at,
+            due_at=due,
+            status=status,
+        )
+    return made
+
+
+def test_claiming_the_due_messages(on_postgres: None) -> None:
+    made = _queue()
+    now, token = timezone.now(), uuid.uuid4()
+    (by_sql, after_sql), (by_orm, after_orm) = both_ways(
+        lambda: sql.claim_due_sql(now=now, limit=10, token=token),
+        lambda: sql.claim_due_orm(now=now, limit=10, token=token),
+        after=_messages,
+    )
+    assert by_sql == by_orm == [made["old"].pk, made["due"].pk]
+    assert after_sql == after_orm
+    claimed = [row for row in after_sql if row[0] in by_sql]
+    assert {(row[1], row[3], row[6]) for row in claimed} == {(Status.SENDING, token, 1)}
+
+
+def test_claiming_takes_the_oldest_due_first_up_to_the_limit(on_postgres: None) -> None:
+    made = _queue()
+    now, token = timezone.now(), uuid.uuid4()
+    (by_sql, after_sql), (by_orm, after_orm) = both_ways(
+        lambda: sql.claim_due_sql(now=now, limit=1, token=token),
+        lambda: sql.claim_due_orm(now=now, limit=1, token=token),
+        after=_messages,
+    )
+    assert by_sql == by_orm == [made["old"].pk]
+    assert after_sql == after_orm
+
+
+def test_a_claim_s_rows_and_the_due_rows(on_postgres: None) -> None:
+    made = _queue()
+    now, token = timezone.now(), uuid.uuid4()
+    ids = sql.claim_due(now=now, limit=10, token=token)
+    Message.objects.filter(pk=made["due"].pk).update(submitted_at=now)  # handed over already
+    (by_sql, _), (by_orm, _) = both_ways(
+        lambda: sql.claimed_rows_sql(ids, token),
+        lambda: sql.claimed_rows_orm(ids, token),
+    )
+    assert [tuple(row) for row in by_sql] == [tuple(row) for row in by_orm]
+    assert [row[0] for row in by_sql] == [made["old"].pk]
+    assert len(by_sql[0]) == len(sql.CLAIMED_COLUMNS)
+    (other_token, _), (other_orm, _) = both_ways(
+        lambda: sql.claimed_rows_sql(ids, uuid.uuid4()),
+        lambda: sql.claimed_rows_orm(ids, uuid.uuid4()),
+    )
+    assert other_token == other_orm == []
+
+    Message.objects.filter(pk__in=ids).update(status=Status.SCHEDULED, claim_token=None)
+    (due_sql, _), (due_orm, _) = both_ways(
+        lambda: sql.due_rows_sql(now=now, limit=10), lambda: sql.due_rows_orm(now=now, limit=10)
+    )
+    assert [tuple(row) for row in due_sql] == [tuple(row) for row in due_orm]
+    assert [row[0] for row in due_sql] == [made["old"].pk, made["due"].pk]
+
+
+def test_the_numbers_a_plan_s_messages_went_to(on_postgres: None) -> None:
+    made = _queue()
+    for number in ("+46701111111", "+46702222222"):
+        Message.objects.create(
+            appointment=made["old"].appointment,
+            kind=Kind.REMINDER,
+            generation=made["old"].generation,
+            starts_at=made["old"].starts_at,
+            due_at=made["old"].due_at,
+            parent=made["old"],
+            to=number,
+            status=Status.SENT,
+        )
+    parents = [made["old"].pk, made["due"].pk]
+    (by_sql, _), (by_orm, _) = both_ways(
+        lambda: sql.plan_numbers_sql(parents), lambda: sql.plan_numbers_orm(parents)
+    )
+    assert sorted(by_sql) == sorted(by_orm)
+    assert sorted(by_sql) == [(made["old"].pk, "+46701111111"), (made["old"].pk, "+46702222222")]
+
+
+def test_a_move_cancels_what_is_pending_and_reads_the_last_generation(on_postgres: None) -> None:
+    made = _queue()
+    contact = made["old"].appointment
+    now = timezone.now()
+    (by_sql, after_sql), (by_orm, after_orm) = both_ways(
+        lambda: sql.pending_cancel_sql(
+            appointment_id=contact.pk, reason=SendReason.APPOINTMENT_MOVED, now=now
+        ),
+        lambda: sql.pending_cancel_orm(
+            appointment_id=contact.pk, reason=SendReason.APPOINTMENT_MOVED, now=now
+        ),
+        after=_messages,
+    )
+    assert by_sql == by_orm == 5
+    assert after_sql == after_orm
+    assert {row[1] for row in after_sql if row[0] != made["busy"].pk} == {Status.CANCELLED}
+    busy = next(row for row in after_sql if row[0] == made["busy"].pk)
+    assert busy[1] == Status.SENDING  # a message in flight is not the move's to cancel
