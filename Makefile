@@ -1,4 +1,4 @@
-.PHONY: run test lint bench
+.PHONY: run test lint bench mutation
 
 # Install and run web + worker + beat on the embedded defaults, with demo data.
 run:
@@ -11,3 +11,8 @@ test:
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && \
 	SECRET_KEY=lint-only-key-that-signs-nothing-0123456789 .venv/bin/mypy .
+
+# Mutation testing of the core rules (minutes; not part of `make test`): bench/mutation.py.
+mutation:
+	scripts/bootstrap.sh requirements-dev.txt
+	.venv/bin/python bench/mutation.py
