@@ -95,6 +95,30 @@ def test_child_with_two_guardian_numbers_gets_one_sms_on_each(
     assert sorted(s.to for s in recording.sent) == ["+46701111111", "+46702222222"]
 
 
+def test_child_whose_guardian_numbers_are_all_landlines_is_suppressed_with_the_reason(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    """Numbers stored before a rule change are checked again at sending: no SMS goes to a
+    landline, the message records why, and the claim's other messages go out."""
+    from consent.models import GuardianNumber
+
+    child = PatientFactory(age=7, mobile_number="")
+    for number in ("+4635131000", "+4631123456"):  # stored when they passed as mobiles
+        guardian = GuardianshipFactory(child=child).guardian
+        GuardianNumber.objects.create(child=child, guardian=guardian, number=number)
+    booked(patient=child)
+    other = booked()
+    counts = dispatch()
+    assert (counts["suppressed"], counts["sent"]) == (1, 1)
+    message = Message.objects.get(appointment__patient=child)
+    assert (message.status, message.reason, message.to) == (
+        "suppressed",
+        "not_a_mobile_number",
+        "",
+    )
+    assert [s.to for s in recording.sent] == [other.patient.mobile_number]
+
+
 def test_retry_to_the_first_guardian_does_not_send_to_the_second_again(
     booked: Booked, recording: type[RecordingGateway]
 ) -> None:
