@@ -54,8 +54,16 @@ MODULES: dict[str, tuple[str, ...]] = {
     "bookings/identity.py": ("tests/bookings/test_identity.py",),
     "reminders/dispatch.py": ("tests/reminders/test_dispatch.py",),
     "reminders/schedule.py": ("tests/reminders/test_schedule.py",),
-    "reminders/handover.py": ("tests/reminders/test_network.py",),
-    "consent/cases/replies.py": ("tests/consent/test_replies.py",),
+    "reminders/handover.py": (
+        "tests/reminders/test_handover.py",
+        "tests/reminders/test_network.py",
+    ),
+    # consent/cases/replies.py until it was split in two:
+    "consent/cases/situation.py": (
+        "tests/consent/test_situation.py",
+        "tests/consent/test_replies.py",
+    ),
+    "consent/cases/shipped_replies.py": ("tests/consent/test_replies.py",),
 }
 # What the copy needs besides the module: the whole project, as the tests import it.
 ALSO_COPY = [
