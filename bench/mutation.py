@@ -141,7 +141,12 @@ def _run_module(module: str, *, jobs: int, keep: bool, env: dict[str, str]) -> d
                 *(["--keep"] if keep else []),
             ],
             cwd=work,
-            env={**env, "MUTATION_DB_SLOTS": str(jobs), "MUTATION_LOCK_DIR": str(work)},
+            env={
+                **env,
+                "MUTATION_DB_SLOTS": str(jobs),
+                "MUTATION_LOCK_DIR": str(work),
+                "MUTATION_DB": work.name.replace(".", "_"),
+            },
             stdout=out,
             stderr=subprocess.STDOUT,
             check=False,
@@ -361,6 +366,17 @@ def print_table(rows: list[Row]) -> None:
         )
 
 
+def _drop_test_databases(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        names = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'test\\_mutation%'"
+        ).fetchall()
+        for (name,) in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help=f"some of: {', '.join(MODULES)}")
@@ -387,6 +403,7 @@ def main() -> int:
     from bench.common import fresh_database, stop
 
     url, pgdir = fresh_database("mutation")
+    _drop_test_databases(url)  # made afresh, migrated, by this run
     env = {
         **os.environ,
         "DATABASE_URL": url,

@@ -2,7 +2,8 @@
 
 - Mutants are tested several at once (`--jobs`), each in a test process of its own: every
   process takes a free slot (a lock file) and uses that slot's test database, so two
-  mutants never share one.
+  mutants never share one; each module has databases of its own (what one module's
+  tests leave behind, a flushed table, never reaches another's).
 - Hypothesis draws the same examples in every process and keeps no example database, so
   a mutant's verdict does not depend on the run, and no deadline: a loaded machine is not
   a failure.
@@ -35,8 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 os.close(fd)
                 continue
             _held.append(fd)
-            # pytest-django names the test database after this: test_<name>_mutation<slot>.
-            os.environ["TOX_PARALLEL_ENV"] = f"mutation{slot}"
+            # pytest-django names the test database after this: test_<name>_<module>_<slot>.
+            os.environ["TOX_PARALLEL_ENV"] = f"{os.environ.get('MUTATION_DB', 'm')}_{slot}"
             return
         time.sleep(0.05)  # a busy slot frees as soon as its process ends
 

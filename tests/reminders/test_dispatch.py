@@ -824,3 +824,15 @@ def test_a_dispatcher_killed_before_its_hand_over_loses_neither_guardian_s_sms(
         counts = dispatch()
     assert (counts["requeued"], counts["sent"]) == (2, 2)
     assert sorted(s.to for s in recording.sent) == ["+46701111111", "+46702222222"]
+
+
+def test_a_message_that_expired_first_in_the_claim_does_not_hold_back_the_next(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    expiring = booked(starts_in=timedelta(minutes=1))
+    later = timezone.now() + timedelta(minutes=2)
+    with time_machine.travel(later, tick=False):
+        fine = booked()  # due after the expiring one, in the claim's order
+        assert dispatch() == {"claimed": 2, "expired": 1, "sent": 1, "batches": 1}
+    assert Message.objects.get(appointment=expiring).status == "expired"
+    assert [s.to for s in recording.sent] == [fine.patient.mobile_number]

@@ -431,9 +431,9 @@ def test_each_check_in_sms_gets_a_link_token_of_its_own(api, patient, clinic) ->
 
 
 def test_the_beat_ticks_every_30_seconds_settles_every_minute_and_erases_daily() -> None:
-    """The intervals, pinned (never crontabs): as the migrations install them, and as
-    beat_schedule_install restores them, once each however often it runs."""
-    from django_celery_beat.models import PeriodicTask
+    """The intervals, pinned (never crontabs): as beat_schedule_install restores them
+    (the migrations install them with it), once each however often it runs."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
     from reminders.schedule import beat_schedule_install
 
@@ -459,8 +459,8 @@ def test_the_beat_ticks_every_30_seconds_settles_every_minute_and_erases_daily()
         ("Utfall av sms i ovisshet (settle)", f"{module}.settle", 60, "seconds", True, 55),
         ("Utskick av sms-påminnelser (tick)", f"{module}.tick", 30, "seconds", True, 25),
     ]
-    assert installed() == expected
     PeriodicTask.objects.filter(task__startswith="reminders.").delete()
+    IntervalSchedule.objects.all().delete()
     beat_schedule_install()
     assert installed() == expected
     PeriodicTask.objects.filter(task="reminders.tasks.tick").update(
@@ -502,4 +502,46 @@ def test_a_nudge_the_broker_refuses_is_logged_and_harms_nothing(monkeypatch, cap
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         ("WARNING", "Could not nudge the dispatcher; the next beat will send.")
     ]
-    assert caplog.records[0].exc_info is not None
+    exc_info = caplog.records[0].exc_info
+    assert exc_info and exc_info[0] is ConnectionRefusedError  # the traceback goes with it
+
+
+def test_a_cancellation_touches_only_that_contact_s_pending_messages(
+    api, patient, clinic, frozen
+) -> None:
+    """What was sent stays sent, another contact's messages stay planned, and each
+    cancelled message records when it was cancelled."""
+    start = NOW + timedelta(hours=30)  # the reminder is due at booking, the check-in later
+    book(api, patient, clinic, start, ext="A")
+    book(api, patient, clinic, start, ext="B")
+    Message.objects.filter(appointment__external_id="A", kind="reminder").update(status="sent")
+    frozen.move_to(NOW + timedelta(hours=1))
+    book(api, patient, clinic, start, ext="A", status="cancelled")
+    assert [(k, s, r) for k, _, s, r in plan("A")] == [
+        ("reminder", "sent", ""),
+        ("checkin", "cancelled", "appointment_cancelled"),
+    ]
+    assert [(k, s) for k, _, s, _ in plan("B")] == [
+        ("reminder", "scheduled"),
+        ("checkin", "scheduled"),
+    ]
+    cancelled = Message.objects.get(appointment__external_id="A", kind="checkin")
+    assert cancelled.updated_at == NOW + timedelta(hours=1)
+
+
+def test_a_visit_changed_to_at_another_contact_s_time_gets_its_own_check_in(
+    api, patient, clinic
+) -> None:
+    """The kinds a contact already has are its own: another contact at the same time with
+    a check-in SMS does not stand in for this one's."""
+    start = NOW + timedelta(days=5)
+    book(api, patient, clinic, start, ext="V")  # a visit: reminder and check-in
+    book(api, patient, clinic, start, ext="P", contact_type="phone")
+    book(api, patient, clinic, start, ext="P", contact_type="visit")
+    assert [(k, s) for k, _, s, _ in plan("P")] == [
+        ("reminder", "scheduled"),
+        ("checkin", "scheduled"),
+    ]
+    assert list(
+        Message.objects.filter(appointment__external_id="P").values_list("kind", "generation")
+    ) == [("reminder", 1), ("checkin", 2)]  # a kind planned anew is the next generation
