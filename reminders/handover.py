@@ -122,7 +122,10 @@ def hand_over(messages: list[Claimed], *, token: uuid.UUID, chain: Chain) -> Cou
         if len(done) >= FLUSH_SIZE or time.monotonic() - flushed > FLUSH_EVERY:
             _record(done, token)
             done, flushed = [], time.monotonic()
-            lease.renew_if_due()
+        # Every turn, whatever the pace of the answers (renew_if_due writes a sixth of a
+        # lease apart): answers that keep coming faster than FLUSH_EVERY never reach the
+        # flush above, and the claim would lapse halfway through a long batch.
+        lease.renew_if_due()
     _record(done, token)
     if pending:
         counts += _never_handed_over(list(pending), token=token, gateway_down=not lease.expiring())

@@ -5,14 +5,16 @@ gateway takes traffic. (Against a real HTTP server: tests/reminders/test_network
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import time_machine
+from django.db.models import F
 from django.utils import timezone
 
 from bookings.models import Appointment
@@ -60,44 +62,56 @@ def test_a_gateway_that_raises_leaves_that_message_in_doubt_and_sends_the_others
     assert len(recording.sent) == 1
 
 
-class TakeoverChain(Chain):
-    """The chain as configured; the second time the dispatcher asks for a gateway, recovery
-    elsewhere has just taken back one message of the claim it had not yet handed over."""
+class HookedChain(Chain):
+    """The chain as configured, with `hook(n)` run each time (n = 1, 2, …) the dispatcher
+    asks it for a gateway: once per turn of its loop, in its own thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, hook: Callable[[int], None], *, in_flight: int | None = None) -> None:
         super().__init__(get_gateways())
-        self.asked = 0
-        self.taken: list[int] = []
+        if in_flight:
+            self.max_in_flight = in_flight
+        self.hook, self.asked = hook, 0
 
     def current(self, *, after: Any = None) -> Any:
         self.asked += 1
-        if self.asked == 2:
-            waiting = Message.objects.filter(status=Status.SENDING, submitted_at__isnull=True)
-            pk = waiting.order_by("-id").values_list("pk", flat=True)[0]
-            Message.objects.filter(pk=pk).update(status=Status.SCHEDULED, claim_token=None)
-            self.taken.append(pk)
+        self.hook(self.asked)
         return super().current(after=after)
+
+
+def take_over(requeued: int, claimed_by_another: int) -> uuid.UUID:
+    """What recovery and another dispatcher do meanwhile: one message given back to the
+    queue, one claimed since by another dispatcher."""
+    other = uuid.uuid4()
+    Message.objects.filter(pk=requeued).update(status=Status.SCHEDULED, claim_token=None)
+    Message.objects.filter(pk=claimed_by_another).update(claim_token=other)
+    return other
 
 
 def test_a_claim_partly_taken_over_sends_only_what_is_still_its_own(
     booked: Booked, recording: type[RecordingGateway]
 ) -> None:
-    for _ in range(3):
+    for _ in range(4):
         booked()
     token, ids = messages_claim_due(now=timezone.now(), limit=10)
-    chain = TakeoverChain()
+    requeued, other_s = sorted(ids)[1:3]
+    taken: list[uuid.UUID] = []
+    chain = HookedChain(
+        lambda n: taken.append(take_over(requeued, other_s)) if n == 1 else None, in_flight=4
+    )
     counts = messages_dispatch(ids=ids, claim_token=token, chain=chain)
     assert dict(counts) == {"sent": 2}
-    [taken] = chain.taken
-    row = Message.objects.get(pk=taken)
-    assert (row.status, row.claim_token, row.submitted_at, row.gateway) == (
+    rows = {m.pk: m for m in Message.objects.all()}
+    assert (rows[requeued].status, rows[requeued].claim_token, rows[requeued].gateway) == (
         "scheduled",
-        None,
         None,
         "",
     )
-    assert sorted(s.message_id for s in recording.sent) == sorted(set(ids) - {taken})
-    assert Message.objects.filter(status="sent").count() == 2
+    assert (rows[other_s].status, rows[other_s].claim_token, rows[other_s].submitted_at) == (
+        "sending",
+        taken[0],
+        None,
+    )
+    assert sorted(s.message_id for s in recording.sent) == sorted(set(ids) - {requeued, other_s})
 
 
 # --- Nothing takes the traffic ----------------------------------------------------------------
@@ -127,16 +141,31 @@ def test_with_every_gateway_set_aside_the_claim_waits_for_the_backoff(
 def test_a_claim_whose_lease_is_ending_gives_back_what_it_did_not_hand_over(
     booked: Booked, recording: type[RecordingGateway], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    booked(), booked()
+    """Only what is still its own, and as it was: due at once again, for the next tick. A
+    message another dispatcher claimed meanwhile is left to that one."""
+    for _ in range(3):
+        booked()
     due = dict(Message.objects.values_list("pk", "due_at"))
     monkeypatch.setattr(handover.Lease, "expiring", lambda self: True)
-    token, ids = messages_claim_due(now=timezone.now(), limit=10)
-    assert dict(messages_dispatch(ids=ids, claim_token=token)) == {"requeued": 2}
-    rows = Message.objects.all()
-    assert set(rows.values_list("status", "claim_token", "submitted_at", "reason_detail")) == {
-        ("scheduled", None, None, "")
-    }
-    assert dict(rows.values_list("pk", "due_at")) == due  # due at once again, for the next tick
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        token, ids = messages_claim_due(now=timezone.now(), limit=10)
+        _, requeued, other_s = sorted(ids)
+        taken: list[uuid.UUID] = []
+
+        def meanwhile(n: int) -> None:
+            taken.append(take_over(requeued, other_s))
+            clock.shift(timedelta(seconds=20))
+
+        messages_dispatch(ids=ids, claim_token=token, chain=HookedChain(meanwhile))
+    rows = Message.objects.order_by("id")
+    assert list(rows.values_list("status", "claim_token", "submitted_at", "reason_detail")) == [
+        ("scheduled", None, None, ""),
+        ("scheduled", None, None, ""),
+        ("sending", taken[0], None, ""),
+    ]
+    assert dict(rows.values_list("pk", "due_at")) == due
+    assert rows.get(pk=min(ids)).updated_at == start + timedelta(seconds=20)
     assert recording.sent == []
 
 
@@ -305,6 +334,159 @@ def test_one_pool_of_threads_per_process_grown_when_a_larger_one_is_needed(
     assert handover._threads(2) is pool and handover._threads(1) is pool
     bigger = handover._threads(4)
     assert bigger is not pool and bigger._max_workers == 4
+    # Named, so a stack dump of a stuck dispatcher shows which threads are sending.
+    assert bigger.submit(lambda: threading.current_thread().name).result().startswith("sms_")
     assert handover._threads(4) is bigger
     pool.shutdown()
     bigger.shutdown()
+
+
+# --- Outcomes written as they come, and only where they still belong ---------------------------
+def test_a_delivery_report_that_came_first_is_not_undone_by_the_late_outcome(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    """The gateway's report that the SMS reached the phone may be written before the
+    dispatcher writes its "sent": the message stays delivered."""
+    from reminders.delivery import delivery_report_apply
+    from reminders.gateways import DeliveryUpdate
+
+    booked()
+    token, ids = messages_claim_due(now=timezone.now(), limit=10)
+
+    class ReportFirst(HookedChain):
+        def record(self, gateway: Any, result: SendResult) -> None:
+            delivery_report_apply(
+                DeliveryUpdate(result.message_id, "delivered", "rec-1", None, {}, "recording")
+            )
+            super().record(gateway, result)
+
+    assert messages_dispatch(ids=ids, claim_token=token, chain=ReportFirst(lambda n: None)) == {
+        "sent": 1
+    }
+    message = Message.objects.get()
+    assert (message.status, message.delivered_at is not None) == ("delivered", True)
+
+
+def test_an_answer_is_recorded_while_slower_ones_are_still_out(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    fast, slow = booked(), booked()
+    recording.slow = {slow.patient.mobile_number: 1.0}
+    seen: list[tuple[str, int]] = []
+
+    def look(n: int) -> None:
+        in_flight = len(recording.tried) - len(recording.sent)
+        status = Message.objects.get(appointment=fast).status
+        seen.append((status, in_flight))
+
+    token, ids = messages_claim_due(now=timezone.now(), limit=10)
+    chain = HookedChain(look, in_flight=2)
+    assert messages_dispatch(ids=ids, claim_token=token, chain=chain) == {"sent": 2}
+    assert ("sent", 1) in seen  # written within a quarter second, the slow one still out
+
+
+def test_a_long_batch_renews_its_claim_and_keeps_handing_over(
+    booked: Booked,
+    recording: type[RecordingGateway],
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A minute passes between hand-overs (one in flight at a time), four minutes in all
+    against a claim of 300 s: the dispatcher renews the claim as it goes, so it never ends
+    halfway and every SMS goes out."""
+    settings.DISPATCH_CLAIM_TIMEOUT = 300
+    clock = Clock()
+    monkeypatch.setattr(handover, "time", clock)
+    for _ in range(4):
+        booked()
+    token, ids = messages_claim_due(now=timezone.now(), limit=10)
+    renewed: list[int] = []
+
+    def a_minute_later(n: int) -> None:
+        clock.elapsed += 60
+        mine = Message.objects.filter(claim_token__isnull=False, status=Status.SENDING)
+        renewed.append(mine.exclude(claimed_at=F("created_at")).count())
+
+    Message.objects.filter(pk__in=ids).update(claimed_at=F("created_at"))
+    counts = messages_dispatch(ids=ids, claim_token=token, chain=HookedChain(a_minute_later))
+    assert counts == {"sent": 4}
+    assert max(renewed) > 0  # the claim's rows were renewed on the way
+
+
+def test_a_send_the_rate_limit_holds_past_the_claim_s_end_is_not_started(
+    booked: Booked, recording: type[RecordingGateway], settings: Any
+) -> None:
+    """Certainly not sent: it waits for the backoff, with why."""
+    booked()
+    token, ids = messages_claim_due(now=timezone.now(), limit=10)
+    chain = Chain(get_gateways())
+    chain.limits["recording"].pause(settings.DISPATCH_CLAIM_TIMEOUT)
+    assert messages_dispatch(ids=ids, claim_token=token, chain=chain) == {"retry": 1}
+    message = Message.objects.get()
+    assert (message.status, message.reason_detail, message.submitted_at, message.attempts) == (
+        "scheduled",
+        "held back: the claim is ending",
+        None,
+        1,
+    )
+    assert recording.tried == []
+
+
+def test_the_sms_handed_over_is_the_one_decided(
+    booked: Booked, recording: type[RecordingGateway], settings: Any
+) -> None:
+    settings.SMS_SENDER = "RegHalland"
+    booked()
+    dispatch_in_process()
+    message = Message.objects.get()
+    [sms] = recording.sent
+    assert (sms.message_id, sms.to, sms.sender, sms.body, sms.segments) == (
+        message.pk,
+        message.to,
+        "RegHalland",
+        message.body,
+        1,
+    )
+
+
+def test_a_gateway_down_with_no_fallback_leaves_the_sms_to_the_backoff(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    """Trying again at once only helps when another gateway can take it (or a 429 asked
+    for a pause): with one gateway the backoff decides."""
+    appointment = booked()
+    recording.down = {appointment.patient.mobile_number}
+    assert dispatch_in_process()["retry"] == 1
+    assert len(recording.tried) == 1
+
+
+class Second(RecordingGateway):
+    name = "second"
+
+
+def test_a_plain_failure_with_a_fallback_configured_waits_for_the_backoff(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    """Not sent, but the gateway is not down: the fallback is for a gateway that is."""
+    booked()
+    recording.mode = "transient"
+    token, ids = messages_claim_due(now=timezone.now(), limit=10)
+    chain = Chain([RecordingGateway(), Second()])
+    assert messages_dispatch(ids=ids, claim_token=token, chain=chain) == {"retry": 1}
+    assert len(recording.tried) == 1
+
+
+def test_a_gateway_down_with_a_fallback_is_tried_again_at_once_on_the_fallback(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    appointment = booked()
+    recording.down = {appointment.patient.mobile_number}
+    token, ids = messages_claim_due(now=timezone.now(), limit=10)
+
+    class SecondUp(Second):
+        down: ClassVar[set[str]] = set()
+
+    chain = Chain([RecordingGateway(), SecondUp()])
+    counts = messages_dispatch(ids=ids, claim_token=token, chain=chain)
+    assert counts == {"sent": 1}
+    assert Message.objects.get().gateway in {"recording", "second"}
