@@ -89,6 +89,25 @@ def is_fhir_id(value: str) -> bool:
     return bool(_FHIR_ID.match(value))
 
 
+def _null_at(value: Any, path: str) -> str | None:
+    """Where the body holds a JSON null as an element's value, if anywhere: FHIR's JSON has
+    none (an element is absent or has a value; null only pads arrays of primitives'
+    extensions), though the library would read it as absent."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if item is None:
+                return f"{path}.{key}"
+            found = _null_at(item, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _null_at(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
 def parse(model: type[R], raw: Any) -> R:
     """The body as the FHIR resource `model`, read by the FHIR library; a body that is
     not one is a FhirError (400) naming the element."""
@@ -107,6 +126,15 @@ def parse(model: type[R], raw: Any) -> R:
             f"resourceType ska vara {name}.",
             code="wrong_resource_type",
             expression=name,
+        )
+    null = _null_at(raw, name)
+    if null:
+        raise FhirError(
+            400,
+            "structure",
+            f"{null}: null är inte tillåtet i FHIR JSON; utelämna elementet i stället.",
+            code="null_value",
+            expression=null,
         )
     try:
         return model.model_validate(raw)

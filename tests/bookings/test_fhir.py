@@ -563,8 +563,13 @@ def nothing_booked() -> bool:
             "invalid_resource",
             "Appointment.participant",
         ),
+        (
+            '{"resourceType": "Appointment", "id": "BOK-1", "status": "booked", "start": null}',
+            "null_value",
+            "Appointment.start",
+        ),
     ],
-    ids=["not-json", "not-an-object", "another-resource", "no-participant"],
+    ids=["not-json", "not-an-object", "another-resource", "no-participant", "a-null"],
 )
 def test_a_body_that_is_not_an_appointment_is_400(
     api: APIClient, body: str, error: str, expression: str | None
