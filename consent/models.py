@@ -81,7 +81,7 @@ class ConsentEvent(models.Model):
         verbose_name=_("gäller mottagning"),
     )
     # The clinic where the request was handled (any clinic may handle any request).
-    handled_at = models.ForeignKey(
+    handled_at_clinic = models.ForeignKey(
         Clinic,
         on_delete=models.PROTECT,
         null=True,

@@ -74,7 +74,7 @@ class EServiceCase(models.Model):
     """
 
     external_id = models.CharField(_("e-tjänstens id"), max_length=64, unique=True)
-    received_at = models.ForeignKey(
+    received_at_clinic = models.ForeignKey(
         Clinic, on_delete=models.PROTECT, related_name="cases", verbose_name=_("inkom till")
     )
     submitted_by = models.ForeignKey(
@@ -122,7 +122,12 @@ class EServiceCase(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("e-tjänstärende")
         verbose_name_plural = _("e-tjänstärenden")
-        indexes = [models.Index(fields=["received_at", "status"])]
+        # The name it got before the field was renamed: the index stays as it is.
+        indexes = [
+            models.Index(
+                fields=["received_at_clinic", "status"], name="consent_ese_receive_f15e9c_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} ({self.external_id})"

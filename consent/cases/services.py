@@ -46,7 +46,7 @@ class CaseRequest:
     """An e-service request, validated and normalised (12-digit ids, E.164, HSA-ids)."""
 
     external_id: str
-    received_at: str
+    received_at_clinic: str
     submitted_by: str
     subject: str
     action: str
@@ -65,7 +65,7 @@ def case_receive(*, request: CaseRequest, client: ApiClient) -> tuple[EServiceCa
     theirs under 13 (else Forbidden, `not_guardian`). With ESERVICE_AUTO_APPLY the case is
     applied at once, still with a standard reply and an event linked to it."""
     # The clinics only as the case's references (ids never change): from the cache.
-    received_at = clinic_get_cached(request.received_at, field="received_at")
+    received_at_clinic = clinic_get_cached(request.received_at_clinic, field="received_at")
     submitted_by = patient_get(request.submitted_by, field="submitted_by")
     subject = (
         submitted_by
@@ -102,7 +102,7 @@ def case_receive(*, request: CaseRequest, client: ApiClient) -> tuple[EServiceCa
                 [
                     EServiceCase(
                         external_id=request.external_id,
-                        received_at=received_at,
+                        received_at_clinic=received_at_clinic,
                         submitted_by=submitted_by,
                         subject=subject,
                         action=request.action,
@@ -168,7 +168,7 @@ def case_apply(
         "patient": case.subject,
         "actor": actor,
         "channel": Channel.ESERVICE_CASE,
-        "handled_at": case.received_at,
+        "handled_at_clinic": case.received_at_clinic,
         "note": note or case.message,
         "eservice_case": case,
     }

@@ -74,7 +74,7 @@ def arrival_register(
                 "patient": appointment.patient,
                 "actor": actor,
                 "channel": Channel.ARRIVAL_DESK,
-                "handled_at": at,
+                "handled_at_clinic": at,
                 "note": "Aktiverad vid ankomstregistrering",
             }
             if Reason.NOT_ACTIVATED in decision.reasons or Reason.BLOCKED in decision.reasons:

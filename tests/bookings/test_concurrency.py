@@ -113,7 +113,7 @@ def test_a_case_sent_again_inside_a_caller_s_transaction_keeps_it_usable(
     resident, clinic = PatientFactory(), ClinicFactory()
     request = CaseRequest(
         external_id="CASE-AGAIN",
-        received_at=clinic.hsa_id,
+        received_at_clinic=clinic.hsa_id,
         submitted_by=resident.personal_id,
         subject=resident.personal_id,
         action="activate",

@@ -102,7 +102,7 @@ def world() -> dict[str, Any]:
     case, _ = case_receive(
         request=CaseRequest(
             external_id="LOG-CASE",
-            received_at=clinic.hsa_id,
+            received_at_clinic=clinic.hsa_id,
             submitted_by=patient.personal_id,
             subject=patient.personal_id,
             action="activate",
@@ -110,7 +110,7 @@ def world() -> dict[str, Any]:
         client=api_client,
     )
     consent_block_clinic(
-        patient=patient, clinic=clinic, actor=reception, channel="phone", handled_at=clinic
+        patient=patient, clinic=clinic, actor=reception, channel="phone", handled_at_clinic=clinic
     )
     source = LegacyImport.objects.create(file_name="x.csv", file_sha256="d" * 64)
     exclusion = MigrationExclusion.objects.create(patient=patient, source=source)

@@ -53,7 +53,7 @@ def test_case_is_stored_and_acknowledged_as_received(eservice: APIClient, family
         "resolved_at": None,
         "created_at": response.json()["created_at"],
     }
-    assert (case.received_at, case.subject) == (family["clinic"], family["guardian"])
+    assert (case.received_at_clinic, case.subject) == (family["clinic"], family["guardian"])
     assert not ConsentEvent.objects.exists()  # nothing is applied automatically by default
 
 
@@ -191,7 +191,7 @@ def test_auto_apply_self_applies_own_cases_with_reply_and_linked_event(
     assert (response["status"], case.auto_applied) == ("resolved", True)
     assert response["reply"] == StandardReply.objects.get(title="Sms-påminnelse aktiverad").text
     event = ConsentEvent.objects.get()
-    assert (event.eservice_case, event.channel, event.handled_at) == (
+    assert (event.eservice_case, event.channel, event.handled_at_clinic) == (
         case,
         "eservice_case",
         family["clinic"],

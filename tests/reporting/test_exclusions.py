@@ -78,7 +78,7 @@ def world(tmp_path: Path) -> dict[str, Any]:
         guardians=[],
     )
     caught = MigrationExclusion.objects.get(patient__personal_id=pids[0]).patient
-    consent_activate(patient=caught, actor=None, channel="arrival_desk", handled_at=a)
+    consent_activate(patient=caught, actor=None, channel="arrival_desk", handled_at_clinic=a)
     users = {
         "manager_a": UserFactory(role=Role.MANAGER, clinics=[a]),
         "admin": UserFactory(role=Role.REGIONAL_ADMIN),
