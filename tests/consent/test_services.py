@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from consent import rules, services
 from consent.models import (
-    AppendOnlyError,
     Channel,
     ConsentEvent,
     GuardianNumber,
@@ -18,6 +17,7 @@ from consent.models import (
     State,
 )
 from consent.selectors import snapshot_of
+from core.append_only import AppendOnlyError
 from core.errors import DomainError
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory, UserFactory
 
