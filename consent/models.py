@@ -215,7 +215,7 @@ class LegacyImport(models.Model):
 
 class MigrationExclusion(models.Model):
     """A resident the migration left out because they had blocked at least one clinic
-    (SPEC 3.7). They do not know they no longer get reminders: reports find them here."""
+    (rules 3.7). They do not know they no longer get reminders: reports find them here."""
 
     patient = models.OneToOneField(
         Patient, on_delete=models.PROTECT, related_name="migration_exclusion"

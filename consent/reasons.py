@@ -1,4 +1,4 @@
-"""Why nobody may receive a reminder (SPEC 3.1): the stable codes, in the table's order
+"""Why nobody may receive a reminder (rules 3.1): the stable codes, in the table's order
 (a message that is not sent records the first), one Swedish label each for staff, and
 the one rule about which of them the patient's own wish can lift."""
 

@@ -16,7 +16,7 @@ class RemindersConfig(AppConfig):
         from .receivers import on_appointment_changed
 
         checks.register(sending_settings)
-        if missing_webhook_secret():  # every process refuses to start (SPEC 3.10)
+        if missing_webhook_secret():  # every process refuses to start (rules 3.10)
             from django.core.exceptions import ImproperlyConfigured
 
             raise ImproperlyConfigured(

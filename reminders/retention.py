@@ -1,4 +1,4 @@
-"""Retention (SPEC 3.10): after RETENTION_DAYS, what an SMS said and to whom, and what the
+"""Retention (rules 3.10): after RETENTION_DAYS, what an SMS said and to whom, and what the
 gateway reported in its own words, are erased; the status, reason, times, kind and
 segments stay, so the reports give the same numbers. E-service cases' free text and
 numbers go at the same age. Consent events and the access log are kept. A daily beat task

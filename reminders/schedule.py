@@ -1,4 +1,4 @@
-"""The schedule (SPEC 3.3): which messages a contact has and when they are due, kept in
+"""The schedule (rules 3.3): which messages a contact has and when they are due, kept in
 step with the contact in the booking's transaction; the nudge that asks for a tick when
 one is due at once; and the beat's interval tick itself."""
 
@@ -78,7 +78,7 @@ def _cancel_pending(
 def messages_plan_on_change(
     *, appointment: Appointment, previous: AppointmentSnapshot | None, moment: datetime
 ) -> None:
-    """Keeps a contact's messages in step with the contact (SPEC 3.3), in the booking's
+    """Keeps a contact's messages in step with the contact (rules 3.3), in the booking's
     transaction: a new booking plans its messages; a cancellation (or any status other than
     booked) cancels the pending ones; a move cancels them and plans new ones as if booked
     at the moment of the move; a change of clinic or contact type adds or cancels only the

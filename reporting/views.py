@@ -1,4 +1,4 @@
-"""Reports for clinic managers and regional admins (SPEC 3.8, 5.5): HTML, CSV and XLSX.
+"""Reports for clinic managers and regional admins (rules 3.8; contract 5): HTML, CSV and XLSX.
 Managers see their clinics only; protected-identity patients are counted, never shown."""
 
 from __future__ import annotations

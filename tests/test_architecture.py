@@ -1,4 +1,4 @@
-"""The house (SPEC 4): the apps are floors, and every arrow points down.
+"""The house (architecture): the apps are floors, and every arrow points down.
 
 Read from the code itself (imports, dotted-path strings, and settings that name a module),
 so a new upward arrow fails the suite wherever it is written."""

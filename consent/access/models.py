@@ -14,7 +14,7 @@ from core.models import ApiClient
 
 class AccessLog(AppendOnlyModel):
     """Who read which patient's data, as which actor (a staff user or an API client), from
-    which unit, when, and what (PDL, SPEC 3.10). Append-only: the model, its queryset and
+    which unit, when, and what (PDL, rules 3.10). Append-only: the model, its queryset and
     database triggers refuse updates and deletes."""
 
     class Action(models.TextChoices):

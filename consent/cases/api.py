@@ -1,4 +1,4 @@
-"""The e-service's endpoints (SPEC 5.1): submit a case, read its status and reply."""
+"""The e-service's endpoints (contract 1): submit a case, read its status and reply."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""E-service cases (SPEC 3.6) and the prepared standard replies they are answered with."""
+"""E-service cases (rules 3.6) and the prepared standard replies they are answered with."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class CaseStatus(models.TextChoices):
 
 
 class StandardReply(models.Model):
-    """A prepared answer to a resident (SPEC 1, 3.6): regional admins keep the set."""
+    """A prepared answer to a resident (rules 1, 3.6): regional admins keep the set."""
 
     title = models.CharField(_("rubrik"), max_length=100)
     text = models.TextField(_("text till invånaren"))
@@ -67,7 +67,7 @@ class StandardReply(models.Model):
 
 class EServiceCase(models.Model):
     """A resident's request from the e-service. It lands in the queue of the clinic where
-    it was submitted and is handled there, never referred on (SPEC 3.6).
+    it was submitted and is handled there, never referred on (rules 3.6).
 
         received ──apply──▶ resolved (consent event linked to the case)
             └────reject──▶ rejected

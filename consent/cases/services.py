@@ -1,4 +1,4 @@
-"""E-service cases (SPEC 3.6): received from the e-service, handled where they arrived,
+"""E-service cases (rules 3.6): received from the e-service, handled where they arrived,
 applied through the consent services (the event links to the case) or rejected, and
 answered with a prepared standard reply."""
 
@@ -158,7 +158,7 @@ def case_apply(
 ) -> EServiceCase:
     """Carries out the resident's request where it arrived: writes the consent event
     (channel `eservice_case`, linked to the case, handled at the receiving clinic) and
-    answers with the standard reply for the situation after the change (SPEC 3.2), so the
+    answers with the standard reply for the situation after the change (rules 3.2), so the
     reply says what will really happen. A guardian's number for a child whose reminders
     were never activated activates them too (two events, both linked to the case)."""
     case = EServiceCase.objects.select_for_update().get(pk=case.pk)
@@ -241,7 +241,7 @@ def _close(
 
 
 def cases_erase_personal_data(*, before: datetime) -> int:
-    """Retention (SPEC 3.10): the free text and the number of every case handled before
+    """Retention (rules 3.10): the free text and the number of every case handled before
     `before` are erased; the case, its outcome and its reply stay."""
     return (
         EServiceCase.objects.filter(resolved_at__lt=before)

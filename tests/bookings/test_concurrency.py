@@ -1,5 +1,5 @@
 """The same PUT sent several times at once, as a booking system or the 1177 sync retries
-(SPEC 5.1): each answers 200 or 201, exactly one creates, and the row and what follows
+(contract 1): each answers 200 or 201, exactly one creates, and the row and what follows
 from it (the contact's messages, the guardianships) are written once. No 5xx."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The access log is complete (SPEC 3.10): every route of the back office and the API is
+"""The access log is complete (rules 3.10): every route of the back office and the API is
 read from the URL configuration, and each one that shows a patient's data is requested
 and must have logged the read, with the right actor (staff user or API client), unit and
 patient. A new route fails this suite until it is classified here."""

@@ -1,4 +1,4 @@
-"""The back office (SPEC 2, 3.2, 3.6): role × page access, actions through the consent
+"""The back office (rules 2, 3.2, 3.6): role × page access, actions through the consent
 services, the case queue per clinic, and the access log (PDL)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The arrival desk (SPEC 1): the SMS question and its outcomes, no-shows, late
+"""The arrival desk (rules 1): the SMS question and its outcomes, no-shows, late
 cancellations."""
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def work_at(desk: dict[str, Any], unit: Any) -> None:
 
 
 def test_the_question_follows_the_unit_registering_the_arrival(desk: dict[str, Any]) -> None:
-    """SPEC 3.5b: a central reception serving Hudkliniken lists its contacts and is not
+    """rules 3.5b: a central reception serving Hudkliniken lists its contacts and is not
     asked; the same kind of contact registered at Hudkliniken's own desk is."""
     central = ClinicFactory(name="Centralreceptionen", arrival_question=False)
     central.serves.add(desk["clinic"])

@@ -1,4 +1,4 @@
-"""The e-service API (SPEC 3.6, 5.1) and ESERVICE_AUTO_APPLY (SPEC 5.4)."""
+"""The e-service API (rules 3.6; contract 1) and ESERVICE_AUTO_APPLY (operations 1)."""
 
 from __future__ import annotations
 
@@ -235,7 +235,7 @@ def test_auto_apply_all_applies_checked_guardian_cases(
     assert case.status == CaseStatus.RESOLVED
     assert GuardianNumber.objects.get().number == "+46701112233"
     # The child had never been activated: the guardian's number activates them too, and
-    # both events are linked to the case (SPEC 3.2); the reply promises what is true.
+    # both events are linked to the case (rules 3.2); the reply promises what is true.
     events = ConsentEvent.objects.order_by("id")
     assert [(e.action, e.eservice_case) for e in events] == [
         ("guardian_number_set", case),

@@ -1,4 +1,4 @@
-"""Every reply the system can send is true for the patient it is sent about (SPEC 3.2).
+"""Every reply the system can send is true for the patient it is sent about (rules 3.2).
 
 Each case type is applied to patients of every kind; the reply is then read against the
 who-receives decision *after* the change, taken from the database, with an oracle of its

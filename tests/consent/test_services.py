@@ -1,4 +1,4 @@
-"""Consent changes through the services (SPEC 3.2): events, projection, guardian numbers."""
+"""Consent changes through the services (rules 3.2): events, projection, guardian numbers."""
 
 from __future__ import annotations
 

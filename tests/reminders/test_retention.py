@@ -1,4 +1,4 @@
-"""Retention (SPEC 3.10): after RETENTION_DAYS the SMS texts and numbers, delivery-report
+"""Retention (rules 3.10): after RETENTION_DAYS the SMS texts and numbers, delivery-report
 payloads and e-service cases' free text and numbers are erased, and the reports give the
 same numbers as before."""
 
