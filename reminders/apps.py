@@ -24,6 +24,11 @@ class RemindersConfig(AppConfig):
                 "DEBUG is off."
             )
         role_permissions_grant(Role.REGIONAL_ADMIN, ["reminders.view_message"])
+        from consent.reasons import reason_labels_add
+
+        from .models import SendReason
+
+        reason_labels_add(SendReason.choices)
         appointment_changed.connect(on_appointment_changed, dispatch_uid="reminders-plan")
 
     def patient_panels(self, request: Any, patient: Any) -> list[str]:

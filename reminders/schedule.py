@@ -123,14 +123,14 @@ def messages_plan_on_change(
             kinds=wanted - current,
         )
     if any(m.due_at <= moment for m in created):
-        transaction.on_commit(nudge_dispatcher)
+        transaction.on_commit(dispatcher_nudge)
 
 
 _last_nudge = 0.0
 NUDGE_EVERY = 2.0  # seconds: a burst of bookings asks for one tick, not one each
 
 
-def nudge_dispatcher() -> None:
+def dispatcher_nudge() -> None:
     """Asks for a tick now, so a message due at booking goes out right away rather than at
     the next beat. Best effort and rate-limited: if the broker is away or the nudge is
     skipped, the next beat finds the message anyway (the database is the queue)."""
