@@ -80,7 +80,7 @@ class PatientAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         "synced_1177_at",
         "link_broken",
     ]
-    # The number only through `number`, which hides a protected person's (SPEC 3.10).
+    # The number only through `number`, which hides a protected person's (rules 3.10).
     exclude = ["mobile_number"]
     readonly_fields = ["number"]
     search_fields = ["personal_id", "family_name", "given_name"]

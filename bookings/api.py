@@ -1,4 +1,4 @@
-"""Registry endpoints (SPEC 5.1): clinics and patients, written by the register/1177 sync."""
+"""Registry endpoints (contract 1): clinics and patients, written by the register/1177 sync."""
 
 from __future__ import annotations
 

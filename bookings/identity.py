@@ -41,7 +41,7 @@ class PersonalId:
     is_coordination_number: bool
 
 
-# re.ASCII: \d would also match fullwidth and other scripts' digits (SPEC 3.10).
+# re.ASCII: \d would also match fullwidth and other scripts' digits (rules 3.10).
 _PID_SHAPE = re.compile(r"^(\d{6}|\d{8})[-+]?\d{4}$", re.ASCII)
 
 

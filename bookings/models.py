@@ -41,7 +41,7 @@ class Clinic(models.Model):
     )
     # A central reception registers arrivals for the clinics it serves: its desk lists
     # their contacts, and whether the SMS question is asked follows the reception's own
-    # `arrival_question`, not the clinic's (SPEC 3.5b).
+    # `arrival_question`, not the clinic's (rules 3.5b).
     serves = models.ManyToManyField(
         "self",
         symmetrical=False,
@@ -82,7 +82,7 @@ class Patient(models.Model):
         _("nummerkälla"), max_length=8, choices=NumberSource.choices, blank=True, default=""
     )
     synced_1177_at = models.DateTimeField(_("senast synkad från 1177"), null=True, blank=True)
-    # Stored because 1177 sends it; it never activates reminders (SPEC 1).
+    # Stored because 1177 sends it; it never activates reminders (rules 1).
     sms_consent_1177 = models.BooleanField(_("sms-samtycke i 1177"), default=False)
     link_broken = models.BooleanField(
         _("koppling till 1177 bruten"),
@@ -91,7 +91,7 @@ class Patient(models.Model):
     )
     # When the population register reports the patient deceased (the date of death, or the
     # time of the report when the register gives none). Nobody gets an SMS for them again,
-    # and their pending messages are suppressed when it is set (SPEC 3.1).
+    # and their pending messages are suppressed when it is set (rules 3.1).
     deceased_at = models.DateTimeField(_("avliden"), null=True, blank=True)
     guardians: models.ManyToManyField[Patient, Guardianship] = models.ManyToManyField(
         "self",

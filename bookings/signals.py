@@ -1,4 +1,4 @@
-"""The signals this app sends to the apps above it (SPEC 4). Receivers connect in their
+"""The signals this app sends to the apps above it (architecture). Receivers connect in their
 `AppConfig.ready()` and run in the sender's transaction."""
 
 from __future__ import annotations

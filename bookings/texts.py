@@ -1,4 +1,4 @@
-"""The two fixed SMS texts and the GSM-7 rules they must keep (SPEC 3.4). Pure.
+"""The two fixed SMS texts and the GSM-7 rules they must keep (rules 3.4). Pure.
 
 They live in the lowest app because the clinic registry must refuse an SMS name that would
 push a message past one segment, and the reminders app renders them.

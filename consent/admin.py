@@ -23,7 +23,7 @@ class ConsentEventAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelA
         "patient",
         "action",
         "clinic",
-        "handled_at",
+        "handled_at_clinic",
         "channel",
         "actor_user",
         "actor_client",
@@ -31,7 +31,7 @@ class ConsentEventAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelA
     list_filter = ["action", "channel"]
     search_fields = ["patient__personal_id", "actor_user__username", "note"]
     date_hierarchy = "created_at"
-    list_select_related = ["patient", "clinic", "handled_at", "actor_user", "actor_client"]
+    list_select_related = ["patient", "clinic", "handled_at_clinic", "actor_user", "actor_client"]
 
 
 @admin.register(PatientConsent)
@@ -77,10 +77,17 @@ class EServiceCaseAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelA
     def patients_shown(self, obj: EServiceCase) -> set[int | None]:
         return {obj.subject_id, obj.submitted_by_id}
 
-    list_display = ["created_at", "external_id", "received_at", "action", "status", "auto_applied"]
+    list_display = [
+        "created_at",
+        "external_id",
+        "received_at_clinic",
+        "action",
+        "status",
+        "auto_applied",
+    ]
     list_filter = ["status", "action", "auto_applied"]
     search_fields = ["external_id", "subject__personal_id"]
-    list_select_related = ["received_at"]
+    list_select_related = ["received_at_clinic"]
 
 
 @admin.register(AccessLog)

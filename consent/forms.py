@@ -58,7 +58,7 @@ class ClinicActionForm(ConsentActionForm):
 
 class GuardianChoiceField(forms.ModelChoiceField):
     """A child's guardians by personnummer, except a protected one, whose identity is never
-    shown (SPEC 3.10): staff can still pick them."""
+    shown (rules 3.10): staff can still pick them."""
 
     def label_from_instance(self, obj: Any) -> str:
         if obj.protected_identity:

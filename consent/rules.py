@@ -1,5 +1,5 @@
 """Pure consent rules: the projection of events onto a state, and the who-receives
-decision (SPEC 3.1, 3.2). No database; the services and selectors feed them facts."""
+decision (rules 3.1, 3.2). No database; the services and selectors feed them facts."""
 
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def who_receives(facts: PatientFacts, *, clinic_id: int | None, on: date) -> Dec
     """Who gets an SMS about a contact at `clinic_id`, sent on the local date `on`.
 
     Either recipients and no reasons, or no recipients and every reason that applies, in
-    the order of SPEC 3.1. A clinic block is reported whenever the clinic is in the set,
+    the order of rules 3.1. A clinic block is reported whenever the clinic is in the set,
     whatever the state, so staff see every obstacle at once.
     For a child under 13 the SMS goes to the guardians' registered numbers; a protected
     guardian makes the child's SMS impossible (their numbers and the child's contacts

@@ -83,7 +83,7 @@ def decision_for(
 def consent_history(patient: Patient) -> QuerySet[ConsentEvent]:
     return (
         ConsentEvent.objects.filter(patient=patient)
-        .select_related("clinic", "handled_at", "actor_user", "actor_client", "guardian")
+        .select_related("clinic", "handled_at_clinic", "actor_user", "actor_client", "guardian")
         .order_by("-created_at", "-id")
     )
 

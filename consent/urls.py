@@ -20,7 +20,7 @@ api_patterns = [
 
 urlpatterns = [
     path("patients/", views.patient_search, name="patient-search"),
-    # Addressed by an opaque id: no personnummer in a back-office URL (SPEC 5.6).
+    # Addressed by an opaque id: no personnummer in a back-office URL (operations 3).
     path("patients/<int:patient_id>/", views.patient_detail, name="patient"),
     path("patients/<int:patient_id>/<str:action>/", views.patient_action, name="patient-action"),
     path("cases/", cases_views.case_queue, name="cases"),

@@ -150,7 +150,7 @@ def patient_action(request: AuthedRequest, patient_id: int, action: str) -> Http
     data = dict(form.cleaned_data)
     kwargs: dict[str, Any] = {
         "actor": request.user,
-        "handled_at": current_clinic(request),
+        "handled_at_clinic": current_clinic(request),
         "channel": data.pop("channel"),
         "note": data.pop("note"),
     }

@@ -28,7 +28,7 @@ class ReadOnlyTabularInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: i
 
 class PatientReadLoggedMixin:
     """An admin whose pages show patients' data logs each read like every other page
-    (SPEC 3.10): one entry per patient on a list page (written in bulk) and one for a
+    (rules 3.10): one entry per patient on a list page (written in bulk) and one for a
     detail page. `patient_attr` reaches the patient's id from a row."""
 
     patient_attr = "patient_id"

@@ -1,4 +1,4 @@
-"""Every cell written to a CSV or XLSX download goes through here (SPEC 3.10): a value
+"""Every cell written to a CSV or XLSX download goes through here (rules 3.10): a value
 that a spreadsheet would run as a formula (one starting with =, +, -, @, a tab or a
 carriage return) is escaped with a leading apostrophe, and XLSX cells are written as text,
 never as formulas. A family name like =HYPERLINK("…") stays a name."""

@@ -42,7 +42,7 @@ class MessageSerializer(serializers.Serializer):
 
     def get_to(self, message: object) -> str | None:
         if self.context.get("protected"):
-            return None  # a protected person's number is never given out (SPEC 3.10)
+            return None  # a protected person's number is never given out (rules 3.10)
         return getattr(message, "to", "") or None
 
 

@@ -16,7 +16,7 @@ class RemindersConfig(AppConfig):
         from .receivers import on_appointment_changed, on_patient_deceased
 
         checks.register(sending_settings)
-        if missing_webhook_secret():  # every process refuses to start (SPEC 3.10)
+        if missing_webhook_secret():  # every process refuses to start (rules 3.10)
             from django.core.exceptions import ImproperlyConfigured
 
             raise ImproperlyConfigured(
@@ -24,6 +24,11 @@ class RemindersConfig(AppConfig):
                 "DEBUG is off."
             )
         role_permissions_grant(Role.REGIONAL_ADMIN, ["reminders.view_message"])
+        from consent.reasons import reason_labels_add
+
+        from .models import SendReason
+
+        reason_labels_add(SendReason.choices)
         appointment_changed.connect(on_appointment_changed, dispatch_uid="reminders-plan")
         patient_deceased.connect(on_patient_deceased, dispatch_uid="reminders-deceased")
 

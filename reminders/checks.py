@@ -1,4 +1,4 @@
-"""System checks of the sending settings (SPEC 5.4): a wrong value stops start-up with a
+"""System checks of the sending settings (operations 1): a wrong value stops start-up with a
 clear message instead of failing at the first SMS."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What happened to each SMS, for staff (SPEC 3.5b): a patient's message history, and each
+"""What happened to each SMS, for staff (rules 3.5b): a patient's message history, and each
 clinic's worklist of patients whose last SMS failed or whose number cannot take SMS, so
 reception can ask them to fix the number in 1177."""
 
@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from bookings.models import Clinic, Guardianship, Patient
 from bookings.selectors import unit_clinic_ids
-from consent.reasons import Reason
+from consent.reasons import Reason, reason_label
 from core.errors import Conflict, DomainError
 
-from .models import FailedSmsFollowUp, Message, SendReason, Status, reason_label
+from .models import FailedSmsFollowUp, Message, SendReason, Status
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -33,7 +33,7 @@ class HistoryRow:
 
 def _protected(patient: Patient) -> bool:
     """A protected person's numbers are never shown: the patient's own, or any number of a
-    child whose guardian is protected (SPEC 3.10)."""
+    child whose guardian is protected (rules 3.10)."""
     return (
         patient.protected_identity
         or Guardianship.objects.filter(child=patient, guardian__protected_identity=True).exists()

@@ -1,4 +1,4 @@
-"""The schedule (SPEC 3.3): which messages a contact has and when they are due, kept in
+"""The schedule (rules 3.3): which messages a contact has and when they are due, kept in
 step with the contact in the booking's transaction (and none left pending for a patient
 the register reports deceased); the nudge that asks for a tick when
 one is due at once; and the beat's interval tick itself."""
@@ -80,7 +80,7 @@ def _cancel_pending(
 def messages_plan_on_change(
     *, appointment: Appointment, previous: AppointmentSnapshot | None, moment: datetime
 ) -> None:
-    """Keeps a contact's messages in step with the contact (SPEC 3.3), in the booking's
+    """Keeps a contact's messages in step with the contact (rules 3.3), in the booking's
     transaction: a new booking plans its messages; a cancellation (or any status other than
     booked) cancels the pending ones; a move cancels them and plans new ones as if booked
     at the moment of the move; a change of clinic or contact type adds or cancels only the
@@ -125,11 +125,11 @@ def messages_plan_on_change(
             kinds=wanted - current,
         )
     if any(m.due_at <= moment for m in created):
-        transaction.on_commit(nudge_dispatcher)
+        transaction.on_commit(dispatcher_nudge)
 
 
 def messages_suppress_deceased(*, patient: Patient, moment: datetime) -> int:
-    """The register reports the patient deceased (SPEC 3.1): every pending message about
+    """The register reports the patient deceased (rules 3.1): every pending message about
     their contacts is suppressed at once with the reason `deceased`, in the sync's
     transaction, rather than waiting for the dispatcher to refuse it when due. Returns
     how many. Messages already handed to a gateway are past stopping."""
@@ -142,7 +142,7 @@ _last_nudge = 0.0
 NUDGE_EVERY = 2.0  # seconds: a burst of bookings asks for one tick, not one each
 
 
-def nudge_dispatcher() -> None:
+def dispatcher_nudge() -> None:
     """Asks for a tick now, so a message due at booking goes out right away rather than at
     the next beat. Best effort and rate-limited: if the broker is away or the nudge is
     skipped, the next beat finds the message anyway (the database is the queue)."""

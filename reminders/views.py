@@ -91,7 +91,7 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
 
 @role_required(*CARE_ROLES)
 def worklist(request: AuthedRequest) -> HttpResponse:
-    """The clinic's patients whose last SMS failed for their number (SPEC 3.5b)."""
+    """The clinic's patients whose last SMS failed for their number (rules 3.5b)."""
     clinic = current_clinic(request)
     rows = failed_sms_worklist(clinic) if clinic else []
     access_log_record_many(

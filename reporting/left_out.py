@@ -1,4 +1,4 @@
-"""The residents the migration left out (SPEC 3.7, 3.8): the ranked table per clinic, each
+"""The residents the migration left out (rules 3.7, 3.8): the ranked table per clinic, each
 clinic's list in its two views, and how many have been caught since. Lists are read in
 chunks so exports run in constant memory."""
 
@@ -80,7 +80,7 @@ class ExcludedPatient:
     activated_since: bool
 
 
-# The two views of a clinic's exclusion list (SPEC 3.8): who had blocked this clinic, and
+# The two views of a clinic's exclusion list (rules 3.8): who had blocked this clinic, and
 # who was left out for any block and has a booked contact here soon.
 VIEWS = ("blockerade", "bokade")
 
@@ -240,7 +240,7 @@ def caught_since(clinics: QuerySet[Clinic]) -> list[CaughtRow]:
     )
 
 
-# --- The second view of a clinic's exclusion list (SPEC 3.8) -------------------------
+# --- The second view of a clinic's exclusion list (rules 3.8) -------------------------
 UPCOMING_WEEKS = 4  # "in the coming weeks"
 
 

@@ -1,4 +1,4 @@
-"""Read-only report queries for the dashboard (SPEC 3.8): no-shows and coverage per month,
+"""Read-only report queries for the dashboard (rules 3.8): no-shows and coverage per month,
 delivery, and each clinic's recent no-shows against its 2023 baseline. Each is one or two
 aggregate queries, kept per clinic in the cache. The migration's lists are in
 `left_out.py`."""

@@ -1,4 +1,4 @@
-"""Reports for clinic managers and regional admins (SPEC 3.8, 5.5): HTML, CSV and XLSX.
+"""Reports for clinic managers and regional admins (rules 3.8; contract 5): HTML, CSV and XLSX.
 Managers see their clinics only; protected-identity patients are counted, never shown."""
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from bookings.models import Clinic
 from bookings.units import clinics_for, current_clinic
 from consent.access.models import AccessLog
 from consent.access.services import access_log_record_many
+from consent.reasons import reason_label
 from core.exports import csv_response, xlsx_row
 from core.staff import REPORT_ROLES, role_required
 from reminders.followup import failed_sms_open_count
-from reminders.models import Status, reason_label
+from reminders.models import Status
 
 from . import left_out, selectors
 

@@ -246,7 +246,7 @@ def registry(db: None) -> Iterator[str]:
     case, _ = case_receive(
         request=CaseRequest(
             external_id="FUZZ-CASE-1",
-            received_at=clinics[0].hsa_id,
+            received_at_clinic=clinics[0].hsa_id,
             submitted_by=adult.personal_id,
             subject=adult.personal_id,
             action="activate",

@@ -78,7 +78,11 @@ def test_reception_handles_an_eservice_case_and_the_patient_page_shows_it(
 
     case = EServiceCase.objects.get()
     event = ConsentEvent.objects.get(eservice_case__isnull=False)
-    assert (event.eservice_case, event.actor_user, event.handled_at) == (case, reception, clinic)
+    assert (event.eservice_case, event.actor_user, event.handled_at_clinic) == (
+        case,
+        reception,
+        clinic,
+    )
     answer = eservice.get(f"/api/v1/eservice/cases/{case.pk}/").json()
     assert (answer["status"], answer["reply"]) == ("resolved", case.reply)
     assert "från Ögonkliniken" in case.reply

@@ -1,4 +1,4 @@
-"""Each app checks its own settings at start-up (SPEC 5.4): a wrong value stops
+"""Each app checks its own settings at start-up (operations 1): a wrong value stops
 `manage.py check` with a clear message, naming the app that owns the setting."""
 
 from __future__ import annotations

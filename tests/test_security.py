@@ -1,4 +1,4 @@
-"""Secrets, staff sessions and logins, and the edges of the API (SPEC 3.10): what a region
+"""Secrets, staff sessions and logins, and the edges of the API (rules 3.10): what a region
 needs before it may run this on shared clinic computers."""
 
 from __future__ import annotations

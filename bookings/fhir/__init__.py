@@ -1,4 +1,4 @@
-"""The FHIR R4 interface (SPEC 5.7) beside `/api/v1/`: the booking system's Appointment and
+"""The FHIR R4 interface (contract 2) beside `/api/v1/`: the booking system's Appointment and
 the population register's Patient as HL7 FHIR resources, on the same services, scopes and
 access log as the JSON API. `mapping.py` turns resources into the services' inputs and
 the stored rows back into resources, `outcome.py` makes every refusal an

@@ -1,4 +1,4 @@
-"""The FHIR R4 endpoints (SPEC 5.7): the same services, bearer keys, scopes and access log
+"""The FHIR R4 endpoints (contract 2): the same services, bearer keys, scopes and access log
 as `/api/v1/`, in `application/fhir+json` (plain `application/json` is taken too), every
 refusal an OperationOutcome."""
 

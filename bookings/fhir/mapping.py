@@ -1,7 +1,7 @@
 """FHIR R4 resources ⇄ the registry's services: a booking system's Appointment becomes the
 inputs of `appointment_put`, the register's Patient those of `patient_sync`, and the
 stored rows become resources again. The rules themselves stay in the services; here only
-what element means what (SPEC 5.7), and a clear refusal naming the element when a
+what element means what (contract 2), and a clear refusal naming the element when a
 resource does not say what we need.
 
 Patient

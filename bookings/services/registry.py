@@ -115,7 +115,7 @@ def patient_sync(
     family_name: str | None = None,
     deceased_at: datetime | DeathReport | None = UNCHANGED,
 ) -> tuple[Patient, bool]:
-    """The population register / 1177 sync of one patient (SPEC 5.1, 3.2).
+    """The population register / 1177 sync of one patient (contract 1; rules 3.2).
 
     The number from 1177 replaces whatever was there (a legacy number, or none) and
     restores a broken link. `sms_consent_1177` is stored and never activates anything.

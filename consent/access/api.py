@@ -1,4 +1,4 @@
-"""The access log for auditors' tools (SPEC 5.1): `GET /api/v1/access-log/`, scope
+"""The access log for auditors' tools (contract 1): `GET /api/v1/access-log/`, scope
 `audit:read`, newest first, a page at a time."""
 
 from __future__ import annotations

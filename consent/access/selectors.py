@@ -24,7 +24,7 @@ def access_log_search(
     """The access log and the consent events, filtered alike, newest first."""
     log = AccessLog.objects.select_related("user", "client", "clinic", "patient")
     events = ConsentEvent.objects.select_related(
-        "patient", "clinic", "handled_at", "actor_user", "actor_client"
+        "patient", "clinic", "handled_at_clinic", "actor_user", "actor_client"
     )
     if patient:
         log = log.filter(Q(patient__personal_id=patient) | Q(searched_for=patient))
@@ -34,7 +34,7 @@ def access_log_search(
         events = events.filter(actor_user__username=user)
     if clinic:
         log = log.filter(clinic=clinic)
-        events = events.filter(handled_at=clinic)
+        events = events.filter(handled_at_clinic=clinic)
     zone = timezone.get_current_timezone()
     if date_from:
         start = datetime.combine(date_from, time.min, tzinfo=zone)

@@ -1,4 +1,4 @@
-"""The e-service's endpoints (SPEC 5.1): submit a case, read its status and reply."""
+"""The e-service's endpoints (contract 1): submit a case, read its status and reply."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ class CaseCreateApi(ApiView):
 
     class InputSerializer(StrictSerializer):
         external_id = ExternalIdField()
-        received_at = HsaIdField(help_text="HSA-id of the clinic where it was submitted")
+        received_at = HsaIdField(
+            source="received_at_clinic", help_text="HSA-id of the clinic where it was submitted"
+        )
         submitted_by = PersonalIdField()
         subject = PersonalIdField(help_text="The resident, or a child of theirs under 13")
         action = serializers.ChoiceField(choices=CaseAction.choices)

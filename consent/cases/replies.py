@@ -1,5 +1,5 @@
-"""The prepared replies (SPEC 1: "förberedda standardsvar") and the rule that keeps them
-true (SPEC 3.2): an applied case is answered with the reply for the *situation after the
+"""The prepared replies (rules 1: "förberedda standardsvar") and the rule that keeps them
+true (rules 3.2): an applied case is answered with the reply for the *situation after the
 change*, read from the who-receives decision, never with one staff guess at. Rejections
 are chosen by staff from the rejection replies.
 
@@ -86,7 +86,7 @@ class Change:
 
 def facts_after(facts: rules.PatientFacts, change: Change) -> rules.PatientFacts:
     """The patient's facts as they will be once `change` is applied (a guardian's number
-    also activates a child never activated, SPEC 3.2)."""
+    also activates a child never activated, rules 3.2)."""
     state, blocked = facts.state, facts.blocked_clinics
     guardians = facts.guardians
     if change.action == "activate" or (change.action == "unblock" and change.clinic_id is None):
@@ -107,7 +107,7 @@ def facts_after(facts: rules.PatientFacts, change: Change) -> rules.PatientFacts
 
 
 # Why no SMS will come, told to the resident with what they can do (the `{orsak}` of a
-# reply), per reason of SPEC 3.1; the first reason of the decision is told.
+# reply), per reason of rules 3.1; the first reason of the decision is told.
 RESIDENT_CAUSE = {
     Reason.PROTECTED_IDENTITY: "Av säkerhetsskäl skickar vi inga sms-påminnelser när det "
     "finns skyddade personuppgifter; du får information om dina tider på annat sätt.",

@@ -38,10 +38,12 @@ def case_queue(request: AuthedRequest) -> HttpResponse:
 
 def _case_for(request: AuthedRequest, case_id: int) -> EServiceCase:
     case = get_object_or_404(
-        EServiceCase.objects.select_related("received_at", "subject", "submitted_by", "clinic"),
+        EServiceCase.objects.select_related(
+            "received_at_clinic", "subject", "submitted_by", "clinic"
+        ),
         pk=case_id,
     )
-    if not clinics_for(request.user).filter(pk=case.received_at_id).exists():
+    if not clinics_for(request.user).filter(pk=case.received_at_clinic_id).exists():
         raise PermissionDenied(_("Ärendet kom in till en annan mottagning."))
     return case
 

@@ -1,4 +1,4 @@
-"""The SMS question asked at the arrival desk (SPEC 3.5b), and its answer."""
+"""The SMS question asked at the arrival desk (rules 3.5b), and its answer."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from bookings.models import Clinic
 
 
 class ArrivalOutcome(models.TextChoices):
-    """The answer to "Fick du sms-påminnelsen?" at arrival registration (SPEC 1)."""
+    """The answer to "Fick du sms-påminnelsen?" at arrival registration (rules 1)."""
 
     RECEIVED = "received", _("Fick sms")
     ACTIVATED = "activated", _("Fick inget – aktiverade nu")

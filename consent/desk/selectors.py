@@ -1,6 +1,6 @@
 """What the arrival desk shows: the day's contacts at the unit where arrivals are
 registered (a clinic, or a central reception and the clinics it serves), each with who
-would get SMS and what staff should ask (SPEC 3.5b)."""
+would get SMS and what staff should ask (rules 3.5b)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The arrival desk (SPEC 3.5b): registering an arrival with the answer to "Fick du
+"""The arrival desk (rules 3.5b): registering an arrival with the answer to "Fick du
 sms-påminnelsen?"."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def arrival_register(
     """Registers the arrival at the unit `at` (the clinic itself, or a central reception
     that serves it) and what the patient answered to "Fick du sms-påminnelsen?".
 
-    Whether the question is asked follows the unit registering the arrival (SPEC 3.5b): a
+    Whether the question is asked follows the unit registering the arrival (rules 3.5b): a
     central reception records "not asked". "Aktivera nu" activates reminders (and lifts a
     block of the contact's clinic) with channel `arrival_desk`, handled at `at`; for a
     resident the migration left out, the clinics in `reblock` (of those they had blocked)
@@ -74,7 +74,7 @@ def arrival_register(
                 "patient": appointment.patient,
                 "actor": actor,
                 "channel": Channel.ARRIVAL_DESK,
-                "handled_at": at,
+                "handled_at_clinic": at,
                 "note": "Aktiverad vid ankomstregistrering",
             }
             if Reason.NOT_ACTIVATED in decision.reasons or Reason.BLOCKED in decision.reasons:

@@ -1,4 +1,4 @@
-"""The only way a page shows contact data (SPEC 3.10): a protected person's number, and a
+"""The only way a page shows contact data (rules 3.10): a protected person's number, and a
 protected guardian's number and identity, are never rendered. Their name and
 personnummer may still identify the patient on their own page."""
 

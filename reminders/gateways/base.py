@@ -1,5 +1,5 @@
 """The one interface every SMS gateway implements, and what one send can come to
-(SPEC 3.9).
+(rules 3.9).
 
 A send has four outcomes, and the dispatcher treats them differently:
 
@@ -106,7 +106,7 @@ class Gateway:
 
 def webhook_secret() -> str:
     """The key that signs delivery-report URLs: SMS_WEBHOOK_SECRET, which outside DEBUG
-    must be set (SPEC 3.10); in DEBUG the session key stands in."""
+    must be set (rules 3.10); in DEBUG the session key stands in."""
     if settings.SMS_WEBHOOK_SECRET:
         return str(settings.SMS_WEBHOOK_SECRET)
     if settings.DEBUG:

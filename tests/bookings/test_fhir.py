@@ -1,4 +1,4 @@
-"""The FHIR R4 interface (SPEC 5.7): resources built with the FHIR library produce exactly
+"""The FHIR R4 interface (contract 2): resources built with the FHIR library produce exactly
 what the JSON API produces — the registry's rows, the messages planned, their texts, the
 cancellations and moves, the deceased's suppression — and every refusal is an
 OperationOutcome that changes nothing."""

@@ -1,4 +1,4 @@
-"""The back office (SPEC 2, 3.2, 3.6): role × page access, actions through the consent
+"""The back office (rules 2, 3.2, 3.6): role × page access, actions through the consent
 services, the case queue per clinic, and the access log (PDL)."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def world(make_api: Any) -> dict[str, Any]:
     def case(clinic: Any, ext: str, **extra: Any) -> EServiceCase:
         fields = {
             "external_id": ext,
-            "received_at": clinic.hsa_id,
+            "received_at_clinic": clinic.hsa_id,
             "submitted_by": patient.personal_id,
             "subject": patient.personal_id,
             "action": "activate",
@@ -117,7 +117,7 @@ def test_reception_activates_with_channel_note_and_clinic(world: dict[str, Any])
     )
     assert response.status_code == 302
     event = ConsentEvent.objects.get()
-    assert (event.action, event.channel, event.actor_user, event.handled_at, event.note) == (
+    assert (event.action, event.channel, event.actor_user, event.handled_at_clinic, event.note) == (
         "activate",
         "arrival_desk",
         user,
@@ -135,7 +135,7 @@ def test_any_clinic_may_block_another_clinic(world: dict[str, Any]) -> None:
     client.post(f"/patients/{pid}/block-clinic/", {"channel": "phone", "clinic": world["b"].pk})
     assert snapshot_of(world["patient"]).blocked_clinics == frozenset({world["b"].pk})
     event = ConsentEvent.objects.get()
-    assert (event.clinic, event.handled_at) == (world["b"], world["a"])
+    assert (event.clinic, event.handled_at_clinic) == (world["b"], world["a"])
 
 
 def test_guardian_number_with_a_landline_is_refused_in_swedish(world: dict[str, Any]) -> None:
@@ -207,7 +207,7 @@ def test_staff_apply_a_case_with_a_standard_reply(world: dict[str, Any]) -> None
     assert case.reply == case.standard_reply.text  # no clinic or blocks to fill in
     assert case.reply.split("\n")[0] in page  # the preview said what was sent
     event = ConsentEvent.objects.get()
-    assert (event.eservice_case, event.channel, event.handled_at, event.actor_user) == (
+    assert (event.eservice_case, event.channel, event.handled_at_clinic, event.actor_user) == (
         case,
         "eservice_case",
         world["a"],
@@ -237,7 +237,7 @@ def test_audit_search_by_patient_user_clinic_and_date(world: dict[str, Any]) -> 
     reception = world["users"][Role.RECEPTION]
     client_for(reception).get(f"/patients/{world['patient'].pk}/")
     consent_activate(
-        patient=world["patient"], actor=reception, channel="phone", handled_at=world["a"]
+        patient=world["patient"], actor=reception, channel="phone", handled_at_clinic=world["a"]
     )
     auditor = client_for(world["users"][Role.AUDITOR])
     pid = world["patient"].personal_id
@@ -257,7 +257,7 @@ def test_case_queue_query_count_does_not_grow_with_cases(
         case_receive(
             request=CaseRequest(
                 external_id=f"X-{n}",
-                received_at=world["a"].hsa_id,
+                received_at_clinic=world["a"].hsa_id,
                 submitted_by=world["patient"].personal_id,
                 subject=world["patient"].personal_id,
                 action="block",

@@ -1,4 +1,4 @@
-"""The arrival desk (SPEC 1): the SMS question and its outcomes, no-shows, late
+"""The arrival desk (rules 1): the SMS question and its outcomes, no-shows, late
 cancellations."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def test_activate_now_at_arrival_activates_with_channel_arrival_desk(desk: dict[
     appointment.refresh_from_db()
     assert (appointment.status, appointment.arrived_via) == ("arrived", "desk")
     event = ConsentEvent.objects.get()
-    assert (event.action, event.channel, event.actor_user, event.handled_at) == (
+    assert (event.action, event.channel, event.actor_user, event.handled_at_clinic) == (
         "activate",
         "arrival_desk",
         desk["user"],
@@ -133,7 +133,7 @@ def work_at(desk: dict[str, Any], unit: Any) -> None:
 
 
 def test_the_question_follows_the_unit_registering_the_arrival(desk: dict[str, Any]) -> None:
-    """SPEC 3.5b: a central reception serving Hudkliniken lists its contacts and is not
+    """rules 3.5b: a central reception serving Hudkliniken lists its contacts and is not
     asked; the same kind of contact registered at Hudkliniken's own desk is."""
     central = ClinicFactory(name="Centralreceptionen", arrival_question=False)
     central.serves.add(desk["clinic"])
@@ -168,7 +168,7 @@ def test_a_clinic_that_does_not_ask_does_not_silence_a_unit_that_does(
     arrive(desk, appointment, "activated")
     question = ArrivalQuestion.objects.get()
     assert (question.outcome, question.clinic) == ("activated", desk["clinic"])
-    assert ConsentEvent.objects.get().handled_at == desk["clinic"]
+    assert ConsentEvent.objects.get().handled_at_clinic == desk["clinic"]
 
 
 def test_a_desk_cannot_register_a_contact_of_a_clinic_it_does_not_serve(
@@ -205,7 +205,7 @@ def test_an_excluded_resident_is_activated_and_their_old_blocks_offered_again(
         f"/desk/{appointment.pk}/arrive/", {"outcome": "activated", "reblock": [str(eye.pk)]}
     )
     events = ConsentEvent.objects.order_by("id")
-    assert [(e.action, e.clinic, e.channel, e.handled_at) for e in events] == [
+    assert [(e.action, e.clinic, e.channel, e.handled_at_clinic) for e in events] == [
         ("activate", None, "arrival_desk", desk["clinic"]),
         ("block_clinic", eye, "arrival_desk", desk["clinic"]),
     ]

@@ -1,4 +1,4 @@
-"""The who-receives decision (SPEC 3.1), rule by rule and as properties."""
+"""The who-receives decision (rules 3.1), rule by rule and as properties."""
 
 from datetime import date, timedelta
 

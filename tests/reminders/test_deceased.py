@@ -1,4 +1,4 @@
-"""The deceased (SPEC 3.1, reason `deceased`): a patient the population register reports
+"""The deceased (rules 3.1, reason `deceased`): a patient the population register reports
 as deceased never gets an SMS, nor do their guardians get one for them; a deceased
 guardian's number is not used for their children. Pending messages are suppressed at
 once when the register reports the death, and the dispatcher refuses at sending time

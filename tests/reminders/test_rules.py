@@ -1,4 +1,4 @@
-"""Scheduling rules (SPEC 3.3) as properties, across the daylight-saving weekends."""
+"""Scheduling rules (rules 3.3) as properties, across the daylight-saving weekends."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any

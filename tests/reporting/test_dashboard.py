@@ -1,4 +1,4 @@
-"""The dashboard (SPEC 3.8): no-show rates with and without reminders against the 2023
+"""The dashboard (rules 3.8): no-show rates with and without reminders against the 2023
 baseline, coverage, the SMS question, delivery — as numbers and CSV."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The per-clinic migration-exclusion report (SPEC 3.7, 3.8, 5.5)."""
+"""The per-clinic migration-exclusion report (rules 3.7, 3.8; contract 5)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def world(tmp_path: Path) -> dict[str, Any]:
         guardians=[],
     )
     caught = MigrationExclusion.objects.get(patient__personal_id=pids[0]).patient
-    consent_activate(patient=caught, actor=None, channel="arrival_desk", handled_at=a)
+    consent_activate(patient=caught, actor=None, channel="arrival_desk", handled_at_clinic=a)
     users = {
         "manager_a": UserFactory(role=Role.MANAGER, clinics=[a]),
         "admin": UserFactory(role=Role.REGIONAL_ADMIN),
@@ -278,7 +278,7 @@ def test_a_name_that_looks_like_a_formula_stays_text_in_csv_and_xlsx(
 def test_the_second_view_lists_those_booked_here_soon_whatever_they_blocked(
     world: dict[str, Any],
 ) -> None:
-    """SPEC 3.8: excluded residents (for any block) with a booked contact at B in the
+    """rules 3.8: excluded residents (for any block) with a booked contact at B in the
     coming weeks, soonest first; CSV and XLSX hold the same list."""
     from datetime import timedelta
     from io import BytesIO
