@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 from fhir.resources.R4B.patient import Patient as FhirPatient
@@ -61,6 +62,11 @@ class FhirApiView(ApiView):
 
     def get_exception_handler(self) -> Any:
         return fhir_exception_handler
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_never_cache_headers(response)  # answers hold patient data: nobody keeps them
+        return response
 
 
 def _fhir_id(value: str) -> str:

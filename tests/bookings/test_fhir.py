@@ -444,6 +444,7 @@ def test_put_appointment_creates_then_answers_the_stored_resource(
 
     read = api.get("/fhir/Appointment/BOK-1", HTTP_ACCEPT=FHIR_JSON)
     assert (read.status_code, read.json()) == (200, created.json())
+    assert "no-store" in read["Cache-Control"] and "no-store" in created["Cache-Control"]
 
 
 def test_reading_an_appointment_is_in_the_access_log(
