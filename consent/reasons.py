@@ -16,6 +16,7 @@ class Reason(models.TextChoices):
         "protected_identity",
         _("Skyddad identitet (patienten eller vårdnadshavaren): sms skickas aldrig"),
     )
+    DECEASED = "deceased", _("Avliden enligt folkbokföringen: sms skickas aldrig")
     IDENTITY_NOT_CONFIRMED = (
         "identity_not_confirmed",
         _("Folkbokföringen har inte bekräftat patienten: okänt om identiteten är skyddad"),

@@ -9,11 +9,11 @@ class RemindersConfig(AppConfig):
     verbose_name = "Påminnelser"
 
     def ready(self) -> None:
-        from bookings.signals import appointment_changed
+        from bookings.signals import appointment_changed, patient_deceased
         from core.staff import Role, role_permissions_grant
 
         from .checks import missing_webhook_secret, sending_settings
-        from .receivers import on_appointment_changed
+        from .receivers import on_appointment_changed, on_patient_deceased
 
         checks.register(sending_settings)
         if missing_webhook_secret():  # every process refuses to start (rules 3.10)
@@ -30,6 +30,7 @@ class RemindersConfig(AppConfig):
 
         reason_labels_add(SendReason.choices)
         appointment_changed.connect(on_appointment_changed, dispatch_uid="reminders-plan")
+        patient_deceased.connect(on_patient_deceased, dispatch_uid="reminders-deceased")
 
     def patient_panels(self, request: Any, patient: Any) -> list[str]:
         """Sections this app adds to the patient page: what happened to each SMS."""
