@@ -25,6 +25,25 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _flush_past_the_audit_trails_guard() -> Any:
+    """A transactional test (live server, browser, several processes) ends with Django
+    emptying every table by TRUNCATE, which the audit trails' trigger refuses on
+    PostgreSQL. The test database's flush alone runs with triggers off for its own
+    transaction (session_replication_role = replica, the superuser's switch); the
+    application never flushes, and the tests of the guard run without it."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: Any, sql_list: list[str]) -> None:
+        original(self, ["SET LOCAL session_replication_role = replica", *sql_list])
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+    yield
+    DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+
+
 @pytest.fixture
 def on_postgres() -> None:
     """For tests of PostgreSQL's own guarantees (SKIP LOCKED, several processes)."""
