@@ -27,7 +27,6 @@ class PatientSearchForm(forms.Form):
                 "autofocus": True,
                 "placeholder": "ÅÅÅÅMMDD-NNNN",
                 "inputmode": "numeric",
-                "accesskey": "s",
                 "autocomplete": "off",
             }
         ),

@@ -1,8 +1,3 @@
 // Behaviour that pages declare in their markup, so that no page needs inline handlers
-// (the content security policy allows only our own scripts).
-document.addEventListener("DOMContentLoaded", () => {
-  // A select that submits its form when changed: the header's clinic, a report's filter.
-  for (const element of document.querySelectorAll("[data-autosubmit]")) {
-    element.addEventListener("change", () => element.form.submit());
-  }
-});
+// (the content security policy allows only our own scripts). A select never submits its
+// form on change (WCAG 3.2.2): each has a button.

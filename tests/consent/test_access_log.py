@@ -41,6 +41,8 @@ WITHOUT_PATIENT_DATA = {
     "case-decide": "applies a case: recorded as a consent event",
     "desk-arrive": "registers an arrival: recorded on the contact",
     "desk-no-show": "marks a no-show: recorded on the contact",
+    "desk-undo": "takes back an arrival or no-show: recorded beside it",
+    "desk-guardian-number": "a guardian's number given at the desk: a consent event",
     "worklist-handled": "marks a follow-up: recorded with who and where",
     "audit": "the auditors' own page: the log itself",
     "checkin": "the patient's own check-in page: clinic and time only",
