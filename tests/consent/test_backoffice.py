@@ -294,3 +294,70 @@ def test_a_protected_person_s_contact_data_is_never_shown_to_staff() -> None:
     assert link.guardian.display_id not in page
     assert link.guardian.personal_id not in page
     assert "skyddad identitet" in page
+
+
+# --- The patient page shows only what applies ------------------------------------------------
+def _actions(world: dict[str, Any], patient: Any) -> str:
+    page = client_for(world["users"][Role.RECEPTION]).get(f"/patients/{patient.pk}/")
+    content = page.content.decode()
+    return content[
+        content.index('id="h-actions"') : content.index(
+            "</section>", content.index('id="h-actions"')
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("state", "shown", "hidden"),
+    [
+        ("not_activated", {"btn-activate", "btn-block"}, {"btn-unblock"}),
+        ("active", {"btn-block"}, {"btn-activate", "btn-unblock"}),
+        ("blocked", {"btn-unblock"}, {"btn-activate", "btn-block"}),
+    ],
+)
+def test_the_patient_page_offers_only_the_actions_that_apply(
+    world: dict[str, Any], state: str, shown: set[str], hidden: set[str]
+) -> None:
+    from consent.services import consent_block
+
+    patient = world["patient"]
+    if state == "active":
+        consent_activate(patient=patient, actor=None, channel="phone")
+    elif state == "blocked":
+        consent_block(patient=patient, actor=None, channel="phone")
+    actions = _actions(world, patient)
+    assert {b for b in shown | hidden if f'id="{b}"' in actions} == shown
+    assert 'id="btn-unblock-clinic"' not in actions  # no clinic is blocked
+
+
+def test_removing_a_clinic_block_offers_only_the_blocked_clinics_and_no_central_reception(
+    world: dict[str, Any],
+) -> None:
+    from consent.services import consent_block_clinic
+
+    central = ClinicFactory(name="Centralreceptionen")
+    central.serves.add(world["a"])
+    patient = world["patient"]
+    consent_activate(patient=patient, actor=None, channel="phone")
+    consent_block_clinic(patient=patient, clinic=world["b"], actor=None, channel="phone")
+    actions = _actions(world, patient)
+    block_form = actions[
+        actions.index('id="clinic-form"') : actions.index('id="unblock-clinic-form"')
+    ]
+    unblock_form = actions[actions.index('id="unblock-clinic-form"') :]
+    assert "A-kliniken" in block_form and "B-kliniken" not in block_form
+    assert "Centralreceptionen" not in actions
+    assert "B-kliniken" in unblock_form and "A-kliniken" not in unblock_form
+    # and a central reception cannot be blocked by a crafted post either
+    client = client_for(world["users"][Role.RECEPTION])
+    client.post(
+        f"/patients/{patient.pk}/block-clinic/",
+        {"clinic": central.pk, "channel": "phone", "note": ""},
+    )
+    assert central.pk not in snapshot_of(patient).blocked_clinics
+
+
+def test_the_guardian_picker_shows_the_guardian_s_name(world: dict[str, Any]) -> None:
+    guardian = world["guardian"]
+    actions = _actions(world, world["child"])
+    assert f"{guardian.full_name} ({guardian.display_id})" in actions
