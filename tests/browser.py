@@ -58,10 +58,10 @@ ALSO_RULES = ["accesskeys", "empty-table-header", "page-has-heading-one"]
 
 
 def axe_violations(page: Page) -> list[str]:
-    """axe-core's WCAG 2.0/2.1 A and AA violations (and ALSO_RULES') on the page as it is now, one line per
-    rule with the elements it found. axe is evaluated through the DevTools protocol
-    (page.evaluate), which the page's content security policy does not govern: no script
-    tag is added, and the policy stays as production sends it."""
+    """axe-core's WCAG 2.0/2.1 A and AA violations (and ALSO_RULES') on the page as it is
+    now, one line per rule with the elements it found. axe is evaluated through the
+    DevTools protocol (page.evaluate), which the page's content security policy does not
+    govern: no script tag is added, and the policy stays as production sends it."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(AXE.read_text(encoding="utf-8"))
     results = page.evaluate(

@@ -53,7 +53,7 @@ def test_reception_handles_an_eservice_case_and_the_patient_page_shows_it(
     log_in(page, live_server.url, "rebecka")
     expect(page.locator("nav .badge")).to_have_text("1")  # one open case in the header
     page.get_by_role("link", name="Ärenden").click()
-    page.get_by_role("link", name="Öppna", exact=True).click()
+    page.get_by_role("link", name="Öppna ärendet").click()
     expect(page.locator("h1")).to_contain_text("Blockera sms-påminnelse – Ögonkliniken")
     # The reply follows from the situation after the change: it names the clinic and
     # says the other reminders continue (the patient gets SMS elsewhere).

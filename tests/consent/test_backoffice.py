@@ -3,6 +3,7 @@ services, the case queue per clinic, and the access log (PDL)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -268,8 +269,13 @@ def test_case_queue_query_count_does_not_grow_with_cases(
     with django_assert_max_num_queries(13):  # one of them writes the access log, in bulk
         page = client.get("/cases/").content.decode()
     open_cases = page.split('id="open-cases"')[1].split("</table>")[0]
-    assert open_cases.count("Öppna</a>") == EServiceCase.objects.filter(status="received").count()
-    assert open_cases.count("Öppna</a>") >= 10  # every open case is listed
+    assert (
+        open_cases.count('Öppna<span class="sr-only"> ärendet för')
+        == EServiceCase.objects.filter(status="received").count()
+    )
+    assert (
+        open_cases.count('Öppna<span class="sr-only"> ärendet för') >= 10
+    )  # every open case is listed
 
 
 def test_a_protected_person_s_contact_data_is_never_shown_to_staff() -> None:
@@ -361,3 +367,72 @@ def test_the_guardian_picker_shows_the_guardian_s_name(world: dict[str, Any]) ->
     guardian = world["guardian"]
     actions = _actions(world, world["child"])
     assert f"{guardian.full_name} ({guardian.display_id})" in actions
+
+
+# --- The case queue as reception works it ----------------------------------------------------
+def test_the_queue_names_the_resident_flags_a_child_and_says_how_long_it_waited(
+    world: dict[str, Any], make_api: Any
+) -> None:
+    from django.utils import timezone
+
+    _, api_client = make_api("eservice")
+    child, guardian = world["child"], world["guardian"]
+    case_receive(
+        request=CaseRequest(
+            external_id="G-1",
+            received_at_clinic=world["a"].hsa_id,
+            submitted_by=guardian.personal_id,
+            subject=child.personal_id,
+            action="guardian_number",
+            mobile_number="0701234567",
+        ),
+        client=api_client,
+    )
+    EServiceCase.objects.filter(external_id="G-1").update(
+        created_at=timezone.now() - timedelta(days=2, hours=1)
+    )
+    page = client_for(world["users"][Role.RECEPTION]).get("/cases/").content.decode()
+    queue = page.split('id="open-cases"')[1].split("</table>")[0]
+    assert child.full_name in queue and '<span class="badge child">Barn</span>' in queue
+    assert world["patient"].full_name in queue
+    assert "2 dagar" in queue.replace("\xa0", " ")  # timesince joins with a no-break space
+
+
+def test_after_one_case_is_applied_the_next_one_opens(world: dict[str, Any], make_api: Any) -> None:
+    _, api_client = make_api("eservice")
+    second = case_receive(
+        request=CaseRequest(
+            external_id="E-A2",
+            received_at_clinic=world["a"].hsa_id,
+            submitted_by=world["patient"].personal_id,
+            subject=world["patient"].personal_id,
+            action="block",
+        ),
+        client=api_client,
+    )[0]
+    client = client_for(world["users"][Role.RECEPTION])
+    response = client.post(f"/cases/{world['case_a'].pk}/apply/", {"note": ""})
+    assert response["Location"] == f"/cases/{second.pk}/"
+    response = client.post(f"/cases/{second.pk}/apply/", {"note": ""})
+    assert response["Location"] == "/cases/"  # none left in my queues (case_b is B's)
+
+
+def test_no_rejection_is_preselected_and_each_rejection_s_text_is_on_the_page(
+    world: dict[str, Any],
+) -> None:
+    client = client_for(world["users"][Role.RECEPTION])
+    page = client.get(f"/cases/{world['case_a'].pk}/").content.decode()
+    form = page.split('id="reject-form"')[1].split("</form>")[0]
+    assert '<option value="" selected>Välj varför ärendet avslås</option>' in form
+    reply = StandardReply.objects.filter(outcome=CaseStatus.REJECTED, active=True).first()
+    assert reply is not None
+    import json
+
+    texts = json.loads(
+        form.split('id="rejection-texts" type="application/json">')[1].split("</script>")[0]
+    )
+    assert texts[str(reply.pk)] == reply.text
+    # posting without a reason rejects nothing
+    client.post(f"/cases/{world['case_a'].pk}/reject/", {"reply": ""})
+    world["case_a"].refresh_from_db()
+    assert world["case_a"].status == CaseStatus.RECEIVED

@@ -462,7 +462,11 @@ def test_a_guardian_s_number_is_entered_for_a_child_at_the_desk(desk: dict[str, 
         {"guardian": str(link.guardian.pk), "number": "070-555 12 34"},
     )
     saved = GuardianNumber.objects.get()
-    assert (saved.child, saved.guardian, saved.number) == (link.child, link.guardian, "+46705551234")
+    assert (saved.child, saved.guardian, saved.number) == (
+        link.child,
+        link.guardian,
+        "+46705551234",
+    )
     event = ConsentEvent.objects.get(action="guardian_number_set")
     assert (event.channel, event.handled_at_clinic) == ("arrival_desk", desk["clinic"])
 
