@@ -29,6 +29,12 @@ class MonthRow:
     question_compliance: float | None  # desk arrivals (asking clinics) with the SMS question
     late_cancellations: int
     contacts: int
+    # The counts each rate is of: contacts that happened with and without a sent
+    # reminder, booked contacts, and arrivals registered at an asking desk.
+    reminded_contacts: int = 0
+    not_reminded_contacts: int = 0
+    booked: int = 0
+    desk_arrivals: int = 0
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -150,6 +156,10 @@ def monthly_outcomes(clinics: QuerySet[Clinic]) -> list[MonthRow]:
             question_compliance=_share(r["asked"], r["desk"]),
             late_cancellations=r["late"],
             contacts=r["contacts"],
+            reminded_contacts=r["happened_r"],
+            not_reminded_contacts=r["happened_n"],
+            booked=r["booked"],
+            desk_arrivals=r["desk"],
         )
         for month, r in sorted(totals.items())
     ]
