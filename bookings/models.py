@@ -141,8 +141,12 @@ class Patient(models.Model):
 class Guardianship(models.Model):
     """A registered guardian (vårdnadshavare) of a child, from the population register."""
 
-    child = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="guardianships")
-    guardian = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="wards")
+    child = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="guardianships", verbose_name=_("barn")
+    )
+    guardian = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="wards", verbose_name=_("vårdnadshavare")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

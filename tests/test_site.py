@@ -247,3 +247,61 @@ def test_the_admin_never_shows_a_protected_person_s_number(admin_client_: Client
     assert "skyddad identitet – visas inte" in page
     listing = admin_client_.get("/admin/bookings/patient/").content.decode()
     assert "+46701239999" not in listing
+
+
+def test_a_receptionist_is_set_up_on_one_page_with_role_and_clinics(
+    admin_client_: Client,
+) -> None:
+    from django.contrib.auth.models import Group, User
+
+    a, b = ClinicFactory(name="A-kliniken"), ClinicFactory(name="B-kliniken")
+    page = admin_client_.get("/admin/auth/user/add/").content.decode()
+    assert "Reception" in page and "Verksamhetschef" in page and "Logggranskare" in page
+    assert ">regional_admin<" not in page  # the role's Swedish name, never its code
+    response = admin_client_.post(
+        "/admin/auth/user/add/",
+        {
+            "username": "sara",
+            "first_name": "Sara",
+            "last_name": "Ek",
+            "usable_password": "true",
+            "password1": "en-lång-fras-2026",
+            "password2": "en-lång-fras-2026",
+            "groups": [Group.objects.get(name=Role.RECEPTION).pk],
+            "clinics": [a.pk, b.pk],
+            "staff_identity-TOTAL_FORMS": "0",
+            "staff_identity-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    user = User.objects.get(username="sara")
+    assert list(user.groups.values_list("name", flat=True)) == [Role.RECEPTION]
+    assert set(user.clinics.all()) == {a, b}  # type: ignore[attr-defined]
+    listing = admin_client_.get("/admin/auth/user/").content.decode()
+    assert "Reception" in listing
+
+
+def test_the_clinic_form_shows_the_longest_reminder_with_its_sms_name(
+    admin_client_: Client,
+) -> None:
+    clinic = ClinicFactory(name="Hudkliniken", sms_name="Hudkliniken Halmstad")
+    page = admin_client_.get(f"/admin/bookings/clinic/{clinic.pk}/change/").content.decode()
+    assert (
+        "<q>Påminnelse om bokad kontakt med Hudkliniken Halmstad torsdag 30 september kl. "
+        "00:00. Av/omboka senast 24 timmar innan, annars betalar du en avgift</q>" in page
+    )
+    assert "146 av 160 tecken" in page
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/bookings/patient/",
+        "/admin/auth/user/add/",
+        "/admin/consent/standardreply/add/",
+    ],
+)
+def test_the_admin_has_no_english_field_labels_left(admin_client_: Client, path: str) -> None:
+    page = admin_client_.get(path).content.decode()
+    for english in ("Display id", "DISPLAY ID", ">Guardian", "Order:"):
+        assert english not in page

@@ -17,7 +17,7 @@ from .registry import (
     patient_sync,
     patients_get_or_create_from_legacy,
 )
-from .staff import last_unit_remember, staff_user_upsert
+from .staff import last_unit_remember, staff_user_clinics_set, staff_user_upsert
 
 __all__ = [
     "LATE_CANCELLATION",
@@ -32,5 +32,6 @@ __all__ = [
     "patient_get_or_create_from_legacy",
     "patient_sync",
     "patients_get_or_create_from_legacy",
+    "staff_user_clinics_set",
     "staff_user_upsert",
 ]

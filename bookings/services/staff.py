@@ -52,3 +52,8 @@ def staff_user_upsert(
 def last_unit_remember(*, user: AbstractBaseUser, clinic: Clinic) -> None:
     """Where the user works now, kept for their next login (the header's picker)."""
     LastUnit.objects.update_or_create(user_id=user.pk, defaults={"clinic": clinic})
+
+
+def staff_user_clinics_set(*, user: AbstractBaseUser, clinics: Iterable[Clinic]) -> None:
+    """The clinics a user works at (the user's page in the admin)."""
+    user.clinics.set(list(clinics))  # type: ignore[attr-defined]
