@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.utils import timezone
 
 from bookings.models import Appointment, Clinic, Patient
 from bookings.units import clinics_for
@@ -235,9 +236,47 @@ def test_load_demo_gives_every_kind_of_patient_and_a_user_per_role(tmp_path, set
 
     assert MigrationExclusion.objects.count() > 800  # left out by the migration
     assert Appointment.objects.filter(external_id__startswith="HIST-").exists()  # history
+    _the_demo_history_obeys_the_rules()
     counts = (Patient.objects.count(), ConsentEvent.objects.count())
     call_command("load_demo", "--legacy-scale", "0.05", stdout=StringIO())
     assert (Patient.objects.count(), ConsentEvent.objects.count()) == counts
+
+
+def _the_demo_history_obeys_the_rules() -> None:
+    """What the walk through the demo found wrong, checked against the registry itself:
+    no SMS reached a protected person or a child through anyone but a guardian who gave
+    a number, each went to its recipient's own number, and guardians are of a parent's
+    age."""
+    from bookings.demo import years_between
+    from bookings.models import Guardianship
+    from reminders.models import Message
+
+    reached = Message.objects.filter(
+        appointment__external_id__startswith="HIST-", status__in=["sent", "delivered"]
+    ).select_related("appointment__patient")
+    assert reached.count() > 1000
+    numbers = dict(GuardianNumber.objects.values_list("child_id", "number"))
+    given = set(GuardianNumber.objects.values_list("child_id", "number"))
+    for message in reached:
+        patient = message.appointment.patient
+        assert not patient.protected_identity, message.pk
+        day = timezone.localtime(message.due_at).date()
+        if years_between(patient.birth_date, day) < 13:
+            assert message.recipient_role == "guardian"
+            assert (patient.pk, message.to) in given, message.pk
+        else:
+            assert (message.to, message.recipient_role) == (patient.mobile_number, "patient")
+        assert message.body.startswith("Påminnelse om bokad kontakt med ")
+    suppressed = Message.objects.filter(
+        appointment__external_id__startswith="HIST-",
+        appointment__patient__protected_identity=True,
+    )
+    assert suppressed.exists()
+    assert set(suppressed.values_list("status", "reason")) == {("suppressed", "protected_identity")}
+    assert numbers  # some children have a guardian's number, and get SMS through it
+    for link in Guardianship.objects.select_related("child", "guardian"):
+        gap = years_between(link.guardian.birth_date, link.child.birth_date)
+        assert 20 <= gap <= 60, (link.child.birth_date, link.guardian.birth_date)
 
 
 def test_the_admin_never_shows_a_protected_person_s_number(admin_client_: Client) -> None:
