@@ -157,7 +157,7 @@ def test_catching_a_left_out_resident_and_blocking_their_old_clinic_again(
     row.get_by_role("button", name="Fick inte – aktivera nu").click()
     expect(page.locator(".messages")).to_contain_text("ankomst registrerad")
 
-    page.get_by_role("link", name="Märta Lind").click()
+    page.get_by_role("link", name="Märta Lind", exact=True).click()
     expect(page.locator("#consent-state")).to_have_text("Aktiverad")
     expect(page.locator("#blocked-clinics")).to_contain_text("Ögonkliniken")
     expect(page.locator("#history")).to_contain_text("Ankomstregistrering")

@@ -10,15 +10,21 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
-from bookings.models import Appointment, AppointmentStatus, Clinic
+from bookings.models import Appointment, AppointmentStatus, Clinic, Patient
 from bookings.selectors import unit_clinic_ids
 from bookings.services import appointment_reopen, appointment_set_status
 from core.errors import Conflict, DomainError
 
+from .. import rules
 from ..models import Channel, ExcludedAtClinic
 from ..reasons import Reason, beyond_wish, beyond_wish_and_number, reason_label
-from ..selectors import decision_for
-from ..services import consent_activate, consent_block_clinic, consent_unblock_clinic
+from ..selectors import decision_for, snapshot_of
+from ..services import (
+    consent_activate,
+    consent_block_clinic,
+    consent_unblock_clinic,
+    guardian_number_register,
+)
 from .models import ArrivalOutcome, ArrivalQuestion, DeskUndo, NoShow
 
 # How long an arrival or a no-show registered at the desk can be taken back.
@@ -180,3 +186,29 @@ def desk_undo(*, appointment: Appointment, actor: AbstractBaseUser, at: Clinic) 
         return DeskUndo.objects.create(  # type: ignore[no-any-return]
             no_show=target, clinic=at, undone_by=actor
         )
+
+
+def guardian_number_at_desk(
+    *,
+    child: Patient,
+    guardian: Patient,
+    number: str,
+    actor: AbstractBaseUser,
+    at: Clinic,
+) -> bool:
+    """A guardian gives their number for the child at the desk (rules 3.2): registered,
+    and a child whose reminders were never activated is activated too (the guardian wants
+    them), in one transaction. A child who blocked stays blocked. Returns whether it
+    activated."""
+    with transaction.atomic():
+        common: dict[str, Any] = {
+            "actor": actor,
+            "channel": Channel.ARRIVAL_DESK,
+            "handled_at_clinic": at,
+            "note": "Lämnat i receptionen",
+        }
+        guardian_number_register(child=child, guardian=guardian, number=number, **common)
+        if snapshot_of(child).state != rules.NOT_ACTIVATED:
+            return False
+        consent_activate(patient=child, **common)
+        return True

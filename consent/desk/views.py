@@ -20,12 +20,16 @@ from core.staff import CARE_ROLES, AuthedRequest, role_required
 
 from ..access.models import AccessLog
 from ..access.services import access_log_record_many
-from ..models import Channel
 from ..selectors import decision_for
-from ..services import guardian_number_register
 from .models import ArrivalOutcome
 from .selectors import desk_rows, number_advice
-from .services import UNDO_MINUTES, arrival_register, desk_undo, no_show_register
+from .services import (
+    UNDO_MINUTES,
+    arrival_register,
+    desk_undo,
+    guardian_number_at_desk,
+    no_show_register,
+)
 
 
 @role_required(*CARE_ROLES)
@@ -163,20 +167,18 @@ def desk_guardian_number(request: AuthedRequest, appointment_id: int) -> HttpRes
         messages.error(request, _("Välj en av barnets vårdnadshavare."))
         return redirect(_back_to_row(appointment))
     try:
-        guardian_number_register(
+        activated = guardian_number_at_desk(
             child=child,
             guardian=guardian,
             number=request.POST.get("number", ""),
             actor=request.user,
-            channel=Channel.ARRIVAL_DESK,
-            handled_at_clinic=unit,
-            note=_("Lämnat i receptionen"),
+            at=unit,
         )
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(
-            request,
-            _("%(who)s: vårdnadshavarens nummer är registrerat.") % {"who": _who(appointment)},
-        )
+        text = _("%(who)s: vårdnadshavarens nummer är registrerat.") % {"who": _who(appointment)}
+        if activated:
+            text += " " + _("Sms-påminnelser är aktiverade.")
+        messages.success(request, text)
     return redirect(_back_to_row(appointment))
