@@ -32,9 +32,9 @@ def current_clinic(request: HttpRequest) -> Clinic | None:
     else where they last worked (kept across logins), else their first clinic that asks
     the SMS question (a central reception, which does not ask, is rarely anyone's own
     desk), else their first clinic. Read once per request."""
-    cached = getattr(request, "_current_clinic", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(request, "_current_clinic"):
+        cached: Clinic | None = request._current_clinic
+        return cached
     allowed = clinics_for(request.user)
     chosen = request.session.get("clinic_id")
     clinic = allowed.filter(pk=chosen).first() if chosen else None

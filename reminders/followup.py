@@ -97,11 +97,11 @@ def visit_sms(appointment_ids: Iterable[int]) -> dict[int, VisitSms]:
     ):
         if m.appointment_id in out:
             continue
-        at = {
-            Status.DELIVERED: m.delivered_at,
-            Status.SENT: m.sent_at,
-            Status.FAILED: m.sent_at,
-            Status.SCHEDULED: m.due_at,
+        at: datetime | None = {
+            str(Status.DELIVERED): m.delivered_at,
+            str(Status.SENT): m.sent_at,
+            str(Status.FAILED): m.sent_at,
+            str(Status.SCHEDULED): m.due_at,
         }.get(m.status)
         out[m.appointment_id] = VisitSms(
             status=m.status,

@@ -39,7 +39,7 @@ def _flush_past_the_audit_trails_guard() -> Any:
     def execute_sql_flush(self: Any, sql_list: list[str]) -> None:
         original(self, ["SET LOCAL session_replication_role = replica", *sql_list])
 
-    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign,assignment]
     yield
     DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
 

@@ -81,7 +81,10 @@ def case_detail(request: AuthedRequest, case_id: int) -> HttpResponse:
             "apply_form": CaseDecisionForm(outcome=CaseStatus.RESOLVED, action=case.action),
             "reject_form": reject_form,
             # Each rejection's text, shown as the reply is before it is sent.
-            "rejections": {str(r.pk): r.text for r in reject_form.fields["reply"].queryset},
+            "rejections": {
+                str(r.pk): r.text
+                for r in reject_form.fields["reply"].queryset  # type: ignore[attr-defined]
+            },
             "is_child": age_on(case.subject.birth_date, timezone.localdate())
             < GUARDIAN_SMS_AGE_LIMIT,
         },

@@ -137,7 +137,7 @@ def no_show_register(*, appointment: Appointment, actor: AbstractBaseUser, at: C
         appointment_set_status(
             appointment=appointment, status=AppointmentStatus.NO_SHOW, via="desk"
         )
-        return NoShow.objects.create(  # type: ignore[no-any-return]
+        return NoShow.objects.create(  # type: ignore[no-any-return,misc]
             appointment=appointment, clinic=at, marked_by=actor, created_at=timezone.now()
         )
 
@@ -180,10 +180,10 @@ def desk_undo(*, appointment: Appointment, actor: AbstractBaseUser, at: Clinic) 
             )
         appointment_reopen(appointment=appointment, from_status=status)
         if isinstance(target, ArrivalQuestion):
-            return DeskUndo.objects.create(  # type: ignore[no-any-return]
+            return DeskUndo.objects.create(  # type: ignore[no-any-return,misc]
                 question=target, clinic=at, undone_by=actor
             )
-        return DeskUndo.objects.create(  # type: ignore[no-any-return]
+        return DeskUndo.objects.create(  # type: ignore[no-any-return,misc]
             no_show=target, clinic=at, undone_by=actor
         )
 
