@@ -420,7 +420,7 @@ def test_a_patient_known_only_from_the_old_export_is_never_blank(desk: dict[str,
     consent_activate(patient=patient, actor=None, channel="migration")
     appointment = book(desk["clinic"], patient)
     row = _row(desk, appointment)
-    assert "Väntar på folkbokföringen" in row
+    assert '<span class="warn">Väntar på folkbokföringen</span>' in row
     assert ">Namn saknas</a>" in row
     assert ">–</a>" not in row
 
