@@ -62,6 +62,28 @@ class Clinic(models.Model):
         return self.name
 
 
+class LastUnit(models.Model):
+    """The unit a staff user last chose to work at. The desk is a shared computer where
+    people log in each shift: the next login starts where they last worked, not at the
+    first clinic in the alphabet."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="last_unit",
+    )
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    chosen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("senast vald enhet")
+        verbose_name_plural = _("senast valda enheter")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.clinic_id}"
+
+
 class NumberSource(models.TextChoices):
     SYNC_1177 = "1177", _("1177")  # set by a 1177 sync; the only source after the first one
     LEGACY = "legacy", _("gamla systemet")  # from the legacy consent export, until a sync
@@ -123,8 +145,12 @@ class Patient(models.Model):
 class Guardianship(models.Model):
     """A registered guardian (vårdnadshavare) of a child, from the population register."""
 
-    child = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="guardianships")
-    guardian = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="wards")
+    child = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="guardianships", verbose_name=_("barn")
+    )
+    guardian = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="wards", verbose_name=_("vårdnadshavare")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

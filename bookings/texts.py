@@ -106,6 +106,12 @@ def render_checkin(*, clinic_sms_name: str, local_start: datetime, link: str) ->
     )
 
 
+def longest_reminder(*, clinic_sms_name: str) -> str:
+    """The reminder as it reads on the longest date it can carry (torsdag 30 september):
+    what the clinic form shows before an SMS name is saved."""
+    return REMINDER_TEMPLATE.format(clinic=normalise_gsm7(clinic_sms_name).strip(), **LONGEST_DATE)
+
+
 def sms_name_max_length(*, checkin_link_length: int) -> int:
     """The longest SMS name (in septets) with which both texts fit one segment for the
     longest possible date and a check-in link of the given length."""

@@ -9,14 +9,17 @@ from django.views.decorators.http import require_POST
 
 from core.staff import AuthedRequest, safe_next
 
+from .services import last_unit_remember
 from .units import clinics_for
 
 
 @require_POST
 @login_required
 def choose_clinic(request: AuthedRequest) -> HttpResponse:
-    """The unit the user works at right now (the header's picker)."""
+    """The unit the user works at right now (the header's picker), kept for their next
+    login too."""
     clinic = clinics_for(request.user).filter(pk=request.POST.get("clinic") or 0).first()
     if clinic is not None:
         request.session["clinic_id"] = clinic.pk
+        last_unit_remember(user=request.user, clinic=clinic)
     return redirect(safe_next(request))

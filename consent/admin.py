@@ -62,7 +62,6 @@ class StandardReplyAdmin(admin.ModelAdmin):
     {mottagning} and {blockerade}."""
 
     list_display = ["title", "outcome", "situation", "active", "order"]
-    list_editable = ["active", "order"]
     list_filter = ["outcome", "situation", "active"]
     fields = ["title", "outcome", "action", "situation", "text", "active", "order"]
 

@@ -27,7 +27,6 @@ class PatientSearchForm(forms.Form):
                 "autofocus": True,
                 "placeholder": "ÅÅÅÅMMDD-NNNN",
                 "inputmode": "numeric",
-                "accesskey": "s",
                 "autocomplete": "off",
             }
         ),
@@ -50,10 +49,22 @@ class ConsentActionForm(forms.Form):
     )
 
 
+def clinics_patients_block() -> Any:
+    """The clinics a patient may block: every clinic but the central receptions, which
+    send no reminders of their own (they register arrivals for others)."""
+    return Clinic.objects.filter(serves__isnull=True).order_by("name")
+
+
 class ClinicActionForm(ConsentActionForm):
     clinic = forms.ModelChoiceField(
-        label=_("Mottagning"), queryset=Clinic.objects.all(), empty_label=None
+        label=_("Mottagning"), queryset=Clinic.objects.none(), empty_label=None
     )
+
+    def __init__(self, *args: Any, choices: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = (  # type: ignore[attr-defined]
+            clinics_patients_block() if choices is None else choices
+        )
 
 
 class GuardianChoiceField(forms.ModelChoiceField):
@@ -63,7 +74,7 @@ class GuardianChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         if obj.protected_identity:
             return str(_("Vårdnadshavare med skyddad identitet"))
-        return str(obj.display_id)
+        return f"{obj.full_name} ({obj.display_id})" if obj.full_name else str(obj.display_id)
 
 
 class GuardianNumberForm(ConsentActionForm):

@@ -258,7 +258,7 @@ class ExcludedAtClinic(models.Model):
 # when Django loads the app's models.
 from .access.models import AccessLog  # noqa: E402
 from .cases.models import CaseAction, CaseStatus, EServiceCase, StandardReply  # noqa: E402
-from .desk.models import ArrivalOutcome, ArrivalQuestion  # noqa: E402
+from .desk.models import ArrivalOutcome, ArrivalQuestion, DeskUndo, NoShow  # noqa: E402
 
 __all__ = [
     "AccessLog",
@@ -269,11 +269,13 @@ __all__ = [
     "CaseStatus",
     "Channel",
     "ConsentEvent",
+    "DeskUndo",
     "EServiceCase",
     "ExcludedAtClinic",
     "GuardianNumber",
     "LegacyImport",
     "MigrationExclusion",
+    "NoShow",
     "PatientConsent",
     "StandardReply",
     "State",

@@ -48,6 +48,13 @@ WISH_REASONS = frozenset({Reason.NOT_ACTIVATED, Reason.BLOCKED, Reason.BLOCKED_A
 PENDING_REASONS = frozenset({Reason.IDENTITY_NOT_CONFIRMED})
 
 
+# Reasons a number settles: the patient adds a mobile number in 1177, or a guardian gives
+# theirs for a child. Reminders may be activated before it comes (they wait for it).
+NUMBER_REASONS = frozenset(
+    {Reason.NO_MOBILE_NUMBER, Reason.UNDER_13_NO_GUARDIAN_NUMBER, Reason.NOT_A_MOBILE_NUMBER}
+)
+
+
 def beyond_wish(reasons: Iterable[str]) -> list[str]:
     """The reasons that activating reminders would not lift (protected identity, no
     number, …), in the order given. Empty when the patient's wish is all that stops the
@@ -69,3 +76,9 @@ def reason_labels_add(choices: Iterable[tuple[str, Any]]) -> None:
 def reason_label(code: str) -> str:
     """A reason code in Swedish, for staff (an unknown code as it is)."""
     return str(_LABELS.get(code, code))
+
+
+def beyond_wish_and_number(reasons: Iterable[str]) -> list[str]:
+    """The reasons that neither activating nor a number would lift (protected identity):
+    when empty, staff may activate reminders now and say what number is still needed."""
+    return [r for r in beyond_wish(reasons) if r not in NUMBER_REASONS]

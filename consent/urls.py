@@ -30,4 +30,10 @@ urlpatterns = [
     path("desk/", desk_views.desk, name="desk"),
     path("desk/<int:appointment_id>/arrive/", desk_views.desk_arrive, name="desk-arrive"),
     path("desk/<int:appointment_id>/no-show/", desk_views.desk_no_show, name="desk-no-show"),
+    path("desk/<int:appointment_id>/undo/", desk_views.desk_undo_view, name="desk-undo"),
+    path(
+        "desk/<int:appointment_id>/guardian-number/",
+        desk_views.desk_guardian_number,
+        name="desk-guardian-number",
+    ),
 ]

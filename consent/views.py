@@ -28,6 +28,7 @@ from .forms import (
     GuardianNumberForm,
     GuardianRemoveForm,
     PatientSearchForm,
+    clinics_patients_block,
 )
 
 
@@ -69,6 +70,9 @@ def patient_detail(request: AuthedRequest, patient_id: int) -> HttpResponse:
         actor=request.user, clinic=here, action=AccessLog.Action.VIEW, patient=patient
     )
     status = selectors.sms_status_for_staff(patient, clinic=here)
+    blockable = clinics_patients_block()
+    blocked_ids = [c.pk for c in status["blocked"]]
+    here_blockable = here if here is not None and blockable.filter(pk=here.pk).exists() else None
     return render(
         request,
         "consent/patient_detail.html",
@@ -82,7 +86,17 @@ def patient_detail(request: AuthedRequest, patient_id: int) -> HttpResponse:
             "is_child": rules.age_on(patient.birth_date, timezone.localdate())
             < rules.GUARDIAN_SMS_AGE_LIMIT,
             "action_form": ConsentActionForm(),
-            "clinic_form": ClinicActionForm(initial={"clinic": here}),
+            # Only the actions that apply: a state's own way out, a clinic block for
+            # clinics not yet blocked, its removal for those that are.
+            "can_activate": status["state"] == rules.NOT_ACTIVATED,
+            "can_unblock": status["state"] == rules.BLOCKED,
+            "can_block": status["state"] != rules.BLOCKED,
+            "clinic_form": ClinicActionForm(
+                initial={"clinic": here_blockable}, choices=blockable.exclude(pk__in=blocked_ids)
+            ),
+            "unblock_clinic_form": ClinicActionForm(choices=blockable.filter(pk__in=blocked_ids))
+            if blocked_ids
+            else None,
             "guardian_form": GuardianNumberForm(child=patient),
             "guardian_remove_form": GuardianRemoveForm(child=patient),
             "here": here,

@@ -24,6 +24,9 @@ class ReadOnlyAdminMixin:
 class ReadOnlyTabularInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
     can_delete = False
+    # Read-only rows need no table: Django's tabular one has header cells without text
+    # (the object's own column, the delete column), which screen readers announce empty.
+    template = "admin/edit_inline/stacked.html"
 
 
 class PatientReadLoggedMixin:

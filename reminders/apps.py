@@ -38,6 +38,12 @@ class RemindersConfig(AppConfig):
 
         return [sms_history_panel(request, patient)]
 
+    def desk_sms(self, appointment_ids: list[int]) -> dict[int, Any]:
+        """What became of each contact's reminder, for the arrival desk's rows."""
+        from .followup import visit_sms
+
+        return visit_sms(appointment_ids)
+
     def load_demo(self, **kwargs: Any) -> None:
         from .demo import load_demo
 

@@ -18,7 +18,7 @@ from bookings.selectors import unit_clinic_ids
 from consent.reasons import Reason, reason_label
 from core.errors import Conflict, DomainError
 
-from .models import FailedSmsFollowUp, Message, SendReason, Status
+from .models import FailedSmsFollowUp, Kind, Message, SendReason, Status
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -58,6 +58,59 @@ def sms_history(patient: Patient, *, limit: int = 200) -> list[HistoryRow]:
         )
         for m in messages
     ]
+
+
+# --- This visit's reminder, for the arrival desk -------------------------------------
+@dataclass(frozen=True)
+class VisitSms:
+    """What became of a contact's reminder: its status, the reason in Swedish, when, and
+    the number it went to (raw: the desk masks it, and hides a protected person's)."""
+
+    status: str
+    text: str  # "Påminnelse levererad", "Påminnelse misslyckades", … in Swedish
+    reason: str  # in Swedish, empty when none
+    at: datetime | None  # sent, delivered or due, as the status says
+    to: str
+
+
+VISIT_TEXTS: dict[str, str] = {
+    Status.SCHEDULED: "Påminnelse planerad",
+    Status.SENDING: "Påminnelse skickas",
+    Status.SENT: "Påminnelse skickad",
+    Status.DELIVERED: "Påminnelse levererad",
+    Status.FAILED: "Påminnelse misslyckades",
+    Status.CANCELLED: "Påminnelse avbruten",
+    Status.SUPPRESSED: "Påminnelse skickades inte",
+    Status.EXPIRED: "Påminnelse förföll",
+}
+
+
+def visit_sms(appointment_ids: Iterable[int]) -> dict[int, VisitSms]:
+    """Each contact's latest planned reminder (the last generation's): one query."""
+    out: dict[int, VisitSms] = {}
+    for m in (
+        Message.objects.filter(
+            appointment_id__in=list(appointment_ids), kind=Kind.REMINDER, parent__isnull=True
+        )
+        .only("appointment_id", "status", "reason", "due_at", "sent_at", "delivered_at", "to")
+        .order_by("appointment_id", "-generation", "-id")
+    ):
+        if m.appointment_id in out:
+            continue
+        at: datetime | None = {
+            str(Status.DELIVERED): m.delivered_at,
+            str(Status.SENT): m.sent_at,
+            str(Status.FAILED): m.sent_at,
+            str(Status.SCHEDULED): m.due_at,
+        }.get(m.status)
+        out[m.appointment_id] = VisitSms(
+            status=m.status,
+            text=VISIT_TEXTS[m.status],
+            reason=reason_label(m.reason) if m.reason else "",
+            at=at,
+            to=m.to,
+        )
+    return out
 
 
 # --- The failed-SMS worklist ----------------------------------------------------------

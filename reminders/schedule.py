@@ -82,7 +82,8 @@ def messages_plan_on_change(
 ) -> None:
     """Keeps a contact's messages in step with the contact (rules 3.3), in the booking's
     transaction: a new booking plans its messages; a cancellation (or any status other than
-    booked) cancels the pending ones; a move cancels them and plans new ones as if booked
+    booked) cancels the pending ones; an arrival or no-show taken back brings back only
+    what its closing cancelled; a move cancels them and plans new ones as if booked
     at the moment of the move; a change of clinic or contact type adds or cancels only the
     messages that now do or do not apply."""
     booked = appointment.status == AppointmentStatus.BOOKED
@@ -97,6 +98,28 @@ def messages_plan_on_change(
             else SendReason.APPOINTMENT_CLOSED
         )
         _cancel_pending(appointment, reason)
+    elif (
+        previous.status in (AppointmentStatus.ARRIVED, AppointmentStatus.NO_SHOW)
+        and previous.starts_at == appointment.starts_at
+    ):
+        # An arrival or no-show taken back (the desk's undo): the contact is as it was
+        # booked. Only the messages its closing cancelled come back, at their own due
+        # times; one already sent is never sent again.
+        live = Message.objects.filter(
+            appointment=appointment, parent__isnull=True, starts_at=appointment.starts_at
+        )
+        closed = set(
+            live.filter(status=Status.CANCELLED, reason=SendReason.APPOINTMENT_CLOSED).values_list(
+                "kind", flat=True
+            )
+        )
+        kept = set(live.exclude(status=Status.CANCELLED).values_list("kind", flat=True))
+        created = _create_plan(
+            appointment,
+            generation=last_generation(appointment.pk) + 1,
+            booked_at=appointment.booked_at,
+            kinds=closed - kept,
+        )
     elif previous.status != AppointmentStatus.BOOKED or previous.starts_at != appointment.starts_at:
         # One prepared statement on PostgreSQL: a booking system moves contacts all day.
         last = sql.pending_cancel(

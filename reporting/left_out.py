@@ -174,6 +174,10 @@ def _with_blocked(chunk: list[Any]) -> Iterator[ExcludedPatient]:
         )
 
 
+# The answers of a question that was asked (a central reception records "not_asked").
+ASKED = ("received", "activated", "declined", "cannot")
+
+
 @dataclass(frozen=True)
 class CaughtRow:
     clinic: Clinic
@@ -188,9 +192,12 @@ def caught_counts(clinic_ids: list[int]) -> dict[int, dict[str, list[int]]]:
     migration, by week. Two aggregate queries."""
     base = ExcludedAtClinic.objects.filter(clinic_id__in=clinic_ids)
     asked = (
-        base.filter(exclusion__patient__appointments__arrival_question__isnull=False)
-        .exclude(exclusion__patient__appointments__arrival_question__outcome="not_asked")
-        .annotate(week=TruncWeek("exclusion__patient__appointments__arrival_question__created_at"))
+        # One filter() call: both conditions hold for the same question.
+        base.filter(
+            exclusion__patient__appointments__arrival_questions__undo__isnull=True,
+            exclusion__patient__appointments__arrival_questions__outcome__in=ASKED,
+        )
+        .annotate(week=TruncWeek("exclusion__patient__appointments__arrival_questions__created_at"))
         .values("clinic", "week")
         .annotate(n=Count("exclusion", distinct=True))
     )

@@ -3,7 +3,6 @@ Managers see their clinics only; protected-identity patients are counted, never 
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,18 +11,24 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, Stream
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 
 from bookings.models import Clinic
 from bookings.units import clinics_for, current_clinic
 from consent.access.models import AccessLog
 from consent.access.services import access_log_record_many
 from consent.reasons import reason_label
-from core.exports import csv_response, xlsx_row
+from core.exports import csv_response, xlsx_response
 from core.staff import REPORT_ROLES, role_required
 from reminders.followup import failed_sms_open_count
 from reminders.models import Status
 
 from . import left_out, selectors
+
+
+def month_name(month: Any) -> str:
+    """A report's month as people say it: "juni 2026" (the language is Swedish)."""
+    return date_format(month, "F Y")
 
 
 def _view(request: HttpRequest) -> str:
@@ -168,30 +173,32 @@ def exclusions_clinic_csv(request: HttpRequest, hsa_id: str) -> StreamingHttpRes
     return csv_response(rows(), f"migration-exclusions-{clinic.hsa_id}-{view}.csv")
 
 
+# The XLSX columns: Swedish names and widths (characters) to read them by.
+PATIENT_COLUMNS = (
+    ("Personnummer", 15),
+    ("Namn", 28),
+    ("Blockerade mottagningar", 45),
+    ("Nästa bokade kontakt här", 22),
+    ("Aktiverad sedan", 15),
+)
+
+
 @role_required(*REPORT_ROLES)
 def exclusions_clinic_xlsx(request: HttpRequest, hsa_id: str) -> FileResponse:
-    """openpyxl's write-only workbook keeps one row in memory at a time; the file is built
-    on disk and streamed."""
-    from openpyxl import Workbook
-
     clinic = _clinic_for(request, hsa_id)
     view = _view(request)
     protected, patients = left_out.excluded_patients(clinic, view)
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title="Ej migrerade")
-    sheet.append(xlsx_row(sheet, PATIENT_HEADER))
-    for row in _patient_rows(_logged(request, patients)):
-        sheet.append(xlsx_row(sheet, row))
-    if protected:
-        sheet.append(xlsx_row(sheet, [f"Dessutom {protected} med skyddad identitet (visas inte)"]))
-    handle = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
-    book.save(handle)
-    handle.seek(0)
-    return FileResponse(
-        handle,
-        as_attachment=True,
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        yield from _patient_rows(_logged(request, patients))
+        if protected:
+            yield (f"Dessutom {protected} med skyddad identitet (visas inte)",)
+
+    return xlsx_response(
+        title="Ej migrerade",
+        header=PATIENT_COLUMNS,
+        rows=rows(),
         filename=f"migration-exclusions-{clinic.hsa_id}-{view}.xlsx",
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
 
 
@@ -261,11 +268,11 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
             "delivery.csv",
         )
     statuses = sorted({d.status for d in deliveries})
-    labels = sorted({d.month.strftime("%Y-%m") for d in deliveries})
+    delivery_months = sorted({d.month for d in deliveries})
     per_status = {
         s: [
-            sum(d.messages for d in deliveries if d.status == s and d.month.strftime("%Y-%m") == m)
-            for m in labels
+            sum(d.messages for d in deliveries if d.status == s and d.month == m)
+            for m in delivery_months
         ]
         for s in statuses
     }
@@ -277,13 +284,13 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
     recent = selectors.recent_no_shows(clinics)
     by_id = {c.pk: c for c in clinics}
     chart = {
-        "months": [m.month.strftime("%Y-%m") for m in months],
+        "months": [month_name(m.month) for m in months],
         "reminded": [m.no_show_rate_reminded for m in months],
         "not_reminded": [m.no_show_rate_not_reminded for m in months],
         "baseline": [baseline for _ in months],
         "coverage": [m.coverage for m in months],
         "compliance": [m.question_compliance for m in months],
-        "delivery_months": labels,
+        "delivery_months": [month_name(m) for m in delivery_months],
         "delivery": per_status,
         "status_labels": {code: str(label) for code, label in Status.choices},
     }
@@ -303,7 +310,10 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
                 ((by_id[pk], r) for pk, r in recent.items()),
                 key=lambda pair: (not pair[1].above_baseline, pair[0].name),
             ),
-            "flagged": [by_id[pk] for pk, r in recent.items() if r.above_baseline],
+            "flagged": sorted(
+                ((by_id[pk], r) for pk, r in recent.items() if r.above_baseline),
+                key=lambda pair: pair[0].name,
+            ),
             "failed_sms": failed_sms_open_count(clinics),
         },
     )

@@ -54,7 +54,7 @@ class StandardReply(models.Model):
         choices=Situation.choices,
     )
     active = models.BooleanField(_("aktiv"), default=True)
-    order = models.PositiveSmallIntegerField(default=0)
+    order = models.PositiveSmallIntegerField(_("ordning"), default=0)
 
     class Meta:
         ordering = ["order", "title"]

@@ -41,6 +41,8 @@ WITHOUT_PATIENT_DATA = {
     "case-decide": "applies a case: recorded as a consent event",
     "desk-arrive": "registers an arrival: recorded on the contact",
     "desk-no-show": "marks a no-show: recorded on the contact",
+    "desk-undo": "takes back an arrival or no-show: recorded beside it",
+    "desk-guardian-number": "a guardian's number given at the desk: a consent event",
     "worklist-handled": "marks a follow-up: recorded with who and where",
     "audit": "the auditors' own page: the log itself",
     "checkin": "the patient's own check-in page: clinic and time only",
@@ -283,7 +285,7 @@ def test_the_auditor_downloads_the_log_as_csv(world: dict[str, Any]) -> None:
     READS["desk"][1](world)
     auditor = staff(UserFactory(role=Role.AUDITOR))
     response = auditor.get("/audit/", {"format": "csv", "user": world["reception"].username})
-    lines = b"".join(response.streaming_content).decode().splitlines()
+    lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
     assert lines[0] == "tid;aktor;typ;mottagning;patient;atgard"
     assert lines[1].endswith(
         f";{world['reception'].username};staff;{world['clinic'].hsa_id};"
@@ -372,3 +374,32 @@ def test_every_admin_page_with_patient_data_logs_its_list_and_detail(
             )
         )
         assert (action, patient_id, "drift", None) in entries, (url, entries)
+
+
+def test_the_auditor_filters_single_look_ups_from_listings_and_sees_who_and_protection() -> None:
+    """A report download writes a row per resident: the auditor can leave the listings
+    out and see each single read, with the actor's full name and HSA-id and a mark on a
+    protected-identity patient."""
+    from core.models import StaffIdentity
+
+    clinic = ClinicFactory(name="A-kliniken")
+    nurse = UserFactory(
+        role=Role.RECEPTION, clinics=[clinic], first_name="Rebecka", last_name="Andersson"
+    )
+    StaffIdentity.objects.create(user=nurse, hsa_id="SE2321000131-P000000101")
+    hidden = PatientFactory(protected_identity=True)
+    listed = [PatientFactory() for _ in range(3)]
+    AccessLog.objects.create(user=nurse, clinic=clinic, patient=hidden, action="view")
+    for patient in listed:
+        AccessLog.objects.create(
+            user=nurse, clinic=clinic, patient=patient, action="report_download"
+        )
+    auditor = staff(UserFactory(role=Role.AUDITOR))
+    page = auditor.get("/audit/", {"action": "single"}).content.decode()
+    log = page.split('id="access-log"')[1].split("</table>")[0]
+    assert log.count("<tr><td>") == 1
+    assert hidden.display_id in log and "Skyddad identitet" in log
+    assert "Rebecka Andersson" in log and "SE2321000131-P000000101" in log
+    assert all(p.display_id not in log for p in listed)
+    downloads = auditor.get("/audit/", {"action": "report_download"}).content.decode()
+    assert downloads.split('id="access-log"')[1].split("</table>")[0].count("<tr><td>") == 3
