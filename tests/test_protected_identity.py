@@ -8,20 +8,24 @@ it: 12 digits, 10 digits, with or without the dash, E.164 or national."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 
 from bookings.models import Patient
+from bookings.services import appointment_upsert
 from consent.cases.models import EServiceCase
 from consent.cases.services import CaseRequest, case_receive
 from consent.models import ConsentEvent
-from consent.services import guardian_number_register
+from consent.services import consent_activate, guardian_number_register
 from core.models import Scope
 from core.services import api_client_create
 from core.staff import Role
+from reminders.models import Message
 from tests.factories import ClinicFactory, GuardianshipFactory, UserFactory
 from tests.pages import page_text
 
@@ -175,3 +179,30 @@ def test_the_admin_shows_an_unprotected_guardian(clinic: Any, admin_site: Client
         f"/admin/consent/consentevent/{event.pk}/change/",
     ):
         assert identity_shown(page_text(admin_site.get(url)), guardian), url
+
+
+# --- 4. The messages API ------------------------------------------------------------------
+def test_the_messages_api_hides_the_number_of_a_guardian_who_became_protected(
+    clinic: Any, make_api: Any
+) -> None:
+    child, guardian = family("nobody")
+    consent_activate(patient=child, actor=None, channel="phone")
+    guardian_number_register(
+        child=child, guardian=guardian, number=GUARDIAN_NUMBER, actor=None, channel="phone"
+    )
+    appointment_upsert(
+        external_id="CHILD-1",
+        patient=child,
+        clinic=clinic,
+        starts_at=timezone.now() + timedelta(hours=30),
+        status="booked",
+        contact_type="visit",
+    )
+    Message.objects.update(status="sent", to=GUARDIAN_NUMBER, sent_at=timezone.now())
+    api = make_api(Scope.STATUS_READ)[0]
+    shown = api.get("/api/v1/appointments/CHILD-1/messages/").json()["results"]
+    assert [m["to"] for m in shown] == [GUARDIAN_NUMBER]
+    Patient.objects.filter(pk=guardian.pk).update(protected_identity=True)
+    hidden = api.get("/api/v1/appointments/CHILD-1/messages/").json()["results"]
+    assert [m["to"] for m in hidden] == [None]
+    assert [m["status"] for m in hidden] == ["sent"]  # the rest is still told
