@@ -8,10 +8,11 @@ it: 12 digits, 10 digits, with or without the dash, E.164 or national."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
@@ -20,13 +21,14 @@ from bookings.models import Patient
 from bookings.services import appointment_upsert
 from consent.cases.models import EServiceCase
 from consent.cases.services import CaseRequest, case_receive
+from consent.desk.models import ArrivalQuestion
 from consent.models import ConsentEvent
 from consent.services import consent_activate, guardian_number_register
 from core.models import Scope
 from core.services import api_client_create
 from core.staff import Role
 from reminders.models import Message
-from tests.factories import ClinicFactory, GuardianshipFactory, UserFactory
+from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory, UserFactory
 from tests.pages import page_text
 
 pytestmark = pytest.mark.django_db
@@ -206,3 +208,56 @@ def test_the_messages_api_hides_the_number_of_a_guardian_who_became_protected(
     hidden = api.get("/api/v1/appointments/CHILD-1/messages/").json()["results"]
     assert [m["to"] for m in hidden] == [None]
     assert [m["status"] for m in hidden] == ["sent"]  # the rest is still told
+
+
+# --- 5. Never "SMS on" for someone who gets none -----------------------------------------
+def test_the_patient_page_says_no_sms_will_come_after_activating_a_protected_patient(
+    reception: Client,
+) -> None:
+    patient = PatientFactory(protected_identity=True)
+    response = reception.post(
+        f"/patients/{patient.pk}/activate/", {"channel": "phone", "note": ""}, follow=True
+    )
+    assert ConsentEvent.objects.get(patient=patient).action == "activate"  # the wish is kept
+    html = response.content.decode()
+    state = re.search(r'<p class="state ([^"]*)" id="consent-state">(.*?)</p>', html, re.S)
+    assert state is not None
+    assert state.group(1) != "active"  # not the green "on"
+    assert state.group(2).startswith("Aktiverad, men inga sms skickas: Skyddad identitet")
+    page = page_text(response)
+    assert "Sms-påminnelser är aktiverade." not in page
+    assert (
+        "Sms-påminnelse är aktiverad, men inga sms skickas: Skyddad identitet "
+        "(patienten eller vårdnadshavaren): sms skickas aldrig"
+    ) in page
+
+
+@time_machine.travel(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))  # the desk lists today's
+def test_the_desk_records_a_protected_patient_s_wish_and_says_no_sms_will_come(
+    clinic: Any, reception: Client
+) -> None:
+    """The same as the patient page: the wish is recorded, the answer is truthful."""
+    session = reception.session
+    session["clinic_id"] = clinic.pk
+    session.save()
+    patient = PatientFactory(protected_identity=True)
+    appointment, _ = appointment_upsert(
+        external_id="DESK-P",
+        patient=patient,
+        clinic=clinic,
+        starts_at=timezone.now() + timedelta(minutes=30),
+        status="booked",
+        contact_type="visit",
+    )
+    desk = page_text(reception.get("/desk/"))
+    assert "Skyddad identitet" in desk and "Får sms" not in desk
+    response = reception.post(
+        f"/desk/{appointment.pk}/arrive/", {"outcome": "activated"}, follow=True
+    )
+    event = ConsentEvent.objects.get(patient=patient)
+    assert (event.action, event.channel) == ("activate", "arrival_desk")
+    assert ArrivalQuestion.objects.values_list("outcome", "reason").get() == (
+        "activated",
+        "protected_identity",
+    )
+    assert "aktiverad, men inga sms skickas: Skyddad identitet" in page_text(response)

@@ -15,7 +15,7 @@ from bookings.selectors import unit_clinic_ids
 
 from .. import rules
 from ..models import ExcludedAtClinic
-from ..reasons import Reason, beyond_wish, reason_label
+from ..reasons import WISH_REASONS, Reason, beyond_wish, reason_label
 from ..selectors import facts_for_patients
 from .models import ArrivalQuestion
 
@@ -41,8 +41,10 @@ class DeskRow:
 
     @property
     def can_activate(self) -> bool:
-        """Whether the patient's own wish is all that stops the SMS."""
-        return bool(self.decision.reasons) and not beyond_wish(self.decision.reasons)
+        """Whether the patient's own wish stops the SMS (not activated, blocked): activating
+        records the wish, also when something beyond it stops the SMS as well (the desk
+        then says so, as the patient page does)."""
+        return any(reason in WISH_REASONS for reason in self.decision.reasons)
 
     @property
     def state_label(self) -> str:

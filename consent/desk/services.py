@@ -14,7 +14,7 @@ from bookings.services import appointment_set_status
 from core.errors import DomainError
 
 from ..models import Channel, ExcludedAtClinic
-from ..reasons import Reason, beyond_wish, reason_label
+from ..reasons import Reason, beyond_wish
 from ..selectors import decision_for
 from ..services import consent_activate, consent_block_clinic, consent_unblock_clinic
 from .models import ArrivalOutcome, ArrivalQuestion
@@ -38,9 +38,10 @@ def arrival_register(
     central reception records "not asked". "Aktivera nu" activates reminders (and lifts a
     block of the contact's clinic) with channel `arrival_desk`, handled at `at`; for a
     resident the migration left out, the clinics in `reblock` (of those they had blocked)
-    are blocked again in the same go. It is refused when something else stops the SMS
-    (protected identity, no number, …): that is outcome "cannot", with the reason stored.
-    All in one transaction."""
+    are blocked again in the same go. The wish is recorded even when something beyond it
+    stops the SMS (protected identity, no number, …), as on the patient page and through
+    the e-service: the answer then stores that reason, and the desk says no SMS will come.
+    Outcome "cannot" records such a reason without a wish. All in one transaction."""
     with transaction.atomic():
         clinic = appointment.clinic
         if appointment.clinic_id not in unit_clinic_ids(at):
@@ -64,12 +65,7 @@ def arrival_register(
         obstacles = beyond_wish(decision.reasons)
         reason = ""
         if outcome == ArrivalOutcome.ACTIVATED:
-            if obstacles:
-                raise DomainError(
-                    "Sms kan inte aktiveras: " + reason_label(obstacles[0]),
-                    field="outcome",
-                    code="cannot_activate",
-                )
+            reason = (obstacles or [""])[0]
             common: dict[str, Any] = {
                 "patient": appointment.patient,
                 "actor": actor,

@@ -20,6 +20,7 @@ from core.staff import CARE_ROLES, AuthedRequest, role_required
 
 from ..access.models import AccessLog
 from ..access.services import access_log_record_many
+from ..reasons import reason_label
 from .models import ArrivalOutcome
 from .selectors import desk_rows
 from .services import arrival_register
@@ -62,7 +63,7 @@ def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
     appointment, unit = _desk_appointment(request, appointment_id)
     try:
         reblock = [int(pk) for pk in request.POST.getlist("reblock") if pk.isdigit()]
-        arrival_register(
+        question = arrival_register(
             appointment=appointment,
             actor=request.user,
             outcome=request.POST.get("outcome"),
@@ -80,6 +81,12 @@ def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
                 "name": appointment.patient.full_name or appointment.patient.display_id,
             },
         )
+        if question.outcome == ArrivalOutcome.ACTIVATED and question.reason:
+            messages.warning(
+                request,
+                _("Sms-påminnelse är aktiverad, men inga sms skickas: %s")
+                % reason_label(question.reason),
+            )
     return redirect("desk")
 
 
