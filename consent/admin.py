@@ -147,7 +147,9 @@ class EServiceCaseAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelA
 
 
 @admin.register(AccessLog)
-class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AccessLogAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The log names the patients it is about: reading it is a read of their data too."""
+
     list_display = ["created_at", "user", "clinic", "patient", "action", "searched_for"]
     list_filter = ["action"]
     search_fields = ["patient__personal_id", "user__username", "searched_for"]

@@ -26,10 +26,20 @@ class ReadOnlyTabularInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: i
     can_delete = False
 
 
+def _is_autocomplete(request: HttpRequest) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return match is not None and match.view_name == "admin:autocomplete"
+
+
 class PatientReadLoggedMixin:
     """An admin whose pages show patients' data logs each read like every other page
     (rules 3.10): one entry per patient on a list page (written in bulk) and one for a
-    detail page. `patient_attr` reaches the patient's id from a row."""
+    detail page and its history. `patient_attr` reaches the patient's id from a row.
+
+    Django's `/admin/autocomplete/` answers for any relation to a model whose admin can
+    be searched, whether or not a form of ours uses it: for these models it would page
+    through patients by name, unlogged. None of them is searchable there (it answers 404);
+    no form here needs it."""
 
     patient_attr = "patient_id"
 
@@ -51,6 +61,11 @@ class PatientReadLoggedMixin:
                 patient_ids=ids,
             )
 
+    def get_search_fields(self, request: HttpRequest) -> Any:
+        if _is_autocomplete(request):
+            return ()
+        return super().get_search_fields(request)  # type: ignore[misc]
+
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
@@ -68,6 +83,18 @@ class PatientReadLoggedMixin:
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         response = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        if response.status_code == 200:
+            obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+            if obj is not None:
+                self._log(request, "admin_view", self.patients_shown(obj))
+        return response
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The history page names the object (a patient's personnummer) and its changes:
+        logged like the detail page."""
+        response = super().history_view(request, object_id, extra_context)  # type: ignore[misc]
         if response.status_code == 200:
             obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
             if obj is not None:
