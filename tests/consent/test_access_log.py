@@ -429,6 +429,26 @@ def test_the_admin_s_autocomplete_still_answers_for_clinics(world: dict[str, Any
     assert [r["text"] for r in response.json()["results"]] == [world["clinic"].name]
 
 
+def test_the_case_page_logs_the_guardian_it_shows(world: dict[str, Any]) -> None:
+    link = GuardianshipFactory(child__age=6)
+    case, _ = case_receive(
+        request=CaseRequest(
+            external_id="LOG-GUARDIAN",
+            received_at_clinic=world["clinic"].hsa_id,
+            submitted_by=link.guardian.personal_id,
+            subject=link.child.personal_id,
+            action="guardian_number",
+            mobile_number="+46709990002",
+        ),
+        client=world["client"],
+    )
+    staff(world["reception"]).get(f"/cases/{case.pk}/")
+    assert set(AccessLog.objects.filter(action="case_view").values_list("patient_id")) == {
+        (link.child.pk,),
+        (link.guardian.pk,),
+    }
+
+
 def test_the_consent_event_admin_page_logs_the_guardian_it_shows(world: dict[str, Any]) -> None:
     link = GuardianshipFactory(child__age=6)
     event = guardian_number_register(
@@ -440,3 +460,20 @@ def test_the_consent_event_admin_page_logs_the_guardian_it_shows(world: dict[str
         (link.child.pk,),
         (link.guardian.pk,),
     }
+
+
+def test_a_replayed_eservice_case_answers_with_the_case_and_logs_the_read(
+    world: dict[str, Any],
+) -> None:
+    body = {
+        "external_id": "LOG-CASE",
+        "received_at": world["clinic"].hsa_id,
+        "submitted_by": world["patient"].personal_id,
+        "subject": world["patient"].personal_id,
+        "action": "activate",
+    }
+    response = api(world).post("/api/v1/eservice/cases/", body, format="json")
+    assert (response.status_code, response.json()["id"]) == (200, world["case"].pk)
+    assert list(AccessLog.objects.values_list("action", "patient_id", "client__name")) == [
+        ("api_case", world["patient"].pk, "journalsystemet")
+    ]
