@@ -67,8 +67,11 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-# Repeated failed logins lock the account and the address for a while (django-axes), on
-# the staff login and the admin's alike; a successful login resets the count.
+# Repeated failed logins lock the person at that address for a while (django-axes), on the
+# staff login and the admin's alike: LOGIN_FAILURE_LIMIT for one username from one address
+# (colleagues behind a clinic's NAT are not locked with them, and nobody elsewhere can
+# keep an admin locked), LOGIN_ADDRESS_FAILURE_LIMIT for one address whatever the names
+# (core.lockout). A successful login resets its own count.
 # Staff log in through the region's identity provider when one is configured (below);
 # passwords are then the break-glass way in for regional admins only.
 AUTHENTICATION_BACKENDS = [
@@ -78,7 +81,9 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("LOGIN_LOCKOUT_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "core.lockout.PairAndAddressLockout"
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=50)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "core.staff.client_address"

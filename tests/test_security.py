@@ -30,7 +30,7 @@ PASSWORD = "pw-for-tests-1"
 def start(*args: str, **settings: str) -> subprocess.CompletedProcess[str]:
     """`manage.py ARGS` in a fresh process with exactly these product settings."""
     environment = env(**settings)
-    for name in ("SECRET_KEY", "SMS_WEBHOOK_SECRET", "DEBUG", "SMS_GATEWAY"):
+    for name in ("SECRET_KEY", "SMS_WEBHOOK_SECRET", "DEBUG", "SMS_GATEWAY", "CACHE_URL"):
         if name not in settings:
             environment.pop(name, None)
     return subprocess.run(
@@ -59,7 +59,10 @@ DEVELOPMENT_KEY = "insecure-local-only-key-change-me-in-production-0123456789"
         ),
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"SECRET_KEY": KEY, "SMS_GATEWAY": "46elks"}, "SMS_WEBHOOK_SECRET"),
-        ({"SECRET_KEY": KEY, "SMS_WEBHOOK_SECRET": KEY, "SMS_GATEWAY": "outbox,sinch"}, "E003"),
+        (
+            {"SECRET_KEY": KEY, "SMS_WEBHOOK_SECRET": "w" * 32, "SMS_GATEWAY": "outbox,sinch"},
+            "E003",
+        ),
     ],
 )
 def test_outside_debug_nothing_starts_without_keys_of_its_own(
@@ -70,16 +73,17 @@ def test_outside_debug_nothing_starts_without_keys_of_its_own(
     assert named in result.stderr
 
 
+PRODUCTION = {
+    "SECRET_KEY": KEY,
+    "SMS_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+    "SMS_GATEWAY": "46elks,sinch",
+    "ALLOWED_HOSTS": "sms.regionhalland.se",
+    "SECURE_SSL_REDIRECT": "true",
+}
+
+
 def test_with_production_settings_the_deploy_check_prints_nothing() -> None:
-    result = start(
-        "check",
-        "--deploy",
-        SECRET_KEY=KEY,
-        SMS_WEBHOOK_SECRET=secrets.token_urlsafe(32),
-        SMS_GATEWAY="46elks,sinch",
-        ALLOWED_HOSTS="sms.regionhalland.se",
-        SECURE_SSL_REDIRECT="true",
-    )
+    result = start("check", "--deploy", **PRODUCTION)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "System check identified no issues (0 silenced)."
 
@@ -101,6 +105,41 @@ def test_repeated_failed_logins_lock_the_account_even_with_the_right_password() 
     assert locked.status_code == 429
     assert "För många misslyckade inloggningar" in locked.content.decode()
     assert seen(client.get("/")) == "login"  # not logged in
+
+
+def test_five_wrong_passwords_for_one_user_do_not_lock_another_behind_the_same_address() -> None:
+    """A clinic's staff share one address (its NAT): one person's typos lock that person
+    at that address, not their colleagues."""
+    first, second = UserFactory(role=Role.RECEPTION), UserFactory(role=Role.RECEPTION)
+    clinic_nat = Client(REMOTE_ADDR="10.20.30.40")
+    for _ in range(5):
+        login(clinic_nat, first.username, "wrong")
+    assert login(clinic_nat, first.username, PASSWORD).status_code == 429
+    assert seen(login(clinic_nat, second.username, PASSWORD)) == "redirect /"
+
+
+def test_nobody_elsewhere_can_keep_the_break_glass_admin_locked() -> None:
+    admin = UserFactory(role=Role.REGIONAL_ADMIN, is_staff=True)
+    attacker = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(10):
+        login(attacker, admin.username, "guess")
+    assert login(attacker, admin.username, PASSWORD).status_code == 429
+    regional_office = Client(REMOTE_ADDR="10.20.30.41")
+    assert seen(login(regional_office, admin.username, PASSWORD)) == "redirect /"
+
+
+def test_an_address_that_tries_many_users_is_locked_for_everyone(settings: Any) -> None:
+    """A separate, higher limit per address: guessing one password for many users."""
+    assert settings.LOGIN_ADDRESS_FAILURE_LIMIT == 50
+    victim = UserFactory(role=Role.RECEPTION)
+    sprayer = Client(REMOTE_ADDR="203.0.113.10")
+    for n in range(49):  # 4 tries each for 12 names and 1 more: under the pair limit
+        assert login(sprayer, f"name{n // 4}", "Sommar2026!").status_code == 200
+    assert login(sprayer, "name12", "Sommar2026!").status_code == 429  # the 50th locks
+    assert login(sprayer, victim.username, PASSWORD).status_code == 429
+    assert seen(login(Client(REMOTE_ADDR="10.20.30.42"), victim.username, PASSWORD)) == (
+        "redirect /"
+    )
 
 
 def test_the_admin_login_is_locked_too() -> None:
