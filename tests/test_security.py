@@ -142,6 +142,26 @@ def test_an_address_that_tries_many_users_is_locked_for_everyone(settings: Any) 
     )
 
 
+def test_passwords_shorter_than_12_characters_are_refused_for_everyone() -> None:
+    user = UserFactory(role=Role.REGIONAL_ADMIN, is_staff=True)
+    client = Client()
+    client.force_login(user)
+    for new, ok in (("Kort-lösen1", False), ("Längre-lösen", True)):  # 11 and 12 characters
+        response = client.post(
+            "/accounts/password_change/",
+            {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
+        )
+        assert (response.status_code == 302) is ok, new
+        if not ok:
+            assert "minst 12 tecken" in response.content.decode()
+    added = client.post(
+        "/admin/auth/user/add/",
+        {"username": "ny.person", "password1": "Tolv-tecken", "password2": "Tolv-tecken"},
+    )
+    assert "minst 12 tecken" in added.content.decode()
+    assert not User.objects.filter(username="ny.person").exists()
+
+
 def test_the_admin_login_is_locked_too() -> None:
     admin = UserFactory(role=Role.REGIONAL_ADMIN, is_staff=True)
     client = Client()
