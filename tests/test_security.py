@@ -162,6 +162,17 @@ def test_passwords_shorter_than_12_characters_are_refused_for_everyone() -> None
     assert not User.objects.filter(username="ny.person").exists()
 
 
+def test_api_answers_are_never_cached(make_api: Any) -> None:
+    """They hold patients' data (an SMS status, a booking); an error is no exception."""
+    api: APIClient = make_api(Scope.STATUS_READ)[0]
+    patient = PatientFactory()
+    found = api.get(f"/api/v1/patients/{patient.personal_id}/sms-status/")
+    missing = api.get("/api/v1/patients/191212121212/sms-status/")
+    assert (found.status_code, missing.status_code) == (200, 404)
+    for response in (found, missing):
+        assert "no-store" in response["Cache-Control"], response.status_code
+
+
 def test_the_admin_login_is_locked_too() -> None:
     admin = UserFactory(role=Role.REGIONAL_ADMIN, is_staff=True)
     client = Client()
