@@ -88,6 +88,27 @@ def test_with_production_settings_the_deploy_check_prints_nothing() -> None:
     assert result.stdout.strip() == "System check identified no issues (0 silenced)."
 
 
+@pytest.mark.parametrize(
+    "secret",
+    ["abc", "x" * 31, KEY],  # too short, one short, and SECRET_KEY itself
+    ids=["3 characters", "31 characters", "SECRET_KEY"],
+)
+def test_a_webhook_secret_shorter_than_32_or_equal_to_the_secret_key_fails_the_check(
+    secret: str,
+) -> None:
+    result = start("check", "--deploy", **{**PRODUCTION, "SMS_WEBHOOK_SECRET": secret})
+    assert result.returncode != 0
+    assert "reminders.E005" in result.stderr
+    assert "SMS_WEBHOOK_SECRET" in result.stderr
+
+
+def test_no_other_process_starts_with_a_weak_webhook_secret() -> None:
+    """`check` lists it with the others (E005); anything else refuses to start."""
+    result = start("showmigrations", "reminders", **{**PRODUCTION, "SMS_WEBHOOK_SECRET": "abc"})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SMS_WEBHOOK_SECRET" in result.stderr
+
+
 pytestmark = pytest.mark.django_db
 
 
