@@ -79,6 +79,7 @@ PRODUCTION = {
     "SMS_GATEWAY": "46elks,sinch",
     "ALLOWED_HOSTS": "sms.regionhalland.se",
     "SECURE_SSL_REDIRECT": "true",
+    "CACHE_URL": "redis://cache.regionhalland.se:6379/1",
 }
 
 
@@ -107,6 +108,15 @@ def test_no_other_process_starts_with_a_weak_webhook_secret() -> None:
     result = start("showmigrations", "reminders", **{**PRODUCTION, "SMS_WEBHOOK_SECRET": "abc"})
     assert result.returncode != 0
     assert "ImproperlyConfigured: SMS_WEBHOOK_SECRET" in result.stderr
+
+
+def test_the_deploy_check_warns_when_limits_are_counted_per_process() -> None:
+    """Without CACHE_URL each process keeps its own count of the rate limits: with four
+    web processes a limit is four times as high."""
+    without_cache = {k: v for k, v in PRODUCTION.items() if k != "CACHE_URL"}
+    result = start("check", "--deploy", **without_cache)
+    assert result.returncode == 0, result.stderr  # a warning, not an error
+    assert "core.W001" in result.stderr and "CACHE_URL" in result.stderr
 
 
 pytestmark = pytest.mark.django_db
