@@ -2,7 +2,9 @@ from operator import attrgetter
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views import main
 from django.http import HttpRequest, HttpResponse
 
 from .signals import patient_data_read
@@ -24,6 +26,19 @@ class ReadOnlyAdminMixin:
 class ReadOnlyTabularInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
     can_delete = False
+
+
+class ChangeList(main.ChangeList):
+    """Django's list page, and a date drill-down to a year no calendar has (year
+    999999999999, or 9999's next) is wrong input like a wrong month: Django turns only
+    datetime's ValueError into "wrong lookup" (the list without its filters), not its
+    OverflowError nor the following year's."""
+
+    def get_filters(self, request: HttpRequest) -> Any:
+        try:
+            return super().get_filters(request)
+        except (OverflowError, ValueError) as error:
+            raise IncorrectLookupParameters(error) from error
 
 
 def _is_autocomplete(request: HttpRequest) -> bool:
@@ -60,6 +75,9 @@ class PatientReadLoggedMixin:
                 action=action,
                 patient_ids=ids,
             )
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return ChangeList
 
     def get_search_fields(self, request: HttpRequest) -> Any:
         if _is_autocomplete(request):

@@ -23,6 +23,14 @@ from django.db.models import Sum
 from django.http import HttpRequest
 
 
+def login_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
+    """The name a login tried, as axes records it: at most 150 characters, a username's
+    longest (Django's login forms do not refuse longer ones, and axes' column is 255)."""
+    source: Any = credentials or getattr(request, "data", request.POST)
+    name = source.get("username") if source else None
+    return name[:150] if isinstance(name, str) else name
+
+
 def address_failures(request: HttpRequest) -> int:
     """Failed logins from the request's address within the cool-off time, any name."""
     attempts = AccessAttempt.objects.filter(

@@ -19,6 +19,8 @@ from .selectors import access_log_api_search
 from .services import access_log_record_many
 
 PAGE_SIZE = 100
+# A username or an API client's name (refuses NUL characters, which no name holds).
+ACTOR = serializers.CharField(max_length=150)
 
 
 class ActorSerializer(serializers.Serializer):
@@ -76,7 +78,7 @@ class AccessLogApi(ApiView):
         entries = access_log_api_search(
             patient=path_value(PersonalIdField(), "patient", patient) if patient else "",
             since=path_value(AwareDateTimeField(), "since", since) if since else None,
-            actor=params.get("actor", ""),
+            actor=path_value(ACTOR, "actor", params["actor"]) if params.get("actor") else "",
         )
         rows = list(entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
         more = len(rows) > PAGE_SIZE

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from bookings.identity import parse_personal_id
 from bookings.models import Clinic
 from core.errors import DomainError
+from core.fields import CareDateField
 
 
 class AuditFilterForm(forms.Form):
@@ -14,10 +15,10 @@ class AuditFilterForm(forms.Form):
     clinic = forms.ModelChoiceField(
         label=_("Mottagning"), queryset=Clinic.objects.all(), required=False
     )
-    date_from = forms.DateField(
+    date_from = CareDateField(
         label=_("Från och med"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    date_to = forms.DateField(
+    date_to = CareDateField(
         label=_("Till och med"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 

@@ -16,6 +16,7 @@ from bookings.selectors import unit_clinic_ids
 from bookings.services import appointment_set_status
 from bookings.units import current_clinic
 from core.errors import DomainError
+from core.params import object_id
 from core.staff import CARE_ROLES, AuthedRequest, role_required
 
 from ..access.models import AccessLog
@@ -62,7 +63,7 @@ def _desk_appointment(request: AuthedRequest, appointment_id: int) -> tuple[Appo
 def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
     appointment, unit = _desk_appointment(request, appointment_id)
     try:
-        reblock = [int(pk) for pk in request.POST.getlist("reblock") if pk.isdigit()]
+        reblock = [pk for raw in request.POST.getlist("reblock") if (pk := object_id(raw))]
         question = arrival_register(
             appointment=appointment,
             actor=request.user,
