@@ -34,7 +34,8 @@ def object_id(raw: object) -> int | None:
 
 def page_number(raw: object) -> int | None:
     """A page number from the query string (1 to MAX_PAGE); missing is the first page;
-    None for anything else (the caller answers 400, or shows the first page)."""
-    if raw is None or raw == "":
+    None for anything else, an empty value too (the API answers 400, a page shows the
+    first page)."""
+    if raw is None:
         return 1
     return ascii_int(raw, minimum=1, maximum=MAX_PAGE)
