@@ -89,6 +89,10 @@ class Patient(models.Model):
         default=False,
         help_text=_("Numret har ändrats för hand; återställs vid nästa synk från 1177."),
     )
+    # When the population register reports the patient deceased (the date of death, or the
+    # time of the report when the register gives none). Nobody gets an SMS for them again,
+    # and their pending messages are suppressed when it is set (rules 3.1).
+    deceased_at = models.DateTimeField(_("avliden"), null=True, blank=True)
     guardians: models.ManyToManyField[Patient, Guardianship] = models.ManyToManyField(
         "self",
         through="Guardianship",

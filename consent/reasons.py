@@ -5,6 +5,7 @@ the one rule about which of them the patient's own wish can lift."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +16,7 @@ class Reason(models.TextChoices):
         "protected_identity",
         _("Skyddad identitet (patienten eller vårdnadshavaren): sms skickas aldrig"),
     )
+    DECEASED = "deceased", _("Avliden enligt folkbokföringen: sms skickas aldrig")
     IDENTITY_NOT_CONFIRMED = (
         "identity_not_confirmed",
         _("Folkbokföringen har inte bekräftat patienten: okänt om identiteten är skyddad"),
@@ -53,5 +55,17 @@ def beyond_wish(reasons: Iterable[str]) -> list[str]:
     return [r for r in reasons if r not in WISH_REASONS and r not in PENDING_REASONS]
 
 
+# Every reason code a person may read, with its Swedish label: the who-receives reasons
+# above, and those the apps above add for their own records (a message's send reasons,
+# added by reminders in its AppConfig.ready()).
+_LABELS: dict[str, Any] = dict(Reason.choices)  # lazy labels: translated when read
+
+
+def reason_labels_add(choices: Iterable[tuple[str, Any]]) -> None:
+    """Adds the labels of an upper app's reason codes (called from its AppConfig.ready())."""
+    _LABELS.update(choices)
+
+
 def reason_label(code: str) -> str:
-    return str(Reason(code).label)
+    """A reason code in Swedish, for staff (an unknown code as it is)."""
+    return str(_LABELS.get(code, code))

@@ -122,7 +122,8 @@ def facts_for_patients(patient_ids: Iterable[int]) -> dict[int, rules.PatientFac
 
 def facts_from_rows(patients: list[Any]) -> dict[int, rules.PatientFacts]:
     """The facts from the patients' rows (id, birth date, protected, number, confirmed,
-    state, blocked clinics, guardians' protection flags, guardians' numbers)."""
+    deceased, state, blocked clinics, guardians' protection flags, guardians' numbers,
+    guardians' deceased flags)."""
     no_guardians: tuple[rules.GuardianFacts, ...] = ()
     no_blocks: frozenset[int] = frozenset()
     return {
@@ -133,11 +134,12 @@ def facts_from_rows(patients: list[Any]) -> dict[int, rules.PatientFacts]:
             state=state or rules.NOT_ACTIVATED,
             blocked_clinics=frozenset(blocked_at) if blocked_at else no_blocks,
             guardians=(
-                tuple(map(rules.GuardianFacts, guardian_protected, guardian_numbers))
+                tuple(map(rules.GuardianFacts, guardian_protected, guardian_numbers, guardian_died))
                 if guardian_protected
                 else no_guardians
             ),
             identity_confirmed=bool(confirmed),
+            deceased=bool(deceased),
         )
         for (
             pk,
@@ -145,10 +147,12 @@ def facts_from_rows(patients: list[Any]) -> dict[int, rules.PatientFacts]:
             protected,
             number,
             confirmed,
+            deceased,
             state,
             blocked_at,
             guardian_protected,
             guardian_numbers,
+            guardian_died,
         ) in patients
     }
 

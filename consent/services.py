@@ -51,7 +51,7 @@ def _lock_projection(patient: Patient) -> PatientConsent:
     return PatientConsent.objects.select_for_update().get(patient=patient)
 
 
-def store_snapshot(
+def projection_store(
     projection: PatientConsent, before: rules.ConsentSnapshot, after: rules.ConsentSnapshot
 ) -> None:
     """Write the difference between two snapshots to the projection tables."""
@@ -125,7 +125,7 @@ def consent_event_record(
         eservice_case=handling.eservice_case,
         **_actor_fields(handling.actor),
     )
-    store_snapshot(projection, before, rules.apply_event(before, event.facts()))
+    projection_store(projection, before, rules.apply_event(before, event.facts()))
     return event
 
 
@@ -233,5 +233,5 @@ def consent_rebuild(*, patient: Patient) -> bool:
     )
     if current == replayed:
         return False
-    store_snapshot(projection, current, replayed)
+    projection_store(projection, current, replayed)
     return True

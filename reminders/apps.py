@@ -10,11 +10,11 @@ class RemindersConfig(AppConfig):
     verbose_name = "Påminnelser"
 
     def ready(self) -> None:
-        from bookings.signals import appointment_changed
+        from bookings.signals import appointment_changed, patient_deceased
         from core.staff import Role, role_permissions_grant
 
         from .checks import sending_settings, webhook_secret_problem
-        from .receivers import on_appointment_changed
+        from .receivers import on_appointment_changed, on_patient_deceased
 
         checks.register(sending_settings)
         # Every process refuses to start with a weak webhook key (rules 3.10), except
@@ -25,7 +25,13 @@ class RemindersConfig(AppConfig):
 
             raise ImproperlyConfigured(problem)
         role_permissions_grant(Role.REGIONAL_ADMIN, ["reminders.view_message"])
+        from consent.reasons import reason_labels_add
+
+        from .models import SendReason
+
+        reason_labels_add(SendReason.choices)
         appointment_changed.connect(on_appointment_changed, dispatch_uid="reminders-plan")
+        patient_deceased.connect(on_patient_deceased, dispatch_uid="reminders-deceased")
 
     def patient_panels(self, request: Any, patient: Any) -> list[str]:
         """Sections this app adds to the patient page: what happened to each SMS."""

@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from bookings.models import Clinic, Patient
 from bookings.selectors import family_protected, unit_clinic_ids
-from consent.reasons import Reason
+from consent.reasons import Reason, reason_label
 from core.errors import Conflict, DomainError
 
-from .models import FailedSmsFollowUp, Message, SendReason, Status, reason_label
+from .models import FailedSmsFollowUp, Message, SendReason, Status
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

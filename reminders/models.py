@@ -73,11 +73,6 @@ class SendReason(models.TextChoices):
 REASON_CHOICES = [*WhoReason.choices, *SendReason.choices]
 
 
-def reason_label(code: str) -> str:
-    """A message's reason in Swedish, for staff."""
-    return str(dict(REASON_CHOICES).get(code, code))
-
-
 class Message(models.Model):
     appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="messages")
     kind = models.CharField(max_length=8, choices=Kind.choices)

@@ -18,12 +18,13 @@ from bookings.models import Clinic
 from bookings.units import clinics_for, current_clinic
 from consent.access.models import AccessLog
 from consent.access.services import access_log_record_many
+from consent.reasons import reason_label
 from core.errors import DomainError
 from core.exports import csv_response, xlsx_row
 from core.params import page_number
 from core.staff import REPORT_ROLES, role_required
 from reminders.followup import failed_sms_open_count
-from reminders.models import Status, reason_label
+from reminders.models import Status
 
 from . import left_out, selectors
 

@@ -9,6 +9,8 @@ from .contacts import (
     appointment_upsert,
 )
 from .registry import (
+    UNCHANGED,
+    DeathReport,
     checkin_link_length,
     clinic_upsert,
     clinic_validate_sms_name,
@@ -20,6 +22,8 @@ from .staff import staff_user_upsert
 
 __all__ = [
     "LATE_CANCELLATION",
+    "UNCHANGED",
+    "DeathReport",
     "appointment_put",
     "appointment_set_status",
     "appointment_upsert",

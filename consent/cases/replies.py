@@ -111,6 +111,8 @@ def facts_after(facts: rules.PatientFacts, change: Change) -> rules.PatientFacts
 RESIDENT_CAUSE = {
     Reason.PROTECTED_IDENTITY: "Av säkerhetsskäl skickar vi inga sms-påminnelser när det "
     "finns skyddade personuppgifter; du får information om dina tider på annat sätt.",
+    Reason.DECEASED: "Enligt folkbokföringen har personen avlidit, och därför skickas inga "
+    "sms-påminnelser.",
     Reason.IDENTITY_NOT_CONFIRMED: "Innan det första sms:et skickas bekräftas dina uppgifter "
     "mot folkbokföringen; det sker automatiskt.",
     Reason.NOT_ACTIVATED: "Sms-påminnelser är inte aktiverade för dig; aktivera dem via "

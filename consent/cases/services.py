@@ -240,7 +240,7 @@ def _close(
     return case
 
 
-def cases_erase_personal_data(*, before: datetime) -> int:
+def cases_personal_data_erase(*, before: datetime) -> int:
     """Retention (rules 3.10): the free text and the number of every case handled before
     `before` are erased; the case, its outcome and its reply stay."""
     return (

@@ -65,6 +65,9 @@ WITHOUT_PATIENT_DATA = {
     "api-schema": "",
     "api-docs": "",
     "api-redoc": "",
+    "fhir-metadata": "the FHIR interface's CapabilityStatement",
+    "fhir-patient": "the register writing its own data (FHIR)",
+    "fhir-not-supported": "an OperationOutcome: nothing here",
 }
 
 
@@ -226,6 +229,11 @@ READS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
         "client",
         lambda w: api(w).get("/api/v1/appointments/LOG-1/messages/"),
         "api_messages",
+    ),
+    "fhir-appointment": (
+        "client",
+        lambda w: api(w).get("/fhir/Appointment/LOG-1"),
+        "api_appointment",
     ),
     "api-eservice-case": (
         "client",

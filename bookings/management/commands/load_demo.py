@@ -67,7 +67,7 @@ class Command(BaseCommand):
         elif path.exists() and ApiClient.hash_key(path.read_text().strip()) == client.key_hash:
             return path
         else:
-            key = core_services.api_client_rotate_key(client=client)
+            key = core_services.api_client_key_rotate(client=client)
         path.write_text(key + "\n")
         return path
 
