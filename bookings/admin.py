@@ -16,6 +16,7 @@ from core.models import StaffIdentity
 from core.staff import Role
 
 from . import services
+from .contact import guardian_for_staff, number_for_staff
 from .identity import parse_hsa_id
 from .models import Clinic, Guardianship, Patient
 from .texts import SEGMENT_LENGTH, longest_reminder, septets
@@ -82,10 +83,21 @@ class ClinicAdmin(admin.ModelAdmin):
 
 
 class GuardianshipInline(ReadOnlyTabularInline):
+    """The child's registered guardians, by personnummer unless that is a protected
+    person's contact data (rules 3.10: the guardian's, or the child's)."""
+
     model = Guardianship
     fk_name = "child"
-    fields = ["guardian"]
+    fields = ["guardian_identity"]
+    readonly_fields = ["guardian_identity"]
     verbose_name_plural = "Vårdnadshavare (från folkbokföringen)"
+
+    @admin.display(description="vårdnadshavare")
+    def guardian_identity(self, link: Guardianship) -> str:
+        return guardian_for_staff(link.guardian, link.child)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Guardianship]:
+        return super().get_queryset(request).select_related("guardian", "child")
 
 
 @admin.register(Patient)
@@ -120,9 +132,7 @@ class PatientAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     @admin.display(description="mobilnummer från 1177")
     def number(self, patient: Patient) -> str:
-        if patient.protected_identity:
-            return "skyddad identitet – visas inte"
-        return patient.mobile_number or "–"
+        return number_for_staff(patient.mobile_number, patient) or "–"
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Patient], search_term: str

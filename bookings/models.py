@@ -164,7 +164,9 @@ class Guardianship(models.Model):
         verbose_name_plural = _("vårdnadshavare")
 
     def __str__(self) -> str:
-        return f"{self.guardian} → {self.child}"
+        # Names no guardian: the admin prints it beside every row, and a protected
+        # guardian's (or a protected child's guardian's) identity is never shown (rules 3.10).
+        return f"vårdnadshavare till {self.child}"
 
 
 class AppointmentStatus(models.TextChoices):

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookings.models import Clinic, Patient
 
@@ -19,7 +20,7 @@ from .models import (
     PatientConsent,
     State,
 )
-from .reasons import reason_label
+from .reasons import beyond_wish, reason_label
 
 
 def snapshot_of(patient: Patient) -> rules.ConsentSnapshot:
@@ -59,11 +60,21 @@ def sms_status(
 
 def sms_status_for_staff(patient: Patient, *, clinic: Clinic | None) -> dict[str, Any]:
     """What the patient and case pages show of a patient's SMS status: the state in
-    Swedish, the blocked clinics, and who would get an SMS from `clinic` or why nobody."""
+    Swedish, the blocked clinics, and who would get an SMS from `clinic` or why nobody.
+
+    Reminders may be activated (the patient's wish is kept) while something beyond the
+    wish stops every SMS (protected identity, no number, …): the state then says so, with
+    the first such reason, and is never shown as "on" (`state_class`)."""
     facts, decision = sms_status(patient, clinic=clinic)
+    stopped = no_sms_despite_consent(facts.state, decision)
     return {
         "state": facts.state,
-        "state_label": State(facts.state).label,
+        "state_class": "no_sms" if stopped else facts.state,
+        "state_label": (
+            _("Aktiverad, men inga sms skickas: %s") % stopped
+            if stopped
+            else State(facts.state).label
+        ),
         "blocked": clinics_named(facts.blocked_clinics),
         "decision": {
             "will_receive": decision.will_receive,
@@ -71,6 +82,16 @@ def sms_status_for_staff(patient: Patient, *, clinic: Clinic | None) -> dict[str
             "reasons": [reason_label(code) for code in decision.reasons],
         },
     }
+
+
+def no_sms_despite_consent(state: str, decision: rules.Decision) -> str:
+    """Why an active patient still gets no SMS, in Swedish: the first reason their wish
+    does not lift (protected identity, no number, …); empty when nothing beyond the wish
+    stops it, or when reminders are not active."""
+    obstacles = beyond_wish(decision.reasons)
+    if state != rules.ACTIVE or not obstacles:
+        return ""
+    return reason_label(obstacles[0])
 
 
 def decision_for(

@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from bookings.models import Patient
@@ -176,6 +177,25 @@ def patient_action(request: AuthedRequest, patient_id: int, action: str) -> Http
         service(**kwargs, **data)
     except DomainError as error:
         messages.error(request, error.message)
+        return redirect("patient", patient_id=patient.pk)
+    # The wish is recorded whatever else stops the SMS (as the e-service and the desk do);
+    # the answer then says that no SMS will come, and why, instead of "activated".
+    stopped = ""
+    if action in TURNS_ON:
+        facts, decision = selectors.sms_status(patient, clinic=kwargs["handled_at_clinic"])
+        stopped = selectors.no_sms_despite_consent(facts.state, decision)
+    if stopped:
+        messages.warning(request, TURNS_ON[action] % stopped)
     else:
         messages.success(request, _(done))
     return redirect("patient", patient_id=patient.pk)
+
+
+# Changes that should make SMS come, and what staff are told when something beyond the
+# patient's wish still stops them (rules 3.1: protected identity, no number, …).
+TURNS_ON = {
+    "activate": _lazy("Sms-påminnelse är aktiverad, men inga sms skickas: %s"),
+    "unblock": _lazy("Blockeringen är borttagen, men inga sms skickas: %s"),
+    "unblock-clinic": _lazy("Blockeringen av mottagningen är borttagen, men inga sms skickas: %s"),
+    "guardian-number": _lazy("Vårdnadshavarens nummer är registrerat, men inga sms skickas: %s"),
+}

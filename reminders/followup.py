@@ -13,8 +13,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from bookings.models import Clinic, Guardianship, Patient
-from bookings.selectors import unit_clinic_ids
+from bookings.models import Clinic, Patient
+from bookings.selectors import family_protected, unit_clinic_ids
 from consent.reasons import Reason, reason_label
 from core.errors import Conflict, DomainError
 
@@ -31,20 +31,11 @@ class HistoryRow:
     number: str  # the number it went to; a protected person's is never shown
 
 
-def _protected(patient: Patient) -> bool:
-    """A protected person's numbers are never shown: the patient's own, or any number of a
-    child whose guardian is protected (rules 3.10)."""
-    return (
-        patient.protected_identity
-        or Guardianship.objects.filter(child=patient, guardian__protected_identity=True).exists()
-    )
-
-
 def sms_history(patient: Patient, *, limit: int = 200) -> list[HistoryRow]:
     """Every message planned for the patient's contacts, newest contact first: contact time
     and clinic, kind, status, the reason in Swedish, the number, sent and delivered times
     and the gateway. One query (and one for guardians)."""
-    hidden = _protected(patient)
+    hidden = family_protected(patient)
     messages = (
         Message.objects.filter(appointment__patient=patient)
         .select_related("appointment__clinic")

@@ -13,12 +13,15 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
+from bookings.identity import parse_hsa_id
 from bookings.models import Clinic
 from bookings.units import clinics_for, current_clinic
 from consent.access.models import AccessLog
 from consent.access.services import access_log_record_many
 from consent.reasons import reason_label
+from core.errors import DomainError
 from core.exports import csv_response, xlsx_response
+from core.params import page_number
 from core.staff import REPORT_ROLES, role_required
 from reminders.followup import failed_sms_open_count
 from reminders.models import Status
@@ -39,7 +42,10 @@ def _view(request: HttpRequest) -> str:
 
 
 def _clinic_for(request: HttpRequest, hsa_id: str) -> Clinic:
-    clinic = Clinic.objects.filter(hsa_id=hsa_id.upper()).first()
+    try:
+        clinic = Clinic.objects.filter(hsa_id=parse_hsa_id(hsa_id)).first()
+    except DomainError:
+        raise Http404 from None
     if clinic is None:
         raise Http404
     if not clinics_for(request.user).filter(pk=clinic.pk).exists():
@@ -124,8 +130,7 @@ def _patient_rows(patients: Iterator[left_out.ExcludedPatient]) -> Iterator[tupl
 def exclusions_clinic(request: HttpRequest, hsa_id: str) -> HttpResponse:
     """On screen a page at a time; the downloads hold the whole list."""
     clinic = _clinic_for(request, hsa_id)
-    raw = request.GET.get("sida", "1")
-    page = int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    page = page_number(request.GET.get("sida")) or 1
     view = _view(request)
     protected, total, patients = left_out.excluded_patients_page(
         clinic, page=page, size=PAGE_SIZE, view=view
@@ -224,7 +229,10 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
     clinics = clinics_for(request.user)
     chosen = request.GET.get("clinic")
     if chosen:
-        clinics = clinics.filter(hsa_id=chosen)
+        try:
+            clinics = clinics.filter(hsa_id=parse_hsa_id(chosen))
+        except DomainError:
+            raise Http404 from None
     months = selectors.monthly_outcomes(clinics)
     deliveries = selectors.delivery(clinics)
     baseline = selectors.baseline_rate(clinics)

@@ -12,12 +12,13 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 from fhir.resources.R4B.patient import Patient as FhirPatient
 from fhir.resources.R4B.resource import Resource
-from rest_framework import exceptions, parsers, permissions, renderers
+from rest_framework import permissions, renderers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api_base import ApiView
 from core.models import Scope
+from core.parsers import JsonParser
 from core.serializers import path_value
 from core.signals import patient_data_read
 
@@ -34,17 +35,11 @@ class FhirJsonRenderer(renderers.JSONRenderer):
     format = "json"  # FHIR's `_format=json` means either media type
 
 
-class FhirJsonParser(parsers.JSONParser):
+class FhirJsonParser(JsonParser):
     """JSON in, as FHIR's own media type or plain JSON; a body nested too deep to read is
-    bad input (400), not a crash."""
+    bad input (400), not a crash (core.parsers, as for every API body)."""
 
     media_type = FHIR_JSON
-
-    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise exceptions.ParseError("JSON-innehållet är för djupt nästlat.") from None
 
 
 class PlainJsonParser(FhirJsonParser):

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from bookings.identity import parse_personal_id
 from bookings.models import Clinic
 from core.errors import DomainError
+from core.fields import CareDateField
 
 from .models import AccessLog
 
@@ -36,10 +37,10 @@ class AuditFilterForm(forms.Form):
             *AccessLog.Action.choices,
         ],
     )
-    date_from = forms.DateField(
+    date_from = CareDateField(
         label=_("Från och med"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    date_to = forms.DateField(
+    date_to = CareDateField(
         label=_("Till och med"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 

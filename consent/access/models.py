@@ -33,6 +33,10 @@ class AccessLog(AppendOnlyModel):
         API_APPOINTMENT = "api_appointment", _("Bokad kontakt via API")
         API_MESSAGES = "api_messages", _("Meddelanden via API")
         API_CASE = "api_case", _("E-tjänstärende via API")
+        # Reading the log itself: it names the patients it is about.
+        AUDIT_LIST = "audit_list", _("Listad i granskningen av loggen")
+        AUDIT_DOWNLOAD = "audit_download", _("Med i nedladdad logg")
+        API_ACCESS_LOG = "api_access_log", _("Åtkomstloggen via API")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

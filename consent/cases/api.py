@@ -14,7 +14,7 @@ from core.models import ApiClient, Scope
 from core.serializers import ExternalIdField, StrictSerializer
 
 from ..access.models import AccessLog
-from ..access.services import access_log_record
+from ..access.services import access_log_record, access_log_record_many
 from .models import CaseAction, CaseStatus, EServiceCase
 from .services import CaseRequest, case_receive
 
@@ -68,6 +68,13 @@ class CaseCreateApi(ApiView):
         data.is_valid(raise_exception=True)
         client: ApiClient = request.auth  # type: ignore[assignment]
         case, created = case_receive(request=CaseRequest(**data.validated_data), client=client)
+        if not created:  # the stored case answers, with its status and reply: a read
+            access_log_record_many(
+                actor=client,
+                clinic=None,
+                action=AccessLog.Action.API_CASE,
+                patient_ids=[case.subject_id],
+            )
         return Response(CaseOutputSerializer(case).data, status=201 if created else 200)
 
 

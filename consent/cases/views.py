@@ -16,7 +16,7 @@ from core.errors import DomainError
 from core.staff import CARE_ROLES, AuthedRequest, role_required
 
 from ..access.models import AccessLog
-from ..access.services import access_log_record, access_log_record_many
+from ..access.services import access_log_record_many
 from ..rules import GUARDIAN_SMS_AGE_LIMIT, age_on
 from ..selectors import sms_status_for_staff
 from . import services
@@ -64,11 +64,11 @@ def _case_for(request: AuthedRequest, case_id: int) -> EServiceCase:
 @role_required(*CARE_ROLES)
 def case_detail(request: AuthedRequest, case_id: int) -> HttpResponse:
     case = _case_for(request, case_id)
-    access_log_record(
+    access_log_record_many(  # the subject, and the guardian who submitted it
         actor=request.user,
         clinic=current_clinic(request),
         action=AccessLog.Action.CASE_VIEW,
-        patient=case.subject,
+        patient_ids=[case.subject_id, case.submitted_by_id],
     )
     reject_form = CaseDecisionForm(outcome=CaseStatus.REJECTED, action=case.action)
     return render(

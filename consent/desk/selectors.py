@@ -20,13 +20,7 @@ from bookings.selectors import unit_clinic_ids
 
 from .. import rules
 from ..models import ExcludedAtClinic
-from ..reasons import (
-    WISH_REASONS,
-    Reason,
-    beyond_wish,
-    beyond_wish_and_number,
-    reason_label,
-)
+from ..reasons import WISH_REASONS, Reason, beyond_wish, reason_label
 from ..selectors import facts_for_patients
 from .models import ArrivalQuestion, NoShow
 from .services import undoable
@@ -63,11 +57,10 @@ class DeskRow:
 
     @property
     def can_activate(self) -> bool:
-        """Whether the patient's wish (and perhaps a number still to come) is all that
-        stops the SMS: "aktivera nu" is offered."""
-        reasons = self.decision.reasons
-        wish = any(r in WISH_REASONS for r in reasons)
-        return wish and not beyond_wish_and_number(reasons)
+        """Whether the patient's own wish stops the SMS (not activated, blocked): activating
+        records the wish, also when something beyond it stops the SMS as well (the desk
+        then says so, as the patient page does)."""
+        return any(reason in WISH_REASONS for reason in self.decision.reasons)
 
     @property
     def activate_label(self) -> str:

@@ -17,7 +17,7 @@ from core.errors import Conflict, DomainError
 
 from .. import rules
 from ..models import Channel, ExcludedAtClinic
-from ..reasons import Reason, beyond_wish, beyond_wish_and_number, reason_label
+from ..reasons import Reason, beyond_wish
 from ..selectors import decision_for, snapshot_of
 from ..services import (
     consent_activate,
@@ -49,10 +49,11 @@ def arrival_register(
     central reception records "not asked". "Aktivera nu" activates reminders (and lifts a
     block of the contact's clinic) with channel `arrival_desk`, handled at `at`; for a
     resident the migration left out, the clinics in `reblock` (of those they had blocked)
-    are blocked again in the same go. Where only a number is missing (none in 1177, no
-    guardian's), reminders are activated all the same and wait for the number. It is
-    refused when something else stops the SMS (protected identity, …): that is outcome
-    "cannot", with the reason stored. All in one transaction."""
+    are blocked again in the same go. The wish is recorded even when something beyond it
+    stops the SMS (protected identity, no number, …), as on the patient page and through
+    the e-service: the answer then stores that reason, and the desk says no SMS will come
+    (or, where only a number is missing, what to tell the patient).
+    Outcome "cannot" records such a reason without a wish. All in one transaction."""
     with transaction.atomic():
         clinic = appointment.clinic
         _served_here(appointment, at)
@@ -71,13 +72,7 @@ def arrival_register(
         obstacles = beyond_wish(decision.reasons)
         reason = ""
         if outcome == ArrivalOutcome.ACTIVATED:
-            refused = beyond_wish_and_number(decision.reasons)
-            if refused:
-                raise DomainError(
-                    "Sms kan inte aktiveras: " + reason_label(refused[0]),
-                    field="outcome",
-                    code="cannot_activate",
-                )
+            reason = (obstacles or [""])[0]
             common: dict[str, Any] = {
                 "patient": appointment.patient,
                 "actor": actor,

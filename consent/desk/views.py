@@ -16,10 +16,12 @@ from bookings.models import Appointment, Clinic, Patient
 from bookings.selectors import unit_clinic_ids
 from bookings.units import current_clinic
 from core.errors import DomainError
+from core.params import object_id
 from core.staff import CARE_ROLES, AuthedRequest, role_required
 
 from ..access.models import AccessLog
 from ..access.services import access_log_record_many
+from ..reasons import NUMBER_REASONS, reason_label
 from ..selectors import decision_for
 from .models import ArrivalOutcome
 from .selectors import desk_rows, number_advice
@@ -79,7 +81,7 @@ def _desk_appointment(request: AuthedRequest, appointment_id: int) -> tuple[Appo
 def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
     appointment, unit = _desk_appointment(request, appointment_id)
     try:
-        reblock = [int(pk) for pk in request.POST.getlist("reblock") if pk.isdigit()]
+        reblock = [pk for raw in request.POST.getlist("reblock") if (pk := object_id(raw))]
         question = arrival_register(
             appointment=appointment,
             actor=request.user,
@@ -98,6 +100,12 @@ def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
             advice = _number_advice(appointment)
             text += " " + _("Sms-påminnelser är aktiverade.") + (f" {advice}" if advice else "")
         messages.success(request, text + " " + _undo_hint())
+        if question.reason and question.reason not in NUMBER_REASONS:
+            messages.warning(
+                request,
+                _("Sms-påminnelse är aktiverad, men inga sms skickas: %s")
+                % reason_label(question.reason),
+            )
     return redirect(_back_to_row(appointment))
 
 

@@ -89,16 +89,21 @@ def test_activate_now_lifts_a_block_of_this_clinic(desk: dict[str, Any]) -> None
     assert snapshot_of(patient).blocked_clinics == frozenset()
 
 
-def test_patient_who_cannot_get_sms_cannot_be_activated_and_nothing_changes(
+def test_activating_a_patient_with_no_number_records_the_wish_and_says_no_sms_will_come(
     desk: dict[str, Any],
 ) -> None:
-    appointment = book(desk["clinic"], PatientFactory(protected_identity=True))
+    """As on the patient page: the wish is kept (a number added in 1177 later brings the
+    SMS), and the desk tells the truth about what happens now."""
+    appointment = book(desk["clinic"], PatientFactory(mobile_number=""))
     page = arrive(desk, appointment, "activated").content.decode()
-    assert "Sms kan inte aktiveras: Skyddad identitet" in page
+    assert "Sms-påminnelse är aktiverad, men inga sms skickas: Inget mobilnummer i 1177" in page
     appointment.refresh_from_db()
-    assert appointment.status == "booked"
-    assert not ConsentEvent.objects.exists()
-    assert not ArrivalQuestion.objects.exists()
+    assert appointment.status == "arrived"
+    assert ConsentEvent.objects.get().action == "activate"
+    assert ArrivalQuestion.objects.values_list("outcome", "reason").get() == (
+        "activated",
+        "no_mobile_number",
+    )
 
 
 def test_cannot_stores_the_reason(desk: dict[str, Any]) -> None:
