@@ -12,6 +12,16 @@ lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && \
 	SECRET_KEY=lint-only-key-that-signs-nothing-0123456789 .venv/bin/mypy .
 
+# The benchmarks, each against a baseline measured in the same run (figures to print, not
+# tests; about half an hour on two cores). One at a time: .venv/bin/python bench/<name>.py
+bench:
+	scripts/bootstrap.sh requirements-dev.txt
+	.venv/bin/python bench/dispatch.py
+	.venv/bin/python bench/gateway.py
+	.venv/bin/python bench/api.py
+	.venv/bin/python bench/reports.py
+	.venv/bin/python bench/scaleout.py
+
 # Mutation testing of the core rules (minutes; not part of `make test`): bench/mutation.py.
 mutation:
 	scripts/bootstrap.sh requirements-dev.txt

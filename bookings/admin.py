@@ -2,18 +2,24 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.models import User
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group, User
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from core.admin_utils import PatientReadLoggedMixin, ReadOnlyAdminMixin, ReadOnlyTabularInline
 from core.errors import DomainError
 from core.models import StaffIdentity
+from core.staff import Role
 
 from . import services
+from .contact import guardian_for_staff, number_for_staff
 from .identity import parse_hsa_id
 from .models import Clinic, Guardianship, Patient
+from .texts import SEGMENT_LENGTH, longest_reminder, septets
 
 
 class ClinicForm(forms.ModelForm):
@@ -26,7 +32,6 @@ class ClinicForm(forms.ModelForm):
             "self_checkin",
             "arrival_question",
             "serves",
-            "staff",
         ]
 
     def clean_sms_name(self) -> str:
@@ -42,10 +47,28 @@ class ClinicAdmin(admin.ModelAdmin):
     list_display = ["name", "hsa_id", "sms_name", "self_checkin", "arrival_question"]
     search_fields = ["name", "hsa_id", "sms_name"]
     list_filter = ["self_checkin", "arrival_question"]
-    filter_horizontal = ["staff", "serves"]
+    filter_horizontal = ["serves"]
+    readonly_fields = ["longest_sms"]
+
+    class Media:
+        js = ["js/admin-a11y.js"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Clinic | None = None) -> list[str]:
-        return ["hsa_id"] if obj else []
+        return ["hsa_id", "longest_sms"] if obj else ["longest_sms"]
+
+    @admin.display(description="längsta påminnelsen")
+    def longest_sms(self, clinic: Clinic | None) -> str:
+        """The reminder on the longest date it carries, with the clinic's SMS name (staff
+        are set on each user's own page)."""
+        if clinic is None or not clinic.sms_name:
+            return "Visas när sms-namnet är sparat."
+        text = longest_reminder(clinic_sms_name=clinic.sms_name)
+        return format_html(
+            "<q>{}</q><br>{} av {} tecken (ett sms).",
+            text,
+            septets(text),
+            SEGMENT_LENGTH,
+        )
 
     def save_model(self, request: HttpRequest, obj: Clinic, form: Any, change: bool) -> None:
         saved, _ = services.clinic_upsert(
@@ -60,10 +83,21 @@ class ClinicAdmin(admin.ModelAdmin):
 
 
 class GuardianshipInline(ReadOnlyTabularInline):
+    """The child's registered guardians, by personnummer unless that is a protected
+    person's contact data (rules 3.10: the guardian's, or the child's)."""
+
     model = Guardianship
     fk_name = "child"
-    fields = ["guardian"]
+    fields = ["guardian_identity"]
+    readonly_fields = ["guardian_identity"]
     verbose_name_plural = "Vårdnadshavare (från folkbokföringen)"
+
+    @admin.display(description="vårdnadshavare")
+    def guardian_identity(self, link: Guardianship) -> str:
+        return guardian_for_staff(link.guardian, link.child)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Guardianship]:
+        return super().get_queryset(request).select_related("guardian", "child")
 
 
 @admin.register(Patient)
@@ -72,7 +106,7 @@ class PatientAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     and above all never the 1177 number (it would break the link)."""
 
     list_display = [
-        "display_id",
+        "personnummer",
         "family_name",
         "given_name",
         "protected_identity",
@@ -80,7 +114,7 @@ class PatientAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         "synced_1177_at",
         "link_broken",
     ]
-    # The number only through `number`, which hides a protected person's (SPEC 3.10).
+    # The number only through `number`, which hides a protected person's (rules 3.10).
     exclude = ["mobile_number"]
     readonly_fields = ["number"]
     search_fields = ["personal_id", "family_name", "given_name"]
@@ -92,11 +126,13 @@ class PatientAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     def patients_shown(self, obj: Patient) -> set[int | None]:
         return {obj.pk, *obj.guardianships.values_list("guardian_id", flat=True)}
 
+    @admin.display(description="personnummer", ordering="personal_id")
+    def personnummer(self, patient: Patient) -> str:
+        return patient.display_id
+
     @admin.display(description="mobilnummer från 1177")
     def number(self, patient: Patient) -> str:
-        if patient.protected_identity:
-            return "skyddad identitet – visas inte"
-        return patient.mobile_number or "–"
+        return number_for_staff(patient.mobile_number, patient) or "–"
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Patient], search_term: str
@@ -143,6 +179,54 @@ class StaffIdentityInline(admin.StackedInline):
     has_change_permission = has_delete_permission = has_add_permission  # type: ignore[assignment]
 
 
+class RoleChoiceField(forms.ModelMultipleChoiceField):
+    """The role groups by their Swedish names."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        try:
+            return str(Role(obj.name).label)
+        except ValueError:
+            return str(obj.name)
+
+
+def _role_field() -> RoleChoiceField:
+    return RoleChoiceField(
+        label="Roll",
+        queryset=Group.objects.filter(name__in=Role.values).order_by("name"),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Vad användaren får göra. Oftast en roll.",
+    )
+
+
+def _clinics_field() -> forms.ModelMultipleChoiceField:
+    return forms.ModelMultipleChoiceField(
+        label="Mottagningar",
+        queryset=Clinic.objects.order_by("name"),
+        widget=FilteredSelectMultiple("mottagningar", is_stacked=False),
+        required=False,
+        help_text="Mottagningarna användaren arbetar på (regionala administratörer ser alla).",
+    )
+
+
+class StaffUserChangeForm(UserChangeForm):  # type: ignore[type-arg]
+    groups = _role_field()
+    clinics = _clinics_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["clinics"].initial = list(self.instance.clinics.all())
+
+
+class StaffUserCreationForm(AdminUserCreationForm):  # type: ignore[type-arg]
+    groups = _role_field()
+    clinics = _clinics_field()
+
+    class Meta(AdminUserCreationForm.Meta):  # type: ignore[name-defined,misc]
+        fields = ("username", "first_name", "last_name", "groups")
+
+
 class StaffUserAdmin(UserAdmin):
     """Users for regional admins: they give roles (groups), clinics and the HSA-id the
     login matches, but only a superuser may make or change a superuser or hand out single
@@ -150,9 +234,50 @@ class StaffUserAdmin(UserAdmin):
     giving it their own HSA-id or a password of their choosing)."""
 
     inlines = [StaffIdentityInline]
+    form = StaffUserChangeForm
+    add_form = StaffUserCreationForm
+    # A receptionist is set up on one page: name, password, role, clinics and the HSA-id
+    # the region's login matches (the inline below).
+    add_fieldsets = (
+        (None, {"fields": ("username", "first_name", "last_name", "usable_password")}),
+        ("Lösenord", {"fields": ("password1", "password2")}),
+        ("Roll och mottagningar", {"fields": ("groups", "clinics")}),
+    )
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Person", {"fields": ("first_name", "last_name", "email")}),
+        ("Roll och mottagningar", {"fields": ("groups", "clinics")}),
+        ("Behörighet", {"fields": ("is_active", "is_staff", "is_superuser", "user_permissions")}),
+        ("Datum", {"fields": ("last_login", "date_joined")}),
+    )
+    list_display = ["username", "first_name", "last_name", "roles", "is_active"]
+    list_filter = ["groups", "is_active"]
+
+    class Media:
+        js = ["js/admin-a11y.js"]
+
+    @admin.display(description="roll")
+    def roles(self, user: User) -> str:
+        names = []
+        for group in user.groups.all():
+            try:
+                names.append(str(Role(group.name).label))
+            except ValueError:
+                names.append(group.name)
+        return ", ".join(names)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return super().get_queryset(request).prefetch_related("groups")
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if "clinics" in form.cleaned_data:
+            services.staff_user_clinics_set(
+                user=form.instance, clinics=form.cleaned_data["clinics"]
+            )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        fields = list(super().get_readonly_fields(request, obj))
+        fields = [*super().get_readonly_fields(request, obj), "last_login", "date_joined"]
         if not request.user.is_superuser:  # type: ignore[union-attr]
             fields += ["is_superuser", "user_permissions"]
         return fields

@@ -1,4 +1,4 @@
-"""Registry endpoints (SPEC 5.1): clinics and patients, written by the register/1177 sync."""
+"""Registry endpoints (contract 1): clinics and patients, written by the register/1177 sync."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from core.signals import patient_data_read
 from . import selectors, services
 from .models import Appointment, AppointmentStatus, Clinic, ContactType, Patient
 from .serializers import (
+    DeceasedAtField,
     HsaIdField,
     MobileNumberField,
     PersonalIdField,
@@ -71,6 +72,7 @@ class PatientSyncApi(ApiView):
         mobile_number = MobileNumberField(allow_null=True)
         sms_consent_1177 = StrictBooleanField()
         guardians = serializers.ListField(child=PersonalIdField(), max_length=10)
+        deceased_at = DeceasedAtField(required=False, allow_null=True)
 
     class OutputSerializer(serializers.ModelSerializer):
         guardians = serializers.SerializerMethodField()
@@ -89,6 +91,7 @@ class PatientSyncApi(ApiView):
                 "sms_consent_1177",
                 "synced_1177_at",
                 "link_broken",
+                "deceased_at",
                 "guardians",
             ]
 
@@ -104,7 +107,9 @@ class PatientSyncApi(ApiView):
         request=InputSerializer,
         responses={200: OutputSerializer, 201: OutputSerializer, **problems(400, 401, 403)},
         description="The population register / 1177 sync of one patient. "
-        "`sms_consent_1177` is stored and never activates reminders.",
+        "`sms_consent_1177` is stored and never activates reminders. `deceased_at` set: "
+        "no SMS is ever sent for the patient, and their pending messages are suppressed "
+        "at once (reason `deceased`); null: not deceased; left out: unchanged.",
     )
     def put(self, request: Request, personal_id: str) -> Response:
         pid = path_value(PersonalIdField(), "personal_id", personal_id)

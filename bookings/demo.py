@@ -140,3 +140,8 @@ def landline(rng: random.Random) -> str:
 def birth_date_for_age(rng: random.Random, today: date, low: int, high: int) -> date:
     days = rng.randrange(low * 365 + 1, high * 365 + 364)
     return today - timedelta(days=days)
+
+
+def years_between(earlier: date, later: date) -> int:
+    """Whole years from `earlier` to `later` (an age)."""
+    return later.year - earlier.year - ((later.month, later.day) < (earlier.month, earlier.day))

@@ -41,7 +41,7 @@ class PersonalId:
     is_coordination_number: bool
 
 
-# re.ASCII: \d would also match fullwidth and other scripts' digits (SPEC 3.10).
+# re.ASCII: \d would also match fullwidth and other scripts' digits (rules 3.10).
 _PID_SHAPE = re.compile(r"^(\d{6}|\d{8})[-+]?\d{4}$", re.ASCII)
 
 
@@ -120,6 +120,17 @@ def is_mobile_number(e164: str | None) -> bool:
 
 
 # HSA-id: country code, the organisation number, a dash and a local part (at most 31).
+def mask_number(e164: str) -> str:
+    """A number to confirm with the patient without reading it out to the room: the
+    Swedish prefix and the last four digits (+46701234567 → 070-••• 45 67). Only a masking
+    template filter or selector calls this; a protected person's number is never shown."""
+    digits = "".join(ch for ch in e164 if ch.isdigit())
+    if e164.startswith("+46") and len(digits) >= 9:
+        national = "0" + digits[2:]
+        return f"{national[:3]}-••• {national[-4:-2]} {national[-2:]}"
+    return "••• " + digits[-4:] if len(digits) >= 4 else "•••"
+
+
 _HSA_ID = re.compile(r"^SE\d{10}-[A-Z0-9]{1,18}$", re.ASCII)
 
 

@@ -41,7 +41,7 @@ class Clinic(models.Model):
     )
     # A central reception registers arrivals for the clinics it serves: its desk lists
     # their contacts, and whether the SMS question is asked follows the reception's own
-    # `arrival_question`, not the clinic's (SPEC 3.5b).
+    # `arrival_question`, not the clinic's (rules 3.5b).
     serves = models.ManyToManyField(
         "self",
         symmetrical=False,
@@ -60,6 +60,28 @@ class Clinic(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class LastUnit(models.Model):
+    """The unit a staff user last chose to work at. The desk is a shared computer where
+    people log in each shift: the next login starts where they last worked, not at the
+    first clinic in the alphabet."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="last_unit",
+    )
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    chosen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("senast vald enhet")
+        verbose_name_plural = _("senast valda enheter")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.clinic_id}"
 
 
 class NumberSource(models.TextChoices):
@@ -82,13 +104,17 @@ class Patient(models.Model):
         _("nummerkälla"), max_length=8, choices=NumberSource.choices, blank=True, default=""
     )
     synced_1177_at = models.DateTimeField(_("senast synkad från 1177"), null=True, blank=True)
-    # Stored because 1177 sends it; it never activates reminders (SPEC 1).
+    # Stored because 1177 sends it; it never activates reminders (rules 1).
     sms_consent_1177 = models.BooleanField(_("sms-samtycke i 1177"), default=False)
     link_broken = models.BooleanField(
         _("koppling till 1177 bruten"),
         default=False,
         help_text=_("Numret har ändrats för hand; återställs vid nästa synk från 1177."),
     )
+    # When the population register reports the patient deceased (the date of death, or the
+    # time of the report when the register gives none). Nobody gets an SMS for them again,
+    # and their pending messages are suppressed when it is set (rules 3.1).
+    deceased_at = models.DateTimeField(_("avliden"), null=True, blank=True)
     guardians: models.ManyToManyField[Patient, Guardianship] = models.ManyToManyField(
         "self",
         through="Guardianship",
@@ -119,8 +145,12 @@ class Patient(models.Model):
 class Guardianship(models.Model):
     """A registered guardian (vårdnadshavare) of a child, from the population register."""
 
-    child = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="guardianships")
-    guardian = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="wards")
+    child = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="guardianships", verbose_name=_("barn")
+    )
+    guardian = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="wards", verbose_name=_("vårdnadshavare")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -134,7 +164,9 @@ class Guardianship(models.Model):
         verbose_name_plural = _("vårdnadshavare")
 
     def __str__(self) -> str:
-        return f"{self.guardian} → {self.child}"
+        # Names no guardian: the admin prints it beside every row, and a protected
+        # guardian's (or a protected child's guardian's) identity is never shown (rules 3.10).
+        return f"vårdnadshavare till {self.child}"
 
 
 class AppointmentStatus(models.TextChoices):

@@ -9,7 +9,7 @@ import time
 from core.errors import DomainError, NotFound
 
 from . import identity
-from .models import Appointment, Clinic, Patient
+from .models import Appointment, Clinic, Guardianship, Patient
 
 
 def patient_get(personal_id: str, *, field: str | None = None) -> Patient:
@@ -32,6 +32,16 @@ def clinic_get(hsa_id: str, *, field: str | None = None) -> Clinic:
         if field:
             raise DomainError(message, field=field, code="unknown_clinic") from None
         raise NotFound(message) from None
+
+
+def family_protected(patient: Patient) -> bool:
+    """Whether the numbers of a patient's SMS are hidden from staff and API clients: the
+    patient, or any of their registered guardians, has a protected identity (rules 3.10;
+    a guardian who became protected after an SMS too)."""
+    return (
+        patient.protected_identity
+        or Guardianship.objects.filter(child=patient, guardian__protected_identity=True).exists()
+    )
 
 
 def unit_clinic_ids(unit: Clinic) -> list[int]:

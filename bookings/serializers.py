@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
 
 from core.errors import DomainError
-from core.serializers import EXTERNAL_ID_PATTERN, domain_to_validation
+from core.serializers import EXTERNAL_ID_PATTERN, AwareDateTimeField, domain_to_validation
 
 from . import identity
 
@@ -59,6 +60,30 @@ class MobileNumberField(serializers.CharField):
             return identity.parse_mobile_number(text)
         except DomainError as error:
             raise domain_to_validation(error) from None
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "date-time",
+        "nullable": True,
+        "example": "2026-03-01T00:00:00+01:00",
+        "description": "When the population register says the patient died (null: not "
+        "deceased; left out: unchanged). No SMS is sent for a deceased patient.",
+    }
+)
+class DeceasedAtField(AwareDateTimeField):
+    """An aware ISO 8601 time like every other, except that a death may lie before 2000
+    (the register reports deaths at every age); the service checks it lies between the
+    birth date and now."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        try:
+            return super().to_internal_value(value)
+        except serializers.ValidationError as error:
+            if error.get_codes() != ["out_of_range"]:
+                raise
+        return parse_datetime(value.strip())
 
 
 def hsa_path(name: str = "hsa_id") -> OpenApiParameter:

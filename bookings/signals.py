@@ -1,4 +1,4 @@
-"""The signals this app sends to the apps above it (SPEC 4). Receivers connect in their
+"""The signals this app sends to the apps above it (architecture). Receivers connect in their
 `AppConfig.ready()` and run in the sender's transaction."""
 
 from __future__ import annotations
@@ -36,3 +36,7 @@ class AppointmentSnapshot:
 # kwargs: appointment (Appointment, as saved), previous (AppointmentSnapshot | None for a
 # new one), moment (datetime: when the change happened; a moved contact is "booked" then).
 appointment_changed = Signal()
+
+# Sent when the population register reports a patient deceased (each sync that does),
+# inside the sync's transaction. kwargs: patient (Patient, as saved), moment (datetime).
+patient_deceased = Signal()

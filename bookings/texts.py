@@ -1,4 +1,4 @@
-"""The two fixed SMS texts and the GSM-7 rules they must keep (SPEC 3.4). Pure.
+"""The two fixed SMS texts and the GSM-7 rules they must keep (rules 3.4). Pure.
 
 They live in the lowest app because the clinic registry must refuse an SMS name that would
 push a message past one segment, and the reminders app renders them.
@@ -104,6 +104,12 @@ def render_checkin(*, clinic_sms_name: str, local_start: datetime, link: str) ->
     return CHECKIN_TEMPLATE.format(
         clinic=normalise_gsm7(clinic_sms_name), time=_clock(local_start), link=normalise_gsm7(link)
     )
+
+
+def longest_reminder(*, clinic_sms_name: str) -> str:
+    """The reminder as it reads on the longest date it can carry (torsdag 30 september):
+    what the clinic form shows before an SMS name is saved."""
+    return REMINDER_TEMPLATE.format(clinic=normalise_gsm7(clinic_sms_name).strip(), **LONGEST_DATE)
 
 
 def sms_name_max_length(*, checkin_link_length: int) -> int:

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from core.staff import Role, has_role
 
-from .models import Clinic
+from .models import Clinic, LastUnit
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -28,8 +28,33 @@ def clinics_for(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Clini
 
 
 def current_clinic(request: HttpRequest) -> Clinic | None:
-    """The clinic the user works at right now (chosen in the header; default the first)."""
+    """The clinic the user works at right now: the one chosen in the header this session,
+    else where they last worked (kept across logins), else their first clinic that asks
+    the SMS question (a central reception, which does not ask, is rarely anyone's own
+    desk), else their first clinic. Read once per request."""
+    if hasattr(request, "_current_clinic"):
+        cached: Clinic | None = request._current_clinic
+        return cached
     allowed = clinics_for(request.user)
     chosen = request.session.get("clinic_id")
     clinic = allowed.filter(pk=chosen).first() if chosen else None
-    return clinic or request.user.clinics.order_by("name").first()  # type: ignore[union-attr]
+    if clinic is None and request.user.is_authenticated:
+        clinic = starting_unit(request.user, allowed)
+        if clinic is not None:
+            request.session["clinic_id"] = clinic.pk  # where this login started
+    request._current_clinic = clinic  # type: ignore[attr-defined]
+    return clinic
+
+
+def starting_unit(
+    user: AbstractBaseUser, allowed: models.QuerySet[Clinic] | None = None
+) -> Clinic | None:
+    """Where a user starts after logging in: the unit they last chose (if they may still
+    work there), else their first clinic that asks the SMS question, else their first."""
+    allowed = clinics_for(user) if allowed is None else allowed
+    last = LastUnit.objects.filter(user_id=user.pk).values_list("clinic_id", flat=True).first()
+    if last is not None:
+        clinic = allowed.filter(pk=last).first()
+        if clinic is not None:
+            return clinic
+    return Clinic.objects.filter(staff__pk=user.pk).order_by("-arrival_question", "name").first()

@@ -1,4 +1,4 @@
-"""Logs and request metrics without patient data (SPEC 5.6).
+"""Logs and request metrics without patient data (operations 3).
 
 Every request gets a request id (the proxy's `X-Request-ID` when it sends a sane one) and
 one log line with the route's *pattern* (never the path: API paths hold personnummer),

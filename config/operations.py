@@ -1,4 +1,4 @@
-"""What the region's operations team reads (SPEC 5.6): `/healthz` (the process runs),
+"""What the region's operations team reads (operations 3): `/healthz` (the process runs),
 `/readyz` (it can do its work: database, broker, beat, no late reminders) and `/metrics`
 (Prometheus text, behind `METRICS_TOKEN`). None of them touches patient data."""
 

@@ -1,4 +1,4 @@
-"""Settings. Every value can come from the environment (SPEC 5.4); the defaults run the
+"""Settings. Every value can come from the environment (operations 1); the defaults run the
 system on one machine with no server at all: SQLite under var/, the outbox SMS gateway and
 a file-system Celery broker."""
 
@@ -18,7 +18,7 @@ env = environ.Env(
 )
 
 DEBUG = env.bool("DEBUG")
-# Outside DEBUG every process refuses to start without a key of its own (SPEC 3.10): with
+# Outside DEBUG every process refuses to start without a key of its own (rules 3.10): with
 # the published development key anyone could sign sessions and delivery-report URLs.
 # `make run` keeps a random one under var/; production sets it in the environment.
 DEVELOPMENT_KEY = "insecure-local-only-key-change-me-in-production-0123456789"
@@ -67,8 +67,11 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-# Repeated failed logins lock the account and the address for a while (django-axes), on
-# the staff login and the admin's alike; a successful login resets the count.
+# Repeated failed logins lock the person at that address for a while (django-axes), on the
+# staff login and the admin's alike: LOGIN_FAILURE_LIMIT for one username from one address
+# (colleagues behind a clinic's NAT are not locked with them, and nobody elsewhere can
+# keep an admin locked), LOGIN_ADDRESS_FAILURE_LIMIT for one address whatever the names
+# (core.lockout). A successful login resets its own count.
 # Staff log in through the region's identity provider when one is configured (below);
 # passwords are then the break-glass way in for regional admins only.
 AUTHENTICATION_BACKENDS = [
@@ -78,14 +81,17 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("LOGIN_LOCKOUT_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "core.lockout.PairAndAddressLockout"
+AXES_USERNAME_CALLABLE = "core.lockout.login_username"
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=50)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "core.staff.client_address"
 # Proxies in front of the web processes whose X-Forwarded-For we trust (0: none; the
 # client's address is then REMOTE_ADDR). Rate limits and the lock-out count by it.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-# API request bodies larger than this are refused with 413 (SPEC 3.10).
+# API request bodies larger than this are refused with 413 (rules 3.10).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 
 ROOT_URLCONF = "config.urls"
@@ -115,7 +121,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     )
 else:
-    # Keep connections instead of opening one per request (SPEC 5.6). Two ways:
+    # Keep connections instead of opening one per request (operations 3). Two ways:
     # - persistent connections (the default): each process keeps its connection for
     #   DB_CONN_MAX_AGE seconds and checks it is alive before reusing it. Safe everywhere:
     #   gunicorn's workers, Celery's prefork children, `dispatch_reminders`.
@@ -147,7 +153,10 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},  # everyone's, break-glass admins' above all
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -200,7 +209,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["core.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["core.auth.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JsonParser"],
     "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -230,12 +239,14 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # The exchanges' table (kombu's default is ./control, in the working directory).
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
         "polling_interval": 0.2,
     }
@@ -247,14 +258,14 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
-# --- The product's own settings (SPEC 5.4) ---------------------------------------------
+# --- The product's own settings (operations 1) ---------------------------------------------
 SMS_GATEWAY = env.str("SMS_GATEWAY", default="outbox")
 SMS_SENDER = env.str("SMS_SENDER", default="RegHalland")
 ESERVICE_AUTO_APPLY = env.str("ESERVICE_AUTO_APPLY", default="off")
 # The self check-in link's base; its length counts against the one-segment budget.
 CHECKIN_BASE_URL = env.str("CHECKIN_BASE_URL", default="http://localhost:8000/c/")
 
-# Logs (SPEC 5.6): JSON lines in production, readable text locally; every line carries
+# Logs (operations 3): JSON lines in production, readable text locally; every line carries
 # the request id, the actor and the unit, and no line a personnummer or a phone number
 # (config.observability masks them, whatever wrote the line).
 LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
@@ -286,11 +297,11 @@ LOGGING = {
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # Celery's lines go through the same handler
 
-# --- Operations (SPEC 5.6) -------------------------------------------------------------
+# --- Operations (operations 3) -------------------------------------------------------------
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 READYZ_BROKER_TIMEOUT = env.float("READYZ_BROKER_TIMEOUT", default=2.0)
 
-# --- Staff sessions and transport (SPEC 3.10): shared clinic computers --------------------
+# --- Staff sessions and transport (rules 3.10): shared clinic computers --------------------
 # A session ends when the browser closes, after 30 minutes without a request, and 8 hours
 # after login whatever happens (core.staff.SessionLimitMiddleware).
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
@@ -334,7 +345,7 @@ ELKS46_API_URL = env.str("ELKS46_API_URL", default="https://api.46elks.com/a1")
 SINCH_API_URL = env.str("SINCH_API_URL", default="https://eu.sms.api.sinch.com")
 SINCH_SERVICE_PLAN_ID = env.str("SINCH_SERVICE_PLAN_ID", default="")
 SINCH_API_TOKEN = env.str("SINCH_API_TOKEN", default="")
-# Sending through a real gateway (SPEC 3.9): SMS in flight per dispatcher, SMS a second per
+# Sending through a real gateway (rules 3.9): SMS in flight per dispatcher, SMS a second per
 # gateway for all dispatchers (shared through CACHE_URL), how long one HTTP exchange may
 # take, when a gateway that keeps refusing connections is set aside for the next one, and
 # how long an SMS whose outcome is unknown waits for a report before it counts as failed.
@@ -345,7 +356,7 @@ SMS_GATEWAY_DOWN_AFTER = env.int("SMS_GATEWAY_DOWN_AFTER", default=3)
 SMS_GATEWAY_PAUSE = env.int("SMS_GATEWAY_PAUSE", default=60)
 SMS_UNKNOWN_SETTLE_MINUTES = env.int("SMS_UNKNOWN_SETTLE_MINUTES", default=15)
 # Days after which SMS texts and numbers, delivery-report payloads and e-service cases'
-# free text and numbers are erased (SPEC 3.10); statuses, reasons, times and counts stay.
+# free text and numbers are erased (rules 3.10); statuses, reasons, times and counts stay.
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
 # Where gateways can reach us (delivery-report webhooks).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")

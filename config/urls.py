@@ -8,6 +8,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+import bookings.fhir.urls
 import bookings.urls
 import consent.urls
 import reminders.urls
@@ -50,6 +51,8 @@ urlpatterns = [
     path("oidc/callback/", LoginCallback.as_view(), name="oidc_authentication_callback"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    # HL7 FHIR R4 beside the JSON API, on the same services (contract 2).
+    path("fhir/", include(bookings.fhir.urls.urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: no inline script, CSP holds.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -3,6 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from bookings.contact import guardian_for_staff, number_for_staff
 from core.admin_utils import PatientReadLoggedMixin, ReadOnlyAdminMixin
 
 from .models import (
@@ -23,7 +24,7 @@ class ConsentEventAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelA
         "patient",
         "action",
         "clinic",
-        "handled_at",
+        "handled_at_clinic",
         "channel",
         "actor_user",
         "actor_client",
@@ -31,7 +32,33 @@ class ConsentEventAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelA
     list_filter = ["action", "channel"]
     search_fields = ["patient__personal_id", "actor_user__username", "note"]
     date_hierarchy = "created_at"
-    list_select_related = ["patient", "clinic", "handled_at", "actor_user", "actor_client"]
+    list_select_related = ["patient", "clinic", "handled_at_clinic", "actor_user", "actor_client"]
+    # The guardian and their number only through the masks (rules 3.10).
+    fields = readonly_fields = (
+        "created_at",
+        "patient",
+        "action",
+        "clinic",
+        "guardian_identity",
+        "guardian_number",
+        "channel",
+        "handled_at_clinic",
+        "actor_user",
+        "actor_client",
+        "eservice_case",
+        "note",
+    )
+
+    def patients_shown(self, obj: ConsentEvent) -> set[int | None]:
+        return {obj.patient_id, obj.guardian_id}
+
+    @admin.display(description="vårdnadshavare")
+    def guardian_identity(self, event: ConsentEvent) -> str:
+        return guardian_for_staff(event.guardian, event.patient)
+
+    @admin.display(description="nummer")
+    def guardian_number(self, event: ConsentEvent) -> str:
+        return number_for_staff(event.number, event.patient, event.guardian)
 
 
 @admin.register(PatientConsent)
@@ -62,7 +89,6 @@ class StandardReplyAdmin(admin.ModelAdmin):
     {mottagning} and {blockerade}."""
 
     list_display = ["title", "outcome", "situation", "active", "order"]
-    list_editable = ["active", "order"]
     list_filter = ["outcome", "situation", "active"]
     fields = ["title", "outcome", "action", "situation", "text", "active", "order"]
 
@@ -77,14 +103,52 @@ class EServiceCaseAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelA
     def patients_shown(self, obj: EServiceCase) -> set[int | None]:
         return {obj.subject_id, obj.submitted_by_id}
 
-    list_display = ["created_at", "external_id", "received_at", "action", "status", "auto_applied"]
+    list_display = [
+        "created_at",
+        "external_id",
+        "received_at_clinic",
+        "action",
+        "status",
+        "auto_applied",
+    ]
     list_filter = ["status", "action", "auto_applied"]
     search_fields = ["external_id", "subject__personal_id"]
-    list_select_related = ["received_at"]
+    list_select_related = ["received_at_clinic"]
+    # Who submitted it and the number they gave only through the masks (rules 3.10).
+    fields = readonly_fields = (
+        "created_at",
+        "external_id",
+        "received_at_clinic",
+        "subject",
+        "submitter",
+        "action",
+        "clinic",
+        "number",
+        "message",
+        "status",
+        "standard_reply",
+        "reply",
+        "resolved_at",
+        "resolved_by",
+        "auto_applied",
+        "client",
+    )
+
+    @admin.display(description="inskickat av")
+    def submitter(self, case: EServiceCase) -> str:
+        if case.submitted_by_id == case.subject_id:
+            return case.subject.display_id
+        return guardian_for_staff(case.submitted_by, case.subject)
+
+    @admin.display(description="mobilnummer")
+    def number(self, case: EServiceCase) -> str:
+        return number_for_staff(case.mobile_number, case.subject, case.submitted_by)
 
 
 @admin.register(AccessLog)
-class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AccessLogAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The log names the patients it is about: reading it is a read of their data too."""
+
     list_display = ["created_at", "user", "clinic", "patient", "action", "searched_for"]
     list_filter = ["action"]
     search_fields = ["patient__personal_id", "user__username", "searched_for"]

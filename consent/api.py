@@ -1,4 +1,4 @@
-"""The SMS status of a patient (SPEC 5.1), from the who-receives decision."""
+"""The SMS status of a patient (contract 1), from the who-receives decision."""
 
 from __future__ import annotations
 

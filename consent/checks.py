@@ -1,4 +1,4 @@
-"""System checks of the consent settings (SPEC 5.4)."""
+"""System checks of the consent settings (operations 1)."""
 
 from __future__ import annotations
 

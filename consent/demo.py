@@ -39,7 +39,7 @@ def _consent(clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> None:
         common = {
             "patient": patient,
             "actor": actor,
-            "handled_at": rng.choice(clinics[:2]),
+            "handled_at_clinic": rng.choice(clinics[:2]),
             "channel": rng.choice(channels),
         }
         roll = rng.random()
@@ -61,7 +61,7 @@ def _consent(clinics: list[Clinic], users: dict[str, Any], stdout: Any) -> None:
                         number=demo.mobile(rng),
                         actor=actor,
                         channel=Channel.VISIT,
-                        handled_at=clinics[13],
+                        handled_at_clinic=clinics[13],
                     )
     _cases(clinics)
     stdout.write(f"Samtycken: {ConsentEvent.objects.count()} händelser.\n")
@@ -99,7 +99,7 @@ def _cases(clinics: list[Clinic]) -> None:
             case_receive(
                 request=CaseRequest(
                     external_id=ext,
-                    received_at=at.hsa_id,
+                    received_at_clinic=at.hsa_id,
                     submitted_by=submitter.personal_id,
                     subject=subject.personal_id,
                     action=action,
@@ -156,7 +156,7 @@ def _legacy_import(
             patient=exclusion.patient,
             actor=users["reception"],
             channel=Channel.ARRIVAL_DESK,
-            handled_at=clinic,
+            handled_at_clinic=clinic,
             note="Fick inga sms – aktiverad vid ankomst",
         )
     stdout.write(

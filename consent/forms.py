@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from bookings.contact import contact_hidden
 from bookings.identity import parse_personal_id
 from bookings.models import Clinic, Patient
 from core.errors import DomainError
@@ -27,7 +28,6 @@ class PatientSearchForm(forms.Form):
                 "autofocus": True,
                 "placeholder": "ÅÅÅÅMMDD-NNNN",
                 "inputmode": "numeric",
-                "accesskey": "s",
                 "autocomplete": "off",
             }
         ),
@@ -50,20 +50,37 @@ class ConsentActionForm(forms.Form):
     )
 
 
+def clinics_patients_block() -> Any:
+    """The clinics a patient may block: every clinic but the central receptions, which
+    send no reminders of their own (they register arrivals for others)."""
+    return Clinic.objects.filter(serves__isnull=True).order_by("name")
+
+
 class ClinicActionForm(ConsentActionForm):
     clinic = forms.ModelChoiceField(
-        label=_("Mottagning"), queryset=Clinic.objects.all(), empty_label=None
+        label=_("Mottagning"), queryset=Clinic.objects.none(), empty_label=None
     )
+
+    def __init__(self, *args: Any, choices: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = (  # type: ignore[attr-defined]
+            clinics_patients_block() if choices is None else choices
+        )
 
 
 class GuardianChoiceField(forms.ModelChoiceField):
-    """A child's guardians by personnummer, except a protected one, whose identity is never
-    shown (SPEC 3.10): staff can still pick them."""
+    """A child's guardians by personnummer, except where that is contact data of a
+    protected person (rules 3.10): a protected guardian's, and every guardian of a
+    protected child. Staff can still pick them (the option's value is an opaque id)."""
+
+    child: Patient | None = None
 
     def label_from_instance(self, obj: Any) -> str:
-        if obj.protected_identity:
+        if contact_hidden(obj):
             return str(_("Vårdnadshavare med skyddad identitet"))
-        return str(obj.display_id)
+        if contact_hidden(self.child):
+            return str(_("Vårdnadshavare (barnet har skyddad identitet)"))
+        return f"{obj.full_name} ({obj.display_id})" if obj.full_name else str(obj.display_id)
 
 
 class GuardianNumberForm(ConsentActionForm):
@@ -79,6 +96,7 @@ class GuardianNumberForm(ConsentActionForm):
     def __init__(self, *args: Any, child: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["guardian"].queryset = child.guardians.all()  # type: ignore[attr-defined]
+        self.fields["guardian"].child = child  # type: ignore[attr-defined]
 
 
 class GuardianRemoveForm(ConsentActionForm):
@@ -89,3 +107,4 @@ class GuardianRemoveForm(ConsentActionForm):
         self.fields["guardian"].queryset = Patient.objects.filter(  # type: ignore[attr-defined]
             pk__in=child.guardian_numbers.values("guardian_id")
         )
+        self.fields["guardian"].child = child  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""The migration import of the old system's consent export (SPEC 3.7, 5.3).
+"""The migration import of the old system's consent export (rules 3.7; contract 4).
 
 Residents without a block are migrated as `active`; residents with any blocked clinic are
 left out, exactly as in January, and recorded as exclusions with their blocked clinics.

@@ -14,14 +14,13 @@ refuses it and database triggers refuse it too.
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
-
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Clinic, Patient
+from core.append_only import AppendOnlyModel
 from core.models import ApiClient
 
 from . import rules
@@ -56,19 +55,7 @@ class Channel(models.TextChoices):
     ADMIN = "admin", _("Administration")
 
 
-class AppendOnlyQuerySet(models.QuerySet["ConsentEvent"]):
-    def update(self, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("Consent events are never updated.")
-
-    def delete(self) -> NoReturn:  # type: ignore[override]
-        raise AppendOnlyError("Consent events are never deleted.")
-
-
-class AppendOnlyError(Exception):
-    pass
-
-
-class ConsentEvent(models.Model):
+class ConsentEvent(AppendOnlyModel):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consent_events")
     action = models.CharField(_("åtgärd"), max_length=32, choices=Action.choices)
     # The clinic a clinic block is about (null for the other actions).
@@ -81,7 +68,7 @@ class ConsentEvent(models.Model):
         verbose_name=_("gäller mottagning"),
     )
     # The clinic where the request was handled (any clinic may handle any request).
-    handled_at = models.ForeignKey(
+    handled_at_clinic = models.ForeignKey(
         Clinic,
         on_delete=models.PROTECT,
         null=True,
@@ -126,8 +113,6 @@ class ConsentEvent(models.Model):
     )
     created_at = models.DateTimeField(_("tid"), db_default=Now(), db_index=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = _("samtyckeshändelse")
@@ -156,14 +141,6 @@ class ConsentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.patient} {self.created_at:%Y-%m-%d %H:%M}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("Consent events are never updated.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("Consent events are never deleted.")
 
     def facts(self) -> rules.EventFacts:
         return rules.EventFacts(
@@ -238,7 +215,7 @@ class LegacyImport(models.Model):
 
 class MigrationExclusion(models.Model):
     """A resident the migration left out because they had blocked at least one clinic
-    (SPEC 3.7). They do not know they no longer get reminders: reports find them here."""
+    (rules 3.7). They do not know they no longer get reminders: reports find them here."""
 
     patient = models.OneToOneField(
         Patient, on_delete=models.PROTECT, related_name="migration_exclusion"
@@ -281,23 +258,24 @@ class ExcludedAtClinic(models.Model):
 # when Django loads the app's models.
 from .access.models import AccessLog  # noqa: E402
 from .cases.models import CaseAction, CaseStatus, EServiceCase, StandardReply  # noqa: E402
-from .desk.models import ArrivalOutcome, ArrivalQuestion  # noqa: E402
+from .desk.models import ArrivalOutcome, ArrivalQuestion, DeskUndo, NoShow  # noqa: E402
 
 __all__ = [
     "AccessLog",
     "Action",
-    "AppendOnlyError",
     "ArrivalOutcome",
     "ArrivalQuestion",
     "CaseAction",
     "CaseStatus",
     "Channel",
     "ConsentEvent",
+    "DeskUndo",
     "EServiceCase",
     "ExcludedAtClinic",
     "GuardianNumber",
     "LegacyImport",
     "MigrationExclusion",
+    "NoShow",
     "PatientConsent",
     "StandardReply",
     "State",

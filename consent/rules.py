@@ -1,5 +1,5 @@
 """Pure consent rules: the projection of events onto a state, and the who-receives
-decision (SPEC 3.1, 3.2). No database; the services and selectors feed them facts."""
+decision (rules 3.1, 3.2). No database; the services and selectors feed them facts."""
 
 from __future__ import annotations
 
@@ -97,6 +97,7 @@ class GuardianFacts:
 
     protected_identity: bool
     number: str | None  # the guardian number registered for this child, if any
+    deceased: bool = False  # the register reports the guardian deceased: number unused
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ class PatientFacts:
     # Whether the population register has ever confirmed the patient (a 1177 sync). One
     # known only from the old system's export might have a protected identity.
     identity_confirmed: bool = True
+    # The population register reports the patient deceased: nobody gets an SMS for them.
+    deceased: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,16 +145,20 @@ def who_receives(facts: PatientFacts, *, clinic_id: int | None, on: date) -> Dec
     """Who gets an SMS about a contact at `clinic_id`, sent on the local date `on`.
 
     Either recipients and no reasons, or no recipients and every reason that applies, in
-    the order of SPEC 3.1. A clinic block is reported whenever the clinic is in the set,
+    the order of rules 3.1. A clinic block is reported whenever the clinic is in the set,
     whatever the state, so staff see every obstacle at once.
     For a child under 13 the SMS goes to the guardians' registered numbers; a protected
     guardian makes the child's SMS impossible (their numbers and the child's contacts
-    could reveal them). From the 13th birthday the child's own 1177 number is used.
+    could reveal them), and a deceased guardian's number is never used (the other
+    guardian's still is). From the 13th birthday the child's own 1177 number is used.
+    A deceased patient gets nothing, on any number.
     """
     reasons: list[str] = []
     child = age_on(facts.birth_date, on) < GUARDIAN_SMS_AGE_LIMIT
     if facts.protected_identity or (child and any(g.protected_identity for g in facts.guardians)):
         reasons.append(Reason.PROTECTED_IDENTITY)
+    if facts.deceased:
+        reasons.append(Reason.DECEASED)
     if not facts.identity_confirmed:
         reasons.append(Reason.IDENTITY_NOT_CONFIRMED)
     if facts.state == NOT_ACTIVATED:
@@ -170,7 +177,7 @@ def who_receives(facts: PatientFacts, *, clinic_id: int | None, on: date) -> Dec
         else:
             candidates.append(Recipient("patient", facts.mobile_number))
     else:
-        numbers = [g.number for g in facts.guardians if g.number]
+        numbers = [g.number for g in facts.guardians if g.number and not g.deceased]
         if not numbers:
             reasons.append(Reason.UNDER_13_NO_GUARDIAN_NUMBER)
         else:

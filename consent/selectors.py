@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookings.models import Clinic, Patient
 
@@ -19,7 +20,7 @@ from .models import (
     PatientConsent,
     State,
 )
-from .reasons import reason_label
+from .reasons import beyond_wish, reason_label
 
 
 def snapshot_of(patient: Patient) -> rules.ConsentSnapshot:
@@ -59,11 +60,21 @@ def sms_status(
 
 def sms_status_for_staff(patient: Patient, *, clinic: Clinic | None) -> dict[str, Any]:
     """What the patient and case pages show of a patient's SMS status: the state in
-    Swedish, the blocked clinics, and who would get an SMS from `clinic` or why nobody."""
+    Swedish, the blocked clinics, and who would get an SMS from `clinic` or why nobody.
+
+    Reminders may be activated (the patient's wish is kept) while something beyond the
+    wish stops every SMS (protected identity, no number, …): the state then says so, with
+    the first such reason, and is never shown as "on" (`state_class`)."""
     facts, decision = sms_status(patient, clinic=clinic)
+    stopped = no_sms_despite_consent(facts.state, decision)
     return {
         "state": facts.state,
-        "state_label": State(facts.state).label,
+        "state_class": "no_sms" if stopped else facts.state,
+        "state_label": (
+            _("Aktiverad, men inga sms skickas: %s") % stopped
+            if stopped
+            else State(facts.state).label
+        ),
         "blocked": clinics_named(facts.blocked_clinics),
         "decision": {
             "will_receive": decision.will_receive,
@@ -71,6 +82,16 @@ def sms_status_for_staff(patient: Patient, *, clinic: Clinic | None) -> dict[str
             "reasons": [reason_label(code) for code in decision.reasons],
         },
     }
+
+
+def no_sms_despite_consent(state: str, decision: rules.Decision) -> str:
+    """Why an active patient still gets no SMS, in Swedish: the first reason their wish
+    does not lift (protected identity, no number, …); empty when nothing beyond the wish
+    stops it, or when reminders are not active."""
+    obstacles = beyond_wish(decision.reasons)
+    if state != rules.ACTIVE or not obstacles:
+        return ""
+    return reason_label(obstacles[0])
 
 
 def decision_for(
@@ -83,7 +104,7 @@ def decision_for(
 def consent_history(patient: Patient) -> QuerySet[ConsentEvent]:
     return (
         ConsentEvent.objects.filter(patient=patient)
-        .select_related("clinic", "handled_at", "actor_user", "actor_client", "guardian")
+        .select_related("clinic", "handled_at_clinic", "actor_user", "actor_client", "guardian")
         .order_by("-created_at", "-id")
     )
 
@@ -101,7 +122,8 @@ def facts_for_patients(patient_ids: Iterable[int]) -> dict[int, rules.PatientFac
 
 def facts_from_rows(patients: list[Any]) -> dict[int, rules.PatientFacts]:
     """The facts from the patients' rows (id, birth date, protected, number, confirmed,
-    state, blocked clinics, guardians' protection flags, guardians' numbers)."""
+    deceased, state, blocked clinics, guardians' protection flags, guardians' numbers,
+    guardians' deceased flags)."""
     no_guardians: tuple[rules.GuardianFacts, ...] = ()
     no_blocks: frozenset[int] = frozenset()
     return {
@@ -112,11 +134,12 @@ def facts_from_rows(patients: list[Any]) -> dict[int, rules.PatientFacts]:
             state=state or rules.NOT_ACTIVATED,
             blocked_clinics=frozenset(blocked_at) if blocked_at else no_blocks,
             guardians=(
-                tuple(map(rules.GuardianFacts, guardian_protected, guardian_numbers))
+                tuple(map(rules.GuardianFacts, guardian_protected, guardian_numbers, guardian_died))
                 if guardian_protected
                 else no_guardians
             ),
             identity_confirmed=bool(confirmed),
+            deceased=bool(deceased),
         )
         for (
             pk,
@@ -124,10 +147,12 @@ def facts_from_rows(patients: list[Any]) -> dict[int, rules.PatientFacts]:
             protected,
             number,
             confirmed,
+            deceased,
             state,
             blocked_at,
             guardian_protected,
             guardian_numbers,
+            guardian_died,
         ) in patients
     }
 

@@ -1,11 +1,15 @@
-"""Every consent change. Each writes one append-only event and updates the projection in
-the same transaction, with the patient's projection row locked, so concurrent changes
-to one patient apply one after the other."""
+"""Every consent change goes through one write, `consent_event_record`: it appends an
+event and updates the projection in the same transaction, with the patient's projection
+row locked, so concurrent changes to one patient apply one after the other. How a change
+came about (who, which channel, where, note, case) is one parameter object, `Handling`;
+`consent_activate`, `consent_block`, … are that write for each kind of change."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Required, TypeAlias, TypedDict, Unpack
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,11 +29,8 @@ from .models import (
 )
 from .selectors import snapshot_of
 
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
-
-    # Who acts: a staff user, an API client, or None for the system itself.
-    Actor = AbstractBaseUser | ApiClient | None
+# Who acts: a staff user, an API client, or None for the system itself.
+Actor: TypeAlias = AbstractBaseUser | ApiClient | None
 
 
 def _actor_fields(actor: Actor) -> dict[str, object]:
@@ -50,7 +51,7 @@ def _lock_projection(patient: Patient) -> PatientConsent:
     return PatientConsent.objects.select_for_update().get(patient=patient)
 
 
-def store_snapshot(
+def projection_store(
     projection: PatientConsent, before: rules.ConsentSnapshot, after: rules.ConsentSnapshot
 ) -> None:
     """Write the difference between two snapshots to the projection tables."""
@@ -73,163 +74,104 @@ def store_snapshot(
             )
 
 
-def _record(
+class HandlingArgs(TypedDict, total=False):
+    """`Handling` as keyword arguments of the services below."""
+
+    actor: Required[Actor]
+    channel: Required[str]
+    handled_at_clinic: Clinic | None
+    note: str
+    eservice_case: EServiceCase | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Handling:
+    """How a consent change came about, the same for every kind of change: who made it
+    (a staff user, an API client, or None for the system itself), through which channel,
+    at which clinic it was handled, with what note, for which e-service case."""
+
+    actor: Actor
+    channel: str
+    handled_at_clinic: Clinic | None = None
+    note: str = ""
+    eservice_case: EServiceCase | None = None
+
+
+@transaction.atomic
+def consent_event_record(
     *,
     patient: Patient,
     action: str,
-    actor: Actor,
-    channel: str,
-    handled_at: Clinic | None,
-    note: str,
+    handling: Handling,
     clinic: Clinic | None = None,
     guardian: Patient | None = None,
     number: str = "",
-    eservice_case: EServiceCase | None = None,
 ) -> ConsentEvent:
-    _check_channel(channel)
+    """The one consent write: appends the event and applies it to the patient's projection
+    in the same transaction, the projection row locked (changes to one patient apply one
+    after the other). The names below are this write for each kind of change."""
+    _check_channel(handling.channel)
     projection = _lock_projection(patient)
     before = snapshot_of(patient)
     event = ConsentEvent.objects.create(
         patient=patient,
         action=action,
         clinic=clinic,
-        handled_at=handled_at,
-        channel=channel,
+        handled_at_clinic=handling.handled_at_clinic,
+        channel=handling.channel,
         guardian=guardian,
         number=number,
-        note=note.strip(),
-        eservice_case=eservice_case,
-        **_actor_fields(actor),
+        note=handling.note.strip(),
+        eservice_case=handling.eservice_case,
+        **_actor_fields(handling.actor),
     )
-    store_snapshot(projection, before, rules.apply_event(before, event.facts()))
+    projection_store(projection, before, rules.apply_event(before, event.facts()))
     return event
 
 
-@transaction.atomic
-def consent_activate(
-    *,
-    patient: Patient,
-    actor: Actor,
-    channel: str,
-    handled_at: Clinic | None = None,
-    note: str = "",
-    eservice_case: EServiceCase | None = None,
-) -> ConsentEvent:
+def consent_activate(*, patient: Patient, **handling: Unpack[HandlingArgs]) -> ConsentEvent:
     """Reminders on, everywhere except clinics the patient blocked (those blocks stay)."""
-    return _record(
-        patient=patient,
-        action=Action.ACTIVATE,
-        actor=actor,
-        channel=channel,
-        handled_at=handled_at,
-        note=note,
-        eservice_case=eservice_case,
+    return consent_event_record(
+        patient=patient, action=Action.ACTIVATE, handling=Handling(**handling)
     )
 
 
-@transaction.atomic
-def consent_block(
-    *,
-    patient: Patient,
-    actor: Actor,
-    channel: str,
-    handled_at: Clinic | None = None,
-    note: str = "",
-    eservice_case: EServiceCase | None = None,
-) -> ConsentEvent:
+def consent_block(*, patient: Patient, **handling: Unpack[HandlingArgs]) -> ConsentEvent:
     """No reminders at all, from any state."""
-    return _record(
-        patient=patient,
-        action=Action.BLOCK,
-        actor=actor,
-        channel=channel,
-        handled_at=handled_at,
-        note=note,
-        eservice_case=eservice_case,
-    )
+    return consent_event_record(patient=patient, action=Action.BLOCK, handling=Handling(**handling))
 
 
-@transaction.atomic
-def consent_unblock(
-    *,
-    patient: Patient,
-    actor: Actor,
-    channel: str,
-    handled_at: Clinic | None = None,
-    note: str = "",
-    eservice_case: EServiceCase | None = None,
-) -> ConsentEvent:
+def consent_unblock(*, patient: Patient, **handling: Unpack[HandlingArgs]) -> ConsentEvent:
     """Removes the total block: reminders become active."""
-    return _record(
-        patient=patient,
-        action=Action.UNBLOCK,
-        actor=actor,
-        channel=channel,
-        handled_at=handled_at,
-        note=note,
-        eservice_case=eservice_case,
+    return consent_event_record(
+        patient=patient, action=Action.UNBLOCK, handling=Handling(**handling)
     )
 
 
-@transaction.atomic
 def consent_block_clinic(
-    *,
-    patient: Patient,
-    clinic: Clinic,
-    actor: Actor,
-    channel: str,
-    handled_at: Clinic | None = None,
-    note: str = "",
-    eservice_case: EServiceCase | None = None,
+    *, patient: Patient, clinic: Clinic, **handling: Unpack[HandlingArgs]
 ) -> ConsentEvent:
     """No reminders from this one clinic; the state is unchanged."""
-    return _record(
-        patient=patient,
-        action=Action.BLOCK_CLINIC,
-        clinic=clinic,
-        actor=actor,
-        channel=channel,
-        handled_at=handled_at,
-        note=note,
-        eservice_case=eservice_case,
+    return consent_event_record(
+        patient=patient, action=Action.BLOCK_CLINIC, clinic=clinic, handling=Handling(**handling)
     )
 
 
-@transaction.atomic
 def consent_unblock_clinic(
-    *,
-    patient: Patient,
-    clinic: Clinic,
-    actor: Actor,
-    channel: str,
-    handled_at: Clinic | None = None,
-    note: str = "",
-    eservice_case: EServiceCase | None = None,
+    *, patient: Patient, clinic: Clinic, **handling: Unpack[HandlingArgs]
 ) -> ConsentEvent:
     """Reminders from this clinic again (while active); the state is unchanged."""
-    return _record(
+    return consent_event_record(
         patient=patient,
         action=Action.UNBLOCK_CLINIC,
         clinic=clinic,
-        actor=actor,
-        channel=channel,
-        handled_at=handled_at,
-        note=note,
-        eservice_case=eservice_case,
+        handling=Handling(**handling),
     )
 
 
 @transaction.atomic
 def guardian_number_register(
-    *,
-    child: Patient,
-    guardian: Patient,
-    number: str,
-    actor: Actor,
-    channel: str,
-    handled_at: Clinic | None = None,
-    note: str = "",
-    eservice_case: EServiceCase | None = None,
+    *, child: Patient, guardian: Patient, number: str, **handling: Unpack[HandlingArgs]
 ) -> ConsentEvent:
     """A guardian's mobile number for their child under 13. The guardian must be one of
     the child's registered guardians; a child has at most two guardian numbers (a
@@ -254,29 +196,18 @@ def guardian_number_register(
             field="number",
             code="too_many_guardian_numbers",
         )
-    return _record(
+    return consent_event_record(
         patient=child,
         action=Action.GUARDIAN_NUMBER_SET,
         guardian=guardian,
         number=e164,
-        actor=actor,
-        channel=channel,
-        handled_at=handled_at,
-        note=note,
-        eservice_case=eservice_case,
+        handling=Handling(**handling),
     )
 
 
 @transaction.atomic
 def guardian_number_remove(
-    *,
-    child: Patient,
-    guardian: Patient,
-    actor: Actor,
-    channel: str,
-    handled_at: Clinic | None = None,
-    note: str = "",
-    eservice_case: EServiceCase | None = None,
+    *, child: Patient, guardian: Patient, **handling: Unpack[HandlingArgs]
 ) -> ConsentEvent:
     if not GuardianNumber.objects.filter(child=child, guardian=guardian).exists():
         raise DomainError(
@@ -284,15 +215,11 @@ def guardian_number_remove(
             field="guardian",
             code="no_guardian_number",
         )
-    return _record(
+    return consent_event_record(
         patient=child,
         action=Action.GUARDIAN_NUMBER_REMOVE,
         guardian=guardian,
-        actor=actor,
-        channel=channel,
-        handled_at=handled_at,
-        note=note,
-        eservice_case=eservice_case,
+        handling=Handling(**handling),
     )
 
 
@@ -306,5 +233,5 @@ def consent_rebuild(*, patient: Patient) -> bool:
     )
     if current == replayed:
         return False
-    store_snapshot(projection, current, replayed)
+    projection_store(projection, current, replayed)
     return True

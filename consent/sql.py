@@ -22,8 +22,9 @@ from .access.models import AccessLog
 from .models import GuardianNumber, PatientConsent
 
 # A patient's facts as a row: (id, birth date, protected, number, confirmed by the
-# register, consent state, blocked clinics, guardians' protection flags, guardians'
-# numbers), read by consent.selectors.facts_from_rows.
+# register, deceased, consent state, blocked clinics, guardians' protection flags,
+# guardians' numbers, guardians' deceased flags), read by
+# consent.selectors.facts_from_rows.
 FactsRow = Sequence[Any]
 
 
@@ -34,12 +35,13 @@ def youngest_adult() -> date:
 
 
 # The patients with their consent state, the clinics that block them and — for those born
-# after `youngest_adult`, who may be children — their guardians' protection and the number
-# each gave. Each is looked up per patient through its index: a join lets PostgreSQL hash
-# the whole consent table for every batch while it is small.
+# after `youngest_adult`, who may be children — their guardians' protection, the number
+# each gave and whether the register reports them deceased. Each is looked up per patient
+# through its index: a join lets PostgreSQL hash the whole consent table for every batch
+# while it is small.
 _FACTS_SELECT = f"""
     SELECT p.id, p.birth_date, p.protected_identity, p.mobile_number,
-           p.synced_1177_at IS NOT NULL,
+           p.synced_1177_at IS NOT NULL, p.deceased_at IS NOT NULL,
            (SELECT pc.state FROM {PatientConsent._meta.db_table} pc WHERE pc.patient_id = p.id),
            ARRAY(SELECT b.clinic_id FROM {PatientConsent.blocked_clinics.through._meta.db_table} b
                  WHERE b.patientconsent_id = p.id ORDER BY b.clinic_id),
@@ -53,6 +55,11 @@ _FACTS_SELECT = f"""
                FROM {Guardianship._meta.db_table} gs
                LEFT JOIN {GuardianNumber._meta.db_table} gn
                  ON gn.child_id = gs.child_id AND gn.guardian_id = gs.guardian_id
+               WHERE gs.child_id = p.id ORDER BY gs.id) END,
+           CASE WHEN p.birth_date > %(youngest_adult)s::date THEN ARRAY(
+               SELECT g.deceased_at IS NOT NULL
+               FROM {Guardianship._meta.db_table} gs
+               JOIN {Patient._meta.db_table} g ON g.id = gs.guardian_id
                WHERE gs.child_id = p.id ORDER BY gs.id) END
     FROM {Patient._meta.db_table} p
 """  # noqa: S608 (table names from the models, no input)
@@ -89,18 +96,24 @@ def facts_rows_orm(ids: list[int]) -> list[FactsRow]:
         "protected_identity",
         "mobile_number",
         "synced_1177_at",
+        "deceased_at",
         "consent__state",
     )
-    patients = [(*row[:4], row[4] is not None, *row[5:], blocked.get(row[0], [])) for row in rows]
+    patients = [
+        (*row[:4], row[4] is not None, row[5] is not None, row[6], blocked.get(row[0], []))
+        for row in rows
+    ]
     return _with_guardians(patients)
 
 
 def _with_guardians(patients: list[Any]) -> list[FactsRow]:
-    """The rows with the guardians' protection flags and numbers (by guardianship, in its
-    order) of those who may be children, as the statement reads them."""
+    """The rows with the guardians' protection flags, numbers and deceased flags (by
+    guardianship, in its order) of those who may be children, as the statement reads
+    them."""
     children = {row[0] for row in patients if row[1] > youngest_adult()}
     protected: dict[int, list[bool]] = defaultdict(list)
     numbers: dict[int, list[str | None]] = defaultdict(list)
+    deceased: dict[int, list[bool]] = defaultdict(list)
     if children:
         given = {
             (child, guardian): number
@@ -108,18 +121,22 @@ def _with_guardians(patients: list[Any]) -> list[FactsRow]:
                 child_id__in=children
             ).values_list("child_id", "guardian_id", "number")
         }
-        for child, guardian, is_protected in (
+        for child, guardian, is_protected, died in (
             Guardianship.objects.filter(child_id__in=children)
             .order_by("id")
-            .values_list("child_id", "guardian_id", "guardian__protected_identity")
+            .values_list(
+                "child_id", "guardian_id", "guardian__protected_identity", "guardian__deceased_at"
+            )
         ):
             protected[child].append(is_protected)
             numbers[child].append(given.get((child, guardian)))
+            deceased[child].append(died is not None)
     return [
         (
             *row,
             protected.get(row[0], []) if row[0] in children else None,
             numbers.get(row[0], []) if row[0] in children else None,
+            deceased.get(row[0], []) if row[0] in children else None,
         )
         for row in patients
     ]

@@ -20,7 +20,7 @@ api_patterns = [
 
 urlpatterns = [
     path("patients/", views.patient_search, name="patient-search"),
-    # Addressed by an opaque id: no personnummer in a back-office URL (SPEC 5.6).
+    # Addressed by an opaque id: no personnummer in a back-office URL (operations 3).
     path("patients/<int:patient_id>/", views.patient_detail, name="patient"),
     path("patients/<int:patient_id>/<str:action>/", views.patient_action, name="patient-action"),
     path("cases/", cases_views.case_queue, name="cases"),
@@ -30,4 +30,10 @@ urlpatterns = [
     path("desk/", desk_views.desk, name="desk"),
     path("desk/<int:appointment_id>/arrive/", desk_views.desk_arrive, name="desk-arrive"),
     path("desk/<int:appointment_id>/no-show/", desk_views.desk_no_show, name="desk-no-show"),
+    path("desk/<int:appointment_id>/undo/", desk_views.desk_undo_view, name="desk-undo"),
+    path(
+        "desk/<int:appointment_id>/guardian-number/",
+        desk_views.desk_guardian_number,
+        name="desk-guardian-number",
+    ),
 ]

@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from bookings.models import Patient
@@ -28,6 +29,7 @@ from .forms import (
     GuardianNumberForm,
     GuardianRemoveForm,
     PatientSearchForm,
+    clinics_patients_block,
 )
 
 
@@ -69,6 +71,9 @@ def patient_detail(request: AuthedRequest, patient_id: int) -> HttpResponse:
         actor=request.user, clinic=here, action=AccessLog.Action.VIEW, patient=patient
     )
     status = selectors.sms_status_for_staff(patient, clinic=here)
+    blockable = clinics_patients_block()
+    blocked_ids = [c.pk for c in status["blocked"]]
+    here_blockable = here if here is not None and blockable.filter(pk=here.pk).exists() else None
     return render(
         request,
         "consent/patient_detail.html",
@@ -82,7 +87,17 @@ def patient_detail(request: AuthedRequest, patient_id: int) -> HttpResponse:
             "is_child": rules.age_on(patient.birth_date, timezone.localdate())
             < rules.GUARDIAN_SMS_AGE_LIMIT,
             "action_form": ConsentActionForm(),
-            "clinic_form": ClinicActionForm(initial={"clinic": here}),
+            # Only the actions that apply: a state's own way out, a clinic block for
+            # clinics not yet blocked, its removal for those that are.
+            "can_activate": status["state"] == rules.NOT_ACTIVATED,
+            "can_unblock": status["state"] == rules.BLOCKED,
+            "can_block": status["state"] != rules.BLOCKED,
+            "clinic_form": ClinicActionForm(
+                initial={"clinic": here_blockable}, choices=blockable.exclude(pk__in=blocked_ids)
+            ),
+            "unblock_clinic_form": ClinicActionForm(choices=blockable.filter(pk__in=blocked_ids))
+            if blocked_ids
+            else None,
             "guardian_form": GuardianNumberForm(child=patient),
             "guardian_remove_form": GuardianRemoveForm(child=patient),
             "here": here,
@@ -150,7 +165,7 @@ def patient_action(request: AuthedRequest, patient_id: int, action: str) -> Http
     data = dict(form.cleaned_data)
     kwargs: dict[str, Any] = {
         "actor": request.user,
-        "handled_at": current_clinic(request),
+        "handled_at_clinic": current_clinic(request),
         "channel": data.pop("channel"),
         "note": data.pop("note"),
     }
@@ -162,6 +177,25 @@ def patient_action(request: AuthedRequest, patient_id: int, action: str) -> Http
         service(**kwargs, **data)
     except DomainError as error:
         messages.error(request, error.message)
+        return redirect("patient", patient_id=patient.pk)
+    # The wish is recorded whatever else stops the SMS (as the e-service and the desk do);
+    # the answer then says that no SMS will come, and why, instead of "activated".
+    stopped = ""
+    if action in TURNS_ON:
+        facts, decision = selectors.sms_status(patient, clinic=kwargs["handled_at_clinic"])
+        stopped = selectors.no_sms_despite_consent(facts.state, decision)
+    if stopped:
+        messages.warning(request, TURNS_ON[action] % stopped)
     else:
         messages.success(request, _(done))
     return redirect("patient", patient_id=patient.pk)
+
+
+# Changes that should make SMS come, and what staff are told when something beyond the
+# patient's wish still stops them (rules 3.1: protected identity, no number, …).
+TURNS_ON = {
+    "activate": _lazy("Sms-påminnelse är aktiverad, men inga sms skickas: %s"),
+    "unblock": _lazy("Blockeringen är borttagen, men inga sms skickas: %s"),
+    "unblock-clinic": _lazy("Blockeringen av mottagningen är borttagen, men inga sms skickas: %s"),
+    "guardian-number": _lazy("Vårdnadshavarens nummer är registrerat, men inga sms skickas: %s"),
+}

@@ -2,7 +2,9 @@ from operator import attrgetter
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views import main
 from django.http import HttpRequest, HttpResponse
 
 from .signals import patient_data_read
@@ -24,12 +26,38 @@ class ReadOnlyAdminMixin:
 class ReadOnlyTabularInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
     can_delete = False
+    # Read-only rows need no table: Django's tabular one has header cells without text
+    # (the object's own column, the delete column), which screen readers announce empty.
+    template = "admin/edit_inline/stacked.html"
+
+
+class ChangeList(main.ChangeList):
+    """Django's list page, and a date drill-down to a year no calendar has (year
+    999999999999, or 9999's next) is wrong input like a wrong month: Django turns only
+    datetime's ValueError into "wrong lookup" (the list without its filters), not its
+    OverflowError nor the following year's."""
+
+    def get_filters(self, request: HttpRequest) -> Any:
+        try:
+            return super().get_filters(request)
+        except (OverflowError, ValueError) as error:
+            raise IncorrectLookupParameters(error) from error
+
+
+def _is_autocomplete(request: HttpRequest) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return match is not None and match.view_name == "admin:autocomplete"
 
 
 class PatientReadLoggedMixin:
     """An admin whose pages show patients' data logs each read like every other page
-    (SPEC 3.10): one entry per patient on a list page (written in bulk) and one for a
-    detail page. `patient_attr` reaches the patient's id from a row."""
+    (rules 3.10): one entry per patient on a list page (written in bulk) and one for a
+    detail page and its history. `patient_attr` reaches the patient's id from a row.
+
+    Django's `/admin/autocomplete/` answers for any relation to a model whose admin can
+    be searched, whether or not a form of ours uses it: for these models it would page
+    through patients by name, unlogged. None of them is searchable there (it answers 404);
+    no form here needs it."""
 
     patient_attr = "patient_id"
 
@@ -51,6 +79,14 @@ class PatientReadLoggedMixin:
                 patient_ids=ids,
             )
 
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return ChangeList
+
+    def get_search_fields(self, request: HttpRequest) -> Any:
+        if _is_autocomplete(request):
+            return ()
+        return super().get_search_fields(request)  # type: ignore[misc]
+
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
@@ -68,6 +104,18 @@ class PatientReadLoggedMixin:
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         response = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        if response.status_code == 200:
+            obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+            if obj is not None:
+                self._log(request, "admin_view", self.patients_shown(obj))
+        return response
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The history page names the object (a patient's personnummer) and its changes:
+        logged like the detail page."""
+        response = super().history_view(request, object_id, extra_context)  # type: ignore[misc]
         if response.status_code == 200:
             obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
             if obj is not None:

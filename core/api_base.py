@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils.cache import add_never_cache_headers
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 
@@ -19,9 +21,18 @@ class BodyTooLarge(exceptions.APIException):
 
 class ApiView(APIView):
     """Base of every API view: after authentication, refuses query parameters the
-    operation does not define (a typo in `?clinic=` is an error, not silently ignored)."""
+    operation does not define (a typo in `?clinic=` is an error, not silently ignored).
+    No answer is kept by a cache on the way (rules 3.10): they hold patients' data, and an
+    error names what was asked for."""
 
     query_parameters: tuple[str, ...] = ()
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         try:

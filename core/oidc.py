@@ -37,7 +37,7 @@ from .staff import Role, has_role
 
 logger = logging.getLogger(__name__)
 
-# What the region must configure for a login through its provider (SPEC 5.4).
+# What the region must configure for a login through its provider (operations 1).
 REQUIRED_SETTINGS = (
     "OIDC_RP_CLIENT_SECRET",
     "OIDC_OP_AUTHORIZATION_ENDPOINT",

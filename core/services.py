@@ -38,7 +38,7 @@ def api_client_deactivate(*, client: ApiClient) -> None:
 
 
 @transaction.atomic
-def api_client_rotate_key(*, client: ApiClient) -> str:
+def api_client_key_rotate(*, client: ApiClient) -> str:
     """A new key for the client; the old one stops working at once."""
     prefix, key = ApiClient.generate_key()
     ApiClient.objects.filter(pk=client.pk).update(

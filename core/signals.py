@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-# Sent when a page or an endpoint shows a patient's data (the access log, SPEC
-# 3.10, consent records it). kwargs: actor (a user or an ApiClient), clinic
+# Sent when a page or an endpoint shows a patient's data (the access log, rules 3.10:
+# consent records it). kwargs: actor (a user or an ApiClient), clinic
 # (the unit worked at, or None), action (an AccessLog action code), patient_ids.
 patient_data_read = Signal()

@@ -147,12 +147,12 @@ def session_started(sender: Any, request: HttpRequest, user: Any, **kwargs: Any)
 
 
 def safe_next(request: HttpRequest, default: str = "/") -> str:
-    """Where `next` may send the user: only to a page of this site."""
+    """Where `next` may send the user: only to a page of this site, by its path."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    allowed = url_has_allowed_host_and_scheme(
+    allowed = target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
-    return target if target and allowed else default
+    return target if allowed else default
 
 
 def client_address(request: HttpRequest) -> str:

@@ -4,11 +4,24 @@ see them)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 
 from core.admin_utils import PatientReadLoggedMixin, ReadOnlyAdminMixin
 
 from .models import Message
+
+
+class GatewayFilter(admin.AllValuesFieldListFilter):
+    """The gateways by name; a message never handed to one ("") is "ingen", so that no
+    filter link is without text."""
+
+    def choices(self, changelist: Any) -> Any:
+        for choice in super().choices(changelist):
+            if choice["display"] == "":
+                choice = {**choice, "display": "ingen"}
+            yield choice
 
 
 @admin.register(Message)
@@ -25,7 +38,7 @@ class MessageAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         "sent_at",
         "delivered_at",
     ]
-    list_filter = ["status", "reason", "gateway", "kind"]
+    list_filter = ["status", "reason", ("gateway", GatewayFilter), "kind"]
     search_fields = ["appointment__external_id", "gateway_ref"]
     readonly_fields = (
         "appointment_ref",

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bookings.identity import parse_phone_number
-from bookings.selectors import appointment_get
+from bookings.selectors import appointment_get, family_protected
 from bookings.serializers import external_id_path
 from consent.access.models import AccessLog
 from consent.access.services import access_log_record
@@ -42,7 +42,7 @@ class MessageSerializer(serializers.Serializer):
 
     def get_to(self, message: object) -> str | None:
         if self.context.get("protected"):
-            return None  # a protected person's number is never given out (SPEC 3.10)
+            return None  # a protected family's numbers are never given out (rules 3.10)
         return getattr(message, "to", "") or None
 
 
@@ -69,7 +69,7 @@ class AppointmentMessagesApi(ApiView):
             action=AccessLog.Action.API_MESSAGES,
             patient=appointment.patient,
         )
-        protected = appointment.patient.protected_identity
+        protected = family_protected(appointment.patient)
         serializer = MessageSerializer(messages, many=True, context={"protected": protected})
         return Response({"results": serializer.data})
 

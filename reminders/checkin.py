@@ -1,4 +1,4 @@
-"""Self check-in (SPEC 3.5): the link in the check-in SMS opens from 2 hours before to 5
+"""Self check-in (rules 3.5): the link in the check-in SMS opens from 2 hours before to 5
 minutes after the start, registers the arrival and starts the payment."""
 
 from __future__ import annotations

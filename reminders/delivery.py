@@ -1,5 +1,5 @@
 """Delivery reports: what the gateway later says became of an SMS it was handed
-(SPEC 3.9). A report counts only for a message handed to the gateway that reports it,
+(rules 3.9). A report counts only for a message handed to the gateway that reports it,
 moves a message only forwards (sending → sent → delivered or failed), and is idempotent:
 the same report twice is stored once. It also settles an SMS whose outcome was unknown."""
 

@@ -8,10 +8,14 @@ import random
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
+from bookings import texts
 from bookings.models import Appointment, Clinic, ContactType, Patient
 from bookings.services import appointment_upsert
+
+from . import rules
 
 
 def load_demo(*, clinics: list[Clinic], users: dict[str, Any], stdout: Any, **kwargs: Any) -> None:
@@ -71,8 +75,14 @@ def load_demo(*, clinics: list[Clinic], users: dict[str, Any], stdout: Any, **kw
 def load_history(*, clinics: list[Clinic], users: dict[str, Any]) -> int:
     """Six months of past contacts with their outcomes, so the dashboards have a story:
     written in bulk, as a history import would be (the booking signal is for live
-    bookings). Patients who got a reminder miss fewer appointments."""
+    bookings). Each reminder is decided as the dispatcher decides it, by the who-receives
+    rule on its day, and rendered with the dispatcher's text: a protected patient's is
+    suppressed with the reason, a child's goes to a guardian's number or nowhere, and
+    each goes to the patient's own number. Patients who got a reminder miss fewer
+    appointments."""
     from consent.models import ArrivalOutcome, ArrivalQuestion
+    from consent.rules import who_receives
+    from consent.selectors import facts_for_patients
 
     from .models import Kind, Message, Status
 
@@ -82,20 +92,26 @@ def load_history(*, clinics: list[Clinic], users: dict[str, Any]) -> int:
     patients = list(
         Patient.objects.filter(migration_exclusion__isnull=True).values_list("id", flat=True)
     )
+    facts = facts_for_patients(patients)
+    sender = settings.SMS_SENDER
     now = timezone.now()
     appointments: list[Appointment] = []
-    reminded: set[int] = set()
+    decisions = []
     for clinic in clinics:
         for n in range(360):
             start = now - timedelta(days=rng.randrange(2, 180), hours=rng.randrange(0, 9))
-            gets_sms = rng.random() < 0.72
-            no_show = rng.random() < (0.045 if gets_sms else 0.095)
+            patient_id = rng.choice(patients)
+            due = start - timedelta(hours=48)
+            decision = who_receives(
+                facts[patient_id], clinic_id=clinic.pk, on=timezone.localdate(due)
+            )
+            no_show = rng.random() < (0.045 if decision.will_receive else 0.095)
             late = not no_show and rng.random() < 0.03
             status = "cancelled" if late else ("no_show" if no_show else "completed")
             appointments.append(
                 Appointment(
                     external_id=f"HIST-{clinic.pk}-{n}",
-                    patient_id=rng.choice(patients),
+                    patient_id=patient_id,
                     clinic=clinic,
                     starts_at=start,
                     booked_at=start - timedelta(days=20),
@@ -107,8 +123,7 @@ def load_history(*, clinics: list[Clinic], users: dict[str, Any]) -> int:
                     arrived_via="desk" if status == "completed" else "",
                 )
             )
-            if gets_sms:
-                reminded.add(len(appointments) - 1)
+            decisions.append(decision)
     Appointment.objects.bulk_create(appointments)
 
     def outcome(a: Appointment) -> tuple[str, str]:
@@ -118,58 +133,73 @@ def load_history(*, clinics: list[Clinic], users: dict[str, Any]) -> int:
             return Status.FAILED, "delivery_failed"
         return (Status.DELIVERED if rng.random() < 0.9 else Status.SENT), ""
 
-    outcomes = {i: outcome(a) for i, a in enumerate(appointments) if i in reminded}
-    Message.objects.bulk_create(
-        Message(
-            appointment=a,
-            kind=Kind.REMINDER,
-            starts_at=a.starts_at,
-            due_at=a.starts_at - timedelta(hours=48),
-            status=outcomes[i][0],
-            reason=outcomes[i][1],
-            to="+46700000000",
-            recipient_role="patient",
-            sender="RegHalland",
-            body="(historik)",
-            segments=1,
-            gateway="outbox",
-            attempts=1,
-            sent_at=a.starts_at - timedelta(hours=48),
-        )
-        for i, a in enumerate(appointments)
-        if i in reminded
-    )
-    Message.objects.bulk_create(
-        Message(
-            appointment=a,
-            kind=Kind.REMINDER,
-            starts_at=a.starts_at,
-            due_at=a.starts_at - timedelta(hours=48),
-            status=Status.SUPPRESSED,
-            reason=rng.choice(
-                [
-                    "not_activated",
-                    "not_activated",
-                    "no_mobile_number",
-                    "protected_identity",
-                    "blocked",
-                ]
-            ),
-        )
-        for i, a in enumerate(appointments)
-        if i not in reminded
-    )
+    plans: list[Message] = []
+    others: list[tuple[int, Message]] = []  # (index of the plan, a second guardian's SMS)
+    for a, decision in zip(appointments, decisions, strict=True):
+        due = a.starts_at - timedelta(hours=48)
+        if not decision.will_receive:
+            plans.append(
+                Message(
+                    appointment=a,
+                    kind=Kind.REMINDER,
+                    starts_at=a.starts_at,
+                    due_at=due,
+                    status=Status.SUPPRESSED,
+                    reason=decision.reasons[0],
+                )
+            )
+            continue
+        body = rules.render(Kind.REMINDER, clinic_sms_name=a.clinic.sms_name, starts_at=a.starts_at)
+        for index, recipient in enumerate(decision.recipients):
+            status, reason = outcome(a)
+            message = Message(
+                appointment=a,
+                kind=Kind.REMINDER,
+                starts_at=a.starts_at,
+                due_at=due,
+                status=status,
+                reason=reason,
+                to=recipient.number,
+                recipient_role=recipient.role,
+                sender=sender,
+                body=body,
+                segments=texts.segments(body),
+                gateway="outbox",
+                attempts=1,
+                sent_at=due,
+                delivered_at=due + timedelta(seconds=rng.randrange(3, 40))
+                if status == Status.DELIVERED
+                else None,
+            )
+            # A child's second guardian gets a sibling of the planned message, as the
+            # dispatcher makes it.
+            if index == 0:
+                plans.append(message)
+            else:
+                others.append((len(plans) - 1, message))
+    Message.objects.bulk_create(plans)
+    for index, message in others:
+        message.parent = plans[index]
+    Message.objects.bulk_create([message for _index, message in others])
     asker = users["reception"]
-    ArrivalQuestion.objects.bulk_create(
-        ArrivalQuestion(
-            appointment=a,
-            clinic=a.clinic,
-            asked_by=asker,
-            outcome=rng.choice(
+    questions = []
+    for a, decision in zip(appointments, decisions, strict=True):
+        if a.status != "completed" or not a.clinic.arrival_question or rng.random() >= 0.8:
+            continue
+        if decision.will_receive:
+            answer = rng.choice(
                 [ArrivalOutcome.RECEIVED] * 5 + [ArrivalOutcome.ACTIVATED, ArrivalOutcome.DECLINED]
-            ),
+            )
+        else:
+            answer = rng.choice([ArrivalOutcome.DECLINED, ArrivalOutcome.CANNOT])
+        questions.append(
+            ArrivalQuestion(
+                appointment=a,
+                clinic=a.clinic,
+                asked_by=asker,
+                outcome=answer,
+                reason=decision.reasons[0] if answer == ArrivalOutcome.CANNOT else "",
+            )
         )
-        for a in appointments
-        if a.status == "completed" and a.clinic.arrival_question and rng.random() < 0.8
-    )
+    ArrivalQuestion.objects.bulk_create(questions)
     return len(appointments)

@@ -1,4 +1,4 @@
-"""Sending: decide again who receives each claimed message (SPEC 3.1, at the moment of
+"""Sending: decide again who receives each claimed message (rules 3.1, at the moment of
 sending), render its text, hand it to the gateway and record one outcome per message;
 and the loop that claims batch after batch (the beat's tick, or this process)."""
 
@@ -52,7 +52,7 @@ SEND_FIELDS = [
 def messages_dispatch(
     *, ids: Sequence[int], claim_token: uuid.UUID | str, chain: Chain | None = None
 ) -> Counter[str]:
-    """Sends the messages of one claim. Decides again who receives each (SPEC 3.1, at the
+    """Sends the messages of one claim. Decides again who receives each (rules 3.1, at the
     moment of sending), renders the text, hands the SMS to the gateway and records one
     outcome per message. Running it twice for the same claim sends nothing twice: the
     dispatcher takes the claim under a lease token of its own.

@@ -1,4 +1,4 @@
-"""What happened to each SMS, for staff (SPEC 3.5b): a patient's message history, and each
+"""What happened to each SMS, for staff (rules 3.5b): a patient's message history, and each
 clinic's worklist of patients whose last SMS failed or whose number cannot take SMS, so
 reception can ask them to fix the number in 1177."""
 
@@ -13,12 +13,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from bookings.models import Clinic, Guardianship, Patient
-from bookings.selectors import unit_clinic_ids
-from consent.reasons import Reason
+from bookings.models import Clinic, Patient
+from bookings.selectors import family_protected, unit_clinic_ids
+from consent.reasons import Reason, reason_label
 from core.errors import Conflict, DomainError
 
-from .models import FailedSmsFollowUp, Message, SendReason, Status, reason_label
+from .models import FailedSmsFollowUp, Kind, Message, SendReason, Status
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -31,20 +31,11 @@ class HistoryRow:
     number: str  # the number it went to; a protected person's is never shown
 
 
-def _protected(patient: Patient) -> bool:
-    """A protected person's numbers are never shown: the patient's own, or any number of a
-    child whose guardian is protected (SPEC 3.10)."""
-    return (
-        patient.protected_identity
-        or Guardianship.objects.filter(child=patient, guardian__protected_identity=True).exists()
-    )
-
-
 def sms_history(patient: Patient, *, limit: int = 200) -> list[HistoryRow]:
     """Every message planned for the patient's contacts, newest contact first: contact time
     and clinic, kind, status, the reason in Swedish, the number, sent and delivered times
     and the gateway. One query (and one for guardians)."""
-    hidden = _protected(patient)
+    hidden = family_protected(patient)
     messages = (
         Message.objects.filter(appointment__patient=patient)
         .select_related("appointment__clinic")
@@ -58,6 +49,59 @@ def sms_history(patient: Patient, *, limit: int = 200) -> list[HistoryRow]:
         )
         for m in messages
     ]
+
+
+# --- This visit's reminder, for the arrival desk -------------------------------------
+@dataclass(frozen=True)
+class VisitSms:
+    """What became of a contact's reminder: its status, the reason in Swedish, when, and
+    the number it went to (raw: the desk masks it, and hides a protected person's)."""
+
+    status: str
+    text: str  # "Påminnelse levererad", "Påminnelse misslyckades", … in Swedish
+    reason: str  # in Swedish, empty when none
+    at: datetime | None  # sent, delivered or due, as the status says
+    to: str
+
+
+VISIT_TEXTS: dict[str, str] = {
+    Status.SCHEDULED: "Påminnelse planerad",
+    Status.SENDING: "Påminnelse skickas",
+    Status.SENT: "Påminnelse skickad",
+    Status.DELIVERED: "Påminnelse levererad",
+    Status.FAILED: "Påminnelse misslyckades",
+    Status.CANCELLED: "Påminnelse avbruten",
+    Status.SUPPRESSED: "Påminnelse skickades inte",
+    Status.EXPIRED: "Påminnelse förföll",
+}
+
+
+def visit_sms(appointment_ids: Iterable[int]) -> dict[int, VisitSms]:
+    """Each contact's latest planned reminder (the last generation's): one query."""
+    out: dict[int, VisitSms] = {}
+    for m in (
+        Message.objects.filter(
+            appointment_id__in=list(appointment_ids), kind=Kind.REMINDER, parent__isnull=True
+        )
+        .only("appointment_id", "status", "reason", "due_at", "sent_at", "delivered_at", "to")
+        .order_by("appointment_id", "-generation", "-id")
+    ):
+        if m.appointment_id in out:
+            continue
+        at: datetime | None = {
+            str(Status.DELIVERED): m.delivered_at,
+            str(Status.SENT): m.sent_at,
+            str(Status.FAILED): m.sent_at,
+            str(Status.SCHEDULED): m.due_at,
+        }.get(m.status)
+        out[m.appointment_id] = VisitSms(
+            status=m.status,
+            text=VISIT_TEXTS[m.status],
+            reason=reason_label(m.reason) if m.reason else "",
+            at=at,
+            to=m.to,
+        )
+    return out
 
 
 # --- The failed-SMS worklist ----------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Handing claimed messages to a gateway over the network (SPEC 3.9): several in flight at
+"""Handing claimed messages to a gateway over the network (rules 3.9): several in flight at
 once, within the rate limit, each hand-over written before its request leaves and each
 outcome as it comes back, under a lease the dispatcher renews while it works.
 

@@ -1,4 +1,4 @@
-"""What operations watch of the sending (SPEC 5.6): the beat's heartbeat, how late the
+"""What operations watch of the sending (operations 3): the beat's heartbeat, how late the
 queue is, and the Prometheus metrics the processes record (multiprocess-safe: gunicorn's
 and Celery's processes each write their own file under PROMETHEUS_MULTIPROC_DIR).
 
@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 
 from .models import Heartbeat, Message, Status
 
-LATE_AFTER = timedelta(minutes=5)  # a due message older than this is late (SPEC 5.6)
+LATE_AFTER = timedelta(minutes=5)  # a due message older than this is late (operations 3)
 BEAT_SILENT_AFTER = timedelta(minutes=2)
 STATUS_WINDOW = timedelta(hours=24)  # SMS by status: messages due in the last day
 

@@ -3,7 +3,7 @@
     scheduled ──claim──▶ sending ──gateway accepted──▶ sent ──report──▶ delivered
         │  ▲                │  │                      └──report──▶ failed
         │  └─not sent───────┘  ├──refused by gateway──▶ failed (gateway_refused)
-        │     (backoff; failed ├──nobody may receive──▶ suppressed (reason, SPEC 3.1)
+        │     (backoff; failed ├──nobody may receive──▶ suppressed (reason, rules 3.1)
         │      gateway_unavail-├──contact started────▶ expired
         │      able at the end)└──outcome unknown──▶ sending, in doubt (no claim): a
         │                          report or the gateway's records settle it, else
@@ -56,7 +56,7 @@ FINAL = (
 
 class SendReason(models.TextChoices):
     """Why a message ended without reaching a phone, besides the who-receives reasons of
-    SPEC 3.1 (consent.reasons.Reason), which suppressed messages record."""
+    rules 3.1 (consent.reasons.Reason), which suppressed messages record."""
 
     APPOINTMENT_CANCELLED = "appointment_cancelled", _("Kontakten avbokades")
     APPOINTMENT_MOVED = "appointment_moved", _("Kontakten flyttades")
@@ -71,11 +71,6 @@ class SendReason(models.TextChoices):
 
 # Every reason a message records: who may not receive it, then why else it ended.
 REASON_CHOICES = [*WhoReason.choices, *SendReason.choices]
-
-
-def reason_label(code: str) -> str:
-    """A message's reason in Swedish, for staff."""
-    return str(dict(REASON_CHOICES).get(code, code))
 
 
 class Message(models.Model):
@@ -168,7 +163,7 @@ class DeliveryReport(models.Model):
 
 
 class CheckIn(models.Model):
-    """A patient's self check-in from the link in the check-in SMS (SPEC 3.5)."""
+    """A patient's self check-in from the link in the check-in SMS (rules 3.5)."""
 
     message = models.OneToOneField(Message, on_delete=models.PROTECT, related_name="check_in")
     checked_in_at = models.DateTimeField(db_default=Now())
@@ -186,7 +181,7 @@ class CheckIn(models.Model):
 
 class FailedSmsFollowUp(models.Model):
     """A failed SMS (or a number that cannot take SMS) that reception followed up: asked
-    the patient to fix their number in 1177 (SPEC 3.5b). The worklist shows a patient
+    the patient to fix their number in 1177 (rules 3.5b). The worklist shows a patient
     until their last such message has one; who did it and where is kept."""
 
     message = models.OneToOneField(Message, on_delete=models.PROTECT, related_name="follow_up")

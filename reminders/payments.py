@@ -1,4 +1,4 @@
-"""Payment at self check-in is a plug-in (SPEC 3.5): `CHECKIN_PAYMENT_BACKEND` names a class
+"""Payment at self check-in is a plug-in (rules 3.5): `CHECKIN_PAYMENT_BACKEND` names a class
 with `start(appointment) -> PaymentResult`. The default records "pay at the desk"; a real
 backend (Swish, card) would return a redirect URL and report back through its own webhook."""
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bookings.models import Appointment
+from bookings.models import Appointment, Patient
 from bookings.signals import AppointmentSnapshot
 
-from .schedule import messages_plan_on_change
+from .schedule import messages_plan_on_change, messages_suppress_deceased
 
 
 def on_appointment_changed(
@@ -20,3 +20,7 @@ def on_appointment_changed(
     **kwargs: Any,
 ) -> None:
     messages_plan_on_change(appointment=appointment, previous=previous, moment=moment)
+
+
+def on_patient_deceased(sender: Any, *, patient: Patient, moment: datetime, **kwargs: Any) -> None:
+    messages_suppress_deceased(patient=patient, moment=moment)

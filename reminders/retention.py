@@ -1,4 +1,4 @@
-"""Retention (SPEC 3.10): after RETENTION_DAYS, what an SMS said and to whom, and what the
+"""Retention (rules 3.10): after RETENTION_DAYS, what an SMS said and to whom, and what the
 gateway reported in its own words, are erased; the status, reason, times, kind and
 segments stay, so the reports give the same numbers. E-service cases' free text and
 numbers go at the same age. Consent events and the access log are kept. A daily beat task
@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from consent.cases.services import cases_erase_personal_data
+from consent.cases.services import cases_personal_data_erase
 
 from .models import FINAL, DeliveryReport, Message
 
@@ -27,5 +27,5 @@ def personal_data_erase_expired(*, now: datetime) -> Counter[str]:
     reports = DeliveryReport.objects.filter(Q(received_at__lt=before) | Q(message__in=old))
     counts["delivery_reports"] = reports.exclude(raw={}).update(raw={})
     counts["messages"] = old.exclude(to="", body="").update(to="", body="", reason_detail="")
-    counts["cases"] = cases_erase_personal_data(before=before)
+    counts["cases"] = cases_personal_data_erase(before=before)
     return counts

@@ -1,4 +1,4 @@
-"""Pure scheduling rules (SPEC 3.3) and message rendering (SPEC 3.4). No database.
+"""Pure scheduling rules (rules 3.3) and message rendering (rules 3.4). No database.
 
 All arithmetic is in UTC on aware datetimes: "48 hours" is elapsed time, so it stays right
 across the daylight-saving weekends. Only the text shows local (Europe/Stockholm) time.

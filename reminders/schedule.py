@@ -1,5 +1,6 @@
-"""The schedule (SPEC 3.3): which messages a contact has and when they are due, kept in
-step with the contact in the booking's transaction; the nudge that asks for a tick when
+"""The schedule (rules 3.3): which messages a contact has and when they are due, kept in
+step with the contact in the booking's transaction (and none left pending for a patient
+the register reports deceased); the nudge that asks for a tick when
 one is due at once; and the beat's interval tick itself."""
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from bookings.models import Appointment, AppointmentStatus
+from bookings.models import Appointment, AppointmentStatus, Patient
 from bookings.signals import AppointmentSnapshot
+from consent.reasons import Reason
 from core.db import insert_prepared
 
 from . import rules, sql
@@ -78,9 +80,10 @@ def _cancel_pending(
 def messages_plan_on_change(
     *, appointment: Appointment, previous: AppointmentSnapshot | None, moment: datetime
 ) -> None:
-    """Keeps a contact's messages in step with the contact (SPEC 3.3), in the booking's
+    """Keeps a contact's messages in step with the contact (rules 3.3), in the booking's
     transaction: a new booking plans its messages; a cancellation (or any status other than
-    booked) cancels the pending ones; a move cancels them and plans new ones as if booked
+    booked) cancels the pending ones; an arrival or no-show taken back brings back only
+    what its closing cancelled; a move cancels them and plans new ones as if booked
     at the moment of the move; a change of clinic or contact type adds or cancels only the
     messages that now do or do not apply."""
     booked = appointment.status == AppointmentStatus.BOOKED
@@ -95,6 +98,28 @@ def messages_plan_on_change(
             else SendReason.APPOINTMENT_CLOSED
         )
         _cancel_pending(appointment, reason)
+    elif (
+        previous.status in (AppointmentStatus.ARRIVED, AppointmentStatus.NO_SHOW)
+        and previous.starts_at == appointment.starts_at
+    ):
+        # An arrival or no-show taken back (the desk's undo): the contact is as it was
+        # booked. Only the messages its closing cancelled come back, at their own due
+        # times; one already sent is never sent again.
+        live = Message.objects.filter(
+            appointment=appointment, parent__isnull=True, starts_at=appointment.starts_at
+        )
+        closed = set(
+            live.filter(status=Status.CANCELLED, reason=SendReason.APPOINTMENT_CLOSED).values_list(
+                "kind", flat=True
+            )
+        )
+        kept = set(live.exclude(status=Status.CANCELLED).values_list("kind", flat=True))
+        created = _create_plan(
+            appointment,
+            generation=last_generation(appointment.pk) + 1,
+            booked_at=appointment.booked_at,
+            kinds=closed - kept,
+        )
     elif previous.status != AppointmentStatus.BOOKED or previous.starts_at != appointment.starts_at:
         # One prepared statement on PostgreSQL: a booking system moves contacts all day.
         last = sql.pending_cancel(
@@ -123,14 +148,24 @@ def messages_plan_on_change(
             kinds=wanted - current,
         )
     if any(m.due_at <= moment for m in created):
-        transaction.on_commit(nudge_dispatcher)
+        transaction.on_commit(dispatcher_nudge)
+
+
+def messages_suppress_deceased(*, patient: Patient, moment: datetime) -> int:
+    """The register reports the patient deceased (rules 3.1): every pending message about
+    their contacts is suppressed at once with the reason `deceased`, in the sync's
+    transaction, rather than waiting for the dispatcher to refuse it when due. Returns
+    how many. Messages already handed to a gateway are past stopping."""
+    return Message.objects.filter(appointment__patient=patient, status=Status.SCHEDULED).update(
+        status=Status.SUPPRESSED, reason=Reason.DECEASED, updated_at=moment
+    )
 
 
 _last_nudge = 0.0
 NUDGE_EVERY = 2.0  # seconds: a burst of bookings asks for one tick, not one each
 
 
-def nudge_dispatcher() -> None:
+def dispatcher_nudge() -> None:
     """Asks for a tick now, so a message due at booking goes out right away rather than at
     the next beat. Best effort and rate-limited: if the broker is away or the nudge is
     skipped, the next beat finds the message anyway (the database is the queue)."""

@@ -1,4 +1,4 @@
-"""Settling SMS whose outcome is unknown (SPEC 3.9): a timeout after the request went out,
+"""Settling SMS whose outcome is unknown (rules 3.9): a timeout after the request went out,
 a 5xx, an answer nobody could read, or a dispatcher lost while sending. Such a message is
 never sent blindly again. It stays `sending`, released from its claim, until one of:
 

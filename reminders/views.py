@@ -4,6 +4,8 @@ reception's failed-SMS worklist, and the SMS history panel of the patient page."
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
@@ -27,6 +29,8 @@ from .checkin import CHECKIN_OPENS, checkin_register, checkin_state
 from .followup import failed_sms_follow_up, failed_sms_worklist, sms_history
 from .models import Kind, Message
 
+TOKEN_FORM = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
 
 def _too_many_misses(request: HttpRequest) -> bool:
     return cache.get(f"checkin-miss:{client_address(request)}", 0) >= settings.CHECKIN_MAX_MISSES
@@ -45,10 +49,14 @@ def _count_miss(request: HttpRequest) -> None:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def checkin(request: HttpRequest, token: str) -> HttpResponse:
+    # A link we made is URL-safe base64 (reminders.schedule): anything else is unknown
+    # without asking the database (which refuses some characters outright).
     message = (
         Message.objects.select_related("appointment__clinic")
         .filter(kind=Kind.CHECKIN, checkin_token=token)
         .first()
+        if TOKEN_FORM.fullmatch(token)
+        else None
     )
     if message is None:
         # Only unknown links count against an address: behind a carrier's NAT many
@@ -91,7 +99,7 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
 
 @role_required(*CARE_ROLES)
 def worklist(request: AuthedRequest) -> HttpResponse:
-    """The clinic's patients whose last SMS failed for their number (SPEC 3.5b)."""
+    """The clinic's patients whose last SMS failed for their number (rules 3.5b)."""
     clinic = current_clinic(request)
     rows = failed_sms_worklist(clinic) if clinic else []
     access_log_record_many(

@@ -1,4 +1,4 @@
-"""The residents the migration left out (SPEC 3.7, 3.8): the ranked table per clinic, each
+"""The residents the migration left out (rules 3.7, 3.8): the ranked table per clinic, each
 clinic's list in its two views, and how many have been caught since. Lists are read in
 chunks so exports run in constant memory."""
 
@@ -80,7 +80,7 @@ class ExcludedPatient:
     activated_since: bool
 
 
-# The two views of a clinic's exclusion list (SPEC 3.8): who had blocked this clinic, and
+# The two views of a clinic's exclusion list (rules 3.8): who had blocked this clinic, and
 # who was left out for any block and has a booked contact here soon.
 VIEWS = ("blockerade", "bokade")
 
@@ -174,6 +174,10 @@ def _with_blocked(chunk: list[Any]) -> Iterator[ExcludedPatient]:
         )
 
 
+# The answers of a question that was asked (a central reception records "not_asked").
+ASKED = ("received", "activated", "declined", "cannot")
+
+
 @dataclass(frozen=True)
 class CaughtRow:
     clinic: Clinic
@@ -188,9 +192,12 @@ def caught_counts(clinic_ids: list[int]) -> dict[int, dict[str, list[int]]]:
     migration, by week. Two aggregate queries."""
     base = ExcludedAtClinic.objects.filter(clinic_id__in=clinic_ids)
     asked = (
-        base.filter(exclusion__patient__appointments__arrival_question__isnull=False)
-        .exclude(exclusion__patient__appointments__arrival_question__outcome="not_asked")
-        .annotate(week=TruncWeek("exclusion__patient__appointments__arrival_question__created_at"))
+        # One filter() call: both conditions hold for the same question.
+        base.filter(
+            exclusion__patient__appointments__arrival_questions__undo__isnull=True,
+            exclusion__patient__appointments__arrival_questions__outcome__in=ASKED,
+        )
+        .annotate(week=TruncWeek("exclusion__patient__appointments__arrival_questions__created_at"))
         .values("clinic", "week")
         .annotate(n=Count("exclusion", distinct=True))
     )
@@ -240,7 +247,7 @@ def caught_since(clinics: QuerySet[Clinic]) -> list[CaughtRow]:
     )
 
 
-# --- The second view of a clinic's exclusion list (SPEC 3.8) -------------------------
+# --- The second view of a clinic's exclusion list (rules 3.8) -------------------------
 UPCOMING_WEEKS = 4  # "in the coming weeks"
 
 

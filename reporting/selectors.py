@@ -1,4 +1,4 @@
-"""Read-only report queries for the dashboard (SPEC 3.8): no-shows and coverage per month,
+"""Read-only report queries for the dashboard (rules 3.8): no-shows and coverage per month,
 delivery, and each clinic's recent no-shows against its 2023 baseline. Each is one or two
 aggregate queries, kept per clinic in the cache. The migration's lists are in
 `left_out.py`."""
@@ -29,6 +29,12 @@ class MonthRow:
     question_compliance: float | None  # desk arrivals (asking clinics) with the SMS question
     late_cancellations: int
     contacts: int
+    # The counts each rate is of: contacts that happened with and without a sent
+    # reminder, booked contacts, and arrivals registered at an asking desk.
+    reminded_contacts: int = 0
+    not_reminded_contacts: int = 0
+    booked: int = 0
+    desk_arrivals: int = 0
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -61,6 +67,7 @@ def monthly_counts(clinic_ids: list[int], since: datetime) -> dict[int, dict[str
     """clinic → month (ISO date) → counts, for contacts from `since` until now. Two
     aggregate queries, each testing for a sent reminder once, in WHERE (the same test in
     every FILTER clause made PostgreSQL evaluate it six times a contact)."""
+    from consent.models import ArrivalQuestion
     from reminders.models import Message
 
     reminded = Exists(
@@ -72,6 +79,13 @@ def monthly_counts(clinic_ids: list[int], since: datetime) -> dict[int, dict[str
         clinic_id__in=clinic_ids, starts_at__gte=since, starts_at__lt=timezone.now()
     )
     desk = Q(arrived_via="desk", clinic__arrival_question=True)
+    # The SMS question asked at this contact's arrival (one taken back by an undo does
+    # not count; a contact has at most one that stands).
+    asked_here = Exists(
+        ArrivalQuestion.objects.filter(appointment=OuterRef("pk"), undo__isnull=True).exclude(
+            outcome="not_asked"
+        )
+    )
     out: dict[int, dict[str, dict[str, int]]] = {}
     for suffix, queryset in (("r", contacts.filter(reminded)), ("n", contacts.filter(~reminded))):
         rows = (
@@ -82,12 +96,7 @@ def monthly_counts(clinic_ids: list[int], since: datetime) -> dict[int, dict[str
                 no_show=Count("id", filter=Q(status="no_show")),
                 booked=Count("id", filter=~Q(status="cancelled")),
                 desk=Count("id", filter=desk),
-                asked=Count(
-                    "id",
-                    filter=desk
-                    & Q(arrival_question__isnull=False)
-                    & ~Q(arrival_question__outcome="not_asked"),
-                ),
+                asked=Count("id", filter=desk & Q(asked_here)),
                 late=Count("id", filter=Q(late_cancellation=True)),
                 contacts=Count("id"),
             )
@@ -147,6 +156,10 @@ def monthly_outcomes(clinics: QuerySet[Clinic]) -> list[MonthRow]:
             question_compliance=_share(r["asked"], r["desk"]),
             late_cancellations=r["late"],
             contacts=r["contacts"],
+            reminded_contacts=r["happened_r"],
+            not_reminded_contacts=r["happened_n"],
+            booked=r["booked"],
+            desk_arrivals=r["desk"],
         )
         for month, r in sorted(totals.items())
     ]

@@ -1,9 +1,8 @@
-"""Reports for clinic managers and regional admins (SPEC 3.8, 5.5): HTML, CSV and XLSX.
+"""Reports for clinic managers and regional admins (rules 3.8; contract 5): HTML, CSV and XLSX.
 Managers see their clinics only; protected-identity patients are counted, never shown."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,17 +11,27 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, Stream
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 
+from bookings.identity import parse_hsa_id
 from bookings.models import Clinic
 from bookings.units import clinics_for, current_clinic
 from consent.access.models import AccessLog
 from consent.access.services import access_log_record_many
-from core.exports import csv_response, xlsx_row
+from consent.reasons import reason_label
+from core.errors import DomainError
+from core.exports import csv_response, xlsx_response
+from core.params import page_number
 from core.staff import REPORT_ROLES, role_required
 from reminders.followup import failed_sms_open_count
-from reminders.models import Status, reason_label
+from reminders.models import Status
 
 from . import left_out, selectors
+
+
+def month_name(month: Any) -> str:
+    """A report's month as people say it: "juni 2026" (the language is Swedish)."""
+    return date_format(month, "F Y")
 
 
 def _view(request: HttpRequest) -> str:
@@ -33,7 +42,10 @@ def _view(request: HttpRequest) -> str:
 
 
 def _clinic_for(request: HttpRequest, hsa_id: str) -> Clinic:
-    clinic = Clinic.objects.filter(hsa_id=hsa_id.upper()).first()
+    try:
+        clinic = Clinic.objects.filter(hsa_id=parse_hsa_id(hsa_id)).first()
+    except DomainError:
+        raise Http404 from None
     if clinic is None:
         raise Http404
     if not clinics_for(request.user).filter(pk=clinic.pk).exists():
@@ -118,8 +130,7 @@ def _patient_rows(patients: Iterator[left_out.ExcludedPatient]) -> Iterator[tupl
 def exclusions_clinic(request: HttpRequest, hsa_id: str) -> HttpResponse:
     """On screen a page at a time; the downloads hold the whole list."""
     clinic = _clinic_for(request, hsa_id)
-    raw = request.GET.get("sida", "1")
-    page = int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    page = page_number(request.GET.get("sida")) or 1
     view = _view(request)
     protected, total, patients = left_out.excluded_patients_page(
         clinic, page=page, size=PAGE_SIZE, view=view
@@ -167,30 +178,32 @@ def exclusions_clinic_csv(request: HttpRequest, hsa_id: str) -> StreamingHttpRes
     return csv_response(rows(), f"migration-exclusions-{clinic.hsa_id}-{view}.csv")
 
 
+# The XLSX columns: Swedish names and widths (characters) to read them by.
+PATIENT_COLUMNS = (
+    ("Personnummer", 15),
+    ("Namn", 28),
+    ("Blockerade mottagningar", 45),
+    ("Nästa bokade kontakt här", 22),
+    ("Aktiverad sedan", 15),
+)
+
+
 @role_required(*REPORT_ROLES)
 def exclusions_clinic_xlsx(request: HttpRequest, hsa_id: str) -> FileResponse:
-    """openpyxl's write-only workbook keeps one row in memory at a time; the file is built
-    on disk and streamed."""
-    from openpyxl import Workbook
-
     clinic = _clinic_for(request, hsa_id)
     view = _view(request)
     protected, patients = left_out.excluded_patients(clinic, view)
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title="Ej migrerade")
-    sheet.append(xlsx_row(sheet, PATIENT_HEADER))
-    for row in _patient_rows(_logged(request, patients)):
-        sheet.append(xlsx_row(sheet, row))
-    if protected:
-        sheet.append(xlsx_row(sheet, [f"Dessutom {protected} med skyddad identitet (visas inte)"]))
-    handle = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
-    book.save(handle)
-    handle.seek(0)
-    return FileResponse(
-        handle,
-        as_attachment=True,
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        yield from _patient_rows(_logged(request, patients))
+        if protected:
+            yield (f"Dessutom {protected} med skyddad identitet (visas inte)",)
+
+    return xlsx_response(
+        title="Ej migrerade",
+        header=PATIENT_COLUMNS,
+        rows=rows(),
         filename=f"migration-exclusions-{clinic.hsa_id}-{view}.xlsx",
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
 
 
@@ -216,7 +229,10 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
     clinics = clinics_for(request.user)
     chosen = request.GET.get("clinic")
     if chosen:
-        clinics = clinics.filter(hsa_id=chosen)
+        try:
+            clinics = clinics.filter(hsa_id=parse_hsa_id(chosen))
+        except DomainError:
+            raise Http404 from None
     months = selectors.monthly_outcomes(clinics)
     deliveries = selectors.delivery(clinics)
     baseline = selectors.baseline_rate(clinics)
@@ -260,11 +276,11 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
             "delivery.csv",
         )
     statuses = sorted({d.status for d in deliveries})
-    labels = sorted({d.month.strftime("%Y-%m") for d in deliveries})
+    delivery_months = sorted({d.month for d in deliveries})
     per_status = {
         s: [
-            sum(d.messages for d in deliveries if d.status == s and d.month.strftime("%Y-%m") == m)
-            for m in labels
+            sum(d.messages for d in deliveries if d.status == s and d.month == m)
+            for m in delivery_months
         ]
         for s in statuses
     }
@@ -276,13 +292,13 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
     recent = selectors.recent_no_shows(clinics)
     by_id = {c.pk: c for c in clinics}
     chart = {
-        "months": [m.month.strftime("%Y-%m") for m in months],
+        "months": [month_name(m.month) for m in months],
         "reminded": [m.no_show_rate_reminded for m in months],
         "not_reminded": [m.no_show_rate_not_reminded for m in months],
         "baseline": [baseline for _ in months],
         "coverage": [m.coverage for m in months],
         "compliance": [m.question_compliance for m in months],
-        "delivery_months": labels,
+        "delivery_months": [month_name(m) for m in delivery_months],
         "delivery": per_status,
         "status_labels": {code: str(label) for code, label in Status.choices},
     }
@@ -302,7 +318,10 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
                 ((by_id[pk], r) for pk, r in recent.items()),
                 key=lambda pair: (not pair[1].above_baseline, pair[0].name),
             ),
-            "flagged": [by_id[pk] for pk, r in recent.items() if r.above_baseline],
+            "flagged": sorted(
+                ((by_id[pk], r) for pk, r in recent.items() if r.above_baseline),
+                key=lambda pair: pair[0].name,
+            ),
             "failed_sms": failed_sms_open_count(clinics),
         },
     )

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -23,6 +23,35 @@ def pytest_configure(config: pytest.Config) -> None:
             "The tests run on PostgreSQL: use `make test` (it starts a throwaway server) or set "
             "DATABASE_URL=postgres://... (ALLOW_SQLITE_TESTS=1 to try SQLite anyway)."
         )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_past_the_truncate_guard() -> Iterator[None]:
+    """Transactional tests empty the database between tests with one TRUNCATE of every
+    table, which the audit trails refuse (core.append_only). The suite runs as the tables'
+    owner and lifts that one guard around its own flush, as only an owner can; production's
+    application role cannot."""
+    from django.apps import apps
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    from core.append_only import AppendOnlyModel, trigger_names
+
+    guarded = [m._meta.db_table for m in apps.get_models() if issubclass(m, AppendOnlyModel)]
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self: Any, style: Any, tables: Any, **kwargs: Any) -> list[str]:
+        statements = original(self, style, tables, **kwargs)
+        lifted = [t for t in guarded if t in tables] if statements else []
+        toggle = "ALTER TABLE {} {} TRIGGER {};"
+        return [
+            *(toggle.format(t, "DISABLE", trigger_names(t)[2]) for t in lifted),
+            *statements,
+            *(toggle.format(t, "ENABLE", trigger_names(t)[2]) for t in lifted),
+        ]
+
+    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
+    yield
+    DatabaseOperations.sql_flush = original  # type: ignore[method-assign]
 
 
 @pytest.fixture

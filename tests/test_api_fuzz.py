@@ -3,8 +3,9 @@ answers with no 5xx and with a response that matches the schema it publishes.
 
 The registry is seeded first (clinics, patients with a guardian and a child, a booked
 contact, an e-service case), and the generated identities are swapped for the seeded
-ones half of the time, so the fuzzing reaches the paths that succeed and write, not only
-the 400s and 404s of an empty registry. The last test checks that it did."""
+ones half of the time (and half of the FHIR PUTs carry a resource the registry takes), so
+the fuzzing reaches the paths that succeed and write, not only the 400s and 404s of an
+empty registry. The last test checks that it did."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from bookings.serializers import HSA_ID_SCHEMA, PERSONAL_ID_SCHEMA
@@ -106,6 +108,116 @@ def flatmap_body(ctx: Any, body: Any) -> Any:
     return st.fixed_dictionaries(drawn)
 
 
+FHIR_PUTS = {"/fhir/Appointment/{id}": "id", "/fhir/Patient/{personal_id}": "personal_id"}
+
+
+@schema.hook
+def flatmap_case(ctx: Any, case: Any) -> Any:
+    """Half of the FHIR PUTs that keep to the schema carry a resource the registry can take
+    (a seeded patient, a booking of one at a seeded clinic; the URL's id the body's), with
+    the status and start the fuzzer drew: random resources only ever reach the 400s and
+    422s. Schemathesis checks again whether a changed case still keeps to the schema."""
+    name = FHIR_PUTS.get(case.operation.path)
+    meta = case._meta
+    if (
+        name is None
+        or case.method.upper() != "PUT"
+        or not isinstance(case.body, dict)
+        or meta is None
+        or meta.generation.mode != GenerationMode.POSITIVE
+        or not SEEDED.get(case.operation.path)
+    ):
+        return st.just(case)
+    drawn = {k: case.body[k] for k in ("status", "start") if k in case.body and name == "id"}
+
+    def seeded(entry: tuple[str, dict[str, Any]]) -> Any:
+        url_id, resource = entry
+        case.path_parameters = {**case.path_parameters, name: url_id}
+        case.body = {**resource, **drawn}
+        return case
+
+    return st.one_of(st.just(case), st.sampled_from(SEEDED[case.operation.path]).map(seeded))
+
+
+def _fhir_seeds(adult: Any, guardian: Any, child: Any, clinics: list[Any]) -> dict[str, Any]:
+    """FHIR resources the seeded registry takes, by the URL id they are sent to."""
+    pnr = "http://electronichealth.se/identifier/personnummer"
+
+    def person(pid: str) -> dict[str, Any]:
+        return {"system": pnr, "value": pid}
+
+    def booking(ext: str, patient: Any, clinic: Any, mode: str) -> tuple[str, dict[str, Any]]:
+        return ext, {
+            "resourceType": "Appointment",
+            "id": ext,
+            "status": "booked",
+            "start": (timezone.now() + timedelta(days=4)).isoformat(),
+            "appointmentType": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode",
+                        "code": mode,
+                    }
+                ]
+            },
+            "participant": [
+                {
+                    "actor": {"type": "Patient", "identifier": person(patient.personal_id)},
+                    "status": "accepted",
+                },
+                {
+                    "actor": {
+                        "type": "Location",
+                        "identifier": {"system": "urn:oid:1.2.752.29.4.19", "value": clinic.hsa_id},
+                    },
+                    "status": "accepted",
+                },
+            ],
+        }
+
+    def patient(who: Any, **elements: Any) -> tuple[str, dict[str, Any]]:
+        return who.personal_id, {
+            "resourceType": "Patient",
+            "id": who.personal_id,
+            "identifier": [person(who.personal_id)],
+            **elements,
+        }
+
+    return {
+        "/fhir/Appointment/{id}": [
+            booking("FUZZ-1", adult, clinics[1], "FACE"),
+            booking("FUZZ-FHIR-2", child, clinics[0], "PHONE"),
+        ],
+        "/fhir/Patient/{personal_id}": [
+            patient(adult, telecom=[{"system": "phone", "use": "mobile", "value": "0701234567"}]),
+            patient(
+                child,
+                link=[
+                    {
+                        "type": "seealso",
+                        "other": {
+                            "type": "RelatedPerson",
+                            "identifier": person(guardian.personal_id),
+                        },
+                    }
+                ],
+            ),
+            patient(
+                guardian,
+                deceasedDateTime="2026-01-02",
+                meta={
+                    "security": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+                            "code": "R",
+                        }
+                    ]
+                },
+            ),
+        ],
+    }
+
+
 @pytest.fixture
 def registry(db: None) -> Iterator[str]:
     """Seeds the registry and returns an API key with every scope."""
@@ -134,7 +246,7 @@ def registry(db: None) -> Iterator[str]:
     case, _ = case_receive(
         request=CaseRequest(
             external_id="FUZZ-CASE-1",
-            received_at=clinics[0].hsa_id,
+            received_at_clinic=clinics[0].hsa_id,
             submitted_by=adult.personal_id,
             subject=adult.personal_id,
             action="activate",
@@ -152,6 +264,7 @@ def registry(db: None) -> Iterator[str]:
         hsa=[c.hsa_id for c in clinics],
         ext=[appointment.external_id],
         case=[case.pk],
+        **_fhir_seeds(adult, link.guardian, link.child, clinics),
     )
     yield key
     SEEDED.clear()

@@ -53,7 +53,7 @@ def test_reception_handles_an_eservice_case_and_the_patient_page_shows_it(
     log_in(page, live_server.url, "rebecka")
     expect(page.locator("nav .badge")).to_have_text("1")  # one open case in the header
     page.get_by_role("link", name="Ärenden").click()
-    page.get_by_role("link", name="Öppna", exact=True).click()
+    page.get_by_role("link", name="Öppna ärendet").click()
     expect(page.locator("h1")).to_contain_text("Blockera sms-påminnelse – Ögonkliniken")
     # The reply follows from the situation after the change: it names the clinic and
     # says the other reminders continue (the patient gets SMS elsewhere).
@@ -78,7 +78,11 @@ def test_reception_handles_an_eservice_case_and_the_patient_page_shows_it(
 
     case = EServiceCase.objects.get()
     event = ConsentEvent.objects.get(eservice_case__isnull=False)
-    assert (event.eservice_case, event.actor_user, event.handled_at) == (case, reception, clinic)
+    assert (event.eservice_case, event.actor_user, event.handled_at_clinic) == (
+        case,
+        reception,
+        clinic,
+    )
     answer = eservice.get(f"/api/v1/eservice/cases/{case.pk}/").json()
     assert (answer["status"], answer["reply"]) == ("resolved", case.reply)
     assert "från Ögonkliniken" in case.reply
@@ -124,7 +128,7 @@ def test_receptionist_registers_an_arrival_and_activates_reminders(
     expect(page.locator(".messages")).to_contain_text("ankomst registrerad")
     expect(page.locator("#desk")).to_contain_text("Fick inget – aktiverade nu")
 
-    page.get_by_role("link", name="Sigrid Holm").click()
+    page.get_by_role("link", name="Sigrid Holm", exact=True).click()
     expect(page.locator("#consent-state")).to_have_text("Aktiverad")
     expect(page.locator("#history")).to_contain_text("Ankomstregistrering")
     assert snapshot_of(patient).state == "active"
@@ -211,10 +215,12 @@ def test_under_the_content_security_policy_the_dashboard_draws_and_the_header_pi
     chart = page.locator("#chart-noshow")
     expect(chart).to_be_visible()
     assert page.evaluate("() => Chart.getChart('chart-noshow') !== undefined")
-    # The picker submits itself (site.js): the server keeps the choice across a reload.
+    # The picker changes nothing by itself (WCAG 3.2.2): its button submits it, and the
+    # server keeps the choice across a reload.
+    page.select_option("#nav-clinic", label="B-kliniken")
     posted = page.expect_response(lambda r: r.request.method == "POST" and "/clinic/" in r.url)
     with page.expect_navigation(url=f"{live_server.url}/reports/"), posted:
-        page.select_option("#nav-clinic", label="B-kliniken")
+        page.locator("#nav-clinic-go").click()
     page.goto(f"{live_server.url}/reports/")
     expect(page.locator("#nav-clinic option:checked")).to_have_text("B-kliniken")
     page.screenshot(path=str(SCREENSHOTS / "dashboard-csp.png"), full_page=True)

@@ -78,7 +78,7 @@ def test_a_guardian_s_number_through_the_e_service_activates_the_child(
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log_in(page, live_server.url, "rebecka")
     page.get_by_role("link", name="Ärenden").click()
-    page.get_by_role("link", name="Öppna", exact=True).click()
+    page.get_by_role("link", name="Öppna ärendet").click()
     # The child was never activated: the number activates them, and the reply says SMS
     # about the child's contacts now go to the guardian.
     expect(page.locator("#reply-preview")).to_contain_text("går nu till det")
@@ -157,7 +157,7 @@ def test_catching_a_left_out_resident_and_blocking_their_old_clinic_again(
     row.get_by_role("button", name="Fick inte – aktivera nu").click()
     expect(page.locator(".messages")).to_contain_text("ankomst registrerad")
 
-    page.get_by_role("link", name="Märta Lind").click()
+    page.get_by_role("link", name="Märta Lind", exact=True).click()
     expect(page.locator("#consent-state")).to_have_text("Aktiverad")
     expect(page.locator("#blocked-clinics")).to_contain_text("Ögonkliniken")
     expect(page.locator("#history")).to_contain_text("Ankomstregistrering")

@@ -1,4 +1,4 @@
-"""No log line holds a personnummer or a phone number (SPEC 5.6).
+"""No log line holds a personnummer or a phone number (operations 3).
 
 With the demo data, staff of every role and an API client walk the back office and the
 API — look-ups, patient pages, the desk, cases, reports, the audit log, the admin, every

@@ -1,4 +1,4 @@
-"""Secrets, staff sessions and logins, and the edges of the API (SPEC 3.10): what a region
+"""Secrets, staff sessions and logins, and the edges of the API (rules 3.10): what a region
 needs before it may run this on shared clinic computers."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ PASSWORD = "pw-for-tests-1"
 def start(*args: str, **settings: str) -> subprocess.CompletedProcess[str]:
     """`manage.py ARGS` in a fresh process with exactly these product settings."""
     environment = env(**settings)
-    for name in ("SECRET_KEY", "SMS_WEBHOOK_SECRET", "DEBUG", "SMS_GATEWAY"):
+    for name in ("SECRET_KEY", "SMS_WEBHOOK_SECRET", "DEBUG", "SMS_GATEWAY", "CACHE_URL"):
         if name not in settings:
             environment.pop(name, None)
     return subprocess.run(
@@ -59,7 +59,10 @@ DEVELOPMENT_KEY = "insecure-local-only-key-change-me-in-production-0123456789"
         ),
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"SECRET_KEY": KEY, "SMS_GATEWAY": "46elks"}, "SMS_WEBHOOK_SECRET"),
-        ({"SECRET_KEY": KEY, "SMS_WEBHOOK_SECRET": KEY, "SMS_GATEWAY": "outbox,sinch"}, "E003"),
+        (
+            {"SECRET_KEY": KEY, "SMS_WEBHOOK_SECRET": "w" * 32, "SMS_GATEWAY": "outbox,sinch"},
+            "E003",
+        ),
     ],
 )
 def test_outside_debug_nothing_starts_without_keys_of_its_own(
@@ -70,18 +73,50 @@ def test_outside_debug_nothing_starts_without_keys_of_its_own(
     assert named in result.stderr
 
 
+PRODUCTION = {
+    "SECRET_KEY": KEY,
+    "SMS_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+    "SMS_GATEWAY": "46elks,sinch",
+    "ALLOWED_HOSTS": "sms.regionhalland.se",
+    "SECURE_SSL_REDIRECT": "true",
+    "CACHE_URL": "redis://cache.regionhalland.se:6379/1",
+}
+
+
 def test_with_production_settings_the_deploy_check_prints_nothing() -> None:
-    result = start(
-        "check",
-        "--deploy",
-        SECRET_KEY=KEY,
-        SMS_WEBHOOK_SECRET=secrets.token_urlsafe(32),
-        SMS_GATEWAY="46elks,sinch",
-        ALLOWED_HOSTS="sms.regionhalland.se",
-        SECURE_SSL_REDIRECT="true",
-    )
+    result = start("check", "--deploy", **PRODUCTION)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["abc", "x" * 31, KEY],  # too short, one short, and SECRET_KEY itself
+    ids=["3 characters", "31 characters", "SECRET_KEY"],
+)
+def test_a_webhook_secret_shorter_than_32_or_equal_to_the_secret_key_fails_the_check(
+    secret: str,
+) -> None:
+    result = start("check", "--deploy", **{**PRODUCTION, "SMS_WEBHOOK_SECRET": secret})
+    assert result.returncode != 0
+    assert "reminders.E005" in result.stderr
+    assert "SMS_WEBHOOK_SECRET" in result.stderr
+
+
+def test_no_other_process_starts_with_a_weak_webhook_secret() -> None:
+    """`check` lists it with the others (E005); anything else refuses to start."""
+    result = start("showmigrations", "reminders", **{**PRODUCTION, "SMS_WEBHOOK_SECRET": "abc"})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SMS_WEBHOOK_SECRET" in result.stderr
+
+
+def test_the_deploy_check_warns_when_limits_are_counted_per_process() -> None:
+    """Without CACHE_URL each process keeps its own count of the rate limits: with four
+    web processes a limit is four times as high."""
+    without_cache = {k: v for k, v in PRODUCTION.items() if k != "CACHE_URL"}
+    result = start("check", "--deploy", **without_cache)
+    assert result.returncode == 0, result.stderr  # a warning, not an error
+    assert "core.W001" in result.stderr and "CACHE_URL" in result.stderr
 
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +136,72 @@ def test_repeated_failed_logins_lock_the_account_even_with_the_right_password() 
     assert locked.status_code == 429
     assert "För många misslyckade inloggningar" in locked.content.decode()
     assert seen(client.get("/")) == "login"  # not logged in
+
+
+def test_five_wrong_passwords_for_one_user_do_not_lock_another_behind_the_same_address() -> None:
+    """A clinic's staff share one address (its NAT): one person's typos lock that person
+    at that address, not their colleagues."""
+    first, second = UserFactory(role=Role.RECEPTION), UserFactory(role=Role.RECEPTION)
+    clinic_nat = Client(REMOTE_ADDR="10.20.30.40")
+    for _ in range(5):
+        login(clinic_nat, first.username, "wrong")
+    assert login(clinic_nat, first.username, PASSWORD).status_code == 429
+    assert seen(login(clinic_nat, second.username, PASSWORD)) == "redirect /"
+
+
+def test_nobody_elsewhere_can_keep_the_break_glass_admin_locked() -> None:
+    admin = UserFactory(role=Role.REGIONAL_ADMIN, is_staff=True)
+    attacker = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(10):
+        login(attacker, admin.username, "guess")
+    assert login(attacker, admin.username, PASSWORD).status_code == 429
+    regional_office = Client(REMOTE_ADDR="10.20.30.41")
+    assert seen(login(regional_office, admin.username, PASSWORD)) == "redirect /"
+
+
+def test_an_address_that_tries_many_users_is_locked_for_everyone(settings: Any) -> None:
+    """A separate, higher limit per address: guessing one password for many users."""
+    assert settings.LOGIN_ADDRESS_FAILURE_LIMIT == 50
+    victim = UserFactory(role=Role.RECEPTION)
+    sprayer = Client(REMOTE_ADDR="203.0.113.10")
+    for n in range(49):  # 4 tries each for 12 names and 1 more: under the pair limit
+        assert login(sprayer, f"name{n // 4}", "Sommar2026!").status_code == 200
+    assert login(sprayer, "name12", "Sommar2026!").status_code == 429  # the 50th locks
+    assert login(sprayer, victim.username, PASSWORD).status_code == 429
+    assert seen(login(Client(REMOTE_ADDR="10.20.30.42"), victim.username, PASSWORD)) == (
+        "redirect /"
+    )
+
+
+def test_passwords_shorter_than_12_characters_are_refused_for_everyone() -> None:
+    user = UserFactory(role=Role.REGIONAL_ADMIN, is_staff=True)
+    client = Client()
+    client.force_login(user)
+    for new, ok in (("Kort-lösen1", False), ("Längre-lösen", True)):  # 11 and 12 characters
+        response = client.post(
+            "/accounts/password_change/",
+            {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
+        )
+        assert (response.status_code == 302) is ok, new
+        if not ok:
+            assert "minst 12 tecken" in response.content.decode()
+    added = client.post(
+        "/admin/auth/user/add/",
+        {"username": "ny.person", "password1": "Tolv-tecken", "password2": "Tolv-tecken"},
+    )
+    assert "minst 12 tecken" in added.content.decode()
+    assert not User.objects.filter(username="ny.person").exists()
+
+
+def test_api_answers_are_never_cached(make_api: Any) -> None:
+    """They hold patients' data (an SMS status, a booking); an error is no exception."""
+    api: APIClient = make_api(Scope.STATUS_READ)[0]
+    patient = PatientFactory()
+    found = api.get(f"/api/v1/patients/{patient.personal_id}/sms-status/")
+    missing = api.get("/api/v1/patients/191212121212/sms-status/")
+    assert (found.status_code, missing.status_code) == (200, 404)
+    for response in (found, missing):
+        assert "no-store" in response["Cache-Control"], response.status_code
 
 
 def test_the_admin_login_is_locked_too() -> None:

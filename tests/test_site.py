@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.utils import timezone
 
 from bookings.models import Appointment, Clinic, Patient
 from bookings.units import clinics_for
@@ -235,9 +236,47 @@ def test_load_demo_gives_every_kind_of_patient_and_a_user_per_role(tmp_path, set
 
     assert MigrationExclusion.objects.count() > 800  # left out by the migration
     assert Appointment.objects.filter(external_id__startswith="HIST-").exists()  # history
+    _the_demo_history_obeys_the_rules()
     counts = (Patient.objects.count(), ConsentEvent.objects.count())
     call_command("load_demo", "--legacy-scale", "0.05", stdout=StringIO())
     assert (Patient.objects.count(), ConsentEvent.objects.count()) == counts
+
+
+def _the_demo_history_obeys_the_rules() -> None:
+    """What the walk through the demo found wrong, checked against the registry itself:
+    no SMS reached a protected person or a child through anyone but a guardian who gave
+    a number, each went to its recipient's own number, and guardians are of a parent's
+    age."""
+    from bookings.demo import years_between
+    from bookings.models import Guardianship
+    from reminders.models import Message
+
+    reached = Message.objects.filter(
+        appointment__external_id__startswith="HIST-", status__in=["sent", "delivered"]
+    ).select_related("appointment__patient")
+    assert reached.count() > 1000
+    numbers = dict(GuardianNumber.objects.values_list("child_id", "number"))
+    given = set(GuardianNumber.objects.values_list("child_id", "number"))
+    for message in reached:
+        patient = message.appointment.patient
+        assert not patient.protected_identity, message.pk
+        day = timezone.localtime(message.due_at).date()
+        if years_between(patient.birth_date, day) < 13:
+            assert message.recipient_role == "guardian"
+            assert (patient.pk, message.to) in given, message.pk
+        else:
+            assert (message.to, message.recipient_role) == (patient.mobile_number, "patient")
+        assert message.body.startswith("Påminnelse om bokad kontakt med ")
+    suppressed = Message.objects.filter(
+        appointment__external_id__startswith="HIST-",
+        appointment__patient__protected_identity=True,
+    )
+    assert suppressed.exists()
+    assert set(suppressed.values_list("status", "reason")) == {("suppressed", "protected_identity")}
+    assert numbers  # some children have a guardian's number, and get SMS through it
+    for link in Guardianship.objects.select_related("child", "guardian"):
+        gap = years_between(link.guardian.birth_date, link.child.birth_date)
+        assert 20 <= gap <= 60, (link.child.birth_date, link.guardian.birth_date)
 
 
 def test_the_admin_never_shows_a_protected_person_s_number(admin_client_: Client) -> None:
@@ -247,3 +286,61 @@ def test_the_admin_never_shows_a_protected_person_s_number(admin_client_: Client
     assert "skyddad identitet – visas inte" in page
     listing = admin_client_.get("/admin/bookings/patient/").content.decode()
     assert "+46701239999" not in listing
+
+
+def test_a_receptionist_is_set_up_on_one_page_with_role_and_clinics(
+    admin_client_: Client,
+) -> None:
+    from django.contrib.auth.models import Group, User
+
+    a, b = ClinicFactory(name="A-kliniken"), ClinicFactory(name="B-kliniken")
+    page = admin_client_.get("/admin/auth/user/add/").content.decode()
+    assert "Reception" in page and "Verksamhetschef" in page and "Logggranskare" in page
+    assert ">regional_admin<" not in page  # the role's Swedish name, never its code
+    response = admin_client_.post(
+        "/admin/auth/user/add/",
+        {
+            "username": "sara",
+            "first_name": "Sara",
+            "last_name": "Ek",
+            "usable_password": "true",
+            "password1": "en-lång-fras-2026",
+            "password2": "en-lång-fras-2026",
+            "groups": [Group.objects.get(name=Role.RECEPTION).pk],
+            "clinics": [a.pk, b.pk],
+            "staff_identity-TOTAL_FORMS": "0",
+            "staff_identity-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    user = User.objects.get(username="sara")
+    assert list(user.groups.values_list("name", flat=True)) == [Role.RECEPTION]
+    assert set(user.clinics.all()) == {a, b}  # type: ignore[attr-defined]
+    listing = admin_client_.get("/admin/auth/user/").content.decode()
+    assert "Reception" in listing
+
+
+def test_the_clinic_form_shows_the_longest_reminder_with_its_sms_name(
+    admin_client_: Client,
+) -> None:
+    clinic = ClinicFactory(name="Hudkliniken", sms_name="Hudkliniken Halmstad")
+    page = admin_client_.get(f"/admin/bookings/clinic/{clinic.pk}/change/").content.decode()
+    assert (
+        "<q>Påminnelse om bokad kontakt med Hudkliniken Halmstad torsdag 30 september kl. "
+        "00:00. Av/omboka senast 24 timmar innan, annars betalar du en avgift</q>" in page
+    )
+    assert "146 av 160 tecken" in page
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/bookings/patient/",
+        "/admin/auth/user/add/",
+        "/admin/consent/standardreply/add/",
+    ],
+)
+def test_the_admin_has_no_english_field_labels_left(admin_client_: Client, path: str) -> None:
+    page = admin_client_.get(path).content.decode()
+    for english in ("Display id", "DISPLAY ID", ">Guardian", "Order:"):
+        assert english not in page

@@ -5,10 +5,13 @@ here."""
 from .contacts import (
     LATE_CANCELLATION,
     appointment_put,
+    appointment_reopen,
     appointment_set_status,
     appointment_upsert,
 )
 from .registry import (
+    UNCHANGED,
+    DeathReport,
     checkin_link_length,
     clinic_upsert,
     clinic_validate_sms_name,
@@ -16,18 +19,23 @@ from .registry import (
     patient_sync,
     patients_get_or_create_from_legacy,
 )
-from .staff import staff_user_upsert
+from .staff import last_unit_remember, staff_user_clinics_set, staff_user_upsert
 
 __all__ = [
     "LATE_CANCELLATION",
+    "UNCHANGED",
+    "DeathReport",
     "appointment_put",
+    "appointment_reopen",
     "appointment_set_status",
     "appointment_upsert",
     "checkin_link_length",
     "clinic_upsert",
     "clinic_validate_sms_name",
+    "last_unit_remember",
     "patient_get_or_create_from_legacy",
     "patient_sync",
     "patients_get_or_create_from_legacy",
+    "staff_user_clinics_set",
     "staff_user_upsert",
 ]

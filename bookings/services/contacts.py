@@ -196,3 +196,26 @@ def appointment_set_status(*, appointment: Appointment, status: str, via: str) -
         sender=Appointment, appointment=appointment, previous=previous, moment=now
     )
     return appointment
+
+
+@transaction.atomic
+def appointment_reopen(*, appointment: Appointment, from_status: str) -> Appointment:
+    """An arrival or a no-show registered here (the desk) taken back: the contact is booked
+    again, as if neither had happened (no arrival time). Refused unless the contact is
+    still in `from_status` (the booking system may have moved it on since)."""
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if from_status not in (AppointmentStatus.ARRIVED, AppointmentStatus.NO_SHOW):
+        raise DomainError(f"Status {from_status} kan inte ångras här.", code="invalid_status")
+    if appointment.status != from_status:
+        raise Conflict(
+            f"Kontakten är {appointment.get_status_display().lower()} nu och kan inte ångras.",
+            code="status_changed",
+        )
+    previous = AppointmentSnapshot.of(appointment)
+    appointment.status = AppointmentStatus.BOOKED
+    appointment.arrived_at, appointment.arrived_via = None, ""
+    appointment.save()
+    appointment_changed.send(
+        sender=Appointment, appointment=appointment, previous=previous, moment=timezone.now()
+    )
+    return appointment

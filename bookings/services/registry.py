@@ -4,6 +4,8 @@ legacy import). Each service is one transaction and says what it guarantees."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+from enum import Enum
 
 from django.conf import settings
 from django.db import transaction
@@ -18,6 +20,7 @@ from ..models import (
     NumberSource,
     Patient,
 )
+from ..signals import patient_deceased
 
 
 def checkin_link_length() -> int:
@@ -68,6 +71,38 @@ def clinic_upsert(
     return clinic, created
 
 
+class DeathReport(Enum):
+    """What a sync says of death besides a time: nothing (what is stored stays; None would
+    say "not deceased"), or deceased without a date (FHIR's `deceasedBoolean`: the stored
+    date stays, else the time of this report is recorded)."""
+
+    UNCHANGED = "unchanged"
+    UNDATED = "undated"
+
+
+UNCHANGED = DeathReport.UNCHANGED
+
+# How far ahead of our clock a register's report of a death may lie (clock skew).
+DEATH_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _deceased_at_valid(pid: identity.PersonalId, deceased_at: datetime, now: datetime) -> None:
+    if timezone.is_naive(deceased_at):
+        raise DomainError(
+            "Tiden saknar tidszon; ange t.ex. +01:00 eller Z.",
+            field="deceased_at",
+            code="naive_datetime",
+        )
+    if deceased_at > now + DEATH_CLOCK_SKEW:
+        raise DomainError("Dödsdatumet ligger i framtiden.", field="deceased_at", code="in_future")
+    # Compared, never converted: a time like year 1 at +14:00 has no UTC of its own.
+    born = datetime.combine(pid.birth_date, time.min, tzinfo=timezone.get_current_timezone())
+    if deceased_at < born:
+        raise DomainError(
+            "Dödsdatumet ligger före födelsedatumet.", field="deceased_at", code="before_birth"
+        )
+
+
 @transaction.atomic
 def patient_sync(
     *,
@@ -78,15 +113,23 @@ def patient_sync(
     guardians: Sequence[str],
     given_name: str | None = None,
     family_name: str | None = None,
+    deceased_at: datetime | DeathReport | None = UNCHANGED,
 ) -> tuple[Patient, bool]:
-    """The population register / 1177 sync of one patient (SPEC 5.1, 3.2).
+    """The population register / 1177 sync of one patient (contract 1; rules 3.2).
 
     The number from 1177 replaces whatever was there (a legacy number, or none) and
     restores a broken link. `sms_consent_1177` is stored and never activates anything.
     Guardians must already be in the registry; the set given replaces the old one.
+    `deceased_at` is when the register says the patient died (None: not deceased; left
+    out: as stored; `DeathReport.UNDATED`: deceased, date unknown). While it is set
+    nobody gets an SMS for the patient, and in this transaction the apps above are told
+    (`patient_deceased`), which suppress the patient's pending messages at once.
     All or nothing."""
     pid = identity.parse_personal_id(personal_id)
     number = identity.parse_mobile_number(mobile_number) if mobile_number else ""
+    now = timezone.now()
+    if isinstance(deceased_at, datetime):
+        _deceased_at_valid(pid, deceased_at, now)
 
     guardian_ids = list(dict.fromkeys(identity.parse_personal_id(g).value for g in guardians))
     if pid.value in guardian_ids:
@@ -104,8 +147,7 @@ def patient_sync(
             code="unknown_guardian",
         )
 
-    now = timezone.now()
-    fields = {
+    fields: dict[str, object] = {
         "protected_identity": protected_identity,
         "mobile_number": number,
         "number_source": NumberSource.SYNC_1177,
@@ -117,6 +159,10 @@ def patient_sync(
         fields["given_name"] = given_name.strip()
     if family_name is not None:
         fields["family_name"] = family_name.strip()
+    if isinstance(deceased_at, datetime) or deceased_at is None:
+        fields["deceased_at"] = deceased_at
+    elif deceased_at is DeathReport.UNDATED:
+        fields["deceased_at"] = now  # unless already recorded (below)
 
     patient, created = Patient.objects.select_for_update().get_or_create(
         personal_id=pid.value,
@@ -127,6 +173,8 @@ def patient_sync(
         },
     )
     if not created:
+        if deceased_at is DeathReport.UNDATED and patient.deceased_at is not None:
+            del fields["deceased_at"]
         for key, value in fields.items():
             setattr(patient, key, value)
         patient.save()
@@ -138,6 +186,8 @@ def patient_sync(
         [Guardianship(child=patient, guardian_id=g) for g in wanted - existing],
         ignore_conflicts=True,  # the same sync twice at once adds each guardian once
     )
+    if patient.deceased_at is not None:
+        patient_deceased.send(sender=Patient, patient=patient, moment=now)
     return patient, created
 
 

@@ -12,9 +12,10 @@ from django.db import transaction
 from core.models import StaffIdentity
 
 from .. import identity
-from ..models import Clinic
+from ..models import Clinic, LastUnit
 
 if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AbstractUser
 
 
@@ -46,3 +47,13 @@ def staff_user_upsert(
             user=user, defaults={"hsa_id": identity.parse_hsa_id(hsa_id)}
         )
     return user  # type: ignore[return-value]
+
+
+def last_unit_remember(*, user: AbstractBaseUser, clinic: Clinic) -> None:
+    """Where the user works now, kept for their next login (the header's picker)."""
+    LastUnit.objects.update_or_create(user_id=user.pk, defaults={"clinic": clinic})
+
+
+def staff_user_clinics_set(*, user: AbstractBaseUser, clinics: Iterable[Clinic]) -> None:
+    """The clinics a user works at (the user's page in the admin)."""
+    user.clinics.set(list(clinics))  # type: ignore[attr-defined]

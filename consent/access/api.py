@@ -1,4 +1,4 @@
-"""The access log for auditors' tools (SPEC 5.1): `GET /api/v1/access-log/`, scope
+"""The access log for auditors' tools (contract 1): `GET /api/v1/access-log/`, scope
 `audit:read`, newest first, a page at a time."""
 
 from __future__ import annotations
@@ -11,12 +11,16 @@ from rest_framework.response import Response
 from bookings.serializers import PersonalIdField
 from core.api_base import ApiView, problems
 from core.models import Scope
+from core.params import MAX_PAGE, page_number
 from core.serializers import AwareDateTimeField, path_value
 
 from .models import AccessLog
 from .selectors import access_log_api_search
+from .services import access_log_record_many
 
 PAGE_SIZE = 100
+# A username or an API client's name (refuses NUL characters, which no name holds).
+ACTOR = serializers.CharField(max_length=150)
 
 
 class ActorSerializer(serializers.Serializer):
@@ -66,17 +70,25 @@ class AccessLogApi(ApiView):
         params = request.query_params
         patient = params.get("patient")
         since = params.get("since")
-        raw_page = params.get("page", "1")
-        if not raw_page.isdigit() or int(raw_page) < 1:
-            raise serializers.ValidationError({"page": ["Ange ett sidnummer från 1."]})
-        page = int(raw_page)
+        page = page_number(params.get("page"))
+        if page is None:
+            raise serializers.ValidationError(
+                {"page": [f"Ange ett sidnummer från 1 till {MAX_PAGE} (siffrorna 0–9)."]}
+            )
         entries = access_log_api_search(
             patient=path_value(PersonalIdField(), "patient", patient) if patient else "",
             since=path_value(AwareDateTimeField(), "since", since) if since else None,
-            actor=params.get("actor", ""),
+            actor=path_value(ACTOR, "actor", params["actor"]) if params.get("actor") else "",
         )
         rows = list(entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
         more = len(rows) > PAGE_SIZE
+        # The entries name patients: reading them is logged like any other read.
+        access_log_record_many(
+            actor=request.auth,
+            clinic=None,
+            action=AccessLog.Action.API_ACCESS_LOG,
+            patient_ids=[e.patient_id for e in rows[:PAGE_SIZE] if e.patient_id is not None],
+        )
         return Response(
             {
                 "results": EntrySerializer(rows[:PAGE_SIZE], many=True).data,

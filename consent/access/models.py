@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
-
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Clinic, Patient
+from core.append_only import AppendOnlyModel
 from core.models import ApiClient
 
 
-class AccessLogQuerySet(models.QuerySet["AccessLog"]):
-    def update(self, **kwargs: Any) -> NoReturn:
-        raise AccessLogAppendOnly("The access log is never updated.")
-
-    def delete(self) -> NoReturn:  # type: ignore[override]
-        raise AccessLogAppendOnly("The access log is never deleted.")
-
-
-class AccessLogAppendOnly(Exception):
-    pass
-
-
-class AccessLog(models.Model):
+class AccessLog(AppendOnlyModel):
     """Who read which patient's data, as which actor (a staff user or an API client), from
-    which unit, when, and what (PDL, SPEC 3.10). Append-only: the model, its queryset and
+    which unit, when, and what (PDL, rules 3.10). Append-only: the model, its queryset and
     database triggers refuse updates and deletes."""
 
     class Action(models.TextChoices):
@@ -46,6 +33,10 @@ class AccessLog(models.Model):
         API_APPOINTMENT = "api_appointment", _("Bokad kontakt via API")
         API_MESSAGES = "api_messages", _("Meddelanden via API")
         API_CASE = "api_case", _("E-tjänstärende via API")
+        # Reading the log itself: it names the patients it is about.
+        AUDIT_LIST = "audit_list", _("Listad i granskningen av loggen")
+        AUDIT_DOWNLOAD = "audit_download", _("Med i nedladdad logg")
+        API_ACCESS_LOG = "api_access_log", _("Åtkomstloggen via API")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -83,8 +74,6 @@ class AccessLog(models.Model):
     action = models.CharField(max_length=24, choices=Action.choices)
     created_at = models.DateTimeField(db_default=Now(), db_index=True)
 
-    objects = AccessLogQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("åtkomstlogg")
@@ -99,14 +88,6 @@ class AccessLog(models.Model):
     def __str__(self) -> str:
         actor = self.user or self.client
         return f"{actor} {self.action} {self.patient} {self.created_at:%Y-%m-%d %H:%M}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise AccessLogAppendOnly("The access log is never updated.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AccessLogAppendOnly("The access log is never deleted.")
 
     @property
     def actor_kind(self) -> str:

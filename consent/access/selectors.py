@@ -20,11 +20,20 @@ def access_log_search(
     clinic: Clinic | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    action: str = "",
 ) -> tuple[QuerySet[AccessLog], QuerySet[ConsentEvent]]:
-    """The access log and the consent events, filtered alike, newest first."""
-    log = AccessLog.objects.select_related("user", "client", "clinic", "patient")
+    """The access log and the consent events, filtered alike, newest first. `action`
+    narrows the access log to one kind of read, or to every read of a single patient
+    ("single": no listings, which a download writes by the thousand)."""
+    from .forms import LISTINGS, SINGLE
+
+    log = AccessLog.objects.select_related("user__staff_identity", "client", "clinic", "patient")
+    if action == SINGLE:
+        log = log.exclude(action__in=LISTINGS)
+    elif action:
+        log = log.filter(action=action)
     events = ConsentEvent.objects.select_related(
-        "patient", "clinic", "handled_at", "actor_user", "actor_client"
+        "patient", "clinic", "handled_at_clinic", "actor_user__staff_identity", "actor_client"
     )
     if patient:
         log = log.filter(Q(patient__personal_id=patient) | Q(searched_for=patient))
@@ -34,7 +43,7 @@ def access_log_search(
         events = events.filter(actor_user__username=user)
     if clinic:
         log = log.filter(clinic=clinic)
-        events = events.filter(handled_at=clinic)
+        events = events.filter(handled_at_clinic=clinic)
     zone = timezone.get_current_timezone()
     if date_from:
         start = datetime.combine(date_from, time.min, tzinfo=zone)

@@ -1,4 +1,4 @@
-"""Writes to the access log (PDL, SPEC 3.10): every read of a patient's data, by a staff
+"""Writes to the access log (PDL, rules 3.10): every read of a patient's data, by a staff
 user or an API client, one entry per patient, lists and downloads in bulk; and the
 SMS-status API's read, written in the same statement as it is read."""
 

@@ -1,4 +1,4 @@
-"""The e-service's endpoints (SPEC 5.1): submit a case, read its status and reply."""
+"""The e-service's endpoints (contract 1): submit a case, read its status and reply."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from core.models import ApiClient, Scope
 from core.serializers import ExternalIdField, StrictSerializer
 
 from ..access.models import AccessLog
-from ..access.services import access_log_record
+from ..access.services import access_log_record, access_log_record_many
 from .models import CaseAction, CaseStatus, EServiceCase
 from .services import CaseRequest, case_receive
 
@@ -40,7 +40,9 @@ class CaseCreateApi(ApiView):
 
     class InputSerializer(StrictSerializer):
         external_id = ExternalIdField()
-        received_at = HsaIdField(help_text="HSA-id of the clinic where it was submitted")
+        received_at = HsaIdField(
+            source="received_at_clinic", help_text="HSA-id of the clinic where it was submitted"
+        )
         submitted_by = PersonalIdField()
         subject = PersonalIdField(help_text="The resident, or a child of theirs under 13")
         action = serializers.ChoiceField(choices=CaseAction.choices)
@@ -66,6 +68,13 @@ class CaseCreateApi(ApiView):
         data.is_valid(raise_exception=True)
         client: ApiClient = request.auth  # type: ignore[assignment]
         case, created = case_receive(request=CaseRequest(**data.validated_data), client=client)
+        if not created:  # the stored case answers, with its status and reply: a read
+            access_log_record_many(
+                actor=client,
+                clinic=None,
+                action=AccessLog.Action.API_CASE,
+                patient_ids=[case.subject_id],
+            )
         return Response(CaseOutputSerializer(case).data, status=201 if created else 200)
 
 

@@ -12,8 +12,11 @@ class CaseDecisionForm(forms.Form):
     """Applying takes a note only: the reply follows from the situation after the change.
     Rejecting takes one of the rejection replies."""
 
+    # No reason is chosen for staff: a rejection says why, and staff pick it.
     reply = forms.ModelChoiceField(
-        label=_("Standardsvar"), queryset=StandardReply.objects.none(), empty_label=None
+        label=_("Standardsvar"),
+        queryset=StandardReply.objects.none(),
+        empty_label=_("Välj varför ärendet avslås"),
     )
     note = forms.CharField(label=_("Anteckning"), required=False, max_length=500)
 

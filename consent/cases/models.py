@@ -1,4 +1,4 @@
-"""E-service cases (SPEC 3.6) and the prepared standard replies they are answered with."""
+"""E-service cases (rules 3.6) and the prepared standard replies they are answered with."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class CaseStatus(models.TextChoices):
 
 
 class StandardReply(models.Model):
-    """A prepared answer to a resident (SPEC 1, 3.6): regional admins keep the set."""
+    """A prepared answer to a resident (rules 1, 3.6): regional admins keep the set."""
 
     title = models.CharField(_("rubrik"), max_length=100)
     text = models.TextField(_("text till invånaren"))
@@ -54,7 +54,7 @@ class StandardReply(models.Model):
         choices=Situation.choices,
     )
     active = models.BooleanField(_("aktiv"), default=True)
-    order = models.PositiveSmallIntegerField(default=0)
+    order = models.PositiveSmallIntegerField(_("ordning"), default=0)
 
     class Meta:
         ordering = ["order", "title"]
@@ -67,14 +67,14 @@ class StandardReply(models.Model):
 
 class EServiceCase(models.Model):
     """A resident's request from the e-service. It lands in the queue of the clinic where
-    it was submitted and is handled there, never referred on (SPEC 3.6).
+    it was submitted and is handled there, never referred on (rules 3.6).
 
         received ──apply──▶ resolved (consent event linked to the case)
             └────reject──▶ rejected
     """
 
     external_id = models.CharField(_("e-tjänstens id"), max_length=64, unique=True)
-    received_at = models.ForeignKey(
+    received_at_clinic = models.ForeignKey(
         Clinic, on_delete=models.PROTECT, related_name="cases", verbose_name=_("inkom till")
     )
     submitted_by = models.ForeignKey(
@@ -122,7 +122,12 @@ class EServiceCase(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("e-tjänstärende")
         verbose_name_plural = _("e-tjänstärenden")
-        indexes = [models.Index(fields=["received_at", "status"])]
+        # The name it got before the field was renamed: the index stays as it is.
+        indexes = [
+            models.Index(
+                fields=["received_at_clinic", "status"], name="consent_ese_receive_f15e9c_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} ({self.external_id})"

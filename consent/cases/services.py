@@ -1,4 +1,4 @@
-"""E-service cases (SPEC 3.6): received from the e-service, handled where they arrived,
+"""E-service cases (rules 3.6): received from the e-service, handled where they arrived,
 applied through the consent services (the event links to the case) or rejected, and
 answered with a prepared standard reply."""
 
@@ -46,7 +46,7 @@ class CaseRequest:
     """An e-service request, validated and normalised (12-digit ids, E.164, HSA-ids)."""
 
     external_id: str
-    received_at: str
+    received_at_clinic: str
     submitted_by: str
     subject: str
     action: str
@@ -65,7 +65,7 @@ def case_receive(*, request: CaseRequest, client: ApiClient) -> tuple[EServiceCa
     theirs under 13 (else Forbidden, `not_guardian`). With ESERVICE_AUTO_APPLY the case is
     applied at once, still with a standard reply and an event linked to it."""
     # The clinics only as the case's references (ids never change): from the cache.
-    received_at = clinic_get_cached(request.received_at, field="received_at")
+    received_at_clinic = clinic_get_cached(request.received_at_clinic, field="received_at")
     submitted_by = patient_get(request.submitted_by, field="submitted_by")
     subject = (
         submitted_by
@@ -102,7 +102,7 @@ def case_receive(*, request: CaseRequest, client: ApiClient) -> tuple[EServiceCa
                 [
                     EServiceCase(
                         external_id=request.external_id,
-                        received_at=received_at,
+                        received_at_clinic=received_at_clinic,
                         submitted_by=submitted_by,
                         subject=subject,
                         action=request.action,
@@ -158,7 +158,7 @@ def case_apply(
 ) -> EServiceCase:
     """Carries out the resident's request where it arrived: writes the consent event
     (channel `eservice_case`, linked to the case, handled at the receiving clinic) and
-    answers with the standard reply for the situation after the change (SPEC 3.2), so the
+    answers with the standard reply for the situation after the change (rules 3.2), so the
     reply says what will really happen. A guardian's number for a child whose reminders
     were never activated activates them too (two events, both linked to the case)."""
     case = EServiceCase.objects.select_for_update().get(pk=case.pk)
@@ -168,7 +168,7 @@ def case_apply(
         "patient": case.subject,
         "actor": actor,
         "channel": Channel.ESERVICE_CASE,
-        "handled_at": case.received_at,
+        "handled_at_clinic": case.received_at_clinic,
         "note": note or case.message,
         "eservice_case": case,
     }
@@ -243,8 +243,8 @@ def _close(
     return case
 
 
-def cases_erase_personal_data(*, before: datetime) -> int:
-    """Retention (SPEC 3.10): the free text and the number of every case handled before
+def cases_personal_data_erase(*, before: datetime) -> int:
+    """Retention (rules 3.10): the free text and the number of every case handled before
     `before` are erased; the case, its outcome and its reply stay."""
     return (
         EServiceCase.objects.filter(resolved_at__lt=before)

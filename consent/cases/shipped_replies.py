@@ -1,4 +1,4 @@
-"""The prepared replies shipped with the system (SPEC 1: "förberedda standardsvar"), one
+"""The prepared replies shipped with the system (rules 1: "förberedda standardsvar"), one
 per situation after an applied case (situation.py picks it) and the rejections staff
 choose from. Regional admins edit them in the admin; `ensure_standard_replies` adds the
 shipped ones an installation lacks and never touches one that is there."""
@@ -11,7 +11,7 @@ from .situation import Situation
 SIGNATURE = "\n\nMed vänlig hälsning\nRegion Halland"
 ASK_1177 = "Du ändrar dina uppgifter under Inställningar på 1177.se."
 # The activation replies say this: a time booked less than 48 hours ahead gets its SMS at
-# booking (SPEC 3.3).
+# booking (rules 3.3).
 SHORT_NOTICE = (
     "Bokar du en tid med kortare varsel än 48 timmar kommer sms:et direkt efter bokningen."
 )

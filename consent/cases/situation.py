@@ -1,4 +1,4 @@
-"""The rule that keeps a standard reply true (SPEC 3.2): an applied case is answered with
+"""The rule that keeps a standard reply true (rules 3.2): an applied case is answered with
 the reply for the *situation after the change*, read from the who-receives decision,
 never with one staff guess at; and the rendering of a reply's placeholders.
 
@@ -94,7 +94,7 @@ def case_events(
     *, action: str, clinic_id: int | None, guardian_id: int, number: str, state: str
 ) -> list[rules.EventFacts]:
     """The consent events applying a case records, given the subject's state before it. A
-    guardian's number also activates a child whose reminders were never activated (SPEC
+    guardian's number also activates a child whose reminders were never activated (rules
     3.2); a blocked child stays blocked."""
     if action == "activate":
         return [rules.EventFacts(rules.ACTIVATE)]
@@ -141,10 +141,12 @@ def facts_after(
 
 # --- The rendering ----------------------------------------------------------------------------
 # Why no SMS will come, told to the resident with what they can do (the `{orsak}` of a
-# reply), per reason of SPEC 3.1; the first reason of the decision is told.
+# reply), per reason of rules 3.1; the first reason of the decision is told.
 RESIDENT_CAUSE = {
     Reason.PROTECTED_IDENTITY: "Av säkerhetsskäl skickar vi inga sms-påminnelser när det "
     "finns skyddade personuppgifter. Du får information om dina tider på annat sätt.",
+    Reason.DECEASED: "Enligt folkbokföringen har personen avlidit, och därför skickas inga "
+    "sms-påminnelser.",
     Reason.IDENTITY_NOT_CONFIRMED: "Innan det första sms:et skickas bekräftas dina uppgifter "
     "mot folkbokföringen. Det sker automatiskt.",
     Reason.NOT_ACTIVATED: "Sms-påminnelser är inte aktiverade för dig. Du kan aktivera dem "
@@ -161,7 +163,7 @@ RESIDENT_CAUSE = {
 }
 
 # Said when the resident's message is about their settings in 1177: consent ticked there
-# does not activate reminders (SPEC 1), whatever the case was.
+# does not activate reminders (rules 1), whatever the case was.
 SETTINGS_1177_NOTE = "Observera att inställningarna i 1177 inte aktiverar sms-påminnelser."
 
 

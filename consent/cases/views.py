@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -15,7 +16,8 @@ from core.errors import DomainError
 from core.staff import CARE_ROLES, AuthedRequest, role_required
 
 from ..access.models import AccessLog
-from ..access.services import access_log_record, access_log_record_many
+from ..access.services import access_log_record_many
+from ..rules import GUARDIAN_SMS_AGE_LIMIT, age_on
 from ..selectors import sms_status_for_staff
 from . import services
 from .forms import CaseDecisionForm
@@ -33,15 +35,28 @@ def case_queue(request: AuthedRequest) -> HttpResponse:
         action=AccessLog.Action.CASE_LIST,
         patient_ids=[case.subject_id for case in waiting + handled],
     )
-    return render(request, "consent/case_queue.html", {"open_cases": waiting, "handled": handled})
+    today = timezone.localdate()
+    return render(
+        request,
+        "consent/case_queue.html",
+        {
+            "open_cases": [
+                (case, age_on(case.subject.birth_date, today) < GUARDIAN_SMS_AGE_LIMIT)
+                for case in waiting
+            ],
+            "handled": handled,
+        },
+    )
 
 
 def _case_for(request: AuthedRequest, case_id: int) -> EServiceCase:
     case = get_object_or_404(
-        EServiceCase.objects.select_related("received_at", "subject", "submitted_by", "clinic"),
+        EServiceCase.objects.select_related(
+            "received_at_clinic", "subject", "submitted_by", "clinic"
+        ),
         pk=case_id,
     )
-    if not clinics_for(request.user).filter(pk=case.received_at_id).exists():
+    if not clinics_for(request.user).filter(pk=case.received_at_clinic_id).exists():
         raise PermissionDenied(_("Ärendet kom in till en annan mottagning."))
     return case
 
@@ -49,12 +64,13 @@ def _case_for(request: AuthedRequest, case_id: int) -> EServiceCase:
 @role_required(*CARE_ROLES)
 def case_detail(request: AuthedRequest, case_id: int) -> HttpResponse:
     case = _case_for(request, case_id)
-    access_log_record(
+    access_log_record_many(  # the subject, and the guardian who submitted it
         actor=request.user,
         clinic=current_clinic(request),
         action=AccessLog.Action.CASE_VIEW,
-        patient=case.subject,
+        patient_ids=[case.subject_id, case.submitted_by_id],
     )
+    reject_form = CaseDecisionForm(outcome=CaseStatus.REJECTED, action=case.action)
     return render(
         request,
         "consent/case_detail.html",
@@ -63,7 +79,14 @@ def case_detail(request: AuthedRequest, case_id: int) -> HttpResponse:
             **sms_status_for_staff(case.subject, clinic=case.clinic),
             "preview": reply_preview(case) if case.status == CaseStatus.RECEIVED else None,
             "apply_form": CaseDecisionForm(outcome=CaseStatus.RESOLVED, action=case.action),
-            "reject_form": CaseDecisionForm(outcome=CaseStatus.REJECTED, action=case.action),
+            "reject_form": reject_form,
+            # Each rejection's text, shown as the reply is before it is sent.
+            "rejections": {
+                str(r.pk): r.text
+                for r in reject_form.fields["reply"].queryset  # type: ignore[attr-defined]
+            },
+            "is_child": age_on(case.subject.birth_date, timezone.localdate())
+            < GUARDIAN_SMS_AGE_LIMIT,
         },
     )
 
@@ -87,4 +110,8 @@ def case_decide(request: AuthedRequest, case_id: int, outcome: str) -> HttpRespo
     except DomainError as error:
         messages.error(request, error.message)
         return redirect("case", case_id=case.pk)
+    # On to the next case waiting in the user's queues, oldest first.
+    following = open_cases(clinics_for(request.user)).exclude(pk=case.pk).first()
+    if following is not None:
+        return redirect("case", case_id=following.pk)
     return redirect("cases")

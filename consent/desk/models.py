@@ -1,4 +1,11 @@
-"""The SMS question asked at the arrival desk (SPEC 3.5b), and its answer."""
+"""The arrival desk's records (rules 3.5b): the SMS question asked when an arrival was
+registered and its answer, a no-show marked at the desk, and an undo of either.
+
+    booked ──arrival (ArrivalQuestion)──▶ arrived ──undo within minutes (DeskUndo)──▶ booked
+    booked ──no-show, from the start time (NoShow)──▶ no_show ──undo (DeskUndo)──▶ booked
+
+Nothing is deleted: an undo is a row of its own beside what it takes back, and a contact
+booked again can be registered anew (another ArrivalQuestion)."""
 
 from __future__ import annotations
 
@@ -8,10 +15,11 @@ from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Clinic
+from core.append_only import AppendOnlyModel
 
 
 class ArrivalOutcome(models.TextChoices):
-    """The answer to "Fick du sms-påminnelsen?" at arrival registration (SPEC 1)."""
+    """The answer to "Fick du sms-påminnelsen?" at arrival registration (rules 1)."""
 
     RECEIVED = "received", _("Fick sms")
     ACTIVATED = "activated", _("Fick inget – aktiverade nu")
@@ -21,10 +29,11 @@ class ArrivalOutcome(models.TextChoices):
 
 
 class ArrivalQuestion(models.Model):
-    """The SMS question asked when an arrival was registered, and its outcome."""
+    """The SMS question asked when an arrival was registered, and its outcome. A contact
+    has one that counts: the latest, unless an undo took it back (`undo`)."""
 
-    appointment = models.OneToOneField(
-        "bookings.Appointment", on_delete=models.PROTECT, related_name="arrival_question"
+    appointment = models.ForeignKey(
+        "bookings.Appointment", on_delete=models.PROTECT, related_name="arrival_questions"
     )
     outcome = models.CharField(_("svar"), max_length=10, choices=ArrivalOutcome.choices)
     reason = models.CharField(_("varför inte"), max_length=32, blank=True, default="")
@@ -41,3 +50,54 @@ class ArrivalQuestion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.appointment_id}: {self.outcome}"
+
+
+class NoShow(AppendOnlyModel):
+    """A contact marked at the desk as not arrived ("Uteblev"), never before its start."""
+
+    appointment = models.ForeignKey(
+        "bookings.Appointment", on_delete=models.PROTECT, related_name="desk_no_shows"
+    )
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        verbose_name = _("utebliven markerad i receptionen")
+        verbose_name_plural = _("uteblivna markerade i receptionen")
+
+    def __str__(self) -> str:
+        return f"{self.appointment_id}: uteblev"
+
+
+class DeskUndo(AppendOnlyModel):
+    """An arrival or a no-show registered at the desk and taken back within a few minutes
+    (UNDO_MINUTES): the contact is booked again. Exactly one of `question` and `no_show`."""
+
+    question = models.OneToOneField(
+        ArrivalQuestion, on_delete=models.PROTECT, null=True, blank=True, related_name="undo"
+    )
+    no_show = models.OneToOneField(
+        NoShow, on_delete=models.PROTECT, null=True, blank=True, related_name="undo"
+    )
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        verbose_name = _("ångrad registrering i receptionen")
+        verbose_name_plural = _("ångrade registreringar i receptionen")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(question__isnull=False, no_show__isnull=True)
+                | models.Q(question__isnull=True, no_show__isnull=False),
+                name="desk_undo_one_thing",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"ångrad {self.question_id or self.no_show_id}"

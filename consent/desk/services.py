@@ -1,23 +1,34 @@
-"""The arrival desk (SPEC 3.5b): registering an arrival with the answer to "Fick du
+"""The arrival desk (rules 3.5b): registering an arrival with the answer to "Fick du
 sms-påminnelsen?"."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.utils import timezone
 
-from bookings.models import Appointment, AppointmentStatus, Clinic
+from bookings.models import Appointment, AppointmentStatus, Clinic, Patient
 from bookings.selectors import unit_clinic_ids
-from bookings.services import appointment_set_status
-from core.errors import DomainError
+from bookings.services import appointment_reopen, appointment_set_status
+from core.errors import Conflict, DomainError
 
+from .. import rules
 from ..models import Channel, ExcludedAtClinic
-from ..reasons import Reason, beyond_wish, reason_label
-from ..selectors import decision_for
-from ..services import consent_activate, consent_block_clinic, consent_unblock_clinic
-from .models import ArrivalOutcome, ArrivalQuestion
+from ..reasons import Reason, beyond_wish
+from ..selectors import decision_for, snapshot_of
+from ..services import (
+    consent_activate,
+    consent_block_clinic,
+    consent_unblock_clinic,
+    guardian_number_register,
+)
+from .models import ArrivalOutcome, ArrivalQuestion, DeskUndo, NoShow
+
+# How long an arrival or a no-show registered at the desk can be taken back.
+UNDO_MINUTES = 5
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -34,21 +45,18 @@ def arrival_register(
     """Registers the arrival at the unit `at` (the clinic itself, or a central reception
     that serves it) and what the patient answered to "Fick du sms-påminnelsen?".
 
-    Whether the question is asked follows the unit registering the arrival (SPEC 3.5b): a
+    Whether the question is asked follows the unit registering the arrival (rules 3.5b): a
     central reception records "not asked". "Aktivera nu" activates reminders (and lifts a
     block of the contact's clinic) with channel `arrival_desk`, handled at `at`; for a
     resident the migration left out, the clinics in `reblock` (of those they had blocked)
-    are blocked again in the same go. It is refused when something else stops the SMS
-    (protected identity, no number, …): that is outcome "cannot", with the reason stored.
-    All in one transaction."""
+    are blocked again in the same go. The wish is recorded even when something beyond it
+    stops the SMS (protected identity, no number, …), as on the patient page and through
+    the e-service: the answer then stores that reason, and the desk says no SMS will come
+    (or, where only a number is missing, what to tell the patient).
+    Outcome "cannot" records such a reason without a wish. All in one transaction."""
     with transaction.atomic():
         clinic = appointment.clinic
-        if appointment.clinic_id not in unit_clinic_ids(at):
-            raise DomainError(
-                "Kontakten hör inte till en mottagning som registreras här.",
-                field="appointment",
-                code="not_served_here",
-            )
+        _served_here(appointment, at)
         if not at.arrival_question:
             outcome = ArrivalOutcome.NOT_ASKED
         elif outcome not in (
@@ -64,17 +72,12 @@ def arrival_register(
         obstacles = beyond_wish(decision.reasons)
         reason = ""
         if outcome == ArrivalOutcome.ACTIVATED:
-            if obstacles:
-                raise DomainError(
-                    "Sms kan inte aktiveras: " + reason_label(obstacles[0]),
-                    field="outcome",
-                    code="cannot_activate",
-                )
+            reason = (obstacles or [""])[0]
             common: dict[str, Any] = {
                 "patient": appointment.patient,
                 "actor": actor,
                 "channel": Channel.ARRIVAL_DESK,
-                "handled_at": at,
+                "handled_at_clinic": at,
                 "note": "Aktiverad vid ankomstregistrering",
             }
             if Reason.NOT_ACTIVATED in decision.reasons or Reason.BLOCKED in decision.reasons:
@@ -100,4 +103,107 @@ def arrival_register(
             reason=reason,
             clinic=at,
             asked_by=actor,
+            created_at=timezone.now(),  # the clock the undo's few minutes are counted on
         )
+
+
+def _served_here(appointment: Appointment, at: Clinic) -> None:
+    if appointment.clinic_id not in unit_clinic_ids(at):
+        raise DomainError(
+            "Kontakten hör inte till en mottagning som registreras här.",
+            field="appointment",
+            code="not_served_here",
+        )
+
+
+def no_show_register(*, appointment: Appointment, actor: AbstractBaseUser, at: Clinic) -> NoShow:
+    """Marks a booked contact as not arrived, at the unit `at`: never before its start
+    time (a 16:00 contact is not a no-show at 07:40)."""
+    with transaction.atomic():
+        _served_here(appointment, at)
+        if timezone.now() < appointment.starts_at:
+            start = timezone.localtime(appointment.starts_at).strftime("%H:%M")
+            raise DomainError(
+                f"Kontakten har inte börjat än (kl. {start}): den kan markeras som utebliven "
+                "först från starttiden.",
+                field="appointment",
+                code="not_started",
+            )
+        appointment_set_status(
+            appointment=appointment, status=AppointmentStatus.NO_SHOW, via="desk"
+        )
+        return NoShow.objects.create(  # type: ignore[no-any-return,misc]
+            appointment=appointment, clinic=at, marked_by=actor, created_at=timezone.now()
+        )
+
+
+def undoable(created_at: Any, now: Any = None) -> bool:
+    """Whether a desk registration made at `created_at` can still be taken back."""
+    return (now or timezone.now()) - created_at < timedelta(minutes=UNDO_MINUTES)
+
+
+def desk_undo(*, appointment: Appointment, actor: AbstractBaseUser, at: Clinic) -> DeskUndo:
+    """Takes back the arrival or no-show last registered at the desk for this contact,
+    within UNDO_MINUTES of it: the contact is booked again (its messages that the
+    registration cancelled come back) and an undo row is written beside the registration,
+    which stays. A consent change made with it ("aktivera nu") stays too: it is the
+    patient's wish, changed on the patient page if wrong."""
+    with transaction.atomic():
+        _served_here(appointment, at)
+        question = (
+            ArrivalQuestion.objects.filter(appointment=appointment, undo__isnull=True)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        no_show = (
+            NoShow.objects.filter(appointment=appointment, undo__isnull=True)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if appointment.status == AppointmentStatus.ARRIVED and question is not None:
+            target: ArrivalQuestion | NoShow = question
+            status = AppointmentStatus.ARRIVED
+        elif appointment.status == AppointmentStatus.NO_SHOW and no_show is not None:
+            target, status = no_show, AppointmentStatus.NO_SHOW
+        else:
+            raise Conflict("Det finns inget att ångra för kontakten.", code="nothing_to_undo")
+        if not undoable(target.created_at):
+            raise Conflict(
+                f"Det går bara att ångra inom {UNDO_MINUTES} minuter. Ändra status i "
+                "bokningssystemet om den är fel.",
+                code="undo_too_late",
+            )
+        appointment_reopen(appointment=appointment, from_status=status)
+        if isinstance(target, ArrivalQuestion):
+            return DeskUndo.objects.create(  # type: ignore[no-any-return,misc]
+                question=target, clinic=at, undone_by=actor
+            )
+        return DeskUndo.objects.create(  # type: ignore[no-any-return,misc]
+            no_show=target, clinic=at, undone_by=actor
+        )
+
+
+def guardian_number_at_desk(
+    *,
+    child: Patient,
+    guardian: Patient,
+    number: str,
+    actor: AbstractBaseUser,
+    at: Clinic,
+) -> bool:
+    """A guardian gives their number for the child at the desk (rules 3.2): registered,
+    and a child whose reminders were never activated is activated too (the guardian wants
+    them), in one transaction. A child who blocked stays blocked. Returns whether it
+    activated."""
+    with transaction.atomic():
+        common: dict[str, Any] = {
+            "actor": actor,
+            "channel": Channel.ARRIVAL_DESK,
+            "handled_at_clinic": at,
+            "note": "Lämnat i receptionen",
+        }
+        guardian_number_register(child=child, guardian=guardian, number=number, **common)
+        if snapshot_of(child).state != rules.NOT_ACTIVATED:
+            return False
+        consent_activate(patient=child, **common)
+        return True

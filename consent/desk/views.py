@@ -7,22 +7,31 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from bookings.models import Appointment, AppointmentStatus, Clinic
+from bookings.models import Appointment, Clinic, Patient
 from bookings.selectors import unit_clinic_ids
-from bookings.services import appointment_set_status
 from bookings.units import current_clinic
 from core.errors import DomainError
+from core.params import object_id
 from core.staff import CARE_ROLES, AuthedRequest, role_required
 
 from ..access.models import AccessLog
 from ..access.services import access_log_record_many
+from ..reasons import NUMBER_REASONS, reason_label
+from ..selectors import decision_for
 from .models import ArrivalOutcome
-from .selectors import desk_rows
-from .services import arrival_register
+from .selectors import desk_rows, number_advice
+from .services import (
+    UNDO_MINUTES,
+    arrival_register,
+    desk_undo,
+    guardian_number_at_desk,
+    no_show_register,
+)
 
 
 @role_required(*CARE_ROLES)
@@ -40,8 +49,19 @@ def desk(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "consent/desk.html",
-        {"clinic": clinic, "served": served, "rows": rows, "outcomes": ArrivalOutcome},
+        {
+            "clinic": clinic,
+            "served": served,
+            "rows": rows,
+            "outcomes": ArrivalOutcome,
+            "undo_minutes": UNDO_MINUTES,
+        },
     )
+
+
+def _who(appointment: Appointment) -> str:
+    start = timezone.localtime(appointment.starts_at).strftime("%H:%M")
+    return f"{start} {appointment.patient.full_name or appointment.patient.display_id}"
 
 
 def _desk_appointment(request: AuthedRequest, appointment_id: int) -> tuple[Appointment, Clinic]:
@@ -61,8 +81,8 @@ def _desk_appointment(request: AuthedRequest, appointment_id: int) -> tuple[Appo
 def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
     appointment, unit = _desk_appointment(request, appointment_id)
     try:
-        reblock = [int(pk) for pk in request.POST.getlist("reblock") if pk.isdigit()]
-        arrival_register(
+        reblock = [pk for raw in request.POST.getlist("reblock") if (pk := object_id(raw))]
+        question = arrival_register(
             appointment=appointment,
             actor=request.user,
             outcome=request.POST.get("outcome"),
@@ -72,27 +92,101 @@ def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(
-            request,
-            _("%(time)s %(name)s: ankomst registrerad.")
-            % {
-                "time": timezone.localtime(appointment.starts_at).strftime("%H:%M"),
-                "name": appointment.patient.full_name or appointment.patient.display_id,
-            },
-        )
-    return redirect("desk")
+        text = _("%(who)s: ankomst registrerad (%(answer)s).") % {
+            "who": _who(appointment),
+            "answer": question.get_outcome_display(),
+        }
+        if question.outcome == ArrivalOutcome.ACTIVATED:
+            advice = _number_advice(appointment)
+            text += " " + _("Sms-påminnelser är aktiverade.") + (f" {advice}" if advice else "")
+        messages.success(request, text + " " + _undo_hint())
+        if question.reason and question.reason not in NUMBER_REASONS:
+            messages.warning(
+                request,
+                _("Sms-påminnelse är aktiverad, men inga sms skickas: %s")
+                % reason_label(question.reason),
+            )
+    return redirect(_back_to_row(appointment))
+
+
+def _undo_hint() -> str:
+    return _("Fel? Ångra på raden inom %(minutes)d minuter.") % {"minutes": UNDO_MINUTES}
+
+
+def _back_to_row(appointment: Appointment) -> str:
+    return reverse("desk") + f"#row-{appointment.pk}"
+
+
+def _number_advice(appointment: Appointment) -> str:
+    """What to tell the patient when reminders were activated but a number is missing."""
+    decision = decision_for(appointment.patient, clinic=appointment.clinic)
+    return number_advice(decision.reasons)
 
 
 @require_POST
 @role_required(*CARE_ROLES)
 def desk_no_show(request: AuthedRequest, appointment_id: int) -> HttpResponse:
-    appointment, _unit = _desk_appointment(request, appointment_id)
+    """ "Uteblev", confirmed on the row (the button opens a confirmation first)."""
+    appointment, unit = _desk_appointment(request, appointment_id)
     try:
-        appointment_set_status(
-            appointment=appointment, status=AppointmentStatus.NO_SHOW, via="desk"
+        no_show_register(appointment=appointment, actor=request.user, at=unit)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _("%(who)s: markerad som utebliven.") % {"who": _who(appointment)} + " " + _undo_hint(),
+        )
+    return redirect(_back_to_row(appointment))
+
+
+@require_POST
+@role_required(*CARE_ROLES)
+def desk_undo_view(request: AuthedRequest, appointment_id: int) -> HttpResponse:
+    """Takes back the arrival or no-show just registered: the contact is booked again."""
+    appointment, unit = _desk_appointment(request, appointment_id)
+    try:
+        undo = desk_undo(appointment=appointment, actor=request.user, at=unit)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        text = _("%(who)s: ångrat – kontakten är bokad igen.") % {"who": _who(appointment)}
+        question = undo.question
+        if question is not None and question.outcome == ArrivalOutcome.ACTIVATED:
+            text += " " + _(
+                "Aktiveringen av sms-påminnelser står kvar; ändra den på patientsidan om den "
+                "blev fel."
+            )
+        messages.success(request, text)
+    return redirect(_back_to_row(appointment))
+
+
+@require_POST
+@role_required(*CARE_ROLES)
+def desk_guardian_number(request: AuthedRequest, appointment_id: int) -> HttpResponse:
+    """A guardian gives their number for the child at the desk."""
+    appointment, unit = _desk_appointment(request, appointment_id)
+    child = appointment.patient
+    raw = request.POST.get("guardian", "")
+    guardian = (
+        Patient.objects.filter(pk=int(raw), wards__child=child).first() if raw.isdigit() else None
+    )
+    if guardian is None or guardian.protected_identity:
+        messages.error(request, _("Välj en av barnets vårdnadshavare."))
+        return redirect(_back_to_row(appointment))
+    try:
+        activated = guardian_number_at_desk(
+            child=child,
+            guardian=guardian,
+            number=request.POST.get("number", ""),
+            actor=request.user,
+            at=unit,
         )
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("Markerad som utebliven."))
-    return redirect("desk")
+        text = _("%(who)s: vårdnadshavarens nummer är registrerat.") % {"who": _who(appointment)}
+        if activated:
+            text += " " + _("Sms-påminnelser är aktiverade.")
+        messages.success(request, text)
+    return redirect(_back_to_row(appointment))

@@ -1,6 +1,7 @@
-"""The only way a page shows contact data (SPEC 3.10): a protected person's number, and a
-protected guardian's number and identity, are never rendered. Their name and
-personnummer may still identify the patient on their own page."""
+"""The only way a page shows contact data (rules 3.10): a protected person's number, and a
+protected guardian's number and identity (or a protected child's guardian's), are never
+rendered. Their name and personnummer may still identify the patient on their own page.
+The rule itself is bookings.contact's, shared with the admin and the API."""
 
 from __future__ import annotations
 
@@ -8,36 +9,45 @@ from typing import Any
 
 from django import template
 
-register = template.Library()
+from bookings.contact import HIDDEN, contact_hidden, guardian_for_staff, number_for_staff
 
-HIDDEN = "skyddad identitet – visas inte"
+register = template.Library()
 
 
 @register.filter
 def patient_number(patient: Any) -> str:
-    if patient.protected_identity:
-        return HIDDEN
+    if contact_hidden(patient):
+        return str(HIDDEN)
     return str(patient.mobile_number or "saknas")
-
-
-def _hidden(child: Any, guardian: Any) -> bool:
-    return bool(child.protected_identity or (guardian and guardian.protected_identity))
 
 
 @register.filter
 def guardian_number(entry: Any, child: Any) -> str:
     """A guardian number (GuardianNumber) on the child's page."""
-    return HIDDEN if _hidden(child, entry.guardian) else str(entry.number)
+    return number_for_staff(entry.number, child, entry.guardian)
 
 
 @register.filter
 def guardian_identity(entry: Any, child: Any) -> str:
-    return HIDDEN if _hidden(child, entry.guardian) else str(entry.guardian.display_id)
+    return guardian_for_staff(entry.guardian, child)
 
 
 @register.filter
 def event_number(event: Any, patient: Any) -> str:
     """The number a consent event recorded (a guardian's), if it may be shown."""
-    if not event.number:
-        return ""
-    return HIDDEN if _hidden(patient, event.guardian) else str(event.number)
+    return number_for_staff(event.number, patient, event.guardian)
+
+
+@register.filter
+def case_submitter(case: Any) -> str:
+    """Who submitted an e-service case: the resident themselves (their personnummer
+    identifies them), or a guardian, hidden when the guardian or the child is protected."""
+    if case.submitted_by_id == case.subject_id:
+        return str(case.subject.display_id)
+    return guardian_for_staff(case.submitted_by, case.subject)
+
+
+@register.filter
+def case_number(case: Any) -> str:
+    """The number a case gave (a guardian's for their child), if it may be shown."""
+    return number_for_staff(case.mobile_number, case.subject, case.submitted_by)

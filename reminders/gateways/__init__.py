@@ -1,4 +1,4 @@
-"""SMS gateways are plug-ins behind one small interface (SPEC 4): adding one is one module
+"""SMS gateways are plug-ins behind one small interface (architecture): adding one is one module
 with a `Gateway` subclass, named in `GATEWAYS` or by its dotted path in `SMS_GATEWAY`.
 `SMS_GATEWAY` may name fallbacks after the first (`46elks,sinch`): see chain.py."""
 

@@ -1,5 +1,5 @@
 """Sharing gateways between dispatchers: the rate limit, the pause a 429 asks for, and the
-fallback to the next gateway while one is certainly not sending (SPEC 3.9).
+fallback to the next gateway while one is certainly not sending (rules 3.9).
 
 All three live in the cache, so with `CACHE_URL` on Redis every dispatcher on every
 machine keeps to one limit and sees one gateway as down; with the default in-process

@@ -1,5 +1,5 @@
 """Installs the dispatch tick in django-celery-beat: an interval (never a crontab) of
-30 seconds (SPEC 4)."""
+30 seconds (architecture)."""
 
 from django.db import migrations
 

@@ -1,5 +1,5 @@
 """Installs the beat task that settles SMS whose outcome is unknown (every 60 s, an
-interval), and renames the reason `gateway_rejected` to SPEC 3.9's `gateway_refused`."""
+interval), and renames the reason `gateway_rejected` to rules 3.9's `gateway_refused`."""
 
 from django.db import migrations
 

@@ -1,4 +1,4 @@
-"""The registry API (SPEC 5.1): clinics and patients, auth, scopes and problem+json."""
+"""The registry API (contract 1): clinics and patients, auth, scopes and problem+json."""
 
 from __future__ import annotations
 

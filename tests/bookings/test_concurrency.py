@@ -1,5 +1,5 @@
 """The same PUT sent several times at once, as a booking system or the 1177 sync retries
-(SPEC 5.1): each answers 200 or 201, exactly one creates, and the row and what follows
+(contract 1): each answers 200 or 201, exactly one creates, and the row and what follows
 from it (the contact's messages, the guardianships) are written once. No 5xx."""
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def test_a_case_sent_again_inside_a_caller_s_transaction_keeps_it_usable(
     resident, clinic = PatientFactory(), ClinicFactory()
     request = CaseRequest(
         external_id="CASE-AGAIN",
-        received_at=clinic.hsa_id,
+        received_at_clinic=clinic.hsa_id,
         submitted_by=resident.personal_id,
         subject=resident.personal_id,
         action="activate",

@@ -93,7 +93,7 @@ def test_a_changed_contact_is_written_whole(on_postgres: None) -> None:
     def changed() -> Appointment:
         fresh = Appointment.objects.get(pk=contact.pk)
         fresh.starts_at += timedelta(hours=5)
-        fresh.clinic = moved_to
+        fresh.clinic_id = moved_to.pk
         fresh.status = AppointmentStatus.CANCELLED
         fresh.cancelled_at, fresh.late_cancellation = timezone.now(), True
         return fresh

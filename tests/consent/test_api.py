@@ -1,4 +1,4 @@
-"""GET /api/v1/patients/{personal_id}/sms-status/ (SPEC 5.1)."""
+"""GET /api/v1/patients/{personal_id}/sms-status/ (contract 1)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""The back office (SPEC 2, 3.2, 3.6): role × page access, actions through the consent
+"""The back office (rules 2, 3.2, 3.6): role × page access, actions through the consent
 services, the case queue per clinic, and the access log (PDL)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ def world(make_api: Any) -> dict[str, Any]:
     def case(clinic: Any, ext: str, **extra: Any) -> EServiceCase:
         fields = {
             "external_id": ext,
-            "received_at": clinic.hsa_id,
+            "received_at_clinic": clinic.hsa_id,
             "submitted_by": patient.personal_id,
             "subject": patient.personal_id,
             "action": "activate",
@@ -117,7 +118,7 @@ def test_reception_activates_with_channel_note_and_clinic(world: dict[str, Any])
     )
     assert response.status_code == 302
     event = ConsentEvent.objects.get()
-    assert (event.action, event.channel, event.actor_user, event.handled_at, event.note) == (
+    assert (event.action, event.channel, event.actor_user, event.handled_at_clinic, event.note) == (
         "activate",
         "arrival_desk",
         user,
@@ -135,7 +136,7 @@ def test_any_clinic_may_block_another_clinic(world: dict[str, Any]) -> None:
     client.post(f"/patients/{pid}/block-clinic/", {"channel": "phone", "clinic": world["b"].pk})
     assert snapshot_of(world["patient"]).blocked_clinics == frozenset({world["b"].pk})
     event = ConsentEvent.objects.get()
-    assert (event.clinic, event.handled_at) == (world["b"], world["a"])
+    assert (event.clinic, event.handled_at_clinic) == (world["b"], world["a"])
 
 
 def test_guardian_number_with_a_landline_is_refused_in_swedish(world: dict[str, Any]) -> None:
@@ -207,7 +208,7 @@ def test_staff_apply_a_case_with_a_standard_reply(world: dict[str, Any]) -> None
     assert case.reply == case.standard_reply.text  # no clinic or blocks to fill in
     assert case.reply.split("\n")[0] in page  # the preview said what was sent
     event = ConsentEvent.objects.get()
-    assert (event.eservice_case, event.channel, event.handled_at, event.actor_user) == (
+    assert (event.eservice_case, event.channel, event.handled_at_clinic, event.actor_user) == (
         case,
         "eservice_case",
         world["a"],
@@ -237,7 +238,7 @@ def test_audit_search_by_patient_user_clinic_and_date(world: dict[str, Any]) -> 
     reception = world["users"][Role.RECEPTION]
     client_for(reception).get(f"/patients/{world['patient'].pk}/")
     consent_activate(
-        patient=world["patient"], actor=reception, channel="phone", handled_at=world["a"]
+        patient=world["patient"], actor=reception, channel="phone", handled_at_clinic=world["a"]
     )
     auditor = client_for(world["users"][Role.AUDITOR])
     pid = world["patient"].personal_id
@@ -257,7 +258,7 @@ def test_case_queue_query_count_does_not_grow_with_cases(
         case_receive(
             request=CaseRequest(
                 external_id=f"X-{n}",
-                received_at=world["a"].hsa_id,
+                received_at_clinic=world["a"].hsa_id,
                 submitted_by=world["patient"].personal_id,
                 subject=world["patient"].personal_id,
                 action="block",
@@ -268,8 +269,13 @@ def test_case_queue_query_count_does_not_grow_with_cases(
     with django_assert_max_num_queries(13):  # one of them writes the access log, in bulk
         page = client.get("/cases/").content.decode()
     open_cases = page.split('id="open-cases"')[1].split("</table>")[0]
-    assert open_cases.count("Öppna</a>") == EServiceCase.objects.filter(status="received").count()
-    assert open_cases.count("Öppna</a>") >= 10  # every open case is listed
+    assert (
+        open_cases.count('Öppna<span class="sr-only"> ärendet för')
+        == EServiceCase.objects.filter(status="received").count()
+    )
+    assert (
+        open_cases.count('Öppna<span class="sr-only"> ärendet för') >= 10
+    )  # every open case is listed
 
 
 def test_a_protected_person_s_contact_data_is_never_shown_to_staff() -> None:
@@ -294,3 +300,139 @@ def test_a_protected_person_s_contact_data_is_never_shown_to_staff() -> None:
     assert link.guardian.display_id not in page
     assert link.guardian.personal_id not in page
     assert "skyddad identitet" in page
+
+
+# --- The patient page shows only what applies ------------------------------------------------
+def _actions(world: dict[str, Any], patient: Any) -> str:
+    page = client_for(world["users"][Role.RECEPTION]).get(f"/patients/{patient.pk}/")
+    content = page.content.decode()
+    return content[
+        content.index('id="h-actions"') : content.index(
+            "</section>", content.index('id="h-actions"')
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("state", "shown", "hidden"),
+    [
+        ("not_activated", {"btn-activate", "btn-block"}, {"btn-unblock"}),
+        ("active", {"btn-block"}, {"btn-activate", "btn-unblock"}),
+        ("blocked", {"btn-unblock"}, {"btn-activate", "btn-block"}),
+    ],
+)
+def test_the_patient_page_offers_only_the_actions_that_apply(
+    world: dict[str, Any], state: str, shown: set[str], hidden: set[str]
+) -> None:
+    from consent.services import consent_block
+
+    patient = world["patient"]
+    if state == "active":
+        consent_activate(patient=patient, actor=None, channel="phone")
+    elif state == "blocked":
+        consent_block(patient=patient, actor=None, channel="phone")
+    actions = _actions(world, patient)
+    assert {b for b in shown | hidden if f'id="{b}"' in actions} == shown
+    assert 'id="btn-unblock-clinic"' not in actions  # no clinic is blocked
+
+
+def test_removing_a_clinic_block_offers_only_the_blocked_clinics_and_no_central_reception(
+    world: dict[str, Any],
+) -> None:
+    from consent.services import consent_block_clinic
+
+    central = ClinicFactory(name="Centralreceptionen")
+    central.serves.add(world["a"])
+    patient = world["patient"]
+    consent_activate(patient=patient, actor=None, channel="phone")
+    consent_block_clinic(patient=patient, clinic=world["b"], actor=None, channel="phone")
+    actions = _actions(world, patient)
+    block_form = actions[
+        actions.index('id="clinic-form"') : actions.index('id="unblock-clinic-form"')
+    ]
+    unblock_form = actions[actions.index('id="unblock-clinic-form"') :]
+    assert "A-kliniken" in block_form and "B-kliniken" not in block_form
+    assert "Centralreceptionen" not in actions
+    assert "B-kliniken" in unblock_form and "A-kliniken" not in unblock_form
+    # and a central reception cannot be blocked by a crafted post either
+    client = client_for(world["users"][Role.RECEPTION])
+    client.post(
+        f"/patients/{patient.pk}/block-clinic/",
+        {"clinic": central.pk, "channel": "phone", "note": ""},
+    )
+    assert central.pk not in snapshot_of(patient).blocked_clinics
+
+
+def test_the_guardian_picker_shows_the_guardian_s_name(world: dict[str, Any]) -> None:
+    guardian = world["guardian"]
+    actions = _actions(world, world["child"])
+    assert f"{guardian.full_name} ({guardian.display_id})" in actions
+
+
+# --- The case queue as reception works it ----------------------------------------------------
+def test_the_queue_names_the_resident_flags_a_child_and_says_how_long_it_waited(
+    world: dict[str, Any], make_api: Any
+) -> None:
+    from django.utils import timezone
+
+    _, api_client = make_api("eservice")
+    child, guardian = world["child"], world["guardian"]
+    case_receive(
+        request=CaseRequest(
+            external_id="G-1",
+            received_at_clinic=world["a"].hsa_id,
+            submitted_by=guardian.personal_id,
+            subject=child.personal_id,
+            action="guardian_number",
+            mobile_number="0701234567",
+        ),
+        client=api_client,
+    )
+    EServiceCase.objects.filter(external_id="G-1").update(
+        created_at=timezone.now() - timedelta(days=2, hours=1)
+    )
+    page = client_for(world["users"][Role.RECEPTION]).get("/cases/").content.decode()
+    queue = page.split('id="open-cases"')[1].split("</table>")[0]
+    assert child.full_name in queue and '<span class="badge child">Barn</span>' in queue
+    assert world["patient"].full_name in queue
+    assert "2 dagar" in queue.replace("\xa0", " ")  # timesince joins with a no-break space
+
+
+def test_after_one_case_is_applied_the_next_one_opens(world: dict[str, Any], make_api: Any) -> None:
+    _, api_client = make_api("eservice")
+    second = case_receive(
+        request=CaseRequest(
+            external_id="E-A2",
+            received_at_clinic=world["a"].hsa_id,
+            submitted_by=world["patient"].personal_id,
+            subject=world["patient"].personal_id,
+            action="block",
+        ),
+        client=api_client,
+    )[0]
+    client = client_for(world["users"][Role.RECEPTION])
+    response = client.post(f"/cases/{world['case_a'].pk}/apply/", {"note": ""})
+    assert response["Location"] == f"/cases/{second.pk}/"
+    response = client.post(f"/cases/{second.pk}/apply/", {"note": ""})
+    assert response["Location"] == "/cases/"  # none left in my queues (case_b is B's)
+
+
+def test_no_rejection_is_preselected_and_each_rejection_s_text_is_on_the_page(
+    world: dict[str, Any],
+) -> None:
+    client = client_for(world["users"][Role.RECEPTION])
+    page = client.get(f"/cases/{world['case_a'].pk}/").content.decode()
+    form = page.split('id="reject-form"')[1].split("</form>")[0]
+    assert '<option value="" selected>Välj varför ärendet avslås</option>' in form
+    reply = StandardReply.objects.filter(outcome=CaseStatus.REJECTED, active=True).first()
+    assert reply is not None
+    import json
+
+    texts = json.loads(
+        form.split('id="rejection-texts" type="application/json">')[1].split("</script>")[0]
+    )
+    assert texts[str(reply.pk)] == reply.text
+    # posting without a reason rejects nothing
+    client.post(f"/cases/{world['case_a'].pk}/reject/", {"reply": ""})
+    world["case_a"].refresh_from_db()
+    assert world["case_a"].status == CaseStatus.RECEIVED

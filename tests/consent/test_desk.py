@@ -1,4 +1,4 @@
-"""The arrival desk (SPEC 1): the SMS question and its outcomes, no-shows, late
+"""The arrival desk (rules 1): the SMS question and its outcomes, no-shows, late
 cancellations."""
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from bookings.services import appointment_upsert
 from consent.models import (
     ArrivalQuestion,
     ConsentEvent,
+    DeskUndo,
     ExcludedAtClinic,
     LegacyImport,
     MigrationExclusion,
+    NoShow,
 )
 from consent.selectors import snapshot_of
 from consent.services import consent_activate, consent_block, consent_block_clinic
@@ -67,7 +69,7 @@ def test_activate_now_at_arrival_activates_with_channel_arrival_desk(desk: dict[
     appointment.refresh_from_db()
     assert (appointment.status, appointment.arrived_via) == ("arrived", "desk")
     event = ConsentEvent.objects.get()
-    assert (event.action, event.channel, event.actor_user, event.handled_at) == (
+    assert (event.action, event.channel, event.actor_user, event.handled_at_clinic) == (
         "activate",
         "arrival_desk",
         desk["user"],
@@ -87,16 +89,21 @@ def test_activate_now_lifts_a_block_of_this_clinic(desk: dict[str, Any]) -> None
     assert snapshot_of(patient).blocked_clinics == frozenset()
 
 
-def test_patient_who_cannot_get_sms_cannot_be_activated_and_nothing_changes(
+def test_activating_a_patient_with_no_number_records_the_wish_and_says_no_sms_will_come(
     desk: dict[str, Any],
 ) -> None:
-    appointment = book(desk["clinic"], PatientFactory(protected_identity=True))
+    """As on the patient page: the wish is kept (a number added in 1177 later brings the
+    SMS), and the desk tells the truth about what happens now."""
+    appointment = book(desk["clinic"], PatientFactory(mobile_number=""))
     page = arrive(desk, appointment, "activated").content.decode()
-    assert "Sms kan inte aktiveras: Skyddad identitet" in page
+    assert "Sms-påminnelse är aktiverad, men inga sms skickas: Inget mobilnummer i 1177" in page
     appointment.refresh_from_db()
-    assert appointment.status == "booked"
-    assert not ConsentEvent.objects.exists()
-    assert not ArrivalQuestion.objects.exists()
+    assert appointment.status == "arrived"
+    assert ConsentEvent.objects.get().action == "activate"
+    assert ArrivalQuestion.objects.values_list("outcome", "reason").get() == (
+        "activated",
+        "no_mobile_number",
+    )
 
 
 def test_cannot_stores_the_reason(desk: dict[str, Any]) -> None:
@@ -133,7 +140,7 @@ def work_at(desk: dict[str, Any], unit: Any) -> None:
 
 
 def test_the_question_follows_the_unit_registering_the_arrival(desk: dict[str, Any]) -> None:
-    """SPEC 3.5b: a central reception serving Hudkliniken lists its contacts and is not
+    """rules 3.5b: a central reception serving Hudkliniken lists its contacts and is not
     asked; the same kind of contact registered at Hudkliniken's own desk is."""
     central = ClinicFactory(name="Centralreceptionen", arrival_question=False)
     central.serves.add(desk["clinic"])
@@ -168,7 +175,7 @@ def test_a_clinic_that_does_not_ask_does_not_silence_a_unit_that_does(
     arrive(desk, appointment, "activated")
     question = ArrivalQuestion.objects.get()
     assert (question.outcome, question.clinic) == ("activated", desk["clinic"])
-    assert ConsentEvent.objects.get().handled_at == desk["clinic"]
+    assert ConsentEvent.objects.get().handled_at_clinic == desk["clinic"]
 
 
 def test_a_desk_cannot_register_a_contact_of_a_clinic_it_does_not_serve(
@@ -205,7 +212,7 @@ def test_an_excluded_resident_is_activated_and_their_old_blocks_offered_again(
         f"/desk/{appointment.pk}/arrive/", {"outcome": "activated", "reblock": [str(eye.pk)]}
     )
     events = ConsentEvent.objects.order_by("id")
-    assert [(e.action, e.clinic, e.channel, e.handled_at) for e in events] == [
+    assert [(e.action, e.clinic, e.channel, e.handled_at_clinic) for e in events] == [
         ("activate", None, "arrival_desk", desk["clinic"]),
         ("block_clinic", eye, "arrival_desk", desk["clinic"]),
     ]
@@ -263,7 +270,7 @@ def test_auditor_has_no_desk() -> None:
 
 
 def test_no_show_at_the_desk_and_no_second_arrival(desk: dict[str, Any]) -> None:
-    appointment = book(desk["clinic"])
+    appointment = book(desk["clinic"], hours=-0.25)  # began a quarter of an hour ago
     desk["client"].post(f"/desk/{appointment.pk}/no-show/")
     appointment.refresh_from_db()
     assert appointment.status == "no_show"
@@ -277,7 +284,9 @@ def test_desk_query_count_does_not_grow_with_contacts(
 ) -> None:
     for n in range(15):
         book(desk["clinic"], hours=0.2 + n / 10, ext=f"Q{n}")
-    with django_assert_max_num_queries(16):  # one writes the access log in bulk, one reads facts
+    # One writes the access log in bulk, one reads the facts, one each the standing
+    # questions, no-shows, guardians and this visit's reminders: none grows with the rows.
+    with django_assert_max_num_queries(20):
         page = desk["client"].get("/desk/").content.decode()
     assert page.count('id="row-') == Appointment.objects.filter(clinic=desk["clinic"]).count()
     assert page.count('id="row-') >= 15
@@ -299,3 +308,217 @@ def test_cancellation_less_than_24_hours_before_is_late(
     appointment.refresh_from_db()
     assert (appointment.status, appointment.late_cancellation) == ("cancelled", late)
     assert appointment.cancelled_at is not None
+
+
+# --- Confirm, undo, never a no-show before the start --------------------------------------
+def test_no_show_is_refused_before_the_start_time_and_nothing_changes(
+    desk: dict[str, Any],
+) -> None:
+    appointment = book(desk["clinic"], hours=7)  # 16:00 seen at 09:00
+    page = desk["client"].post(f"/desk/{appointment.pk}/no-show/", follow=True).content.decode()
+    assert "Kontakten har inte börjat än (kl. 17:00)" in page
+    appointment.refresh_from_db()
+    assert appointment.status == "booked"
+    assert not NoShow.objects.exists()
+    # and the desk offers no "Uteblev" button for it yet, only when it may be marked
+    row = _row(desk, appointment)
+    assert "Ja, markera som utebliven" not in row
+    assert "Uteblev kan markeras från kl. 17:00" in row
+
+
+def _row(desk: dict[str, Any], appointment: Appointment) -> str:
+    page = desk["client"].get("/desk/").content.decode()
+    start = page.index(f'id="row-{appointment.pk}"')
+    return page[start : page.index("</tr>", start)]
+
+
+def test_an_arrival_undone_within_minutes_is_a_new_record_and_the_contact_is_booked_again(
+    desk: dict[str, Any],
+) -> None:
+    appointment = book(desk["clinic"])
+    arrive(desk, appointment, "received")
+    assert "Ångra" in _row(desk, appointment)
+    with time_machine.travel(timezone.now() + timedelta(minutes=4), tick=False):
+        page = desk["client"].post(f"/desk/{appointment.pk}/undo/", follow=True)
+    assert "ångrat – kontakten är bokad igen" in page.content.decode()
+    appointment.refresh_from_db()
+    assert (appointment.status, appointment.arrived_at, appointment.arrived_via) == (
+        "booked",
+        None,
+        "",
+    )
+    question = ArrivalQuestion.objects.get()  # kept, with the undo beside it
+    undo = DeskUndo.objects.get()
+    assert (undo.question, undo.no_show, undo.undone_by, undo.clinic) == (
+        question,
+        None,
+        desk["user"],
+        desk["clinic"],
+    )
+    # booked again: the patient who really arrives is registered anew
+    arrive(desk, appointment, "declined")
+    appointment.refresh_from_db()
+    assert appointment.status == "arrived"
+    assert list(ArrivalQuestion.objects.order_by("id").values_list("outcome", flat=True)) == [
+        "received",
+        "declined",
+    ]
+    assert "Fick inget – vill inte ha sms" in _row(desk, appointment)
+
+
+def test_an_undo_after_the_few_minutes_is_refused_and_changes_nothing(
+    desk: dict[str, Any],
+) -> None:
+    appointment = book(desk["clinic"])
+    arrive(desk, appointment, "received")
+    with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):
+        assert "Ångra" not in _row(desk, appointment)
+        page = desk["client"].post(f"/desk/{appointment.pk}/undo/", follow=True)
+    assert "Det går bara att ångra inom 5 minuter" in page.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.status == "arrived"
+    assert not DeskUndo.objects.exists()
+
+
+def test_a_no_show_is_undone_as_a_record_of_its_own(desk: dict[str, Any]) -> None:
+    appointment = book(desk["clinic"], hours=-0.1)
+    desk["client"].post(f"/desk/{appointment.pk}/no-show/")
+    no_show = NoShow.objects.get()
+    assert (no_show.appointment, no_show.marked_by) == (appointment, desk["user"])
+    desk["client"].post(f"/desk/{appointment.pk}/undo/")
+    appointment.refresh_from_db()
+    assert appointment.status == "booked"
+    assert DeskUndo.objects.get().no_show == no_show
+    # nothing left to take back
+    page = desk["client"].post(f"/desk/{appointment.pk}/undo/", follow=True).content.decode()
+    assert "Det finns inget att ångra" in page
+    assert DeskUndo.objects.count() == 1
+
+
+def test_an_undone_arrival_brings_back_only_what_the_arrival_cancelled(
+    desk: dict[str, Any],
+) -> None:
+    """The reminder already went: it is never sent again. The check-in SMS the arrival
+    cancelled comes back at its own due time."""
+    appointment = book(desk["clinic"], hours=3)
+    Message.objects.filter(appointment=appointment, kind="reminder").update(status="sent")
+    checkin = Message.objects.get(appointment=appointment, kind="checkin")
+    arrive(desk, appointment, "received")
+    desk["client"].post(f"/desk/{appointment.pk}/undo/")
+    pending = Message.objects.filter(appointment=appointment, status="scheduled")
+    assert [(m.kind, m.due_at, m.generation) for m in pending] == [
+        ("checkin", checkin.due_at, checkin.generation + 1)
+    ]
+    assert Message.objects.filter(appointment=appointment, kind="reminder").count() == 1
+
+
+# --- Never a blank SMS column; what to tell; the number to confirm --------------------------
+def test_a_patient_known_only_from_the_old_export_is_never_blank(desk: dict[str, Any]) -> None:
+    from datetime import date
+
+    from bookings.identity import personal_id_for
+    from bookings.services import patient_get_or_create_from_legacy
+
+    patient, _ = patient_get_or_create_from_legacy(
+        personal_id=personal_id_for(date(1940, 1, 8), 980), legacy_number="+46701112233"
+    )
+    consent_activate(patient=patient, actor=None, channel="migration")
+    appointment = book(desk["clinic"], patient)
+    row = _row(desk, appointment)
+    assert '<span class="warn">Väntar på folkbokföringen</span>' in row
+    assert ">Namn saknas</a>" in row
+    assert ">–</a>" not in row
+
+
+def test_where_only_the_number_is_missing_the_desk_activates_and_says_what_to_tell(
+    desk: dict[str, Any],
+) -> None:
+    patient = PatientFactory(mobile_number="")
+    appointment = book(desk["clinic"], patient)
+    row = _row(desk, appointment)
+    assert "Fick inte – aktivera nu" in row
+    assert "lägg in ditt mobilnummer i 1177" in row
+    page = arrive(desk, appointment, "activated").content.decode()
+    assert snapshot_of(patient).state == "active"
+    assert "Sms-påminnelser är aktiverade. Säg till patienten: lägg in ditt mobilnummer i 1177" in (
+        page
+    )
+
+
+def test_activate_now_says_that_it_lifts_the_block_of_this_clinic(desk: dict[str, Any]) -> None:
+    patient = PatientFactory()
+    consent_activate(patient=patient, actor=None, channel="phone")
+    consent_block_clinic(patient=patient, clinic=desk["clinic"], actor=None, channel="phone")
+    row = _row(desk, book(desk["clinic"], patient))
+    assert "Fick inte – aktivera nu (tar bort blockeringen av Hudkliniken)" in row
+
+
+def test_a_guardian_s_number_is_entered_for_a_child_at_the_desk(desk: dict[str, Any]) -> None:
+    from consent.models import GuardianNumber
+    from tests.factories import GuardianshipFactory
+
+    link = GuardianshipFactory(guardian__given_name="Mira", guardian__family_name="Lund")
+    appointment = book(desk["clinic"], link.child)
+    row = _row(desk, appointment)
+    assert "Lägg in vårdnadshavares nummer" in row
+    assert f"Mira Lund ({link.guardian.display_id})" in row  # the guardian by name
+    desk["client"].post(
+        f"/desk/{appointment.pk}/guardian-number/",
+        {"guardian": str(link.guardian.pk), "number": "070-555 12 34"},
+    )
+    saved = GuardianNumber.objects.get()
+    assert (saved.child, saved.guardian, saved.number) == (
+        link.child,
+        link.guardian,
+        "+46705551234",
+    )
+    events = ConsentEvent.objects.order_by("id")
+    assert [(e.action, e.channel, e.handled_at_clinic) for e in events] == [
+        ("guardian_number_set", "arrival_desk", desk["clinic"]),
+        ("activate", "arrival_desk", desk["clinic"]),  # the guardian wants the SMS
+    ]
+
+
+def test_a_stranger_cannot_be_given_as_the_child_s_guardian(desk: dict[str, Any]) -> None:
+    from tests.factories import GuardianshipFactory
+
+    link = GuardianshipFactory()
+    stranger = PatientFactory()
+    appointment = book(desk["clinic"], link.child)
+    page = desk["client"].post(
+        f"/desk/{appointment.pk}/guardian-number/",
+        {"guardian": str(stranger.pk), "number": "070-555 12 34"},
+        follow=True,
+    )
+    assert "Välj en av barnets vårdnadshavare" in page.content.decode()
+    assert not ConsentEvent.objects.exists()
+
+
+def test_each_row_shows_this_visit_s_reminder_and_the_masked_number(
+    desk: dict[str, Any], settings: Any
+) -> None:
+    from reminders.dispatch import dispatch_in_process
+
+    settings.SMS_GATEWAY = "outbox"
+    patient = PatientFactory(mobile_number="+46701234567")
+    hidden = PatientFactory(mobile_number="+46709876543", protected_identity=True)
+    for p in (patient, hidden):
+        consent_activate(patient=p, actor=None, channel="phone")
+    shown = book(desk["clinic"], patient, ext="N1")
+    secret = book(desk["clinic"], hidden, ext="N2")
+    dispatch_in_process()
+    row = _row(desk, shown)
+    assert "Påminnelse skickad" in row
+    assert "070-••• 45 67" in row
+    assert "+46701234567" not in row
+    protected_row = _row(desk, secret)
+    assert "Påminnelse skickades inte: Skyddad identitet" in protected_row
+    assert "0709876543" not in protected_row.replace("-", "").replace(" ", "")
+    assert "65 43" not in protected_row
+
+
+def test_the_buttons_name_the_patient_for_screen_readers(desk: dict[str, Any]) -> None:
+    appointment = book(desk["clinic"], PatientFactory(given_name="Ebba", family_name="Ros"))
+    row = _row(desk, appointment)
+    assert 'Fick sms<span class="sr-only">: Ebba Ros</span>' in row
+    assert 'Sms-historik<span class="sr-only"> för Ebba Ros</span>' in row

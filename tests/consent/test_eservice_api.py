@@ -1,4 +1,4 @@
-"""The e-service API (SPEC 3.6, 5.1) and ESERVICE_AUTO_APPLY (SPEC 5.4)."""
+"""The e-service API (rules 3.6; contract 1) and ESERVICE_AUTO_APPLY (operations 1)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_case_is_stored_and_acknowledged_as_received(eservice: APIClient, family
         "resolved_at": None,
         "created_at": response.json()["created_at"],
     }
-    assert (case.received_at, case.subject) == (family["clinic"], family["guardian"])
+    assert (case.received_at_clinic, case.subject) == (family["clinic"], family["guardian"])
     assert not ConsentEvent.objects.exists()  # nothing is applied automatically by default
 
 
@@ -191,7 +191,7 @@ def test_auto_apply_self_applies_own_cases_with_reply_and_linked_event(
     assert (response["status"], case.auto_applied) == ("resolved", True)
     assert response["reply"] == StandardReply.objects.get(title="Sms-påminnelse aktiverad").text
     event = ConsentEvent.objects.get()
-    assert (event.eservice_case, event.channel, event.handled_at) == (
+    assert (event.eservice_case, event.channel, event.handled_at_clinic) == (
         case,
         "eservice_case",
         family["clinic"],
@@ -235,7 +235,7 @@ def test_auto_apply_all_applies_checked_guardian_cases(
     assert case.status == CaseStatus.RESOLVED
     assert GuardianNumber.objects.get().number == "+46701112233"
     # The child had never been activated: the guardian's number activates them too, and
-    # both events are linked to the case (SPEC 3.2); the reply promises what is true.
+    # both events are linked to the case (rules 3.2); the reply promises what is true.
     events = ConsentEvent.objects.order_by("id")
     assert [(e.action, e.eservice_case) for e in events] == [
         ("guardian_number_set", case),

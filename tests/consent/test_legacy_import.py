@@ -1,4 +1,4 @@
-"""The migration import (SPEC 3.7, 5.3), rule by rule."""
+"""The migration import (rules 3.7; contract 4), rule by rule."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every reply the system can send is true for the patient it is sent about (SPEC 3.2).
+"""Every reply the system can send is true for the patient it is sent about (rules 3.2).
 
 Each case type is applied to patients of every kind; the reply is then read against the
 who-receives decision *after* the change, taken from the database, with an oracle of its
@@ -126,7 +126,7 @@ def received(
     case, _ = case_receive(
         request=CaseRequest(
             external_id=f"{kind}/{case_name}",
-            received_at=here.hsa_id,
+            received_at_clinic=here.hsa_id,
             submitted_by=submitter.personal_id,
             subject=subject.personal_id,
             clinic=here.hsa_id if clinic else None,
@@ -193,7 +193,7 @@ def test_a_guardian_number_never_unblocks_a_blocked_child(
     case, _ = case_receive(
         request=CaseRequest(
             external_id="G-1",
-            received_at=here.hsa_id,
+            received_at_clinic=here.hsa_id,
             submitted_by=link.guardian.personal_id,
             subject=link.child.personal_id,
             action="guardian_number",
@@ -220,7 +220,7 @@ def test_without_an_active_reply_for_the_situation_nothing_is_applied(
     case, _ = case_receive(
         request=CaseRequest(
             external_id="N-1",
-            received_at=here.hsa_id,
+            received_at_clinic=here.hsa_id,
             submitted_by=patient.personal_id,
             subject=patient.personal_id,
             action="activate",

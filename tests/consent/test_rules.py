@@ -1,4 +1,4 @@
-"""The who-receives decision (SPEC 3.1), rule by rule and as properties."""
+"""The who-receives decision (rules 3.1), rule by rule and as properties."""
 
 from datetime import date, timedelta
 
@@ -127,9 +127,61 @@ def test_on_the_13th_birthday_sms_go_to_the_child_s_own_number() -> None:
     assert on_the_day.recipients == (Recipient("patient", MOBILE),)
 
 
+def test_deceased_patient_gets_nothing() -> None:
+    decision = who_receives(facts(deceased=True), clinic_id=CLINIC, on=TODAY)
+    assert decision.recipients == ()
+    assert decision.reasons == ("deceased",)
+
+
+def test_deceased_child_gets_nothing_on_any_guardian_s_number() -> None:
+    child = facts(
+        birth_date=CHILD_BIRTH,
+        deceased=True,
+        guardians=(GuardianFacts(False, GUARDIAN_MOBILE), GuardianFacts(False, MOBILE)),
+    )
+    decision = who_receives(child, clinic_id=CLINIC, on=TODAY)
+    assert (decision.recipients, decision.reasons) == ((), ("deceased",))
+
+
+def test_a_deceased_guardian_s_number_is_not_used_the_other_guardian_s_is() -> None:
+    child = facts(
+        birth_date=CHILD_BIRTH,
+        guardians=(
+            GuardianFacts(False, GUARDIAN_MOBILE, deceased=True),
+            GuardianFacts(False, MOBILE),
+        ),
+    )
+    assert who_receives(child, clinic_id=CLINIC, on=TODAY).recipients == (
+        Recipient("guardian", MOBILE),
+    )
+
+
+def test_a_child_whose_only_guardian_with_a_number_died_has_no_guardian_number() -> None:
+    child = facts(
+        birth_date=CHILD_BIRTH,
+        guardians=(
+            GuardianFacts(False, GUARDIAN_MOBILE, deceased=True),
+            GuardianFacts(False, None),
+        ),
+    )
+    assert who_receives(child, clinic_id=CLINIC, on=TODAY).reasons == (
+        "under_13_no_guardian_number",
+    )
+
+
+def test_a_deceased_guardian_does_not_matter_once_the_child_is_13() -> None:
+    teen = facts(
+        birth_date=date(2010, 1, 1), guardians=(GuardianFacts(False, None, deceased=True),)
+    )
+    assert who_receives(teen, clinic_id=CLINIC, on=TODAY).recipients == (
+        Recipient("patient", MOBILE),
+    )
+
+
 def test_all_reasons_are_returned_in_the_order_of_the_spec() -> None:
     everything = facts(
         protected_identity=True,
+        deceased=True,
         state=rules.NOT_ACTIVATED,
         blocked_clinics=frozenset({CLINIC}),
         mobile_number=None,
@@ -137,6 +189,7 @@ def test_all_reasons_are_returned_in_the_order_of_the_spec() -> None:
     decision = who_receives(everything, clinic_id=CLINIC, on=TODAY)
     assert decision.reasons == (
         "protected_identity",
+        "deceased",
         "not_activated",
         "blocked_at_clinic",
         "no_mobile_number",
@@ -148,6 +201,7 @@ guardian = st.builds(
     GuardianFacts,
     protected_identity=st.booleans(),
     number=st.sampled_from([None, GUARDIAN_MOBILE, LANDLINE]),
+    deceased=st.booleans(),
 )
 any_facts = st.builds(
     PatientFacts,
@@ -158,6 +212,7 @@ any_facts = st.builds(
     blocked_clinics=st.frozensets(st.integers(1, 9), max_size=3),
     guardians=st.lists(guardian, max_size=2).map(tuple),
     identity_confirmed=st.booleans(),
+    deceased=st.booleans(),
 )
 send_days = st.dates(min_value=date(2024, 1, 1), max_value=date(2030, 12, 31))
 
@@ -188,13 +243,18 @@ def test_nobody_receives_unless_active_unprotected_and_unblocked(
         assert not f.protected_identity
         assert f.identity_confirmed  # never to someone who might be protected
         assert not (child and any(g.protected_identity for g in f.guardians))
+        assert not f.deceased
         for r in decision.recipients:
             assert r.number != LANDLINE
             assert r.role == ("guardian" if child else "patient")
+            # a guardian's SMS goes to a number a living guardian gave
+            assert not child or any(g.number == r.number and not g.deceased for g in f.guardians)
     if f.protected_identity:
         assert decision.reason == "protected_identity"
     if not f.identity_confirmed:
         assert "identity_not_confirmed" in decision.reasons
+    if f.deceased:
+        assert "deceased" in decision.reasons
 
 
 @given(st.dates(min_value=date(1990, 1, 1), max_value=date(2030, 12, 31)))

@@ -1,4 +1,4 @@
-"""Consent changes through the services (SPEC 3.2): events, projection, guardian numbers."""
+"""Consent changes through the services (rules 3.2): events, projection, guardian numbers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from consent import rules, services
 from consent.models import (
-    AppendOnlyError,
     Channel,
     ConsentEvent,
     GuardianNumber,
@@ -18,6 +17,7 @@ from consent.models import (
     State,
 )
 from consent.selectors import snapshot_of
+from core.append_only import AppendOnlyError
 from core.errors import DomainError
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory, UserFactory
 
@@ -40,12 +40,18 @@ def test_activation_writes_one_event_with_actor_channel_clinic_and_note() -> Non
         patient=patient,
         actor=user,
         channel=Channel.ARRIVAL_DESK,
-        handled_at=clinic,
+        handled_at_clinic=clinic,
         note="Ville ha sms",
     )
     stored = ConsentEvent.objects.get()
     assert stored == event
-    assert (stored.action, stored.actor_user, stored.channel, stored.handled_at, stored.note) == (
+    assert (
+        stored.action,
+        stored.actor_user,
+        stored.channel,
+        stored.handled_at_clinic,
+        stored.note,
+    ) == (
         "activate",
         user,
         "arrival_desk",
@@ -66,12 +72,12 @@ def test_block_all_then_unblock_all_makes_active_again() -> None:
 def test_any_clinic_may_block_another_clinic_and_it_changes_only_the_set() -> None:
     patient, own, other = PatientFactory(), ClinicFactory(), ClinicFactory()
     services.consent_activate(patient=patient, **desk())
-    services.consent_block_clinic(patient=patient, clinic=other, **desk(handled_at=own))
+    services.consent_block_clinic(patient=patient, clinic=other, **desk(handled_at_clinic=own))
     snapshot = snapshot_of(patient)
     assert snapshot.state == State.ACTIVE
     assert snapshot.blocked_clinics == frozenset({other.pk})
     event = ConsentEvent.objects.latest("id")
-    assert (event.clinic, event.handled_at) == (other, own)
+    assert (event.clinic, event.handled_at_clinic) == (other, own)
 
 
 def test_activate_keeps_the_clinic_blocks() -> None:

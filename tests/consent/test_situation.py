@@ -1,4 +1,4 @@
-"""The situation rule (SPEC 3.2), pure: which reply a case's outcome calls for, what a case
+"""The situation rule (rules 3.2), pure: which reply a case's outcome calls for, what a case
 records, the facts those events leave, and the rendering of a reply's placeholders.
 
 The end-to-end proof that every reply is true for the patient it is sent about, and that
@@ -193,7 +193,7 @@ def test_each_case_action_records_its_own_consent_event() -> None:
     number = E(rules.GUARDIAN_NUMBER_SET, guardian_id=5, number=MOBILE)
     assert events("guardian_number") == [number]
     assert events("guardian_number", state=rules.BLOCKED) == [number]  # stays blocked
-    # A guardian who gives a number wants the child's reminders (SPEC 3.2).
+    # A guardian who gives a number wants the child's reminders (rules 3.2).
     assert events("guardian_number", state=rules.NOT_ACTIVATED) == [number, E(rules.ACTIVATE)]
 
 

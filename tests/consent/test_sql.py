@@ -5,7 +5,10 @@ database only."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from consent import services, sql
 from consent.access.models import AccessLog
@@ -20,7 +23,8 @@ pytestmark = pytest.mark.django_db
 def _everyone() -> dict[str, int]:
     """Adults, a child with a protected guardian and one whose guardian gave a number, a
     child whose guardians gave nothing, a child without guardians, blocks, a protected
-    identity, one the register never confirmed."""
+    identity, one the register never confirmed, a deceased adult and a child with a
+    deceased guardian."""
     adult = PatientFactory(mobile_number="+46701234567")
     for clinic in (ClinicFactory(), ClinicFactory()):
         services.consent_activate(patient=adult, actor=None, channel="phone")
@@ -36,6 +40,11 @@ def _everyone() -> dict[str, int]:
     protected = PatientFactory(protected_identity=True)
     unconfirmed = PatientFactory(synced_1177_at=None)
     services.consent_block(patient=unconfirmed, actor=None, channel="phone")
+    died = timezone.now() - timedelta(days=3)
+    deceased = PatientFactory(deceased_at=died)
+    bereaved = PatientFactory(age=5, mobile_number="")
+    GuardianshipFactory(child=bereaved, guardian=PatientFactory(deceased_at=died))
+    GuardianshipFactory(child=bereaved)
     return {
         "adult": adult.pk,
         "child": child.pk,
@@ -43,6 +52,8 @@ def _everyone() -> dict[str, int]:
         "orphan": orphan.pk,
         "protected": protected.pk,
         "unconfirmed": unconfirmed.pk,
+        "deceased": deceased.pk,
+        "bereaved": bereaved.pk,
     }
 
 
@@ -56,12 +67,15 @@ def test_the_facts_of_many_patients(on_postgres: None) -> None:
     rows = {row[0]: tuple(row) for row in by_sql}
     assert set(rows) == set(people.values())
     child = rows[people["child"]]
-    assert child[7:] == ([False, True], ["+46701112233", None])
-    assert rows[people["silent"]][7:] == ([False], [None])
-    assert rows[people["orphan"]][7:] == ([], [])
-    assert rows[people["adult"]][5] == "active" and len(rows[people["adult"]][6]) == 2
-    assert rows[people["adult"]][7:] == (None, None)  # an adult's guardians are not read
-    assert rows[people["unconfirmed"]][4:6] == (False, "blocked")
+    assert child[8:] == ([False, True], ["+46701112233", None], [False, False])
+    assert rows[people["silent"]][8:] == ([False], [None], [False])
+    assert rows[people["orphan"]][8:] == ([], [], [])
+    assert rows[people["adult"]][6] == "active" and len(rows[people["adult"]][7]) == 2
+    assert rows[people["adult"]][8:] == (None, None, None)  # an adult's guardians: not read
+    assert rows[people["unconfirmed"]][4:7] == (False, False, "blocked")
+    assert rows[people["deceased"]][4:6] == (True, True)
+    assert [row[5] for pk, row in rows.items() if pk != people["deceased"]] == [False] * 7
+    assert rows[people["bereaved"]][8:] == ([False, False], [None, None], [True, False])
 
 
 def test_one_patient_s_facts_read_and_logged(on_postgres: None) -> None:

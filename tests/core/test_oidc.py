@@ -1,4 +1,4 @@
-"""Logging in through the region's identity provider (SPEC 5.4), against a real OpenID
+"""Logging in through the region's identity provider (operations 1), against a real OpenID
 Connect provider running on a local port (oidc-provider-mock: authorization code flow,
 RS256-signed ID tokens, a JWKS and a userinfo endpoint), not a stand-in for our code.
 

@@ -1,4 +1,4 @@
-"""Self check-in (SPEC 3.5): the link in the check-in SMS, its window, its single use, no
+"""Self check-in (rules 3.5): the link in the check-in SMS, its window, its single use, no
 personal data on the page, and rate-limited guessing."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The dispatch loop (SPEC 3.1, 3.3, 4): each message ends in one final state with its
+"""The dispatch loop (rules 3.1, 3.3; architecture): each message ends in one final state with its
 reason, and the four guarantees hold."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What happened to each SMS (SPEC 3.5b): the patient page's SMS history and the clinic's
+"""What happened to each SMS (rules 3.5b): the patient page's SMS history and the clinic's
 failed-SMS worklist, with messages that went through the real dispatcher and delivery
 reports."""
 

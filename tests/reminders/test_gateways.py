@@ -1,5 +1,5 @@
 """Gateways over HTTP against a local fake that behaves like the real ones (no test reaches
-the network): 46elks and Sinch, what each answer means (SPEC 3.9), their delivery-report
+the network): 46elks and Sinch, what each answer means (rules 3.9), their delivery-report
 webhooks, looking an SMS up in their records; the outbox and its API, the console."""
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def test_sinch_sends_a_batch_of_one_with_our_reference_and_a_signed_callback(
     assert parse_qs(url.query)["token"] == [webhook_token("sinch", 41)]
 
 
-# What each answer of the network means (SPEC 3.9): (fault, outcome, did the phone get it).
+# What each answer of the network means (rules 3.9): (fault, outcome, did the phone get it).
 ANSWERS = [
     (None, Outcome.ACCEPTED, True),
     ("throttle", Outcome.NOT_SENT, False),

@@ -1,4 +1,4 @@
-"""The hand-over to a gateway (SPEC 3.9), in-process: each message's outcome on its own,
+"""The hand-over to a gateway (rules 3.9), in-process: each message's outcome on its own,
 a claim partly taken over while it is sent, the lease's timing, and what is left when no
 gateway takes traffic. (Against a real HTTP server: tests/reminders/test_network.py.)"""
 

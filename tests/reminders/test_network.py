@@ -1,4 +1,4 @@
-"""Sending through a gateway over the network (SPEC 3.9), against the fault-injecting local
+"""Sending through a gateway over the network (rules 3.9), against the fault-injecting local
 fake: several SMS in flight, the rate limit, a 429's pause, every ambiguous answer, the
 fallback to a second gateway, and a claim kept alive while a slow batch goes out. Each SMS
 reaches the phone at most once, and every message ends with one outcome and its reason."""

@@ -1,4 +1,4 @@
-"""What operations watch (SPEC 5.6): /healthz, /readyz turning 503 when beat stops, the
+"""What operations watch (operations 3): /healthz, /readyz turning 503 when beat stops, the
 broker is down or a reminder is late (and 200 again when they recover), on PostgreSQL and
 a real Redis; /metrics behind its token, and in Prometheus' multiprocess mode across
 gunicorn's workers."""

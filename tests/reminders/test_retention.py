@@ -1,4 +1,4 @@
-"""Retention (SPEC 3.10): after RETENTION_DAYS the SMS texts and numbers, delivery-report
+"""Retention (rules 3.10): after RETENTION_DAYS the SMS texts and numbers, delivery-report
 payloads and e-service cases' free text and numbers are erased, and the reports give the
 same numbers as before."""
 
@@ -67,7 +67,7 @@ def test_old_e_service_cases_lose_their_free_text_and_number(settings: Any) -> N
     clinic = ClinicFactory()
     case = EServiceCase.objects.create(
         external_id="OLD-1",
-        received_at=clinic,
+        received_at_clinic=clinic,
         submitted_by=link.guardian,
         subject=link.child,
         action="guardian_number",

@@ -1,4 +1,4 @@
-"""Scheduling rules (SPEC 3.3) as properties, across the daylight-saving weekends."""
+"""Scheduling rules (rules 3.3) as properties, across the daylight-saving weekends."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -173,7 +173,7 @@ def test_checkin_text() -> None:
 
 def test_backoff_is_30_seconds_doubling_up_to_30_minutes_for_8_attempts() -> None:
     """The figures, pinned: a gateway that stays down is tried 8 times over about an hour
-    (SPEC 3.9), never more than 30 minutes apart."""
+    (rules 3.9), never more than 30 minutes apart."""
     now = datetime(2026, 12, 1, 8, tzinfo=UTC)
     delays = [rules.retry_at(attempts=a, now=now) for a in range(1, 10)]
     seconds = [(d - now).total_seconds() if d else None for d in delays]
@@ -181,7 +181,7 @@ def test_backoff_is_30_seconds_doubling_up_to_30_minutes_for_8_attempts() -> Non
 
 
 def test_due_times_come_out_in_utc() -> None:
-    """Times are stored in UTC (SPEC 3.3): whether due before the start or at booking."""
+    """Times are stored in UTC (rules 3.3): whether due before the start or at booking."""
     start = local(2026, 12, 10, 9, 30)
     ahead = rules.due_at(rules.REMINDER, starts_at=start, booked_at=local(2026, 12, 1, 9))
     late = rules.due_at(rules.REMINDER, starts_at=start, booked_at=local(2026, 12, 9, 9))

@@ -1,4 +1,4 @@
-"""Booked contacts through the API, and the messages they plan (SPEC 3.3, 5.1)."""
+"""Booked contacts through the API, and the messages they plan (rules 3.3; contract 1)."""
 
 from __future__ import annotations
 

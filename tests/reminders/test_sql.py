@@ -61,30 +61,21 @@ def _queue() -> dict[str, Message]:
     return made
 
 
-def test_claiming_the_due_messages(on_postgres: None) -> None:
+@pytest.mark.parametrize(("limit", "claimed"), [(10, ["old", "due"]), (1, ["old"])])
+def test_claiming_takes_the_oldest_due_first_up_to_the_limit(
+    on_postgres: None, limit: int, claimed: list[str]
+) -> None:
     made = _queue()
     now, token = timezone.now(), uuid.uuid4()
     (by_sql, after_sql), (by_orm, after_orm) = both_ways(
-        lambda: sql.claim_due_sql(now=now, limit=10, token=token),
-        lambda: sql.claim_due_orm(now=now, limit=10, token=token),
+        lambda: sql.claim_due_sql(now=now, limit=limit, token=token),
+        lambda: sql.claim_due_orm(now=now, limit=limit, token=token),
         after=_messages,
     )
-    assert by_sql == by_orm == [made["old"].pk, made["due"].pk]
+    assert by_sql == by_orm == [made[name].pk for name in claimed]
     assert after_sql == after_orm
-    claimed = [row for row in after_sql if row[0] in by_sql]
-    assert {(row[1], row[3], row[6]) for row in claimed} == {(Status.SENDING, token, 1)}
-
-
-def test_claiming_takes_the_oldest_due_first_up_to_the_limit(on_postgres: None) -> None:
-    made = _queue()
-    now, token = timezone.now(), uuid.uuid4()
-    (by_sql, after_sql), (by_orm, after_orm) = both_ways(
-        lambda: sql.claim_due_sql(now=now, limit=1, token=token),
-        lambda: sql.claim_due_orm(now=now, limit=1, token=token),
-        after=_messages,
-    )
-    assert by_sql == by_orm == [made["old"].pk]
-    assert after_sql == after_orm
+    rows = [row for row in after_sql if row[0] in by_sql]
+    assert {(row[1], row[3], row[6]) for row in rows} == {(Status.SENDING, token, 1)}
 
 
 def test_a_claim_s_rows_and_the_due_rows(on_postgres: None) -> None:

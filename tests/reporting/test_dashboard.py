@@ -1,4 +1,4 @@
-"""The dashboard (SPEC 3.8): no-show rates with and without reminders against the 2023
+"""The dashboard (rules 3.8): no-show rates with and without reminders against the 2023
 baseline, coverage, the SMS question, delivery — as numbers and CSV."""
 
 from __future__ import annotations
@@ -79,7 +79,10 @@ def history() -> dict[str, Any]:
 
 
 def csv_rows(response: Any) -> list[str]:
-    return b"".join(response.streaming_content).decode().splitlines()
+    """The rows of a CSV download, after its byte order mark (which Excel needs)."""
+    body = b"".join(response.streaming_content)
+    assert body.startswith("\ufeff".encode())
+    return body.decode("utf-8-sig").splitlines()
 
 
 def test_outcomes_per_month_with_and_without_reminders_against_2023(
@@ -95,7 +98,7 @@ def test_outcomes_per_month_with_and_without_reminders_against_2023(
     )
     # reminded: 1 of 10; not reminded: 3 of 10; coverage 10 of 20 booked (one cancelled);
     # question: asked at 7 of 16 desk arrivals; B-kliniken's no-show is not this manager's
-    assert rows[1:] == [f"{month};0.1;0.3;0.085;0.5;0.4375;1;21"]
+    assert rows[1:] == [f"{month};0,1;0,3;0,085;0,5;0,4375;1;21"]  # Swedish decimal commas
 
 
 def test_delivery_by_status_and_reason_with_segments(history: dict[str, Any]) -> None:
@@ -160,8 +163,12 @@ def test_the_dashboard_speaks_swedish_and_flags_clinics_above_2023(
     assert "not_activated" not in suppressed
     assert '"status_labels"' in page and '"delivered": "Levererad"' in page
     # 4 of 20 contacts missed in the last four weeks (20 %) against 8.5 % in 2023.
-    flagged = page[page.index('id="flagged"') :].split("</p>")[0]
-    assert "A-kliniken" in flagged
+    # The flag says the numbers behind it.
+    flagged = page[page.index('id="flagged"') :].split("</div>")[0]
+    assert (
+        "<strong>A-kliniken</strong>: 20,0\xa0% uteblivna av 20 genomförda kontakter, mot "
+        "8,5\xa0% år 2023" in flagged
+    )
     recent = page[page.index(f'id="recent-{history["clinic"].hsa_id}"') :].split("</tr>")[0]
-    assert "20 %" in recent and "Över 2023" in recent
+    assert "20,0\xa0%" in recent and "Över 2023" in recent
     assert 'id="failed-sms"' in page

@@ -1,4 +1,4 @@
-"""The per-clinic migration-exclusion report (SPEC 3.7, 3.8, 5.5)."""
+"""The per-clinic migration-exclusion report (rules 3.7, 3.8; contract 5)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def world(tmp_path: Path) -> dict[str, Any]:
         guardians=[],
     )
     caught = MigrationExclusion.objects.get(patient__personal_id=pids[0]).patient
-    consent_activate(patient=caught, actor=None, channel="arrival_desk", handled_at=a)
+    consent_activate(patient=caught, actor=None, channel="arrival_desk", handled_at_clinic=a)
     users = {
         "manager_a": UserFactory(role=Role.MANAGER, clinics=[a]),
         "admin": UserFactory(role=Role.REGIONAL_ADMIN),
@@ -97,7 +97,7 @@ def client(user: Any) -> Client:
 def test_ranked_table_counts_a_patient_at_each_blocked_clinic(world: dict[str, Any]) -> None:
     response = client(world["users"]["admin"]).get("/reports/migration-exclusions.csv")
     assert isinstance(response, StreamingHttpResponse)
-    text = b"".join(response.streaming_content).decode()  # type: ignore[arg-type]
+    text = b"".join(response.streaming_content).decode("utf-8-sig")  # type: ignore[arg-type]
     assert text.splitlines() == [
         "hsa_id;clinic;excluded;activated_since",
         f"{world['a'].hsa_id};A-kliniken;3;1",
@@ -134,7 +134,7 @@ def test_clinic_list_shows_blocked_clinics_and_activation_and_hides_protected(
     assert pid3[:8] not in page and "Hemlig" not in page
 
     text = b"".join(manager.get(f"/reports/migration-exclusions/{a}.csv").streaming_content)
-    rows = text.decode().splitlines()
+    rows = text.decode("utf-8-sig").splitlines()
     assert (
         rows[0] == "personnummer;namn;blockerade_mottagningar;nasta_bokade_kontakt;aktiverad_sedan"
     )
@@ -148,11 +148,11 @@ def test_clinic_list_shows_blocked_clinics_and_activation_and_hides_protected(
     book = load_workbook(io.BytesIO(b"".join(xlsx.streaming_content)), read_only=True)
     values = [list(row) for row in book.active.iter_rows(values_only=True)]
     assert values[0] == [
-        "personnummer",
-        "namn",
-        "blockerade_mottagningar",
-        "nasta_bokade_kontakt",
-        "aktiverad_sedan",
+        "Personnummer",
+        "Namn",
+        "Blockerade mottagningar",
+        "Nästa bokade kontakt här",
+        "Aktiverad sedan",
     ]
     assert (values[1][0], values[1][2], values[1][4]) == (
         f"{pid0[:8]}-{pid0[8:]}",
@@ -219,7 +219,7 @@ def test_caught_since_counts_asked_and_activated_per_clinic_and_week(world: dict
         at=world["a"],
     )
     response = client(world["users"]["manager_a"]).get("/reports/caught-since/?format=csv")
-    rows = b"".join(response.streaming_content).decode().splitlines()
+    rows = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
     week = timezone.localdate() - timedelta(days=timezone.localdate().weekday())
     # at A: pids[0] activated in the fixture, pids[1] asked and activated here
     assert rows == [
@@ -240,7 +240,7 @@ def test_ranked_table_counts_are_kept_until_the_refresh(world: dict[str, Any]) -
     assert b"".join(admin.get("/reports/migration-exclusions.csv").streaming_content) == before
     refresh_dashboard()
     after = b"".join(admin.get("/reports/migration-exclusions.csv").streaming_content)
-    assert after.decode().splitlines()[1:] == [
+    assert after.decode("utf-8-sig").splitlines()[1:] == [
         f"{world['a'].hsa_id};A-kliniken;3;2",
         f"{world['b'].hsa_id};B-kliniken;2;1",
     ]
@@ -263,7 +263,7 @@ def test_a_name_that_looks_like_a_formula_stays_text_in_csv_and_xlsx(
     text = b"".join(manager.get(f"/reports/migration-exclusions/{a}.csv").streaming_content)
     import csv
 
-    rows = list(csv.reader(text.decode().splitlines(), delimiter=";"))
+    rows = list(csv.reader(text.decode("utf-8-sig").splitlines(), delimiter=";"))
     assert {row[1] for row in rows[1:3]} == {"'" + evil, "'@SUM(1+1) -2+3"}
 
     from openpyxl import load_workbook
@@ -278,7 +278,7 @@ def test_a_name_that_looks_like_a_formula_stays_text_in_csv_and_xlsx(
 def test_the_second_view_lists_those_booked_here_soon_whatever_they_blocked(
     world: dict[str, Any],
 ) -> None:
-    """SPEC 3.8: excluded residents (for any block) with a booked contact at B in the
+    """rules 3.8: excluded residents (for any block) with a booked contact at B in the
     coming weeks, soonest first; CSV and XLSX hold the same list."""
     from datetime import timedelta
     from io import BytesIO
@@ -316,7 +316,7 @@ def test_the_second_view_lists_those_booked_here_soon_whatever_they_blocked(
     assert shown[1] in blocked_view and shown[0] not in blocked_view
 
     csv = admin.get(f"/reports/migration-exclusions/{b.hsa_id}.csv?vy=bokade")
-    lines = b"".join(csv.streaming_content).decode().splitlines()
+    lines = b"".join(csv.streaming_content).decode("utf-8-sig").splitlines()
     assert [line.split(";")[0] for line in lines[1:3]] == [
         f"{first[:8]}-{first[8:]}",
         f"{second[:8]}-{second[8:]}",
@@ -355,5 +355,33 @@ def test_a_clinic_above_its_2023_no_show_rate_is_flagged_on_the_ranked_table(
     page = client(world["users"]["admin"]).get("/reports/migration-exclusions/").content.decode()
     row_a = page[page.index(f'id="clinic-{world["a"].hsa_id}"') :].split("</tr>")[0]
     row_b = page[page.index(f'id="clinic-{world["b"].hsa_id}"') :].split("</tr>")[0]
-    assert "30 %" in row_a and "Över 2023" in row_a
+    assert "30,0\xa0%" in row_a and "Över 2023" in row_a
     assert "Över 2023" not in row_b  # no contacts lately: nothing to flag
+
+
+def test_the_xlsx_opens_with_a_frozen_filtered_bold_header_and_readable_columns(
+    world: dict[str, Any],
+) -> None:
+    a = world["a"].hsa_id
+    manager = client(world["users"]["manager_a"])
+    xlsx = manager.get(f"/reports/migration-exclusions/{a}.xlsx")
+    sheet = load_workbook(io.BytesIO(b"".join(xlsx.streaming_content))).active
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:E{sheet.max_row}"
+    assert sheet["A1"].font.b and not sheet["A2"].font.b
+    widths = [sheet.column_dimensions[c].width for c in "ABCDE"]
+    assert widths == [15, 28, 45, 22, 15]
+
+
+def test_the_drill_down_names_each_resident_with_a_link_to_their_page(
+    world: dict[str, Any],
+) -> None:
+    from bookings.models import Patient
+
+    page = client(world["users"]["manager_a"]).get(
+        f"/reports/migration-exclusions/{world['a'].hsa_id}/"
+    )
+    content = page.content.decode()
+    patient = Patient.objects.get(personal_id=world["pids"][0])
+    name = patient.full_name or "Namn saknas"
+    assert f'<a href="/patients/{patient.pk}/">{name}</a>' in content

@@ -67,7 +67,7 @@ class Command(BaseCommand):
         elif path.exists() and ApiClient.hash_key(path.read_text().strip()) == client.key_hash:
             return path
         else:
-            key = core_services.api_client_rotate_key(client=client)
+            key = core_services.api_client_key_rotate(client=client)
         path.write_text(key + "\n")
         return path
 
@@ -173,15 +173,18 @@ class Command(BaseCommand):
                 number=demo.mobile(rng),
                 coordination=True,
             )
-        parents = groups["adult"][: adults // 2]
+        adults_by_age = sorted(groups["adult"], key=lambda p: p.birth_date)
         for i in range(int(count * 0.2)):
-            pair = [parents[(2 * i) % len(parents)], parents[(2 * i + 1) % len(parents)]]
-            make(
-                "child",
-                demo.birth_date_for_age(rng, today, 0, 12),
-                number=None,
-                guardians=pair[: 1 + i % 2],
-            )
+            birth = demo.birth_date_for_age(rng, today, 0, 12)
+            # A child's guardians are their parents' age: 20 to 60 years older.
+            fitting = [
+                p for p in adults_by_age if demo.years_between(p.birth_date, birth) in range(20, 61)
+            ]
+            pair = rng.sample(fitting, 2)
+            make("child", birth, number=None, guardians=pair[: 1 + i % 2])
+        parents = [
+            p for p in adults_by_age if demo.years_between(p.birth_date, today) in range(33, 74)
+        ]
         # A child turning 13 today: from today SMS go to the child's own number.
         make(
             "teen",

@@ -10,7 +10,7 @@ from ...legacy_import import legacy_consents_import, read_rows
 
 
 class Command(BaseCommand):
-    help = "Importerar samtyckesexporten från det gamla systemet (SPEC 3.7, 5.3)."
+    help = "Importerar samtyckesexporten från det gamla systemet (rules 3.7; contract 4)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)

@@ -60,7 +60,7 @@ def _replace(apps, *, old, new):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consent', '0010_api_clients_in_core'),
+        ('consent', '0015_access_log_reads_of_the_log'),
     ]
 
     operations = [
