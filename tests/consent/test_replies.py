@@ -344,7 +344,7 @@ def test_shipped_replies_are_added_once_and_edited_ones_stay() -> None:
 
 
 def test_the_migration_updates_shipped_texts_and_leaves_edited_ones() -> None:
-    migration = importlib.import_module("consent.migrations.0011_reply_texts_for_now")
+    migration = importlib.import_module("consent.migrations.0016_reply_texts_for_now")
     (old_title, old_text), (new_title, new_text) = migration.SHIPPED["clinic_off_no_sms"]
     shipped = StandardReply.objects.get(situation="clinic_off_no_sms")
     StandardReply.objects.filter(pk=shipped.pk).update(title=old_title, text=old_text)

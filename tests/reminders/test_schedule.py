@@ -484,7 +484,7 @@ def test_the_nudge_asks_for_a_tick_at_most_every_two_seconds(monkeypatch) -> Non
     monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append(clock.now))
     for moment in (1000.0, 1001.0, 1001.99, 1002.0, 1003.0, 1004.5):
         clock.now = moment
-        schedule.nudge_dispatcher()
+        schedule.dispatcher_nudge()
     assert sent == [1000.0, 1002.0, 1004.5]
 
 
@@ -498,7 +498,7 @@ def test_a_nudge_the_broker_refuses_is_logged_and_harms_nothing(monkeypatch, cap
     monkeypatch.setattr(schedule, "_last_nudge", 0.0)
     monkeypatch.setattr(app, "send_task", broker_away)
     with caplog.at_level("WARNING", logger="reminders.schedule"):
-        schedule.nudge_dispatcher()
+        schedule.dispatcher_nudge()
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         ("WARNING", "Could not nudge the dispatcher; the next beat will send.")
     ]
