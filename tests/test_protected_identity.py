@@ -141,7 +141,8 @@ def test_a_protected_child_s_page_names_no_guardian_in_its_forms(reception: Clie
 def test_an_unprotected_child_s_forms_name_the_guardian(reception: Client) -> None:
     child, guardian = family("nobody")
     html = reception.get(f"/patients/{child.pk}/").content.decode()
-    assert f'<option value="{guardian.pk}">{guardian.display_id}</option>' in html
+    shown = f"{guardian.full_name} ({guardian.display_id})"
+    assert f'<option value="{guardian.pk}">{shown}</option>' in html
 
 
 # --- 3. The admin --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from core.staff import CARE_ROLES, AuthedRequest, role_required
 
 from ..access.models import AccessLog
 from ..access.services import access_log_record_many
-from ..reasons import NUMBER_REASONS, reason_label
+from ..reasons import reason_label
 from ..selectors import decision_for
 from .models import ArrivalOutcome
 from .selectors import desk_rows, number_advice
@@ -100,7 +100,7 @@ def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
             advice = _number_advice(appointment)
             text += " " + _("Sms-påminnelser är aktiverade.") + (f" {advice}" if advice else "")
         messages.success(request, text + " " + _undo_hint())
-        if question.reason and question.reason not in NUMBER_REASONS:
+        if question.outcome == ArrivalOutcome.ACTIVATED and question.reason:
             messages.warning(
                 request,
                 _("Sms-påminnelse är aktiverad, men inga sms skickas: %s")
@@ -167,10 +167,8 @@ def desk_guardian_number(request: AuthedRequest, appointment_id: int) -> HttpRes
     """A guardian gives their number for the child at the desk."""
     appointment, unit = _desk_appointment(request, appointment_id)
     child = appointment.patient
-    raw = request.POST.get("guardian", "")
-    guardian = (
-        Patient.objects.filter(pk=int(raw), wards__child=child).first() if raw.isdigit() else None
-    )
+    chosen = object_id(request.POST.get("guardian"))
+    guardian = Patient.objects.filter(pk=chosen, wards__child=child).first() if chosen else None
     if guardian is None or guardian.protected_identity:
         messages.error(request, _("Välj en av barnets vårdnadshavare."))
         return redirect(_back_to_row(appointment))

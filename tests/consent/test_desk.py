@@ -97,6 +97,7 @@ def test_activating_a_patient_with_no_number_records_the_wish_and_says_no_sms_wi
     appointment = book(desk["clinic"], PatientFactory(mobile_number=""))
     page = arrive(desk, appointment, "activated").content.decode()
     assert "Sms-påminnelse är aktiverad, men inga sms skickas: Inget mobilnummer i 1177" in page
+    assert "Säg till patienten: lägg in ditt mobilnummer i 1177" in page
     appointment.refresh_from_db()
     assert appointment.status == "arrived"
     assert ConsentEvent.objects.get().action == "activate"
