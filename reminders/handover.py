@@ -104,9 +104,12 @@ def hand_over(messages: list[Claimed], *, token: uuid.UUID, chain: Chain) -> Cou
             _record(done, token)
             done, flushed = [], time.monotonic()
             chunk = [pending.popleft() for _ in range(min(len(pending), free))]
-            for message in _mark_handed_over(chunk, token=token, gateway=gateway):
+            mine = _mark_handed_over(chunk, token=token, gateway=gateway)
+            for message in mine:
                 future = threads.submit(_send_one, gateway, chain, message, lease.deadline())
                 in_flight[future] = (message, gateway)
+            if not mine and not in_flight:
+                continue  # that chunk is no longer this claim's: on with the rest
         if not in_flight:
             break  # the lease is ending, or every gateway is set aside
         finished, _ = wait(in_flight, timeout=FLUSH_EVERY, return_when=FIRST_COMPLETED)

@@ -490,3 +490,89 @@ def test_a_gateway_down_with_a_fallback_is_tried_again_at_once_on_the_fallback(
     counts = messages_dispatch(ids=ids, claim_token=token, chain=chain)
     assert counts == {"sent": 1}
     assert Message.objects.get().gateway in {"recording", "second"}
+
+
+# --- What a batch reports and writes on the way ----------------------------------------------
+def test_a_batch_cut_short_counts_what_it_sent_and_what_it_gave_back(
+    booked: Booked, recording: type[RecordingGateway], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One in flight at a time, and the lease ends after the first hand-over: the tick's
+    figures say one sent and two given back, not only the last of the two."""
+    for _ in range(3):
+        booked()
+    asked: list[int] = []
+
+    def expiring(self: Any) -> bool:
+        asked.append(1)
+        return len(asked) > 1
+
+    monkeypatch.setattr(handover.Lease, "expiring", expiring)
+    token, ids = messages_claim_due(now=timezone.now(), limit=10)
+    counts = messages_dispatch(
+        ids=ids, claim_token=token, chain=HookedChain(lambda n: None, in_flight=1)
+    )
+    assert counts == {"sent": 1, "requeued": 2}
+    assert sorted(Message.objects.values_list("status", flat=True)) == [
+        "scheduled",
+        "scheduled",
+        "sent",
+    ]
+
+
+def test_a_long_sms_is_handed_over_with_its_segments(
+    booked: Booked, recording: type[RecordingGateway], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reminders import dispatch
+
+    monkeypatch.setattr(dispatch.texts, "segments", lambda body: 3)
+    booked()
+    token, ids = messages_claim_due(now=timezone.now(), limit=10)
+    assert messages_dispatch(ids=ids, claim_token=token, chain=HookedChain(lambda n: None)) == {
+        "sent": 1
+    }
+    [sms] = recording.sent
+    assert (sms.segments, Message.objects.get().segments) == (3, 3)
+
+
+def test_the_hand_over_is_written_with_its_time_before_the_answer(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    """While the request is out the row says when it was handed over, and was last
+    changed then: what an operator or recovery reads if the process dies now."""
+    booked()
+    start = timezone.now()
+    seen: list[tuple[Any, Any]] = []
+
+    class Looking(HookedChain):
+        def record(self, gateway: Any, result: SendResult) -> None:
+            row = Message.objects.get(pk=result.message_id)
+            seen.append((row.submitted_at, row.updated_at))
+            super().record(gateway, result)
+
+    with time_machine.travel(start, tick=False) as clock:
+        token, ids = messages_claim_due(now=timezone.now(), limit=10)
+        chain = Looking(lambda n: clock.shift(timedelta(seconds=5)) if n == 1 else None)
+        assert messages_dispatch(ids=ids, claim_token=token, chain=chain) == {"sent": 1}
+    assert seen == [(start + timedelta(seconds=5), start + timedelta(seconds=5))]
+
+
+def test_a_row_no_longer_sending_is_not_handed_over(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    """The claim's token alone does not make a row sendable: one that became something else
+    meanwhile (here cancelled, the token left on it) is left as it is. One SMS in flight at
+    a time, so the first hand-over holds only that row: the next one still goes out at once
+    (it was put off as if every gateway were down)."""
+    booked(), booked()
+    token, ids = messages_claim_due(now=timezone.now(), limit=10)
+    changed = min(ids)
+
+    def meanwhile(n: int) -> None:
+        if n == 1:
+            Message.objects.filter(pk=changed).update(status=Status.CANCELLED)
+
+    counts = messages_dispatch(ids=ids, claim_token=token, chain=HookedChain(meanwhile))
+    assert counts == {"sent": 1}
+    assert [s.message_id for s in recording.sent] == [max(ids)]
+    row = Message.objects.get(pk=changed)
+    assert (row.status, row.submitted_at, row.gateway) == ("cancelled", None, "")
