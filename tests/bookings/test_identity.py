@@ -11,6 +11,7 @@ from bookings.identity import (
     InvalidPhoneNumber,
     NotAMobileNumber,
     is_mobile_number,
+    mask_number,
     parse_hsa_id,
     parse_mobile_number,
     parse_personal_id,
@@ -189,3 +190,21 @@ def test_demo_identities_are_valid_personnummer_for_the_birth_date(
     assert made == expected
     assert parse_personal_id(made).value == expected
     assert personal_id_for(date(2012, 12, 12), 5) == "201212120057"  # by default a personnummer
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [
+        ("+46701234567", "070-••• 45 67"),  # a Swedish mobile: its prefix, the last four
+        ("+46 70 123 45 67", "070-••• 45 67"),  # spaces are not digits
+        ("+46812345678", "081-••• 56 78"),
+        ("+461234567", "012-••• 45 67"),  # nine digits: the shortest Swedish number
+        ("+46123456", "••• 3456"),  # eight: too short to be one, the last four only
+        ("+4791234567", "••• 4567"),  # abroad: the last four only
+        ("+4612", "••• 4612"),
+        ("+461", "•••"),  # under four digits: nothing at all
+        ("", "•••"),
+    ],
+)
+def test_a_number_is_masked_to_its_prefix_and_last_four_digits(number: str, masked: str) -> None:
+    assert mask_number(number) == masked
