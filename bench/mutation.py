@@ -53,7 +53,10 @@ MODULES: dict[str, tuple[str, ...]] = {
     "reminders/rules.py": ("tests/reminders/test_rules.py",),
     "bookings/identity.py": ("tests/bookings/test_identity.py",),
     "reminders/dispatch.py": ("tests/reminders/test_dispatch.py",),
-    "reminders/schedule.py": ("tests/reminders/test_schedule.py",),
+    "reminders/schedule.py": (
+        "tests/reminders/test_schedule.py",
+        "tests/reminders/test_deceased.py",
+    ),
     "reminders/handover.py": (
         "tests/reminders/test_handover.py",
         "tests/reminders/test_network.py",

@@ -545,3 +545,46 @@ def test_a_visit_changed_to_at_another_contact_s_time_gets_its_own_check_in(
     assert list(
         Message.objects.filter(appointment__external_id="P").values_list("kind", "generation")
     ) == [("reminder", 1), ("checkin", 2)]  # a kind planned anew is the next generation
+
+
+# --- An arrival or no-show taken back -------------------------------------------------------------
+@pytest.mark.parametrize("status", ["arrived", "no_show"])
+def test_an_ending_taken_back_brings_back_only_what_it_cancelled(
+    api, patient, clinic, status
+) -> None:
+    """The reminder went out; the arrival cancelled the check-in SMS; the desk takes the
+    arrival back: the check-in SMS comes back at its own time, as the next generation, and
+    the reminder is not sent again."""
+    start = NOW + timedelta(days=5)
+    book(api, patient, clinic, start)
+    Message.objects.filter(kind="reminder").update(status="sent", sent_at=NOW)
+    book(api, patient, clinic, start, status=status)
+    assert book(api, patient, clinic, start).status_code == 200
+    rows = Message.objects.order_by("id").values_list(
+        "kind", "generation", "due_at", "status", "reason"
+    )
+    assert list(rows) == [
+        ("reminder", 1, start - timedelta(hours=48), "sent", ""),
+        ("checkin", 1, start - timedelta(hours=2), "cancelled", "appointment_closed"),
+        ("checkin", 2, start - timedelta(hours=2), "scheduled", ""),
+    ]
+
+
+def test_what_a_move_cancelled_or_sent_for_the_old_time_does_not_count(
+    api, patient, clinic
+) -> None:
+    """Only the messages for the contact's current start: the reminder sent for the old
+    time neither comes back nor stands in for the new time's."""
+    old, start = NOW + timedelta(days=1), NOW + timedelta(days=5)
+    book(api, patient, clinic, old)
+    Message.objects.filter(kind="reminder").update(status="sent", sent_at=NOW)
+    book(api, patient, clinic, start)  # moved: the old check-in cancelled, both planned anew
+    book(api, patient, clinic, start, status="arrived")
+    book(api, patient, clinic, start)
+    back = Message.objects.filter(status="scheduled").order_by("id")
+    assert list(back.values_list("kind", "generation", "due_at")) == [
+        ("reminder", 3, start - timedelta(hours=48)),
+        ("checkin", 3, start - timedelta(hours=2)),
+    ]
+    moved = Message.objects.filter(reason="appointment_moved").values_list("kind", "generation")
+    assert list(moved) == [("checkin", 1)]
