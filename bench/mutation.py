@@ -53,10 +53,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "reminders/rules.py": ("tests/reminders/test_rules.py",),
     "bookings/identity.py": ("tests/bookings/test_identity.py",),
     "reminders/dispatch.py": ("tests/reminders/test_dispatch.py",),
-    "reminders/schedule.py": (
-        "tests/reminders/test_schedule.py",
-        "tests/reminders/test_deceased.py",
-    ),
+    "reminders/schedule.py": ("tests/reminders/test_schedule.py",),
     "reminders/handover.py": (
         "tests/reminders/test_handover.py",
         "tests/reminders/test_network.py",
@@ -359,12 +356,12 @@ def _cell(code: str) -> str:
 
 
 def print_table(rows: list[Row]) -> None:
-    head = f"{'module':28} {'mutants':>7} {'killed':>7} {'survived':>8} {'equivalent':>10} {'timeout':>7} {'score':>7} {'time':>7}"
+    head = f"{'module':32} {'mutants':>7} {'killed':>7} {'survived':>8} {'equivalent':>10} {'timeout':>7} {'score':>7} {'time':>7}"
     print(head)
     print("-" * len(head))
     for r in rows:
         print(
-            f"{r.module:28} {r.mutants:7} {r.killed:7} {r.survived:8} {r.equivalent:10} "
+            f"{r.module:32} {r.mutants:7} {r.killed:7} {r.survived:8} {r.equivalent:10} "
             f"{r.timeout:7} {r.score:6.1f}% {r.seconds / 60:5.1f} m"
         )
 
