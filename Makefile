@@ -1,4 +1,4 @@
-.PHONY: run test lint bench
+.PHONY: run test lint bench mutation
 
 # Install and run web + worker + beat on the embedded defaults, with demo data.
 run:
@@ -21,3 +21,8 @@ bench:
 	.venv/bin/python bench/api.py
 	.venv/bin/python bench/reports.py
 	.venv/bin/python bench/scaleout.py
+
+# Mutation testing of the core rules (minutes; not part of `make test`): bench/mutation.py.
+mutation:
+	scripts/bootstrap.sh requirements-dev.txt
+	.venv/bin/python bench/mutation.py

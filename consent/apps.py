@@ -44,6 +44,6 @@ class ConsentConfig(AppConfig):
 
 
 def _ensure_replies(**kwargs: Any) -> None:
-    from .cases.replies import ensure_standard_replies
+    from .cases.shipped_replies import ensure_standard_replies
 
     ensure_standard_replies(using=kwargs.get("using", "default"))

@@ -126,6 +126,12 @@ class Decision:
     recipients: tuple[Recipient, ...]
     reasons: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        # Either someone gets the SMS or staff and the message are told why not: a decision
+        # with neither would leave a suppressed message without its reason.
+        if bool(self.recipients) == bool(self.reasons):
+            raise ValueError("a decision has recipients or reasons, never both or neither")
+
     @property
     def will_receive(self) -> bool:
         return bool(self.recipients)

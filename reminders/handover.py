@@ -104,9 +104,12 @@ def hand_over(messages: list[Claimed], *, token: uuid.UUID, chain: Chain) -> Cou
             _record(done, token)
             done, flushed = [], time.monotonic()
             chunk = [pending.popleft() for _ in range(min(len(pending), free))]
-            for message in _mark_handed_over(chunk, token=token, gateway=gateway):
+            mine = _mark_handed_over(chunk, token=token, gateway=gateway)
+            for message in mine:
                 future = threads.submit(_send_one, gateway, chain, message, lease.deadline())
                 in_flight[future] = (message, gateway)
+            if not mine and not in_flight:
+                continue  # that chunk is no longer this claim's: on with the rest
         if not in_flight:
             break  # the lease is ending, or every gateway is set aside
         finished, _ = wait(in_flight, timeout=FLUSH_EVERY, return_when=FIRST_COMPLETED)
@@ -122,7 +125,10 @@ def hand_over(messages: list[Claimed], *, token: uuid.UUID, chain: Chain) -> Cou
         if len(done) >= FLUSH_SIZE or time.monotonic() - flushed > FLUSH_EVERY:
             _record(done, token)
             done, flushed = [], time.monotonic()
-            lease.renew_if_due()
+        # Every turn, whatever the pace of the answers (renew_if_due writes a sixth of a
+        # lease apart): answers that keep coming faster than FLUSH_EVERY never reach the
+        # flush above, and the claim would lapse halfway through a long batch.
+        lease.renew_if_due()
     _record(done, token)
     if pending:
         counts += _never_handed_over(list(pending), token=token, gateway_down=not lease.expiring())

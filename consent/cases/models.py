@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from bookings.models import Clinic, Patient
 from core.models import ApiClient
 
-from .replies import Situation
+from .situation import Situation
 
 
 class CaseAction(models.TextChoices):
@@ -44,7 +44,7 @@ class StandardReply(models.Model):
         help_text=_("Tomt: passar alla ärendetyper."),
     )
     # For an applied case: the situation after the change this reply tells the truth
-    # about (consent.cases.replies.Situation). The system picks it, by staff or by
+    # about (consent.cases.situation.Situation). The system picks it, by staff or by
     # auto-apply; rejections have none and staff choose among them.
     situation = models.CharField(
         _("situation efter ändringen"),

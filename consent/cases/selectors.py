@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from bookings.models import Clinic
+from bookings.models import Clinic, Guardianship
 
 from .. import rules
-from ..selectors import clinics_named, patient_facts
+from ..selectors import clinics_named, patient_facts, snapshot_of
 from .models import CaseStatus, EServiceCase, StandardReply
-from .replies import (
-    Change,
+from .situation import (
     Situation,
+    case_events,
     facts_after,
-    reasons_told,
+    mentions_1177_settings,
     render_reply,
     situation_after,
 )
@@ -64,21 +64,36 @@ def reply_after(case: EServiceCase, facts: rules.PatientFacts) -> ReplyAfter:
         text = render_reply(
             reply.text,
             clinic=case.clinic.name if case.clinic else "",
-            blocked=clinics_named(facts.blocked_clinics).values_list("name", flat=True),
-            reasons=reasons_told(
-                situation=situation, facts=facts, clinic_id=case.clinic_id, on=today
-            ),
+            blocked=list(clinics_named(facts.blocked_clinics).values_list("name", flat=True)),
+            reasons=rules.who_receives(facts, clinic_id=None, on=today).reasons,
+            settings_note=mentions_1177_settings(case.message),
         )
     return ReplyAfter(situation, str(Situation(situation).label), reply, text)
 
 
-def reply_preview(case: EServiceCase) -> ReplyAfter:
-    """The reply applying the case would send (the service decides again when it applies,
-    from what is then in the database)."""
-    change = Change(
+def events_of(case: EServiceCase, state: str) -> list[rules.EventFacts]:
+    """The consent events applying `case` records, for a subject in `state`."""
+    return case_events(
         action=case.action,
         clinic_id=case.clinic_id,
         guardian_id=case.submitted_by_id,
         number=case.mobile_number,
+        state=state,
     )
-    return reply_after(case, facts_after(patient_facts(case.subject), change))
+
+
+def reply_preview(case: EServiceCase) -> ReplyAfter:
+    """The reply applying the case would send: today's facts moved on by the events the
+    case records, through the projection's own rule (the service decides again when it
+    applies, from what is then in the database)."""
+    snapshot = snapshot_of(case.subject)
+    guardians = Guardianship.objects.filter(child=case.subject).values_list(
+        "guardian_id", "guardian__protected_identity"
+    )
+    after = facts_after(
+        patient_facts(case.subject),
+        snapshot,
+        list(guardians.order_by("id")),
+        events_of(case, snapshot.state),
+    )
+    return reply_after(case, after)

@@ -33,7 +33,7 @@ from ..services import (
     guardian_number_register,
 )
 from .models import CaseAction, CaseStatus, EServiceCase, StandardReply
-from .selectors import reply_after
+from .selectors import events_of, reply_after
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -172,25 +172,28 @@ def case_apply(
         "note": note or case.message,
         "eservice_case": case,
     }
-    if case.action == CaseAction.ACTIVATE:
-        consent_activate(**common)
-    elif case.action == CaseAction.BLOCK:
-        if case.clinic:
-            consent_block_clinic(clinic=case.clinic, **common)
-        else:
+    # The events the preview ran through the projection, now recorded by the services.
+    for event in events_of(case, patient_facts(case.subject).state):
+        if event.action == rules.ACTIVATE:
+            consent_activate(**common)
+        elif event.action == rules.BLOCK:
             consent_block(**common)
-    elif case.action == CaseAction.UNBLOCK:
-        if case.clinic:
+        elif event.action == rules.BLOCK_CLINIC:
+            assert case.clinic is not None  # a clinic's block is about the case's clinic
+            consent_block_clinic(clinic=case.clinic, **common)
+        elif event.action == rules.UNBLOCK:
+            consent_unblock(**common)
+        elif event.action == rules.UNBLOCK_CLINIC:
+            assert case.clinic is not None
             consent_unblock_clinic(clinic=case.clinic, **common)
         else:
-            consent_unblock(**common)
-    else:
-        child = common.pop("patient")
-        guardian_number_register(
-            child=child, guardian=case.submitted_by, number=case.mobile_number, **common
-        )
-        if patient_facts(child).state == rules.NOT_ACTIVATED:
-            consent_activate(patient=child, **common)
+            child = common["patient"]
+            guardian_number_register(
+                child=child,
+                guardian=case.submitted_by,
+                number=event.number,
+                **{k: v for k, v in common.items() if k != "patient"},
+            )
     answer = reply_after(case, patient_facts(case.subject))
     if answer.reply is None:  # a regional admin turned them all off: no reply that may lie
         raise DomainError(

@@ -1,4 +1,5 @@
 from datetime import date
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -10,6 +11,7 @@ from bookings.identity import (
     InvalidPhoneNumber,
     NotAMobileNumber,
     is_mobile_number,
+    mask_number,
     parse_hsa_id,
     parse_mobile_number,
     parse_personal_id,
@@ -111,3 +113,98 @@ def test_hsa_id_is_normalised_to_upper_case_and_checked() -> None:
     assert parse_hsa_id("se2321000115-e000000001") == "SE2321000115-E000000001"
     with pytest.raises(InvalidHsaId):
         parse_hsa_id("kirurgen")
+
+
+def test_spaces_inside_a_personnummer_are_ignored() -> None:
+    assert parse_personal_id("19121212 1212").value == "191212121212"
+    assert parse_personal_id(" 121212 - 1212 ").value == "201212121212"
+
+
+# What a person is told, word for word: the back office and the API show these messages.
+@pytest.mark.parametrize(
+    ("parse", "raw", "error", "message"),
+    [
+        (
+            parse_personal_id,
+            "19121212",
+            InvalidPersonalId,
+            "Personnumret ska ha 10 eller 12 siffror, med eller utan bindestreck (ÅÅÅÅMMDD-NNNN).",
+        ),
+        (
+            parse_personal_id,
+            "",
+            InvalidPersonalId,
+            "Personnumret ska ha 10 eller 12 siffror, med eller utan bindestreck (ÅÅÅÅMMDD-NNNN).",
+        ),
+        (
+            parse_personal_id,
+            "19121212-1213",
+            InvalidPersonalId,
+            "Personnumret är ogiltigt: kontrollsiffran eller datumet stämmer inte.",
+        ),
+        (parse_phone_number, "abc", InvalidPhoneNumber, "”abc” är inte ett telefonnummer."),
+        (
+            parse_phone_number,
+            "0741234567",
+            InvalidPhoneNumber,
+            "”0741234567” är inte ett giltigt telefonnummer.",
+        ),
+        (
+            parse_mobile_number,
+            "035-13 10 00",
+            NotAMobileNumber,
+            "+4635131000 är inte ett mobilnummer och kan inte ta emot sms.",
+        ),
+        (
+            parse_hsa_id,
+            "kirurgen",
+            InvalidHsaId,
+            "”kirurgen” är inte ett HSA-id (form: SE + organisationsnummer, bindestreck, "
+            "lokal del, till exempel SE2321000115-E000000001).",
+        ),
+    ],
+)
+def test_bad_input_is_refused_with_a_message_saying_what_is_wrong(
+    parse: Any, raw: str, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as refused:
+        parse(raw)
+    assert refused.value.message == message  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("serial", "coordination", "expected"),
+    [
+        (5, False, "201212120057"),
+        (5, True, "201212720054"),  # samordningsnummer: day + 60
+        (999, False, "201212129991"),
+        (1234, False, "201212122343"),  # three digits of the serial: 234
+        (0, False, "201212120016"),  # serial 000 does not exist: 001
+        (1000, False, "201212120016"),
+    ],
+)
+def test_demo_identities_are_valid_personnummer_for_the_birth_date(
+    serial: int, coordination: bool, expected: str
+) -> None:
+    made = personal_id_for(date(2012, 12, 12), serial, coordination=coordination)
+    assert made == expected
+    assert parse_personal_id(made).value == expected
+    assert personal_id_for(date(2012, 12, 12), 5) == "201212120057"  # by default a personnummer
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [
+        ("+46701234567", "070-••• 45 67"),  # a Swedish mobile: its prefix, the last four
+        ("+46 70 123 45 67", "070-••• 45 67"),  # spaces are not digits
+        ("+46812345678", "081-••• 56 78"),
+        ("+461234567", "012-••• 45 67"),  # nine digits: the shortest Swedish number
+        ("+46123456", "••• 3456"),  # eight: too short to be one, the last four only
+        ("+4791234567", "••• 4567"),  # abroad: the last four only
+        ("+4612", "••• 4612"),
+        ("+461", "•••"),  # under four digits: nothing at all
+        ("", "•••"),
+    ],
+)
+def test_a_number_is_masked_to_its_prefix_and_last_four_digits(number: str, masked: str) -> None:
+    assert mask_number(number) == masked

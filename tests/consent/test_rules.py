@@ -292,3 +292,131 @@ def test_activate_keeps_clinic_blocks() -> None:
     )
     assert snapshot.state == rules.ACTIVE
     assert snapshot.blocked_clinics == frozenset({3})
+
+
+# --- Guardians' numbers ---------------------------------------------------------------------
+def test_child_whose_guardians_gave_only_landlines_is_told_not_a_mobile_number() -> None:
+    """Numbers stored before a rule change are checked again when deciding: a child whose
+    guardians' numbers cannot take SMS gets no SMS, and the reason says why."""
+    child = facts(
+        birth_date=CHILD_BIRTH,
+        guardians=(GuardianFacts(False, LANDLINE), GuardianFacts(False, "+4631123456")),
+    )
+    decision = who_receives(child, clinic_id=CLINIC, on=TODAY)
+    assert (decision.recipients, decision.reasons) == ((), ("not_a_mobile_number",))
+    assert decision.reason == "not_a_mobile_number"
+
+
+def test_a_landline_beside_a_mobile_is_skipped_and_one_number_given_twice_gets_one_sms() -> None:
+    child = facts(
+        birth_date=CHILD_BIRTH,
+        guardians=(
+            GuardianFacts(False, LANDLINE),
+            GuardianFacts(False, GUARDIAN_MOBILE),
+            GuardianFacts(False, GUARDIAN_MOBILE),
+        ),
+    )
+    assert who_receives(child, clinic_id=CLINIC, on=TODAY).recipients == (
+        Recipient("guardian", GUARDIAN_MOBILE),
+    )
+
+
+def test_a_decision_has_recipients_or_reasons_never_both_nor_neither() -> None:
+    with pytest.raises(
+        ValueError, match=r"^a decision has recipients or reasons, never both or neither$"
+    ):
+        rules.Decision(recipients=(), reasons=())
+    with pytest.raises(
+        ValueError, match=r"^a decision has recipients or reasons, never both or neither$"
+    ):
+        rules.Decision(recipients=(Recipient("patient", MOBILE),), reasons=("blocked",))
+    assert rules.Decision(recipients=(), reasons=("blocked",)).reason == "blocked"
+    sending = rules.Decision(recipients=(Recipient("patient", MOBILE),), reasons=())
+    assert (sending.will_receive, sending.reason) == (True, None)
+
+
+# --- The projection -------------------------------------------------------------------------
+E = rules.EventFacts
+clinic_ids = st.sampled_from([1, 2, 3])
+guardian_ids = st.sampled_from([11, 12])
+events = st.one_of(
+    st.sampled_from([E(rules.ACTIVATE), E(rules.BLOCK), E(rules.UNBLOCK)]),
+    st.builds(E, st.sampled_from([rules.BLOCK_CLINIC, rules.UNBLOCK_CLINIC]), clinic_ids),
+    st.builds(
+        E,
+        st.just(rules.GUARDIAN_NUMBER_SET),
+        guardian_id=guardian_ids,
+        number=st.sampled_from([MOBILE, GUARDIAN_MOBILE]),
+    ),
+    st.builds(E, st.just(rules.GUARDIAN_NUMBER_REMOVE), guardian_id=guardian_ids),
+)
+
+
+@given(st.lists(events, max_size=12))
+def test_the_projection_is_the_last_word_of_each_kind_of_event(history: list[E]) -> None:
+    """State: the last activate, unblock or block (never activated without one). A clinic
+    is blocked when its last clinic event blocked it. A guardian's number is the last one
+    they gave, unless they removed it since."""
+    snapshot = rules.replay(history)
+    states = {rules.ACTIVATE: rules.ACTIVE, rules.UNBLOCK: rules.ACTIVE, rules.BLOCK: rules.BLOCKED}
+    last_state = [states[e.action] for e in history if e.action in states]
+    assert snapshot.state == (last_state[-1] if last_state else rules.NOT_ACTIVATED)
+    for clinic in (1, 2, 3):
+        mine = [e.action for e in history if e.clinic_id == clinic]
+        assert (clinic in snapshot.blocked_clinics) == (
+            bool(mine) and mine[-1] == rules.BLOCK_CLINIC
+        )
+    for guardian in (11, 12):
+        mine_g = [e for e in history if e.guardian_id == guardian]
+        expected = (
+            mine_g[-1].number if mine_g and mine_g[-1].action == rules.GUARDIAN_NUMBER_SET else None
+        )
+        assert snapshot.guardian_numbers.get(guardian) == expected
+    assert set(snapshot.guardian_numbers) <= {11, 12}
+
+
+def test_unblocking_a_clinic_lifts_only_that_clinic_s_block() -> None:
+    snapshot = rules.replay(
+        [E(rules.BLOCK_CLINIC, clinic_id=3), E(rules.BLOCK_CLINIC, clinic_id=4), E(rules.ACTIVATE)]
+    )
+    after = rules.apply_event(snapshot, E(rules.UNBLOCK_CLINIC, clinic_id=3))
+    assert after == rules.ConsentSnapshot(state=rules.ACTIVE, blocked_clinics=frozenset({4}))
+    assert snapshot.blocked_clinics == frozenset({3, 4})  # snapshots are values: unchanged
+
+
+def test_a_guardian_s_new_number_replaces_their_own_and_removing_it_keeps_the_other() -> None:
+    snapshot = rules.replay(
+        [
+            E(rules.GUARDIAN_NUMBER_SET, guardian_id=11, number=MOBILE),
+            E(rules.GUARDIAN_NUMBER_SET, guardian_id=12, number=GUARDIAN_MOBILE),
+            E(rules.GUARDIAN_NUMBER_SET, guardian_id=11, number="+46705555555"),
+        ]
+    )
+    assert dict(snapshot.guardian_numbers) == {11: "+46705555555", 12: GUARDIAN_MOBILE}
+    after = rules.apply_event(snapshot, E(rules.GUARDIAN_NUMBER_REMOVE, guardian_id=11))
+    assert (after.state, after.blocked_clinics) == (rules.NOT_ACTIVATED, frozenset())
+    assert dict(after.guardian_numbers) == {12: GUARDIAN_MOBILE}
+    assert dict(snapshot.guardian_numbers) == {11: "+46705555555", 12: GUARDIAN_MOBILE}
+
+
+def test_an_unknown_consent_action_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown consent action 'renew'"):
+        rules.apply_event(rules.ConsentSnapshot(), E("renew"))
+
+
+def test_snapshots_are_equal_by_value_and_hash_alike() -> None:
+    """rebuild_consent_state --check compares the stored projection with the replayed one:
+    equal when state, blocked clinics and numbers are, whatever mapping holds the numbers."""
+    from types import MappingProxyType
+
+    one = rules.ConsentSnapshot(rules.ACTIVE, frozenset({1}), MappingProxyType({11: MOBILE}))
+    same = rules.ConsentSnapshot(rules.ACTIVE, frozenset({1}), {11: MOBILE})
+    assert one == same and hash(one) == hash(same) and len({one, same}) == 1
+    for other in (
+        rules.ConsentSnapshot(rules.BLOCKED, frozenset({1}), {11: MOBILE}),
+        rules.ConsentSnapshot(rules.ACTIVE, frozenset({2}), {11: MOBILE}),
+        rules.ConsentSnapshot(rules.ACTIVE, frozenset({1}), {11: GUARDIAN_MOBILE}),
+        rules.ConsentSnapshot(rules.ACTIVE, frozenset({1}), {}),
+    ):
+        assert one != other and other != one
+    assert one != (rules.ACTIVE, frozenset({1}), {11: MOBILE})

@@ -4,6 +4,7 @@ reason, and the four guarantees hold."""
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -93,6 +94,30 @@ def test_child_with_two_guardian_numbers_gets_one_sms_on_each(
     sent = sorted((m.to, m.recipient_role, m.status) for m in Message.objects.all())
     assert sent == [("+46701111111", "guardian", "sent"), ("+46702222222", "guardian", "sent")]
     assert sorted(s.to for s in recording.sent) == ["+46701111111", "+46702222222"]
+
+
+def test_child_whose_guardian_numbers_are_all_landlines_is_suppressed_with_the_reason(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    """Numbers stored before a rule change are checked again at sending: no SMS goes to a
+    landline, the message records why, and the claim's other messages go out."""
+    from consent.models import GuardianNumber
+
+    child = PatientFactory(age=7, mobile_number="")
+    for number in ("+4635131000", "+4631123456"):  # stored when they passed as mobiles
+        guardian = GuardianshipFactory(child=child).guardian
+        GuardianNumber.objects.create(child=child, guardian=guardian, number=number)
+    booked(patient=child)
+    other = booked()
+    counts = dispatch()
+    assert (counts["suppressed"], counts["sent"]) == (1, 1)
+    message = Message.objects.get(appointment__patient=child)
+    assert (message.status, message.reason, message.to) == (
+        "suppressed",
+        "not_a_mobile_number",
+        "",
+    )
+    assert [s.to for s in recording.sent] == [other.patient.mobile_number]
 
 
 def test_retry_to_the_first_guardian_does_not_send_to_the_second_again(
@@ -475,3 +500,339 @@ def test_the_messages_api_never_gives_out_a_protected_person_s_number(
     appointment.patient.protected_identity = True
     appointment.patient.save()
     assert api.get(url).json()["results"][0]["to"] is None
+
+
+# --- Through a gateway that sends inside the transaction (the outbox) --------------------------
+@pytest.fixture
+def in_transaction(settings: Any, recording: type[RecordingGateway]) -> type[RecordingGateway]:
+    settings.SMS_GATEWAY = "tests.reminders.fakes.TransactionalRecordingGateway"
+    return recording
+
+
+def test_inside_the_transaction_each_message_is_claimed_sent_and_recorded_batch_by_batch(
+    booked: Booked, in_transaction: type[RecordingGateway], settings: Any
+) -> None:
+    settings.DISPATCH_BATCH_SIZE = 2
+    settings.SMS_SENDER = "RegHalland"
+    for _ in range(3):
+        booked()
+    booked(activate=False)
+    booked(starts_in=timedelta(minutes=1))
+    moment = timezone.now() + timedelta(minutes=2)
+    with time_machine.travel(moment, tick=False):
+        counts = dispatch()
+    assert counts == {"sent": 3, "suppressed": 1, "expired": 1, "claimed": 5, "batches": 3}
+    sent = Message.objects.filter(status="sent").order_by("id")
+    assert [(s.message_id, s.to, s.sender, s.body, s.segments) for s in in_transaction.sent] == [
+        (m.pk, m.to, "RegHalland", m.body, 1) for m in sent
+    ]
+    assert all(m.body.startswith("Påminnelse om bokad kontakt med ") for m in sent)
+    assert {(m.gateway, m.submitted_at, m.sent_at, m.claimed_at, m.attempts) for m in sent} == {
+        ("recording-tx", moment, moment, moment, 1)
+    }
+    assert None not in {m.claim_token for m in sent}
+
+
+def test_a_claim_handed_to_a_worker_sends_inside_the_transaction_too(
+    booked: Booked, in_transaction: type[RecordingGateway]
+) -> None:
+    booked(), booked(), booked(activate=False)
+    token, ids = queue.messages_claim_due(now=timezone.now(), limit=10)
+    assert dispatching.messages_dispatch(ids=ids, claim_token=token) == {
+        "sent": 2,
+        "suppressed": 1,
+    }
+    assert len(in_transaction.sent) == 2
+
+
+def test_a_child_s_two_guardians_get_the_same_sms_each_recorded_as_its_own_message(
+    booked: Booked, in_transaction: type[RecordingGateway], settings: Any
+) -> None:
+    settings.SMS_SENDER = "RegHalland"
+    child = child_with_two_guardian_numbers()
+    appointment = booked(patient=child)
+    moment = timezone.now()
+    with time_machine.travel(moment, tick=False):
+        assert dispatch()["sent"] == 2
+    planned = Message.objects.get(parent__isnull=True)
+    sibling = Message.objects.get(parent=planned)
+    fields = (
+        "appointment_id",
+        "kind",
+        "generation",
+        "starts_at",
+        "due_at",
+        "status",
+        "recipient_role",
+    )
+    assert [getattr(sibling, f) for f in fields] == [getattr(planned, f) for f in fields]
+    assert (sibling.appointment_id, sibling.kind, sibling.status) == (
+        appointment.pk,
+        "reminder",
+        "sent",
+    )
+    same = ("sender", "body", "segments", "gateway", "submitted_at", "claimed_at", "attempts")
+    assert [getattr(sibling, f) for f in same] == [getattr(planned, f) for f in same]
+    assert (sibling.sender, sibling.gateway, sibling.submitted_at, sibling.attempts) == (
+        "RegHalland",
+        "recording-tx",
+        moment,
+        1,
+    )
+    assert sorted((s.to, s.body) for s in in_transaction.sent) == [
+        ("+46701111111", planned.body),
+        ("+46702222222", planned.body),
+    ]
+
+
+# --- The loop's counts --------------------------------------------------------------------------
+def test_a_tick_claims_batch_after_batch_up_to_its_limit(
+    booked: Booked, recording: type[RecordingGateway], settings: Any
+) -> None:
+    settings.DISPATCH_BATCH_SIZE = 2
+    for _ in range(5):
+        booked()
+    claims: list[int] = []
+
+    def hand_off(ids: list[int], token: Any) -> Any:
+        claims.append(len(ids))
+        return Counter({"sent": len(ids)})
+
+    counts = dispatching.dispatch_tick(hand_off=hand_off, max_batches=2)
+    assert (claims, dict(counts)) == ([2, 2], {"claimed": 4, "sent": 4, "batches": 2})
+    counts = dispatching.dispatch_tick(hand_off=hand_off)
+    assert (claims, dict(counts)) == ([2, 2, 1], {"claimed": 1, "sent": 1, "batches": 1})
+    assert dict(dispatching.dispatch_tick(hand_off=hand_off)) == {"batches": 0}
+
+
+def test_every_outcome_is_counted_for_the_metrics(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def value(outcome: str) -> float:
+        found = REGISTRY.get_sample_value("sms_dispatch_outcomes_total", {"outcome": outcome})
+        return found or 0.0
+
+    before = {o: value(o) for o in ("sent", "suppressed")}
+    booked(), booked(), booked(activate=False)
+    dispatch()
+    assert {o: value(o) - before[o] for o in before} == {"sent": 2, "suppressed": 1}
+
+
+# --- Deciding and rendering each message ---------------------------------------------------------
+def test_a_check_in_sms_carries_its_own_link_and_the_reminder_none(
+    booked: Booked, recording: type[RecordingGateway], settings: Any
+) -> None:
+    settings.CHECKIN_BASE_URL = "https://sms.example/c/"
+    clinic = ClinicFactory(sms_name="Hudkliniken", self_checkin=True)
+    appointment = booked(clinic=clinic, contact_type="visit", starts_in=timedelta(hours=1))
+    assert dispatch()["sent"] == 2
+    checkin = Message.objects.get(kind="checkin")
+    reminder = Message.objects.get(kind="reminder")
+    local = timezone.localtime(appointment.starts_at)
+    assert checkin.body == (
+        f"Välkommen till Hudkliniken kl. {local:%H:%M}. Checka in och betala i mobilen: "
+        f"https://sms.example/c/{checkin.checkin_token}"
+    )
+    assert "https://" not in reminder.body
+    assert dispatching.checkin_link("checkin", "abc") == "https://sms.example/c/abc"
+    assert dispatching.checkin_link("checkin", None) == ""
+    assert dispatching.checkin_link("checkin", "") == ""
+    assert dispatching.checkin_link("reminder", "abc") == ""
+
+
+def test_a_patient_who_blocked_this_clinic_gets_nothing_from_it_and_the_rest_from_others(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    from consent.services import consent_block_clinic
+
+    patient = PatientFactory()
+    blocked, other = ClinicFactory(), ClinicFactory()
+    booked(patient=patient, clinic=blocked)
+    consent_block_clinic(patient=patient, clinic=blocked, actor=None, channel="phone")
+    booked(patient=patient, clinic=other, activate=False)
+    dispatch()
+    assert dict(Message.objects.values_list("appointment__clinic", "reason")) == {
+        blocked.pk: "blocked_at_clinic",
+        other.pk: "",
+    }
+
+
+def test_a_retried_second_guardian_s_sms_goes_to_that_guardian_only(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    child = child_with_two_guardian_numbers()
+    booked(patient=child, starts_in=timedelta(days=1, hours=12))
+    recording.unreachable = {"+46702222222"}
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        first = dispatch()
+    assert (first["sent"], first["retry"]) == (1, 1)
+    sibling = Message.objects.get(parent__isnull=False)
+    assert (sibling.to, sibling.status, sibling.attempts) == ("+46702222222", "scheduled", 1)
+    recording.unreachable = set()
+    with time_machine.travel(start + timedelta(seconds=31), tick=False):
+        assert dispatch() == {"claimed": 1, "sent": 1, "batches": 1}
+    sibling.refresh_from_db()
+    assert (sibling.status, sibling.attempts) == ("sent", 2)
+    assert [s.to for s in recording.sent] == ["+46701111111", "+46702222222"]
+
+
+def _remove_number(child: Any, number: str) -> None:
+    from consent.models import GuardianNumber
+    from consent.services import guardian_number_remove
+
+    given = GuardianNumber.objects.get(child=child, number=number)
+    guardian_number_remove(child=child, guardian=given.guardian, actor=None, channel="phone")
+
+
+def test_a_retried_sms_to_a_number_removed_meanwhile_is_not_sent(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    child = child_with_two_guardian_numbers()
+    booked(patient=child, starts_in=timedelta(days=1, hours=12))
+    recording.unreachable = {"+46702222222"}
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        dispatch()
+    _remove_number(child, "+46702222222")
+    with time_machine.travel(start + timedelta(seconds=31), tick=False):
+        assert dispatch()["suppressed"] == 1
+    sibling = Message.objects.get(parent__isnull=False)
+    assert (sibling.status, sibling.reason) == ("suppressed", "not_applicable")
+    assert [s.to for s in recording.sent] == ["+46701111111"]
+
+
+def test_a_retry_finds_every_recipient_served_and_the_next_message_still_goes(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    """The first guardian's SMS failed and the second's went; then the first guardian
+    removed their number. Nobody is left to serve: the retry ends as not applicable, and
+    the message after it in the same claim is sent."""
+    child = child_with_two_guardian_numbers()
+    booked(patient=child, starts_in=timedelta(days=1, hours=12))
+    recording.unreachable = {"+46701111111"}
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        dispatch()
+    _remove_number(child, "+46701111111")
+    later = start + timedelta(seconds=31)
+    with time_machine.travel(later, tick=False):
+        next_one = booked()  # due now, after the retry in the claim's order
+        assert dispatch() == {"claimed": 2, "suppressed": 1, "sent": 1, "batches": 1}
+    planned = Message.objects.get(appointment__patient=child, parent__isnull=True)
+    assert (planned.status, planned.reason, planned.to) == (
+        "suppressed",
+        "not_applicable",
+        "+46701111111",
+    )
+    assert [s.to for s in recording.sent] == ["+46702222222", next_one.patient.mobile_number]
+
+
+def test_only_a_retried_plan_is_asked_which_numbers_it_already_went_to(
+    booked: Booked, recording: type[RecordingGateway], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan gets siblings only when it is sent, so on a first try none can have any: the
+    loop does not ask (one query saved per batch)."""
+    asked: list[list[int]] = []
+    real = dispatching.numbers_used_by_plans
+    monkeypatch.setattr(
+        dispatching, "numbers_used_by_plans", lambda ids: asked.append(ids) or real(ids)
+    )
+    child = child_with_two_guardian_numbers()
+    booked(patient=child, starts_in=timedelta(days=1, hours=12))
+    recording.unreachable = {"+46701111111", "+46702222222"}
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        dispatch()
+    assert asked == [[]]
+    planned = Message.objects.get(parent__isnull=True)
+    with time_machine.travel(start + timedelta(seconds=31), tick=False):
+        dispatch()
+    assert asked == [[], [planned.pk]]
+
+
+def test_two_children_in_one_claim_each_reach_both_guardians(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    first = child_with_two_guardian_numbers()
+    second = PatientFactory(age=5, mobile_number="")
+    for number in ("0703333333", "0704444444"):
+        guardian = GuardianshipFactory(child=second).guardian
+        guardian_number_register(
+            child=second, guardian=guardian, number=number, actor=None, channel="phone"
+        )
+    booked(patient=first)
+    booked(patient=second)
+    assert dispatch() == {"claimed": 2, "sent": 4, "batches": 1}
+    assert sorted(s.to for s in recording.sent) == [
+        "+46701111111",
+        "+46702222222",
+        "+46703333333",
+        "+46704444444",
+    ]
+    assert set(Message.objects.values_list("attempts", "status")) == {(1, "sent")}
+
+
+def test_after_a_move_both_guardians_get_the_new_reminder(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    child = child_with_two_guardian_numbers()
+    appointment = booked(patient=child)
+    dispatch()
+    appointment_upsert(
+        external_id=appointment.external_id,
+        patient=child,
+        clinic=appointment.clinic,
+        starts_at=appointment.starts_at + timedelta(hours=2),
+        status="booked",
+        contact_type=appointment.contact_type,
+    )
+    assert dispatch()["sent"] == 2
+    second = Message.objects.filter(generation=2)
+    assert sorted(second.values_list("to", "status")) == [
+        ("+46701111111", "sent"),
+        ("+46702222222", "sent"),
+    ]
+    assert len(recording.sent) == 4
+
+
+def test_a_dispatcher_killed_before_its_hand_over_loses_neither_guardian_s_sms(
+    booked: Booked,
+    recording: type[RecordingGateway],
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The claim was decided and both guardians' messages written, then the process died
+    before handing any over: recovery gives both back, and each is sent once."""
+    child = child_with_two_guardian_numbers()
+    booked(patient=child)
+
+    def die(*args: Any, **kwargs: Any) -> Any:
+        raise Crash
+
+    monkeypatch.setattr(dispatching, "hand_over", die)
+    with pytest.raises(Crash):
+        dispatch()
+    monkeypatch.undo()
+    assert set(Message.objects.values_list("status", "submitted_at", "gateway")) == {
+        ("sending", None, "")
+    }
+    lapsed = timezone.now() + timedelta(seconds=settings.DISPATCH_CLAIM_TIMEOUT + 1)
+    with time_machine.travel(lapsed):
+        counts = dispatch()
+    assert (counts["requeued"], counts["sent"]) == (2, 2)
+    assert sorted(s.to for s in recording.sent) == ["+46701111111", "+46702222222"]
+
+
+def test_a_message_that_expired_first_in_the_claim_does_not_hold_back_the_next(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    expiring = booked(starts_in=timedelta(minutes=1))
+    later = timezone.now() + timedelta(minutes=2)
+    with time_machine.travel(later, tick=False):
+        fine = booked()  # due after the expiring one, in the claim's order
+        assert dispatch() == {"claimed": 2, "expired": 1, "sent": 1, "batches": 1}
+    assert Message.objects.get(appointment=expiring).status == "expired"
+    assert [s.to for s in recording.sent] == [fine.patient.mobile_number]

@@ -169,3 +169,44 @@ def test_checkin_text() -> None:
         body
         == "Välkommen till Hudkliniken kl. 09:30. Checka in och betala i mobilen: https://x/c/abc"
     )
+
+
+def test_backoff_is_30_seconds_doubling_up_to_30_minutes_for_8_attempts() -> None:
+    """The figures, pinned: a gateway that stays down is tried 8 times over about an hour
+    (rules 3.9), never more than 30 minutes apart."""
+    now = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    delays = [rules.retry_at(attempts=a, now=now) for a in range(1, 10)]
+    seconds = [(d - now).total_seconds() if d else None for d in delays]
+    assert seconds == [30, 60, 120, 240, 480, 960, 1800, None, None]
+
+
+def test_due_times_come_out_in_utc() -> None:
+    """Times are stored in UTC (rules 3.3): whether due before the start or at booking."""
+    start = local(2026, 12, 10, 9, 30)
+    ahead = rules.due_at(rules.REMINDER, starts_at=start, booked_at=local(2026, 12, 1, 9))
+    late = rules.due_at(rules.REMINDER, starts_at=start, booked_at=local(2026, 12, 9, 9))
+    assert ahead == datetime(2026, 12, 8, 8, 30, tzinfo=UTC) and ahead.tzinfo is UTC
+    assert late == datetime(2026, 12, 9, 8, tzinfo=UTC) and late.tzinfo is UTC
+
+
+@pytest.mark.parametrize("naive", ["starts_at", "booked_at"])
+def test_naive_times_are_refused(naive: str) -> None:
+    """A time without its zone cannot be 48 elapsed hours from anything."""
+    times = {"starts_at": local(2026, 12, 10, 9, 30), "booked_at": local(2026, 12, 1, 9)}
+    times[naive] = times[naive].replace(tzinfo=None)
+    with pytest.raises(AssertionError):
+        rules.due_at(rules.REMINDER, **times)
+
+
+def test_a_visit_at_a_self_checkin_clinic_gets_both_messages_at_their_lead_times() -> None:
+    start = local(2026, 12, 10, 9, 30)
+    booked = local(2026, 11, 20, 14)
+    assert rules.plan(
+        starts_at=start, booked_at=booked, contact_type="visit", self_checkin=True
+    ) == {
+        rules.REMINDER: local(2026, 12, 8, 9, 30),
+        rules.CHECKIN: local(2026, 12, 10, 7, 30),
+    }
+    assert rules.plan(
+        starts_at=start, booked_at=booked, contact_type="phone", self_checkin=True
+    ) == {rules.REMINDER: local(2026, 12, 8, 9, 30)}

@@ -405,3 +405,143 @@ def test_an_unknown_patient_on_an_existing_contact_is_refused(api, patient, clin
     assert refused.status_code == 400
     assert refused.json()["errors"][0]["field"] == "patient"
     assert Appointment.objects.get().starts_at == NOW + timedelta(days=5)
+
+
+@pytest.mark.parametrize("status", ["arrived", "completed", "no_show"])
+def test_a_contact_that_ended_cancels_its_pending_messages_as_closed(
+    api, patient, clinic, status
+) -> None:
+    book(api, patient, clinic, NOW + timedelta(days=3))
+    book(api, patient, clinic, NOW + timedelta(days=3), status=status)
+    assert {(kind, state, reason) for kind, _, state, reason in plan()} == {
+        ("reminder", "cancelled", "appointment_closed"),
+        ("checkin", "cancelled", "appointment_closed"),
+    }
+
+
+def test_each_check_in_sms_gets_a_link_token_of_its_own(api, patient, clinic) -> None:
+    book(api, patient, clinic, NOW + timedelta(days=3), ext="T1")
+    book(api, patient, clinic, NOW + timedelta(days=3), ext="T2")
+    tokens = list(Message.objects.filter(kind="checkin").values_list("checkin_token", flat=True))
+    assert len(set(tokens)) == 2
+    assert all(len(t) == 22 and t.replace("-", "").replace("_", "").isalnum() for t in tokens)
+    assert set(Message.objects.filter(kind="reminder").values_list("checkin_token", flat=True)) == {
+        None
+    }
+
+
+def test_the_beat_ticks_every_30_seconds_settles_every_minute_and_erases_daily() -> None:
+    """The intervals, pinned (never crontabs): as beat_schedule_install restores them
+    (the migrations install them with it), once each however often it runs."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    from reminders.schedule import beat_schedule_install
+
+    def installed() -> list[tuple[Any, ...]]:
+        tasks = PeriodicTask.objects.filter(task__startswith="reminders.").select_related(
+            "interval"
+        )
+        return sorted(
+            (t.name, t.task, t.interval.every, t.interval.period, t.enabled, t.expire_seconds)
+            for t in tasks
+        )
+
+    day, module = 24 * 3600, "reminders.tasks"
+    expected = [
+        (
+            "Gallring av personuppgifter (retention)",
+            f"{module}.erase_expired",
+            day,
+            "seconds",
+            True,
+            3600,
+        ),
+        ("Utfall av sms i ovisshet (settle)", f"{module}.settle", 60, "seconds", True, 55),
+        ("Utskick av sms-påminnelser (tick)", f"{module}.tick", 30, "seconds", True, 25),
+    ]
+    PeriodicTask.objects.filter(task__startswith="reminders.").delete()
+    IntervalSchedule.objects.all().delete()
+    beat_schedule_install()
+    assert installed() == expected
+    PeriodicTask.objects.filter(task="reminders.tasks.tick").update(
+        enabled=False, expire_seconds=None
+    )
+    beat_schedule_install()
+    beat_schedule_install()
+    assert installed() == expected
+
+
+def test_the_nudge_asks_for_a_tick_at_most_every_two_seconds(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from config.celery import app
+    from reminders import schedule
+
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(schedule, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    monkeypatch.setattr(schedule, "_last_nudge", 0.0)
+    sent: list[float] = []
+    monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append(clock.now))
+    for moment in (1000.0, 1001.0, 1001.99, 1002.0, 1003.0, 1004.5):
+        clock.now = moment
+        schedule.dispatcher_nudge()
+    assert sent == [1000.0, 1002.0, 1004.5]
+
+
+def test_a_nudge_the_broker_refuses_is_logged_and_harms_nothing(monkeypatch, caplog) -> None:
+    from config.celery import app
+    from reminders import schedule
+
+    def broker_away(name: str, **kw: Any) -> None:
+        raise ConnectionRefusedError("broker away")
+
+    monkeypatch.setattr(schedule, "_last_nudge", 0.0)
+    monkeypatch.setattr(app, "send_task", broker_away)
+    with caplog.at_level("WARNING", logger="reminders.schedule"):
+        schedule.dispatcher_nudge()
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "Could not nudge the dispatcher; the next beat will send.")
+    ]
+    exc_info = caplog.records[0].exc_info
+    assert exc_info and exc_info[0] is ConnectionRefusedError  # the traceback goes with it
+
+
+def test_a_cancellation_touches_only_that_contact_s_pending_messages(
+    api, patient, clinic, frozen
+) -> None:
+    """What was sent stays sent, another contact's messages stay planned, and each
+    cancelled message records when it was cancelled."""
+    start = NOW + timedelta(hours=30)  # the reminder is due at booking, the check-in later
+    book(api, patient, clinic, start, ext="A")
+    book(api, patient, clinic, start, ext="B")
+    Message.objects.filter(appointment__external_id="A", kind="reminder").update(status="sent")
+    frozen.move_to(NOW + timedelta(hours=1))
+    book(api, patient, clinic, start, ext="A", status="cancelled")
+    assert [(k, s, r) for k, _, s, r in plan("A")] == [
+        ("reminder", "sent", ""),
+        ("checkin", "cancelled", "appointment_cancelled"),
+    ]
+    assert [(k, s) for k, _, s, _ in plan("B")] == [
+        ("reminder", "scheduled"),
+        ("checkin", "scheduled"),
+    ]
+    cancelled = Message.objects.get(appointment__external_id="A", kind="checkin")
+    assert cancelled.updated_at == NOW + timedelta(hours=1)
+
+
+def test_a_visit_changed_to_at_another_contact_s_time_gets_its_own_check_in(
+    api, patient, clinic
+) -> None:
+    """The kinds a contact already has are its own: another contact at the same time with
+    a check-in SMS does not stand in for this one's."""
+    start = NOW + timedelta(days=5)
+    book(api, patient, clinic, start, ext="V")  # a visit: reminder and check-in
+    book(api, patient, clinic, start, ext="P", contact_type="phone")
+    book(api, patient, clinic, start, ext="P", contact_type="visit")
+    assert [(k, s) for k, _, s, _ in plan("P")] == [
+        ("reminder", "scheduled"),
+        ("checkin", "scheduled"),
+    ]
+    assert list(
+        Message.objects.filter(appointment__external_id="P").values_list("kind", "generation")
+    ) == [("reminder", 1), ("checkin", 2)]  # a kind planned anew is the next generation
