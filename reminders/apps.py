@@ -13,7 +13,8 @@ class RemindersConfig(AppConfig):
         from bookings.signals import appointment_changed, patient_deceased
         from core.staff import Role, role_permissions_grant
 
-        from .checks import sending_settings, webhook_secret_problem
+        from .checks import sending_settings
+        from .gateways.signing import webhook_secret_problem
         from .receivers import on_appointment_changed, on_patient_deceased
 
         checks.register(sending_settings)

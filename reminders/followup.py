@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from bookings.models import Clinic, Patient
@@ -123,10 +123,10 @@ WORKLIST_CAUSES: dict[str, tuple[str, str]] = {
 WORKLIST_DAYS = 30  # messages older than this are no longer followed up
 
 
-def _worklist_candidates(clinic: Clinic, since: datetime) -> QuerySet[Message]:
-    """The clinic's messages that reached an end a patient could act on, recently."""
+def _worklist_candidates(clinic_ids: list[int], since: datetime) -> QuerySet[Message]:
+    """The clinics' messages that reached an end a patient could act on, recently."""
     return Message.objects.filter(
-        appointment__clinic_id__in=unit_clinic_ids(clinic),
+        appointment__clinic_id__in=clinic_ids,
         due_at__gte=since,
         status__in=[Status.SENT, Status.DELIVERED, Status.FAILED, Status.SUPPRESSED],
     )
@@ -140,37 +140,46 @@ class WorklistRow:
     ask: str
 
 
-def failed_sms_worklist(clinic: Clinic) -> list[WorklistRow]:
-    """Patients whose last SMS about a contact at `clinic` (or a clinic it serves) failed
-    for their number, or was not sent because the number is not a mobile number, and not
-    yet followed up."""
+def _worklist(clinic: Clinic) -> QuerySet[Message]:
+    """The worklist's messages: failed for the number (or not sent to a landline), not yet
+    followed up, and the patient's last message at the clinic's unit (a later one, whatever
+    became of it, means the number was dealt with). The failures are few; whether a later message
+    exists is one index lookup each, so the list costs the same at any size of the log."""
+    ids = unit_clinic_ids(clinic)
     since = timezone.now() - timedelta(days=WORKLIST_DAYS)
-    last: dict[int, int] = {}  # patient → their last message at the clinic
-    for message_id, patient_id in (
-        _worklist_candidates(clinic, since)
-        .order_by("-due_at", "-id")
-        .values_list("id", "appointment__patient_id")
-    ):
-        last.setdefault(patient_id, message_id)
-    listed = (
-        Message.objects.filter(pk__in=list(last.values()), follow_up__isnull=True)
+    later = _worklist_candidates(ids, since).filter(
+        Q(due_at__gt=OuterRef("due_at")) | Q(due_at=OuterRef("due_at"), pk__gt=OuterRef("pk")),
+        appointment__patient_id=OuterRef("appointment__patient_id"),
+    )
+    return (
+        _worklist_candidates(ids, since)
         .filter(
             Q(
                 status=Status.FAILED,
                 reason__in=[SendReason.DELIVERY_FAILED, SendReason.GATEWAY_REFUSED],
             )
-            | Q(status=Status.SUPPRESSED, reason=Reason.NOT_A_MOBILE_NUMBER)
+            | Q(status=Status.SUPPRESSED, reason=Reason.NOT_A_MOBILE_NUMBER),
+            follow_up__isnull=True,
         )
-        .select_related("appointment__patient", "appointment__clinic")
-        .order_by("-due_at", "-id")
+        .exclude(Exists(later))
     )
-    return [WorklistRow(m.appointment.patient, m, *WORKLIST_CAUSES[m.reason]) for m in listed]
+
+
+def failed_sms_worklist(clinic: Clinic) -> list[WorklistRow]:
+    """Patients whose last SMS about a contact at `clinic` (or a clinic it serves) failed
+    for their number, or was not sent because the number is not a mobile number, and not
+    yet followed up."""
+    listed = _worklist(clinic).select_related("appointment__patient", "appointment__clinic")
+    return [
+        WorklistRow(m.appointment.patient, m, *WORKLIST_CAUSES[m.reason])
+        for m in listed.order_by("-due_at", "-id")
+    ]
 
 
 def failed_sms_open_count(clinics: Iterable[Clinic]) -> int:
     """SMS waiting on the worklists of these clinics, each counted once (a central
     reception's list overlaps those of the clinics it serves)."""
-    return len({row.message.pk for clinic in clinics for row in failed_sms_worklist(clinic)})
+    return len({pk for clinic in clinics for pk in _worklist(clinic).values_list("pk", flat=True)})
 
 
 def failed_sms_follow_up(

@@ -53,7 +53,7 @@ def test_a_weak_webhook_secret_is_e005_and_nothing_is_signed_with_it(
     and by the signing of each delivery-report URL."""
     from django.core.exceptions import ImproperlyConfigured
 
-    from reminders.gateways.base import webhook_token
+    from reminders.gateways.signing import webhook_token
 
     settings.SMS_GATEWAY = "46elks"
     settings.SMS_WEBHOOK_SECRET = settings.SECRET_KEY if secret is None else secret

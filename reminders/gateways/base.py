@@ -14,15 +14,11 @@ A send has four outcomes, and the dispatcher treats them differently:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
 
@@ -102,24 +98,3 @@ class Gateway:
     def parse_delivery_report(self, request: HttpRequest) -> DeliveryUpdate | None:
         """A delivery report from the gateway's webhook, or None when it is not authentic."""
         return None
-
-
-def webhook_secret() -> str:
-    """The key that signs delivery-report URLs: SMS_WEBHOOK_SECRET, as the settings check
-    requires it (rules 3.10); in DEBUG, unset, the session key stands in."""
-    from ..checks import webhook_secret_problem  # the one rule (it imports the gateways)
-
-    problem = webhook_secret_problem()
-    if problem:
-        raise ImproperlyConfigured(problem)
-    return str(settings.SMS_WEBHOOK_SECRET or settings.SECRET_KEY)
-
-
-def webhook_token(gateway: str, message_id: int) -> str:
-    """Authenticates a delivery-report URL for one message and one gateway (an HMAC)."""
-    secret = webhook_secret().encode()
-    return hmac.new(secret, f"dlr:{gateway}:{message_id}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def webhook_token_ok(gateway: str, message_id: int, token: str) -> bool:
-    return hmac.compare_digest(webhook_token(gateway, message_id), token or "")

@@ -15,7 +15,8 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from ..health import GATEWAY_LATENCY
-from .base import Gateway, Outcome, SendResult, webhook_token_ok
+from .base import Gateway, Outcome, SendResult
+from .signing import webhook_token_ok
 
 logger = logging.getLogger(__name__)
 

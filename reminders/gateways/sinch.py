@@ -18,8 +18,9 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
-from .base import DeliveryUpdate, Found, Lookup, OutgoingSms, SendResult, webhook_token
+from .base import DeliveryUpdate, Found, Lookup, OutgoingSms, SendResult
 from .http import HttpGateway
+from .signing import webhook_token
 
 logger = logging.getLogger(__name__)
 

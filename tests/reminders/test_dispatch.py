@@ -737,9 +737,12 @@ def test_only_a_retried_plan_is_asked_which_numbers_it_already_went_to(
     loop does not ask (one query saved per batch)."""
     asked: list[list[int]] = []
     real = dispatching.numbers_used_by_plans
-    monkeypatch.setattr(
-        dispatching, "numbers_used_by_plans", lambda ids: asked.append(ids) or real(ids)
-    )
+
+    def numbers_used_by_plans(ids: list[int]) -> Any:
+        asked.append(ids)
+        return real(ids)
+
+    monkeypatch.setattr(dispatching, "numbers_used_by_plans", numbers_used_by_plans)
     child = child_with_two_guardian_numbers()
     booked(patient=child, starts_in=timedelta(days=1, hours=12))
     recording.unreachable = {"+46701111111", "+46702222222"}

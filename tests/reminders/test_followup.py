@@ -170,3 +170,30 @@ def test_a_central_reception_s_worklist_holds_the_clinics_it_serves(
     assert failed_sms_open_count([clinic, central]) == 1  # one SMS, counted once
     desk.post(f"/worklist/{message.pk}/handled/")
     assert FailedSmsFollowUp.objects.get().clinic == central
+
+
+def test_only_a_later_sms_at_this_clinic_takes_the_patient_off_the_list(
+    booked: Callable[..., Appointment], recording: Any, clinic: Clinic, reception: Client
+) -> None:
+    """'Later' is by due time, then by id for two due at once; another clinic's SMS, or a
+    suppressed one older than the failure, leaves the failure on the list."""
+    from reminders.followup import failed_sms_open_count
+
+    patient = PatientFactory(given_name="Hugo")
+    first = sent_then_reported(booked(patient=patient, clinic=clinic), "failed")
+    elsewhere = booked(patient=patient, starts_in=timedelta(hours=30))  # another clinic
+    Message.objects.filter(appointment=elsewhere).update(
+        due_at=first.due_at + timedelta(hours=1), status="delivered"
+    )
+    earlier = booked(patient=patient, clinic=clinic, starts_in=timedelta(hours=31))
+    Message.objects.filter(appointment=earlier).update(
+        due_at=first.due_at - timedelta(hours=1), status="delivered"
+    )
+    assert "Hugo" in reception.get("/worklist/").content.decode()
+    assert failed_sms_open_count([clinic]) == 1
+
+    same_time = booked(patient=patient, clinic=clinic, starts_in=timedelta(hours=32))
+    Message.objects.filter(appointment=same_time).update(due_at=first.due_at, status="sent")
+    assert Message.objects.get(appointment=same_time).pk > first.pk
+    assert "Hugo" not in reception.get("/worklist/").content.decode()
+    assert failed_sms_open_count([clinic]) == 0

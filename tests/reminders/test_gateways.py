@@ -22,8 +22,8 @@ from bookings.models import Appointment
 from core.models import ApiClient, Scope
 from reminders.dispatch import dispatch_in_process
 from reminders.gateways import Found, Outcome, OutgoingSms
-from reminders.gateways.base import webhook_token
 from reminders.gateways.elks46 import Elks46Gateway
+from reminders.gateways.signing import webhook_token
 from reminders.gateways.sinch import SinchGateway
 from reminders.models import DeliveryReport, Message
 from tests.fakegateway import FakeGateway
