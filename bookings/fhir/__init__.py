@@ -1,7 +1,8 @@
 """The FHIR R4 interface (contract 2) beside `/api/v1/`: the booking system's Appointment and
 the population register's Patient as HL7 FHIR resources, on the same services, scopes and
-access log as the JSON API. `mapping.py` turns resources into the services' inputs and
-the stored rows back into resources, `outcome.py` makes every refusal an
+access log as the JSON API. `appointments.py` and `patients.py` turn resources into the
+services' inputs and the stored rows back into resources (`mapping.py`: the code systems,
+ids and parsing they share), `outcome.py` makes every refusal an
 OperationOutcome, `capability.py` says what is supported, `api.py` holds the endpoints.
 
 Resources are parsed and built with fhir.resources' R4B models (4.3.0, R4's technical

@@ -25,7 +25,7 @@ from core.signals import patient_data_read
 from .. import identity, selectors, services
 from ..models import Appointment
 from ..serializers import PERSONAL_ID_SCHEMA, PersonalIdField
-from . import mapping
+from . import appointments, mapping, patients
 from .capability import capability_statement
 from .outcome import FHIR_JSON, FhirError, fhir_exception_handler
 
@@ -117,7 +117,7 @@ OPERATION_OUTCOME = _object(
 )
 APPOINTMENT = _object(
     "Appointment",
-    "An HL7 FHIR R4 Appointment (see bookings/fhir/mapping.py and the README).",
+    "An HL7 FHIR R4 Appointment (see bookings/fhir/appointments.py and the README).",
     id={"type": "string", "pattern": mapping.FHIR_ID_PATTERN},
     status={"type": "string", "enum": list(mapping.STATUS_IN)},
     start={"type": "string", "format": "date-time"},
@@ -137,7 +137,7 @@ APPOINTMENT = _object(
 )
 PATIENT = _object(
     "Patient",
-    "An HL7 FHIR R4 Patient from the population register (see bookings/fhir/mapping.py "
+    "An HL7 FHIR R4 Patient from the population register (see bookings/fhir/patients.py "
     "and the README).",
     id={"type": "string"},
     identifier={"type": "array", "items": IDENTIFIER},
@@ -265,7 +265,7 @@ class FhirAppointmentApi(FhirApiView):
         external_id = _fhir_id(id)
         resource = mapping.parse(FhirAppointment, request.data)
         mapping.id_matches(resource, external_id)
-        wanted = mapping.appointment_input(resource, request.data)
+        wanted = appointments.appointment_input(resource, request.data)
         appointment, created = services.appointment_put(
             external_id=external_id,
             personal_id=wanted.personal_id,
@@ -276,7 +276,7 @@ class FhirAppointmentApi(FhirApiView):
             contact_type=wanted.contact_type,
         )
         return _stored(
-            mapping.appointment_resource(appointment),
+            appointments.appointment_resource(appointment),
             created=created,
             location=request.build_absolute_uri(),
         )
@@ -297,7 +297,9 @@ class FhirAppointmentApi(FhirApiView):
             patient_ids=[appointment.patient_id],
         )
         return Response(
-            mapping.appointment_resource(appointment).model_dump(mode="json", exclude_none=True)
+            appointments.appointment_resource(appointment).model_dump(
+                mode="json", exclude_none=True
+            )
         )
 
 
@@ -345,11 +347,11 @@ class FhirPatientApi(FhirApiView):
         pid = identity.parse_personal_id(path_value(PersonalIdField(), "personal_id", personal_id))
         resource = mapping.parse(FhirPatient, request.data)
         mapping.id_matches(resource, personal_id)
-        fields = mapping.patient_input(resource, request.data, pid)
+        fields = patients.patient_input(resource, request.data, pid)
         patient, created = services.patient_sync(personal_id=pid.value, **fields)
         guardians = patient.guardians.order_by("personal_id")
         return _stored(
-            mapping.patient_resource(patient, guardians),
+            patients.patient_resource(patient, guardians),
             created=created,
             location=request.build_absolute_uri(
                 reverse("fhir-patient", kwargs={"personal_id": patient.personal_id})

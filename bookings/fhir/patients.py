@@ -1,0 +1,191 @@
+"""The population register's FHIR R4 Patient ⇄ `patient_sync` and the stored patient
+(contract 2).
+
+`id` and `identifier` — the personnummer (system `…/personnummer`) or
+samordningsnummer (`…/samordningsnummer`); `name` — the official name (else the
+first); `telecom` — the mobile number from 1177 (system `phone` or `sms`, use
+`mobile`; the lowest `rank` if several); protected identity — a `meta.security`
+label `R` or `V` of `v3-Confidentiality`; `deceasedDateTime` (a date is the start of
+that day in Sweden) or `deceasedBoolean` (true without a date: the time of the
+report; false: not deceased; neither: unchanged); guardians — each a `link` of type
+`seealso` whose `other` is a RelatedPerson identified by personnummer; 1177's SMS
+consent — the extension `EXTENSION_SMS_CONSENT_1177` (`valueBoolean`, false when
+absent; it never activates anything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time
+from typing import Any
+
+from django.utils import timezone
+from fhir.resources.R4B.patient import Patient as FhirPatient
+
+from core.errors import DomainError
+
+from .. import identity
+from ..models import Patient
+from ..services import UNCHANGED, DeathReport
+from .mapping import (
+    CONFIDENTIALITY,
+    EXTENSION_SMS_CONSENT_1177,
+    PERSONAL_ID_SYSTEMS,
+    PROTECTED_LABELS,
+    personal_id_of,
+    personal_id_system,
+)
+from .outcome import FhirError, unprocessable
+
+
+def _json_boolean(raw: Any, key: str, expression: str) -> bool:
+    """A boolean the resource gives, as JSON gives it: the library would also take "yes"
+    or 1, and for what decides who gets an SMS a typo must be an error (as in /api/v1/)."""
+    value = raw.get(key) if isinstance(raw, dict) else None
+    if value is True or value is False:
+        return value
+    raise FhirError(
+        400, "structure", "Ange true eller false.", code="invalid", expression=expression
+    )
+
+
+def _stockholm_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def _deceased(resource: FhirPatient, raw: dict[str, Any]) -> datetime | DeathReport | None:
+    if resource.deceasedBoolean is not None:
+        if _json_boolean(raw, "deceasedBoolean", "Patient.deceasedBoolean"):
+            return DeathReport.UNDATED
+        return None
+    value = resource.deceasedDateTime
+    if value is None:
+        return UNCHANGED
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return _stockholm_start(value)
+    # A year ("2026") or a month ("2026-03"): its first day.
+    year, _, month = str(value).partition("-")
+    return _stockholm_start(date(int(year), int(month or 1), 1))
+
+
+def _name(resource: FhirPatient) -> tuple[str | None, str | None]:
+    names = resource.name or []
+    if not names:
+        return None, None
+    chosen = next((n for n in names if n.use == "official"), names[0])
+    given = " ".join(str(g) for g in (chosen.given or []) if g)
+    return given, str(chosen.family or "")
+
+
+def _mobile_number(resource: FhirPatient) -> str | None:
+    mobiles = [
+        (index, point)
+        for index, point in enumerate(resource.telecom or [])
+        if point.system in ("phone", "sms") and point.use == "mobile" and point.value
+    ]
+    if not mobiles:
+        return None
+    index, point = min(mobiles, key=lambda m: (m[1].rank is None, m[1].rank or 0, m[0]))
+    try:
+        return identity.parse_mobile_number(str(point.value))
+    except DomainError as error:
+        raise unprocessable(
+            error.message, code=error.code, expression=f"Patient.telecom[{index}].value"
+        ) from None
+
+
+def _guardians(resource: FhirPatient) -> list[str]:
+    guardians = []
+    for index, link in enumerate(resource.link or []):
+        path = f"Patient.link[{index}]"
+        other = link.other
+        if link.type != "seealso" or other.type != "RelatedPerson" or other.identifier is None:
+            raise unprocessable(
+                "Länkar stöds bara för vårdnadshavare: type seealso och other en "
+                "RelatedPerson med personnummer som identifier.",
+                code="unsupported_link",
+                expression=path,
+            )
+        guardians.append(personal_id_of(other.identifier, f"{path}.other.identifier").value)
+    return guardians
+
+
+def _sms_consent_1177(resource: FhirPatient, raw: dict[str, Any]) -> bool:
+    for index, extension in enumerate(resource.extension or []):
+        if extension.url == EXTENSION_SMS_CONSENT_1177:
+            return _json_boolean(
+                raw["extension"][index],
+                "valueBoolean",
+                f"Patient.extension[{index}].valueBoolean",
+            )
+    return False
+
+
+def patient_input(
+    resource: FhirPatient, raw: dict[str, Any], pid: identity.PersonalId
+) -> dict[str, Any]:
+    """What the register's Patient asks of `patient_sync` (all but the personnummer, which
+    is `pid`, from the URL), or a FhirError naming the element that does not say it."""
+    for index, ident in enumerate(resource.identifier or []):
+        if ident.system not in PERSONAL_ID_SYSTEMS:
+            continue  # another system's id of the patient: not ours to keep
+        said = personal_id_of(ident, f"Patient.identifier[{index}]")
+        if said.value != pid.value:
+            raise unprocessable(
+                "Personnumret i identifier är inte patientens i adressen.",
+                code="identifier_mismatch",
+                expression=f"Patient.identifier[{index}].value",
+            )
+    labels = (resource.meta.security or []) if resource.meta else []
+    given_name, family_name = _name(resource)
+    return {
+        "protected_identity": any(
+            label.system == CONFIDENTIALITY and label.code in PROTECTED_LABELS for label in labels
+        ),
+        "mobile_number": _mobile_number(resource),
+        "sms_consent_1177": _sms_consent_1177(resource, raw),
+        "guardians": _guardians(resource),
+        "given_name": given_name,
+        "family_name": family_name,
+        "deceased_at": _deceased(resource, raw),
+    }
+
+
+def _identifier(patient: Patient) -> dict[str, str]:
+    return {"system": personal_id_system(patient), "value": patient.personal_id}
+
+
+def patient_resource(patient: Patient, guardians: Iterable[Patient]) -> FhirPatient:
+    """The stored patient as a Patient, as the register gave it."""
+    resource: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": patient.personal_id,
+        "meta": {"lastUpdated": patient.updated_at.isoformat()},
+        "identifier": [_identifier(patient)],
+        "birthDate": patient.birth_date.isoformat(),
+        "extension": [
+            {"url": EXTENSION_SMS_CONSENT_1177, "valueBoolean": patient.sms_consent_1177}
+        ],
+    }
+    if patient.protected_identity:
+        resource["meta"]["security"] = [{"system": CONFIDENTIALITY, "code": "R"}]
+    if patient.given_name or patient.family_name:
+        name: dict[str, Any] = {"use": "official"}
+        if patient.family_name:
+            name["family"] = patient.family_name
+        if patient.given_name:
+            name["given"] = patient.given_name.split()
+        resource["name"] = [name]
+    if patient.mobile_number:
+        resource["telecom"] = [{"system": "phone", "use": "mobile", "value": patient.mobile_number}]
+    if patient.deceased_at is not None:
+        resource["deceasedDateTime"] = timezone.localtime(patient.deceased_at).isoformat()
+    links = [
+        {"type": "seealso", "other": {"type": "RelatedPerson", "identifier": _identifier(g)}}
+        for g in guardians
+    ]
+    if links:
+        resource["link"] = links
+    return FhirPatient.model_validate(resource)
