@@ -9,8 +9,6 @@ from typing import Any
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from fhir.resources.R4B.appointment import Appointment as FhirAppointment
-from fhir.resources.R4B.patient import Patient as FhirPatient
 from fhir.resources.R4B.resource import Resource
 from rest_framework import permissions, renderers
 from rest_framework.request import Request
@@ -22,10 +20,10 @@ from core.parsers import JsonParser
 from core.serializers import path_value
 from core.signals import patient_data_read
 
-from .. import identity, selectors, services
+from .. import identity, selectors
 from ..models import Appointment
 from ..serializers import PERSONAL_ID_SCHEMA, PersonalIdField
-from . import appointments, mapping, patients
+from . import appointments, ingest, mapping, patients
 from .capability import capability_statement
 from .outcome import FHIR_JSON, FhirError, fhir_exception_handler
 
@@ -263,18 +261,7 @@ class FhirAppointmentApi(FhirApiView):
     )
     def put(self, request: Request, id: str) -> Response:
         external_id = _fhir_id(id)
-        resource = mapping.parse(FhirAppointment, request.data)
-        mapping.id_matches(resource, external_id)
-        wanted = appointments.appointment_input(resource, request.data)
-        appointment, created = services.appointment_put(
-            external_id=external_id,
-            personal_id=wanted.personal_id,
-            hsa_id=wanted.hsa_id,
-            starts_at=wanted.starts_at,
-            booked_at=wanted.booked_at,
-            status=wanted.status,
-            contact_type=wanted.contact_type,
-        )
+        appointment, created = ingest.appointment_ingest(raw=request.data, external_id=external_id)
         return _stored(
             appointments.appointment_resource(appointment),
             created=created,
@@ -345,10 +332,9 @@ class FhirPatientApi(FhirApiView):
     )
     def put(self, request: Request, personal_id: str) -> Response:
         pid = identity.parse_personal_id(path_value(PersonalIdField(), "personal_id", personal_id))
-        resource = mapping.parse(FhirPatient, request.data)
-        mapping.id_matches(resource, personal_id)
-        fields = patients.patient_input(resource, request.data, pid)
-        patient, created = services.patient_sync(personal_id=pid.value, **fields)
+        patient, created = ingest.patient_ingest(
+            raw=request.data, resource_id=personal_id, personal_id=pid
+        )
         guardians = patient.guardians.order_by("personal_id")
         return _stored(
             patients.patient_resource(patient, guardians),

@@ -1,0 +1,44 @@
+"""A FHIR resource in, the registry's services called: the one way an Appointment, a Patient
+or a guardian enters, whether it was pushed to `/fhir/` or fetched from the booking
+system's FHIR server (contract 2). Same rules, same services, same idempotency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fhir.resources.R4B.appointment import Appointment as FhirAppointment
+from fhir.resources.R4B.patient import Patient as FhirPatient
+
+from .. import identity, services
+from ..models import Appointment, Patient
+from . import appointments, mapping, patients
+
+
+def appointment_ingest(*, raw: Any, external_id: str) -> tuple[Appointment, bool]:
+    """The booking system's Appointment `raw` (parsed JSON) applied as the booking with
+    `external_id`: (the contact, created). A resource we cannot take is a FhirError that
+    names the element, and nothing is written."""
+    resource = mapping.parse(FhirAppointment, raw)
+    mapping.id_matches(resource, external_id)
+    wanted = appointments.appointment_input(resource, raw)
+    return services.appointment_put(
+        external_id=external_id,
+        personal_id=wanted.personal_id,
+        hsa_id=wanted.hsa_id,
+        starts_at=wanted.starts_at,
+        booked_at=wanted.booked_at,
+        status=wanted.status,
+        contact_type=wanted.contact_type,
+    )
+
+
+def patient_ingest(
+    *, raw: Any, resource_id: str, personal_id: identity.PersonalId
+) -> tuple[Patient, bool]:
+    """The register's Patient `raw` applied as the resource `resource_id`, the patient
+    `personal_id`: (the patient, created); a FhirError naming the element otherwise, and
+    nothing written."""
+    resource = mapping.parse(FhirPatient, raw)
+    mapping.id_matches(resource, resource_id)
+    fields = patients.patient_input(resource, raw, personal_id)
+    return services.patient_sync(personal_id=personal_id.value, **fields)
