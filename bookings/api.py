@@ -19,7 +19,15 @@ from core.serializers import (
 from core.signals import patient_data_read
 
 from . import selectors, services
-from .models import Appointment, AppointmentStatus, Clinic, ContactType, Patient
+from .models import (
+    JSON_API_STATUSES,
+    JSON_CONTACT_TYPES,
+    Appointment,
+    AppointmentStatus,
+    Clinic,
+    ContactType,
+    Patient,
+)
 from .serializers import (
     DeceasedAtField,
     HsaIdField,
@@ -115,7 +123,11 @@ class PatientSyncApi(ApiView):
         pid = path_value(PersonalIdField(), "personal_id", personal_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        patient, created = services.patient_sync(personal_id=pid, **data.validated_data)
+        patient, created = services.patient_sync(
+            personal_id=pid,
+            actor_name=str(getattr(request.auth, "name", "")),
+            **data.validated_data,
+        )
         return Response(
             self.OutputSerializer(patient).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -147,8 +159,10 @@ class AppointmentApi(ApiView):
         clinic = HsaIdField()
         starts_at = AwareDateTimeField()
         booked_at = AwareDateTimeField(required=False)
-        status = serializers.ChoiceField(choices=AppointmentStatus.choices)
-        contact_type = serializers.ChoiceField(choices=ContactType.choices)
+        status = serializers.ChoiceField(choices=[(s.value, s.label) for s in JSON_API_STATUSES])
+        contact_type = serializers.ChoiceField(
+            choices=[(t.value, t.label) for t in JSON_CONTACT_TYPES]
+        )
 
     @extend_schema(
         operation_id="appointment_put",

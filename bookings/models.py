@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.append_only import AppendOnlyModel
+
 
 class Clinic(models.Model):
     """A mottagning or vårdande enhet, identified by its HSA-id."""
@@ -169,18 +171,66 @@ class Guardianship(models.Model):
         return f"vårdnadshavare till {self.child}"
 
 
+class ProtectionChange(AppendOnlyModel):
+    """A change of a patient's protected identity as the register reported it (rules 3.1,
+    contract 2): set, or lifted by an explicit statement. Append-only, like the consent
+    events: who said it, through which way in, and when."""
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="protection_changes"
+    )
+    protected = models.BooleanField(_("skyddad identitet"))
+    # The way in: "api" (/api/v1/), "fhir" (pushed), "fhir_pull" (fetched), "admin".
+    via = models.CharField(_("väg in"), max_length=16)
+    # The API client's or staff user's name as it was then (renaming changes no history).
+    actor_name = models.CharField(_("av"), max_length=150, blank=True, default="")
+    created_at = models.DateTimeField(_("tid"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("ändring av skyddad identitet")
+        verbose_name_plural = _("ändringar av skyddad identitet")
+
+    def __str__(self) -> str:
+        return f"{self.patient}: {'skyddad' if self.protected else 'ej skyddad'}"
+
+
 class AppointmentStatus(models.TextChoices):
     BOOKED = "booked", _("Bokad")  # reminders are planned while booked
     CANCELLED = "cancelled", _("Avbokad")  # pending reminders are cancelled
     ARRIVED = "arrived", _("Ankommen")  # the patient registered arrival
     COMPLETED = "completed", _("Genomförd")
     NO_SHOW = "no_show", _("Uteblev")
+    # Entered in error in the booking system: it never was a booking; pending messages
+    # are cancelled with a reason of their own (FHIR `entered-in-error`).
+    WITHDRAWN = "withdrawn", _("Felregistrerad")
+    # Not (yet) a booking: proposed, pending or on a waiting list; nothing is planned and
+    # a booked contact moved here loses its pending messages (FHIR `proposed`, `pending`,
+    # `waitlist`).
+    TENTATIVE = "tentative", _("Preliminär")
+
+
+# What the JSON API's booking system sends (contract 1); the others come through FHIR.
+JSON_API_STATUSES = (
+    AppointmentStatus.BOOKED,
+    AppointmentStatus.CANCELLED,
+    AppointmentStatus.ARRIVED,
+    AppointmentStatus.COMPLETED,
+    AppointmentStatus.NO_SHOW,
+)
 
 
 class ContactType(models.TextChoices):
     VISIT = "visit", _("Besök")  # only visits get the self check-in SMS
     PHONE = "phone", _("Telefon")
     VIDEO = "video", _("Video")
+    # A FHIR Appointment that says none of the three (contract 2): the reminder as usual,
+    # no check-in SMS.
+    UNSPECIFIED = "unspecified", _("Ej angiven")
+
+
+# What the JSON API's booking system sends (contract 1).
+JSON_CONTACT_TYPES = (ContactType.VISIT, ContactType.PHONE, ContactType.VIDEO)
 
 
 class Appointment(models.Model):
@@ -190,6 +240,7 @@ class Appointment(models.Model):
           │ ▲
           │ └── move (new start: pending messages cancelled, new ones planned)
           └──▶ arrived ──▶ completed        booked ──▶ no_show
+        tentative ──▶ booked     any ──▶ withdrawn (entered in error)
 
     Every change reaches the reminders app through `signals.appointment_changed`, in the
     same transaction.
@@ -207,8 +258,11 @@ class Appointment(models.Model):
         default=AppointmentStatus.BOOKED,
     )
     contact_type = models.CharField(
-        _("kontakttyp"), max_length=8, choices=ContactType.choices, default=ContactType.VISIT
+        _("kontakttyp"), max_length=11, choices=ContactType.choices, default=ContactType.VISIT
     )
+    # As the booking system gave them through FHIR (kept and answered, contract 2).
+    ends_at = models.DateTimeField(_("sluttid"), null=True, blank=True)
+    minutes_duration = models.PositiveIntegerField(_("längd i minuter"), null=True, blank=True)
     arrived_at = models.DateTimeField(_("ankom"), null=True, blank=True)
     arrived_via = models.CharField(
         _("ankomst registrerad"),

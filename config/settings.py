@@ -264,6 +264,14 @@ SMS_SENDER = env.str("SMS_SENDER", default="RegHalland")
 ESERVICE_AUTO_APPLY = env.str("ESERVICE_AUTO_APPLY", default="off")
 # The self check-in link's base; its length counts against the one-segment budget.
 CHECKIN_BASE_URL = env.str("CHECKIN_BASE_URL", default="http://localhost:8000/c/")
+# FHIR (contract 2): the region's own appointment-type codes for visit, phone and video, as
+# `system|code=visit` pairs separated by `;` (e.g. Cosmic's visit types). An Appointment
+# with none of these and no v3-ParticipationMode gets its reminder and no check-in SMS.
+FHIR_CONTACT_TYPE_CODES = {
+    pair.rpartition("=")[0].strip(): pair.rpartition("=")[2].strip()
+    for pair in env.str("FHIR_CONTACT_TYPE_CODES", default="").split(";")
+    if "=" in pair
+}
 
 # Logs (operations 3): JSON lines in production, readable text locally; every line carries
 # the request id, the actor and the unit, and no line a personnummer or a phone number

@@ -61,6 +61,10 @@ class SendReason(models.TextChoices):
     APPOINTMENT_CANCELLED = "appointment_cancelled", _("Kontakten avbokades")
     APPOINTMENT_MOVED = "appointment_moved", _("Kontakten flyttades")
     APPOINTMENT_CLOSED = "appointment_closed", _("Kontakten är avslutad")
+    # The booking system withdrew the contact as entered in error (FHIR entered-in-error).
+    APPOINTMENT_WITHDRAWN = "appointment_withdrawn", _("Bokningen var felregistrerad")
+    # The contact is no longer a booking (proposed, pending or on a waiting list).
+    APPOINTMENT_NOT_BOOKED = "appointment_not_booked", _("Kontakten är inte bokad")
     NOT_APPLICABLE = "not_applicable", _("Gäller inte längre kontakten")
     CONTACT_STARTED = "contact_started", _("Kontakten hade redan börjat")
     GATEWAY_REFUSED = "gateway_refused", _("Sms-tjänsten avvisade meddelandet")

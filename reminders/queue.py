@@ -64,10 +64,8 @@ class Claimed:
 
     def end_reason(self, now: datetime) -> tuple[str, str] | None:
         """Why it must not be sent at all, whoever the recipient."""
-        if self.contact_status == AppointmentStatus.CANCELLED:
-            return Status.CANCELLED, SendReason.APPOINTMENT_CANCELLED
         if self.contact_status != AppointmentStatus.BOOKED:
-            return Status.CANCELLED, SendReason.APPOINTMENT_CLOSED
+            return Status.CANCELLED, rules.cancel_reason(self.contact_status)
         if self.contact_starts_at != self.starts_at:
             return Status.CANCELLED, SendReason.APPOINTMENT_MOVED
         if rules.is_expired(starts_at=self.contact_starts_at, now=now):

@@ -22,6 +22,20 @@ BACKOFF_MAX = timedelta(minutes=30)
 MAX_ATTEMPTS = 8
 
 
+# Why a contact's pending messages end when it leaves `booked` (reason codes of
+# models.SendReason, by the contact's status); any other status closes the contact.
+CANCEL_REASONS = {
+    "cancelled": "appointment_cancelled",
+    "withdrawn": "appointment_withdrawn",  # entered in error in the booking system
+    "tentative": "appointment_not_booked",  # proposed, pending, waiting list
+}
+
+
+def cancel_reason(contact_status: str) -> str:
+    """The reason a pending message is cancelled when its contact is no longer booked."""
+    return CANCEL_REASONS.get(contact_status, "appointment_closed")
+
+
 def wanted_kinds(*, contact_type: str, self_checkin: bool) -> tuple[str, ...]:
     """Which messages a booked contact gets: always the reminder; the check-in SMS only for
     visits at clinics that offer mobile self check-in."""

@@ -92,12 +92,7 @@ def messages_plan_on_change(
         if booked:  # a new contact's first plan
             created = _create_plan(appointment, generation=1, booked_at=appointment.booked_at)
     elif not booked:
-        reason = (
-            SendReason.APPOINTMENT_CANCELLED
-            if appointment.status == AppointmentStatus.CANCELLED
-            else SendReason.APPOINTMENT_CLOSED
-        )
-        _cancel_pending(appointment, reason)
+        _cancel_pending(appointment, rules.cancel_reason(appointment.status))
     elif (
         previous.status in (AppointmentStatus.ARRIVED, AppointmentStatus.NO_SHOW)
         and previous.starts_at == appointment.starts_at

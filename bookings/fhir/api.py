@@ -333,7 +333,10 @@ class FhirPatientApi(FhirApiView):
     def put(self, request: Request, personal_id: str) -> Response:
         pid = identity.parse_personal_id(path_value(PersonalIdField(), "personal_id", personal_id))
         patient, created = ingest.patient_ingest(
-            raw=request.data, resource_id=personal_id, personal_id=pid
+            raw=request.data,
+            resource_id=personal_id,
+            personal_id=pid,
+            actor_name=str(getattr(request.auth, "name", "")),
         )
         guardians = patient.guardians.order_by("personal_id")
         return _stored(

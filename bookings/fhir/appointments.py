@@ -14,20 +14,22 @@ video).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from fhir.resources.R4B.appointment import Appointment as FhirAppointment
+from fhir.resources.R4B.identifier import Identifier
 
 from core.errors import DomainError
 
 from .. import identity
-from ..models import Appointment, AppointmentStatus, ContactType
+from ..models import JSON_CONTACT_TYPES, Appointment, AppointmentStatus, ContactType
 from .mapping import (
-    CLINIC_ACTORS,
     EXTENSION_CONTACT_TYPE,
     HSA_ID,
+    HSA_ID_SYSTEMS,
     MODE_IN,
     MODE_OUT,
     PARTICIPATION_MODE,
@@ -51,52 +53,134 @@ class AppointmentInput:
     booked_at: datetime | None
     status: str
     contact_type: str
+    ends_at: datetime | None = None
+    minutes_duration: int | None = None
 
 
-def _actor_type(actor: Any) -> str | None:
-    if actor.type:
-        return str(actor.type)
-    reference = actor.reference or ""
-    return reference.split("/")[0] if "/" in reference and not reference.startswith("#") else None
+# How specific a unit each kind of actor names: the most specific one with an HSA-id is
+# the clinic (an Organization beside it is the care provider, vårdgivare).
+UNIT_RANK = {"HealthcareService": 3, "Location": 2, "Organization": 1}
+# v3-ParticipationType codes of people taking part (an untyped actor with one of these
+# participant types is a practitioner, never the clinic).
+PERSON_PARTICIPATION = frozenset(
+    {"ADM", "ATND", "CALLBCK", "CON", "DIS", "ESC", "REF", "SPRF", "PPRF", "PART", "TRANSL"}
+)
+
+
+@dataclass(frozen=True)
+class _Actor:
+    """A participant's actor as we read it: its resource type (from `type`, the reference
+    or the contained resource) and its identifiers (the reference's own, the contained
+    resource's, or the id of a literal reference)."""
+
+    kind: str | None
+    identifiers: tuple[Identifier, ...]
+    literal_id: str | None
+    path: str
+
+
+def _actor(resource: FhirAppointment, actor: Any, path: str) -> _Actor:
+    reference = str(actor.reference or "")
+    identifiers: list[Identifier] = [actor.identifier] if actor.identifier else []
+    kind = str(actor.type) if actor.type else None
+    literal_id = None
+    if reference.startswith("#"):
+        contained = next(
+            (c for c in resource.contained or [] if c.id == reference[1:]),
+            None,
+        )
+        if contained is None:
+            raise unprocessable(
+                f"Referensen {reference} pekar inte på någon resurs i contained.",
+                code="unresolved_reference",
+                expression=f"{path}.reference",
+            )
+        kind = kind or contained.get_resource_type()
+        identifiers += list(getattr(contained, "identifier", None) or [])
+    elif reference:
+        # Relative (Patient/123) or absolute (https://…/fhir/Patient/123[/_history/2]).
+        parts = reference.split("/_history/")[0].rstrip("/").split("/")
+        if len(parts) >= 2:
+            kind = kind or parts[-2]
+            literal_id = parts[-1]
+    return _Actor(kind, tuple(identifiers), literal_id, path)
+
+
+def _patient_of(actor: _Actor) -> identity.PersonalId | None:
+    for index, ident in enumerate(actor.identifiers):
+        if ident.system in PERSONAL_ID_SYSTEMS:
+            return personal_id_of(ident, f"{actor.path}.identifier" if index == 0 else actor.path)
+    if actor.literal_id and actor.kind == "Patient":
+        try:
+            return identity.parse_personal_id(actor.literal_id)
+        except DomainError:
+            pass  # a Patient id of the sender's own, not a personnummer
+    if actor.identifiers:  # an identifier in a system of its own: say which is ours
+        return personal_id_of(actor.identifiers[0], f"{actor.path}.identifier")
+    return None
+
+
+def _hsa_of(actor: _Actor) -> str | None:
+    for ident in actor.identifiers:
+        if ident.system in HSA_ID_SYSTEMS:
+            try:
+                return identity.parse_hsa_id(ident.value or "")
+            except DomainError as error:
+                raise unprocessable(
+                    error.message, code=error.code, expression=f"{actor.path}.identifier.value"
+                ) from None
+    if actor.literal_id and actor.kind in UNIT_RANK:
+        try:
+            return identity.parse_hsa_id(actor.literal_id)
+        except DomainError:
+            return None  # the sender's own id for a room or a unit: not ours to read
+    return None
+
+
+def _is_person(participant: Any) -> bool:
+    return any(
+        coding.code in PERSON_PARTICIPATION
+        for concept in participant.type or []
+        for coding in concept.coding or []
+    )
 
 
 def _parties(resource: FhirAppointment) -> tuple[str, str]:
-    """The patient's personnummer and the clinic's HSA-id among the participants."""
+    """The patient's personnummer and the clinic's HSA-id among the participants (contract
+    2): the patient by identifier, a contained Patient or a literal Patient/{personnummer};
+    the clinic the most specific unit (HealthcareService, Location, Organization) with an
+    HSA-id. Rooms without an HSA-id, practitioners and devices are ignored."""
     patients: dict[str, str] = {}
-    clinics: dict[str, str] = {}
+    units: dict[int, dict[str, str]] = {}
+    untyped_units: dict[str, str] = {}
     for index, participant in enumerate(resource.participant or []):
-        actor = participant.actor
-        if actor is None:
+        if participant.actor is None:
             continue
-        path = f"Appointment.participant[{index}].actor"
-        kind = _actor_type(actor)
-        system = actor.identifier.system if actor.identifier else None
-        if kind == "Patient" or (kind is None and system in PERSONAL_ID_SYSTEMS):
-            if actor.identifier is None:
+        actor = _actor(resource, participant.actor, f"Appointment.participant[{index}].actor")
+        if actor.kind == "Patient" or (
+            actor.kind is None and any(i.system in PERSONAL_ID_SYSTEMS for i in actor.identifiers)
+        ):
+            pid = _patient_of(actor)
+            if pid is None:
                 raise unprocessable(
-                    "Patienten ska anges med identifier (personnummer eller samordningsnummer).",
+                    "Patienten ska anges med personnummer eller samordningsnummer "
+                    "(identifier, en contained Patient eller Patient/{personnummer}).",
                     code="missing_identifier",
-                    expression=f"{path}.identifier",
+                    expression=f"{actor.path}.identifier",
                 )
-            pid = personal_id_of(actor.identifier, f"{path}.identifier")
-            patients.setdefault(pid.value, path)
-        elif kind in CLINIC_ACTORS or (kind is None and system == HSA_ID):
-            if actor.identifier is None or system != HSA_ID:
-                raise unprocessable(
-                    f"Mottagningen ska anges med identifier i systemet {HSA_ID} (HSA-id).",
-                    code="unknown_identifier_system",
-                    expression=f"{path}.identifier.system",
-                )
-            try:
-                hsa = identity.parse_hsa_id(actor.identifier.value or "")
-            except DomainError as error:
-                raise unprocessable(
-                    error.message, code=error.code, expression=f"{path}.identifier.value"
-                ) from None
-            clinics.setdefault(hsa, path)
+            patients.setdefault(pid.value, actor.path)
+        elif actor.kind in UNIT_RANK:
+            hsa = _hsa_of(actor)
+            if hsa:
+                units.setdefault(UNIT_RANK[actor.kind], {}).setdefault(hsa, actor.path)
+        elif actor.kind is None and not _is_person(participant):
+            hsa = _hsa_of(actor)
+            if hsa:
+                untyped_units.setdefault(hsa, actor.path)
+    clinics = units[max(units)] if units else untyped_units
     for found, what, codes in (
         (patients, "en patient", ("missing_patient", "several_patients")),
-        (clinics, "en mottagning", ("missing_clinic", "several_clinics")),
+        (clinics, "en mottagning med HSA-id", ("missing_clinic", "several_clinics")),
     ):
         if len(found) != 1:
             raise unprocessable(
@@ -108,8 +192,17 @@ def _parties(resource: FhirAppointment) -> tuple[str, str]:
     return next(iter(patients)), next(iter(clinics))
 
 
+def _configured_code(coding: Any) -> str | None:
+    """A region's own code for visit, phone or video (settings.FHIR_CONTACT_TYPE_CODES,
+    `system|code` → contact type), e.g. Cosmic's visit types."""
+    codes: dict[str, str] = settings.FHIR_CONTACT_TYPE_CODES
+    return codes.get(f"{coding.system or ''}|{coding.code or ''}")
+
+
 def _contact_type(resource: FhirAppointment) -> str:
-    """Visit, phone or video, from ParticipationMode codings or our extension."""
+    """Visit, phone or video, from a v3-ParticipationMode coding, our extension or the
+    region's own codes (settings.FHIR_CONTACT_TYPE_CODES); none of these → unspecified: the
+    reminder as usual, no check-in SMS (contract 2)."""
     found: dict[str, str] = {}  # contact type -> where it was said
     concepts = [("Appointment.appointmentType", resource.appointmentType)] + [
         (f"Appointment.serviceType[{i}]", concept)
@@ -117,40 +210,46 @@ def _contact_type(resource: FhirAppointment) -> str:
     ]
     for path, concept in concepts:
         for j, coding in enumerate((concept.coding or []) if concept else []):
-            if coding.system != PARTICIPATION_MODE:
-                continue
-            if coding.code not in MODE_IN:
-                raise unprocessable(
-                    f"Kontaktsättet {coding.code!r} stöds inte: använd FACE, PHONE eller "
-                    "VIDEOCONF.",
-                    code="invalid_choice",
-                    expression=f"{path}.coding[{j}].code",
-                )
-            found.setdefault(MODE_IN[coding.code], f"{path}.coding[{j}]")
+            said = (
+                MODE_IN.get(str(coding.code))
+                if coding.system == PARTICIPATION_MODE
+                else _configured_code(coding)
+            )
+            if said:
+                found.setdefault(said, f"{path}.coding[{j}]")
     for i, extension in enumerate(resource.extension or []):
         if extension.url != EXTENSION_CONTACT_TYPE:
             continue
-        if extension.valueCode not in ContactType.values:
+        if extension.valueCode not in JSON_CONTACT_TYPES:
             raise unprocessable(
                 "Kontakttypen ska vara valueCode visit, phone eller video.",
                 code="invalid_choice",
                 expression=f"Appointment.extension[{i}]",
             )
         found.setdefault(str(extension.valueCode), f"Appointment.extension[{i}]")
-    if not found:
-        raise unprocessable(
-            "Kontakttyp saknas: ange besök, telefon eller video i appointmentType "
-            f"({PARTICIPATION_MODE}) eller med tillägget {EXTENSION_CONTACT_TYPE}.",
-            code="missing_contact_type",
-            expression="Appointment.appointmentType",
-        )
     if len(found) > 1:
         raise unprocessable(
             "Resursen anger olika kontakttyper: " + ", ".join(sorted(found)) + ".",
             code="contact_type_conflict",
             expression=sorted(found.values())[0],
         )
-    return next(iter(found))
+    return next(iter(found), ContactType.UNSPECIFIED)
+
+
+def _created(raw: Any) -> datetime | None:
+    """`created` as FHIR allows it: a dateTime with an offset, or a date (the start of that
+    day in Sweden)."""
+    value = raw.get("created") if isinstance(raw, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+    return aware_datetime(value, "Appointment.created")
 
 
 def appointment_input(resource: FhirAppointment, raw: dict[str, Any]) -> AppointmentInput:
@@ -159,8 +258,7 @@ def appointment_input(resource: FhirAppointment, raw: dict[str, Any]) -> Appoint
     status = STATUS_IN.get(str(resource.status))
     if status is None:
         raise unprocessable(
-            f"Status {resource.status!r} stöds inte: använd booked, cancelled, arrived, "
-            "fulfilled eller noshow.",
+            f"Status {resource.status!r} är ingen status för Appointment i FHIR R4.",
             code="invalid_choice",
             expression="Appointment.status",
         )
@@ -172,51 +270,71 @@ def appointment_input(resource: FhirAppointment, raw: dict[str, Any]) -> Appoint
             expression="Appointment.start",
         )
     starts_at = aware_datetime(raw["start"], "Appointment.start")
-    booked_at = aware_datetime(raw["created"], "Appointment.created") if resource.created else None
+    ends_at = aware_datetime(raw["end"], "Appointment.end") if resource.end else None
+    if ends_at is not None and ends_at < starts_at:
+        raise unprocessable(
+            "Sluttiden ligger före starttiden.",
+            code="end_before_start",
+            expression="Appointment.end",
+        )
     return AppointmentInput(
         personal_id=personal_id,
         hsa_id=hsa_id,
         starts_at=starts_at,
-        booked_at=booked_at,
+        booked_at=_created(raw),
         status=status,
         contact_type=_contact_type(resource),
+        ends_at=ends_at,
+        minutes_duration=resource.minutesDuration,
     )
+
+
+def appointment_end(appointment: Appointment) -> datetime:
+    """The end we answer: as the booking system gave it (end, or start + minutesDuration);
+    when it gave neither, the start itself (the length is unknown), since R4 asks for both
+    or neither of start and end (app-2) and both for a booked contact (app-3)."""
+    if appointment.ends_at is not None:
+        return appointment.ends_at
+    return appointment.starts_at + timedelta(minutes=appointment.minutes_duration or 0)
 
 
 def appointment_resource(appointment: Appointment) -> FhirAppointment:
     """The stored contact as an Appointment (patient and clinic by identifier)."""
     patient, clinic = appointment.patient, appointment.clinic
-    code, display = MODE_OUT[ContactType(appointment.contact_type)]
-    return FhirAppointment.model_validate(
-        {
-            "resourceType": "Appointment",
-            "id": appointment.external_id,
-            "meta": {"lastUpdated": appointment.updated_at.isoformat()},
-            "status": STATUS_OUT[AppointmentStatus(appointment.status)],
-            "appointmentType": {
-                "coding": [{"system": PARTICIPATION_MODE, "code": code, "display": display}]
+    resource: dict[str, Any] = {
+        "resourceType": "Appointment",
+        "id": appointment.external_id,
+        "meta": {"lastUpdated": appointment.updated_at.isoformat()},
+        "status": STATUS_OUT[AppointmentStatus(appointment.status)],
+        "start": timezone.localtime(appointment.starts_at).isoformat(),
+        "end": timezone.localtime(appointment_end(appointment)).isoformat(),
+        "created": timezone.localtime(appointment.booked_at).isoformat(),
+        "participant": [
+            {
+                "actor": {
+                    "type": "Patient",
+                    "identifier": {
+                        "system": personal_id_system(patient),
+                        "value": patient.personal_id,
+                    },
+                },
+                "status": "accepted",
             },
-            "start": timezone.localtime(appointment.starts_at).isoformat(),
-            "created": timezone.localtime(appointment.booked_at).isoformat(),
-            "participant": [
-                {
-                    "actor": {
-                        "type": "Patient",
-                        "identifier": {
-                            "system": personal_id_system(patient),
-                            "value": patient.personal_id,
-                        },
-                    },
-                    "status": "accepted",
+            {
+                "actor": {
+                    "type": "HealthcareService",
+                    "identifier": {"system": HSA_ID, "value": clinic.hsa_id},
+                    "display": clinic.name,
                 },
-                {
-                    "actor": {
-                        "type": "HealthcareService",
-                        "identifier": {"system": HSA_ID, "value": clinic.hsa_id},
-                        "display": clinic.name,
-                    },
-                    "status": "accepted",
-                },
-            ],
+                "status": "accepted",
+            },
+        ],
+    }
+    if appointment.contact_type in MODE_OUT:
+        code, display = MODE_OUT[ContactType(appointment.contact_type)]
+        resource["appointmentType"] = {
+            "coding": [{"system": PARTICIPATION_MODE, "code": code, "display": display}]
         }
-    )
+    if appointment.minutes_duration is not None:
+        resource["minutesDuration"] = appointment.minutes_duration
+    return FhirAppointment.model_validate(resource)

@@ -29,11 +29,18 @@ def appointment_ingest(*, raw: Any, external_id: str) -> tuple[Appointment, bool
         booked_at=wanted.booked_at,
         status=wanted.status,
         contact_type=wanted.contact_type,
+        ends_at=wanted.ends_at,
+        minutes_duration=wanted.minutes_duration,
     )
 
 
 def patient_ingest(
-    *, raw: Any, resource_id: str, personal_id: identity.PersonalId
+    *,
+    raw: Any,
+    resource_id: str,
+    personal_id: identity.PersonalId,
+    via: str = "fhir",
+    actor_name: str = "",
 ) -> tuple[Patient, bool]:
     """The register's Patient `raw` applied as the resource `resource_id`, the patient
     `personal_id`: (the patient, created); a FhirError naming the element otherwise, and
@@ -41,4 +48,6 @@ def patient_ingest(
     resource = mapping.parse(FhirPatient, raw)
     mapping.id_matches(resource, resource_id)
     fields = patients.patient_input(resource, raw, personal_id)
-    return services.patient_sync(personal_id=personal_id.value, **fields)
+    return services.patient_sync(
+        personal_id=personal_id.value, via=via, actor_name=actor_name, **fields
+    )

@@ -28,27 +28,69 @@ from .outcome import FhirError, unprocessable, unreadable
 
 PERSONNUMMER = "http://electronichealth.se/identifier/personnummer"
 SAMORDNINGSNUMMER = "http://electronichealth.se/identifier/samordningsnummer"
-PERSONAL_ID_SYSTEMS = (PERSONNUMMER, SAMORDNINGSNUMMER)
+# The national OIDs of the same identifiers (Inera's and HL7 Sweden's older form).
+PERSONNUMMER_OID = "urn:oid:1.2.752.129.2.1.3.1"
+SAMORDNINGSNUMMER_OID = "urn:oid:1.2.752.129.2.1.3.3"
+PERSONAL_ID_SYSTEMS = (PERSONNUMMER, SAMORDNINGSNUMMER, PERSONNUMMER_OID, SAMORDNINGSNUMMER_OID)
+COORDINATION_SYSTEMS = (SAMORDNINGSNUMMER, SAMORDNINGSNUMMER_OID)
 HSA_ID = "urn:oid:1.2.752.29.4.19"
+HSA_ID_SYSTEMS = (HSA_ID, "urn:oid:1.2.752.129.2.1.4.1")
 PARTICIPATION_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
-PROTECTED_LABELS = frozenset({"R", "V"})  # restricted, very restricted
-# Our own extensions, by logical name (FHIR's Extension.url may be one).
+SE_SECURITY_LABEL = "http://hl7.se/fhir/ig/base/CodeSystem/SecurityLabel"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+
+# Protected identity (rules 3.1) as Swedish senders label a Patient in `meta.security`:
+# HL7 Sweden's base profiles' own codes, v3-ActCode DEMO (all demographic information
+# sensitive), v3-Confidentiality R or V, each also under the older addresses and OIDs of
+# the same code systems. A label with one of these codes and no system counts too: a
+# protected patient wrongly read as protected loses a reminder; the other way round, a
+# protected address could be revealed.
+PROTECTION_LABELS: dict[str | None, frozenset[str]] = {
+    SE_SECURITY_LABEL: frozenset({"sekretessmarkering", "skyddadFolkbokforing"}),
+    ACT_CODE: frozenset({"DEMO"}),
+    "http://hl7.org/fhir/v3/ActCode": frozenset({"DEMO"}),
+    "urn:oid:2.16.840.1.113883.5.4": frozenset({"DEMO"}),
+    CONFIDENTIALITY: frozenset({"R", "V"}),  # restricted, very restricted
+    "http://hl7.org/fhir/v3/Confidentiality": frozenset({"R", "V"}),
+    "urn:oid:2.16.840.1.113883.5.25": frozenset({"R", "V"}),
+}
+PROTECTION_LABELS[None] = frozenset().union(*PROTECTION_LABELS.values())
+
+# Our own extensions, by logical name (FHIR's Extension.url may be one); each is published
+# as a StructureDefinition (capability.py).
 EXTENSION_CONTACT_TYPE = "urn:sms-paminnelser:fhir:extension:contact-type"
 EXTENSION_SMS_CONSENT_1177 = "urn:sms-paminnelser:fhir:extension:sms-consent-1177"
+# The register's explicit statement about protection: `valueBoolean` false lifts a stored
+# protection (a Patient without any label never does); true is the same as a label.
+EXTENSION_PROTECTED_IDENTITY = "urn:sms-paminnelser:fhir:extension:protected-identity"
 
 # FHIR's id: what the URL of a resource may hold.
 FHIR_ID_PATTERN = r"^[A-Za-z0-9\-.]{1,64}$"
 _FHIR_ID = re.compile(FHIR_ID_PATTERN, re.ASCII)
 
+# Every R4 Appointment status has an outcome (contract 2).
 STATUS_IN = {
     "booked": AppointmentStatus.BOOKED,
     "cancelled": AppointmentStatus.CANCELLED,
     "arrived": AppointmentStatus.ARRIVED,
+    "checked-in": AppointmentStatus.ARRIVED,
     "fulfilled": AppointmentStatus.COMPLETED,
     "noshow": AppointmentStatus.NO_SHOW,
+    "entered-in-error": AppointmentStatus.WITHDRAWN,
+    "proposed": AppointmentStatus.TENTATIVE,
+    "pending": AppointmentStatus.TENTATIVE,
+    "waitlist": AppointmentStatus.TENTATIVE,
 }
-STATUS_OUT = {ours: theirs for theirs, ours in STATUS_IN.items()}
+STATUS_OUT = {
+    AppointmentStatus.BOOKED: "booked",
+    AppointmentStatus.CANCELLED: "cancelled",
+    AppointmentStatus.ARRIVED: "arrived",
+    AppointmentStatus.COMPLETED: "fulfilled",
+    AppointmentStatus.NO_SHOW: "noshow",
+    AppointmentStatus.WITHDRAWN: "entered-in-error",
+    AppointmentStatus.TENTATIVE: "pending",
+}
 MODE_IN = {"FACE": ContactType.VISIT, "PHONE": ContactType.PHONE, "VIDEOCONF": ContactType.VIDEO}
 MODE_OUT = {
     ContactType.VISIT: ("FACE", "face-to-face"),
@@ -83,6 +125,48 @@ def _null_at(value: Any, path: str) -> str | None:
     return None
 
 
+# No resource this interface takes nests deeper (a contained Patient's extension's value is
+# about 8): a deeper body is refused before anything walks it (no recursion limit reached).
+MAX_DEPTH = 32
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether `value` nests more than `limit` objects or arrays deep (without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+# Modifier extensions this interface understands: none yet.
+KNOWN_MODIFIER_EXTENSIONS: frozenset[str] = frozenset()
+
+
+def _modifier_extension_at(value: Any, path: str) -> str | None:
+    """Where the body holds a modifierExtension we do not know, if anywhere."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "modifierExtension" and isinstance(item, list):
+                for index, extension in enumerate(item):
+                    url = extension.get("url") if isinstance(extension, dict) else None
+                    if url not in KNOWN_MODIFIER_EXTENSIONS:
+                        return f"{path}.modifierExtension[{index}]"
+            found = _modifier_extension_at(item, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _modifier_extension_at(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
 def parse(model: type[R], raw: Any) -> R:
     """The body as the FHIR resource `model`, read by the FHIR library; a body that is
     not one is a FhirError (400) naming the element."""
@@ -101,6 +185,27 @@ def parse(model: type[R], raw: Any) -> R:
             f"resourceType ska vara {name}.",
             code="wrong_resource_type",
             expression=name,
+        )
+    if _deeper_than(raw, MAX_DEPTH):
+        raise FhirError(
+            400,
+            "structure",
+            f"Resursen är nästlad djupare än {MAX_DEPTH} nivåer; ingen FHIR-resurs som vi "
+            "tar emot är det.",
+            code="too_deep",
+            expression=name,
+        )
+    modifier = _modifier_extension_at(raw, name)
+    if modifier:
+        # FHIR: an application that does not know a modifier extension must refuse the
+        # element it modifies, never ignore it (it may turn "booked" into "not booked").
+        raise FhirError(
+            422,
+            "not-supported",
+            f"{modifier}: okänd modifierExtension; resursen kan inte tas emot, eftersom "
+            "tillägget kan ändra innebörden av elementet.",
+            code="unknown_modifier_extension",
+            expression=modifier,
         )
     null = _null_at(raw, name)
     if null:
@@ -155,7 +260,7 @@ def personal_id_of(ident: Identifier, expression: str) -> identity.PersonalId:
     if ident.system not in PERSONAL_ID_SYSTEMS:
         raise unprocessable(
             f"Okänt identifierarsystem {ident.system!r}: använd {PERSONNUMMER} eller "
-            f"{SAMORDNINGSNUMMER}.",
+            f"{SAMORDNINGSNUMMER} (eller {PERSONNUMMER_OID}, {SAMORDNINGSNUMMER_OID}).",
             code="unknown_identifier_system",
             expression=f"{expression}.system",
         )
@@ -165,7 +270,7 @@ def personal_id_of(ident: Identifier, expression: str) -> identity.PersonalId:
         raise unprocessable(
             error.message, code=error.code, expression=f"{expression}.value"
         ) from None
-    if (ident.system == SAMORDNINGSNUMMER) != pid.is_coordination_number:
+    if (ident.system in COORDINATION_SYSTEMS) != pid.is_coordination_number:
         raise unprocessable(
             f"Numret är ett {'samordningsnummer' if pid.is_coordination_number else 'personnummer'}"
             ", men identifieraren anger ett annat system.",
@@ -173,6 +278,11 @@ def personal_id_of(ident: Identifier, expression: str) -> identity.PersonalId:
             expression=f"{expression}.system",
         )
     return pid
+
+
+def is_protection_label(system: str | None, code: str | None) -> bool:
+    """Whether a `meta.security` coding says protected identity (PROTECTION_LABELS)."""
+    return code in PROTECTION_LABELS.get(system, frozenset())
 
 
 def personal_id_system(patient: Patient) -> str:

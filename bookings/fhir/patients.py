@@ -29,9 +29,10 @@ from ..models import Patient
 from ..services import UNCHANGED, DeathReport
 from .mapping import (
     CONFIDENTIALITY,
+    EXTENSION_PROTECTED_IDENTITY,
     EXTENSION_SMS_CONSENT_1177,
     PERSONAL_ID_SYSTEMS,
-    PROTECTED_LABELS,
+    is_protection_label,
     personal_id_of,
     personal_id_system,
 )
@@ -112,15 +113,36 @@ def _guardians(resource: FhirPatient) -> list[str]:
     return guardians
 
 
-def _sms_consent_1177(resource: FhirPatient, raw: dict[str, Any]) -> bool:
+def _extension_boolean(resource: FhirPatient, raw: dict[str, Any], url: str) -> bool | None:
+    """The `valueBoolean` of our extension `url` on the Patient, or None when absent."""
     for index, extension in enumerate(resource.extension or []):
-        if extension.url == EXTENSION_SMS_CONSENT_1177:
+        if extension.url == url:
             return _json_boolean(
                 raw["extension"][index],
                 "valueBoolean",
                 f"Patient.extension[{index}].valueBoolean",
             )
-    return False
+    return None
+
+
+def _protected_identity(resource: FhirPatient, raw: dict[str, Any]) -> bool | None:
+    """Protected identity as the Patient says it (rules 3.1; contract 2): True when any
+    `meta.security` label says so (mapping.PROTECTION_LABELS) or our extension says true;
+    False only on the explicit statement, our extension with `valueBoolean` false; None
+    when the Patient says nothing, and a stored protection stays."""
+    labels = (resource.meta.security or []) if resource.meta else []
+    labelled = any(is_protection_label(label.system, label.code) for label in labels)
+    stated = _extension_boolean(resource, raw, EXTENSION_PROTECTED_IDENTITY)
+    if labelled and stated is False:
+        raise unprocessable(
+            "Patienten har en märkning om skyddad identitet i meta.security men tillägget "
+            f"{EXTENSION_PROTECTED_IDENTITY} säger false: ange det ena.",
+            code="protection_conflict",
+            expression="Patient.meta.security",
+        )
+    if labelled or stated:
+        return True
+    return stated  # False (lifted explicitly) or None (not stated)
 
 
 def patient_input(
@@ -138,14 +160,11 @@ def patient_input(
                 code="identifier_mismatch",
                 expression=f"Patient.identifier[{index}].value",
             )
-    labels = (resource.meta.security or []) if resource.meta else []
     given_name, family_name = _name(resource)
     return {
-        "protected_identity": any(
-            label.system == CONFIDENTIALITY and label.code in PROTECTED_LABELS for label in labels
-        ),
+        "protected_identity": _protected_identity(resource, raw),
         "mobile_number": _mobile_number(resource),
-        "sms_consent_1177": _sms_consent_1177(resource, raw),
+        "sms_consent_1177": bool(_extension_boolean(resource, raw, EXTENSION_SMS_CONSENT_1177)),
         "guardians": _guardians(resource),
         "given_name": given_name,
         "family_name": family_name,
@@ -170,6 +189,8 @@ def patient_resource(patient: Patient, guardians: Iterable[Patient]) -> FhirPati
         ],
     }
     if patient.protected_identity:
+        # Which of the Swedish kinds it is we do not keep: v3-Confidentiality R says
+        # "restricted" without claiming one.
         resource["meta"]["security"] = [{"system": CONFIDENTIALITY, "code": "R"}]
     if patient.given_name or patient.family_name:
         name: dict[str, Any] = {"use": "official"}

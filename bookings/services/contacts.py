@@ -35,7 +35,9 @@ def appointment_upsert(
     """Creates or updates the booking system's appointment with this external id and tells
     the apps above (`appointment_changed`) in the same transaction. An update that changes
     nothing sends nothing. `booked_at` defaults to now; it is kept from the first booking."""
-    return _upsert_retried(external_id, patient, clinic, starts_at, status, contact_type, booked_at)
+    return _upsert_retried(
+        external_id, patient, clinic, starts_at, status, contact_type, booked_at, {}
+    )
 
 
 def appointment_put(
@@ -47,13 +49,20 @@ def appointment_put(
     status: str,
     contact_type: str,
     booked_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    minutes_duration: int | None = None,
 ) -> tuple[Appointment, bool]:
     """`appointment_upsert` in the booking system's own terms, the patient's personnummer
     and the clinic's HSA-id: a contact that exists brings its patient and clinic with its
-    locked row, and only one that changes them (or a new one) looks them up."""
+    locked row, and only one that changes them (or a new one) looks them up. `ends_at` and
+    `minutes_duration` (FHIR's end and minutesDuration) are kept as given; they plan
+    nothing."""
     pid = identity.parse_personal_id(personal_id).value
     hsa = identity.parse_hsa_id(hsa_id)
-    return _upsert_retried(external_id, pid, hsa, starts_at, status, contact_type, booked_at)
+    details: dict[str, object] = {"ends_at": ends_at, "minutes_duration": minutes_duration}
+    return _upsert_retried(
+        external_id, pid, hsa, starts_at, status, contact_type, booked_at, details
+    )
 
 
 def _upsert_retried(
@@ -64,8 +73,9 @@ def _upsert_retried(
     status: str,
     contact_type: str,
     booked_at: datetime | None,
+    details: dict[str, object],
 ) -> tuple[Appointment, bool]:
-    args = (external_id, patient, clinic, starts_at, status, contact_type, booked_at)
+    args = (external_id, patient, clinic, starts_at, status, contact_type, booked_at, details)
     try:
         return _appointment_upsert(*args)
     except IntegrityError:
@@ -101,7 +111,8 @@ def _appointment_upsert(
     starts_at: datetime,
     status: str,
     contact_type: str,
-    booked_at: datetime | None = None,
+    booked_at: datetime | None,
+    details: dict[str, object],
 ) -> tuple[Appointment, bool]:
     if timezone.is_naive(starts_at) or (booked_at is not None and timezone.is_naive(booked_at)):
         raise DomainError("Tider måste ha en tidszon.", field="starts_at", code="naive_datetime")
@@ -118,6 +129,7 @@ def _appointment_upsert(
         booked_at=booked_at or now,
         status=AppointmentStatus.BOOKED,
         contact_type=contact_type,
+        **details,
     )
     _set_status(new, status, now=now, via="booking_system")
     # No savepoint for a new contact: a PUT creating it at the same time makes the caller
@@ -146,12 +158,16 @@ def _appointment_upsert(
     current = AppointmentSnapshot(
         starts_at=starts_at, status=status, clinic_id=clinic.pk, contact_type=contact_type
     )
-    if current != previous:
+    changed_details = {k: v for k, v in details.items() if getattr(appointment, k) != v}
+    if current != previous or changed_details:
         appointment.clinic = clinic
         appointment.starts_at = starts_at
         appointment.contact_type = contact_type
+        for key, value in changed_details.items():
+            setattr(appointment, key, value)
         _set_status(appointment, status, now=now, via="booking_system")
         sql.appointment_update(appointment)
+    if current != previous:  # what plans messages changed (details plan nothing)
         appointment_changed.send(
             sender=Appointment, appointment=appointment, previous=previous, moment=now
         )

@@ -19,6 +19,7 @@ from ..models import (
     Guardianship,
     NumberSource,
     Patient,
+    ProtectionChange,
 )
 from ..signals import patient_deceased
 
@@ -107,15 +108,22 @@ def _deceased_at_valid(pid: identity.PersonalId, deceased_at: datetime, now: dat
 def patient_sync(
     *,
     personal_id: str,
-    protected_identity: bool,
+    protected_identity: bool | None,
     mobile_number: str | None,
     sms_consent_1177: bool,
     guardians: Sequence[str],
     given_name: str | None = None,
     family_name: str | None = None,
     deceased_at: datetime | DeathReport | None = UNCHANGED,
+    via: str = "api",
+    actor_name: str = "",
 ) -> tuple[Patient, bool]:
     """The population register / 1177 sync of one patient (contract 1; rules 3.2).
+
+    `protected_identity`: True protects; False lifts a stored protection (an explicit
+    statement); None says nothing, and a stored protection stays (a new patient is then
+    unprotected). Every change of it is recorded (`ProtectionChange`, append-only) with
+    the way in (`via`) and the actor's name as it is now.
 
     The number from 1177 replaces whatever was there (a legacy number, or none) and
     restores a broken link. `sms_consent_1177` is stored and never activates anything.
@@ -148,7 +156,6 @@ def patient_sync(
         )
 
     fields: dict[str, object] = {
-        "protected_identity": protected_identity,
         "mobile_number": number,
         "number_source": NumberSource.SYNC_1177,
         "synced_1177_at": now,
@@ -164,6 +171,9 @@ def patient_sync(
     elif deceased_at is DeathReport.UNDATED:
         fields["deceased_at"] = now  # unless already recorded (below)
 
+    if protected_identity is not None:
+        fields["protected_identity"] = protected_identity
+
     patient, created = Patient.objects.select_for_update().get_or_create(
         personal_id=pid.value,
         defaults={
@@ -172,12 +182,17 @@ def patient_sync(
             **fields,
         },
     )
+    was_protected = False if created else patient.protected_identity
     if not created:
         if deceased_at is DeathReport.UNDATED and patient.deceased_at is not None:
             del fields["deceased_at"]
         for key, value in fields.items():
             setattr(patient, key, value)
         patient.save()
+    if patient.protected_identity != was_protected:
+        ProtectionChange.objects.create(
+            patient=patient, protected=patient.protected_identity, via=via, actor_name=actor_name
+        )
 
     wanted = {found[g].pk for g in guardian_ids}
     Guardianship.objects.filter(child=patient).exclude(guardian_id__in=wanted).delete()

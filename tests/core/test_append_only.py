@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
+from bookings.models import ProtectionChange
 from consent.access.models import AccessLog
 from consent.models import ConsentEvent
 from core.append_only import trigger_names
@@ -17,7 +18,11 @@ from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
-LOGS = [ConsentEvent._meta.db_table, AccessLog._meta.db_table]
+LOGS = [
+    ConsentEvent._meta.db_table,
+    AccessLog._meta.db_table,
+    ProtectionChange._meta.db_table,
+]
 
 
 def _triggers() -> set[str]:
@@ -44,6 +49,7 @@ def test_the_database_refuses_changes_to_an_audit_trail(table: str, statement: s
     from consent import services
 
     services.consent_activate(patient=PatientFactory(), actor=None, channel="phone")
+    ProtectionChange.objects.create(patient=PatientFactory(), protected=True, via="api")
     refused = pytest.raises(DatabaseError, match="append-only")
     with refused, transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement.format(table))
