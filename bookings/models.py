@@ -124,6 +124,11 @@ class Patient(models.Model):
         symmetrical=False,
         related_name="children",
     )
+    # FHIR (contract 2): our version of the row (meta.versionId, the ETag), one up on every
+    # change; and the register's own meta.lastUpdated of the last resource applied, so that
+    # an older message retried late never brings back an older state.
+    version = models.PositiveIntegerField(_("version"), default=1)
+    source_updated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -153,6 +158,8 @@ class Guardianship(models.Model):
     guardian = models.ForeignKey(
         Patient, on_delete=models.CASCADE, related_name="wards", verbose_name=_("vårdnadshavare")
     )
+    # The id of the FHIR RelatedPerson that gave it (PUT /fhir/RelatedPerson/{id}), if any.
+    fhir_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -263,6 +270,12 @@ class Appointment(models.Model):
     # As the booking system gave them through FHIR (kept and answered, contract 2).
     ends_at = models.DateTimeField(_("sluttid"), null=True, blank=True)
     minutes_duration = models.PositiveIntegerField(_("längd i minuter"), null=True, blank=True)
+    # The booking system's business identifier (`system|value`), for FHIR's conditional
+    # update `PUT /fhir/Appointment?identifier=system|value`.
+    identifier = models.CharField(max_length=300, null=True, blank=True, unique=True)
+    # As Patient's: our version, and the sender's meta.lastUpdated of the last one applied.
+    version = models.PositiveIntegerField(_("version"), default=1)
+    source_updated_at = models.DateTimeField(null=True, blank=True)
     arrived_at = models.DateTimeField(_("ankom"), null=True, blank=True)
     arrived_via = models.CharField(
         _("ankomst registrerad"),

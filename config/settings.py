@@ -91,8 +91,11 @@ AXES_CLIENT_IP_CALLABLE = "core.staff.client_address"
 # Proxies in front of the web processes whose X-Forwarded-For we trust (0: none; the
 # client's address is then REMOTE_ADDR). Rate limits and the lock-out count by it.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-# API request bodies larger than this are refused with 413 (rules 3.10).
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
+# API request bodies larger than this are refused with 413 (rules 3.10); a FHIR
+# transaction or batch Bundle (POST /fhir/) may be larger, up to its own limit.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
+FHIR_BUNDLE_MAX_BYTES = env.int("FHIR_BUNDLE_MAX_BYTES", default=2 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, FHIR_BUNDLE_MAX_BYTES)
 
 ROOT_URLCONF = "config.urls"
 

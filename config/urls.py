@@ -8,6 +8,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+import bookings.fhir.api
 import bookings.fhir.urls
 import bookings.urls
 import consent.urls
@@ -52,6 +53,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     # HL7 FHIR R4 beside the JSON API, on the same services (contract 2).
+    path("fhir", bookings.fhir.api.FhirBundleApi.as_view()),  # the base, without a slash
     path("fhir/", include(bookings.fhir.urls.urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: no inline script, CSP holds.

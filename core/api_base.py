@@ -26,6 +26,8 @@ class ApiView(APIView):
     error names what was asked for."""
 
     query_parameters: tuple[str, ...] = ()
+    # The setting that caps a request body's size for this view (413 beyond it).
+    max_body_setting = "API_MAX_BODY_BYTES"
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any
@@ -39,7 +41,8 @@ class ApiView(APIView):
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        limit = min(getattr(settings, self.max_body_setting), settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        if length > limit:
             raise BodyTooLarge
         super().initial(request, *args, **kwargs)
         unknown = sorted(set(request.query_params) - set(self.query_parameters))

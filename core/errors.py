@@ -34,6 +34,14 @@ class Conflict(DomainError):
     title = "Konflikt"
 
 
+class PreconditionFailed(DomainError):
+    """The client's If-Match names another version than the stored one."""
+
+    code = "version_mismatch"
+    status = 412
+    title = "Versionen stämmer inte"
+
+
 class Forbidden(DomainError):
     code = "forbidden"
     status = 403

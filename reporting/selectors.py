@@ -94,7 +94,7 @@ def monthly_counts(clinic_ids: list[int], since: datetime) -> dict[int, dict[str
             .annotate(
                 happened=Count("id", filter=Q(status__in=["arrived", "completed", "no_show"])),
                 no_show=Count("id", filter=Q(status="no_show")),
-                booked=Count("id", filter=~Q(status="cancelled")),
+                booked=Count("id", filter=~Q(status__in=["cancelled", "withdrawn", "tentative"])),
                 desk=Count("id", filter=desk),
                 asked=Count("id", filter=desk & Q(asked_here)),
                 late=Count("id", filter=Q(late_cancellation=True)),

@@ -1,348 +1,315 @@
 """The FHIR R4 endpoints (contract 2): the same services, bearer keys, scopes and access log
-as `/api/v1/`, in `application/fhir+json` (plain `application/json` is taken too), every
-refusal an OperationOutcome."""
+as `/api/v1/`, in `application/fhir+json` (plain JSON and DSTU2's media type are taken
+too), every refusal an OperationOutcome. The interactions themselves are in
+operations.py (the endpoints and each Bundle entry share them), the answers' shape in
+representation.py, searches in search.py, Bundles in bundles.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.urls import reverse
-from django.utils.cache import add_never_cache_headers
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from fhir.resources.R4B.resource import Resource
-from rest_framework import permissions, renderers
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import permissions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api_base import ApiView
-from core.models import Scope
-from core.parsers import JsonParser
-from core.serializers import path_value
-from core.signals import patient_data_read
+from core.models import ApiClient, Scope
 
-from .. import identity, selectors
-from ..models import Appointment
-from ..serializers import PERSONAL_ID_SCHEMA, PersonalIdField
-from . import appointments, ingest, mapping, patients
+from ..serializers import PERSONAL_ID_SCHEMA
+from . import bundles, extensions, mapping, operations, schema, search
 from .capability import capability_statement
-from .outcome import FHIR_JSON, FhirError, fhir_exception_handler
-
-
-class FhirJsonRenderer(renderers.JSONRenderer):
-    media_type = FHIR_JSON
-    format = "json"  # FHIR's `_format=json` means either media type
-
-
-class FhirJsonParser(JsonParser):
-    """JSON in, as FHIR's own media type or plain JSON; a body nested too deep to read is
-    bad input (400), not a crash (core.parsers, as for every API body)."""
-
-    media_type = FHIR_JSON
-
-
-class PlainJsonParser(FhirJsonParser):
-    media_type = "application/json"
+from .outcome import FhirError, fhir_exception_handler
+from .representation import (
+    GENERAL_PARAMETERS,
+    FhirContentNegotiation,
+    FhirJsonParser,
+    FhirJsonRenderer,
+    LegacyFhirJsonParser,
+    PlainJsonParser,
+    PlainJsonRenderer,
+    answered,
+    if_match,
+    shaped,
+)
 
 
 class FhirApiView(ApiView):
-    """Base of the FHIR endpoints: FHIR JSON in and out, OperationOutcome for every error."""
+    """Base of the FHIR endpoints: FHIR JSON in and out, FHIR's general parameters, an
+    OperationOutcome for every error."""
 
-    parser_classes = [FhirJsonParser, PlainJsonParser]
-    renderer_classes = [FhirJsonRenderer, renderers.JSONRenderer]
+    parser_classes = [FhirJsonParser, LegacyFhirJsonParser, PlainJsonParser]
+    renderer_classes = [FhirJsonRenderer, PlainJsonRenderer]
+    content_negotiation_class = FhirContentNegotiation
+    query_parameters: tuple[str, ...] = GENERAL_PARAMETERS
     resource_type = ""
-    # A service's input (a DomainError's `field`) → the element of the resource it came from.
-    field_paths: dict[str, str] = {}
+
+    @property
+    def field_paths(self) -> dict[str, str]:
+        return operations.FIELD_PATHS.get(self.resource_type, {})
 
     def get_exception_handler(self) -> Any:
         return fhir_exception_handler
 
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        add_never_cache_headers(response)  # answers hold patient data: nobody keeps them
-        return response
+    def client(self, request: Request) -> ApiClient:
+        return request.auth  # type: ignore[return-value]  # HasScope let only clients in
 
 
-def _fhir_id(value: str) -> str:
-    if not mapping.is_fhir_id(value):
-        raise FhirError(
-            400,
-            "invalid",
-            "Id: 1–64 tecken A–Z, a–z, 0–9, - och . (FHIR:s id).",
-            code="invalid_id",
-        )
-    return value
+def base_url(request: Request) -> str:
+    return request.build_absolute_uri(reverse("fhir-metadata")).removesuffix("/metadata")
 
 
-def _stored(resource: Resource, *, created: bool, location: str) -> Response:
-    """A PUT's answer: the resource as stored, 201 with its Location when it was new."""
-    body = resource.model_dump(mode="json", exclude_none=True)
-    if created:
-        return Response(body, status=201, headers={"Location": location})
-    return Response(body, status=200)
+def _id(name: str, pattern: str, example: str, description: str) -> list[OpenApiParameter]:
+    return [schema.id_path(name, pattern, example, description)]
 
 
-# --- OpenAPI: the resources as JSON objects, with the elements this interface reads --------------
-def _object(resource_type: str, description: str, **properties: Any) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "description": description,
-        "required": ["resourceType"],
-        "properties": {"resourceType": {"type": "string", "enum": [resource_type]}, **properties},
-        "additionalProperties": True,
-    }
-
-
-IDENTIFIER = {
-    "type": "object",
-    "properties": {"system": {"type": "string"}, "value": {"type": "string"}},
-}
-OPERATION_OUTCOME = _object(
-    "OperationOutcome",
-    "Why the request was refused: one issue per problem, `expression` naming the element.",
-    issue={
-        "type": "array",
-        "items": {
-            "type": "object",
-            "required": ["severity", "code"],
-            "properties": {
-                "severity": {"type": "string"},
-                "code": {"type": "string"},
-                "diagnostics": {"type": "string"},
-                "expression": {"type": "array", "items": {"type": "string"}},
-            },
-        },
-    },
+APPOINTMENT_ID = _id("id", mapping.FHIR_ID_PATTERN, "BOK-123", "The booking system's id")
+PATIENT_ID = _id(
+    "personal_id",
+    PERSONAL_ID_SCHEMA["pattern"],
+    "191212121212",
+    "Personnummer or samordningsnummer; the body's id is the same",
 )
-APPOINTMENT = _object(
-    "Appointment",
-    "An HL7 FHIR R4 Appointment (see bookings/fhir/appointments.py and the README).",
-    id={"type": "string", "pattern": mapping.FHIR_ID_PATTERN},
-    status={"type": "string", "enum": list(mapping.STATUS_IN)},
-    start={"type": "string", "format": "date-time"},
-    participant={
-        "type": "array",
-        "items": {
-            "type": "object",
-            "properties": {
-                "actor": {
-                    "type": "object",
-                    "properties": {"type": {"type": "string"}, "identifier": IDENTIFIER},
-                },
-                "status": {"type": "string"},
-            },
-        },
-    },
-)
-PATIENT = _object(
-    "Patient",
-    "An HL7 FHIR R4 Patient from the population register (see bookings/fhir/patients.py "
-    "and the README).",
-    id={"type": "string"},
-    identifier={"type": "array", "items": IDENTIFIER},
-    deceasedBoolean={"type": "boolean"},
-    deceasedDateTime={"type": "string"},
-)
-CAPABILITY_STATEMENT = _object("CapabilityStatement", "What this FHIR server supports.")
-
-EXAMPLE_HSA = "SE2321000115-E000000001"
-APPOINTMENT_EXAMPLE = {
-    "resourceType": "Appointment",
-    "id": "BOK-123",
-    "status": "booked",
-    "appointmentType": {"coding": [{"system": mapping.PARTICIPATION_MODE, "code": "FACE"}]},
-    "start": "2030-12-03T09:30:00+01:00",
-    "participant": [
-        {
-            "actor": {
-                "type": "Patient",
-                "identifier": {"system": mapping.PERSONNUMMER, "value": "191212121212"},
-            },
-            "status": "accepted",
-        },
-        {
-            "actor": {
-                "type": "HealthcareService",
-                "identifier": {"system": mapping.HSA_ID, "value": EXAMPLE_HSA},
-            },
-            "status": "accepted",
-        },
-    ],
-}
-PATIENT_EXAMPLE = {
-    "resourceType": "Patient",
-    "id": "191212121212",
-    "identifier": [{"system": mapping.PERSONNUMMER, "value": "191212121212"}],
-    "name": [{"use": "official", "family": "Tolvansson", "given": ["Tolvan"]}],
-    "telecom": [{"system": "phone", "use": "mobile", "value": "+46701234567"}],
-    "deceasedBoolean": False,
-}
+RELATED_ID = _id("id", mapping.FHIR_ID_PATTERN, "VH-1", "The register's id of the guardianship")
 
 
-def _request(schema: dict[str, Any]) -> dict[str, Any]:
-    return {FHIR_JSON: schema, "application/json": schema}
-
-
-def _answers(schema: dict[str, Any], *statuses: int) -> dict[Any, Any]:
-    """The statuses answering with `schema`, in either media type (the client's Accept)."""
-    return {
-        (status, media): OpenApiResponse(
-            schema, description=schema["properties"]["resourceType"]["enum"][0]
-        )
-        for status in statuses
-        for media in (FHIR_JSON, "application/json")
-    }
-
-
-def _outcomes(*statuses: int) -> dict[Any, Any]:
-    return _answers(OPERATION_OUTCOME, *statuses)
-
-
-def _id_path(name: str, pattern: str, example: str, description: str) -> OpenApiParameter:
-    return OpenApiParameter(
-        name,
-        {"type": "string", "pattern": pattern, "example": example},
-        OpenApiParameter.PATH,
-        description=description,
-    )
-
-
-# --- The endpoints ------------------------------------------------------------------------------
+# --- metadata and our extensions (open: no patient data) ---------------------------------------
 class FhirMetadataApi(FhirApiView):
-    """The CapabilityStatement, open to anyone (as FHIR servers answer `metadata`): it holds
-    no patient data."""
+    """The CapabilityStatement, open to anyone (as FHIR servers answer `metadata`)."""
 
     authentication_classes: list[Any] = []
     permission_classes = [permissions.AllowAny]
-    resource_type = "CapabilityStatement"
+    query_parameters = (*GENERAL_PARAMETERS, "mode")
 
     @extend_schema(
         operation_id="fhir_metadata",
         auth=[],
-        responses={**_answers(CAPABILITY_STATEMENT, 200), **_outcomes(406)},
+        responses={**schema.answers(schema.CAPABILITY_STATEMENT, 200), **schema.outcomes(406)},
         description="FHIR R4 CapabilityStatement: what this interface supports.",
     )
     def get(self, request: Request) -> Response:
-        base = request.build_absolute_uri(reverse("fhir-metadata")).removesuffix("/metadata")
-        return Response(capability_statement(base))
+        return Response(shaped(capability_statement(base_url(request)), request))
 
 
-APPOINTMENT_PATHS = {
-    "patient": "Appointment.participant",
-    "clinic": "Appointment.participant",
-    "starts_at": "Appointment.start",
-    "booked_at": "Appointment.created",
-    "status": "Appointment.status",
-    "contact_type": "Appointment.appointmentType",
-}
+class FhirStructureDefinitionApi(FhirApiView):
+    """Our extensions as StructureDefinitions, so a profile validator can resolve them."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        operation_id="fhir_structure_definition_get",
+        auth=[],
+        parameters=_id("id", mapping.FHIR_ID_PATTERN, "contact-type", "The extension's id"),
+        responses={
+            **schema.answers(schema.STRUCTURE_DEFINITION, 200),
+            **schema.outcomes(404, 406),
+        },
+        description="One of our extensions, as a StructureDefinition.",
+    )
+    def get(self, request: Request, id: str) -> Response:
+        return Response(shaped(extensions.structure_definition(id), request))
 
 
+class FhirStructureDefinitionSearchApi(FhirApiView):
+    authentication_classes: list[Any] = []
+    permission_classes = [permissions.AllowAny]
+    query_parameters = (*GENERAL_PARAMETERS, "url")
+
+    @extend_schema(
+        operation_id="fhir_structure_definition_search",
+        auth=[],
+        responses={**schema.answers(schema.BUNDLE, 200), **schema.outcomes(400, 406)},
+        description="Our extensions, by canonical url (`?url=`).",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(extensions.structure_definitions_bundle(base_url(request), request))
+
+
+# --- Appointment ---------------------------------------------------------------------------------
 class FhirAppointmentApi(FhirApiView):
     """The booking system's Appointment: the same upsert as PUT /api/v1/appointments/{id}/."""
 
     required_scopes = (Scope.BOOKINGS_WRITE,)
     resource_type = "Appointment"
-    field_paths = APPOINTMENT_PATHS
 
     @extend_schema(
         operation_id="fhir_appointment_put",
-        parameters=[_id_path("id", mapping.FHIR_ID_PATTERN, "BOK-123", "The booking system's id")],
-        request=_request(APPOINTMENT),
-        examples=[OpenApiExample("A booked visit", value=APPOINTMENT_EXAMPLE, request_only=True)],
+        parameters=APPOINTMENT_ID,
+        request=schema.request_of(schema.APPOINTMENT),
+        examples=[
+            OpenApiExample("A booked visit", value=schema.APPOINTMENT_EXAMPLE, request_only=True)
+        ],
         responses={
-            **_answers(APPOINTMENT, 200, 201),
-            **_outcomes(400, 401, 403, 406, 409, 415, 422),
+            **schema.answers(schema.APPOINTMENT, 200, 201),
+            **schema.outcomes(400, 401, 403, 406, 409, 412, 415, 422),
         },
         description="Creates or updates the booked contact with this id, as "
-        "`PUT /api/v1/appointments/{id}/` does (planning its reminders, cancelling or moving "
-        "them). The Patient participant by personnummer, the clinic (Location, "
-        "HealthcareService or Organization) by HSA-id; status booked, cancelled, arrived, "
-        "fulfilled, noshow; visit, phone or video in appointmentType "
-        "(v3-ParticipationMode FACE, PHONE, VIDEOCONF).",
+        "`PUT /api/v1/appointments/{id}/` does (docs/contract.md section 2).",
     )
     def put(self, request: Request, id: str) -> Response:
-        external_id = _fhir_id(id)
-        appointment, created = ingest.appointment_ingest(raw=request.data, external_id=external_id)
-        return _stored(
-            appointments.appointment_resource(appointment),
-            created=created,
-            location=request.build_absolute_uri(),
+        answer = operations.appointment_update(
+            raw=request.data, external_id=id, if_match=if_match(request)
         )
+        return answered(request, answer, base_url=base_url(request))
 
     @extend_schema(
         operation_id="fhir_appointment_get",
-        parameters=[_id_path("id", mapping.FHIR_ID_PATTERN, "BOK-123", "The booking system's id")],
-        responses={**_answers(APPOINTMENT, 200), **_outcomes(400, 401, 403, 404, 406)},
+        parameters=APPOINTMENT_ID,
+        responses={
+            **schema.answers(schema.APPOINTMENT, 200),
+            **schema.outcomes(400, 401, 403, 404),
+        },
         description="The stored contact as an Appointment (the read is in the access log).",
     )
     def get(self, request: Request, id: str) -> Response:
-        appointment = selectors.appointment_get(_fhir_id(id))
-        patient_data_read.send(
-            sender=Appointment,
-            actor=request.auth,
-            clinic=None,
-            action="api_appointment",
-            patient_ids=[appointment.patient_id],
+        answer = operations.appointment_read(client=self.client(request), external_id=id)
+        return answered(request, answer, base_url=base_url(request))
+
+
+class FhirAppointmentTypeApi(FhirApiView):
+    """`/fhir/Appointment`: search, and the conditional update by business identifier."""
+
+    required_scopes = (Scope.BOOKINGS_WRITE,)
+    resource_type = "Appointment"
+    query_parameters = (*GENERAL_PARAMETERS, *search.SEARCH_PARAMETERS)
+
+    @extend_schema(
+        operation_id="fhir_appointment_search",
+        responses={**schema.answers(schema.BUNDLE, 200), **schema.outcomes(400, 401, 403)},
+        description="Appointments by patient:identifier, date (eq, ge, gt, le, lt), "
+        "identifier, _id, _lastUpdated; paged with _count and _offset; every hit in the "
+        "access log.",
+    )
+    def get(self, request: Request) -> Response:
+        bundle = search.appointment_search(
+            client=self.client(request), params=request.query_params, base_url=base_url(request)
         )
-        return Response(
-            appointments.appointment_resource(appointment).model_dump(
-                mode="json", exclude_none=True
+        return Response(bundle)
+
+    @extend_schema(
+        operation_id="fhir_appointment_conditional_put",
+        request=schema.request_of(schema.APPOINTMENT),
+        responses={
+            **schema.answers(schema.APPOINTMENT, 200, 201),
+            **schema.outcomes(400, 401, 403, 409, 412, 422),
+        },
+        description="Conditional update: `?identifier=system|value`, the booking system's "
+        "business identifier; with no match a new contact is created.",
+    )
+    def put(self, request: Request) -> Response:
+        identifier = request.query_params.get("identifier")
+        if not identifier:
+            raise FhirError(
+                400,
+                "invalid",
+                "PUT /fhir/Appointment kräver ?identifier=system|värde.",
+                code="missing_identifier",
             )
+        answer = operations.appointment_conditional_update(
+            raw=request.data, identifier=identifier, if_match=if_match(request)
         )
+        return answered(request, answer, base_url=base_url(request))
 
 
-PATIENT_PATHS = {
-    "personal_id": "Patient.id",
-    "mobile_number": "Patient.telecom",
-    "guardians": "Patient.link",
-    "deceased_at": "Patient.deceased",
-    "given_name": "Patient.name",
-    "family_name": "Patient.name",
-}
-
-
+# --- Patient and RelatedPerson (the register) ----------------------------------------------------
 class FhirPatientApi(FhirApiView):
     """The population register's Patient: the same sync as PUT /api/v1/patients/{pid}/."""
 
     required_scopes = (Scope.REGISTRY_WRITE,)
     resource_type = "Patient"
-    field_paths = PATIENT_PATHS
 
     @extend_schema(
         operation_id="fhir_patient_put",
-        parameters=[
-            _id_path(
-                "personal_id",
-                PERSONAL_ID_SCHEMA["pattern"],
-                "191212121212",
-                "Personnummer or samordningsnummer; the body's id is the same",
-            )
-        ],
-        request=_request(PATIENT),
-        examples=[OpenApiExample("A patient", value=PATIENT_EXAMPLE, request_only=True)],
+        parameters=PATIENT_ID,
+        request=schema.request_of(schema.PATIENT),
+        examples=[OpenApiExample("A patient", value=schema.PATIENT_EXAMPLE, request_only=True)],
         responses={
-            **_answers(PATIENT, 200, 201),
-            **_outcomes(400, 401, 403, 406, 409, 415, 422),
+            **schema.answers(schema.PATIENT, 200, 201),
+            **schema.outcomes(400, 401, 403, 406, 409, 412, 415, 422),
         },
         description="The population register / 1177 sync of one patient, as "
-        "`PUT /api/v1/patients/{personal_id}/`: name, the mobile number (telecom, use "
-        "mobile), protected identity (meta.security R or V, v3-Confidentiality), guardians "
-        "(link: seealso, a RelatedPerson by personnummer), deceasedBoolean or "
-        "deceasedDateTime (no SMS is ever sent for a deceased patient; their pending "
-        "messages are suppressed at once).",
+        "`PUT /api/v1/patients/{personal_id}/` (docs/contract.md section 2).",
     )
     def put(self, request: Request, personal_id: str) -> Response:
-        pid = identity.parse_personal_id(path_value(PersonalIdField(), "personal_id", personal_id))
-        patient, created = ingest.patient_ingest(
+        answer = operations.patient_update(
             raw=request.data,
-            resource_id=personal_id,
-            personal_id=pid,
-            actor_name=str(getattr(request.auth, "name", "")),
+            url_id=personal_id,
+            if_match=if_match(request),
+            actor_name=self.client(request).name,
         )
-        guardians = patient.guardians.order_by("personal_id")
-        return _stored(
-            patients.patient_resource(patient, guardians),
-            created=created,
-            location=request.build_absolute_uri(
-                reverse("fhir-patient", kwargs={"personal_id": patient.personal_id})
-            ),
+        return answered(request, answer, base_url=base_url(request))
+
+    @extend_schema(
+        operation_id="fhir_patient_get",
+        parameters=PATIENT_ID,
+        responses={**schema.answers(schema.PATIENT, 200), **schema.outcomes(400, 401, 403, 404)},
+        description="The stored patient (the read is in the access log).",
+    )
+    def get(self, request: Request, personal_id: str) -> Response:
+        answer = operations.patient_read(client=self.client(request), url_id=personal_id)
+        return answered(request, answer, base_url=base_url(request))
+
+
+class FhirRelatedPersonApi(FhirApiView):
+    """A child's guardian, as the register gives it."""
+
+    required_scopes = (Scope.REGISTRY_WRITE,)
+    resource_type = "RelatedPerson"
+
+    @extend_schema(
+        operation_id="fhir_related_person_put",
+        parameters=RELATED_ID,
+        request=schema.request_of(schema.RELATED_PERSON),
+        responses={
+            **schema.answers(schema.RELATED_PERSON, 200, 201),
+            **schema.outcomes(400, 401, 403, 406, 412, 415, 422),
+        },
+        description="A guardian (relationship GUARD): the guardian's personnummer in "
+        "identifier, the child in patient; active false ends the guardianship.",
+    )
+    def put(self, request: Request, id: str) -> Response:
+        answer = operations.related_person_update(
+            raw=request.data, fhir_id=id, if_match=if_match(request)
         )
+        return answered(request, answer, base_url=base_url(request))
+
+    @extend_schema(
+        operation_id="fhir_related_person_get",
+        parameters=RELATED_ID,
+        responses={
+            **schema.answers(schema.RELATED_PERSON, 200),
+            **schema.outcomes(400, 401, 403, 404),
+        },
+        description="The stored guardianship (the read is in the access log).",
+    )
+    def get(self, request: Request, id: str) -> Response:
+        answer = operations.related_person_read(client=self.client(request), fhir_id=id)
+        return answered(request, answer, base_url=base_url(request))
+
+
+# --- Bundles --------------------------------------------------------------------------------------
+class FhirBundleApi(FhirApiView):
+    """`POST /fhir/`: a transaction or batch Bundle; each entry needs its own scope."""
+
+    required_scopes = (Scope.BOOKINGS_WRITE, Scope.REGISTRY_WRITE)
+    resource_type = "Bundle"
+    max_body_setting = "FHIR_BUNDLE_MAX_BYTES"
+
+    @extend_schema(
+        operation_id="fhir_bundle_post",
+        request=schema.request_of(schema.BUNDLE),
+        responses={
+            **schema.answers(schema.BUNDLE, 200),
+            **schema.outcomes(400, 401, 403, 409, 412, 413, 415, 422),
+        },
+        description="A transaction (all or nothing) or batch Bundle of PUTs of Appointment, "
+        "Patient and RelatedPerson; answered with the transaction-response or "
+        "batch-response Bundle.",
+    )
+    def post(self, request: Request) -> Response:
+        status, body = bundles.bundle_process(
+            client=self.client(request), raw=request.data, base_url=base_url(request)
+        )
+        return Response(body, status=status)

@@ -55,6 +55,7 @@ class AppointmentInput:
     contact_type: str
     ends_at: datetime | None = None
     minutes_duration: int | None = None
+    identifier: str | None = None  # the first business identifier, `system|value`
 
 
 # How specific a unit each kind of actor names: the most specific one with an HSA-id is
@@ -286,6 +287,10 @@ def appointment_input(resource: FhirAppointment, raw: dict[str, Any]) -> Appoint
         contact_type=_contact_type(resource),
         ends_at=ends_at,
         minutes_duration=resource.minutesDuration,
+        identifier=next(
+            (f"{i.system}|{i.value}" for i in resource.identifier or [] if i.system and i.value),
+            None,
+        ),
     )
 
 
@@ -337,4 +342,7 @@ def appointment_resource(appointment: Appointment) -> FhirAppointment:
         }
     if appointment.minutes_duration is not None:
         resource["minutesDuration"] = appointment.minutes_duration
+    if appointment.identifier:
+        system, _, value = appointment.identifier.partition("|")
+        resource["identifier"] = [{"system": system, "value": value}]
     return FhirAppointment.model_validate(resource)

@@ -4,6 +4,7 @@ system's FHIR server (contract 2). Same rules, same services, same idempotency."
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fhir.resources.R4B.appointment import Appointment as FhirAppointment
@@ -14,10 +15,20 @@ from ..models import Appointment, Patient
 from . import appointments, mapping, patients
 
 
-def appointment_ingest(*, raw: Any, external_id: str) -> tuple[Appointment, bool]:
+def appointment_ingest(
+    *,
+    raw: Any,
+    external_id: str,
+    if_match: int | None = None,
+    identifier: str | None = None,
+    source_updated_at: datetime | None = None,
+) -> tuple[Appointment, bool]:
     """The booking system's Appointment `raw` (parsed JSON) applied as the booking with
     `external_id`: (the contact, created). A resource we cannot take is a FhirError that
-    names the element, and nothing is written."""
+    names the element, and nothing is written. `identifier`: the business identifier
+    (`system|value`) to keep, else the body's first; `source_updated_at`: the sender's own
+    time of the resource (an older one than applied changes nothing); `if_match`: the
+    version the sender last read (services.appointment_put)."""
     resource = mapping.parse(FhirAppointment, raw)
     mapping.id_matches(resource, external_id)
     wanted = appointments.appointment_input(resource, raw)
@@ -31,6 +42,9 @@ def appointment_ingest(*, raw: Any, external_id: str) -> tuple[Appointment, bool
         contact_type=wanted.contact_type,
         ends_at=wanted.ends_at,
         minutes_duration=wanted.minutes_duration,
+        identifier=identifier or wanted.identifier,
+        source_updated_at=source_updated_at,
+        if_match=if_match,
     )
 
 
@@ -41,6 +55,8 @@ def patient_ingest(
     personal_id: identity.PersonalId,
     via: str = "fhir",
     actor_name: str = "",
+    if_match: int | None = None,
+    source_updated_at: datetime | None = None,
 ) -> tuple[Patient, bool]:
     """The register's Patient `raw` applied as the resource `resource_id`, the patient
     `personal_id`: (the patient, created); a FhirError naming the element otherwise, and
@@ -49,5 +65,10 @@ def patient_ingest(
     mapping.id_matches(resource, resource_id)
     fields = patients.patient_input(resource, raw, personal_id)
     return services.patient_sync(
-        personal_id=personal_id.value, via=via, actor_name=actor_name, **fields
+        personal_id=personal_id.value,
+        via=via,
+        actor_name=actor_name,
+        if_match=if_match,
+        source_updated_at=source_updated_at,
+        **fields,
     )

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import set_rollback
 
-from core.errors import Conflict, DomainError, Forbidden, NotFound
+from core.errors import Conflict, DomainError, Forbidden, NotFound, PreconditionFailed
 
 logger = logging.getLogger(__name__)
 
@@ -114,9 +114,23 @@ def _issue_type(error: DomainError) -> tuple[int, str]:
         return 404, "not-found"
     if isinstance(error, Conflict):
         return 409, "conflict"
+    if isinstance(error, PreconditionFailed):
+        return 412, "conflict"
     if isinstance(error, Forbidden):
         return 403, "security"
     return 422, "processing"
+
+
+def as_fhir_error(
+    exc: FhirError | DomainError, resource_type: str, field_paths: dict[str, str]
+) -> FhirError:
+    """A refusal as a FhirError: a service's DomainError names one of its inputs (`field`);
+    `field_paths` say which element of the resource that input came from."""
+    if isinstance(exc, FhirError):
+        return exc
+    status, issue_type = _issue_type(exc)
+    expression = field_paths.get(exc.field or "", resource_type or None)
+    return FhirError(status, issue_type, exc.message, code=exc.code, expression=expression)
 
 
 _API_ISSUES = {
@@ -140,16 +154,9 @@ def fhir_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     set_rollback()  # an error response never commits a partial write
     view = context.get("view")
     resource_type = getattr(view, "resource_type", "")
-    if isinstance(exc, FhirError):
-        return outcome_response(exc.status, [exc])
-    if isinstance(exc, DomainError):
-        status, issue_type = _issue_type(exc)
-        paths: dict[str, str] = getattr(view, "field_paths", {})
-        expression = paths.get(exc.field or "", resource_type or None)
-        return outcome_response(
-            status,
-            [FhirError(status, issue_type, exc.message, code=exc.code, expression=expression)],
-        )
+    if isinstance(exc, FhirError | DomainError):
+        issue = as_fhir_error(exc, resource_type, getattr(view, "field_paths", {}))
+        return outcome_response(issue.status, [issue])
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

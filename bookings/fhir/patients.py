@@ -72,45 +72,100 @@ def _deceased(resource: FhirPatient, raw: dict[str, Any]) -> datetime | DeathRep
 
 
 def _name(resource: FhirPatient) -> tuple[str | None, str | None]:
-    names = resource.name or []
+    """The official name (else the first in use): given and family, or, when the name is
+    only a `text`, its last word as the family name and the rest as given names."""
+    names = [n for n in resource.name or [] if n.use != "old"]
     if not names:
         return None, None
     chosen = next((n for n in names if n.use == "official"), names[0])
     given = " ".join(str(g) for g in (chosen.given or []) if g)
-    return given, str(chosen.family or "")
+    family = str(chosen.family or "")
+    if not (given or family) and chosen.text:
+        *first, last = str(chosen.text).split() or [""]
+        return " ".join(first), last
+    return given, family
+
+
+def _in_use(point: Any, now: datetime) -> bool:
+    """A contact point that is in use now: not `old`, its period (if any) not ended or not
+    yet begun."""
+    period = point.period
+    if point.use == "old":
+        return False
+    if period is not None and period.end is not None and _moment(period.end) <= now:
+        return False
+    return not (period is not None and period.start is not None and _moment(period.start) > now)
+
+
+def _moment(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value)
+    if isinstance(value, date):
+        return _stockholm_start(value)
+    year, _, month = str(value).partition("-")  # a year or a month: its first day
+    return _stockholm_start(date(int(year), int(month or 1), 1))
 
 
 def _mobile_number(resource: FhirPatient) -> str | None:
-    mobiles = [
+    """The 1177 number: a phone or sms contact point with use `mobile` in use now (the
+    lowest `rank`); without one, a point in use with no `use` whose number is a Swedish
+    mobile number (senders leave `use` out). A `mobile` one that is no mobile number is an
+    error; a landline without `use` is not ours."""
+    now = timezone.now()
+    points = [
         (index, point)
         for index, point in enumerate(resource.telecom or [])
-        if point.system in ("phone", "sms") and point.use == "mobile" and point.value
+        if point.system in ("phone", "sms") and point.value and _in_use(point, now)
     ]
-    if not mobiles:
-        return None
-    index, point = min(mobiles, key=lambda m: (m[1].rank is None, m[1].rank or 0, m[0]))
-    try:
-        return identity.parse_mobile_number(str(point.value))
-    except DomainError as error:
-        raise unprocessable(
-            error.message, code=error.code, expression=f"Patient.telecom[{index}].value"
-        ) from None
+    mobiles = [(i, p) for i, p in points if p.use == "mobile"]
+    if mobiles:
+        index, point = min(mobiles, key=lambda m: (m[1].rank is None, m[1].rank or 0, m[0]))
+        try:
+            return identity.parse_mobile_number(str(point.value))
+        except DomainError as error:
+            raise unprocessable(
+                error.message, code=error.code, expression=f"Patient.telecom[{index}].value"
+            ) from None
+    unsaid = sorted(
+        ((i, p) for i, p in points if p.use is None),
+        key=lambda m: (m[1].rank is None, m[1].rank or 0, m[0]),
+    )
+    for _index, point in unsaid:
+        try:
+            return identity.parse_mobile_number(str(point.value))
+        except DomainError:
+            continue
+    return None
 
 
-def _guardians(resource: FhirPatient) -> list[str]:
+def _guardians(resource: FhirPatient) -> list[str] | None:
+    """Guardians the deprecated way, each a `link` of type `seealso` to a RelatedPerson by
+    personnummer (contract 2: RelatedPerson is the FHIR way, and `link` otherwise means
+    "the same person"). None when the Patient names none this way: the stored guardians
+    stay (a Patient.contact never removes them)."""
     guardians = []
+    said = False
     for index, link in enumerate(resource.link or []):
         path = f"Patient.link[{index}]"
         other = link.other
-        if link.type != "seealso" or other.type != "RelatedPerson" or other.identifier is None:
+        if link.type == "replaced-by":
             raise unprocessable(
-                "Länkar stöds bara för vårdnadshavare: type seealso och other en "
-                "RelatedPerson med personnummer som identifier.",
+                "Länken replaced-by (ett ersatt personnummer) tas inte emot här ännu: "
+                "skicka patienten under sitt nya personnummer.",
                 code="unsupported_link",
                 expression=path,
             )
+        if link.type != "seealso" or other.type != "RelatedPerson":
+            continue  # the same person elsewhere (refer, replaces, seealso to a Patient)
+        said = True
+        if other.identifier is None:
+            raise unprocessable(
+                "En vårdnadshavare som länk ska ha personnummer som identifier.",
+                code="missing_identifier",
+                expression=f"{path}.other",
+            )
         guardians.append(personal_id_of(other.identifier, f"{path}.other.identifier").value)
-    return guardians
+    return guardians if said else None
 
 
 def _extension_boolean(resource: FhirPatient, raw: dict[str, Any], url: str) -> bool | None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError, PreconditionFailed
 
 from .. import identity, sql
 from ..models import (
@@ -51,15 +51,29 @@ def appointment_put(
     booked_at: datetime | None = None,
     ends_at: datetime | None = None,
     minutes_duration: int | None = None,
+    identifier: str | None = None,
+    source_updated_at: datetime | None = None,
+    if_match: int | None = None,
 ) -> tuple[Appointment, bool]:
     """`appointment_upsert` in the booking system's own terms, the patient's personnummer
     and the clinic's HSA-id: a contact that exists brings its patient and clinic with its
-    locked row, and only one that changes them (or a new one) looks them up. `ends_at` and
-    `minutes_duration` (FHIR's end and minutesDuration) are kept as given; they plan
-    nothing."""
+    locked row, and only one that changes them (or a new one) looks them up.
+
+    FHIR's details (contract 2) are kept as given and plan nothing: `ends_at`,
+    `minutes_duration`, the business `identifier`. `source_updated_at` is the sender's own
+    time of the resource: one older than the last applied changes nothing (an engine's
+    late retry never brings back an older state). `if_match`: the version the sender
+    last read; another one stored is a PreconditionFailed (412), and nothing changes."""
     pid = identity.parse_personal_id(personal_id).value
     hsa = identity.parse_hsa_id(hsa_id)
-    details: dict[str, object] = {"ends_at": ends_at, "minutes_duration": minutes_duration}
+    details: dict[str, object] = {
+        "ends_at": ends_at,
+        "minutes_duration": minutes_duration,
+        "identifier": identifier,
+        "source_updated_at": source_updated_at,
+    }
+    if if_match is not None:
+        details["if_match"] = if_match
     return _upsert_retried(
         external_id, pid, hsa, starts_at, status, contact_type, booked_at, details
     )
@@ -123,6 +137,17 @@ def _appointment_upsert(
             f"Okänd kontakttyp: {contact_type}.", field="contact_type", code="invalid_choice"
         )
     now = timezone.now()
+    details = dict(details)
+    if_match = details.pop("if_match", None)
+    identifier = details.get("identifier")
+    if identifier and (
+        Appointment.objects.filter(identifier=identifier).exclude(external_id=external_id).exists()
+    ):
+        raise Conflict(
+            "Identifieraren hör redan till en annan bokad kontakt.",
+            field="identifier",
+            code="identifier_taken",
+        )
     new = Appointment(
         external_id=external_id,
         starts_at=starts_at,
@@ -142,11 +167,24 @@ def _appointment_upsert(
         new.patient, new.clinic = _parties(None, patient_or_pid, clinic_or_hsa)
         new.save()
         appointment, created = new, True
+    if if_match is not None and (created or appointment.version != if_match):
+        raise PreconditionFailed(
+            f"Kontakten har version {'ingen' if created else appointment.version}, "
+            f"inte {if_match}: läs den igen.",
+            field="version",
+        )
     if created:
         appointment_changed.send(
             sender=Appointment, appointment=appointment, previous=None, moment=now
         )
         return appointment, True
+    stamp = details.get("source_updated_at")
+    if (
+        isinstance(stamp, datetime)
+        and appointment.source_updated_at
+        and (stamp < appointment.source_updated_at)
+    ):
+        return appointment, False  # an older message than the one applied: nothing changes
     patient, clinic = _parties(appointment, patient_or_pid, clinic_or_hsa)
     if appointment.patient_id != patient.pk:
         raise DomainError(
@@ -160,6 +198,8 @@ def _appointment_upsert(
     )
     changed_details = {k: v for k, v in details.items() if getattr(appointment, k) != v}
     if current != previous or changed_details:
+        if set(changed_details) - {"source_updated_at"} or current != previous:
+            appointment.version += 1
         appointment.clinic = clinic
         appointment.starts_at = starts_at
         appointment.contact_type = contact_type
@@ -207,6 +247,7 @@ def appointment_set_status(*, appointment: Appointment, status: str, via: str) -
     previous = AppointmentSnapshot.of(appointment)
     now = timezone.now()
     _set_status(appointment, status, now=now, via=via)
+    appointment.version += 1
     appointment.save()
     appointment_changed.send(
         sender=Appointment, appointment=appointment, previous=previous, moment=now
@@ -230,6 +271,7 @@ def appointment_reopen(*, appointment: Appointment, from_status: str) -> Appoint
     previous = AppointmentSnapshot.of(appointment)
     appointment.status = AppointmentStatus.BOOKED
     appointment.arrived_at, appointment.arrived_via = None, ""
+    appointment.version += 1
     appointment.save()
     appointment_changed.send(
         sender=Appointment, appointment=appointment, previous=previous, moment=timezone.now()

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import DomainError
+from core.errors import DomainError, PreconditionFailed
 
 from .. import identity, texts
 from ..models import (
@@ -111,19 +111,27 @@ def patient_sync(
     protected_identity: bool | None,
     mobile_number: str | None,
     sms_consent_1177: bool,
-    guardians: Sequence[str],
+    guardians: Sequence[str] | None,
     given_name: str | None = None,
     family_name: str | None = None,
     deceased_at: datetime | DeathReport | None = UNCHANGED,
     via: str = "api",
     actor_name: str = "",
+    source_updated_at: datetime | None = None,
+    if_match: int | None = None,
 ) -> tuple[Patient, bool]:
     """The population register / 1177 sync of one patient (contract 1; rules 3.2).
 
     `protected_identity`: True protects; False lifts a stored protection (an explicit
     statement); None says nothing, and a stored protection stays (a new patient is then
     unprotected). Every change of it is recorded (`ProtectionChange`, append-only) with
-    the way in (`via`) and the actor's name as it is now.
+    the way in (`via`) and the actor's name as it is now. `guardians` None leaves the
+    stored guardians as they are (a FHIR Patient names none: RelatedPerson does).
+
+    `source_updated_at` (the register's own time of the resource): one older than the
+    last applied changes nothing. `if_match`: the version the sender last read; another
+    stored is a PreconditionFailed (412). A change that changes anything but the sync's
+    times counts the version up.
 
     The number from 1177 replaces whatever was there (a legacy number, or none) and
     restores a broken link. `sms_consent_1177` is stored and never activates anything.
@@ -139,7 +147,9 @@ def patient_sync(
     if isinstance(deceased_at, datetime):
         _deceased_at_valid(pid, deceased_at, now)
 
-    guardian_ids = list(dict.fromkeys(identity.parse_personal_id(g).value for g in guardians))
+    guardian_ids = list(
+        dict.fromkeys(identity.parse_personal_id(g).value for g in (guardians or []))
+    )
     if pid.value in guardian_ids:
         raise DomainError(
             "En patient kan inte vara sin egen vårdnadshavare.", field="guardians", code="invalid"
@@ -182,10 +192,23 @@ def patient_sync(
             **fields,
         },
     )
+    if if_match is not None and (created or patient.version != if_match):
+        raise PreconditionFailed(
+            f"Patienten har version {'ingen' if created else patient.version}, inte "
+            f"{if_match}: läs den igen.",
+            field="version",
+        )
     was_protected = False if created else patient.protected_identity
+    if source_updated_at is not None:
+        if patient.source_updated_at and source_updated_at < patient.source_updated_at:
+            return patient, False  # an older message than the one applied: nothing changes
+        fields["source_updated_at"] = source_updated_at
     if not created:
         if deceased_at is DeathReport.UNDATED and patient.deceased_at is not None:
             del fields["deceased_at"]
+        times = {"synced_1177_at", "source_updated_at"}
+        if any(getattr(patient, k) != v for k, v in fields.items() if k not in times):
+            patient.version += 1
         for key, value in fields.items():
             setattr(patient, key, value)
         patient.save()
@@ -194,16 +217,20 @@ def patient_sync(
             patient=patient, protected=patient.protected_identity, via=via, actor_name=actor_name
         )
 
-    wanted = {found[g].pk for g in guardian_ids}
+    if guardians is not None:
+        _guardians_replace(patient, {found[g].pk for g in guardian_ids})
+    if patient.deceased_at is not None:
+        patient_deceased.send(sender=Patient, patient=patient, moment=now)
+    return patient, created
+
+
+def _guardians_replace(patient: Patient, wanted: set[int]) -> None:
     Guardianship.objects.filter(child=patient).exclude(guardian_id__in=wanted).delete()
     existing = set(Guardianship.objects.filter(child=patient).values_list("guardian_id", flat=True))
     Guardianship.objects.bulk_create(
         [Guardianship(child=patient, guardian_id=g) for g in wanted - existing],
         ignore_conflicts=True,  # the same sync twice at once adds each guardian once
     )
-    if patient.deceased_at is not None:
-        patient_deceased.send(sender=Patient, patient=patient, moment=now)
-    return patient, created
 
 
 def patient_get_or_create_from_legacy(
@@ -252,7 +279,57 @@ def _keep_legacy_number(patient: Patient, legacy_number: str) -> None:
         if legacy_number and patient.mobile_number != legacy_number:
             patient.mobile_number = legacy_number
             patient.number_source = NumberSource.LEGACY
-            patient.save(update_fields=["mobile_number", "number_source", "updated_at"])
+            patient.version += 1
+            patient.save(update_fields=["mobile_number", "number_source", "version", "updated_at"])
     elif legacy_number and legacy_number != patient.mobile_number and not patient.link_broken:
         patient.link_broken = True
         patient.save(update_fields=["link_broken", "updated_at"])
+
+
+@transaction.atomic
+def guardianship_put(
+    *, fhir_id: str, child_personal_id: str, guardian_personal_id: str, active: bool = True
+) -> tuple[Guardianship | None, bool]:
+    """The register's guardianship with this FHIR RelatedPerson id (contract 2): the
+    guardian `guardian_personal_id` of the child `child_personal_id`, both already in the
+    registry (the guardian's protected identity matters too). A RelatedPerson that names
+    another pair than before replaces its guardianship; `active` False ends it. Returns
+    (the guardianship or None when ended, created)."""
+    child_pid = identity.parse_personal_id(child_personal_id).value
+    guardian_pid = identity.parse_personal_id(guardian_personal_id).value
+    if child_pid == guardian_pid:
+        raise DomainError(
+            "En patient kan inte vara sin egen vårdnadshavare.", field="guardian", code="invalid"
+        )
+    people = {
+        p.personal_id: p for p in Patient.objects.filter(personal_id__in=[child_pid, guardian_pid])
+    }
+    for pid, field, code, what in (
+        (child_pid, "child", "unknown_patient", "Barnet"),
+        (guardian_pid, "guardian", "unknown_guardian", "Vårdnadshavaren"),
+    ):
+        if pid not in people:
+            raise DomainError(
+                f"{what} finns inte i registret: registrera personen först.", field=field, code=code
+            )
+    child, guardian = people[child_pid], people[guardian_pid]
+    existing = Guardianship.objects.select_for_update().filter(fhir_id=fhir_id).first()
+    if existing is not None and (existing.child_id, existing.guardian_id) != (
+        child.pk,
+        guardian.pk,
+    ):
+        existing.delete()  # the RelatedPerson now names another pair
+        existing = None
+    if not active:
+        if existing is not None:
+            existing.delete()
+        return None, False
+    if existing is not None:
+        return existing, False
+    link, created = Guardianship.objects.select_for_update().get_or_create(
+        child=child, guardian=guardian, defaults={"fhir_id": fhir_id}
+    )
+    if not created and link.fhir_id != fhir_id:
+        link.fhir_id = fhir_id  # given before by the patients PUT: now this resource's
+        link.save(update_fields=["fhir_id"])
+    return link, created

@@ -31,6 +31,7 @@ class AccessLog(AppendOnlyModel):
         WORKLIST = "worklist_list", _("Listad i arbetslistan för misslyckade sms")
         API_SMS_STATUS = "api_sms_status", _("Sms-status via API")
         API_APPOINTMENT = "api_appointment", _("Bokad kontakt via API")
+        API_PATIENT = "api_patient", _("Patient via API (FHIR)")
         API_MESSAGES = "api_messages", _("Meddelanden via API")
         API_CASE = "api_case", _("E-tjänstärende via API")
         # Reading the log itself: it names the patients it is about.

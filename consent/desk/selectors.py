@@ -178,6 +178,7 @@ def desk_rows(unit: Clinic, day: date) -> list[DeskRow]:
             starts_at__gte=start,
             starts_at__lt=start + timedelta(days=1),
         )
+        .exclude(status=AppointmentStatus.WITHDRAWN)  # entered in error: never a booking
         .select_related("patient", "clinic")
         .prefetch_related(
             Prefetch(

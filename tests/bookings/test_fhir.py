@@ -423,7 +423,8 @@ def test_put_appointment_creates_then_answers_the_stored_resource(
     patient, clinic = parties
     created = send(api, "/fhir/Appointment/BOK-1", appointment_of(parties))
     assert (created.status_code, created["Content-Type"]) == (201, FHIR_JSON)
-    assert created["Location"] == "http://testserver/fhir/Appointment/BOK-1"
+    assert created["Location"] == "http://testserver/fhir/Appointment/BOK-1/_history/1"
+    assert created["ETag"] == 'W/"1"'
     stored = FhirAppointment.model_validate(created.json())
     assert (stored.id, stored.status, stored.start) == ("BOK-1", "booked", NOW + timedelta(days=5))
     assert stored.created == NOW
@@ -792,7 +793,7 @@ def test_put_patient_creates_and_answers_the_patient_as_stored(api: APIClient) -
     }
     response = send(api, "/fhir/Patient/19121212-1212", fhir_patient("19121212-1212", body))
     assert response.status_code == 201, response.content
-    assert response["Location"] == f"http://testserver/fhir/Patient/{TOLVAN}"
+    assert response["Location"] == f"http://testserver/fhir/Patient/{TOLVAN}/_history/1"
     stored = FhirPatient.model_validate(response.json())
     assert stored.id == TOLVAN
     assert (stored.identifier[0].system, stored.identifier[0].value) == (PNR, TOLVAN)
@@ -982,7 +983,12 @@ def test_metadata_is_a_capability_statement_anyone_may_read() -> None:
         "active",
     )
     resources = {r.type: sorted(i.code for i in r.interaction) for r in statement.rest[0].resource}
-    assert resources == {"Appointment": ["read", "update"], "Patient": ["update"]}
+    assert resources == {
+        "Appointment": ["read", "search-type", "update"],
+        "Patient": ["read", "update"],
+        "RelatedPerson": ["read", "update"],
+        "StructureDefinition": ["read", "search-type"],
+    }
     assert statement.implementation.url == "http://testserver/fhir"
 
 
