@@ -37,6 +37,7 @@ from .mapping import (
     STATUS_IN,
     STATUS_OUT,
     aware_datetime,
+    moment_of,
     personal_id_of,
     personal_id_system,
 )
@@ -49,7 +50,7 @@ class AppointmentInput:
 
     personal_id: str
     hsa_id: str
-    starts_at: datetime
+    starts_at: datetime | None  # None: a proposed contact with no time yet
     booked_at: datetime | None
     status: str
     contact_type: str
@@ -237,6 +238,12 @@ def _contact_type(resource: FhirAppointment) -> str:
     return next(iter(found), ContactType.UNSPECIFIED)
 
 
+def _requested_start(resource: FhirAppointment) -> datetime | None:
+    """The earliest start of the periods a proposed contact asks for (`requestedPeriod`)."""
+    starts = [moment_of(p.start) for p in resource.requestedPeriod or [] if p.start]
+    return min(starts) if starts else None
+
+
 def _created(raw: Any) -> datetime | None:
     """`created` as FHIR allows it: a dateTime with an offset, or a date (the start of that
     day in Sweden)."""
@@ -264,15 +271,18 @@ def appointment_input(resource: FhirAppointment, raw: dict[str, Any]) -> Appoint
             expression="Appointment.status",
         )
     personal_id, hsa_id = _parties(resource)
-    if resource.start is None:
+    if resource.start is not None:
+        starts_at: datetime | None = aware_datetime(raw["start"], "Appointment.start")
+    elif status != AppointmentStatus.TENTATIVE:
         raise unprocessable(
             "Starttid saknas (start, med tidszon).",
             code="required",
             expression="Appointment.start",
         )
-    starts_at = aware_datetime(raw["start"], "Appointment.start")
+    else:  # a request for a time: the start of the period asked for, if any (see ingest)
+        starts_at = _requested_start(resource)
     ends_at = aware_datetime(raw["end"], "Appointment.end") if resource.end else None
-    if ends_at is not None and ends_at < starts_at:
+    if ends_at is not None and starts_at is not None and ends_at < starts_at:
         raise unprocessable(
             "Sluttiden ligger före starttiden.",
             code="end_before_start",

@@ -13,6 +13,7 @@ from fhir.resources.R4B.patient import Patient as FhirPatient
 from .. import identity, services
 from ..models import Appointment, Patient
 from . import appointments, mapping, patients
+from .outcome import unprocessable
 
 
 def appointment_ingest(
@@ -32,11 +33,22 @@ def appointment_ingest(
     resource = mapping.parse(FhirAppointment, raw)
     mapping.id_matches(resource, external_id)
     wanted = appointments.appointment_input(resource, raw)
+    starts_at = wanted.starts_at
+    if starts_at is None:  # proposed with no time: the stored one, if the contact exists
+        stored = Appointment.objects.filter(external_id=external_id).values_list("starts_at")
+        starts_at = next((row[0] for row in stored), None)
+    if starts_at is None:
+        raise unprocessable(
+            "Starttid saknas: ett förslag utan tid (start eller requestedPeriod) kan inte "
+            "bli en ny kontakt.",
+            code="required",
+            expression="Appointment.start",
+        )
     return services.appointment_put(
         external_id=external_id,
         personal_id=wanted.personal_id,
         hsa_id=wanted.hsa_id,
-        starts_at=wanted.starts_at,
+        starts_at=starts_at,
         booked_at=wanted.booked_at,
         status=wanted.status,
         contact_type=wanted.contact_type,

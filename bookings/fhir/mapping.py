@@ -11,10 +11,11 @@ identifiers; appointments.py and patients.py map each resource.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any, TypeVar
 
 import pydantic
+from django.utils import timezone
 from fhir.resources.R4B.identifier import Identifier
 from fhir.resources.R4B.resource import Resource
 from rest_framework import serializers
@@ -253,6 +254,18 @@ def aware_datetime(raw: Any, expression: str) -> datetime:
         code = codes[0] if isinstance(codes, list) else "invalid"
         message = "; ".join(str(d) for d in error.detail) if isinstance(error.detail, list) else ""
         raise unprocessable(message, code=str(code), expression=expression) from None
+
+
+def moment_of(value: Any) -> datetime:
+    """A FHIR date or dateTime as a moment: a date (or a year, a month) is the start of its
+    first day in Sweden; a time without an offset is Swedish time."""
+    zone = timezone.get_current_timezone()
+    if isinstance(value, datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value, zone)
+    if isinstance(value, date):
+        return datetime.combine(value, time.min, tzinfo=zone)
+    year, _, month = str(value).partition("-")
+    return datetime.combine(date(int(year), int(month or 1), 1), time.min, tzinfo=zone)
 
 
 def personal_id_of(ident: Identifier, expression: str) -> identity.PersonalId:

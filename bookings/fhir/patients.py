@@ -16,7 +16,7 @@ absent; it never activates anything).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -33,6 +33,7 @@ from .mapping import (
     EXTENSION_SMS_CONSENT_1177,
     PERSONAL_ID_SYSTEMS,
     is_protection_label,
+    moment_of,
     personal_id_of,
     personal_id_system,
 )
@@ -50,10 +51,6 @@ def _json_boolean(raw: Any, key: str, expression: str) -> bool:
     )
 
 
-def _stockholm_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
-
-
 def _deceased(resource: FhirPatient, raw: dict[str, Any]) -> datetime | DeathReport | None:
     if resource.deceasedBoolean is not None:
         if _json_boolean(raw, "deceasedBoolean", "Patient.deceasedBoolean"):
@@ -63,12 +60,8 @@ def _deceased(resource: FhirPatient, raw: dict[str, Any]) -> datetime | DeathRep
     if value is None:
         return UNCHANGED
     if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return _stockholm_start(value)
-    # A year ("2026") or a month ("2026-03"): its first day.
-    year, _, month = str(value).partition("-")
-    return _stockholm_start(date(int(year), int(month or 1), 1))
+        return value  # a time without an offset is refused by the service
+    return moment_of(value)  # a date, a month or a year: its first day in Sweden
 
 
 def _name(resource: FhirPatient) -> tuple[str | None, str | None]:
@@ -92,18 +85,9 @@ def _in_use(point: Any, now: datetime) -> bool:
     period = point.period
     if point.use == "old":
         return False
-    if period is not None and period.end is not None and _moment(period.end) <= now:
+    if period is not None and period.end is not None and moment_of(period.end) <= now:
         return False
-    return not (period is not None and period.start is not None and _moment(period.start) > now)
-
-
-def _moment(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if timezone.is_aware(value) else timezone.make_aware(value)
-    if isinstance(value, date):
-        return _stockholm_start(value)
-    year, _, month = str(value).partition("-")  # a year or a month: its first day
-    return _stockholm_start(date(int(year), int(month or 1), 1))
+    return not (period is not None and period.start is not None and moment_of(period.start) > now)
 
 
 def _mobile_number(resource: FhirPatient) -> str | None:
