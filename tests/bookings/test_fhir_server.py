@@ -208,7 +208,7 @@ def test_prefer(
         assert response.json()["resourceType"] == body_type
 
 
-# --- 12. Versions ----------------------------------------------------------------------------------
+# --- 12. Versions --------------------------------------------------------------------------------
 def test_versions_etags_and_if_match(api: APIClient, parties: tuple[Patient, Any]) -> None:
     first = put(api, "/fhir/Appointment/BOK-1", booking(parties))
     assert (first.json()["meta"]["versionId"], first["ETag"]) == ("1", 'W/"1"')
@@ -314,7 +314,7 @@ def test_conditional_update_by_business_identifier(
     assert put(api, "/fhir/Appointment", body).status_code == 400  # no identifier
 
 
-# --- 14. The CapabilityStatement and our extensions ------------------------------------------------
+# --- 14. The CapabilityStatement and our extensions ----------------------------------------------
 def test_metadata_lists_everything_and_extensions_resolve() -> None:
     anyone = APIClient()
     statement = anyone.get("/fhir/metadata?_format=json").json()
