@@ -108,7 +108,12 @@ def flatmap_body(ctx: Any, body: Any) -> Any:
     return st.fixed_dictionaries(drawn)
 
 
-FHIR_PUTS = {"/fhir/Appointment/{id}": "id", "/fhir/Patient/{personal_id}": "personal_id"}
+FHIR_PUTS = {
+    "/fhir/Appointment/{id}": "id",
+    "/fhir/Patient/{personal_id}": "personal_id",
+    "/fhir/RelatedPerson/{id}": "id",
+    "/fhir/Appointment": "identifier",  # the conditional update: a query, not a path
+}
 
 
 @schema.hook
@@ -128,11 +133,15 @@ def flatmap_case(ctx: Any, case: Any) -> Any:
         or not SEEDED.get(case.operation.path)
     ):
         return st.just(case)
-    drawn = {k: case.body[k] for k in ("status", "start") if k in case.body and name == "id"}
+    appointment = case.operation.path.startswith("/fhir/Appointment")
+    drawn = {k: case.body[k] for k in ("status", "start") if k in case.body and appointment}
 
     def seeded(entry: tuple[str, dict[str, Any]]) -> Any:
         url_id, resource = entry
-        case.path_parameters = {**case.path_parameters, name: url_id}
+        if name == "identifier":
+            case.query = {**(case.query or {}), "identifier": url_id}
+        else:
+            case.path_parameters = {**case.path_parameters, name: url_id}
         case.body = {**resource, **drawn}
         return case
 
@@ -183,10 +192,33 @@ def _fhir_seeds(adult: Any, guardian: Any, child: Any, clinics: list[Any]) -> di
             **elements,
         }
 
+    conditional = booking("FUZZ-FHIR-3", adult, clinics[0], "VIDEOCONF")[1]
     return {
         "/fhir/Appointment/{id}": [
             booking("FUZZ-1", adult, clinics[1], "FACE"),
             booking("FUZZ-FHIR-2", child, clinics[0], "PHONE"),
+        ],
+        "/fhir/Appointment": [("urn:oid:1.2.752.74.1.2.3|FUZZ-3", conditional)],
+        "/fhir/RelatedPerson/{id}": [
+            (
+                "VH-FUZZ-1",
+                {
+                    "resourceType": "RelatedPerson",
+                    "id": "VH-FUZZ-1",
+                    "patient": {"identifier": person(child.personal_id)},
+                    "identifier": [person(guardian.personal_id)],
+                    "relationship": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+                                    "code": "GUARD",
+                                }
+                            ]
+                        }
+                    ],
+                },
+            )
         ],
         "/fhir/Patient/{personal_id}": [
             patient(adult, telecom=[{"system": "phone", "use": "mobile", "value": "0701234567"}]),

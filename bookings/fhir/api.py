@@ -190,6 +190,16 @@ class FhirAppointmentTypeApi(FhirApiView):
 
     @extend_schema(
         operation_id="fhir_appointment_conditional_put",
+        parameters=[
+            OpenApiParameter(
+                "identifier",
+                str,
+                OpenApiParameter.QUERY,
+                required=True,
+                description="The booking system's business identifier, system|value",
+                examples=[OpenApiExample("Cosmic", value="urn:oid:1.2.752.74.1.2.3|4711")],
+            )
+        ],
         request=schema.request_of(schema.APPOINTMENT),
         responses={
             **schema.answers(schema.APPOINTMENT, 200, 201),

@@ -41,8 +41,9 @@ from reminders.dispatch import dispatch_in_process
 from reminders.models import Message
 from tests.bookings.test_concurrency import AT_ONCE, at_once
 from tests.factories import ClinicFactory, PatientFactory
+from tests.fhirvalidator import answers_validated  # noqa: F401  (the fixture)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("answers_validated")]
 
 NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # a Monday morning
 PNR = "http://electronichealth.se/identifier/personnummer"

@@ -20,8 +20,9 @@ from consent.services import consent_activate
 from core.models import ApiClient, Scope
 from reminders.models import Message
 from tests.factories import ClinicFactory, PatientFactory
+from tests.fhirvalidator import answers_validated  # noqa: F401  (the fixture)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("answers_validated")]
 
 NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 PNR = "http://electronichealth.se/identifier/personnummer"
