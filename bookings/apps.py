@@ -6,7 +6,13 @@ class BookingsConfig(AppConfig):
     verbose_name = "Register och bokningar"
 
     def ready(self) -> None:
+        from django.core import checks
+
         from core.staff import Role, role_permissions_grant
+
+        from .checks import fhir_settings
+
+        checks.register(fhir_settings)
 
         role_permissions_grant(
             Role.REGIONAL_ADMIN,

@@ -390,3 +390,20 @@ def test_the_deprecated_seealso_link_still_names_guardians(api: APIClient) -> No
         api, f"/fhir/Patient/{child.personal_id}", shapes.se_patient(child.personal_id, link=[link])
     )
     assert list(child.guardians.all()) == [guardian]
+
+
+@pytest.mark.parametrize(
+    ("codes", "errors"),
+    [
+        ({"urn:oid:1.2.752.74.9.1|NYBESOK": "visit"}, []),
+        ({"urn:oid:1.2.752.74.9.1|NYBESOK": "besök"}, ["bookings.E001"]),
+        ({"NYBESOK": "visit"}, ["bookings.E001"]),
+    ],
+)
+def test_the_region_s_codes_are_checked(
+    settings: Any, codes: dict[str, str], errors: list[str]
+) -> None:
+    from bookings.checks import fhir_settings
+
+    settings.FHIR_CONTACT_TYPE_CODES = codes
+    assert [e.id for e in fhir_settings()] == errors
