@@ -13,7 +13,10 @@ else a small asyncio client in a process of its own:
   API call and nothing else (bench/urls.py), measured in the same run;
 - `GET /api/v1/patients/{pid}/sms-status/?clinic=…` over the demo's patients;
 - `PUT /api/v1/appointments/{id}/`, new contacts (201) and then the same ones moved (200);
-- `POST /api/v1/eservice/cases/`, new cases.
+- `PUT /fhir/Appointment/{id}`, new contacts as a booking system sends them through FHIR,
+  beside the JSON PUT (goal: at least 0.8x its req/s, p99 under 100 ms);
+- `POST /api/v1/eservice/cases/`, new cases;
+- then ten transaction Bundles of 100 new bookings each, one at a time (goal: under 1 s).
 
 It does this twice: with a new database connection per request (DB_CONN_MAX_AGE=0, as it
 was) and with persistent connections (the default now), and prints req/s, p50 and p99 per
@@ -171,6 +174,14 @@ local function booking(ext, i, minute)
     patients[i % #patients + 1], clinics[i % #clinics + 1], 6 + math.floor(minute / 60) % 14, minute % 60)
   return wrk.format("PUT", "/api/v1/appointments/" .. ext .. "/", headers, body)
 end
+local fhir_headers = {{["Authorization"] = "Bearer {data["key"]}",
+                       ["Content-Type"] = "application/fhir+json"}}
+local function fhir_booking(ext, i, minute)
+  local body = string.format('{{"resourceType": "Appointment", "id": "%s", "status": "booked", "start": "{day}T%02d:%02d:00Z", "end": "{day}T%02d:%02d:30Z", "appointmentType": {{"coding": [{{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode", "code": "FACE"}}]}}, "participant": [{{"actor": {{"type": "Patient", "identifier": {{"system": "http://electronichealth.se/identifier/personnummer", "value": "%s"}}}}, "status": "accepted"}}, {{"actor": {{"type": "HealthcareService", "identifier": {{"system": "urn:oid:1.2.752.29.4.19", "value": "%s"}}}}, "status": "accepted"}}]}}',
+    ext, 6 + math.floor(minute / 60) % 14, minute % 60, 6 + math.floor(minute / 60) % 14, minute % 60,
+    patients[i % #patients + 1], clinics[i % #clinics + 1])
+  return wrk.format("PUT", "/fhir/Appointment/" .. ext, fhir_headers, body)
+end
 """
     return [
         (
@@ -209,6 +220,16 @@ function request()
   counter = counter + 1
   local i = counter % 200 + 1  -- one of the contacts this thread booked, the same patient
   return booking(string.format("BENCH-{run}-%d-%07d", thread_id, i), i, 600 + counter % 300)
+end
+""",
+        ),
+        (
+            "PUT FHIR Appointment (new)",
+            common
+            + f"""
+function request()
+  counter = counter + 1
+  return fhir_booking(string.format("FHIR-{run}-%d-%07d", thread_id, counter), counter, counter % 600)
 end
 """,
         ),
@@ -284,6 +305,17 @@ def scenarios(data: dict[str, Any], run: str) -> list[tuple[str, Callable[[], It
             i = n % len(made)
             yield booking(made[i], patients[i % len(patients)], clinics[i % len(clinics)], 900 + n)
 
+    def fhir_appointments() -> Iterator[Request]:
+        for n in fresh:
+            ext = f"FHIR-{run}-{n:07d}"
+            yield (
+                "PUT",
+                f"/fhir/Appointment/{ext}",
+                fhir_appointment(
+                    ext, patients[n % len(patients)], clinics[n % len(clinics)], start, n % 600
+                ),
+            )
+
     def cases() -> Iterator[Request]:
         for n in fresh:
             pid = patients[n % len(patients)]
@@ -296,8 +328,85 @@ def scenarios(data: dict[str, Any], run: str) -> list[tuple[str, Callable[[], It
         ("GET sms-status", status),
         ("PUT appointment (new)", new_appointments),
         ("PUT appointment (moved)", moved_appointments),
+        ("PUT FHIR Appointment (new)", fhir_appointments),
         ("POST eservice case", cases),
     ]
+
+
+def fhir_appointment(ext: str, pid: str, hsa: str, start: datetime, minutes: int) -> dict[str, Any]:
+    """A booked visit as a booking system sends it through FHIR (contract 2)."""
+    when = start + timedelta(minutes=minutes)
+    return {
+        "resourceType": "Appointment",
+        "id": ext,
+        "status": "booked",
+        "start": when.isoformat(),
+        "end": (when + timedelta(minutes=30)).isoformat(),
+        "appointmentType": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode",
+                    "code": "FACE",
+                }
+            ]
+        },
+        "participant": [
+            {
+                "actor": {
+                    "type": "Patient",
+                    "identifier": {
+                        "system": "http://electronichealth.se/identifier/personnummer",
+                        "value": pid,
+                    },
+                },
+                "status": "accepted",
+            },
+            {
+                "actor": {
+                    "type": "HealthcareService",
+                    "identifier": {"system": "urn:oid:1.2.752.29.4.19", "value": hsa},
+                },
+                "status": "accepted",
+            },
+        ],
+    }
+
+
+def transaction_bundles(base: str, data: dict[str, Any], run: str, count: int = 10) -> list[float]:
+    """`count` transaction Bundles of 100 new bookings each, one after another: seconds each."""
+    import httpx
+
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=6)
+    patients, clinics = data["patients"], data["clinics"]
+    headers = {"Authorization": f"Bearer {data['key']}", "Content-Type": "application/fhir+json"}
+    took = []
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        for b in range(count):
+            entries = []
+            for i in range(100):
+                ext = f"TX-{run}-{b:03d}-{i:03d}"
+                resource = fhir_appointment(
+                    ext,
+                    patients[(b * 100 + i) % len(patients)],
+                    clinics[i % len(clinics)],
+                    start,
+                    i,
+                )
+                entries.append(
+                    {
+                        "resource": resource,
+                        "request": {"method": "PUT", "url": f"Appointment/{ext}"},
+                    }
+                )
+            body = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+            began = time.perf_counter()
+            response = client.post("/fhir/", json=body)
+            took.append(time.perf_counter() - began)
+            if response.status_code != 200:
+                raise SystemExit(
+                    f"the transaction answered {response.status_code}, not 200: {response.text[:500]}"
+                )
+    return took
 
 
 def main() -> None:
@@ -339,6 +448,7 @@ def main() -> None:
                 print(f"== database connections: {label} (DB_CONN_MAX_AGE={conn_max_age})")
                 print(f"{'endpoint':30} {'req/s':>8} {'x base':>7} {'p50 ms':>8} {'p99 ms':>8}")
                 baseline = None
+                rates: dict[str, float] = {}
                 for (name, make), (_, lua) in zip(
                     scenarios(data, run=f"{conn_max_age}"),
                     lua_scenarios(data, run=f"{conn_max_age}"),
@@ -353,16 +463,27 @@ def main() -> None:
                             drive(base, data["key"], make(), args.clients, args.seconds)
                         )
                     baseline = baseline or result["rps"]
+                    rates[name] = result["rps"]
                     errors = f"  ({result['errors']} errors)" if result["errors"] else ""
                     print(
                         f"{name:30} {result['rps']:8.0f} {result['rps'] / baseline:7.2f} "
                         f"{result['p50']:8.1f} {result['p99']:8.1f}{errors}"
                     )
+                fhir_ratio = rates["PUT FHIR Appointment (new)"] / rates["PUT appointment (new)"]
+                print(f"FHIR PUT / JSON PUT (new): {fhir_ratio:.2f}x (goal >= 0.80x)")
+                took = sorted(transaction_bundles(base, data, run=f"{conn_max_age}"))
+                print(
+                    f"transaction Bundle of 100 bookings: median {statistics.median(took):.2f} s, "
+                    f"slowest {took[-1]:.2f} s of {len(took)} (goal < 1 s)"
+                )
                 print()
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
-        print("goals: sms-status >= 0.50x the baseline; p99 < 100 ms for all three")
+        print(
+            "goals: sms-status >= 0.50x the baseline; p99 < 100 ms for the API writes; FHIR PUT "
+            ">= 0.80x the JSON PUT with p99 < 100 ms; a 100-entry transaction < 1 s"
+        )
     finally:
         stop(pgdir)
 

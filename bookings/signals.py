@@ -40,3 +40,9 @@ appointment_changed = Signal()
 # Sent when the population register reports a patient deceased (each sync that does),
 # inside the sync's transaction. kwargs: patient (Patient, as saved), moment (datetime).
 patient_deceased = Signal()
+
+# Sent when the register says a patient's identity was replaced by another (FHIR's
+# `Patient.link` replaced-by: a samordningsnummer replaced by a personnummer), inside the
+# sync's transaction, after the future bookings moved. kwargs: old (Patient), new (Patient),
+# moment (datetime). The consent app carries the consent history over.
+patient_replaced = Signal()

@@ -36,11 +36,20 @@ class ConsentConfig(AppConfig):
         from .access.services import on_patient_data_read
 
         patient_data_read.connect(on_patient_data_read, dispatch_uid="consent-access-log")
+        from bookings.signals import patient_replaced
+
+        patient_replaced.connect(_carry_consent_over, dispatch_uid="consent-carry-over")
 
     def load_demo(self, **kwargs: Any) -> None:
         from .demo import load_demo
 
         load_demo(**kwargs)
+
+
+def _carry_consent_over(sender: Any, *, old: Any, new: Any, **kwargs: Any) -> None:
+    from .services import consent_carry_over
+
+    consent_carry_over(old=old, new=new)
 
 
 def _ensure_replies(**kwargs: Any) -> None:

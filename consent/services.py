@@ -235,3 +235,33 @@ def consent_rebuild(*, patient: Patient) -> bool:
         return False
     projection_store(projection, current, replayed)
     return True
+
+
+@transaction.atomic
+def consent_carry_over(*, old: Patient, new: Patient) -> int:
+    """The register replaced `old`'s identity by `new` (the same person under a new
+    number): `old`'s consent history is recorded again on `new`, event by event, in order,
+    by the system through the administration channel, each noting where it came from; the
+    projection follows. When `new` already has consent events of its own, those are the
+    person's newer word and nothing is carried over. Returns how many events were carried.
+    `old`'s own history stays as it was (append-only)."""
+    if new.consent_events.exists():
+        return 0
+    carried = 0
+    for event in old.consent_events.order_by("created_at", "id"):
+        consent_event_record(
+            patient=new,
+            action=event.action,
+            clinic=event.clinic,
+            guardian=event.guardian,
+            number=event.number,
+            handling=Handling(
+                actor=None,
+                channel=Channel.ADMIN,
+                handled_at_clinic=event.handled_at_clinic,
+                note=f"Överförd från {old.display_id} (ersatt identitet), "
+                f"ursprungligen {timezone.localtime(event.created_at):%Y-%m-%d %H:%M}.",
+            ),
+        )
+        carried += 1
+    return carried

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 from fhir.resources.R4B.patient import Patient as FhirPatient
 
@@ -60,6 +61,7 @@ def appointment_ingest(
     )
 
 
+@transaction.atomic
 def patient_ingest(
     *,
     raw: Any,
@@ -76,7 +78,8 @@ def patient_ingest(
     resource = mapping.parse(FhirPatient, raw)
     mapping.id_matches(resource, resource_id)
     fields = patients.patient_input(resource, raw, personal_id)
-    return services.patient_sync(
+    successor = patients.replaced_by(resource)
+    patient, created = services.patient_sync(
         personal_id=personal_id.value,
         via=via,
         actor_name=actor_name,
@@ -84,3 +87,8 @@ def patient_ingest(
         source_updated_at=source_updated_at,
         **fields,
     )
+    if successor:  # the same person under a new number: bookings and consent move there
+        services.patient_replace(
+            old=patient, new_personal_id=successor, via=via, actor_name=actor_name
+        )
+    return patient, created

@@ -132,13 +132,6 @@ def _guardians(resource: FhirPatient) -> list[str] | None:
     for index, link in enumerate(resource.link or []):
         path = f"Patient.link[{index}]"
         other = link.other
-        if link.type == "replaced-by":
-            raise unprocessable(
-                "Länken replaced-by (ett ersatt personnummer) tas inte emot här ännu: "
-                "skicka patienten under sitt nya personnummer.",
-                code="unsupported_link",
-                expression=path,
-            )
         if link.type != "seealso" or other.type != "RelatedPerson":
             continue  # the same person elsewhere (refer, replaces, seealso to a Patient)
         said = True
@@ -150,6 +143,32 @@ def _guardians(resource: FhirPatient) -> list[str] | None:
             )
         guardians.append(personal_id_of(other.identifier, f"{path}.other.identifier").value)
     return guardians if said else None
+
+
+def replaced_by(resource: FhirPatient) -> str | None:
+    """The personnummer that replaced this patient's identity (`link` of type
+    `replaced-by` to a Patient by identifier or `Patient/{personnummer}`), if any."""
+    for index, link in enumerate(resource.link or []):
+        if link.type != "replaced-by":
+            continue
+        path = f"Patient.link[{index}].other"
+        other = link.other
+        if other.identifier is not None:
+            return personal_id_of(other.identifier, f"{path}.identifier").value
+        reference = str(other.reference or "")
+        kind, _, rid = reference.split("/_history/")[0].rstrip("/").rpartition("/")
+        if kind.endswith("Patient"):
+            try:
+                return identity.parse_personal_id(rid).value
+            except DomainError:
+                pass
+        raise unprocessable(
+            "replaced-by ska peka på en Patient med personnummer (identifier eller "
+            "Patient/{personnummer}).",
+            code="missing_identifier",
+            expression=path,
+        )
+    return None
 
 
 def _extension_boolean(resource: FhirPatient, raw: dict[str, Any], url: str) -> bool | None:

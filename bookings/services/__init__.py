@@ -17,6 +17,7 @@ from .registry import (
     clinic_validate_sms_name,
     guardianship_put,
     patient_get_or_create_from_legacy,
+    patient_replace,
     patient_sync,
     patients_get_or_create_from_legacy,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "guardianship_put",
     "last_unit_remember",
     "patient_get_or_create_from_legacy",
+    "patient_replace",
     "patient_sync",
     "patients_get_or_create_from_legacy",
     "staff_user_clinics_set",

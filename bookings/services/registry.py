@@ -9,19 +9,21 @@ from enum import Enum
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core.errors import DomainError, PreconditionFailed
 
 from .. import identity, texts
 from ..models import (
+    Appointment,
     Clinic,
     Guardianship,
     NumberSource,
     Patient,
     ProtectionChange,
 )
-from ..signals import patient_deceased
+from ..signals import patient_deceased, patient_replaced
 
 
 def checkin_link_length() -> int:
@@ -333,3 +335,51 @@ def guardianship_put(
         link.fhir_id = fhir_id  # given before by the patients PUT: now this resource's
         link.save(update_fields=["fhir_id"])
     return link, created
+
+
+@transaction.atomic
+def patient_replace(
+    *, old: Patient, new_personal_id: str, via: str = "fhir", actor_name: str = ""
+) -> Patient:
+    """The register replaced `old`'s identity by `new_personal_id` (a samordningsnummer by a
+    personnummer; FHIR's `link` replaced-by): the same person under a new number. The new
+    patient is created from its number if the register has not sent it yet, and is
+    protected if the old one was (never less); the guardianships either way are carried
+    over; future bookings move to the new identity; the apps above are told
+    (`patient_replaced`), and the consent app carries the consent history over. Returns
+    the new patient. Idempotent: a second report moves nothing more."""
+    pid = identity.parse_personal_id(new_personal_id)
+    if pid.value == old.personal_id:
+        raise DomainError(
+            "En patient kan inte ersättas av sig själv.", field="link", code="invalid"
+        )
+    now = timezone.now()
+    new, created = Patient.objects.select_for_update().get_or_create(
+        personal_id=pid.value,
+        defaults={
+            "birth_date": pid.birth_date,
+            "is_coordination_number": pid.is_coordination_number,
+            "given_name": old.given_name,
+            "family_name": old.family_name,
+        },
+    )
+    if old.protected_identity and not new.protected_identity:
+        new.protected_identity = True
+        new.version = new.version if created else new.version + 1
+        new.save(update_fields=["protected_identity", "version", "updated_at"])
+        ProtectionChange.objects.create(patient=new, protected=True, via=via, actor_name=actor_name)
+    links = [
+        Guardianship(child=new, guardian_id=g.guardian_id)
+        for g in Guardianship.objects.filter(child=old).exclude(guardian=new)
+    ] + [
+        Guardianship(child_id=g.child_id, guardian=new)
+        for g in Guardianship.objects.filter(guardian=old).exclude(child=new)
+    ]
+    Guardianship.objects.bulk_create(links, ignore_conflicts=True)
+    # The contacts still ahead move (a past one stays with the identity it was booked for);
+    # their messages go with them, and who receives them is decided at sending, for `new`.
+    Appointment.objects.filter(patient=old, starts_at__gte=now).update(
+        patient=new, version=F("version") + 1, updated_at=now
+    )
+    patient_replaced.send(sender=Patient, old=old, new=new, moment=now)
+    return new

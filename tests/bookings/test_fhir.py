@@ -921,8 +921,8 @@ def patient_raw(**changes: Any) -> str:
         (
             patient_raw(link=[{"type": "replaced-by", "other": {"reference": "Patient/1"}}]),
             422,
-            "unsupported_link",
-            "Patient.link[0]",
+            "missing_identifier",
+            "Patient.link[0].other",
         ),
         (
             patient_raw(

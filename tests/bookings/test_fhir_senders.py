@@ -407,3 +407,47 @@ def test_the_region_s_codes_are_checked(
 
     settings.FHIR_CONTACT_TYPE_CODES = codes
     assert [e.id for e in fhir_settings()] == errors
+
+
+def test_a_samordningsnummer_replaced_by_a_personnummer_moves_bookings_and_consent(
+    api: APIClient,
+) -> None:
+    from consent.models import ConsentEvent
+    from consent.selectors import snapshot_of
+    from consent.services import consent_activate, consent_block_clinic
+
+    clinic, other = ClinicFactory(), ClinicFactory()
+    old_pid = personal_id_for(date(1990, 5, 4), 123, coordination=True)
+    old = PatientFactory(personal_id=old_pid, is_coordination_number=True, protected_identity=True)
+    consent_activate(patient=old, actor=None, channel="phone")
+    consent_block_clinic(patient=old, clinic=other, actor=None, channel="phone")
+    past = Appointment.objects.create(
+        external_id="PAST-1", patient=old, clinic=clinic, starts_at=NOW - timedelta(days=3),
+        booked_at=NOW - timedelta(days=9),
+    )  # fmt: skip
+    body = with_participants(
+        old_pid,
+        clinic.hsa_id,
+        {"type": "Location", "identifier": {"system": shapes.HSA, "value": clinic.hsa_id}},
+    )
+    body["participant"][0]["actor"]["identifier"]["system"] = shapes.SAMORDNING_OID
+    put(api, "/fhir/Appointment/BOK-1", body)
+    new_pid = personal_id_for(date(1990, 5, 4), 456)
+    replaced = shapes.se_patient(
+        old_pid,
+        identifier=[{"system": shapes.SAMORDNING_OID, "value": old_pid}],
+        link=[{"type": "replaced-by", "other": {"reference": f"Patient/{new_pid}"}}],
+    )
+    assert put(api, f"/fhir/Patient/{old_pid}", replaced).status_code == 200
+    new = Patient.objects.get(personal_id=new_pid)
+    assert new.protected_identity is True  # never less protected than the old identity
+    assert Appointment.objects.get(external_id="BOK-1").patient == new
+    assert Appointment.objects.get(pk=past.pk).patient == old  # the past stays
+    after = snapshot_of(new)
+    assert (after.state, sorted(after.blocked_clinics)) == ("active", [other.pk])
+    carried = ConsentEvent.objects.filter(patient=new)
+    assert [e.action for e in carried] == ["activate", "block_clinic"]
+    assert all(old_pid[:8] in e.note or "ersatt" in e.note for e in carried)
+    # Reported again: nothing more moves or is carried.
+    put(api, f"/fhir/Patient/{old_pid}", replaced)
+    assert ConsentEvent.objects.filter(patient=new).count() == 2
