@@ -70,7 +70,10 @@ def seed(url: str) -> dict[str, Any]:
     call_command("load_demo", "--legacy-scale", "0.05", stdout=StringIO())
     _, key = api_client_create(name="bench", scopes=Scope.values)
     adults = list(
-        Patient.objects.filter(protected_identity=False, synced_1177_at__isnull=False)
+        # Personnummer only: the FHIR bodies name the personnummer system.
+        Patient.objects.filter(
+            protected_identity=False, synced_1177_at__isnull=False, is_coordination_number=False
+        )
         .order_by("id")
         .values_list("personal_id", flat=True)[:400]
     )
