@@ -11,6 +11,7 @@ identifiers; appointments.py and patients.py map each resource.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, datetime, time
 from typing import Any, TypeVar
 
@@ -107,28 +108,11 @@ def is_fhir_id(value: str) -> bool:
     return bool(_FHIR_ID.match(value))
 
 
-def _null_at(value: Any, path: str) -> str | None:
-    """Where the body holds a JSON null as an element's value, if anywhere: FHIR's JSON has
-    none (an element is absent or has a value; null only pads arrays of primitives'
-    extensions), though the library would read it as absent."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if item is None:
-                return f"{path}.{key}"
-            found = _null_at(item, f"{path}.{key}")
-            if found:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _null_at(item, f"{path}[{index}]")
-            if found:
-                return found
-    return None
-
-
 # No resource this interface takes nests deeper (a contained Patient's extension's value is
 # about 8): a deeper body is refused before anything walks it (no recursion limit reached).
 MAX_DEPTH = 32
+# Modifier extensions this interface understands: none yet.
+KNOWN_MODIFIER_EXTENSIONS: frozenset[str] = frozenset()
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
@@ -144,27 +128,32 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
-# Modifier extensions this interface understands: none yet.
-KNOWN_MODIFIER_EXTENSIONS: frozenset[str] = frozenset()
+def _elements(value: Any, path: str) -> Iterator[tuple[str, str, Any]]:
+    """Every (path, key, value) of the body's objects, depth first, in document order."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield f"{path}.{key}", key, item
+            yield from _elements(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _elements(item, f"{path}[{index}]")
+
+
+def _null_at(value: Any, path: str) -> str | None:
+    """Where the body holds a JSON null as an element's value, if anywhere: FHIR's JSON has
+    none (an element is absent or has a value; null only pads arrays of primitives'
+    extensions), though the library would read it as absent."""
+    return next((where for where, _key, item in _elements(value, path) if item is None), None)
 
 
 def _modifier_extension_at(value: Any, path: str) -> str | None:
     """Where the body holds a modifierExtension we do not know, if anywhere."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "modifierExtension" and isinstance(item, list):
-                for index, extension in enumerate(item):
-                    url = extension.get("url") if isinstance(extension, dict) else None
-                    if url not in KNOWN_MODIFIER_EXTENSIONS:
-                        return f"{path}.modifierExtension[{index}]"
-            found = _modifier_extension_at(item, f"{path}.{key}")
-            if found:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _modifier_extension_at(item, f"{path}[{index}]")
-            if found:
-                return found
+    for where, key, item in _elements(value, path):
+        if key == "modifierExtension" and isinstance(item, list):
+            for index, extension in enumerate(item):
+                url = extension.get("url") if isinstance(extension, dict) else None
+                if url not in KNOWN_MODIFIER_EXTENSIONS:
+                    return f"{where}[{index}]"
     return None
 
 
