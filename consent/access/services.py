@@ -4,21 +4,44 @@ SMS-status API's read, written in the same statement as it is read."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import transaction
+from django.utils.translation import gettext as _
+
 from bookings.models import Clinic, Patient
+from core.errors import DomainError
 from core.models import ApiClient
+from core.staff import user_roles
 
 from .. import rules, sql
 from ..selectors import facts_from_rows
-from .models import AccessLog
+from .models import AccessCheck, AccessCheckItem, AccessCheckReview, AccessLog, ReviewOutcome
+from .rules import sample_positions
+from .selectors import check_population
 
 
 def _actor(actor: Any) -> dict[str, Any]:
+    """The actor's columns: an API client, or a staff user with their name, HSA-id and
+    roles as they are now (the log keeps them as they were at the read)."""
     if isinstance(actor, ApiClient):
         return {"client": actor}
-    return {"user": actor}
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return {"user": actor}
+    try:
+        hsa_id = actor.staff_identity.hsa_id
+    except ObjectDoesNotExist:
+        hsa_id = ""
+    return {
+        "user": actor,
+        "actor_full_name": actor.get_full_name()[:300],
+        "actor_hsa_id": hsa_id,
+        "actor_roles": ",".join(sorted(user_roles(actor)))[:100],
+    }
 
 
 def access_log_record(
@@ -74,3 +97,64 @@ def patient_facts_read(
     if row is None:
         return None
     return row[0], facts_from_rows([row])[row[0]]
+
+
+# --- Systematic checks (HSLF-FS 2016:40 chapter 4) ------------------------------------------
+MAX_SAMPLE = 500
+
+
+@transaction.atomic
+def access_check_draw(
+    *,
+    actor: Any,
+    clinic: Clinic,
+    date_from: date,
+    date_to: date,
+    size: int,
+    seed: int | None = None,
+) -> AccessCheck:
+    """Draws a random sample of `size` single reads made at `clinic` in the period (the
+    listings and the auditors' own reads left out) and records the check with everything
+    needed to draw it again: the seed and the newest log entry it saw."""
+    if not 1 <= size <= MAX_SAMPLE:
+        raise DomainError(
+            _("Ange ett urval från 1 till %(max)s läsningar.") % {"max": MAX_SAMPLE}, field="size"
+        )
+    if date_from > date_to:
+        raise DomainError(_("Perioden slutar innan den börjar."), field="date_to")
+    last = AccessLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    seed = secrets.randbits(48) if seed is None else seed
+    ids = list(check_population(clinic=clinic, date_from=date_from, date_to=date_to, last=last))
+    check = AccessCheck.objects.create(
+        clinic=clinic,
+        date_from=date_from,
+        date_to=date_to,
+        size=size,
+        seed=seed,
+        last_entry_id=last,
+        population=len(ids),
+        drawn_by=actor,
+    )
+    AccessCheckItem.objects.bulk_create(
+        AccessCheckItem(check_run=check, entry_id=ids[position], position=number)
+        for number, position in enumerate(sample_positions(len(ids), size, seed), start=1)
+    )
+    return check
+
+
+@transaction.atomic
+def access_check_review(
+    *, actor: Any, item: AccessCheckItem, outcome: str, note: str = ""
+) -> AccessCheckReview:
+    """Records an auditor's judgement of one read drawn: in order, or a deviation, which
+    needs a note saying what was found. A later review stands after an earlier one."""
+    note = note.strip()
+    if outcome not in ReviewOutcome.values:
+        raise DomainError(
+            _("Välj om läsningen var i sin ordning eller en avvikelse."), field="outcome"
+        )
+    if outcome == ReviewOutcome.DEVIATION and not note:
+        raise DomainError(_("Skriv vad avvikelsen gäller."), field="note")
+    return AccessCheckReview.objects.create(
+        item=item, outcome=outcome, note=note[:2000], reviewed_by=actor
+    )
