@@ -9,13 +9,14 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Subquery, Value
+from django.db.models.functions import Coalesce
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from bookings.models import Clinic, Patient
 from core.errors import DomainError
-from core.models import ApiClient
+from core.models import ApiClient, StaffIdentity
 from core.staff import user_roles
 
 from .. import rules, sql
@@ -32,10 +33,15 @@ def _actor(actor: Any) -> dict[str, Any]:
         return {"client": actor}
     if actor is None or not getattr(actor, "is_authenticated", False):
         return {"user": actor}
-    try:
-        hsa_id = actor.staff_identity.hsa_id
-    except ObjectDoesNotExist:
-        hsa_id = ""
+    hsa_id: Any
+    if "staff_identity" in actor._state.fields_cache:
+        identity = actor._state.fields_cache["staff_identity"]
+        hsa_id = identity.hsa_id if identity else ""
+    else:  # read by the insert itself: no query more for each page that logs
+        hsa_id = Coalesce(
+            Subquery(StaffIdentity.objects.filter(user_id=actor.pk).values("hsa_id")[:1]),
+            Value(""),
+        )
     return {
         "user": actor,
         "actor_full_name": actor.get_full_name()[:300],
