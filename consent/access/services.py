@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Subquery, Value
 from django.db.models.functions import Coalesce
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from bookings.models import Clinic, Patient
