@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from bookings.models import Clinic
 from bookings.units import current_clinic
 from core.errors import DomainError
+from core.params import object_id
 from core.staff import AUDIT_ROLES, AuthedRequest, role_required
 
 from .forms import CheckDrawForm, ReviewForm
@@ -47,8 +48,8 @@ def checks(request: AuthedRequest) -> HttpResponseBase:
             form.add_error(error.field, error.message)
         else:
             return redirect("audit-check", check_id=check.pk)
-    wanted = request.GET.get("enhet", "")
-    shown = Clinic.objects.filter(pk=int(wanted)).first() if wanted.isdigit() else None
+    wanted = object_id(request.GET.get("enhet"))
+    shown = Clinic.objects.filter(pk=wanted).first() if wanted else None
     return render(
         request,
         "consent/checks.html",
