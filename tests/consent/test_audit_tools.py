@@ -385,7 +385,9 @@ def test_the_log_downloads_as_xlsx_with_times_and_a_swedish_name(world: dict[str
     from openpyxl import load_workbook
 
     read(world["nurse"], world["clinic"], world["patient"], "view", at(date(2026, 3, 2), 9, 5))
-    response = staff(world["auditor"]).get("/audit/", {"format": "xlsx"})
+    response = staff(world["auditor"]).get(
+        "/audit/", {"format": "xlsx", "date_from": "2026-03-01", "date_to": "2026-03-31"}
+    )
     assert response["Content-Disposition"] == (
         f"attachment; filename*=utf-8''%C3%A5tkomstlogg-{timezone.localdate().isoformat()}.xlsx"
     )
@@ -409,6 +411,33 @@ def test_the_log_downloads_as_xlsx_with_times_and_a_swedish_name(world: dict[str
     )
     assert len(rows) == 2  # the download's own logging is not in it
     assert AccessLog.objects.filter(action="audit_download").count() == 1
+
+
+def test_without_a_filter_the_page_shows_today_s_reads(world: dict[str, Any]) -> None:
+    read(world["nurse"], world["clinic"], world["patient"], "view", at(date(2026, 3, 2), 9))
+    access_log_record(
+        actor=world["nurse"], clinic=world["clinic"], action="case_view", patient=world["patient"]
+    )
+    auditor = staff(world["auditor"])
+    page = auditor.get("/audit/").content.decode()
+    log = page.split('id="access-log"')[1].split("</table>")[0]
+    assert "Visning av ärende" in log and "Visning av sms-sidan" not in log
+    assert f'value="{timezone.localdate().isoformat()}"' in page
+    march = auditor.get("/audit/", {"date_from": "2026-03-01"}).content.decode()
+    assert "Visning av sms-sidan" in march.split('id="access-log"')[1].split("</table>")[0]
+
+
+def test_the_audit_page_pages_by_fifty_groups(world: dict[str, Any]) -> None:
+    for n in range(51):
+        read(world["nurse"], world["clinic"], PatientFactory(), "view", at(date(2026, 3, 2), 9, n))
+    auditor = staff(world["auditor"])
+    first = auditor.get("/audit/", {"date_from": "2026-03-01"}).content.decode()
+    assert first.split('id="access-log"')[1].split("</table>")[0].count("<tr><td>") == 50
+    assert 'sida=2">Nästa</a>' in first
+    second = auditor.get("/audit/", {"date_from": "2026-03-01", "sida": "2"}).content.decode()
+    log = second.split('id="access-log"')[1].split("</table>")[0]
+    assert log.count("<tr><td>") == 1 and "2026-03-02 09:00:00" in log
+    assert "sida=3" not in second
 
 
 def test_the_audit_page_shows_the_alerts_first(world: dict[str, Any]) -> None:
@@ -440,3 +469,20 @@ def test_erasing_sms_after_retention_days_leaves_the_access_log(world: dict[str,
     old = read(world["nurse"], world["clinic"], world["patient"], "view", at(date(2020, 1, 2), 9))
     personal_data_erase_expired(now=timezone.now())
     assert AccessLog.objects.get(pk=old.pk).actor_full_name == "Rebecka Andersson"
+
+
+@pytest.mark.parametrize("patients", [1, 3])
+def test_each_entry_keeps_the_reader_s_name_hsa_id_and_roles(
+    world: dict[str, Any], patients: int
+) -> None:
+    """One entry (its insert reads the HSA-id) and a list (read once) alike."""
+    from consent.access.services import access_log_record_many
+
+    ids = [world["patient"].pk] + [PatientFactory().pk for _ in range(patients - 1)]
+    access_log_record_many(
+        actor=world["nurse"], clinic=world["clinic"], action="desk_list", patient_ids=ids
+    )
+    assert set(AccessLog.objects.values_list("actor_full_name", "actor_hsa_id", "actor_roles")) == {
+        ("Rebecka Andersson", "SE2321000131-P000000101", "reception")
+    }
+    assert AccessLog.objects.count() == patients
