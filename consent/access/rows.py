@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from core.staff import Role
@@ -23,9 +25,19 @@ class Who:
     roles: str  # Swedish role names, or "API-klient"
 
 
+@lru_cache(maxsize=8)
+def _labels(language: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The roles' and actions' Swedish labels, translated once per language (a download
+    labels tens of thousands of rows)."""
+    return (
+        {code: str(label) for code, label in Role.choices},
+        {code: str(label) for code, label in AccessLog.Action.choices},
+    )
+
+
 def role_labels(codes: str) -> str:
-    labels = dict(Role.choices)
-    return ", ".join(str(labels.get(code, code)) for code in codes.split(",") if code)
+    labels = _labels(get_language() or "")[0]
+    return ", ".join(labels.get(code, code) for code in codes.split(",") if code)
 
 
 def who(entry: AccessLog) -> Who:
@@ -63,4 +75,4 @@ def spreadsheet_time(at: datetime) -> str:
 def what(entry: AccessLog) -> str:
     if entry.patient_id is None and entry.searched_for:
         return _("Sökning utan träff")
-    return str(entry.get_action_display())
+    return _labels(get_language() or "")[1].get(entry.action, entry.action)

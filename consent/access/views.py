@@ -137,12 +137,17 @@ def _download(request: AuthedRequest, groups: Any, kind: str) -> HttpResponseBas
                 chunk = []
         yield _logged(chunk)
 
+    logged: set[int] = set()  # a patient in many rows is logged once per download
+
     def _logged(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        fresh = [g["patient_id"] for g in chunk if g["patient_id"] not in logged]
+        fresh = [pk for pk in fresh if pk is not None]
+        logged.update(fresh)
         access_log_record_many(
             actor=request.user,
             clinic=here,
             action=AccessLog.Action.AUDIT_DOWNLOAD,
-            patient_ids=[g["patient_id"] for g in chunk if g["patient_id"] is not None],
+            patient_ids=fresh,
         )
         return chunk
 

@@ -486,3 +486,18 @@ def test_each_entry_keeps_the_reader_s_name_hsa_id_and_roles(
         ("Rebecka Andersson", "SE2321000131-P000000101", "reception")
     }
     assert AccessLog.objects.count() == patients
+
+
+def test_a_download_logs_each_patient_once_however_many_rows_name_them(
+    world: dict[str, Any],
+) -> None:
+    for day in (2, 3, 4):
+        read(world["nurse"], world["clinic"], world["patient"], "view", at(date(2026, 3, day), 9))
+    response = staff(world["auditor"]).get(
+        "/audit/", {"format": "csv", "date_from": "2026-03-01", "date_to": "2026-03-31"}
+    )
+    lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    assert len(lines) == 4  # the header and a row a day
+    assert list(
+        AccessLog.objects.filter(action="audit_download").values_list("patient_id", flat=True)
+    ) == [world["patient"].pk]
