@@ -81,8 +81,7 @@ def access_log_record_many(
     patient_ids = list(dict.fromkeys(patient_ids))
     fields = _actor(actor, many=len(patient_ids) > 1)
     entries = [
-        AccessLog(clinic=clinic, patient_id=pk, action=action, **fields)
-        for pk in patient_ids
+        AccessLog(clinic=clinic, patient_id=pk, action=action, **fields) for pk in patient_ids
     ]
     if len(entries) == 1:
         entries[0].save(force_insert=True)  # one statement; bulk_create adds BEGIN and COMMIT
