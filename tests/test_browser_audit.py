@@ -16,7 +16,7 @@ from consent.access.models import AccessCheck, AccessCheckReview, AccessLog
 from consent.access.services import _actor
 from core.models import StaffIdentity
 from core.staff import Role
-from tests.browser import assert_accessible, log_in
+from tests.browser import SCREENSHOTS, assert_accessible, log_in
 from tests.factories import AppointmentFactory, ClinicFactory, PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -99,6 +99,12 @@ def test_the_auditor_s_month(live_server: Any, browser: Browser, month: dict[str
     )  # and the two auditor pages that listed Bo
     assert month["bo"].personal_id not in page.url
     assert_accessible(page, "audit-3-extract")
+    page.emulate_media(media="print")  # printed: the extract alone, without menus or buttons
+    expect(page.locator("header.top")).to_be_hidden()
+    expect(page.locator("#extract-xlsx")).to_be_hidden()
+    expect(extract).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "audit-3-extract-print.png"), full_page=True)
+    page.emulate_media(media="screen")
     with page.expect_download() as download:
         page.locator("#extract-xlsx").click()
     assert download.value.suggested_filename.startswith("loggutdrag-")
