@@ -84,6 +84,10 @@ def test_the_auditor_s_month(live_server: Any, browser: Browser, month: dict[str
     expect(log).not_to_contain_text("Listad i granskningen av loggen")
     expect(log).to_contain_text("rebecka · SE2321000131-P000000101 · Reception")
     assert_accessible(page, "audit-2-log")
+    with page.expect_download() as csv:  # the page says the file is on its way
+        page.locator("#access-log-csv").click()
+    expect(page.locator("#download-status")).to_contain_text("Filen förbereds")
+    assert csv.value.suggested_filename == f"åtkomstlogg-{timezone.localdate().isoformat()}.csv"
 
     # A patient asks for the log of their data: the extract, ready to print or send.
     page.get_by_role("link", name="Loggutdrag").click()
@@ -94,9 +98,8 @@ def test_the_auditor_s_month(live_server: Any, browser: Browser, month: dict[str
     extract = page.locator("#extract")
     expect(extract).to_contain_text("Visning av sms-sidan")
     expect(extract).to_contain_text("SE2321000115-E000000001")
-    expect(page.locator("#extract caption")).to_have_text(
-        "7 läsningar"
-    )  # and the two auditor pages that listed Bo
+    # Rebecka's five, and the auditor's own: two pages that listed Bo and a download.
+    expect(page.locator("#extract caption")).to_have_text("8 läsningar")
     assert month["bo"].personal_id not in page.url
     assert_accessible(page, "audit-3-extract")
     page.emulate_media(media="print")  # printed: the extract alone, without menus or buttons
