@@ -369,6 +369,14 @@ SMS_UNKNOWN_SETTLE_MINUTES = env.int("SMS_UNKNOWN_SETTLE_MINUTES", default=15)
 # Days after which SMS texts and numbers, delivery-report payloads and e-service cases'
 # free text and numbers are erased (rules 3.10); statuses, reasons, times and counts stay.
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
+# The access log is not erased with them: it is kept at least this many years (HSLF-FS
+# 2016:40 and the region's archive rules; `check --deploy` refuses fewer than five).
+ACCESS_LOG_RETENTION_YEARS = env.int("ACCESS_LOG_RETENTION_YEARS", default=5)
+# The auditor's alerts (consent/access/alerts.py): a staff member reading more different
+# patients than this in one clock hour, and reads at a unit outside its opening hours.
+AUDIT_ALERT_READS_PER_HOUR = env.int("AUDIT_ALERT_READS_PER_HOUR", default=30)
+AUDIT_OPENING_HOURS = env.str("AUDIT_OPENING_HOURS", default="07:00-18:00")
+AUDIT_OPENING_DAYS = env.str("AUDIT_OPENING_DAYS", default="1-5")  # ISO weekdays, 1 = Monday
 # Where gateways can reach us (delivery-report webhooks).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")
 SMS_WEBHOOK_SECRET = env.str("SMS_WEBHOOK_SECRET", default="")

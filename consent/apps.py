@@ -12,9 +12,11 @@ class ConsentConfig(AppConfig):
     def ready(self) -> None:
         from core.staff import Role, role_permissions_grant
 
-        from .checks import consent_settings
+        from .checks import access_log_retention, audit_settings, consent_settings
 
         checks.register(consent_settings)
+        checks.register(audit_settings)
+        checks.register(access_log_retention, deploy=True)
         role_permissions_grant(
             Role.REGIONAL_ADMIN,
             [

@@ -256,11 +256,20 @@ class ExcludedAtClinic(models.Model):
 
 # The sub-domains' tables belong to this app too: importing them here registers them
 # when Django loads the app's models.
-from .access.models import AccessLog  # noqa: E402
+from .access.models import (  # noqa: E402
+    AccessCheck,
+    AccessCheckItem,
+    AccessCheckReview,
+    AccessLog,
+    ReviewOutcome,
+)
 from .cases.models import CaseAction, CaseStatus, EServiceCase, StandardReply  # noqa: E402
 from .desk.models import ArrivalOutcome, ArrivalQuestion, DeskUndo, NoShow  # noqa: E402
 
 __all__ = [
+    "AccessCheck",
+    "AccessCheckItem",
+    "AccessCheckReview",
     "AccessLog",
     "Action",
     "ArrivalOutcome",
@@ -277,6 +286,7 @@ __all__ = [
     "MigrationExclusion",
     "NoShow",
     "PatientConsent",
+    "ReviewOutcome",
     "StandardReply",
     "State",
 ]

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import api, views
+from .access import alert_views, check_views, extract_views
 from .access import api as access_api
 from .access import views as access_views
 from .cases import api as cases_api
@@ -27,6 +28,17 @@ urlpatterns = [
     path("cases/<int:case_id>/", cases_views.case_detail, name="case"),
     path("cases/<int:case_id>/<str:outcome>/", cases_views.case_decide, name="case-decide"),
     path("audit/", access_views.audit, name="audit"),
+    path("audit/alerts/", alert_views.alerts, name="audit-alerts"),
+    path("audit/extract/", extract_views.extract_start, name="audit-extract-start"),
+    # The patient by an opaque id: the personnummer is given by POST (operations 3).
+    path("audit/extract/<int:patient_id>/", extract_views.extract, name="audit-extract"),
+    path("audit/checks/", check_views.checks, name="audit-checks"),
+    path("audit/checks/<int:check_id>/", check_views.check_detail, name="audit-check"),
+    path(
+        "audit/checks/<int:check_id>/<int:item_id>/review/",
+        check_views.check_review,
+        name="audit-check-review",
+    ),
     path("desk/", desk_views.desk, name="desk"),
     path("desk/<int:appointment_id>/arrive/", desk_views.desk_arrive, name="desk-arrive"),
     path("desk/<int:appointment_id>/no-show/", desk_views.desk_no_show, name="desk-no-show"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -40,9 +40,9 @@ pytestmark = pytest.mark.django_db
 NAMES = [
     # the back office's query strings
     "sida", "hsida", "vy", "format", "clinic", "patient", "user", "date_from", "date_to",
-    "next", "page",
+    "next", "page", "enhet",
     # its forms
-    "q", "channel", "note", "guardian", "number", "outcome", "reblock", "reply",
+    "q", "channel", "note", "guardian", "number", "outcome", "reblock", "reply", "size", "seed",
     # logging in and changing one's password
     "username", "password", "old_password", "new_password1", "new_password2",
     # the admin's lists and autocomplete
@@ -116,7 +116,21 @@ def world() -> dict[str, Any]:
     for role in ROLES[1:-1]:
         users[role] = UserFactory(role=role, clinics=[clinic, other], is_staff=True)
     users["superuser"] = User.objects.create_superuser("drift", password="pw-for-tests-12")
+    # An auditor's sample check with one read in it.
+    from consent.access.services import access_check_draw, access_log_record
+
+    access_log_record(actor=users[Role.RECEPTION], clinic=clinic, action="view", patient=adult)
+    check = access_check_draw(  # any day: the log's clock is the database's
+        actor=users[Role.AUDITOR],
+        clinic=clinic,
+        date_from=date(2000, 1, 1),
+        date_to=date(2099, 12, 31),
+        size=1,
+        seed=1,
+    )
     return {
+        "check": check,
+        "check_item": check.items.get(),
         "clinic": clinic,
         "patient": adult,
         "case": case,
@@ -136,6 +150,8 @@ def path_values(world: dict[str, Any]) -> dict[str, list[str]]:
         "case_id": [str(world["case"].pk), huge],
         "appointment_id": [str(world["appointment"].pk), huge],
         "message_id": [str(world["message"].pk), huge],
+        "check_id": [str(world["check"].pk), huge],
+        "item_id": [str(world["check_item"].pk), huge],
         "hsa_id": [world["clinic"].hsa_id, "²", "x" * 300, "%00"],
         "token": [world["message"].checkin_token or "none", "٣" * 40, "%00"],
     }

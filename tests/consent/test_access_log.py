@@ -46,6 +46,8 @@ WITHOUT_PATIENT_DATA = {
     "worklist-handled": "marks a follow-up: recorded with who and where",
     "checkin": "the patient's own check-in page: clinic and time only",
     "report-exclusions": "counts per clinic",
+    "audit-checks": "the sample checks: counts per unit and month",
+    "audit-check-review": "records a review of a read drawn: shows nothing",
     "report-exclusions-csv": "counts per clinic",
     "report-caught": "counts per clinic and week",
     "report-dashboard": "counts and rates",
@@ -209,6 +211,43 @@ READS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
         lambda w: staff(w["auditor"]).get("/audit/"),
         "audit_list",
     ),
+    "audit-alerts": (  # the regional admin has no unit: any read of theirs is an alert
+        "auditor",
+        lambda w: (
+            staff(w["admin"]).get(f"/admin/bookings/patient/{w['patient'].pk}/change/"),
+            staff(w["auditor"]).get("/audit/alerts/"),
+        ),
+        "audit_list",
+    ),
+    "audit-extract-start": (
+        "auditor",
+        lambda w: staff(w["auditor"]).post(
+            "/audit/extract/",
+            {
+                "patient": w["patient"].personal_id,
+                "date_from": "2020-01-01",
+                "date_to": "2099-12-31",
+            },
+            follow=True,
+        ),
+        "audit_extract",
+    ),
+    "audit-extract": (
+        "auditor",
+        lambda w: staff(w["auditor"]).get(
+            f"/audit/extract/{w['patient'].pk}/",
+            {"date_from": "2020-01-01", "date_to": "2099-12-31"},
+        ),
+        "audit_extract",
+    ),
+    "audit-check": (
+        "auditor",
+        lambda w: (
+            staff(w["reception"]).get(f"/patients/{w['patient'].pk}/"),
+            staff(w["auditor"]).get(f"/audit/checks/{check_of(w['auditor'], w['clinic']).pk}/"),
+        ),
+        "audit_check",
+    ),
     "api-access-log": (
         "client",
         lambda w: (
@@ -243,6 +282,15 @@ READS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
         "api_case",
     ),
 }
+
+
+def check_of(auditor: Any, clinic: Any) -> Any:
+    from consent.access.services import access_check_draw
+
+    today = timezone.localdate()
+    return access_check_draw(
+        actor=auditor, clinic=clinic, date_from=today, date_to=today, size=5, seed=1
+    )
 
 
 def test_every_route_is_classified() -> None:
@@ -295,15 +343,41 @@ def test_the_access_log_api_needs_its_scope(world: dict[str, Any], make_api: Any
 
 
 def test_the_auditor_downloads_the_log_as_csv(world: dict[str, Any]) -> None:
-    READS["desk"][1](world)
+    """Swedish headers and labels, names beside usernames and HSA-ids, times Excel reads
+    as times, a Swedish file name; three desk reloads are one row counted three times."""
+    from core.models import StaffIdentity
+
+    reception = world["reception"]
+    reception.first_name, reception.last_name = "Rebecka", "Andersson"
+    reception.save()
+    StaffIdentity.objects.create(user=reception, hsa_id="SE2321000131-P000000101")
+    for _ in range(3):
+        READS["desk"][1](world)
     auditor = staff(UserFactory(role=Role.AUDITOR))
-    response = auditor.get("/audit/", {"format": "csv", "user": world["reception"].username})
-    lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
-    assert lines[0] == "tid;aktor;typ;mottagning;patient;atgard"
-    assert lines[1].endswith(
-        f";{world['reception'].username};staff;{world['clinic'].hsa_id};"
-        f"{world['patient'].personal_id};desk_list"
+    response = auditor.get("/audit/", {"format": "csv", "user": reception.username})
+    assert response["Content-Disposition"] == (
+        f"attachment; filename*=utf-8''%C3%A5tkomstlogg-{timezone.localdate().isoformat()}.csv"
     )
+    lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    assert lines[0] == (
+        "Senast;Första;Antal gånger;Namn;Användarnamn eller system;HSA-id (person);Roll;"
+        "Enhet;Enhetens HSA-id;Personnummer;Vad"
+    )
+    assert len(lines) == 2
+    cells = lines[1].split(";")
+    last = timezone.localtime(AccessLog.objects.filter(action="desk_list").latest("id").created_at)
+    assert cells[0] == last.strftime("%Y-%m-%d %H:%M:%S")
+    assert cells[2:] == [
+        "3",
+        "Rebecka Andersson",
+        reception.username,
+        "SE2321000131-P000000101",
+        "Reception",
+        world["clinic"].name,
+        world["clinic"].hsa_id,
+        world["patient"].personal_id,
+        "Listad i ankomstlistan",
+    ]
 
 
 def test_the_access_log_is_append_only_in_the_database(world: dict[str, Any]) -> None:
