@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +23,7 @@ from core.signals import patient_data_read
 
 from . import selectors, services
 from .models import Appointment, AppointmentStatus, Clinic, ContactType, Patient
+from .payments import PAYMENT_SCHEMA, appointment_payment
 from .serializers import (
     DeceasedAtField,
     HsaIdField,
@@ -135,6 +139,14 @@ class AppointmentOutputSerializer(serializers.Serializer):
     arrived_at = serializers.DateTimeField(label="Ankom", allow_null=True)
     cancelled_at = serializers.DateTimeField(label="Avbokad", allow_null=True)
     late_cancellation = serializers.BooleanField(label="Sen avbokning")
+    patient_fee = serializers.DecimalField(
+        label="Patientavgift", max_digits=8, decimal_places=2, allow_null=True
+    )
+    payment = serializers.SerializerMethodField()
+
+    @extend_schema_field(PAYMENT_SCHEMA)
+    def get_payment(self, appointment: Appointment) -> dict[str, Any] | None:
+        return appointment_payment(appointment)
 
 
 class AppointmentApi(ApiView):
@@ -149,6 +161,15 @@ class AppointmentApi(ApiView):
         booked_at = AwareDateTimeField(required=False)
         status = serializers.ChoiceField(choices=AppointmentStatus.choices)
         contact_type = serializers.ChoiceField(choices=ContactType.choices)
+        patient_fee = serializers.DecimalField(
+            max_digits=8,
+            decimal_places=2,
+            min_value=Decimal(0),
+            required=False,
+            allow_null=True,
+            help_text='The patient\'s fee in SEK with öre, e.g. "250.00": 0 means nothing to '
+            "pay; left out or null, unknown (the patient pays at the desk). Every PUT sets it.",
+        )
 
     @extend_schema(
         operation_id="appointment_put",

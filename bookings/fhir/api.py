@@ -274,6 +274,7 @@ class FhirAppointmentApi(FhirApiView):
             booked_at=wanted.booked_at,
             status=wanted.status,
             contact_type=wanted.contact_type,
+            patient_fee=wanted.patient_fee,
         )
         return _stored(
             appointments.appointment_resource(appointment),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -24,6 +25,7 @@ from core.errors import DomainError
 
 from .. import identity
 from ..models import Appointment, AppointmentStatus, ContactType
+from .fee import fee_extensions, patient_fee_of
 from .mapping import (
     CLINIC_ACTORS,
     EXTENSION_CONTACT_TYPE,
@@ -51,6 +53,7 @@ class AppointmentInput:
     booked_at: datetime | None
     status: str
     contact_type: str
+    patient_fee: Decimal | None = None  # the extension EXTENSION_PATIENT_FEE (fee.py)
 
 
 def _actor_type(actor: Any) -> str | None:
@@ -180,6 +183,7 @@ def appointment_input(resource: FhirAppointment, raw: dict[str, Any]) -> Appoint
         booked_at=booked_at,
         status=status,
         contact_type=_contact_type(resource),
+        patient_fee=patient_fee_of(resource),
     )
 
 
@@ -187,10 +191,12 @@ def appointment_resource(appointment: Appointment) -> FhirAppointment:
     """The stored contact as an Appointment (patient and clinic by identifier)."""
     patient, clinic = appointment.patient, appointment.clinic
     code, display = MODE_OUT[ContactType(appointment.contact_type)]
+    extensions = fee_extensions(appointment)  # the fee and the payment (fee.py)
     return FhirAppointment.model_validate(
         {
             "resourceType": "Appointment",
             "id": appointment.external_id,
+            **({"extension": extensions} if extensions else {}),
             "meta": {"lastUpdated": appointment.updated_at.isoformat()},
             "status": STATUS_OUT[AppointmentStatus(appointment.status)],
             "appointmentType": {

@@ -4,6 +4,7 @@ desk, each telling the apps above (`appointment_changed`) in its transaction."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -31,11 +32,16 @@ def appointment_upsert(
     status: str,
     contact_type: str,
     booked_at: datetime | None = None,
+    patient_fee: Decimal | None = None,
 ) -> tuple[Appointment, bool]:
     """Creates or updates the booking system's appointment with this external id and tells
     the apps above (`appointment_changed`) in the same transaction. An update that changes
-    nothing sends nothing. `booked_at` defaults to now; it is kept from the first booking."""
-    return _upsert_retried(external_id, patient, clinic, starts_at, status, contact_type, booked_at)
+    nothing sends nothing. `booked_at` defaults to now; it is kept from the first booking.
+    `patient_fee` is the booking system's fee in SEK (0: none; None: unknown), written as
+    given by every PUT; a change of the fee alone is written and tells nobody."""
+    return _upsert_retried(
+        external_id, patient, clinic, starts_at, status, contact_type, booked_at, patient_fee
+    )
 
 
 def appointment_put(
@@ -47,13 +53,16 @@ def appointment_put(
     status: str,
     contact_type: str,
     booked_at: datetime | None = None,
+    patient_fee: Decimal | None = None,
 ) -> tuple[Appointment, bool]:
     """`appointment_upsert` in the booking system's own terms, the patient's personnummer
     and the clinic's HSA-id: a contact that exists brings its patient and clinic with its
     locked row, and only one that changes them (or a new one) looks them up."""
     pid = identity.parse_personal_id(personal_id).value
     hsa = identity.parse_hsa_id(hsa_id)
-    return _upsert_retried(external_id, pid, hsa, starts_at, status, contact_type, booked_at)
+    return _upsert_retried(
+        external_id, pid, hsa, starts_at, status, contact_type, booked_at, patient_fee
+    )
 
 
 def _upsert_retried(
@@ -64,8 +73,9 @@ def _upsert_retried(
     status: str,
     contact_type: str,
     booked_at: datetime | None,
+    patient_fee: Decimal | None,
 ) -> tuple[Appointment, bool]:
-    args = (external_id, patient, clinic, starts_at, status, contact_type, booked_at)
+    args = (external_id, patient, clinic, starts_at, status, contact_type, booked_at, patient_fee)
     try:
         return _appointment_upsert(*args)
     except IntegrityError:
@@ -102,6 +112,7 @@ def _appointment_upsert(
     status: str,
     contact_type: str,
     booked_at: datetime | None = None,
+    patient_fee: Decimal | None = None,
 ) -> tuple[Appointment, bool]:
     if timezone.is_naive(starts_at) or (booked_at is not None and timezone.is_naive(booked_at)):
         raise DomainError("Tider måste ha en tidszon.", field="starts_at", code="naive_datetime")
@@ -111,6 +122,10 @@ def _appointment_upsert(
         raise DomainError(
             f"Okänd kontakttyp: {contact_type}.", field="contact_type", code="invalid_choice"
         )
+    if patient_fee is not None and not (0 <= patient_fee < 1_000_000):
+        raise DomainError(
+            "Patientavgiften måste vara 0 eller mer.", field="patient_fee", code="invalid_fee"
+        )
     now = timezone.now()
     new = Appointment(
         external_id=external_id,
@@ -118,6 +133,7 @@ def _appointment_upsert(
         booked_at=booked_at or now,
         status=AppointmentStatus.BOOKED,
         contact_type=contact_type,
+        patient_fee=patient_fee,
     )
     _set_status(new, status, now=now, via="booking_system")
     # No savepoint for a new contact: a PUT creating it at the same time makes the caller
@@ -150,11 +166,15 @@ def _appointment_upsert(
         appointment.clinic = clinic
         appointment.starts_at = starts_at
         appointment.contact_type = contact_type
+        appointment.patient_fee = patient_fee
         _set_status(appointment, status, now=now, via="booking_system")
         sql.appointment_update(appointment)
         appointment_changed.send(
             sender=Appointment, appointment=appointment, previous=previous, moment=now
         )
+    elif appointment.patient_fee != patient_fee:
+        appointment.patient_fee = patient_fee
+        sql.appointment_update(appointment)
     return appointment, False
 
 
