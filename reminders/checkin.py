@@ -23,10 +23,9 @@ CHECKIN_CLOSES = timedelta(minutes=5)
 def checkin_state(message: Message, *, now: datetime) -> str:
     """ "open", "used", "not_yet", "closed" (too late, or the contact is no longer booked)."""
     appointment = message.appointment
-    if hasattr(message, "check_in"):
-        return "used"
-    if appointment.status == AppointmentStatus.ARRIVED:
-        return "used"
+    if hasattr(message, "check_in") or appointment.status == AppointmentStatus.ARRIVED:
+        gone = appointment.status == AppointmentStatus.CANCELLED
+        return "closed" if gone or appointment.starts_at != message.starts_at else "used"
     if appointment.status != AppointmentStatus.BOOKED or appointment.starts_at != message.starts_at:
         return "closed"
     if now < appointment.starts_at - CHECKIN_OPENS:

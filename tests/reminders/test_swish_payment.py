@@ -14,7 +14,6 @@ import pytest
 import time_machine
 from django.test import Client
 
-from bookings.models import Appointment
 from bookings.services import appointment_upsert
 from consent.services import consent_activate
 from reminders.dispatch import dispatch_in_process
@@ -22,7 +21,7 @@ from reminders.models import CheckIn, Message, Payment
 from reminders.refunds import payments_settle
 from tests.factories import ClinicFactory, PatientFactory
 from tests.fakeswish import FakeSwish
-from tests.swish import PAYEE, fake_swish, swish_certs  # noqa: F401  (fixtures)
+from tests.swish import PAYEE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 START = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)  # 14:00 in Stockholm
