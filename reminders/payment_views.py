@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from .models import CheckIn, Message, Payment, PaymentStatus, RefundStatus
-from .payments import DESK, NO_FEE, SWISH, payment_refresh, payment_start
+from .payments import DESK, NO_FEE, SWISH, payment_kind, payment_refresh, payment_start
 from .refunds import refund_send
 
 # Swish's error code for a request nobody answered in time (it expires after minutes).
@@ -79,6 +79,11 @@ def pay_context(message: Message, *, refresh: bool = True) -> dict[str, Any]:
     check_in = CheckIn.objects.filter(message=message).first()
     payment = latest_payment(check_in, refresh=refresh)
     state = pay_state(check_in, payment)
+    fee = message.appointment.patient_fee
+    if check_in is None:  # before the check-in: how it will be paid
+        kind = payment_kind(message.appointment)
+        state = {DESK: "desk", NO_FEE: "no_fee", SWISH: "swish_due"}[kind]
+        return {"state": state, "final": True, "amount": sek(fee) if kind == SWISH else ""}
     back = f"{settings.CHECKIN_BASE_URL}{message.checkin_token}/"
     return {
         "state": state,

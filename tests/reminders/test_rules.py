@@ -1,6 +1,7 @@
 """Scheduling rules (rules 3.3) as properties, across the daylight-saving weekends."""
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -159,15 +160,43 @@ def test_text_shows_local_stockholm_time(utc: datetime, expected: str) -> None:
 
 
 def test_checkin_text() -> None:
-    body = rules.render(
-        rules.CHECKIN,
-        clinic_sms_name="Hudkliniken",
-        starts_at=datetime(2026, 3, 14, 8, 30, tzinfo=UTC),
-        link="https://x/c/abc",
+    def body(pay: bool) -> str:
+        return rules.render(
+            rules.CHECKIN,
+            clinic_sms_name="Hudkliniken",
+            starts_at=datetime(2026, 3, 14, 8, 30, tzinfo=UTC),
+            link="https://x/c/abc",
+            pay=pay,
+        )
+
+    assert (
+        body(True)
+        == "Välkommen till Hudkliniken kl. 09:30. Checka in och betala i mobilen: https://x/c/abc"
     )
     assert (
-        body
-        == "Välkommen till Hudkliniken kl. 09:30. Checka in och betala i mobilen: https://x/c/abc"
+        body(False) == "Välkommen till Hudkliniken kl. 09:30. Checka in i mobilen: https://x/c/abc"
+    )
+
+
+@pytest.mark.parametrize(
+    ("region", "clinic", "fee", "promises"),
+    [
+        (True, True, Decimal("250.00"), True),
+        (True, True, Decimal("0.01"), True),
+        (True, True, Decimal("0"), False),  # nothing to pay
+        (True, True, None, False),  # unknown fee: paid at the desk
+        (True, False, Decimal("250.00"), False),  # the clinic takes no mobile payment
+        (False, True, Decimal("250.00"), False),  # the region pays at the desk
+    ],
+)
+def test_the_check_in_sms_promises_mobile_payment_only_where_it_is_taken(
+    region: bool, clinic: bool, fee: Decimal | None, promises: bool
+) -> None:
+    assert (
+        rules.promises_payment(
+            region_pays_mobile=region, clinic_mobile_payment=clinic, patient_fee=fee
+        )
+        is promises
     )
 
 

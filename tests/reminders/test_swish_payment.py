@@ -76,6 +76,7 @@ def deliver(fake: FakeSwish, *, times: int = 1) -> None:
 def test_check_in_pays_end_to_end_and_the_page_says_paid(fake_swish: FakeSwish) -> None:
     message = book()
     with time_machine.travel(DURING, tick=False):
+        assert "När du har checkat in betalar du besöket, 250,00 kr, med Swish." in page(message)
         done = check_in(message)
         payment = Payment.objects.get()
         assert "Du är incheckad" in done and "Att betala: <strong>250,00 kr</strong>" in done
@@ -294,3 +295,56 @@ def test_the_amount_comes_from_the_booking_not_the_page(fake_swish: FakeSwish) -
     payment = Payment.objects.get()
     assert payment.amount == Decimal("100.00")
     assert fake_swish.requests[payment.instruction_id]["amount"] == 100.0
+
+
+def test_the_check_in_sms_promises_mobile_payment_where_it_is_taken(
+    fake_swish: FakeSwish,
+) -> None:
+    message = book()
+    assert message.body == (
+        "Välkommen till Hudkliniken Halmstad kl. 14:00. Checka in och betala i mobilen: "
+        f"https://sms.example.se/c/{message.checkin_token}"
+    )
+    assert message.segments == 1
+
+
+@pytest.mark.parametrize(
+    ("fee", "mobile_payment", "open_says", "done_says"),
+    [
+        (
+            None,
+            True,
+            "Besöket betalar du i receptionen eller med fakturan som kommer hem.",
+            "Betala i receptionen eller med fakturan som kommer hem.",
+        ),
+        (
+            Decimal("250.00"),
+            False,
+            "Besöket betalar du i receptionen eller med fakturan som kommer hem.",
+            "Betala i receptionen eller med fakturan som kommer hem.",
+        ),
+        (
+            Decimal("0.00"),
+            True,
+            "Du har ingen avgift att betala för besöket.",
+            "Du har ingen avgift att betala för det här besöket.",
+        ),
+    ],
+)
+def test_without_mobile_payment_no_page_and_no_sms_promises_it(
+    fake_swish: FakeSwish,
+    fee: Decimal | None,
+    mobile_payment: bool,
+    open_says: str,
+    done_says: str,
+) -> None:
+    message = book(fee, mobile_payment=mobile_payment)
+    assert "Checka in i mobilen: https://sms.example.se/c/" in message.body
+    assert "betala" not in message.body
+    with time_machine.travel(DURING, tick=False):
+        assert open_says in page(message)
+        done = check_in(message)
+        assert done_says in done and "Swish" not in done
+        assert done_says in page(message)
+    assert CheckIn.objects.get().payment_status == ("no_fee" if fee == 0 else "pay_at_desk")
+    assert not Payment.objects.exists() and fake_swish.calls == {}

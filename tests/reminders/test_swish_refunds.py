@@ -121,7 +121,11 @@ def test_a_refund_swish_got_but_never_answered_is_read_back_not_sent_again(
     assert payment.refund_status == "due"
     # Swish had in fact made it (its answer was lost): it is read back by its id.
     fake_swish.faults.clear()
-    fake_swish.refunds[payment.refund_id] = {"id": payment.refund_id, "status": "PAID", "amount": 250.0}
+    fake_swish.refunds[payment.refund_id] = {
+        "id": payment.refund_id,
+        "status": "PAID",
+        "amount": 250.0,
+    }
     payments_settle(now=DURING + timedelta(minutes=2))
     payment.refresh_from_db()
     assert payment.refund_status == "refunded"
