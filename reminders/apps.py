@@ -16,8 +16,11 @@ class RemindersConfig(AppConfig):
         from .checks import sending_settings
         from .gateways.signing import webhook_secret_problem
         from .receivers import on_appointment_changed, on_patient_deceased
+        from .swish_checks import payment_method, swish_settings
 
         checks.register(sending_settings)
+        checks.register(payment_method)
+        checks.register(swish_settings, checks.Tags.security, deploy=True)
         # Every process refuses to start with a weak webhook key (rules 3.10), except
         # `manage.py check`, whose work is to list every problem: it names it as E005.
         problem = webhook_secret_problem()

@@ -59,6 +59,7 @@ def _cert(
     *,
     ca: bool = False,
     server: bool = False,
+    days: int = 400,
 ) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
     issuer_name, issuer_key = issuer if issuer else (subject, key)
@@ -69,7 +70,7 @@ def _cert(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if server:
@@ -94,7 +95,7 @@ class Certificates:
     stranger_key: Path
 
     @classmethod
-    def make(cls, directory: Path) -> Certificates:
+    def make(cls, directory: Path, *, client_days: int = 400) -> Certificates:
         def write(name: str, data: bytes) -> Path:
             path = directory / name
             path.write_bytes(data)
@@ -115,7 +116,9 @@ class Certificates:
         client_ca = _cert("Fake Swish Merchant CA", client_ca_key, None, ca=True)
         server_key, client_key, stranger_key = _key(), _key(), _key()
         server = _cert("localhost", server_key, ("Fake Swish Root CA", server_ca_key), server=True)
-        client = _cert("1231181189", client_key, ("Fake Swish Merchant CA", client_ca_key))
+        client = _cert(
+            "1231181189", client_key, ("Fake Swish Merchant CA", client_ca_key), days=client_days
+        )
         stranger = _cert("1239999999", stranger_key, ("Stranger CA", other_ca_key))
         return cls(
             server_ca=write("server-ca.pem", pem(server_ca)),
