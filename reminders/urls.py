@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, payment_views, views
+from . import api, payment_staff_views, payment_views, views
 
 api_patterns = [
     path(
@@ -32,5 +32,6 @@ urlpatterns = [
         name="swish-refund-callback",
     ),
     path("worklist/", views.worklist, name="worklist"),
+    path("payments/", payment_staff_views.payments_day, name="payments-day"),
     path("worklist/<int:message_id>/handled/", views.worklist_handled, name="worklist-handled"),
 ]

@@ -49,6 +49,8 @@ class DeskRow:
     blocked_before: list[Clinic] = field(default_factory=list)
     # What became of this visit's reminder (from the reminders app), if one was planned.
     sms: Any = None
+    # The payment at self check-in (from the reminders app): "Betald med Swish 14:02"...
+    payment: str = ""
     # The patient or, for a child, a guardian has protected identity: no number shown.
     protected: bool = False
     # When the desk's last registration of this contact can no longer be taken back.
@@ -165,6 +167,19 @@ def _desk_sms(appointment_ids: list[int]) -> dict[int, Any]:
     return found
 
 
+def _desk_payment(appointment_ids: list[int]) -> dict[int, str]:
+    """Each contact's payment at self check-in, from the apps above
+    (`AppConfig.desk_payment`)."""
+    from django.apps import apps
+
+    found: dict[int, str] = {}
+    for config in apps.get_app_configs():
+        hook = getattr(config, "desk_payment", None)
+        if hook is not None:
+            found.update(hook(appointment_ids))
+    return found
+
+
 def desk_rows(unit: Clinic, day: date) -> list[DeskRow]:
     """The contacts on a local day at the unit's clinics, each with who would get SMS (for
     the contact's own clinic), whether the patient was left out by the migration (and
@@ -207,6 +222,7 @@ def desk_rows(unit: Clinic, day: date) -> list[DeskRow]:
     ):
         blocked_before[row.exclusion.patient_id].append(row.clinic)
     sms = _desk_sms([a.pk for a in appointments])
+    payments = _desk_payment([a.pk for a in appointments])
     now = timezone.now()
     rows = []
     for appointment in appointments:
@@ -225,6 +241,7 @@ def desk_rows(unit: Clinic, day: date) -> list[DeskRow]:
                 and patient_facts.state == rules.NOT_ACTIVATED,
                 blocked_before=blocked_before.get(appointment.patient_id, []),
                 sms=sms.get(appointment.pk),
+                payment=payments.get(appointment.pk, ""),
                 protected=patient_facts.protected_identity
                 or any(g.protected_identity for g in patient_facts.guardians),
                 undo_until=_undo_until(appointment, question, no_shows, now),
