@@ -49,11 +49,11 @@ class RemindersConfig(AppConfig):
 
         return visit_sms(appointment_ids)
 
-    def desk_payment(self, appointment_ids: list[int]) -> dict[int, str]:
+    def desk_payment(self, appointments: list[Any]) -> dict[int, str]:
         """Each contact's payment at self check-in, for the arrival desk's rows."""
         from .payment_list import desk_payment_labels
 
-        return desk_payment_labels(appointment_ids)
+        return desk_payment_labels(appointments)
 
     def appointment_payment(self, appointment: Any) -> dict[str, Any] | None:
         """The contact's payment, for the booking system (bookings.payments)."""

@@ -41,15 +41,17 @@ def _latest_by_appointment(appointment_ids: list[int]) -> dict[int, Payment]:
     return latest
 
 
-def desk_payment_labels(appointment_ids: list[int]) -> dict[int, str]:
+def desk_payment_labels(appointments: list[Appointment]) -> dict[int, str]:
     """The desk row's payment: "Betald med Swish 14:02", "Betalning pågår", "Ej betald",
     "Ingen avgift" (or the refund); nothing when the fee is unknown and nothing was
-    started (paid at the desk as ever)."""
-    fees = dict(Appointment.objects.filter(pk__in=appointment_ids).values_list("pk", "patient_fee"))
-    latest = _latest_by_appointment(appointment_ids)
+    started (paid at the desk as ever). One query, and none for a day without fees or
+    self check-ins (a payment is only ever made for a contact that had a fee)."""
+    fees = {a.pk: a.patient_fee for a in appointments}
+    asked = [a.pk for a in appointments if a.patient_fee is not None or a.arrived_via]
+    latest = _latest_by_appointment(asked) if asked else {}
     labels: dict[int, str] = {}
-    for appointment_id in appointment_ids:
-        payment, fee = latest.get(appointment_id), fees.get(appointment_id)
+    for appointment_id, fee in fees.items():
+        payment = latest.get(appointment_id)
         if payment is not None and payment.status == PaymentStatus.PAID:
             paid_at = timezone.localtime(payment.paid_at or payment.updated_at)
             label = f"Betald med Swish {paid_at:%H:%M}"

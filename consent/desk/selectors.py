@@ -167,7 +167,7 @@ def _desk_sms(appointment_ids: list[int]) -> dict[int, Any]:
     return found
 
 
-def _desk_payment(appointment_ids: list[int]) -> dict[int, str]:
+def _desk_payment(appointments: list[Appointment]) -> dict[int, str]:
     """Each contact's payment at self check-in, from the apps above
     (`AppConfig.desk_payment`)."""
     from django.apps import apps
@@ -176,7 +176,7 @@ def _desk_payment(appointment_ids: list[int]) -> dict[int, str]:
     for config in apps.get_app_configs():
         hook = getattr(config, "desk_payment", None)
         if hook is not None:
-            found.update(hook(appointment_ids))
+            found.update(hook(appointments))
     return found
 
 
@@ -222,7 +222,7 @@ def desk_rows(unit: Clinic, day: date) -> list[DeskRow]:
     ):
         blocked_before[row.exclusion.patient_id].append(row.clinic)
     sms = _desk_sms([a.pk for a in appointments])
-    payments = _desk_payment([a.pk for a in appointments])
+    payments = _desk_payment(appointments)
     now = timezone.now()
     rows = []
     for appointment in appointments:
