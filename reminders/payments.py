@@ -109,7 +109,8 @@ def _open_or_new(check_in: CheckIn) -> Payment | None:
     if current is not None:
         return current
     appointment = check_in.message.appointment
-    if payment_kind(appointment) != SWISH:
+    fee = appointment.patient_fee
+    if payment_kind(appointment) != SWISH or fee is None:
         return None
     probe = Payment(check_in=check_in, paid_at=timezone.now())
     if refund_due_reason(probe, appointment) not in ("", "paid_twice"):
@@ -120,7 +121,7 @@ def _open_or_new(check_in: CheckIn) -> Payment | None:
         clinic=clinic,
         instruction_id=new_instruction_id(),
         payee_alias=clinic.swish_payee_alias or settings.SWISH_PAYEE_ALIAS,
-        amount=appointment.patient_fee,
+        amount=fee,
     )
 
 

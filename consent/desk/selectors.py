@@ -5,7 +5,7 @@ would get SMS and what staff should ask (rules 3.5b)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -167,7 +167,7 @@ def _desk_sms(appointment_ids: list[int]) -> dict[int, Any]:
     return found
 
 
-def _desk_payment(appointments: list[Appointment]) -> dict[int, str]:
+def _desk_payment(appointments: Sequence[Appointment]) -> dict[int, str]:
     """Each contact's payment at self check-in, from the apps above
     (`AppConfig.desk_payment`)."""
     from django.apps import apps
