@@ -43,11 +43,30 @@ class ClinicUpsertApi(ApiView):
         sms_name = serializers.CharField(max_length=60)
         self_checkin = StrictBooleanField()
         arrival_question = StrictBooleanField()
+        mobile_payment = StrictBooleanField(
+            required=False,
+            help_text="The visit is paid in the phone at self check-in (with Swish when the "
+            "region pays with Swish); left out: unchanged (off for a new clinic).",
+        )
+        swish_payee_alias = serializers.RegexField(
+            r"^(123\d{7})?$",
+            required=False,
+            allow_blank=True,
+            help_text="The clinic's own Swish number; empty: the region's. Left out: unchanged.",
+        )
 
     class OutputSerializer(serializers.ModelSerializer):
         class Meta:
             model = Clinic
-            fields = ["hsa_id", "name", "sms_name", "self_checkin", "arrival_question"]
+            fields = [
+                "hsa_id",
+                "name",
+                "sms_name",
+                "self_checkin",
+                "arrival_question",
+                "mobile_payment",
+                "swish_payee_alias",
+            ]
 
     @extend_schema(
         operation_id="clinic_put",

@@ -13,6 +13,7 @@ until a 1177 sync restores it).
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -37,6 +38,7 @@ class Clinic(models.Model):
         blank=True,
         default="",
         help_text=_("Mottagningens eget Swish-nummer; tomt: regionens (SWISH_PAYEE_ALIAS)."),
+        validators=[RegexValidator(r"^123\d{7}$", _("10 siffror som börjar med 123."))],
     )
     arrival_question = models.BooleanField(
         _("fråga om sms vid ankomst"),

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from bookings import sql
 from bookings.fhir.fee import EXTENSION_PATIENT_FEE
-from bookings.models import Appointment
+from bookings.models import Appointment, Clinic
 from core.models import ApiClient, Scope
 from reminders.models import Message
 from tests.factories import ClinicFactory, PatientFactory
@@ -141,3 +141,26 @@ def test_a_bad_fhir_fee_is_422_naming_the_extension(
     assert refused.status_code == 422
     assert refused.json()["issue"][0]["expression"] == ["Appointment.extension[0]"]
     assert not Appointment.objects.exists()
+
+
+CLINIC = {
+    "name": "Hudkliniken",
+    "sms_name": "Hudkliniken Halmstad",
+    "self_checkin": True,
+    "arrival_question": True,
+}
+
+
+def test_a_clinic_takes_mobile_payment_with_its_own_swish_number(registry_api: APIClient) -> None:
+    url = "/api/v1/clinics/SE2321000115-E000000042/"
+    created = registry_api.put(url, {**CLINIC}, format="json")
+    assert (created.json()["mobile_payment"], created.json()["swish_payee_alias"]) == (False, "")
+    on = {**CLINIC, "mobile_payment": True, "swish_payee_alias": "1234567890"}
+    assert registry_api.put(url, on, format="json").json()["mobile_payment"] is True
+    # Left out: unchanged.
+    kept = registry_api.put(url, {**CLINIC, "name": "Hud"}, format="json").json()
+    assert (kept["mobile_payment"], kept["swish_payee_alias"]) == (True, "1234567890")
+    refused = registry_api.put(url, {**CLINIC, "swish_payee_alias": "0701234567"}, format="json")
+    assert refused.status_code == 400
+    assert [e["field"] for e in refused.json()["errors"]] == ["swish_payee_alias"]
+    assert Clinic.objects.get().swish_payee_alias == "1234567890"
