@@ -4,7 +4,6 @@ legacy import). Each service is one transaction and says what it guarantees."""
 from __future__ import annotations
 
 import re
-
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from enum import Enum
