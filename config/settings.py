@@ -368,7 +368,7 @@ DISPATCH_CLAIM_TIMEOUT = env.int("DISPATCH_CLAIM_TIMEOUT", default=300)
 DISPATCH_MAX_BATCHES_PER_TICK = env.int("DISPATCH_MAX_BATCHES_PER_TICK", default=40)
 # Payment at self check-in (rules 3.5c): "desk" (the patient pays at the reception or by
 # invoice) or "swish" (Swish m-commerce, over mutual TLS with the region's certificate from
-# its bank; `check --deploy` checks the settings, operations 5).
+# its bank; `check --deploy` checks the settings, operations 8).
 CHECKIN_PAYMENT = env.str("CHECKIN_PAYMENT", default="desk")
 SWISH_API_URL = env.str("SWISH_API_URL", default="https://cpc.getswish.net/swish-cpcapi")
 SWISH_PAYEE_ALIAS = env.str("SWISH_PAYEE_ALIAS", default="")  # the region's Swish number

@@ -1,6 +1,6 @@
 """Swish's Commerce API (m-commerce) over mutual TLS: our client certificate and key from
 the region's bank, and Swish's CA as the only one trusted (SWISH_CERT, SWISH_KEY, SWISH_CA,
-operations 5). Speaks only HTTP; what the answers mean for a payment is payments.py's.
+operations 8). Speaks only HTTP; what the answers mean for a payment is payments.py's.
 
     PUT   /api/v2/paymentrequests/{instruction id}  201, header PaymentRequestToken
     GET   /api/v1/paymentrequests/{instruction id}  the request and its status

@@ -1,4 +1,4 @@
-"""System checks of the payment settings (operations 1 and 5). `CHECKIN_PAYMENT` must name
+"""System checks of the payment settings (operations 1 and 8). `CHECKIN_PAYMENT` must name
 a method at every start; with `swish`, `check --deploy` proves the rest before the first
 patient pays: Swish's address over HTTPS, the payee alias, our callback address over
 HTTPS (Swish calls only HTTPS), and the certificate, its key and Swish's CA readable and
@@ -56,7 +56,7 @@ def swish_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     files = {name: getattr(settings, name) for name in ("SWISH_CERT", "SWISH_KEY", "SWISH_CA")}
     missing = [f"{n}={p!r}" for n, p in files.items() if not p or not Path(p).is_file()]
     if missing:
-        error(", ".join(missing) + ": no such file (PEM files from the bank, operations 5).", 14)
+        error(", ".join(missing) + ": no such file (PEM files from the bank, operations 8).", 14)
         return problems
     try:
         context = ssl.create_default_context(cafile=files["SWISH_CA"])
@@ -86,7 +86,7 @@ def _expiry(path: str) -> list[CheckMessage]:
         return [
             Warning(
                 f"SWISH_CERT {path!r} expires in {left.days} days: order a new one from the "
-                "bank (operations 5).",
+                "bank (operations 8).",
                 id="reminders.W016",
             )
         ]

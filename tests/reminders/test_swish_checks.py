@@ -1,4 +1,4 @@
-"""`check --deploy` proves the Swish settings (operations 5): with CHECKIN_PAYMENT=swish a
+"""`check --deploy` proves the Swish settings (operations 8): with CHECKIN_PAYMENT=swish a
 missing file, a key that is not the certificate's, an HTTP address or a wrong Swish number
 is an error before the first patient pays."""
 
