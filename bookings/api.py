@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -28,6 +27,7 @@ from .serializers import (
     DeceasedAtField,
     HsaIdField,
     MobileNumberField,
+    PatientFeeField,
     PersonalIdField,
     external_id_path,
     hsa_path,
@@ -180,15 +180,7 @@ class AppointmentApi(ApiView):
         booked_at = AwareDateTimeField(required=False)
         status = serializers.ChoiceField(choices=AppointmentStatus.choices)
         contact_type = serializers.ChoiceField(choices=ContactType.choices)
-        patient_fee = serializers.DecimalField(
-            max_digits=8,
-            decimal_places=2,
-            min_value=Decimal(0),
-            required=False,
-            allow_null=True,
-            help_text='The patient\'s fee in SEK with öre, e.g. "250.00": 0 means nothing to '
-            "pay; left out or null, unknown (the patient pays at the desk). Every PUT sets it.",
-        )
+        patient_fee = PatientFeeField(required=False, allow_null=True)
 
     @extend_schema(
         operation_id="appointment_put",

@@ -58,10 +58,12 @@ def payment_row(payment: Payment) -> tuple[Any, ...]:
 
 
 def _day(request: AuthedRequest) -> date:
+    """The day asked for (YYYY-MM-DD, this century), else today."""
     try:
-        return date.fromisoformat(request.GET.get("dag", ""))
+        day = date.fromisoformat(request.GET.get("dag", ""))
     except ValueError:
         return timezone.localdate()
+    return day if 2000 <= day.year <= 2099 else timezone.localdate()
 
 
 @role_required(*CARE_ROLES)

@@ -30,6 +30,7 @@ from django.utils.dateparse import parse_datetime
 
 from bookings.models import Appointment
 
+from . import rules
 from .models import PAYMENT_OPEN, CheckIn, Payment, PaymentStatus
 from .swish import SwishRefused, SwishUnavailable, new_instruction_id, swish_client
 
@@ -75,24 +76,22 @@ def request_body(payment: Payment) -> dict[str, str]:
 
 
 def refund_due_reason(payment: Payment, appointment: Appointment) -> str:
-    """Why a paid payment must be paid back now, or "" (rules 3.5c): the contact was
-    cancelled, moved or its arrival taken back, or the check-in was already paid."""
-    from bookings.models import AppointmentStatus
-
-    if appointment.status == AppointmentStatus.CANCELLED:
-        return "appointment_cancelled"
-    if appointment.starts_at != payment.check_in.message.starts_at:
-        return "appointment_moved"
-    if appointment.status not in (AppointmentStatus.ARRIVED, AppointmentStatus.COMPLETED):
-        return "arrival_taken_back"
+    """Why a paid payment must be paid back now, or "" (rules 3.5c): the contact is no
+    longer the arrival it paid for (`rules.refund_reason`), or the check-in was already
+    paid by an earlier request."""
+    reason = rules.refund_reason(
+        status=appointment.status,
+        starts_at=appointment.starts_at,
+        checked_in_for=payment.check_in.message.starts_at,
+    )
+    if reason:
+        return reason
     paid_before = (
         Payment.objects.filter(check_in_id=payment.check_in_id, status=PaymentStatus.PAID)
         .exclude(pk=payment.pk)
         .filter(paid_at__lte=payment.paid_at or timezone.now())
     )
-    if paid_before.exists():
-        return "paid_twice"
-    return ""
+    return "paid_twice" if paid_before.exists() else ""
 
 
 @transaction.atomic
@@ -112,8 +111,11 @@ def _open_or_new(check_in: CheckIn) -> Payment | None:
     fee = appointment.patient_fee
     if payment_kind(appointment) != SWISH or fee is None:
         return None
-    probe = Payment(check_in=check_in, paid_at=timezone.now())
-    if refund_due_reason(probe, appointment) not in ("", "paid_twice"):
+    if rules.refund_reason(
+        status=appointment.status,
+        starts_at=appointment.starts_at,
+        checked_in_for=check_in.message.starts_at,
+    ):
         return None  # the contact is no longer this arrival: nothing to pay for
     clinic = appointment.clinic
     return Payment.objects.create(

@@ -91,3 +91,16 @@ def promises_payment(
     return (
         region_pays_mobile and clinic_mobile_payment and patient_fee is not None and patient_fee > 0
     )
+
+
+def refund_reason(*, status: str, starts_at: datetime, checked_in_for: datetime) -> str:
+    """Why what was paid at self check-in must be paid back (rules 3.5c), or "": the
+    contact was cancelled, moved from the start it was checked in for, or its arrival was
+    taken back (booked again, or a no-show)."""
+    if status == "cancelled":
+        return "appointment_cancelled"
+    if starts_at != checked_in_for:
+        return "appointment_moved"
+    if status not in ("arrived", "completed"):
+        return "arrival_taken_back"
+    return ""

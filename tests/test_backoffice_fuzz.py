@@ -40,7 +40,7 @@ pytestmark = pytest.mark.django_db
 NAMES = [
     # the back office's query strings
     "sida", "hsida", "vy", "format", "clinic", "patient", "user", "date_from", "date_to",
-    "next", "page",
+    "next", "page", "dag",
     # its forms
     "q", "channel", "note", "guardian", "number", "outcome", "reblock", "reply",
     # logging in and changing one's password

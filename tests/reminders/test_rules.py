@@ -239,3 +239,24 @@ def test_a_visit_at_a_self_checkin_clinic_gets_both_messages_at_their_lead_times
     assert rules.plan(
         starts_at=start, booked_at=booked, contact_type="phone", self_checkin=True
     ) == {rules.REMINDER: local(2026, 12, 8, 9, 30)}
+
+
+@pytest.mark.parametrize(
+    ("status", "moved", "reason"),
+    [
+        ("arrived", False, ""),
+        ("completed", False, ""),
+        ("cancelled", False, "appointment_cancelled"),
+        ("cancelled", True, "appointment_cancelled"),
+        ("booked", True, "appointment_moved"),
+        ("arrived", True, "appointment_moved"),
+        ("booked", False, "arrival_taken_back"),
+        ("no_show", False, "arrival_taken_back"),
+    ],
+)
+def test_what_was_paid_at_check_in_is_paid_back_when_the_arrival_is_gone(
+    status: str, moved: bool, reason: str
+) -> None:
+    start = datetime(2026, 3, 14, 8, 30, tzinfo=UTC)
+    now = start + timedelta(days=1) if moved else start
+    assert rules.refund_reason(status=status, starts_at=now, checked_in_for=start) == reason
