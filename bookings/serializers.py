@@ -4,6 +4,7 @@ them in the OpenAPI schema."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -109,6 +110,9 @@ def external_id_path() -> OpenApiParameter:
     )
 
 
+FEE_TEXT = re.compile(r"[0-9]{1,6}(\.[0-9]{1,2})?")  # ASCII digits only
+
+
 @extend_schema_field(
     {
         "oneOf": [
@@ -133,6 +137,12 @@ class PatientFeeField(serializers.DecimalField):
             max_value=Decimal("999999.99"),
             **kwargs,
         )
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # As the schema says, and no more: DRF would read "" as null, and " 1e2" as 100.
+        if isinstance(data, str) and not FEE_TEXT.fullmatch(data):
+            self.fail("invalid")
+        return super().run_validation(data)
 
     def to_internal_value(self, data: Any) -> Decimal:
         if isinstance(data, float) and not data.is_integer():

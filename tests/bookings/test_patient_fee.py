@@ -74,8 +74,8 @@ def test_the_fee_is_stored_and_answered(api: APIClient, path: str) -> None:
         is None
     )
     assert Appointment.objects.get().patient_fee is None
-    assert put(api, {**data, "patient_fee": 0}).json()["patient_fee"] == "0.00"
     assert put(api, {**data, "patient_fee": 300}).json()["patient_fee"] == "300.00"
+    assert put(api, {**data, "patient_fee": 0}).json()["patient_fee"] == "0.00"
     assert Appointment.objects.get().patient_fee == Decimal("0.00")
 
 
@@ -84,7 +84,9 @@ def test_a_new_contact_without_a_fee_has_an_unknown_fee(api: APIClient, path: st
     assert Appointment.objects.get().patient_fee is None
 
 
-@pytest.mark.parametrize("fee", ["-1.00", "12.345", "abc", "1000000.00", True, 100.5])
+@pytest.mark.parametrize(
+    "fee", ["-1.00", "12.345", "abc", "1000000.00", "", " 1", "1e2", "２５０", True, 100.5, -1]
+)
 def test_a_bad_fee_is_refused_and_nothing_changes(api: APIClient, fee: Any) -> None:
     data = body(patient_fee="250.00")
     put(api, data)
