@@ -131,6 +131,9 @@ def refund_send(*, payment_id: int) -> str:
     except SwishUnavailable:
         return RefundStatus.DUE  # the tick tries again
     except SwishRefused as refused:
+        if refused.status == 409:  # Swish has a refund by this id already: read it back
+            _refund_set(payment, RefundStatus.REQUESTED)
+            return _refund_read_back(payment)
         _refund_set(payment, RefundStatus.FAILED, reason=refused.code)
         return RefundStatus.FAILED
     _refund_set(payment, RefundStatus.REQUESTED)

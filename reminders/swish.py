@@ -53,9 +53,14 @@ def tls_context() -> ssl.SSLContext:
 
 class SwishClient:
     def __init__(self) -> None:
+        try:
+            context = tls_context()
+        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+            logger.error("Swish's certificate, key or CA cannot be read: %r", error)
+            raise SwishUnavailable(repr(error)) from error
         self.http = httpx.Client(
             base_url=settings.SWISH_API_URL.rstrip("/"),
-            verify=tls_context(),
+            verify=context,
             timeout=settings.SWISH_TIMEOUT,
             headers={"Accept": "application/json"},
         )

@@ -348,3 +348,14 @@ def test_without_mobile_payment_no_page_and_no_sms_promises_it(
         assert done_says in page(message)
     assert CheckIn.objects.get().payment_status == ("no_fee" if fee == 0 else "pay_at_desk")
     assert not Payment.objects.exists() and fake_swish.calls == {}
+
+
+def test_an_unreadable_certificate_is_no_500_and_no_charge(
+    fake_swish: FakeSwish, settings: Any
+) -> None:
+    settings.SWISH_KEY = "/nowhere/client.key"
+    message = book()
+    with time_machine.travel(DURING, tick=False):
+        done = check_in(message)
+    assert "Du är incheckad" in done and "Vi förbereder betalningen" in done
+    assert Payment.objects.get().status == "started" and fake_swish.calls == {}
