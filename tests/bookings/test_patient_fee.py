@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.test import Client
 from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 from fhir.resources.R4B.extension import Extension
 from rest_framework.test import APIClient
@@ -18,8 +19,9 @@ from bookings import sql
 from bookings.fhir.fee import EXTENSION_PATIENT_FEE
 from bookings.models import Appointment, Clinic
 from core.models import ApiClient, Scope
+from core.staff import Role
 from reminders.models import Message
-from tests.factories import ClinicFactory, PatientFactory
+from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
 from .test_fhir import FHIR_JSON, book, fhir_appointment, send
 
@@ -167,3 +169,29 @@ def test_a_clinic_takes_mobile_payment_with_its_own_swish_number(registry_api: A
     assert refused.status_code == 400
     assert [e["field"] for e in refused.json()["errors"]] == ["swish_payee_alias"]
     assert Clinic.objects.get().swish_payee_alias == "1234567890"
+
+
+@pytest.mark.parametrize(("alias", "saved"), [("1234567890", True), ("0701234567", False)])
+def test_the_admin_clinic_form_sets_mobile_payment(alias: str, saved: bool) -> None:
+    client = Client()
+    client.force_login(UserFactory(role=Role.REGIONAL_ADMIN, is_staff=True))
+    response = client.post(
+        "/admin/bookings/clinic/add/",
+        {
+            "hsa_id": "SE2321000115-E000000077",
+            "name": "Hudkliniken",
+            "sms_name": "Hudkliniken",
+            "mobile_payment": "on",
+            "swish_payee_alias": alias,
+        },
+    )
+    if saved:
+        assert response.status_code == 302
+        clinic = Clinic.objects.get()
+        assert (clinic.mobile_payment, clinic.swish_payee_alias) == (True, alias)
+    else:
+        assert (
+            response.status_code == 200
+            and "10 siffror som börjar med 123" in response.content.decode()
+        )
+        assert not Clinic.objects.exists()
