@@ -30,6 +30,8 @@ class ClinicForm(forms.ModelForm):
             "name",
             "sms_name",
             "self_checkin",
+            "mobile_payment",
+            "swish_payee_alias",
             "arrival_question",
             "serves",
         ]
@@ -44,9 +46,16 @@ class ClinicForm(forms.ModelForm):
 @admin.register(Clinic)
 class ClinicAdmin(admin.ModelAdmin):
     form = ClinicForm
-    list_display = ["name", "hsa_id", "sms_name", "self_checkin", "arrival_question"]
+    list_display = [
+        "name",
+        "hsa_id",
+        "sms_name",
+        "self_checkin",
+        "mobile_payment",
+        "arrival_question",
+    ]
     search_fields = ["name", "hsa_id", "sms_name"]
-    list_filter = ["self_checkin", "arrival_question"]
+    list_filter = ["self_checkin", "mobile_payment", "arrival_question"]
     filter_horizontal = ["serves"]
     readonly_fields = ["longest_sms"]
 
@@ -77,6 +86,8 @@ class ClinicAdmin(admin.ModelAdmin):
             sms_name=obj.sms_name,
             self_checkin=obj.self_checkin,
             arrival_question=obj.arrival_question,
+            mobile_payment=obj.mobile_payment,
+            swish_payee_alias=obj.swish_payee_alias,
         )
         form.instance = saved
         obj.pk = saved.pk

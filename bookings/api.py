@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,10 +30,12 @@ from .models import (
     ContactType,
     Patient,
 )
+from .payments import PAYMENT_SCHEMA, appointment_payment
 from .serializers import (
     DeceasedAtField,
     HsaIdField,
     MobileNumberField,
+    PatientFeeField,
     PersonalIdField,
     external_id_path,
     hsa_path,
@@ -47,11 +51,30 @@ class ClinicUpsertApi(ApiView):
         sms_name = serializers.CharField(max_length=60)
         self_checkin = StrictBooleanField()
         arrival_question = StrictBooleanField()
+        mobile_payment = StrictBooleanField(
+            required=False,
+            help_text="The visit is paid in the phone at self check-in (with Swish when the "
+            "region pays with Swish); left out: unchanged (off for a new clinic).",
+        )
+        swish_payee_alias = serializers.RegexField(
+            r"^(123\d{7})?$",
+            required=False,
+            allow_blank=True,
+            help_text="The clinic's own Swish number; empty: the region's. Left out: unchanged.",
+        )
 
     class OutputSerializer(serializers.ModelSerializer):
         class Meta:
             model = Clinic
-            fields = ["hsa_id", "name", "sms_name", "self_checkin", "arrival_question"]
+            fields = [
+                "hsa_id",
+                "name",
+                "sms_name",
+                "self_checkin",
+                "arrival_question",
+                "mobile_payment",
+                "swish_payee_alias",
+            ]
 
     @extend_schema(
         operation_id="clinic_put",
@@ -147,6 +170,14 @@ class AppointmentOutputSerializer(serializers.Serializer):
     arrived_at = serializers.DateTimeField(label="Ankom", allow_null=True)
     cancelled_at = serializers.DateTimeField(label="Avbokad", allow_null=True)
     late_cancellation = serializers.BooleanField(label="Sen avbokning")
+    patient_fee = serializers.DecimalField(
+        label="Patientavgift", max_digits=8, decimal_places=2, allow_null=True
+    )
+    payment = serializers.SerializerMethodField()
+
+    @extend_schema_field(PAYMENT_SCHEMA)
+    def get_payment(self, appointment: Appointment) -> dict[str, Any] | None:
+        return appointment_payment(appointment)
 
 
 class AppointmentApi(ApiView):
@@ -163,6 +194,7 @@ class AppointmentApi(ApiView):
         contact_type = serializers.ChoiceField(
             choices=[(t.value, t.label) for t in JSON_CONTACT_TYPES]
         )
+        patient_fee = PatientFeeField(required=False, allow_null=True)
 
     @extend_schema(
         operation_id="appointment_put",

@@ -13,6 +13,7 @@ until a 1177 sync restores it).
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -30,6 +31,17 @@ class Clinic(models.Model):
         help_text=_("Namnet som står i påminnelsen. Måste rymmas i ett sms."),
     )
     self_checkin = models.BooleanField(_("mobil självincheckning"), default=False)
+    # Whether the patient pays the visit in the phone at self check-in (rules 3.5c): the
+    # check-in SMS promises it only where this is on (and the region pays with Swish).
+    mobile_payment = models.BooleanField(_("betalning i mobilen"), default=False)
+    swish_payee_alias = models.CharField(
+        _("Swish-nummer"),
+        max_length=11,
+        blank=True,
+        default="",
+        help_text=_("Mottagningens eget Swish-nummer; tomt: regionens (SWISH_PAYEE_ALIAS)."),
+        validators=[RegexValidator(r"^123\d{7}$", _("10 siffror som börjar med 123."))],
+    )
     arrival_question = models.BooleanField(
         _("fråga om sms vid ankomst"),
         default=True,
@@ -289,6 +301,11 @@ class Appointment(models.Model):
         ],
     )
     cancelled_at = models.DateTimeField(_("avbokad"), null=True, blank=True)
+    # The patient's fee for the visit in SEK, as the booking system says (rules 3.5c):
+    # 0 means nothing to pay, None that the fee is unknown (the patient pays at the desk).
+    patient_fee = models.DecimalField(
+        _("patientavgift"), max_digits=8, decimal_places=2, null=True, blank=True
+    )
     # Cancelled less than 24 hours before the start (the patient pays a fee).
     late_cancellation = models.BooleanField(_("sen avbokning"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)

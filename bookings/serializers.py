@@ -4,6 +4,8 @@ them in the OpenAPI schema."""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
@@ -106,3 +108,45 @@ def external_id_path() -> OpenApiParameter:
         OpenApiParameter.PATH,
         description="The booking system's id of the contact",
     )
+
+
+FEE_TEXT = re.compile(r"[0-9]{1,6}(\.[0-9]{1,2})?")  # ASCII digits only
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "pattern": r"^\d{1,6}(\.\d{1,2})?$", "example": "250.00"},
+            {"type": "integer", "minimum": 0, "maximum": 999999},
+        ],
+        "nullable": True,
+        "description": "The patient's fee in SEK with öre (rules 3.5c): 0 means nothing to "
+        "pay; left out or null, unknown (the patient pays at the desk). A string with at "
+        "most two decimals, or a whole number; every PUT sets it.",
+    }
+)
+class PatientFeeField(serializers.DecimalField):
+    """The fee in SEK: "250.00", "250.5" or 250 in; "250.00" out. A JSON number with a
+    fraction is refused: a binary fraction is not an amount in öre (send a string)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            max_digits=8,
+            decimal_places=2,
+            min_value=Decimal(0),
+            max_value=Decimal("999999.99"),
+            **kwargs,
+        )
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # As the schema says, and no more: DRF would read "" as null, and " 1e2" as 100.
+        if isinstance(data, str) and not FEE_TEXT.fullmatch(data):
+            self.fail("invalid")
+        return super().run_validation(data)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, float) and not data.is_integer():
+            raise serializers.ValidationError(
+                'Skriv en avgift med öre som text, t.ex. "250.50".', code="invalid"
+            )
+        return super().to_internal_value(data)  # type: ignore[no-any-return]

@@ -15,6 +15,10 @@ REMINDER_TEMPLATE = (
     "Av/omboka senast 24 timmar innan, annars betalar du en avgift"
 )
 CHECKIN_TEMPLATE = "Välkommen till {clinic} kl. {time}. Checka in och betala i mobilen: {link}"
+# Where the visit is not paid in the phone (the clinic takes no mobile payment, the fee is
+# unknown or there is none): the text promises only the check-in (rules 3.5c). Shorter, so
+# the SMS name's budget is the paying text's.
+CHECKIN_TEMPLATE_NO_PAYMENT = "Välkommen till {clinic} kl. {time}. Checka in i mobilen: {link}"
 
 WEEKDAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
 MONTHS = (
@@ -100,8 +104,11 @@ def render_reminder(*, clinic_sms_name: str, local_start: datetime) -> str:
     )
 
 
-def render_checkin(*, clinic_sms_name: str, local_start: datetime, link: str) -> str:
-    return CHECKIN_TEMPLATE.format(
+def render_checkin(
+    *, clinic_sms_name: str, local_start: datetime, link: str, pay: bool = True
+) -> str:
+    template = CHECKIN_TEMPLATE if pay else CHECKIN_TEMPLATE_NO_PAYMENT
+    return template.format(
         clinic=normalise_gsm7(clinic_sms_name), time=_clock(local_start), link=normalise_gsm7(link)
     )
 

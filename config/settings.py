@@ -385,7 +385,18 @@ SMS_WEBHOOK_SECRET = env.str("SMS_WEBHOOK_SECRET", default="")
 DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
 DISPATCH_CLAIM_TIMEOUT = env.int("DISPATCH_CLAIM_TIMEOUT", default=300)
 DISPATCH_MAX_BATCHES_PER_TICK = env.int("DISPATCH_MAX_BATCHES_PER_TICK", default=40)
-CHECKIN_PAYMENT_BACKEND = env.str("CHECKIN_PAYMENT_BACKEND", default="reminders.payments.PayAtDesk")
+# Payment at self check-in (rules 3.5c): "desk" (the patient pays at the reception or by
+# invoice) or "swish" (Swish m-commerce, over mutual TLS with the region's certificate from
+# its bank; `check --deploy` checks the settings, operations 8).
+CHECKIN_PAYMENT = env.str("CHECKIN_PAYMENT", default="desk")
+SWISH_API_URL = env.str("SWISH_API_URL", default="https://cpc.getswish.net/swish-cpcapi")
+SWISH_PAYEE_ALIAS = env.str("SWISH_PAYEE_ALIAS", default="")  # the region's Swish number
+SWISH_CERT = env.str("SWISH_CERT", default="")  # PEM: our client certificate (and chain)
+SWISH_KEY = env.str("SWISH_KEY", default="")  # PEM: its private key
+SWISH_CA = env.str("SWISH_CA", default="")  # PEM: the CA that signed Swish's server certificate
+SWISH_TIMEOUT = env.float("SWISH_TIMEOUT", default=10.0)  # seconds per call to Swish
+# A request with no outcome read back this long after it was made ends as "no answer".
+SWISH_ANSWER_WINDOW = env.int("SWISH_ANSWER_WINDOW", default=600)  # seconds
 # Unknown check-in links one address may try before it must wait (guessing links).
 CHECKIN_MAX_MISSES = env.int("CHECKIN_MAX_MISSES", default=10)
 CHECKIN_MISS_WINDOW = env.int("CHECKIN_MISS_WINDOW", default=600)  # seconds

@@ -16,8 +16,11 @@ class RemindersConfig(AppConfig):
         from .checks import sending_settings
         from .gateways.signing import webhook_secret_problem
         from .receivers import on_appointment_changed, on_patient_deceased
+        from .swish_checks import payment_method, swish_settings
 
         checks.register(sending_settings)
+        checks.register(payment_method)
+        checks.register(swish_settings, checks.Tags.security, deploy=True)
         # Every process refuses to start with a weak webhook key (rules 3.10), except
         # `manage.py check`, whose work is to list every problem: it names it as E005.
         problem = webhook_secret_problem()
@@ -45,6 +48,18 @@ class RemindersConfig(AppConfig):
         from .followup import visit_sms
 
         return visit_sms(appointment_ids)
+
+    def desk_payment(self, appointments: list[Any]) -> dict[int, str]:
+        """Each contact's payment at self check-in, for the arrival desk's rows."""
+        from .payment_list import desk_payment_labels
+
+        return desk_payment_labels(appointments)
+
+    def appointment_payment(self, appointment: Any) -> dict[str, Any] | None:
+        """The contact's payment, for the booking system (bookings.payments)."""
+        from .payment_list import appointment_payment
+
+        return appointment_payment(appointment)
 
     def load_demo(self, **kwargs: Any) -> None:
         from .demo import load_demo

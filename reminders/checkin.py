@@ -1,5 +1,6 @@
 """Self check-in (rules 3.5): the link in the check-in SMS opens from 2 hours before to 5
-minutes after the start, registers the arrival and starts the payment."""
+minutes after the start and registers the arrival; how the visit is paid is decided then
+(payments.py, rules 3.5c)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bookings.services import appointment_set_status
 from core.errors import DomainError
 
 from .models import CheckIn, Message
-from .payments import PaymentResult, payment_backend
+from .payments import SWISH, payment_kind
 
 CHECKIN_OPENS = timedelta(hours=2)
 CHECKIN_CLOSES = timedelta(minutes=5)
@@ -22,10 +23,9 @@ CHECKIN_CLOSES = timedelta(minutes=5)
 def checkin_state(message: Message, *, now: datetime) -> str:
     """ "open", "used", "not_yet", "closed" (too late, or the contact is no longer booked)."""
     appointment = message.appointment
-    if hasattr(message, "check_in"):
-        return "used"
-    if appointment.status == AppointmentStatus.ARRIVED:
-        return "used"
+    if hasattr(message, "check_in") or appointment.status == AppointmentStatus.ARRIVED:
+        gone = appointment.status == AppointmentStatus.CANCELLED
+        return "closed" if gone or appointment.starts_at != message.starts_at else "used"
     if appointment.status != AppointmentStatus.BOOKED or appointment.starts_at != message.starts_at:
         return "closed"
     if now < appointment.starts_at - CHECKIN_OPENS:
@@ -36,9 +36,11 @@ def checkin_state(message: Message, *, now: datetime) -> str:
 
 
 @transaction.atomic
-def checkin_register(*, message: Message) -> tuple[CheckIn, PaymentResult]:
-    """Registers the arrival from the check-in link (the desk sees it at once) and starts
-    the payment. Refused unless the link is open; a second use is refused."""
+def checkin_register(*, message: Message) -> CheckIn:
+    """Registers the arrival from the check-in link (the desk sees it at once) and how the
+    visit is paid (`payment_status`: pay_at_desk, no_fee or swish; a Swish request is
+    made by `payments.payment_start` after this commits). Refused unless the link is open;
+    a second use is refused."""
     message = Message.objects.select_for_update().select_related("appointment").get(pk=message.pk)
     state = checkin_state(message, now=timezone.now())
     if state != "open":
@@ -46,13 +48,10 @@ def checkin_register(*, message: Message) -> tuple[CheckIn, PaymentResult]:
     appointment_set_status(
         appointment=message.appointment, status=AppointmentStatus.ARRIVED, via="self_checkin"
     )
-    backend = payment_backend()
-    payment = backend.start(message.appointment)
-    check_in = CheckIn.objects.create(
+    kind = payment_kind(message.appointment)
+    return CheckIn.objects.create(
         message=message,
         checked_in_at=timezone.now(),
-        payment_backend=backend.name,
-        payment_status=payment.status,
-        payment_reference=payment.reference,
+        payment_backend="swish" if kind == SWISH else "desk",
+        payment_status=kind,
     )
-    return check_in, payment

@@ -139,6 +139,7 @@ def _prepare(
     )
     today = timezone.localdate(now)
     sender = settings.SMS_SENDER
+    region_pays_mobile = settings.CHECKIN_PAYMENT == "swish"
     gateway_name = gateway.name if gateway else ""
     handed_over = now if gateway else None
     ended: list[Any] = []
@@ -169,6 +170,11 @@ def _prepare(
             clinic_sms_name=message.sms_name,
             starts_at=message.contact_starts_at,
             link=checkin_link(message.kind, message.checkin_token),
+            pay=rules.promises_payment(
+                region_pays_mobile=region_pays_mobile,
+                clinic_mobile_payment=message.mobile_payment,
+                patient_fee=message.patient_fee,
+            ),
         )
         segments = texts.segments(body)
         first, *others = free

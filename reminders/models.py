@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Appointment, Clinic
@@ -212,3 +213,81 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class PaymentStatus(models.TextChoices):
+    """A payment request at Swish (rules 3.5c). `started` and `created` are open; the
+    others are final (a `no_answer` is read back once more by the tick, and Swish's word
+    wins)."""
+
+    STARTED = "started", _("Skapas")  # our row, before Swish answered the request
+    CREATED = "created", _("Betalning pågår")  # Swish has it; the patient is in the app
+    PAID = "paid", _("Betald")
+    DECLINED = "declined", _("Avböjd av betalaren")
+    ERROR = "error", _("Misslyckades")
+    CANCELLED = "cancelled", _("Avbruten")
+    NO_ANSWER = "no_answer", _("Inget svar från Swish")
+
+
+PAYMENT_OPEN = (PaymentStatus.STARTED, PaymentStatus.CREATED)
+
+
+class RefundStatus(models.TextChoices):
+    NONE = "", _("Ingen återbetalning")
+    DUE = "due", _("Ska återbetalas")  # decided; Swish has not accepted it yet
+    REQUESTED = "requested", _("Återbetalning begärd")  # Swish accepted it
+    REFUNDED = "refunded", _("Återbetald")
+    FAILED = "failed", _("Återbetalningen misslyckades")  # Swish refused: by hand
+
+
+class Payment(models.Model):
+    """One payment request at Swish for a self check-in, under our own instruction id:
+    a new request only when the last one ended unpaid (never two open at once), and a
+    paid one refunded at most once, under its own refund instruction id."""
+
+    check_in = models.ForeignKey(CheckIn, on_delete=models.PROTECT, related_name="payments")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    method = models.CharField(max_length=8, default="swish")
+    instruction_id = models.CharField(max_length=32, unique=True)
+    payee_alias = models.CharField(max_length=11)
+    amount = models.DecimalField(max_digits=8, decimal_places=2)
+    status = models.CharField(
+        max_length=12, choices=PaymentStatus.choices, default=PaymentStatus.STARTED
+    )
+    reason = models.CharField(max_length=64, blank=True, default="")
+    requested_at = models.DateTimeField(null=True, blank=True)  # the PUT was sent
+    token = models.CharField(max_length=64, blank=True, default="")  # opens the Swish app
+    payment_reference = models.CharField(max_length=64, blank=True, default="")
+    payer_alias = models.CharField(max_length=16, blank=True, default="")  # personal data
+    paid_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)  # last read back from Swish
+    ended_at = models.DateTimeField(null=True, blank=True)
+    refund_status = models.CharField(
+        max_length=12, choices=RefundStatus.choices, blank=True, default=RefundStatus.NONE
+    )
+    refund_id = models.CharField(max_length=32, blank=True, default="")
+    refund_reason = models.CharField(max_length=64, blank=True, default="")
+    refund_attempts = models.PositiveSmallIntegerField(default=0)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("betalning")
+        verbose_name_plural = _("betalningar")
+        indexes = [models.Index(fields=["clinic", "created_at"], name="payment_clinic_day_idx")]
+        constraints = [
+            # Two taps, two tabs or a retry never make a second open request.
+            models.UniqueConstraint(
+                fields=["check_in"],
+                condition=Q(status__in=["started", "created"]),
+                name="payment_one_open",
+            ),
+            models.UniqueConstraint(
+                fields=["refund_id"], condition=~Q(refund_id=""), name="payment_refund_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instruction_id} {self.status}"

@@ -8,6 +8,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -42,6 +43,8 @@ class Claimed:
     patient_id: int
     clinic_id: int
     sms_name: str
+    mobile_payment: bool
+    patient_fee: Decimal | None
 
     def __init__(self, row: Sequence[Any]) -> None:
         self.__dict__.update(zip(_NAMES, row, strict=True))

@@ -8,6 +8,7 @@ from typing import Any
 from bookings.models import Appointment, Patient
 from bookings.signals import AppointmentSnapshot
 
+from .refunds import payments_on_contact_change
 from .schedule import messages_plan_on_change, messages_suppress_deceased
 
 
@@ -20,6 +21,7 @@ def on_appointment_changed(
     **kwargs: Any,
 ) -> None:
     messages_plan_on_change(appointment=appointment, previous=previous, moment=moment)
+    payments_on_contact_change(appointment=appointment, previous=previous)
 
 
 def on_patient_deceased(sender: Any, *, patient: Patient, moment: datetime, **kwargs: Any) -> None:

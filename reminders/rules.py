@@ -7,6 +7,7 @@ across the daylight-saving weekends. Only the text shows local (Europe/Stockholm
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bookings import texts
@@ -83,8 +84,37 @@ def retry_at(*, attempts: int, now: datetime) -> datetime | None:
     return now + delay
 
 
-def render(kind: str, *, clinic_sms_name: str, starts_at: datetime, link: str = "") -> str:
+def render(
+    kind: str, *, clinic_sms_name: str, starts_at: datetime, link: str = "", pay: bool = False
+) -> str:
+    """The text of a message; the check-in text promises payment in the phone only when
+    `pay` (`promises_payment`)."""
     local = starts_at.astimezone(LOCAL)
     if kind == REMINDER:
         return texts.render_reminder(clinic_sms_name=clinic_sms_name, local_start=local)
-    return texts.render_checkin(clinic_sms_name=clinic_sms_name, local_start=local, link=link)
+    return texts.render_checkin(
+        clinic_sms_name=clinic_sms_name, local_start=local, link=link, pay=pay
+    )
+
+
+def promises_payment(
+    *, region_pays_mobile: bool, clinic_mobile_payment: bool, patient_fee: Decimal | None
+) -> bool:
+    """Whether the check-in SMS may say "betala i mobilen" (rules 3.5c): only where the
+    region takes mobile payment, the clinic does, and the fee is known and above 0."""
+    return (
+        region_pays_mobile and clinic_mobile_payment and patient_fee is not None and patient_fee > 0
+    )
+
+
+def refund_reason(*, status: str, starts_at: datetime, checked_in_for: datetime) -> str:
+    """Why what was paid at self check-in must be paid back (rules 3.5c), or "": the
+    contact was cancelled, moved from the start it was checked in for, or its arrival was
+    taken back (booked again, or a no-show)."""
+    if status == "cancelled":
+        return "appointment_cancelled"
+    if starts_at != checked_in_for:
+        return "appointment_moved"
+    if status not in ("arrived", "completed"):
+        return "arrival_taken_back"
+    return ""

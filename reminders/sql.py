@@ -45,6 +45,8 @@ CLAIMED_COLUMNS = (
     ("patient_id", "appointment__patient_id", "a.patient_id"),
     ("clinic_id", "appointment__clinic_id", "a.clinic_id"),
     ("sms_name", "appointment__clinic__sms_name", "c.sms_name"),
+    ("mobile_payment", "appointment__clinic__mobile_payment", "c.mobile_payment"),
+    ("patient_fee", "appointment__patient_fee", "a.patient_fee"),
 )
 CLAIMED_LOAD = tuple(path for _, path, _ in CLAIMED_COLUMNS)
 _CLAIMED_SELECT = "SELECT " + ", ".join(sql for _, _, sql in CLAIMED_COLUMNS)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from .dispatch import dispatch_tick, messages_dispatch
 from .health import heartbeat_record
+from .refunds import payments_settle
 from .retention import personal_data_erase_expired
 from .settle import messages_settle_in_doubt
 
@@ -42,3 +43,10 @@ def settle() -> dict[str, int]:
 def erase_expired() -> dict[str, int]:
     """Daily: retention of personal data (retention.py)."""
     return dict(personal_data_erase_expired(now=timezone.now()))
+
+
+@shared_task(name="reminders.tasks.settle_payments", ignore_result=True)
+def settle_payments() -> dict[str, int]:
+    """Every minute: payments at self check-in whose outcome nobody asked Swish for lately,
+    and refunds to send or read back (refunds.py)."""
+    return dict(payments_settle(now=timezone.now()))

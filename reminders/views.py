@@ -28,6 +28,8 @@ from core.staff import CARE_ROLES, AuthedRequest, client_address, role_required
 from .checkin import CHECKIN_OPENS, checkin_register, checkin_state
 from .followup import failed_sms_follow_up, failed_sms_worklist, sms_history
 from .models import Kind, Message
+from .payment_views import pay_context
+from .payments import SWISH, payment_start
 
 TOKEN_FORM = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -46,18 +48,22 @@ def _count_miss(request: HttpRequest) -> None:
         cache.add(key, 1, settings.CHECKIN_MISS_WINDOW)
 
 
-@never_cache
-@require_http_methods(["GET", "POST"])
-def checkin(request: HttpRequest, token: str) -> HttpResponse:
+def checkin_message(token: str) -> Message | None:
     # A link we made is URL-safe base64 (reminders.schedule): anything else is unknown
     # without asking the database (which refuses some characters outright).
-    message = (
+    return (
         Message.objects.select_related("appointment__clinic")
         .filter(kind=Kind.CHECKIN, checkin_token=token)
         .first()
         if TOKEN_FORM.fullmatch(token)
         else None
     )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def checkin(request: HttpRequest, token: str) -> HttpResponse:
+    message = checkin_message(token)
     if message is None:
         # Only unknown links count against an address: behind a carrier's NAT many
         # patients share one, and a real link must always open.
@@ -67,23 +73,26 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "reminders/checkin.html", {"state": "unknown"}, status=404)
     appointment = message.appointment
     context = {
+        "token": token,
         "clinic": appointment.clinic.sms_name,
         "starts_at": timezone.localtime(appointment.starts_at),
         "opens_at": timezone.localtime(appointment.starts_at - CHECKIN_OPENS),
     }
     if request.method == "POST":
         try:
-            check_in, payment = checkin_register(message=message)
+            check_in = checkin_register(message=message)
         except DomainError:
             pass  # the state below says why, in words the patient understands
         else:
+            if check_in.payment_status == SWISH:
+                payment_start(check_in=check_in)
             return render(
                 request,
                 "reminders/checkin.html",
                 {
                     **context,
                     "state": "done",
-                    "payment": payment,
+                    "pay": pay_context(message, refresh=False),
                     "checked_in_at": timezone.localtime(check_in.checked_in_at),
                 },
             )
@@ -92,7 +101,7 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "reminders/checkin.html",
-        {**context, "state": state},
+        {**context, "state": state, "pay": pay_context(message)},
         status=200 if state in ("open", "used", "not_yet") else 410,
     )
 

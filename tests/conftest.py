@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from core.models import ApiClient, Scope
 from core.services import api_client_create
 from tests.browser import browser  # noqa: F401  (the fixture, for every browser test)
+from tests.swish import fake_swish, swish_certs  # noqa: F401  (the Swish stand-in's fixtures)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -40,7 +40,7 @@ pytestmark = pytest.mark.django_db
 NAMES = [
     # the back office's query strings
     "sida", "hsida", "vy", "format", "clinic", "patient", "user", "date_from", "date_to",
-    "next", "page", "enhet",
+    "next", "page", "enhet", "dag",
     # its forms
     "q", "channel", "note", "guardian", "number", "outcome", "reblock", "reply", "size", "seed",
     # logging in and changing one's password

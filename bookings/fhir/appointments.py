@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from core.errors import DomainError
 
 from .. import identity
 from ..models import JSON_CONTACT_TYPES, Appointment, AppointmentStatus, ContactType
+from .fee import fee_extensions, patient_fee_of
 from .mapping import (
     EXTENSION_CONTACT_TYPE,
     HSA_ID,
@@ -57,6 +59,7 @@ class AppointmentInput:
     ends_at: datetime | None = None
     minutes_duration: int | None = None
     identifier: str | None = None  # the first business identifier, `system|value`
+    patient_fee: Decimal | None = None  # the extension EXTENSION_PATIENT_FEE (fee.py)
 
 
 # How specific a unit each kind of actor names: the most specific one with an HSA-id is
@@ -301,6 +304,7 @@ def appointment_input(resource: FhirAppointment, raw: dict[str, Any]) -> Appoint
             (f"{i.system}|{i.value}" for i in resource.identifier or [] if i.system and i.value),
             None,
         ),
+        patient_fee=patient_fee_of(resource),
     )
 
 
@@ -355,4 +359,7 @@ def appointment_resource(appointment: Appointment) -> FhirAppointment:
     if appointment.identifier:
         system, _, value = appointment.identifier.partition("|")
         resource["identifier"] = [{"system": system, "value": value}]
+    extensions = fee_extensions(appointment)  # the fee and the payment (fee.py)
+    if extensions:
+        resource["extension"] = extensions
     return FhirAppointment.model_validate(resource)

@@ -58,6 +58,7 @@ def appointment_ingest(
         identifier=identifier or wanted.identifier,
         source_updated_at=source_updated_at,
         if_match=if_match,
+        patient_fee=wanted.patient_fee,
     )
 
 

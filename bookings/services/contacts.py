@@ -4,6 +4,7 @@ desk, each telling the apps above (`appointment_changed`) in its transaction."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -31,12 +32,22 @@ def appointment_upsert(
     status: str,
     contact_type: str,
     booked_at: datetime | None = None,
+    patient_fee: Decimal | None = None,
 ) -> tuple[Appointment, bool]:
     """Creates or updates the booking system's appointment with this external id and tells
     the apps above (`appointment_changed`) in the same transaction. An update that changes
-    nothing sends nothing. `booked_at` defaults to now; it is kept from the first booking."""
+    nothing sends nothing. `booked_at` defaults to now; it is kept from the first booking.
+    `patient_fee` is the booking system's fee in SEK (0: none; None: unknown), written as
+    given by every PUT; a change of the fee alone is written and tells nobody."""
     return _upsert_retried(
-        external_id, patient, clinic, starts_at, status, contact_type, booked_at, {}
+        external_id,
+        patient,
+        clinic,
+        starts_at,
+        status,
+        contact_type,
+        booked_at,
+        {"patient_fee": patient_fee},
     )
 
 
@@ -54,13 +65,15 @@ def appointment_put(
     identifier: str | None = None,
     source_updated_at: datetime | None = None,
     if_match: int | None = None,
+    patient_fee: Decimal | None = None,
 ) -> tuple[Appointment, bool]:
     """`appointment_upsert` in the booking system's own terms, the patient's personnummer
     and the clinic's HSA-id: a contact that exists brings its patient and clinic with its
     locked row, and only one that changes them (or a new one) looks them up.
 
-    FHIR's details (contract 2) are kept as given and plan nothing: `ends_at`,
-    `minutes_duration`, the business `identifier`. `source_updated_at` is the sender's own
+    The details are kept as given and plan nothing: the fee (`patient_fee`, as
+    `appointment_upsert`), and FHIR's (contract 2) `ends_at`, `minutes_duration`, the
+    business `identifier`. `source_updated_at` is the sender's own
     time of the resource: one older than the last applied changes nothing (an engine's
     late retry never brings back an older state). `if_match`: the version the sender
     last read; another one stored is a PreconditionFailed (412), and nothing changes."""
@@ -71,6 +84,7 @@ def appointment_put(
         "minutes_duration": minutes_duration,
         "identifier": identifier,
         "source_updated_at": source_updated_at,
+        "patient_fee": patient_fee,
     }
     if if_match is not None:
         details["if_match"] = if_match
@@ -135,6 +149,11 @@ def _appointment_upsert(
     if contact_type not in ContactType.values:
         raise DomainError(
             f"Okänd kontakttyp: {contact_type}.", field="contact_type", code="invalid_choice"
+        )
+    patient_fee = details.get("patient_fee")
+    if isinstance(patient_fee, Decimal) and not (0 <= patient_fee < 1_000_000):
+        raise DomainError(
+            "Patientavgiften måste vara 0 eller mer.", field="patient_fee", code="invalid_fee"
         )
     now = timezone.now()
     details = dict(details)

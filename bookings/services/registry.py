@@ -3,6 +3,7 @@ legacy import). Each service is one transaction and says what it guarantees."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from enum import Enum
@@ -48,10 +49,19 @@ def clinic_upsert(
     sms_name: str,
     self_checkin: bool,
     arrival_question: bool,
+    mobile_payment: bool | None = None,
+    swish_payee_alias: str | None = None,
 ) -> tuple[Clinic, bool]:
     """Creates or updates the clinic with this HSA-id. Refuses an SMS name that would not
-    fit one segment, changing nothing."""
+    fit one segment, changing nothing. `mobile_payment` and `swish_payee_alias` (rules
+    3.5c) left out (None) stay as they are (off and the region's number for a new one)."""
     hsa_id = identity.parse_hsa_id(hsa_id)
+    if swish_payee_alias and not SWISH_ALIAS.fullmatch(swish_payee_alias):
+        raise DomainError(
+            "Swish-numret ska vara 10 siffror som börjar med 123.",
+            field="swish_payee_alias",
+            code="invalid_swish_alias",
+        )
     name = name.strip()
     if not name:
         raise DomainError("Namnet får inte vara tomt.", field="name", code="blank")
@@ -65,13 +75,22 @@ def clinic_upsert(
             "arrival_question": arrival_question,
         },
     )
+    if mobile_payment is not None:
+        clinic.mobile_payment = mobile_payment
+    if swish_payee_alias is not None:
+        clinic.swish_payee_alias = swish_payee_alias
     if not created:
         clinic.name = name
         clinic.sms_name = clean_sms_name
         clinic.self_checkin = self_checkin
         clinic.arrival_question = arrival_question
+    if not created or mobile_payment is not None or swish_payee_alias is not None:
         clinic.save()
     return clinic, created
+
+
+# A Swish merchant number (Swish-nummer).
+SWISH_ALIAS = re.compile(r"123\d{7}")
 
 
 class DeathReport(Enum):

@@ -5,7 +5,7 @@ would get SMS and what staff should ask (rules 3.5b)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -49,6 +49,8 @@ class DeskRow:
     blocked_before: list[Clinic] = field(default_factory=list)
     # What became of this visit's reminder (from the reminders app), if one was planned.
     sms: Any = None
+    # The payment at self check-in (from the reminders app): "Betald med Swish 14:02"...
+    payment: str = ""
     # The patient or, for a child, a guardian has protected identity: no number shown.
     protected: bool = False
     # When the desk's last registration of this contact can no longer be taken back.
@@ -165,6 +167,19 @@ def _desk_sms(appointment_ids: list[int]) -> dict[int, Any]:
     return found
 
 
+def _desk_payment(appointments: Sequence[Appointment]) -> dict[int, str]:
+    """Each contact's payment at self check-in, from the apps above
+    (`AppConfig.desk_payment`)."""
+    from django.apps import apps
+
+    found: dict[int, str] = {}
+    for config in apps.get_app_configs():
+        hook = getattr(config, "desk_payment", None)
+        if hook is not None:
+            found.update(hook(appointments))
+    return found
+
+
 def desk_rows(unit: Clinic, day: date) -> list[DeskRow]:
     """The contacts on a local day at the unit's clinics, each with who would get SMS (for
     the contact's own clinic), whether the patient was left out by the migration (and
@@ -208,6 +223,7 @@ def desk_rows(unit: Clinic, day: date) -> list[DeskRow]:
     ):
         blocked_before[row.exclusion.patient_id].append(row.clinic)
     sms = _desk_sms([a.pk for a in appointments])
+    payments = _desk_payment(appointments)
     now = timezone.now()
     rows = []
     for appointment in appointments:
@@ -226,6 +242,7 @@ def desk_rows(unit: Clinic, day: date) -> list[DeskRow]:
                 and patient_facts.state == rules.NOT_ACTIVATED,
                 blocked_before=blocked_before.get(appointment.patient_id, []),
                 sms=sms.get(appointment.pk),
+                payment=payments.get(appointment.pk, ""),
                 protected=patient_facts.protected_identity
                 or any(g.protected_identity for g in patient_facts.guardians),
                 undo_until=_undo_until(appointment, question, no_shows, now),

@@ -53,7 +53,12 @@ def assert_problem(response: Any, status: int, field: str, code: str) -> None:
 def test_put_clinic_creates_then_updates(registry_api: APIClient) -> None:
     created = put(registry_api, f"/api/v1/clinics/{HSA}/", CLINIC_BODY)
     assert created.status_code == 201
-    assert created.json() == {"hsa_id": HSA, **CLINIC_BODY}
+    assert created.json() == {
+        "hsa_id": HSA,
+        **CLINIC_BODY,
+        "mobile_payment": False,
+        "swish_payee_alias": "",
+    }
     updated = put(
         registry_api, f"/api/v1/clinics/{HSA.lower()}/", {**CLINIC_BODY, "self_checkin": False}
     )

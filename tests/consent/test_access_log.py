@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -45,6 +46,10 @@ WITHOUT_PATIENT_DATA = {
     "desk-guardian-number": "a guardian's number given at the desk: a consent event",
     "worklist-handled": "marks a follow-up: recorded with who and where",
     "checkin": "the patient's own check-in page: clinic and time only",
+    "checkin-pay": "the patient's own new Swish request: no personal data shown",
+    "checkin-pay-status": "the state of the check-in's payment, one word",
+    "swish-callback": "Swish's callback: only makes us ask Swish, answers nothing",
+    "swish-refund-callback": "Swish's refund callback: only makes us ask Swish",
     "report-exclusions": "counts per clinic",
     "audit-checks": "the sample checks: counts per unit and month",
     "audit-check-review": "records a review of a read drawn: shows nothing",
@@ -150,6 +155,26 @@ def api(world: dict[str, Any]) -> APIClient:
 
 # Route → (who reads, how, the action logged). Staff read as reception (reports: the
 # manager; the admin: a regional admin) at their clinic; API clients have no unit.
+def _a_swish_payment(w: dict[str, Any]) -> None:
+    """A paid Swish payment of the world's contact today (rules 3.5c)."""
+    from reminders.models import CheckIn, Payment
+
+    message = w["appointment"].messages.first()
+    check_in = CheckIn.objects.create(
+        message=message, payment_backend="swish", payment_status="swish"
+    )
+    Payment.objects.create(
+        check_in=check_in,
+        clinic=w["clinic"],
+        instruction_id="A" * 32,
+        payee_alias="1231181189",
+        amount=Decimal("250.00"),
+        status="paid",
+        payer_alias="46701234567",
+        paid_at=timezone.now(),
+    )
+
+
 READS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
     "patient-search": (
         "reception",
@@ -177,6 +202,11 @@ READS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
             staff(w["reception"]).get("/worklist/"),
         ),
         "worklist_list",
+    ),
+    "payments-day": (
+        "reception",
+        lambda w: (_a_swish_payment(w), staff(w["reception"]).get("/payments/")),
+        "report_list",
     ),
     "report-exclusions-clinic": (
         "manager",

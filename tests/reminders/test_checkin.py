@@ -60,8 +60,9 @@ def link(message: Message) -> str:
 
 def test_check_in_sms_carries_an_unguessable_single_purpose_link(sent: Message) -> None:
     assert sent.status == "sent"
+    # The clinic takes no mobile payment: the SMS promises none (rules 3.5c).
     assert sent.body == (
-        "Välkommen till Hudkliniken Halmstad kl. 14:00. Checka in och betala i "
+        "Välkommen till Hudkliniken Halmstad kl. 14:00. Checka in i "
         f"mobilen: https://sms.example.se/c/{sent.checkin_token}"
     )
     assert len(sent.checkin_token or "") == 22  # 128 random bits, URL-safe
@@ -93,7 +94,7 @@ def test_check_in_registers_the_arrival_and_the_desk_sees_it(sent: Message) -> N
         appointment = Appointment.objects.get()
         assert (appointment.status, appointment.arrived_via) == ("arrived", "self_checkin")
         assert CheckIn.objects.values_list("payment_backend", "payment_status").get() == (
-            "pay_at_desk",
+            "desk",
             "pay_at_desk",
         )
         desk = Client()

@@ -632,7 +632,8 @@ def test_a_check_in_sms_carries_its_own_link_and_the_reminder_none(
     reminder = Message.objects.get(kind="reminder")
     local = timezone.localtime(appointment.starts_at)
     assert checkin.body == (
-        f"Välkommen till Hudkliniken kl. {local:%H:%M}. Checka in och betala i mobilen: "
+        # The clinic takes no mobile payment: the text promises none (rules 3.5c).
+        f"Välkommen till Hudkliniken kl. {local:%H:%M}. Checka in i mobilen: "
         f"https://sms.example/c/{checkin.checkin_token}"
     )
     assert "https://" not in reminder.body

@@ -1,6 +1,7 @@
 """Scheduling rules (rules 3.3) as properties, across the daylight-saving weekends."""
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -159,15 +160,43 @@ def test_text_shows_local_stockholm_time(utc: datetime, expected: str) -> None:
 
 
 def test_checkin_text() -> None:
-    body = rules.render(
-        rules.CHECKIN,
-        clinic_sms_name="Hudkliniken",
-        starts_at=datetime(2026, 3, 14, 8, 30, tzinfo=UTC),
-        link="https://x/c/abc",
+    def body(pay: bool) -> str:
+        return rules.render(
+            rules.CHECKIN,
+            clinic_sms_name="Hudkliniken",
+            starts_at=datetime(2026, 3, 14, 8, 30, tzinfo=UTC),
+            link="https://x/c/abc",
+            pay=pay,
+        )
+
+    assert (
+        body(True)
+        == "Välkommen till Hudkliniken kl. 09:30. Checka in och betala i mobilen: https://x/c/abc"
     )
     assert (
-        body
-        == "Välkommen till Hudkliniken kl. 09:30. Checka in och betala i mobilen: https://x/c/abc"
+        body(False) == "Välkommen till Hudkliniken kl. 09:30. Checka in i mobilen: https://x/c/abc"
+    )
+
+
+@pytest.mark.parametrize(
+    ("region", "clinic", "fee", "promises"),
+    [
+        (True, True, Decimal("250.00"), True),
+        (True, True, Decimal("0.01"), True),
+        (True, True, Decimal("0"), False),  # nothing to pay
+        (True, True, None, False),  # unknown fee: paid at the desk
+        (True, False, Decimal("250.00"), False),  # the clinic takes no mobile payment
+        (False, True, Decimal("250.00"), False),  # the region pays at the desk
+    ],
+)
+def test_the_check_in_sms_promises_mobile_payment_only_where_it_is_taken(
+    region: bool, clinic: bool, fee: Decimal | None, promises: bool
+) -> None:
+    assert (
+        rules.promises_payment(
+            region_pays_mobile=region, clinic_mobile_payment=clinic, patient_fee=fee
+        )
+        is promises
     )
 
 
@@ -210,3 +239,24 @@ def test_a_visit_at_a_self_checkin_clinic_gets_both_messages_at_their_lead_times
     assert rules.plan(
         starts_at=start, booked_at=booked, contact_type="phone", self_checkin=True
     ) == {rules.REMINDER: local(2026, 12, 8, 9, 30)}
+
+
+@pytest.mark.parametrize(
+    ("status", "moved", "reason"),
+    [
+        ("arrived", False, ""),
+        ("completed", False, ""),
+        ("cancelled", False, "appointment_cancelled"),
+        ("cancelled", True, "appointment_cancelled"),
+        ("booked", True, "appointment_moved"),
+        ("arrived", True, "appointment_moved"),
+        ("booked", False, "arrival_taken_back"),
+        ("no_show", False, "arrival_taken_back"),
+    ],
+)
+def test_what_was_paid_at_check_in_is_paid_back_when_the_arrival_is_gone(
+    status: str, moved: bool, reason: str
+) -> None:
+    start = datetime(2026, 3, 14, 8, 30, tzinfo=UTC)
+    now = start + timedelta(days=1) if moved else start
+    assert rules.refund_reason(status=status, starts_at=now, checked_in_for=start) == reason
