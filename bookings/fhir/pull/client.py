@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import jwt
 import pydantic
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from fhir.resources.R4B.bundle import Bundle as FhirBundle
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -84,9 +86,10 @@ class PullClient:
             "exp": now + 300,
             "jti": uuid.uuid4().hex,
         }
-        algorithm = "ES384" if "EC PRIVATE KEY" in self.config.private_key else "RS384"
+        key = serialization.load_pem_private_key(self.config.private_key.encode(), None)
+        algorithm = "ES384" if isinstance(key, ec.EllipticCurvePrivateKey) else "RS384"
         headers = {"kid": self.config.key_id} if self.config.key_id else None
-        token = jwt.encode(claims, self.config.private_key, algorithm=algorithm, headers=headers)
+        token = jwt.encode(claims, key, algorithm=algorithm, headers=headers)  # type: ignore[arg-type]
         return {"client_assertion_type": ASSERTION_TYPE, "client_assertion": token}
 
     def _token_fetch(self) -> _Token:

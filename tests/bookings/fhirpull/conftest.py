@@ -50,13 +50,14 @@ def poll(fhir_server: FhirTestServer, waits: list[float]) -> Callable[..., PollR
     """One poll now, through a client that records its waits instead of sleeping."""
 
     def run(**kwargs: Any) -> PollReport:
-        config = PullConfig(
-            base_url=fhir_server.base_url,
-            token_url=fhir_server.token_url,
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
+        given = {
+            "base_url": fhir_server.base_url,
+            "token_url": fhir_server.token_url,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
             **kwargs.pop("config", {}),
-        )
+        }
+        config = PullConfig(**given)
         client = PullClient(config, http=httpx.Client(), sleep=waits.append)
         return fhir_pull_poll(force=True, client=client, **kwargs)
 
