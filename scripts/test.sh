@@ -14,10 +14,24 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)  # promtool checks the alert rules
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)  # the FHIR connector's test server
 if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "==> installing ${need[*]} (Debian packages)"
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } \
     >/dev/null 2>&1 || echo "    (could not install ${need[*]}; continuing without)"
+fi
+
+# The FHIR connector's tests run a real FHIR server (Medplum's FHIR router, from the npm
+# registry, tests/fhirserver): its packages as the lockfile pins them, installed again only
+# when the lockfile changed.
+fhirserver=tests/fhirserver
+if command -v npm >/dev/null 2>&1; then
+  lock_sum=$(sha256sum "$fhirserver/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$fhirserver/node_modules/.lock-sha256" 2>/dev/null)" != "$lock_sum" ]; then
+    echo "==> npm ci (the test FHIR server)"
+    npm ci --prefix "$fhirserver" --no-audit --no-fund --loglevel=error
+    echo "$lock_sum" > "$fhirserver/node_modules/.lock-sha256"
+  fi
 fi
 
 if [ -z "${DATABASE_URL:-}" ]; then

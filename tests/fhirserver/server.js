@@ -171,8 +171,6 @@ async function fhir(req, res, url, origin) {
   }
   const pathname = url.pathname.slice(BASE.length) || '/';
   state.stats.requests.push(`${req.method} ${pathname}${url.search}`);
-  if (pathname === '/metadata') return send(res, 200, capabilityStatement(origin));
-
   const fault = matchingFault(pathname, decodeURIComponent(url.search));
   if (fault && fault.put) {
     for (const resource of fault.put) await repo.createResource(resource, undefined, true);
@@ -189,6 +187,7 @@ async function fhir(req, res, url, origin) {
   if (fault && fault.repeat && state.lastBody.has(pathname)) {
     return send(res, 200, state.lastBody.get(pathname));
   }
+  if (pathname === '/metadata') return send(res, 200, capabilityStatement(origin));
 
   const params = new URLSearchParams(url.search);
   if (pathname === '/Appointment' && !params.has('_sort')) params.set('_sort', 'date'); // a booking system's order: by start

@@ -8,6 +8,7 @@ one changes nothing (poll.py)."""
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 import uuid
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import jwt
@@ -94,14 +96,16 @@ class PullClient:
 
     def _token_fetch(self) -> _Token:
         form = {"grant_type": "client_credentials", "scope": self.config.scope}
-        auth: httpx.BasicAuth | None = None
+        headers = {"Accept": "application/json"}
         if self.config.private_key:
             form.update(self._assertion())
-        else:
-            auth = httpx.BasicAuth(self.config.client_id, self.config.client_secret)
+        else:  # client_secret_basic (RFC 6749 2.3.1: each part form-encoded first)
+            user, secret = self.config.client_id, self.config.client_secret
+            pair = f"{quote(user, safe='')}:{quote(secret, safe='')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
         try:
             response = self.http.post(
-                self.config.token_url, data=form, auth=auth, timeout=self.config.timeout
+                self.config.token_url, data=form, headers=headers, timeout=self.config.timeout
             )
         except httpx.HTTPError as error:
             raise PullFailed(f"token endpoint unreachable ({type(error).__name__})") from None

@@ -95,7 +95,9 @@ def test_the_connector_shows_nothing_of_a_protected_person(
     fhir_server: FhirTestServer, clinic: Any, poll: Poll, capsys: Any, caplog: Any
 ) -> None:
     load(fhir_server)
-    fhir_server.put(appointment("BOK-X", pid=SECRET, hsa_id="SE2321000115-E999999999", start=at(60)))
+    fhir_server.put(
+        appointment("BOK-X", pid=SECRET, hsa_id="SE2321000115-E999999999", start=at(60))
+    )
     caplog.set_level("DEBUG", logger="bookings")
 
     call_command("fhir_pull", "--once", "--dry-run")

@@ -95,7 +95,9 @@ def test_a_second_poll_asks_only_for_what_changed_and_applies_a_move(
     assert Appointment.objects.get(external_id="BOK-2").starts_at == at(90)
     # Moved: its reminder planned for the new time, once.
     reminders = Message.objects.filter(appointment__external_id="BOK-2", kind="reminder")
-    assert [m.due_at for m in reminders.filter(status="scheduled")] == [at(90) - timedelta(hours=48)]
+    assert [m.due_at for m in reminders.filter(status="scheduled")] == [
+        at(90) - timedelta(hours=48)
+    ]
 
 
 def test_without_lastupdated_every_poll_lists_the_window_and_rereads_its_patients(
@@ -140,7 +142,9 @@ def test_a_death_in_the_register_suppresses_the_patients_messages(
 
     assert report.mode == "changes"
     assert Patient.objects.get(personal_id=ADULT).deceased_at == died
-    assert not Message.objects.filter(appointment__patient__personal_id=ADULT, status="scheduled").exists()
+    assert not Message.objects.filter(
+        appointment__patient__personal_id=ADULT, status="scheduled"
+    ).exists()
     assert Message.objects.filter(appointment__external_id="BOK-1", status="scheduled").exists()
 
 
@@ -149,7 +153,13 @@ def test_a_patient_named_by_reference_only_is_read_by_its_id(
 ) -> None:
     fhir_server.put(
         patient("7f1d7a8e-1111-4c1e-9a55-0000000000aa", OTHER, given="Greta"),
-        appointment("BOK-REF", pid=None, patient_ref="7f1d7a8e-1111-4c1e-9a55-0000000000aa", hsa_id=HSA, start=at(60)),
+        appointment(
+            "BOK-REF",
+            pid=None,
+            patient_ref="7f1d7a8e-1111-4c1e-9a55-0000000000aa",
+            hsa_id=HSA,
+            start=at(60),
+        ),
     )
 
     report = poll()
