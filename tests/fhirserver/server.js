@@ -34,6 +34,7 @@ const state = {
   faults: [], // {path, query, status, retryAfter, body, drop, repeat, times, put}
   stats: { tokensIssued: 0, requests: [] },
   lastBody: new Map(), // pathname -> last body served (for a page served twice)
+  results: new Map(), // a search without its paging -> its whole result, until a write
 };
 
 function send(res, status, body, headers = {}) {
@@ -174,6 +175,7 @@ async function fhir(req, res, url, origin) {
   const fault = matchingFault(pathname, decodeURIComponent(url.search));
   if (fault && fault.put) {
     for (const resource of fault.put) await repo.createResource(resource, undefined, true);
+    state.results.clear();
   }
   if (fault && fault.drop) {
     req.socket.destroy(); // the server goes away mid-answer
@@ -192,10 +194,41 @@ async function fhir(req, res, url, origin) {
   const params = new URLSearchParams(url.search);
   if (pathname === '/Appointment' && !params.has('_sort')) params.set('_sort', 'date'); // a booking system's order: by start
   const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : JSON.parse((await readBody(req)) || '{}');
-  const [result, resource] = await router.handleRequest(
-    { method: req.method, url: `${pathname.slice(1)}?${params}`, body, params: {}, query: {} },
-    repo,
-  );
+  let result;
+  let resource;
+  const search = req.method === 'GET' && pathname.split('/').filter(Boolean).length === 1;
+  if (search) {
+    // A search is matched once and its pages sliced from that result, as a server keeps a
+    // search's result for its paging; any write forgets the kept results.
+    const count = Number(params.get('_count') || 20);
+    const offset = Number(params.get('_offset') || 0);
+    params.delete('_count');
+    params.delete('_offset');
+    params.sort();
+    const key = `${pathname}?${params}`;
+    if (!state.results.has(key)) {
+      params.set('_count', '1000000');
+      const at = new Date().toISOString();
+      const found = await router.handleRequest(
+        { method: 'GET', url: `${pathname.slice(1)}?${params}`, body, params: {}, query: {} },
+        repo,
+      );
+      state.results.set(key, [...found.slice(0, 2), at]);
+    }
+    let at;
+    [result, resource, at] = state.results.get(key);
+    if (resource && resource.resourceType === 'Bundle') {
+      const all = resource.entry || [];
+      resource = { ...resource, entry: all.slice(offset, offset + count), meta: { lastUpdated: at } };
+      if (!resource.entry.length) delete resource.entry;
+    }
+  } else {
+    if (req.method !== 'GET') state.results.clear();
+    [result, resource] = await router.handleRequest(
+      { method: req.method, url: `${pathname.slice(1)}?${params}`, body, params: {}, query: {} },
+      repo,
+    );
+  }
   const status = getStatus(result);
   const query = Object.fromEntries(url.searchParams);
   if (resource && resource.resourceType === 'Bundle' && resource.type === 'searchset') {
@@ -208,7 +241,6 @@ async function fhir(req, res, url, origin) {
       here.searchParams.set('_offset', String(offset + count));
       resource.link.push({ relation: 'next', url: `${origin}${here.pathname}${here.search}` });
     }
-    resource.meta = { lastUpdated: new Date().toISOString() };
   }
   const out = resource || result;
   state.lastBody.set(pathname, out);
@@ -217,6 +249,7 @@ async function fhir(req, res, url, origin) {
 
 async function control(req, res, url) {
   const body = req.method === 'POST' ? JSON.parse((await readBody(req)) || '{}') : {};
+  state.results.clear();
   const json = { 'Content-Type': 'application/json' };
   switch (url.pathname) {
     case '/_control/config':

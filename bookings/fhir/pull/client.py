@@ -77,6 +77,7 @@ class PullClient:
     pages: int = 0  # search pages read by this client
     server_time: datetime | None = None  # the Date of the first answer of this client
     search_time: datetime | None = None  # the first search page's own time (meta.lastUpdated)
+    server_seconds: float = 0.0  # time spent waiting for the server's answers
 
     # --- the token ---------------------------------------------------------------------
     def _assertion(self) -> dict[str, str]:
@@ -157,13 +158,16 @@ class PullClient:
         while True:
             headers = {"Authorization": f"Bearer {self._token()}", "Accept": FHIR_JSON}
             response: httpx.Response | None
+            started = time.perf_counter()
             try:
                 response = self.http.get(
                     url, params=params, headers=headers, timeout=self.config.timeout
                 )
             except httpx.HTTPError as error:
+                self.server_seconds += time.perf_counter() - started
                 response, failure = None, type(error).__name__
             else:
+                self.server_seconds += time.perf_counter() - started
                 failure = f"HTTP {response.status_code}"
                 if self.server_time is None:
                     self.server_time = _http_date(response)
