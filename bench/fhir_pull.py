@@ -121,8 +121,8 @@ def run(args: argparse.Namespace) -> None:
                 )
             )
         t0 = time.perf_counter()
-        for start in range(0, len(resources), 1000):
-            server.put(*resources[start : start + 1000])
+        for chunk in range(0, len(resources), 1000):
+            server.put(*resources[chunk : chunk + 1000])
         load_s = time.perf_counter() - t0
 
         def client() -> PullClient:

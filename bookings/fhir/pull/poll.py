@@ -36,7 +36,7 @@ from .. import appointments, ingest
 from ..mapping import PERSONAL_ID_SYSTEMS
 from ..outcome import FhirError
 from .client import PullClient, PullConfig, PullFailed
-from .fetch import Plan, patient_named, plan_read
+from .fetch import Plan, guardians_named, patient_named, plan_read
 from .models import FhirPullState
 
 logger = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class _Applier:
             ready = [
                 pid
                 for pid, raw in pending.items()
-                if not any(g in pending and g != pid for g in _guardians(raw))
+                if not any(g in pending and g != pid for g in guardians_named(raw))
             ] or list(pending)
             for pid in ready:
                 raw = pending.pop(pid)
@@ -209,14 +209,8 @@ def _instant(value: Any) -> datetime | None:
     return moment if timezone.is_aware(moment) else None
 
 
-def _guardians(raw: dict[str, Any]) -> list[str]:
-    from .fetch import guardians_named
-
-    return guardians_named(raw)
-
-
-def _apply(plan: Plan, report: PollReport) -> None:
-    applier = _Applier(report, plan.since)
+def _apply(plan: Plan, report: PollReport, watermark: datetime | None) -> None:
+    applier = _Applier(report, watermark)
     applier.patients(plan)
     applier.appointments(plan)
     applier.gone(plan)
@@ -288,11 +282,11 @@ def fhir_pull_poll(
         watermark = (client.server_time or now).replace(microsecond=0) - timedelta(seconds=1)
     if dry_run:
         with transaction.atomic():
-            _apply(plan, report)
+            _apply(plan, report, state.watermark)
             transaction.set_rollback(True)
         return report
     try:
-        _apply(plan, report)
+        _apply(plan, report, state.watermark)
     except Exception as error:
         _record_failure(now, client.pages, f"applying failed ({type(error).__name__})")
         raise

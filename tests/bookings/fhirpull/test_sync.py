@@ -205,3 +205,19 @@ def test_the_command_polls_once(fhir_server: FhirTestServer, clinic: Any, capsys
 
     assert "full poll: 4 pages, 3 appointments" in capsys.readouterr().out
     assert Appointment.objects.count() == 3
+
+
+def test_a_full_listing_that_finds_nothing_new_logs_no_read(
+    fhir_server: FhirTestServer, clinic: Any, poll: Poll, settings: Any
+) -> None:
+    load_family(fhir_server)
+    poll()
+    logged = AccessLog.objects.count()
+    settings.FHIR_PULL_FULL_SWEEP = 0
+    fhir_server.put(appointment("BOK-2", pid=ADULT, hsa_id=HSA, start=at(90), mode="PHONE"))
+
+    report = poll()
+
+    assert (report.mode, report.applied) == ("full", 3)
+    new = AccessLog.objects.order_by("id")[logged:]
+    assert [(e.patient.personal_id, e.action) for e in new] == [(ADULT, "fhir_pull")]
