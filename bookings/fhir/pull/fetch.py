@@ -203,4 +203,26 @@ def plan_read(
         if not needed:
             break
         _add_patients(plan, _search_patients(client, _by_identifier(needed), "identifier"))
+    # A guardian the server has only as a RelatedPerson is registered from it: who they
+    # are, not a number (a guardian's number is the one they give us, rules 3.1).
+    needed = {g for r in plan.patients.values() for g in guardians_named(r)} - set(plan.patients)
+    needed -= set(
+        Patient.objects.filter(personal_id__in=needed).values_list("personal_id", flat=True)
+    )
+    if needed:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(needed), BATCH):
+            chunk = _by_identifier(needed)[start : start + BATCH]
+            params = {"identifier": ",".join(chunk), "_count": BATCH * 2}
+            _collect(found, client.search("RelatedPerson", params))
+        _add_patients(plan, [_as_patient(r) for r in found.values()])
     return plan
+
+
+def _as_patient(related: dict[str, Any]) -> dict[str, Any]:
+    """A guardian's RelatedPerson as the Patient the registry keeps of them."""
+    patient: dict[str, Any] = {"resourceType": "Patient", "id": related.get("id")}
+    for key in ("identifier", "name"):
+        if key in related:
+            patient[key] = related[key]
+    return patient

@@ -17,7 +17,7 @@ from bookings.models import Appointment, Patient
 from consent.access.models import AccessLog
 from reminders.models import Message
 from tests.bookings.fhirpull.conftest import HSA
-from tests.fhirserver.harness import FhirTestServer, appointment, patient
+from tests.fhirserver.harness import PERSONNUMMER, FhirTestServer, appointment, patient
 
 pytestmark = pytest.mark.django_db
 
@@ -221,3 +221,33 @@ def test_a_full_listing_that_finds_nothing_new_logs_no_read(
     assert (report.mode, report.applied) == ("full", 3)
     new = AccessLog.objects.order_by("id")[logged:]
     assert [(e.patient.personal_id, e.action) for e in new] == [(ADULT, "fhir_pull")]
+
+
+def test_a_guardian_the_server_has_only_as_a_related_person_is_registered_without_a_number(
+    fhir_server: FhirTestServer, clinic: Any, poll: Poll
+) -> None:
+    fhir_server.put(
+        {
+            "resourceType": "RelatedPerson",
+            "id": "rp-mother",
+            "patient": {"reference": "Patient/p-child"},
+            "identifier": [{"system": PERSONNUMMER, "value": MOTHER}],
+            "name": [{"family": "Tolvansson", "given": ["Tolva"]}],
+            "telecom": [{"system": "phone", "use": "mobile", "value": "+46701111111"}],
+        },
+        patient("p-child", CHILD, given="Lilltolvan", mobile=None, guardians=(MOTHER,)),
+        appointment("BOK-1", pid=CHILD, hsa_id=HSA, start=at(72)),
+    )
+
+    report = poll()
+
+    assert report.rejected == 0
+    mother = Patient.objects.get(personal_id=MOTHER)
+    assert (mother.given_name, mother.family_name, mother.mobile_number) == (
+        "Tolva",
+        "Tolvansson",
+        "",
+    )
+    child = Patient.objects.get(personal_id=CHILD)
+    assert [g.personal_id for g in child.guardians.all()] == [MOTHER]
+    assert Appointment.objects.get(external_id="BOK-1").patient == child
