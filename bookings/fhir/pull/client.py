@@ -231,7 +231,7 @@ class PullClient:
             resources = _searchset(body, resource_type)
             self.pages += 1
             if self.search_time is None:
-                self.search_time = _instant((body.get("meta") or {}).get("lastUpdated"))
+                self.search_time = instant((body.get("meta") or {}).get("lastUpdated"))
             seen.update(str(r.get("id")) for r in resources)
             if isinstance(body.get("total"), int):
                 total = body["total"]
@@ -251,7 +251,7 @@ class PullClient:
             )
 
 
-def _instant(value: Any) -> datetime | None:
+def instant(value: Any) -> datetime | None:
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:

@@ -105,14 +105,9 @@ def _search_patients(client: PullClient, values: list[str], param: str) -> list[
 
 
 def _by_identifier(pids: Iterable[str]) -> list[str]:
-    """Search values for these personnummer, in the system each belongs to."""
-    values = []
-    for pid in sorted(set(pids)):
-        system = PERSONAL_ID_SYSTEMS[
-            1 if identity.parse_personal_id(pid).is_coordination_number else 0
-        ]
-        values.append(f"{system}|{pid}")
-    return values
+    """Search values for these personnummer: the number alone, which matches it in any
+    system (HL7 Sweden's URIs or the OIDs); what comes back is read by its system."""
+    return sorted(set(pids))
 
 
 def _add_patients(plan: Plan, resources: Iterable[dict[str, Any]]) -> None:

@@ -33,9 +33,9 @@ from core.signals import patient_data_read
 from ... import identity
 from ...models import Appointment, Patient
 from .. import appointments, ingest
-from ..mapping import PERSONAL_ID_SYSTEMS
+from ..mapping import PERSONNUMMER, SAMORDNINGSNUMMER
 from ..outcome import FhirError
-from .client import PullClient, PullConfig, PullFailed
+from .client import PullClient, PullConfig, PullFailed, instant
 from .fetch import Plan, guardians_named, patient_named, plan_read
 from .models import FhirPullState
 
@@ -121,7 +121,8 @@ def _with_identifier(resource: dict[str, Any], pid: str) -> dict[str, Any]:
     """An appointment whose patient is named by reference only, with the personnummer of
     the Patient it references added to the actor (what ingest reads)."""
     raw = {**resource, "participant": [dict(p) for p in resource.get("participant") or []]}
-    system = PERSONAL_ID_SYSTEMS[1 if identity.parse_personal_id(pid).is_coordination_number else 0]
+    coordination = identity.parse_personal_id(pid).is_coordination_number
+    system = SAMORDNINGSNUMMER if coordination else PERSONNUMMER
     for participant in raw["participant"]:
         actor = participant.get("actor")
         if isinstance(actor, dict) and str(actor.get("reference", "")).split("/")[-2:-1] == [
@@ -171,7 +172,7 @@ class _Applier:
             pid, ref = patient_named(raw)
             if pid is None and ref is not None and ref in plan.patient_refs:
                 raw = _with_identifier(raw, plan.patient_refs[ref])
-            changed = _instant((raw.get("meta") or {}).get("lastUpdated"))
+            changed = instant((raw.get("meta") or {}).get("lastUpdated"))
             try:
                 appointment, created = ingest.appointment_ingest(raw=raw, external_id=external_id)
             except (FhirError, DomainError) as error:
@@ -199,14 +200,6 @@ class _Applier:
                 continue
             self.report.cancelled_gone += 1
             self.read.append(appointment.patient_id)
-
-
-def _instant(value: Any) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return moment if timezone.is_aware(moment) else None
 
 
 def _apply(plan: Plan, report: PollReport, watermark: datetime | None) -> None:
