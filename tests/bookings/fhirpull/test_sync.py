@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from bookings.fhir.pull.models import FhirPullState
@@ -251,3 +251,25 @@ def test_a_guardian_the_server_has_only_as_a_related_person_is_registered_withou
     child = Patient.objects.get(personal_id=CHILD)
     assert [g.personal_id for g in child.guardians.all()] == [MOTHER]
     assert Appointment.objects.get(external_id="BOK-1").patient == child
+
+
+def test_the_command_says_when_the_poll_failed_and_that_nothing_changed(
+    fhir_server: FhirTestServer, clinic: Any, settings: Any
+) -> None:
+    settings.FHIR_PULL_RETRIES = 0
+    load_family(fhir_server)
+    fhir_server.faults({"path": "/Appointment", "status": 500, "times": 1})
+
+    with pytest.raises(CommandError) as refused:
+        call_command("fhir_pull", "--once")
+
+    assert str(refused.value) == (
+        "Hämtningen misslyckades, inget ändrades: the server failed 1 times (HTTP 500)"
+    )
+    assert not Appointment.objects.exists()
+
+
+def test_the_command_refuses_while_the_connector_is_off(settings: Any) -> None:
+    settings.FHIR_PULL_BASE_URL = ""
+    with pytest.raises(CommandError, match="FHIR_PULL_BASE_URL är inte satt"):
+        call_command("fhir_pull", "--once")
