@@ -304,3 +304,21 @@ def test_a_stale_copy_served_again_does_not_undo_the_newer_one(
     assert (report.error, report.appointments) == ("", 3)
     assert Appointment.objects.get(external_id="BOK-1").starts_at == at(72)
     assert booked_once_each("BOK-1", "BOK-2", "BOK-3")
+
+
+def test_retry_after_as_a_date_is_waited_until_then_and_never_longer_than_the_cap() -> None:
+    import httpx
+
+    from bookings.fhir.pull.client import PullClient, PullConfig
+
+    client = PullClient(PullConfig(base_url="http://x", token_url="http://x/t", client_id="c"))
+    date = "Mon, 07 Dec 2026 10:00:00 GMT"
+
+    def answer(retry_after: str) -> httpx.Response:
+        return httpx.Response(503, headers={"Date": date, "Retry-After": retry_after})
+
+    assert client._wait(answer("Mon, 07 Dec 2026 10:00:05 GMT"), 0) == 5.0
+    assert client._wait(answer("Mon, 07 Dec 2026 11:00:00 GMT"), 0) == 30.0  # FHIR_PULL_MAX_WAIT
+    assert client._wait(answer("Mon, 07 Dec 2026 09:00:00 GMT"), 0) == 0.0
+    assert client._wait(answer("soon"), 2) == 2.0  # unreadable: the backoff
+    assert client._wait(answer("120"), 0) == 30.0
