@@ -236,7 +236,17 @@ def fhir_pull_poll(
     if not dry_run and not _lease(now):
         return report
     report.ran = True
-    client = client or PullClient(config_from_settings(), http=httpx.Client())
+    if client is not None:
+        return _run(client, state, report, now=now, dry_run=dry_run)
+    with httpx.Client() as http:
+        return _run(
+            PullClient(config_from_settings(), http=http), state, report, now=now, dry_run=dry_run
+        )
+
+
+def _run(
+    client: PullClient, state: FhirPullState, report: PollReport, *, now: datetime, dry_run: bool
+) -> PollReport:
     try:
         capability = client.capability()
         incremental = _offers_last_updated(capability)
