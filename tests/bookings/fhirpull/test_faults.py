@@ -322,3 +322,20 @@ def test_retry_after_as_a_date_is_waited_until_then_and_never_longer_than_the_ca
     assert client._wait(answer("Mon, 07 Dec 2026 09:00:00 GMT"), 0) == 0.0
     assert client._wait(answer("soon"), 2) == 2.0  # unreadable: the backoff
     assert client._wait(answer("120"), 0) == 30.0
+
+
+def test_a_change_made_while_the_poll_pages_is_asked_for_again(
+    fhir_server: FhirTestServer, clinic: Any, poll: Poll
+) -> None:
+    load_family(fhir_server)
+    # BOK-1 (page one, already read) moves by an hour while page two is being asked for.
+    moved = appointment("BOK-1", pid="201501022386", hsa_id=HSA, start=at(73))
+    fhir_server.faults({"path": "/Appointment", "query": "_offset=2", "put": [moved], "times": 1})
+
+    first = poll()
+
+    assert (first.error, Appointment.objects.get(external_id="BOK-1").starts_at) == ("", at(72))
+    second = poll()
+    assert (second.mode, second.appointments) == ("changes", 1)
+    assert Appointment.objects.get(external_id="BOK-1").starts_at == at(73)
+    assert booked_once_each("BOK-1", "BOK-2", "BOK-3")
