@@ -385,6 +385,8 @@ FHIR_PULL_INTERVAL = env.int("FHIR_PULL_INTERVAL", default=60)  # seconds betwee
 # How far ahead the poll lists bookings: the reminder window (reminders go 48 h before).
 FHIR_PULL_WINDOW = env.int("FHIR_PULL_WINDOW", default=7 * 24 * 3600)
 FHIR_PULL_PAGE_SIZE = env.int("FHIR_PULL_PAGE_SIZE", default=100)
+# Threads that apply a poll's resources, each with its own database connection; 1: in order.
+FHIR_PULL_WORKERS = env.int("FHIR_PULL_WORKERS", default=4)
 # A full listing of the window (and the reads of what vanished from it) at least this often;
 # the polls between ask only for what changed, where the server offers _lastUpdated.
 FHIR_PULL_FULL_SWEEP = env.int("FHIR_PULL_FULL_SWEEP", default=3600)

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -132,14 +135,45 @@ def _with_identifier(resource: dict[str, Any], pid: str) -> dict[str, Any]:
     return raw
 
 
+def _each(items: list[Any], apply: Callable[[Any], None], workers: int) -> None:
+    """`apply` to every item: in this thread, or spread over `workers` threads, each with
+    its own database connection (FHIR_PULL_WORKERS; never inside a transaction, whose
+    writes other connections could not see)."""
+    if workers <= 1 or len(items) < 2 * workers or connection.in_atomic_block:
+        for item in items:
+            apply(item)
+        return
+
+    def run(share: list[Any]) -> None:
+        try:
+            for item in share:
+                apply(item)
+        finally:
+            connection.close()  # this thread's own
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done in [pool.submit(run, items[i::workers]) for i in range(workers)]:
+            done.result()
+
+
 class _Applier:
     def __init__(self, report: PollReport, since: datetime | None) -> None:
         self.report = report
         self.since = since
         self.read: list[int] = []  # patients whose data the connector read
+        self.workers = settings.FHIR_PULL_WORKERS
+        self.lock = threading.Lock()
+
+    def _count(self, *, created: bool, patient_id: int | None) -> None:
+        with self.lock:
+            self.report.applied += 1
+            self.report.created += int(created)
+            if patient_id is not None:
+                self.read.append(patient_id)
 
     def _rejected(self, what: str, resource_id: str, error: Exception) -> None:
-        self.report.rejected += 1
+        with self.lock:
+            self.report.rejected += 1
         code = getattr(error, "code", type(error).__name__)
         logger.warning("fhir_pull: %s %s not applied (%s)", what, resource_id, code)
 
@@ -152,23 +186,24 @@ class _Applier:
                 for pid, raw in pending.items()
                 if not any(g in pending and g != pid for g in guardians_named(raw))
             ] or list(pending)
-            for pid in ready:
-                raw = pending.pop(pid)
-                try:
-                    patient, created = ingest.patient_ingest(
-                        raw=raw,
-                        resource_id=str(raw.get("id")),
-                        personal_id=identity.parse_personal_id(pid),
-                    )
-                except (FhirError, DomainError) as error:
-                    self._rejected("Patient", str(raw.get("id")), error)
-                    continue
-                self.report.applied += 1
-                self.report.created += int(created)
-                self.read.append(patient.pk)
+            _each([(pid, pending.pop(pid)) for pid in ready], self._patient, self.workers)
+
+    def _patient(self, item: tuple[str, dict[str, Any]]) -> None:
+        pid, raw = item
+        try:
+            patient, created = ingest.patient_ingest(
+                raw=raw,
+                resource_id=str(raw.get("id")),
+                personal_id=identity.parse_personal_id(pid),
+            )
+        except (FhirError, DomainError) as error:
+            self._rejected("Patient", str(raw.get("id")), error)
+            return
+        self._count(created=created, patient_id=patient.pk)
 
     def appointments(self, plan: Plan) -> None:
-        for external_id, raw in plan.appointments.items():
+        def apply(item: tuple[str, dict[str, Any]]) -> None:
+            external_id, raw = item
             pid, ref = patient_named(raw)
             if pid is None and ref is not None and ref in plan.patient_refs:
                 raw = _with_identifier(raw, plan.patient_refs[ref])
@@ -177,11 +212,11 @@ class _Applier:
                 appointment, created = ingest.appointment_ingest(raw=raw, external_id=external_id)
             except (FhirError, DomainError) as error:
                 self._rejected("Appointment", external_id, error)
-                continue
-            self.report.applied += 1
-            self.report.created += int(created)
-            if created or self.since is None or changed is None or changed > self.since:
-                self.read.append(appointment.patient_id)
+                return
+            news = created or self.since is None or changed is None or changed > self.since
+            self._count(created=created, patient_id=appointment.patient_id if news else None)
+
+        _each(list(plan.appointments.items()), apply, self.workers)
 
     def gone(self, plan: Plan) -> None:
         """Contacts the server says do not exist (404/410): cancelled, through the same

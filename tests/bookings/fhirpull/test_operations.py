@@ -16,9 +16,11 @@ from django_celery_beat.models import PeriodicTask
 from bookings import tasks
 from bookings.fhir.pull.models import FhirPullState
 from bookings.fhir.pull.poll import PollReport, fhir_pull_poll
-from bookings.models import Appointment
-from tests.bookings.fhirpull.test_sync import load_family
-from tests.fhirserver.harness import FhirTestServer
+from bookings.models import Appointment, Patient
+from reminders.models import Message
+from tests.bookings.fhirpull.conftest import HSA
+from tests.bookings.fhirpull.test_sync import at, load_family
+from tests.fhirserver.harness import FhirTestServer, appointment
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +112,25 @@ def test_metrics_show_the_connector(
     assert 0 <= float(age.split()[1]) < 60
     lag = next(row for row in body.splitlines() if row.startswith("fhir_pull_lag_seconds"))
     assert 0 <= float(lag.split()[1]) < 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_several_threads_apply_a_poll_guardians_first(
+    fhir_server: FhirTestServer, clinic: Any, poll: Poll, settings: Any
+) -> None:
+    settings.FHIR_PULL_WORKERS = 3
+    load_family(fhir_server)
+    fhir_server.put(
+        *[
+            appointment(f"BOK-T{i}", pid="199001012385", hsa_id=HSA, start=at(30 + i))
+            for i in range(12)
+        ]
+    )
+
+    report = poll()
+
+    assert (report.applied, report.created, report.rejected) == (18, 18, 0)
+    assert Appointment.objects.count() == 15
+    child = Patient.objects.get(personal_id="201501022386")
+    assert [g.personal_id for g in child.guardians.all()] == ["198112189876"]
+    assert Message.objects.filter(kind="reminder", status="scheduled").count() == 15
