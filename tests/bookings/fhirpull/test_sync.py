@@ -25,10 +25,14 @@ Poll = Callable[..., PollReport]
 CHILD, MOTHER, ADULT, OTHER = "201501022386", "198112189876", "199001012385", "194911282384"
 
 
+# One "now" for the whole run, so a time named twice in a test is the same time even when
+# a minute turns in between (the tests' times are hours ahead: the run takes minutes).
+NOW = timezone.localtime().replace(second=0, microsecond=0)
+
+
 def at(hours: float) -> Any:
-    """A time so many hours from now, whole minutes, in Sweden's offset."""
-    moment = timezone.localtime() + timedelta(hours=hours)
-    return moment.replace(second=0, microsecond=0)
+    """A time so many hours from the run's start, whole minutes, in Sweden's offset."""
+    return NOW + timedelta(hours=hours)
 
 
 def load_family(server: FhirTestServer) -> None:
