@@ -21,6 +21,8 @@ bench:
 	.venv/bin/python bench/api.py
 	.venv/bin/python bench/reports.py
 	.venv/bin/python bench/scaleout.py
+	npm ci --prefix tests/fhirserver --no-audit --no-fund --loglevel=error
+	.venv/bin/python bench/fhir_pull.py
 
 # Mutation testing of the core rules (minutes; not part of `make test`): bench/mutation.py.
 mutation:

@@ -322,3 +322,6 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.external_id} ({self.clinic}, {self.starts_at:%Y-%m-%d %H:%M})"
+
+
+from .fhir.pull.models import FhirPullState  # noqa: E402,F401  (the connector's state, its own module)

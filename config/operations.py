@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client import REGISTRY as PROCESS_REGISTRY
 
+from bookings.fhir.pull.metrics import FhirPullCollector
 from reminders.health import BEAT_SILENT_AFTER, QueueCollector, heartbeat_age, queue_state
 
 from .celery import app as celery_app
@@ -94,6 +95,7 @@ def readyz(request: HttpRequest) -> HttpResponse:
 # The queue's gauges, read from the database when scraped (the same from every process).
 _QUEUE_REGISTRY = CollectorRegistry()
 _QUEUE_REGISTRY.register(QueueCollector())
+_QUEUE_REGISTRY.register(FhirPullCollector())
 
 
 def _process_metrics() -> bytes:

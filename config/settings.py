@@ -400,3 +400,28 @@ SWISH_ANSWER_WINDOW = env.int("SWISH_ANSWER_WINDOW", default=600)  # seconds
 # Unknown check-in links one address may try before it must wait (guessing links).
 CHECKIN_MAX_MISSES = env.int("CHECKIN_MAX_MISSES", default=10)
 CHECKIN_MISS_WINDOW = env.int("CHECKIN_MISS_WINDOW", default=600)  # seconds
+
+# --- Fetching bookings from the booking system's FHIR server (SPEC 5.4; operations) --------
+# Off while FHIR_PULL_BASE_URL is empty. SMART Backend Services: client credentials with
+# FHIR_PULL_CLIENT_SECRET, or private_key_jwt with FHIR_PULL_PRIVATE_KEY (a PEM file's path).
+FHIR_PULL_BASE_URL = env.str("FHIR_PULL_BASE_URL", default="").rstrip("/")
+FHIR_PULL_TOKEN_URL = env.str("FHIR_PULL_TOKEN_URL", default="")
+FHIR_PULL_CLIENT_ID = env.str("FHIR_PULL_CLIENT_ID", default="")
+FHIR_PULL_CLIENT_SECRET = env.str("FHIR_PULL_CLIENT_SECRET", default="")
+FHIR_PULL_PRIVATE_KEY = env.str("FHIR_PULL_PRIVATE_KEY", default="")
+FHIR_PULL_KEY_ID = env.str("FHIR_PULL_KEY_ID", default="")
+FHIR_PULL_SCOPE = env.str("FHIR_PULL_SCOPE", default="system/Appointment.rs system/Patient.rs")
+FHIR_PULL_INTERVAL = env.int("FHIR_PULL_INTERVAL", default=60)  # seconds between polls
+# How far ahead the poll lists bookings: the reminder window (reminders go 48 h before).
+FHIR_PULL_WINDOW = env.int("FHIR_PULL_WINDOW", default=7 * 24 * 3600)
+FHIR_PULL_PAGE_SIZE = env.int("FHIR_PULL_PAGE_SIZE", default=100)
+# Threads that apply a poll's resources, each with its own database connection; 1: in order.
+FHIR_PULL_WORKERS = env.int("FHIR_PULL_WORKERS", default=4)
+# A full listing of the window (and the reads of what vanished from it) at least this often;
+# the polls between ask only for what changed, where the server offers _lastUpdated.
+FHIR_PULL_FULL_SWEEP = env.int("FHIR_PULL_FULL_SWEEP", default=3600)
+FHIR_PULL_TIMEOUT = env.float("FHIR_PULL_TIMEOUT", default=30.0)
+FHIR_PULL_RETRIES = env.int("FHIR_PULL_RETRIES", default=4)
+FHIR_PULL_MAX_WAIT = env.float("FHIR_PULL_MAX_WAIT", default=30.0)  # longest Retry-After
+# The alert FhirPullStale fires when the last successful poll is older than this.
+FHIR_PULL_ALERT_AFTER = env.int("FHIR_PULL_ALERT_AFTER", default=900)

@@ -14,19 +14,25 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)  # promtool checks the alert rules
-command -v npm >/dev/null 2>&1 || need+=(nodejs npm)  # the FHIR validator (tests/fhirvalidator)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)  # the FHIR validator and test server
 if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "==> installing ${need[*]} (Debian packages)"
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } \
     >/dev/null 2>&1 || echo "    (could not install ${need[*]}; continuing without)"
 fi
 
-# The FHIR validator that is not our FHIR library: its npm packages, pinned by the lockfile.
-validator=tests/fhirvalidator
-if [ ! -d "$validator/node_modules" ] || [ "$validator/package-lock.json" -nt "$validator/node_modules" ]; then
-  echo "==> installing the FHIR validator's packages (npm ci)"
-  (cd "$validator" && npm ci --no-audit --no-fund --loglevel=error) && touch "$validator/node_modules"
-fi
+# Node packages the tests use, each pinned by its lockfile and installed again only when the
+# lockfile changed: the FHIR validator that is not our FHIR library (tests/fhirvalidator)
+# and the real FHIR server the connector's tests run (Medplum's FHIR router, tests/fhirserver).
+for dir in tests/fhirvalidator tests/fhirserver; do
+  command -v npm >/dev/null 2>&1 || break
+  lock_sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$dir/node_modules/.lock-sha256" 2>/dev/null)" != "$lock_sum" ]; then
+    echo "==> npm ci ($dir)"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+    echo "$lock_sum" > "$dir/node_modules/.lock-sha256"
+  fi
+done
 
 if [ -z "${DATABASE_URL:-}" ]; then
   eval "$(scripts/throwaway-postgres.sh start)"

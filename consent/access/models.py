@@ -34,6 +34,9 @@ class AccessLog(AppendOnlyModel):
         API_PATIENT = "api_patient", _("Patient via API (FHIR)")
         API_MESSAGES = "api_messages", _("Meddelanden via API")
         API_CASE = "api_case", _("E-tjänstärende via API")
+        # The connector read the patient's booking or register data from the booking
+        # system's FHIR server (bookings.fhir.pull; the actor is the connector's API client).
+        FHIR_PULL = "fhir_pull", _("Hämtad från bokningssystemets FHIR-server")
         # Reading the log itself: it names the patients it is about.
         AUDIT_LIST = "audit_list", _("Listad i granskningen av loggen")
         AUDIT_DOWNLOAD = "audit_download", _("Med i nedladdad logg")
