@@ -185,10 +185,7 @@ def desk_undo_view(request: AuthedRequest, appointment_id: int) -> HttpResponse:
         text = _("%(who)s: ångrat – kontakten är bokad igen.") % {"who": _who(appointment)}
         question = undo.question
         if question is not None and question.outcome == ArrivalOutcome.ACTIVATED:
-            text += " " + _(
-                "Aktiveringen av sms-påminnelser står kvar; ändra den på patientsidan om den "
-                "blev fel."
-            )
+            text += " " + _("Aktiveringen av sms-påminnelser är också ångrad.")
         messages.success(request, text, extra_tags=_row_tag(appointment))
     return redirect(_back_to_row(appointment))
 

@@ -159,3 +159,50 @@ def test_the_sms_column_says_what_happened_and_what_will_happen_apart(
         "Påminnelse skickades inte: Sms-påminnelse är inte aktiverad (samtycke i 1177 räcker "
         "inte) Från nu: Får sms Sms-historik för Ebba Ros"
     )
+
+
+@pytest.mark.parametrize(
+    ("history", "state_after_undo"),
+    [([], "not_activated"), (["block"], "blocked")],
+)
+def test_an_activation_undone_with_its_arrival_leaves_the_consent_as_it_was(
+    desk: dict[str, Any], history: list[str], state_after_undo: str
+) -> None:
+    from consent.models import ConsentEvent
+    from consent.selectors import snapshot_of
+    from consent.services import consent_block, consent_block_clinic
+
+    patient = PatientFactory()
+    if history:
+        consent_block(patient=patient, actor=None, channel="phone")
+    consent_block_clinic(patient=patient, actor=None, channel="phone", clinic=desk["clinic"])
+    before = snapshot_of(patient)
+    appointment = book(desk["clinic"], patient)
+    desk["client"].post(f"/desk/{appointment.pk}/arrive/", {"outcome": "activated"})
+    assert snapshot_of(patient).state == "active"
+    assert snapshot_of(patient).blocked_clinics == frozenset()
+    page = desk["client"].post(f"/desk/{appointment.pk}/undo/", follow=True).content.decode()
+    assert "Aktiveringen av sms-påminnelser är också ångrad." in page
+    after = snapshot_of(patient)
+    assert (after.state, after.blocked_clinics) == (state_after_undo, before.blocked_clinics)
+    assert after == before
+    undo_actions = list(
+        ConsentEvent.objects.filter(note="Ångrad i receptionen (fel rad)")
+        .order_by("id")
+        .values_list("action", "channel", "actor_user")
+    )
+    assert undo_actions == [  # the latest change first
+        ("block_clinic", "arrival_desk", desk["user"].pk),
+        ("block" if history else "activation_undone", "arrival_desk", desk["user"].pk),
+    ]
+    appointment.refresh_from_db()
+    assert appointment.status == "booked"
+
+
+def test_an_arrival_without_activation_undone_changes_no_consent(desk: dict[str, Any]) -> None:
+    from consent.models import ConsentEvent
+
+    appointment = book(desk["clinic"])
+    desk["client"].post(f"/desk/{appointment.pk}/arrive/", {"outcome": "received"})
+    desk["client"].post(f"/desk/{appointment.pk}/undo/")
+    assert not ConsentEvent.objects.exists()
