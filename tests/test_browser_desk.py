@@ -125,3 +125,28 @@ def test_the_desk_at_a_nurse_s_pace(live_server: Any, browser: Browser) -> None:
     expect(region).to_be_focused()
     assert_accessible(page, "desk-02-320")
     page.close()
+
+
+def test_a_long_clinic_name_fits_the_check_in_page_at_320_px(
+    live_server: Any, browser: Browser
+) -> None:
+    """Item 9: Swedish compounds make clinic names of one long word."""
+    from reminders.models import Message
+
+    clinic = ClinicFactory(
+        name="Barnochungdomspsykiatriskaöppenvårdsmottagningen Halmstad",
+        sms_name="Barnochungdomspsykiatriska Halmstad",
+        self_checkin=True,
+    )
+    patient = PatientFactory()
+    consent_activate(patient=patient, actor=None, channel="phone")
+    book(patient, clinic, "C1", 11)
+    token = Message.objects.get(kind="checkin").checkin_token
+    phone = browser.new_context(
+        viewport={"width": 320, "height": 640}, is_mobile=True, has_touch=True
+    ).new_page()
+    phone.goto(f"{live_server.url}/c/{token}/")
+    expect(phone.locator("body")).to_contain_text("Barnochungdomspsykiatriska")
+    assert phone.evaluate("() => document.documentElement.scrollWidth") == 320
+    assert_accessible(phone, "desk-03-checkin-long-name")
+    phone.close()
