@@ -133,9 +133,7 @@ def consent_event_record(
     return event
 
 
-def consent_activation_undo(
-    *, patient: Patient, **handling: Unpack[HandlingArgs]
-) -> ConsentEvent:
+def consent_activation_undo(*, patient: Patient, **handling: Unpack[HandlingArgs]) -> ConsentEvent:
     """Back to not activated: only for an activation at the desk taken back with its
     arrival (consent.desk.services.desk_undo), never as a way to stop reminders."""
     return consent_event_record(

@@ -89,7 +89,7 @@ def overflowing(page: Page) -> list[str]:
     sideways), outermost first; those inside a box that scrolls by itself are fine."""
     return list(
         page.evaluate(
-            """() => {
+            r"""() => {
             const width = document.documentElement.clientWidth;
             const out = [];
             for (const el of document.body.querySelectorAll("*")) {

@@ -88,9 +88,7 @@ def test_a_refusal_is_shown_at_the_row_too(desk: dict[str, Any]) -> None:
         .post(f"/desk/{appointment.pk}/arrive/", {"outcome": ""}, follow=True)
         .content.decode()
     )
-    assert (
-        '<p class="outcome error">Välj vad patienten svarade på frågan om sms.</p>'
-    ) in page
+    assert ('<p class="outcome error">Välj vad patienten svarade på frågan om sms.</p>') in page
     assert 'class="messages"' not in page
 
 
