@@ -150,3 +150,30 @@ def test_a_long_clinic_name_fits_the_check_in_page_at_320_px(
     assert phone.evaluate("() => document.documentElement.scrollWidth") == 320
     assert_accessible(phone, "desk-03-checkin-long-name")
     phone.close()
+
+
+def test_a_block_on_the_patient_page_is_confirmed_naming_what_stops(
+    live_server: Any, browser: Browser
+) -> None:
+    """Item 6: nothing chosen in advance; the block asks first."""
+    clinic = ClinicFactory(name="Hudkliniken", arrival_question=True)
+    UserFactory(username="rebecka", role=Role.RECEPTION, clinics=[clinic])
+    patient = PatientFactory(given_name="Ebba", family_name="Ros")
+    consent_activate(patient=patient, actor=None, channel="phone")
+    book(patient, clinic, "B1", 15)
+    base = live_server.url
+    page = browser.new_page(viewport={"width": 1366, "height": 800})
+    log_in(page, base, "rebecka")
+    page.goto(f"{base}/desk/")
+    page.get_by_role("link", name="Ebba Ros", exact=True).click()
+    form = page.locator("#consent-form")
+    expect(form.get_by_label("Hur kom önskemålet in?")).to_have_value("")
+    expect(page.locator("#clinic-form").get_by_label("Mottagning")).to_have_value("")
+    form.get_by_label("Hur kom önskemålet in?").select_option(label="Telefon")
+    page.locator("#btn-block").click()
+    expect(page.locator("h1")).to_have_text("Blockera alla sms-påminnelser?")
+    expect(page.locator("#stops")).to_contain_text("Hudkliniken")
+    assert_accessible(page, "desk-04-block-confirm")
+    page.locator("#btn-confirm-block").click()
+    expect(page.locator("#consent-state")).to_have_text("Blockerad")
+    page.close()
