@@ -189,6 +189,21 @@ class RoleChoiceField(forms.ModelMultipleChoiceField):
             return str(obj.name)
 
 
+class RoleFilter(admin.SimpleListFilter):
+    """The users by role, each by its Swedish name (not the group's code)."""
+
+    title = "roll"
+    parameter_name = "roll"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(role.value, str(role.label)) for role in Role]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        if self.value() in Role.values:
+            return queryset.filter(groups__name=self.value())
+        return queryset
+
+
 def _role_field() -> RoleChoiceField:
     return RoleChoiceField(
         label="Roll",
@@ -223,6 +238,16 @@ class StaffUserCreationForm(AdminUserCreationForm):  # type: ignore[type-arg]
     groups = _role_field()
     clinics = _clinics_field()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "usable_password" in self.fields:
+            # Django's own text is English and speaks of LDAP, which the region has not.
+            self.fields[
+                "usable_password"
+            ].help_text = (
+                "Utan lösenord loggar användaren bara in med regionens inloggning (HSA-id)."
+            )
+
     class Meta(AdminUserCreationForm.Meta):  # type: ignore[name-defined,misc]
         fields = ("username", "first_name", "last_name", "groups")
 
@@ -251,7 +276,7 @@ class StaffUserAdmin(UserAdmin):
         ("Datum", {"fields": ("last_login", "date_joined")}),
     )
     list_display = ["username", "first_name", "last_name", "roles", "is_active"]
-    list_filter = ["groups", "is_active"]
+    list_filter = [RoleFilter, "is_active"]
 
     class Media:
         js = ["js/admin-a11y.js"]

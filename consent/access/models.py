@@ -45,6 +45,7 @@ class AccessLog(AppendOnlyModel):
         blank=True,
         related_name="+",
         db_index=False,  # the index on (it, created_at) below serves it
+        verbose_name=_("användare"),
     )
     client = models.ForeignKey(
         ApiClient,
@@ -53,6 +54,7 @@ class AccessLog(AppendOnlyModel):
         blank=True,
         related_name="+",
         db_index=False,  # the index on (it, created_at) below serves it
+        verbose_name=_("API-klient"),
     )
     clinic = models.ForeignKey(
         Clinic,
@@ -61,6 +63,7 @@ class AccessLog(AppendOnlyModel):
         blank=True,
         related_name="+",
         db_index=False,  # the index on (it, created_at) below serves it
+        verbose_name=_("mottagning"),
     )
     patient = models.ForeignKey(
         Patient,
@@ -69,10 +72,12 @@ class AccessLog(AppendOnlyModel):
         blank=True,
         related_name="+",
         db_index=False,  # the index on (it, created_at) below serves it
+        verbose_name=_("patient"),
     )
-    searched_for = models.CharField(max_length=20, blank=True, default="")  # a miss is logged too
-    action = models.CharField(max_length=24, choices=Action.choices)
-    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+    # a miss is logged too
+    searched_for = models.CharField(_("sökte efter"), max_length=20, blank=True, default="")
+    action = models.CharField(_("åtgärd"), max_length=24, choices=Action.choices)
+    created_at = models.DateTimeField(_("tid"), db_default=Now(), db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
