@@ -234,22 +234,55 @@ class StaffUserChangeForm(UserChangeForm):  # type: ignore[type-arg]
             self.fields["clinics"].initial = list(self.instance.clinics.all())
 
 
+class RoleRadioField(forms.ModelChoiceField):
+    """One role, by its Swedish name."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return RoleChoiceField.label_from_instance(self, obj)  # type: ignore[arg-type]
+
+
+NO_PASSWORD_HELP = "Utan lösenord loggar användaren bara in med regionens inloggning (HSA-id)."
+
+
 class StaffUserCreationForm(AdminUserCreationForm):  # type: ignore[type-arg]
-    groups = _role_field()
+    """A new user on one page: name, username, HSA-id, one role and the clinics (no
+    "Lägg till ytterligare…" for the HSA-id, no role boxes to tick several of)."""
+
+    hsa_id = forms.CharField(
+        label="HSA-id",
+        required=False,
+        max_length=31,
+        help_text="Personens HSA-id (SE2321000073-…), som regionens inloggning känner igen.",
+    )
+    role = RoleRadioField(
+        label="Roll",
+        queryset=Group.objects.filter(name__in=Role.values).order_by("name"),
+        widget=forms.RadioSelect,
+        empty_label=None,
+        error_messages={"required": "Välj en roll."},
+    )
     clinics = _clinics_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "usable_password" in self.fields:
             # Django's own text is English and speaks of LDAP, which the region has not.
-            self.fields[
-                "usable_password"
-            ].help_text = (
-                "Utan lösenord loggar användaren bara in med regionens inloggning (HSA-id)."
-            )
+            self.fields["usable_password"].help_text = NO_PASSWORD_HELP
+
+    def clean_hsa_id(self) -> str:
+        raw = self.cleaned_data["hsa_id"].strip()
+        if not raw:
+            return ""
+        try:
+            hsa_id = parse_hsa_id(raw)
+        except DomainError as error:
+            raise forms.ValidationError(str(error)) from error
+        if StaffIdentity.objects.filter(hsa_id=hsa_id).exists():
+            raise forms.ValidationError("HSA-id:t hör redan till en annan användare.")
+        return hsa_id
 
     class Meta(AdminUserCreationForm.Meta):  # type: ignore[name-defined,misc]
-        fields = ("username", "first_name", "last_name", "groups")
+        fields = ("username", "first_name", "last_name")
 
 
 class StaffUserAdmin(UserAdmin):
@@ -264,9 +297,9 @@ class StaffUserAdmin(UserAdmin):
     # A receptionist is set up on one page: name, password, role, clinics and the HSA-id
     # the region's login matches (the inline below).
     add_fieldsets = (
-        (None, {"fields": ("username", "first_name", "last_name", "usable_password")}),
-        ("Lösenord", {"fields": ("password1", "password2")}),
-        ("Roll och mottagningar", {"fields": ("groups", "clinics")}),
+        (None, {"fields": ("first_name", "last_name", "username", "hsa_id")}),
+        ("Roll och mottagningar", {"fields": ("role", "clinics")}),
+        ("Lösenord", {"fields": ("usable_password", "password1", "password2")}),
     )
     fieldsets = (
         (None, {"fields": ("username", "password")}),
@@ -294,9 +327,20 @@ class StaffUserAdmin(UserAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).prefetch_related("groups")
 
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A new user's HSA-id is a field of the one form; the inline is for changes.
+        return [] if obj is None else super().get_inlines(request, obj)
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        if "clinics" in form.cleaned_data:
+        if "role" in form.cleaned_data:  # the one-page form for a new user
+            services.staff_user_set_up(
+                user=form.instance,
+                role=form.cleaned_data["role"],
+                clinics=form.cleaned_data["clinics"],
+                hsa_id=form.cleaned_data["hsa_id"],
+            )
+        elif "clinics" in form.cleaned_data:
             services.staff_user_clinics_set(
                 user=form.instance, clinics=form.cleaned_data["clinics"]
             )

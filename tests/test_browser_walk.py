@@ -324,6 +324,7 @@ def test_a_regional_admin_sets_up_a_receptionist(
     page.locator("#id_first_name").fill("Sara")
     page.locator("#id_password1").fill("en-lång-fras-2026")
     page.locator("#id_password2").fill("en-lång-fras-2026")
+    page.locator("#id_hsa_id").fill("SE2321000073-sara1")
     page.get_by_label("Reception").check()
     page.locator("#id_clinics_from").select_option(label="Kirurgikliniken")
     page.locator("#id_clinics_add").click()
@@ -333,6 +334,7 @@ def test_a_regional_admin_sets_up_a_receptionist(
     user = User.objects.get(username="sara")
     assert list(user.clinics.all()) == [world["surgery"]]  # type: ignore[attr-defined]
     assert user.groups.get().name == Role.RECEPTION
+    assert user.staff_identity.hsa_id == "SE2321000073-SARA1"  # type: ignore[attr-defined]
     page.goto(f"{base}/admin/bookings/clinic/{world['surgery'].pk}/change/")
     expect(page.locator(".field-longest_sms")).to_contain_text("torsdag 30 september")
     assert_accessible(page, "walk-42-admin-clinic")
