@@ -241,7 +241,8 @@ class RoleRadioField(forms.ModelChoiceField):
         return RoleChoiceField.label_from_instance(self, obj)  # type: ignore[arg-type]
 
 
-NO_PASSWORD_HELP = "Utan lösenord loggar användaren bara in med regionens inloggning (HSA-id)."
+# What "no password" means here (Django's own text is English and speaks of LDAP).
+SSO_ONLY_HELP = "Utan lösenord loggar användaren bara in med regionens inloggning (HSA-id)."
 
 
 class StaffUserCreationForm(AdminUserCreationForm):  # type: ignore[type-arg]
@@ -267,7 +268,7 @@ class StaffUserCreationForm(AdminUserCreationForm):  # type: ignore[type-arg]
         super().__init__(*args, **kwargs)
         if "usable_password" in self.fields:
             # Django's own text is English and speaks of LDAP, which the region has not.
-            self.fields["usable_password"].help_text = NO_PASSWORD_HELP
+            self.fields["usable_password"].help_text = SSO_ONLY_HELP
 
     def clean_hsa_id(self) -> str:
         raw = self.cleaned_data["hsa_id"].strip()
