@@ -63,7 +63,7 @@ def staff_user_set_up(
     user.groups.set([role])  # type: ignore[attr-defined]
     staff_user_clinics_set(user=user, clinics=clinics)
     if hsa_id:
-        StaffIdentity.objects.create(user=user, hsa_id=hsa_id)
+        StaffIdentity.objects.create(user=user, hsa_id=hsa_id)  # type: ignore[misc]
 
 
 def staff_user_clinics_set(*, user: AbstractBaseUser, clinics: Iterable[Clinic]) -> None:
