@@ -19,7 +19,17 @@ from . import services
 from .contact import guardian_for_staff, number_for_staff
 from .identity import parse_hsa_id
 from .models import Clinic, Guardianship, Patient
-from .texts import SEGMENT_LENGTH, longest_reminder, septets
+from .texts import (
+    GSM7_BASIC,
+    GSM7_EXTENSION,
+    SEGMENT_LENGTH,
+    longest_reminder,
+    septets,
+    sms_name_max_length,
+)
+
+# Where the SMS name goes in the reminder, for the form's live preview.
+NAME_MARK = "\x00"
 
 
 class ClinicForm(forms.ModelForm):
@@ -33,6 +43,29 @@ class ClinicForm(forms.ModelForm):
             "arrival_question",
             "serves",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The SMS name says its limit, and while it is typed (static/js/admin-previews.js)
+        how many characters it takes and the longest reminder it makes."""
+        super().__init__(*args, **kwargs)
+        limit = sms_name_max_length(checkin_link_length=services.checkin_link_length())
+        before, after = longest_reminder(clinic_sms_name=NAME_MARK).split(NAME_MARK)
+        field = self.fields["sms_name"]
+        field.widget.attrs.update(
+            {
+                "data-sms-limit": str(limit),
+                "data-sms-before": before,
+                "data-sms-after": after,
+                "data-sms-segment": str(SEGMENT_LENGTH),
+                "data-gsm-basic": "".join(sorted(GSM7_BASIC)),
+                "data-gsm-extension": "".join(sorted(GSM7_EXTENSION)),
+            }
+        )
+        field.help_text = format_html(
+            "Högst {} tecken, så att påminnelsen ryms i ett sms. "
+            '<span id="sms-name-live" aria-live="polite"></span>',
+            limit,
+        )
 
     def clean_sms_name(self) -> str:
         try:
@@ -51,7 +84,7 @@ class ClinicAdmin(admin.ModelAdmin):
     readonly_fields = ["longest_sms"]
 
     class Media:
-        js = ["js/admin-a11y.js"]
+        js = ["js/admin-a11y.js", "js/admin-previews.js"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Clinic | None = None) -> list[str]:
         return ["hsa_id", "longest_sms"] if obj else ["longest_sms"]
