@@ -26,7 +26,7 @@ from core.staff import REPORT_ROLES, role_required
 from reminders.followup import failed_sms_open_count
 from reminders.models import Status
 
-from . import left_out, selectors
+from . import downloads, left_out, selectors
 
 
 def month_name(month: Any) -> str:
@@ -69,21 +69,15 @@ def exclusions(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(*REPORT_ROLES)
-def exclusions_csv(request: HttpRequest) -> StreamingHttpResponse:
+def exclusions_csv(request: HttpRequest) -> HttpResponseBase:
     rows = left_out.exclusion_table(clinics_for(request.user))
-    body = [("hsa_id", "clinic", "excluded", "activated_since")] + [
-        (r.clinic.hsa_id, r.clinic.name, r.excluded, r.activated_since) for r in rows
-    ]
-    return csv_response(body, "migration-exclusions.csv")
+    return downloads.table_response(downloads.exclusions_table(rows), "csv")
 
 
-PATIENT_HEADER = (
-    "personnummer",
-    "namn",
-    "blockerade_mottagningar",
-    "nasta_bokade_kontakt",
-    "aktiverad_sedan",
-)
+@role_required(*REPORT_ROLES)
+def exclusions_xlsx(request: HttpRequest) -> HttpResponseBase:
+    rows = left_out.exclusion_table(clinics_for(request.user))
+    return downloads.table_response(downloads.exclusions_table(rows), "xlsx")
 
 
 def _logged(
@@ -170,12 +164,12 @@ def exclusions_clinic_csv(request: HttpRequest, hsa_id: str) -> StreamingHttpRes
     protected, patients = left_out.excluded_patients(clinic, view)
 
     def rows() -> Iterator[tuple[Any, ...]]:
-        yield PATIENT_HEADER
+        yield tuple(name for name, _width in PATIENT_COLUMNS)
         yield from _patient_rows(_logged(request, patients))
         if protected:
             yield (f"Dessutom {protected} med skyddad identitet (visas inte)", "", "", "", "")
 
-    return csv_response(rows(), f"migration-exclusions-{clinic.hsa_id}-{view}.csv")
+    return csv_response(rows(), f"ej-flyttade-{clinic.hsa_id}-{view}.csv")
 
 
 # The XLSX columns: Swedish names and widths (characters) to read them by.
@@ -203,22 +197,15 @@ def exclusions_clinic_xlsx(request: HttpRequest, hsa_id: str) -> FileResponse:
         title="Ej migrerade",
         header=PATIENT_COLUMNS,
         rows=rows(),
-        filename=f"migration-exclusions-{clinic.hsa_id}-{view}.xlsx",
+        filename=f"ej-flyttade-{clinic.hsa_id}-{view}.xlsx",
     )
 
 
 @role_required(*REPORT_ROLES)
 def caught(request: HttpRequest) -> HttpResponseBase:
     rows = left_out.caught_since(clinics_for(request.user))
-    if request.GET.get("format") == "csv":
-        return csv_response(
-            [("hsa_id", "clinic", "week", "asked", "activated")]
-            + [
-                (r.clinic.hsa_id, r.clinic.name, r.week.isoformat(), r.asked, r.activated)
-                for r in rows
-            ],
-            "caught-since.csv",
-        )
+    if request.GET.get("format") in ("csv", "xlsx"):
+        return downloads.table_response(downloads.caught_table(rows), request.GET["format"])
     return render(request, "reporting/caught.html", {"rows": rows})
 
 
@@ -236,45 +223,13 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
     months = selectors.monthly_outcomes(clinics)
     deliveries = selectors.delivery(clinics)
     baseline = selectors.baseline_rate(clinics)
-    export = request.GET.get("format")
-    if export == "outcomes.csv":
-        return csv_response(
-            [
-                (
-                    "month",
-                    "no_show_rate_reminded",
-                    "no_show_rate_not_reminded",
-                    "baseline_2023",
-                    "coverage",
-                    "question_compliance",
-                    "late_cancellations",
-                    "contacts",
-                )
-            ]
-            + [
-                (
-                    m.month.strftime("%Y-%m"),
-                    m.no_show_rate_reminded,
-                    m.no_show_rate_not_reminded,
-                    baseline,
-                    m.coverage,
-                    m.question_compliance,
-                    m.late_cancellations,
-                    m.contacts,
-                )
-                for m in months
-            ],
-            "outcomes.csv",
-        )
-    if export == "delivery.csv":
-        return csv_response(
-            [("month", "status", "reason", "messages", "segments")]
-            + [
-                (d.month.strftime("%Y-%m"), d.status, d.reason, d.messages, d.segments)
-                for d in deliveries
-            ],
-            "delivery.csv",
-        )
+    export, _dot, fmt = (request.GET.get("format") or "").partition(".")
+    scope = chosen or "alla-mina"
+    if export == "outcomes" and fmt in ("csv", "xlsx"):
+        table = downloads.outcomes_table(months, baseline, scope)
+        return downloads.table_response(table, fmt)
+    if export == "delivery" and fmt in ("csv", "xlsx"):
+        return downloads.table_response(downloads.delivery_table(deliveries, scope), fmt)
     statuses = sorted({d.status for d in deliveries})
     delivery_months = sorted({d.month for d in deliveries})
     per_status = {
