@@ -30,8 +30,20 @@ from . import downloads, left_out, selectors
 
 
 def month_name(month: Any) -> str:
-    """A report's month as people say it: "juni 2026" (the language is Swedish)."""
-    return date_format(month, "F Y")
+    """A report's month as people say it: "juni 2026" (the language is Swedish); the
+    running month says it is not over ("december 2026 (pågår)")."""
+    today = timezone.localdate()
+    running = (month.year, month.month) == (today.year, today.month)
+    return date_format(month, "F Y") + (" (pågår)" if running else "")
+
+
+# A share of fewer contacts than this is not plotted (a month of 3 contacts would draw 0 %
+# or 33 %): the table shows it greyed with its count.
+MIN_CONTACTS = 20
+
+
+def _plotted(rate: float | None, contacts: int) -> float | None:
+    return rate if contacts >= MIN_CONTACTS else None
 
 
 def _view(request: HttpRequest) -> str:
@@ -248,11 +260,13 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
     by_id = {c.pk: c for c in clinics}
     chart = {
         "months": [month_name(m.month) for m in months],
-        "reminded": [m.no_show_rate_reminded for m in months],
-        "not_reminded": [m.no_show_rate_not_reminded for m in months],
+        "reminded": [_plotted(m.no_show_rate_reminded, m.reminded_contacts) for m in months],
+        "not_reminded": [
+            _plotted(m.no_show_rate_not_reminded, m.not_reminded_contacts) for m in months
+        ],
         "baseline": [baseline for _ in months],
-        "coverage": [m.coverage for m in months],
-        "compliance": [m.question_compliance for m in months],
+        "coverage": [_plotted(m.coverage, m.booked) for m in months],
+        "compliance": [_plotted(m.question_compliance, m.desk_arrivals) for m in months],
         "delivery_months": [month_name(m) for m in delivery_months],
         "delivery": per_status,
         "status_labels": {code: str(label) for code, label in Status.choices},
@@ -261,7 +275,14 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
         request,
         "reporting/dashboard.html",
         {
-            "months": months,
+            "months": [(m, month_name(m.month)) for m in months],
+            "min_contacts": MIN_CONTACTS,
+            # The delivery chart as a table: a row per month, a column per status.
+            "delivery_statuses": [str(dict(Status.choices).get(s, s)) for s in statuses],
+            "delivery_rows": [
+                (month_name(m), [per_status[s][i] for s in statuses])
+                for i, m in enumerate(delivery_months)
+            ],
             "baseline": baseline,
             "chart": chart,
             "suppressed": suppressed,

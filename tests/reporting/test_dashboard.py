@@ -208,3 +208,34 @@ def test_every_table_downloads_as_xlsx_too_under_a_swedish_name(history: dict[st
     # the page links both formats
     page = client.get("/reports/").content.decode()
     assert "format=outcomes.xlsx" in page and "format=delivery.xlsx" in page
+
+
+def test_small_months_are_not_plotted_and_the_running_month_is_marked(
+    history: dict[str, Any],
+) -> None:
+    import json
+    import re
+
+    from django.utils.dateformat import format as date_format
+
+    client = Client()
+    client.force_login(history["manager"])
+    page = client.get("/reports/").content.decode()
+    data = json.loads(
+        re.search(
+            r'<script id="chart-data" type="application/json">(.*?)</script>', page, re.S
+        ).group(1)  # type: ignore[union-attr]
+    )
+    # 10 contacts with a reminder, 10 without, 16 desk arrivals: too few to plot (< 20) —
+    # not drawn as 10 % or 30 %, greyed in the table with their counts; 20 booked: drawn
+    assert (data["reminded"], data["not_reminded"], data["compliance"]) == ([None], [None], [None])
+    assert data["coverage"] == [0.5]
+    assert '<td class="few">10,0\u00a0% <small>av 10</small></td>' in page
+    month = timezone.localtime(timezone.now() - timedelta(days=3))
+    label = date_format(month, "F Y")
+    if (month.year, month.month) == (timezone.localdate().year, timezone.localdate().month):
+        label += " (pågår)"
+    assert data["months"] == [label]
+    # the delivery chart has its table, statuses by their Swedish names
+    table = page[page.index('<table id="table-delivery">') :]
+    assert '<th scope="col">Levererad</th>' in table[: table.index("</table>")]
