@@ -37,6 +37,9 @@ def month_name(month: Any) -> str:
     return date_format(month, "F Y") + (" (pågår)" if running else "")
 
 
+# The dashboard's choice of every clinic of the user's ("Alla mina").
+ALL_MINE = "alla"
+
 # A share of fewer contacts than this is not plotted (a month of 3 contacts would draw 0 %
 # or 33 %): the table shows it greyed with its count.
 MIN_CONTACTS = 20
@@ -227,7 +230,12 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
     question at arrival, and delivery: charts, the numbers as tables, CSV downloads."""
     clinics = clinics_for(request.user)
     chosen = request.GET.get("clinic")
-    if chosen:
+    if chosen is None:
+        # One choice: the page opens on the unit the header names, "Alla mina" on request.
+        here = current_clinic(request)
+        mine = here is not None and clinics.filter(pk=here.pk).exists()
+        chosen = here.hsa_id if mine and here is not None else ALL_MINE
+    if chosen and chosen != ALL_MINE:
         try:
             clinics = clinics.filter(hsa_id=parse_hsa_id(chosen))
         except DomainError:
@@ -236,7 +244,7 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
     deliveries = selectors.delivery(clinics)
     baseline = selectors.baseline_rate(clinics)
     export, _dot, fmt = (request.GET.get("format") or "").partition(".")
-    scope = chosen or "alla-mina"
+    scope = chosen if chosen and chosen != ALL_MINE else "alla-mina"
     if export == "outcomes" and fmt in ("csv", "xlsx"):
         table = downloads.outcomes_table(months, baseline, scope)
         return downloads.table_response(table, fmt)
@@ -289,7 +297,8 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
             "segments": sum(d.segments for d in deliveries),
             "sent": sum(d.messages for d in deliveries if d.status in ("sent", "delivered")),
             "clinics": clinics_for(request.user),
-            "chosen": chosen,
+            "chosen": chosen or ALL_MINE,
+            "showing": ", ".join(c.name for c in clinics) if chosen != ALL_MINE else "",
             "recent": sorted(
                 ((by_id[pk], r) for pk, r in recent.items()),
                 key=lambda pair: (not pair[1].above_baseline, pair[0].name),

@@ -189,11 +189,11 @@ def test_every_table_downloads_as_xlsx_too_under_a_swedish_name(history: dict[st
     client.force_login(history["manager"])
     hsa = history["clinic"].hsa_id
     for path, name in (
-        ("/reports/?format=outcomes.xlsx", "utfall-per-månad-alla-mina.xlsx"),
+        ("/reports/?clinic=alla&format=outcomes.xlsx", "utfall-per-månad-alla-mina.xlsx"),
         (f"/reports/?clinic={hsa}&format=delivery.xlsx", f"sms-leverans-{hsa}.xlsx"),
         ("/reports/caught-since/?format=xlsx", "fångade-sedan.xlsx"),
         ("/reports/migration-exclusions.xlsx", "ej-flyttade-per-mottagning.xlsx"),
-        ("/reports/?format=outcomes.csv", "utfall-per-månad-alla-mina.csv"),
+        ("/reports/?format=outcomes.csv", f"utfall-per-månad-{hsa}.csv"),
     ):
         response = client.get(path)
         assert response.status_code == 200, path
@@ -239,3 +239,19 @@ def test_small_months_are_not_plotted_and_the_running_month_is_marked(
     # the delivery chart has its table, statuses by their Swedish names
     table = page[page.index('<table id="table-delivery">') :]
     assert '<th scope="col">Levererad</th>' in table[: table.index("</table>")]
+
+
+def test_the_report_opens_on_the_unit_the_header_names_and_all_on_request() -> None:
+    from tests.pages import page_text
+
+    a, b = ClinicFactory(name="A-kliniken"), ClinicFactory(name="B-kliniken")
+    manager = UserFactory(role=Role.MANAGER, clinics=[a, b])
+    client = Client()
+    client.force_login(manager)
+    client.post("/clinic/", {"clinic": b.pk, "next": "/reports/"})
+    page = client.get("/reports/")
+    assert "Visar: B-kliniken" in page_text(page)
+    assert f'<option value="{b.hsa_id}" selected>B-kliniken</option>' in page.content.decode()
+    everything = client.get("/reports/?clinic=alla")
+    assert "Visar: alla dina mottagningar" in page_text(everything)
+    assert '<option value="alla" selected>Alla mina</option>' in everything.content.decode()
