@@ -228,6 +228,37 @@ def test_caught_since_counts_asked_and_activated_per_clinic_and_week(world: dict
     ]
 
 
+def test_an_activation_undone_at_the_desk_is_neither_asked_nor_activated(
+    world: dict[str, Any],
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bookings.models import Patient
+    from bookings.services import appointment_upsert
+    from consent.desk.services import arrival_register, desk_undo
+
+    patient = Patient.objects.get(personal_id=world["pids"][1])  # left out at A and B
+    appointment = appointment_upsert(
+        external_id="W2",
+        patient=patient,
+        clinic=world["a"],
+        starts_at=timezone.now() + timedelta(minutes=30),
+        status="booked",
+        contact_type="visit",
+    )[0]
+    common = {"appointment": appointment, "actor": world["users"]["reception"], "at": world["a"]}
+    arrival_register(**common, outcome="activated")
+    appointment.refresh_from_db()
+    desk_undo(**common)
+    response = client(world["users"]["manager_a"]).get("/reports/caught-since/?format=csv")
+    rows = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    week = timezone.localdate() - timedelta(days=timezone.localdate().weekday())
+    # at A: only pids[0], activated in the fixture; the wrong row counts for nothing
+    assert rows[1:] == [f"{world['a'].hsa_id};A-kliniken;{week.isoformat()};0;1"]
+
+
 def test_ranked_table_counts_are_kept_until_the_refresh(world: dict[str, Any]) -> None:
     from bookings.models import Patient
     from reporting.tasks import refresh_dashboard
