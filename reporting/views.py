@@ -221,7 +221,13 @@ def caught(request: HttpRequest) -> HttpResponseBase:
     rows = left_out.caught_since(clinics_for(request.user))
     if request.GET.get("format") in ("csv", "xlsx"):
         return downloads.table_response(downloads.caught_table(rows), request.GET["format"])
-    return render(request, "reporting/caught.html", {"rows": rows})
+    weeks = sorted({r.week for r in rows})
+    chart = {  # every clinic's week summed: the line over time (the table has each clinic)
+        "weeks": [f"v. {w.isocalendar().week} {w.isocalendar().year}" for w in weeks],
+        "asked": [sum(r.asked for r in rows if r.week == w) for w in weeks],
+        "activated": [sum(r.activated for r in rows if r.week == w) for w in weeks],
+    }
+    return render(request, "reporting/caught.html", {"rows": rows, "chart": chart})
 
 
 @role_required(*REPORT_ROLES)
@@ -278,6 +284,12 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
         "delivery_months": [month_name(m) for m in delivery_months],
         "delivery": per_status,
         "status_labels": {code: str(label) for code, label in Status.choices},
+        # "Alla mina": each clinic's last four weeks against its 2023 (table-recent too).
+        "clinic_names": [by_id[pk].name for pk in sorted(recent, key=lambda i: by_id[i].name)],
+        "clinic_rates": [recent[pk].rate for pk in sorted(recent, key=lambda i: by_id[i].name)],
+        "clinic_baselines": [
+            recent[pk].baseline for pk in sorted(recent, key=lambda i: by_id[i].name)
+        ],
     }
     return render(
         request,

@@ -255,3 +255,27 @@ def test_the_report_opens_on_the_unit_the_header_names_and_all_on_request() -> N
     everything = client.get("/reports/?clinic=alla")
     assert "Visar: alla dina mottagningar" in page_text(everything)
     assert '<option value="alla" selected>Alla mina</option>' in everything.content.decode()
+
+
+def test_all_mine_draws_each_clinic_against_2023_and_caught_since_a_weekly_line() -> None:
+    import json
+    import re
+
+    a, b = ClinicFactory(name="A-kliniken"), ClinicFactory(name="B-kliniken")
+    manager = UserFactory(role=Role.MANAGER, clinics=[b, a])
+    client = Client()
+    client.force_login(manager)
+
+    def chart(page: str) -> Any:
+        found = re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page)
+        assert found is not None
+        return json.loads(found.group(1))
+
+    everything = client.get("/reports/?clinic=alla").content.decode()
+    assert 'id="chart-clinics"' in everything
+    assert chart(everything)["clinic_names"] == ["A-kliniken", "B-kliniken"]
+    one = client.get(f"/reports/?clinic={a.hsa_id}").content.decode()
+    assert 'id="chart-clinics"' not in one
+    caught = client.get("/reports/caught-since/").content.decode()
+    assert 'id="chart-caught"' in caught
+    assert chart(caught) == {"weeks": [], "asked": [], "activated": []}

@@ -226,6 +226,10 @@ def test_caught_since_counts_asked_and_activated_per_clinic_and_week(world: dict
         "HSA-id;Mottagning;Vecka (måndag);Tillfrågade vid ankomst;Aktiverade",
         f"{world['a'].hsa_id};A-kliniken;{week.isoformat()};1;2",
     ]
+    # and the weekly line over all the manager's clinics
+    page = client(world["users"]["manager_a"]).get("/reports/caught-since/").content.decode()
+    iso = week.isocalendar()
+    assert f'{{"weeks": ["v. {iso.week} {iso.year}"], "asked": [1], "activated": [2]}}' in page
 
 
 def test_an_activation_undone_at_the_desk_is_neither_asked_nor_activated(
