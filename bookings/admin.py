@@ -17,7 +17,7 @@ from core.staff import Role
 
 from . import services
 from .contact import guardian_for_staff, number_for_staff
-from .identity import parse_hsa_id
+from .identity import display_number, parse_hsa_id
 from .models import Clinic, Guardianship, Patient
 from .texts import (
     GSM7_BASIC,
@@ -165,7 +165,7 @@ class PatientAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     @admin.display(description="mobilnummer från 1177")
     def number(self, patient: Patient) -> str:
-        return number_for_staff(patient.mobile_number, patient) or "–"
+        return display_number(number_for_staff(patient.mobile_number, patient)) or "–"
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Patient], search_term: str
