@@ -326,6 +326,7 @@ def test_a_regional_admin_sets_up_a_receptionist(
     page.locator("#id_password2").fill("en-lång-fras-2026")
     page.locator("#id_hsa_id").fill("SE2321000073-sara1")
     page.get_by_label("Reception").check()
+    expect(page.locator("#id_clinics_add")).to_have_text("Välj markerade mottagningar")
     page.locator("#id_clinics_from").select_option(label="Kirurgikliniken")
     page.locator("#id_clinics_add").click()
     assert_accessible(page, "walk-41-admin-user-add")
