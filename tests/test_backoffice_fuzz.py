@@ -42,7 +42,7 @@ NAMES = [
     "sida", "hsida", "vy", "format", "clinic", "patient", "user", "date_from", "date_to",
     "next", "page",
     # its forms
-    "q", "channel", "note", "guardian", "number", "outcome", "reblock", "reply",
+    "q", "channel", "note", "guardian", "number", "outcome", "reblock", "reply", "confirmed",
     # logging in and changing one's password
     "username", "password", "old_password", "new_password1", "new_password2",
     # the admin's lists and autocomplete

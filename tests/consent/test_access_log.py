@@ -47,6 +47,7 @@ WITHOUT_PATIENT_DATA = {
     "checkin": "the patient's own check-in page: clinic and time only",
     "report-exclusions": "counts per clinic",
     "report-exclusions-csv": "counts per clinic",
+    "report-exclusions-xlsx": "counts per clinic",
     "report-caught": "counts per clinic and week",
     "report-dashboard": "counts and rates",
     "login": "",
