@@ -17,9 +17,19 @@ from core.staff import Role
 
 from . import services
 from .contact import guardian_for_staff, number_for_staff
-from .identity import parse_hsa_id
+from .identity import display_number, parse_hsa_id
 from .models import Clinic, Guardianship, Patient
-from .texts import SEGMENT_LENGTH, longest_reminder, septets
+from .texts import (
+    GSM7_BASIC,
+    GSM7_EXTENSION,
+    SEGMENT_LENGTH,
+    longest_reminder,
+    septets,
+    sms_name_max_length,
+)
+
+# Where the SMS name goes in the reminder, for the form's live preview.
+NAME_MARK = "\x00"
 
 
 class ClinicForm(forms.ModelForm):
@@ -35,6 +45,29 @@ class ClinicForm(forms.ModelForm):
             "arrival_question",
             "serves",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The SMS name says its limit, and while it is typed (static/js/admin-previews.js)
+        how many characters it takes and the longest reminder it makes."""
+        super().__init__(*args, **kwargs)
+        limit = sms_name_max_length(checkin_link_length=services.checkin_link_length())
+        before, after = longest_reminder(clinic_sms_name=NAME_MARK).split(NAME_MARK)
+        field = self.fields["sms_name"]
+        field.widget.attrs.update(
+            {
+                "data-sms-limit": str(limit),
+                "data-sms-before": before,
+                "data-sms-after": after,
+                "data-sms-segment": str(SEGMENT_LENGTH),
+                "data-gsm-basic": "".join(sorted(GSM7_BASIC)),
+                "data-gsm-extension": "".join(sorted(GSM7_EXTENSION)),
+            }
+        )
+        field.help_text = format_html(
+            "Högst {} tecken, så att påminnelsen ryms i ett sms. "
+            '<span id="sms-name-live" aria-live="polite"></span>',
+            limit,
+        )
 
     def clean_sms_name(self) -> str:
         try:
@@ -60,7 +93,7 @@ class ClinicAdmin(admin.ModelAdmin):
     readonly_fields = ["longest_sms"]
 
     class Media:
-        js = ["js/admin-a11y.js"]
+        js = ["js/admin-a11y.js", "js/admin-previews.js"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Clinic | None = None) -> list[str]:
         return ["hsa_id", "longest_sms"] if obj else ["longest_sms"]
@@ -143,7 +176,7 @@ class PatientAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     @admin.display(description="mobilnummer från 1177")
     def number(self, patient: Patient) -> str:
-        return number_for_staff(patient.mobile_number, patient) or "–"
+        return display_number(number_for_staff(patient.mobile_number, patient)) or "–"
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Patient], search_term: str
@@ -200,6 +233,21 @@ class RoleChoiceField(forms.ModelMultipleChoiceField):
             return str(obj.name)
 
 
+class RoleFilter(admin.SimpleListFilter):
+    """The users by role, each by its Swedish name (not the group's code)."""
+
+    title = "roll"
+    parameter_name = "roll"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(role.value, str(role.label)) for role in Role]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        if self.value() in Role.values:
+            return queryset.filter(groups__name=self.value())
+        return queryset
+
+
 def _role_field() -> RoleChoiceField:
     return RoleChoiceField(
         label="Roll",
@@ -230,12 +278,56 @@ class StaffUserChangeForm(UserChangeForm):  # type: ignore[type-arg]
             self.fields["clinics"].initial = list(self.instance.clinics.all())
 
 
+class RoleRadioField(forms.ModelChoiceField):
+    """One role, by its Swedish name."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return RoleChoiceField.label_from_instance(self, obj)  # type: ignore[arg-type]
+
+
+# What "no password" means here (Django's own text is English and speaks of LDAP).
+SSO_ONLY_HELP = "Utan lösenord loggar användaren bara in med regionens inloggning (HSA-id)."
+
+
 class StaffUserCreationForm(AdminUserCreationForm):  # type: ignore[type-arg]
-    groups = _role_field()
+    """A new user on one page: name, username, HSA-id, one role and the clinics (no
+    "Lägg till ytterligare…" for the HSA-id, no role boxes to tick several of)."""
+
+    hsa_id = forms.CharField(
+        label="HSA-id",
+        required=False,
+        max_length=31,
+        help_text="Personens HSA-id (SE2321000073-…), som regionens inloggning känner igen.",
+    )
+    role = RoleRadioField(
+        label="Roll",
+        queryset=Group.objects.filter(name__in=Role.values).order_by("name"),
+        widget=forms.RadioSelect,
+        empty_label=None,
+        error_messages={"required": "Välj en roll."},
+    )
     clinics = _clinics_field()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "usable_password" in self.fields:
+            # Django's own text is English and speaks of LDAP, which the region has not.
+            self.fields["usable_password"].help_text = SSO_ONLY_HELP
+
+    def clean_hsa_id(self) -> str:
+        raw = self.cleaned_data["hsa_id"].strip()
+        if not raw:
+            return ""
+        try:
+            hsa_id = parse_hsa_id(raw)
+        except DomainError as error:
+            raise forms.ValidationError(str(error)) from error
+        if StaffIdentity.objects.filter(hsa_id=hsa_id).exists():
+            raise forms.ValidationError("HSA-id:t hör redan till en annan användare.")
+        return hsa_id
+
     class Meta(AdminUserCreationForm.Meta):  # type: ignore[name-defined,misc]
-        fields = ("username", "first_name", "last_name", "groups")
+        fields = ("username", "first_name", "last_name")
 
 
 class StaffUserAdmin(UserAdmin):
@@ -250,9 +342,9 @@ class StaffUserAdmin(UserAdmin):
     # A receptionist is set up on one page: name, password, role, clinics and the HSA-id
     # the region's login matches (the inline below).
     add_fieldsets = (
-        (None, {"fields": ("username", "first_name", "last_name", "usable_password")}),
-        ("Lösenord", {"fields": ("password1", "password2")}),
-        ("Roll och mottagningar", {"fields": ("groups", "clinics")}),
+        (None, {"fields": ("first_name", "last_name", "username", "hsa_id")}),
+        ("Roll och mottagningar", {"fields": ("role", "clinics")}),
+        ("Lösenord", {"fields": ("usable_password", "password1", "password2")}),
     )
     fieldsets = (
         (None, {"fields": ("username", "password")}),
@@ -262,7 +354,7 @@ class StaffUserAdmin(UserAdmin):
         ("Datum", {"fields": ("last_login", "date_joined")}),
     )
     list_display = ["username", "first_name", "last_name", "roles", "is_active"]
-    list_filter = ["groups", "is_active"]
+    list_filter = [RoleFilter, "is_active"]
 
     class Media:
         js = ["js/admin-a11y.js"]
@@ -280,9 +372,20 @@ class StaffUserAdmin(UserAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).prefetch_related("groups")
 
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A new user's HSA-id is a field of the one form; the inline is for changes.
+        return [] if obj is None else super().get_inlines(request, obj)
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        if "clinics" in form.cleaned_data:
+        if "role" in form.cleaned_data:  # the one-page form for a new user
+            services.staff_user_set_up(
+                user=form.instance,
+                role=form.cleaned_data["role"],
+                clinics=form.cleaned_data["clinics"],
+                hsa_id=form.cleaned_data["hsa_id"],
+            )
+        elif "clinics" in form.cleaned_data:
             services.staff_user_clinics_set(
                 user=form.instance, clinics=form.cleaned_data["clinics"]
             )

@@ -120,6 +120,23 @@ def is_mobile_number(e164: str | None) -> bool:
 
 
 # HSA-id: country code, the organisation number, a dash and a local part (at most 31).
+def display_number(number: str) -> str:
+    """A Swedish mobile number the one way people read it on every page, 070-123 45 67
+    (from +46701234567, 0701234567 or 070-1234567), the shape mask_number keeps; any
+    other number (a landline, a foreign one) as it was given."""
+    given = number.strip()
+    digits = "".join(ch for ch in given if ch.isdigit())
+    if given.startswith("+46"):
+        national = "0" + digits[2:]
+    elif given.startswith("0") and not given.startswith("00"):
+        national = digits
+    else:
+        return number
+    if len(national) == 10 and national.startswith("07"):
+        return f"{national[:3]}-{national[3:6]} {national[6:8]} {national[8:]}"
+    return number
+
+
 def mask_number(e164: str) -> str:
     """A number to confirm with the patient without reading it out to the room: the
     Swedish prefix and the last four digits (+46701234567 → 070-••• 45 67). Only a masking

@@ -24,6 +24,11 @@ api_v1 = [
     *reminders.urls.api_patterns,
 ]
 
+# The admin in Swedish from its first line (Django's default header is "Django administration").
+admin.site.site_header = "Sms-påminnelser – administration"
+admin.site.site_title = "Sms-påminnelser"
+admin.site.index_title = "Administration"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", operations.healthz, name="healthz"),

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from bookings.units import clinics_for
-from core.staff import user_roles
+from core.staff import Role, user_roles
 
 
 def _problem(status: int, title: str, detail: str) -> JsonResponse:
@@ -33,8 +33,15 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    roles = user_roles(request.user)
     return render(
         request,
         "home.html",
-        {"roles": sorted(user_roles(request.user)), "clinics": clinics_for(request.user)},
+        {
+            # The roles by their Swedish names, in the order of Role.
+            "roles": [role.label for role in Role if role.value in roles],
+            "clinics": clinics_for(request.user),
+            # The API documentation is for those who set up integrations, not the desk.
+            "shows_api_docs": Role.REGIONAL_ADMIN in roles,
+        },
     )

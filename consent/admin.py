@@ -1,11 +1,14 @@
+import json
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.safestring import mark_safe
 
 from bookings.contact import guardian_for_staff, number_for_staff
 from core.admin_utils import PatientReadLoggedMixin, ReadOnlyAdminMixin
 
+from .cases.situation import RESIDENT_CAUSE, clinic_list
 from .models import (
     AccessLog,
     ConsentEvent,
@@ -15,6 +18,7 @@ from .models import (
     PatientConsent,
     StandardReply,
 )
+from .reasons import Reason
 
 
 @admin.register(ConsentEvent)
@@ -92,8 +96,33 @@ class StandardReplyAdmin(admin.ModelAdmin):
     list_filter = ["outcome", "situation", "active"]
     fields = ["title", "outcome", "action", "situation", "text", "active", "order"]
 
+    class Media:
+        js = ["js/admin-previews.js"]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        """The text shows, while it is written, as the resident will read it: the
+        placeholders filled with examples (static/js/admin-previews.js)."""
+        form = super().get_form(request, obj, change, **kwargs)
+        text = form.base_fields["text"]
+        text.widget.attrs["data-reply-examples"] = json.dumps(REPLY_EXAMPLES, ensure_ascii=False)
+        text.help_text = mark_safe(
+            "Kan innehålla {mottagning}, {blockerade} och {orsak}. Så här läser invånaren "
+            'svaret (med exempel): <q id="reply-preview" aria-live="polite"></q>'
+        )
+        return form
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# The placeholders of a reply filled as a resident might read them (the preview).
+REPLY_EXAMPLES = {
+    "{mottagning}": "Hudkliniken Halmstad",
+    "{blockerade}": clinic_list(["Ögonkliniken Varberg", "Öronkliniken Halmstad"]),
+    "{orsak}": RESIDENT_CAUSE[Reason.NO_MOBILE_NUMBER],
+}
 
 
 @admin.register(EServiceCase)

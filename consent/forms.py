@@ -41,7 +41,12 @@ class PatientSearchForm(forms.Form):
 
 
 class ConsentActionForm(forms.Form):
-    channel = forms.ChoiceField(label=_("Hur kom önskemålet in?"), choices=STAFF_CHANNELS)
+    # Nothing chosen in advance: a change is made only through the channel staff name.
+    channel = forms.ChoiceField(
+        label=_("Hur kom önskemålet in?"),
+        choices=[("", _("Välj hur")), *STAFF_CHANNELS],
+        error_messages={"required": _("Välj hur önskemålet kom in.")},
+    )
     note = forms.CharField(
         label=_("Anteckning"),
         required=False,
@@ -58,7 +63,10 @@ def clinics_patients_block() -> Any:
 
 class ClinicActionForm(ConsentActionForm):
     clinic = forms.ModelChoiceField(
-        label=_("Mottagning"), queryset=Clinic.objects.none(), empty_label=None
+        label=_("Mottagning"),
+        queryset=Clinic.objects.none(),
+        empty_label=_("Välj mottagning"),
+        error_messages={"required": _("Välj mottagning.")},
     )
 
     def __init__(self, *args: Any, choices: Any = None, **kwargs: Any) -> None:

@@ -40,6 +40,8 @@ class Action(models.TextChoices):
     UNBLOCK_CLINIC = rules.UNBLOCK_CLINIC, _("Ta bort blockering av mottagning")
     GUARDIAN_NUMBER_SET = rules.GUARDIAN_NUMBER_SET, _("Registrera vårdnadshavares nummer")
     GUARDIAN_NUMBER_REMOVE = rules.GUARDIAN_NUMBER_REMOVE, _("Ta bort vårdnadshavares nummer")
+    # "Fick inte – aktivera nu" on the wrong row, taken back with the arrival.
+    ACTIVATION_UNDONE = rules.ACTIVATION_UNDONE, _("Aktivering ångrad")
 
 
 CLINIC_ACTIONS = (Action.BLOCK_CLINIC, Action.UNBLOCK_CLINIC)
@@ -110,6 +112,16 @@ class ConsentEvent(AppendOnlyModel):
         blank=True,
         related_name="events",
         verbose_name=_("e-tjänstärende"),
+    )
+    # The answer at the arrival desk ("aktivera nu") this change was made with: an undo of
+    # the arrival takes back exactly these.
+    arrival_question = models.ForeignKey(
+        "ArrivalQuestion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("sms-fråga vid ankomst"),
     )
     created_at = models.DateTimeField(_("tid"), db_default=Now(), db_index=True)
 

@@ -22,6 +22,9 @@ BLOCK_CLINIC = "block_clinic"
 UNBLOCK_CLINIC = "unblock_clinic"
 GUARDIAN_NUMBER_SET = "guardian_number_set"
 GUARDIAN_NUMBER_REMOVE = "guardian_number_remove"
+# An activation at the arrival desk taken back within its few minutes (a wrong row): the
+# patient is as if never activated again.
+ACTIVATION_UNDONE = "activation_undone"
 
 GUARDIAN_SMS_AGE_LIMIT = 13  # from this birthday on, the child's own number is used
 MAX_GUARDIAN_NUMBERS = 2
@@ -58,7 +61,10 @@ class EventFacts:
 
 def apply_event(snapshot: ConsentSnapshot, event: EventFacts) -> ConsentSnapshot:
     """One step of the projection. Activate → active (clinic blocks stay); block → blocked
-    from any state; unblock → active; a clinic block or unblock changes only the set."""
+    from any state; unblock → active; a clinic block or unblock changes only the set; an
+    activation undone at the desk → not activated."""
+    if event.action == ACTIVATION_UNDONE:
+        return replace(snapshot, state=NOT_ACTIVATED)
     if event.action == ACTIVATE or event.action == UNBLOCK:
         return replace(snapshot, state=ACTIVE)
     if event.action == BLOCK:

@@ -21,6 +21,7 @@ from core.models import ApiClient
 from . import rules
 from .models import (
     Action,
+    ArrivalQuestion,
     Channel,
     ConsentEvent,
     EServiceCase,
@@ -82,6 +83,7 @@ class HandlingArgs(TypedDict, total=False):
     handled_at_clinic: Clinic | None
     note: str
     eservice_case: EServiceCase | None
+    arrival_question: ArrivalQuestion | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +97,7 @@ class Handling:
     handled_at_clinic: Clinic | None = None
     note: str = ""
     eservice_case: EServiceCase | None = None
+    arrival_question: ArrivalQuestion | None = None
 
 
 @transaction.atomic
@@ -123,10 +126,19 @@ def consent_event_record(
         number=number,
         note=handling.note.strip(),
         eservice_case=handling.eservice_case,
+        arrival_question=handling.arrival_question,
         **_actor_fields(handling.actor),
     )
     projection_store(projection, before, rules.apply_event(before, event.facts()))
     return event
+
+
+def consent_activation_undo(*, patient: Patient, **handling: Unpack[HandlingArgs]) -> ConsentEvent:
+    """Back to not activated: only for an activation at the desk taken back with its
+    arrival (consent.desk.services.desk_undo), never as a way to stop reminders."""
+    return consent_event_record(
+        patient=patient, action=Action.ACTIVATION_UNDONE, handling=Handling(**handling)
+    )
 
 
 def consent_activate(*, patient: Patient, **handling: Unpack[HandlingArgs]) -> ConsentEvent:

@@ -73,7 +73,6 @@ def patient_detail(request: AuthedRequest, patient_id: int) -> HttpResponse:
     status = selectors.sms_status_for_staff(patient, clinic=here)
     blockable = clinics_patients_block()
     blocked_ids = [c.pk for c in status["blocked"]]
-    here_blockable = here if here is not None and blockable.filter(pk=here.pk).exists() else None
     return render(
         request,
         "consent/patient_detail.html",
@@ -92,9 +91,8 @@ def patient_detail(request: AuthedRequest, patient_id: int) -> HttpResponse:
             "can_activate": status["state"] == rules.NOT_ACTIVATED,
             "can_unblock": status["state"] == rules.BLOCKED,
             "can_block": status["state"] != rules.BLOCKED,
-            "clinic_form": ClinicActionForm(
-                initial={"clinic": here_blockable}, choices=blockable.exclude(pk__in=blocked_ids)
-            ),
+            # No clinic chosen in advance (the one worked at is not always the one meant).
+            "clinic_form": ClinicActionForm(choices=blockable.exclude(pk__in=blocked_ids)),
             "unblock_clinic_form": ClinicActionForm(choices=blockable.filter(pk__in=blocked_ids))
             if blocked_ids
             else None,
@@ -173,6 +171,8 @@ def patient_action(request: AuthedRequest, patient_id: int, action: str) -> Http
         kwargs["child"] = patient
     else:
         kwargs["patient"] = patient
+    if action in CONFIRMED and request.POST.get("confirmed") != "yes":
+        return _confirm_block(request, patient, action, form, kwargs["handled_at_clinic"])
     try:
         service(**kwargs, **data)
     except DomainError as error:
@@ -189,6 +189,42 @@ def patient_action(request: AuthedRequest, patient_id: int, action: str) -> Http
     else:
         messages.success(request, _(done))
     return redirect("patient", patient_id=patient.pk)
+
+
+# Changes that stop reminders: asked again, naming what will stop, before they are made.
+CONFIRMED = ("block", "block-clinic")
+
+
+def _confirm_block(
+    request: AuthedRequest, patient: Patient, action: str, form: Any, here: Any
+) -> HttpResponse:
+    """The confirmation of a block: what will stop (every clinic's reminders, or one
+    clinic's) and the patient's booked contacts whose reminders stop with it. Nothing is
+    changed until "Ja, blockera" is pressed."""
+    from bookings.models import Appointment, AppointmentStatus
+
+    clinic = form.cleaned_data.get("clinic")
+    upcoming = Appointment.objects.filter(
+        patient=patient, status=AppointmentStatus.BOOKED, starts_at__gte=timezone.now()
+    ).select_related("clinic")
+    if clinic is not None:
+        upcoming = upcoming.filter(clinic=clinic)
+    access_log_record(
+        actor=request.user, clinic=here, action=AccessLog.Action.VIEW, patient=patient
+    )
+    return render(
+        request,
+        "consent/confirm_block.html",
+        {
+            "patient": patient,
+            "action": action,
+            "clinic": clinic,
+            "channel": form.cleaned_data["channel"],
+            "channel_label": dict(form.fields["channel"].choices)[form.cleaned_data["channel"]],
+            "note": form.cleaned_data["note"],
+            "upcoming": list(upcoming.order_by("starts_at")[:20]),
+        },
+    )
 
 
 # Changes that should make SMS come, and what staff are told when something beyond the

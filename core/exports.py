@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import FileResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
 BOM = "\ufeff"
 
@@ -71,7 +72,9 @@ def csv_response(rows: Iterable[Iterable[Any]], filename: str) -> StreamingHttpR
             yield writer.writerow([csv_cell(value) for value in row])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # A Swedish file name keeps its å, ä and ö (RFC 6266 filename*, with an ASCII fallback).
+    disposition = content_disposition_header(as_attachment=True, filename=filename)
+    response["Content-Disposition"] = disposition or "attachment"
     return response
 
 

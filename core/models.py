@@ -28,12 +28,12 @@ class ApiClient(models.Model):
     proves it (keys are 256 random bits, so a fast hash is the right one)."""
 
     name = models.CharField(_("namn"), max_length=100, unique=True)
-    key_prefix = models.CharField(max_length=12, unique=True)
-    key_hash = models.CharField(max_length=64)
-    scopes = models.JSONField(default=list)
+    key_prefix = models.CharField(_("nyckelns början"), max_length=12, unique=True)
+    key_hash = models.CharField(_("nyckelns hash"), max_length=64)
+    scopes = models.JSONField(_("behörigheter"), default=list)
     is_active = models.BooleanField(_("aktiv"), default=True)
-    created_at = models.DateTimeField(db_default=Now())
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("skapad"), db_default=Now())
+    last_used_at = models.DateTimeField(_("senast använd"), null=True, blank=True)
 
     class Meta:
         db_table = "bookings_apiclient"  # named before this app existed

@@ -34,7 +34,7 @@ class HistoryRow:
 def sms_history(patient: Patient, *, limit: int = 200) -> list[HistoryRow]:
     """Every message planned for the patient's contacts, newest contact first: contact time
     and clinic, kind, status, the reason in Swedish, the number, sent and delivered times
-    and the gateway. One query (and one for guardians)."""
+    (the gateway is not shown to people). One query (and one for guardians)."""
     hidden = family_protected(patient)
     messages = (
         Message.objects.filter(appointment__patient=patient)

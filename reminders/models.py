@@ -80,34 +80,42 @@ REASON_CHOICES = [*WhoReason.choices, *SendReason.choices]
 
 class Message(models.Model):
     appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="messages")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
+    kind = models.CharField(_("slag"), max_length=8, choices=Kind.choices)
     # Each (re)planning of a contact is a new generation; a move starts the next one.
-    generation = models.PositiveIntegerField(default=1)
+    generation = models.PositiveIntegerField(_("omgång"), default=1)
     # The start the message is about: if the contact moved since, the message is void.
-    starts_at = models.DateTimeField()
-    due_at = models.DateTimeField()
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
-    reason = models.CharField(max_length=32, choices=REASON_CHOICES, blank=True, default="")
-    reason_detail = models.CharField(max_length=300, blank=True, default="")
+    starts_at = models.DateTimeField(_("kontaktens starttid"))
+    due_at = models.DateTimeField(_("ska skickas"))
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.SCHEDULED
+    )
+    reason = models.CharField(
+        _("varför inte"), max_length=32, choices=REASON_CHOICES, blank=True, default=""
+    )
+    reason_detail = models.CharField(_("detaljer"), max_length=300, blank=True, default="")
     # A second recipient (a child's other guardian) gets a sibling of the planned message.
     parent = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="siblings"
     )
-    to = models.CharField(max_length=16, blank=True, default="")
-    recipient_role = models.CharField(max_length=8, blank=True, default="")
-    sender = models.CharField(max_length=11, blank=True, default="")
-    body = models.CharField(max_length=320, blank=True, default="")
-    segments = models.PositiveSmallIntegerField(null=True, blank=True)
+    to = models.CharField(_("till nummer"), max_length=16, blank=True, default="")
+    recipient_role = models.CharField(_("mottagare"), max_length=8, blank=True, default="")
+    sender = models.CharField(_("avsändare"), max_length=11, blank=True, default="")
+    body = models.CharField(_("text"), max_length=320, blank=True, default="")
+    segments = models.PositiveSmallIntegerField(_("antal sms-delar"), null=True, blank=True)
     checkin_token = models.CharField(max_length=32, null=True, blank=True, unique=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(_("försök"), default=0)
     claim_token = models.UUIDField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)  # handed to the gateway
-    sent_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    gateway = models.CharField(max_length=32, blank=True, default="")
-    gateway_ref = models.CharField(max_length=100, blank=True, default="")
-    created_at = models.DateTimeField(db_default=Now())
+    submitted_at = models.DateTimeField(
+        _("lämnat till sms-tjänsten"), null=True, blank=True
+    )  # handed to the gateway
+    sent_at = models.DateTimeField(_("skickat"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("levererat"), null=True, blank=True)
+    gateway = models.CharField(_("sms-tjänst"), max_length=32, blank=True, default="")
+    gateway_ref = models.CharField(
+        _("sms-tjänstens referens"), max_length=100, blank=True, default=""
+    )
+    created_at = models.DateTimeField(_("skapat"), db_default=Now())
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -143,7 +151,9 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.appointment.external_id}: {self.status}"
+        return (
+            f"{self.get_kind_display()} {self.appointment.external_id}: {self.get_status_display()}"
+        )
 
 
 class DeliveryReport(models.Model):

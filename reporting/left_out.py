@@ -205,6 +205,8 @@ def caught_counts(clinic_ids: list[int]) -> dict[int, dict[str, list[int]]]:
         base.filter(
             exclusion__patient__consent_events__action="activate",
             exclusion__patient__consent_events__created_at__gte=F("exclusion__created_at"),
+            # an activation at the desk taken back with its arrival (a wrong row) is none
+            exclusion__patient__consent_events__arrival_question__undo__isnull=True,
         )
         .annotate(week=TruncWeek("exclusion__patient__consent_events__created_at"))
         .values("clinic", "week")

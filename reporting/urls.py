@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("reports/migration-exclusions/", views.exclusions, name="report-exclusions"),
     path("reports/migration-exclusions.csv", views.exclusions_csv, name="report-exclusions-csv"),
+    path("reports/migration-exclusions.xlsx", views.exclusions_xlsx, name="report-exclusions-xlsx"),
     path(
         "reports/migration-exclusions/<str:hsa_id>/",
         views.exclusions_clinic,

@@ -26,12 +26,27 @@ from core.staff import REPORT_ROLES, role_required
 from reminders.followup import failed_sms_open_count
 from reminders.models import Status
 
-from . import left_out, selectors
+from . import downloads, left_out, selectors
 
 
 def month_name(month: Any) -> str:
-    """A report's month as people say it: "juni 2026" (the language is Swedish)."""
-    return date_format(month, "F Y")
+    """A report's month as people say it: "juni 2026" (the language is Swedish); the
+    running month says it is not over ("december 2026 (pågår)")."""
+    today = timezone.localdate()
+    running = (month.year, month.month) == (today.year, today.month)
+    return date_format(month, "F Y") + (" (pågår)" if running else "")
+
+
+# The dashboard's choice of every clinic of the user's ("Alla mina").
+ALL_MINE = "alla"
+
+# A share of fewer contacts than this is not plotted (a month of 3 contacts would draw 0 %
+# or 33 %): the table shows it greyed with its count.
+MIN_CONTACTS = 20
+
+
+def _plotted(rate: float | None, contacts: int) -> float | None:
+    return rate if contacts >= MIN_CONTACTS else None
 
 
 def _view(request: HttpRequest) -> str:
@@ -69,21 +84,15 @@ def exclusions(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(*REPORT_ROLES)
-def exclusions_csv(request: HttpRequest) -> StreamingHttpResponse:
+def exclusions_csv(request: HttpRequest) -> HttpResponseBase:
     rows = left_out.exclusion_table(clinics_for(request.user))
-    body = [("hsa_id", "clinic", "excluded", "activated_since")] + [
-        (r.clinic.hsa_id, r.clinic.name, r.excluded, r.activated_since) for r in rows
-    ]
-    return csv_response(body, "migration-exclusions.csv")
+    return downloads.table_response(downloads.exclusions_table(rows), "csv")
 
 
-PATIENT_HEADER = (
-    "personnummer",
-    "namn",
-    "blockerade_mottagningar",
-    "nasta_bokade_kontakt",
-    "aktiverad_sedan",
-)
+@role_required(*REPORT_ROLES)
+def exclusions_xlsx(request: HttpRequest) -> HttpResponseBase:
+    rows = left_out.exclusion_table(clinics_for(request.user))
+    return downloads.table_response(downloads.exclusions_table(rows), "xlsx")
 
 
 def _logged(
@@ -170,12 +179,12 @@ def exclusions_clinic_csv(request: HttpRequest, hsa_id: str) -> StreamingHttpRes
     protected, patients = left_out.excluded_patients(clinic, view)
 
     def rows() -> Iterator[tuple[Any, ...]]:
-        yield PATIENT_HEADER
+        yield tuple(name for name, _width in PATIENT_COLUMNS)
         yield from _patient_rows(_logged(request, patients))
         if protected:
             yield (f"Dessutom {protected} med skyddad identitet (visas inte)", "", "", "", "")
 
-    return csv_response(rows(), f"migration-exclusions-{clinic.hsa_id}-{view}.csv")
+    return csv_response(rows(), f"ej-flyttade-{clinic.hsa_id}-{view}.csv")
 
 
 # The XLSX columns: Swedish names and widths (characters) to read them by.
@@ -203,23 +212,22 @@ def exclusions_clinic_xlsx(request: HttpRequest, hsa_id: str) -> FileResponse:
         title="Ej migrerade",
         header=PATIENT_COLUMNS,
         rows=rows(),
-        filename=f"migration-exclusions-{clinic.hsa_id}-{view}.xlsx",
+        filename=f"ej-flyttade-{clinic.hsa_id}-{view}.xlsx",
     )
 
 
 @role_required(*REPORT_ROLES)
 def caught(request: HttpRequest) -> HttpResponseBase:
     rows = left_out.caught_since(clinics_for(request.user))
-    if request.GET.get("format") == "csv":
-        return csv_response(
-            [("hsa_id", "clinic", "week", "asked", "activated")]
-            + [
-                (r.clinic.hsa_id, r.clinic.name, r.week.isoformat(), r.asked, r.activated)
-                for r in rows
-            ],
-            "caught-since.csv",
-        )
-    return render(request, "reporting/caught.html", {"rows": rows})
+    if request.GET.get("format") in ("csv", "xlsx"):
+        return downloads.table_response(downloads.caught_table(rows), request.GET["format"])
+    weeks = sorted({r.week for r in rows})
+    chart = {  # every clinic's week summed: the line over time (the table has each clinic)
+        "weeks": [f"v. {w.isocalendar().week} {w.isocalendar().year}" for w in weeks],
+        "asked": [sum(r.asked for r in rows if r.week == w) for w in weeks],
+        "activated": [sum(r.activated for r in rows if r.week == w) for w in weeks],
+    }
+    return render(request, "reporting/caught.html", {"rows": rows, "chart": chart})
 
 
 @role_required(*REPORT_ROLES)
@@ -228,7 +236,12 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
     question at arrival, and delivery: charts, the numbers as tables, CSV downloads."""
     clinics = clinics_for(request.user)
     chosen = request.GET.get("clinic")
-    if chosen:
+    if chosen is None:
+        # One choice: the page opens on the unit the header names, "Alla mina" on request.
+        here = current_clinic(request)
+        mine = here is not None and clinics.filter(pk=here.pk).exists()
+        chosen = here.hsa_id if mine and here is not None else ALL_MINE
+    if chosen and chosen != ALL_MINE:
         try:
             clinics = clinics.filter(hsa_id=parse_hsa_id(chosen))
         except DomainError:
@@ -236,45 +249,13 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
     months = selectors.monthly_outcomes(clinics)
     deliveries = selectors.delivery(clinics)
     baseline = selectors.baseline_rate(clinics)
-    export = request.GET.get("format")
-    if export == "outcomes.csv":
-        return csv_response(
-            [
-                (
-                    "month",
-                    "no_show_rate_reminded",
-                    "no_show_rate_not_reminded",
-                    "baseline_2023",
-                    "coverage",
-                    "question_compliance",
-                    "late_cancellations",
-                    "contacts",
-                )
-            ]
-            + [
-                (
-                    m.month.strftime("%Y-%m"),
-                    m.no_show_rate_reminded,
-                    m.no_show_rate_not_reminded,
-                    baseline,
-                    m.coverage,
-                    m.question_compliance,
-                    m.late_cancellations,
-                    m.contacts,
-                )
-                for m in months
-            ],
-            "outcomes.csv",
-        )
-    if export == "delivery.csv":
-        return csv_response(
-            [("month", "status", "reason", "messages", "segments")]
-            + [
-                (d.month.strftime("%Y-%m"), d.status, d.reason, d.messages, d.segments)
-                for d in deliveries
-            ],
-            "delivery.csv",
-        )
+    export, _dot, fmt = (request.GET.get("format") or "").partition(".")
+    scope = chosen if chosen and chosen != ALL_MINE else "alla-mina"
+    if export == "outcomes" and fmt in ("csv", "xlsx"):
+        table = downloads.outcomes_table(months, baseline, scope)
+        return downloads.table_response(table, fmt)
+    if export == "delivery" and fmt in ("csv", "xlsx"):
+        return downloads.table_response(downloads.delivery_table(deliveries, scope), fmt)
     statuses = sorted({d.status for d in deliveries})
     delivery_months = sorted({d.month for d in deliveries})
     per_status = {
@@ -293,27 +274,43 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
     by_id = {c.pk: c for c in clinics}
     chart = {
         "months": [month_name(m.month) for m in months],
-        "reminded": [m.no_show_rate_reminded for m in months],
-        "not_reminded": [m.no_show_rate_not_reminded for m in months],
+        "reminded": [_plotted(m.no_show_rate_reminded, m.reminded_contacts) for m in months],
+        "not_reminded": [
+            _plotted(m.no_show_rate_not_reminded, m.not_reminded_contacts) for m in months
+        ],
         "baseline": [baseline for _ in months],
-        "coverage": [m.coverage for m in months],
-        "compliance": [m.question_compliance for m in months],
+        "coverage": [_plotted(m.coverage, m.booked) for m in months],
+        "compliance": [_plotted(m.question_compliance, m.desk_arrivals) for m in months],
         "delivery_months": [month_name(m) for m in delivery_months],
         "delivery": per_status,
         "status_labels": {code: str(label) for code, label in Status.choices},
+        # "Alla mina": each clinic's last four weeks against its 2023 (table-recent too).
+        "clinic_names": [by_id[pk].name for pk in sorted(recent, key=lambda i: by_id[i].name)],
+        "clinic_rates": [recent[pk].rate for pk in sorted(recent, key=lambda i: by_id[i].name)],
+        "clinic_baselines": [
+            recent[pk].baseline for pk in sorted(recent, key=lambda i: by_id[i].name)
+        ],
     }
     return render(
         request,
         "reporting/dashboard.html",
         {
-            "months": months,
+            "months": [(m, month_name(m.month)) for m in months],
+            "min_contacts": MIN_CONTACTS,
+            # The delivery chart as a table: a row per month, a column per status.
+            "delivery_statuses": [str(dict(Status.choices).get(s, s)) for s in statuses],
+            "delivery_rows": [
+                (month_name(m), [per_status[s][i] for s in statuses])
+                for i, m in enumerate(delivery_months)
+            ],
             "baseline": baseline,
             "chart": chart,
             "suppressed": suppressed,
             "segments": sum(d.segments for d in deliveries),
             "sent": sum(d.messages for d in deliveries if d.status in ("sent", "delivered")),
             "clinics": clinics_for(request.user),
-            "chosen": chosen,
+            "chosen": chosen or ALL_MINE,
+            "showing": ", ".join(c.name for c in clinics) if chosen != ALL_MINE else "",
             "recent": sorted(
                 ((by_id[pk], r) for pk, r in recent.items()),
                 key=lambda pair: (not pair[1].above_baseline, pair[0].name),

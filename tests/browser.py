@@ -79,9 +79,50 @@ def axe_violations(page: Page) -> list[str]:
     return list(results)
 
 
+# A phone held upright, and 1,280 px at 400 % zoom (WCAG 1.4.10 reflow); and the desk's
+# common laptop screen.
+WIDTHS = (320, 1366)
+
+
+def overflowing(page: Page) -> list[str]:
+    """The elements that stick out to the right of the viewport (the page scrolls
+    sideways), outermost first; those inside a box that scrolls by itself are fine."""
+    return list(
+        page.evaluate(
+            r"""() => {
+            const width = document.documentElement.clientWidth;
+            const out = [];
+            for (const el of document.body.querySelectorAll("*")) {
+                if (el.closest(".table-scroll, .sr-only, .skip")) continue;
+                const box = el.getBoundingClientRect();
+                if (box.width && box.right > width + 1
+                    && !out.some(o => o.contains(el))) out.push(el);
+            }
+            return out.map(el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+                + (el.className && typeof el.className === "string"
+                   ? "." + el.className.trim().split(/\s+/).join(".") : ""));
+        }"""
+        )
+    )
+
+
 def assert_accessible(page: Page, name: str) -> None:
-    """No WCAG 2.1 A/AA violation on the page; a screenshot `name`.png either way."""
+    """No WCAG 2.1 A/AA violation on the page at 320 px and at 1,366 px, and nothing
+    scrolling sideways at 320 px (reflow); a screenshot `name`-320.png and `name`.png
+    either way. The viewport is put back as it was."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-    violations = axe_violations(page)
-    assert violations == [], f"{name}: " + "\n".join(violations)
+    before = page.viewport_size or {"width": 1366, "height": 900}
+    try:
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": before["height"]})
+            suffix = "" if width == max(WIDTHS) else f"-{width}"
+            page.screenshot(path=str(SCREENSHOTS / f"{name}{suffix}.png"), full_page=True)
+            violations = axe_violations(page)
+            assert violations == [], f"{name} at {width} px: " + "\n".join(violations)
+            if width == min(WIDTHS):
+                wide = page.evaluate("() => document.documentElement.scrollWidth")
+                assert wide <= width, f"{name} is {wide} px wide at {width} px: " + ", ".join(
+                    overflowing(page)
+                )
+    finally:
+        page.set_viewport_size(before)

@@ -43,6 +43,7 @@ NAMES = [
     "next", "page", "enhet", "dag",
     # its forms
     "q", "channel", "note", "guardian", "number", "outcome", "reblock", "reply", "size", "seed",
+    "confirmed",
     # logging in and changing one's password
     "username", "password", "old_password", "new_password1", "new_password2",
     # the admin's lists and autocomplete

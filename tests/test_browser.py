@@ -125,7 +125,7 @@ def test_receptionist_registers_an_arrival_and_activates_reminders(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "desk.png"), full_page=True)
     row.get_by_role("button", name="Fick inte – aktivera nu").click()
-    expect(page.locator(".messages")).to_contain_text("ankomst registrerad")
+    expect(page.locator("#desk tr.row-outcome")).to_contain_text("ankomst registrerad")
     expect(page.locator("#desk")).to_contain_text("Fick inget – aktiverade nu")
 
     page.get_by_role("link", name="Sigrid Holm", exact=True).click()

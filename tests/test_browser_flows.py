@@ -92,7 +92,7 @@ def test_a_guardian_s_number_through_the_e_service_activates_the_child(
     assert snapshot_of(link.child).state == "active"
     page.goto(f"{live_server.url}/patients/{link.child.pk}/")
     expect(page.locator("#consent-state")).to_have_text("Aktiverad")
-    expect(page.locator("#guardian-numbers")).to_contain_text("+46705551234")
+    expect(page.locator("#guardian-numbers")).to_contain_text("070-555 12 34")
     expect(page.locator("#decision")).to_contain_text("vårdnadshavare")
     page.close()
 
@@ -155,7 +155,7 @@ def test_catching_a_left_out_resident_and_blocking_their_old_clinic_again(
     expect(row.get_by_label("blockera Ögonkliniken igen")).to_be_checked()
     page.screenshot(path=str(SCREENSHOTS / "desk-left-out.png"), full_page=True)
     row.get_by_role("button", name="Fick inte – aktivera nu").click()
-    expect(page.locator(".messages")).to_contain_text("ankomst registrerad")
+    expect(page.locator("#desk tr.row-outcome")).to_contain_text("ankomst registrerad")
 
     page.get_by_role("link", name="Märta Lind", exact=True).click()
     expect(page.locator("#consent-state")).to_have_text("Aktiverad")
@@ -189,7 +189,7 @@ def test_i_never_got_the_sms_the_history_and_the_worklist(
     history = page.locator("#sms-history-table")
     expect(history).to_contain_text("Misslyckad")
     expect(history).to_contain_text("Operatören kunde inte leverera")
-    expect(history).to_contain_text("+46701230000")
+    expect(history).to_contain_text("070-123 00 00")
     page.screenshot(path=str(SCREENSHOTS / "sms-history.png"), full_page=True)
 
     page.get_by_role("link", name="Misslyckade sms").click()

@@ -144,6 +144,11 @@ def row(page: Page, appointment: Any) -> Any:
     return page.locator(f"#row-{appointment.pk}")
 
 
+def outcome(page: Page, appointment: Any) -> Any:
+    """What the desk says at the row after a registration (issue 31, item 1)."""
+    return page.locator(f'tr.row-outcome[data-for="row-{appointment.pk}"]')
+
+
 def test_reception_s_day_at_the_desk(live_server: Any, browser: Browser, world: Any) -> None:
     base = live_server.url
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -170,11 +175,11 @@ def test_reception_s_day_at_the_desk(live_server: Any, browser: Browser, world: 
 
     # 3. An arrival registered by mistake is taken back within minutes.
     row(page, rows["bo"]).get_by_role("button", name="Fick sms").click()
-    expect(page.locator(".messages")).to_contain_text("ankomst registrerad (Fick sms)")
+    expect(outcome(page, rows["bo"])).to_contain_text("ankomst registrerad (Fick sms)")
     expect(row(page, rows["bo"])).to_contain_text("Ankommen")
     assert_accessible(page, "walk-04-desk-arrived")
     row(page, rows["bo"]).get_by_role("button", name="Ångra").click()
-    expect(page.locator(".messages")).to_contain_text("ångrat – kontakten är bokad igen")
+    expect(outcome(page, rows["bo"])).to_contain_text("ångrat – kontakten är bokad igen")
     expect(row(page, rows["bo"]).get_by_role("button", name="Fick sms")).to_be_visible()
     assert DeskUndo.objects.get().question == ArrivalQuestion.objects.get()
     assert_accessible(page, "walk-05-desk-undone")
@@ -185,12 +190,12 @@ def test_reception_s_day_at_the_desk(live_server: Any, browser: Browser, world: 
     expect(started).to_contain_text("Alva Ek kom inte till besöket kl. 09:30?")
     assert_accessible(page, "walk-06-desk-no-show-confirm")
     started.get_by_role("button", name="Ja, markera som utebliven").click()
-    expect(page.locator(".messages")).to_contain_text("markerad som utebliven")
+    expect(outcome(page, rows["started"])).to_contain_text("markerad som utebliven")
     assert NoShow.objects.get().appointment == rows["started"]
 
     # 5. Activate where only the number is missing; the message says what to tell.
     row(page, rows["no_number"]).get_by_role("button", name="Fick inte – aktivera nu").click()
-    expect(page.locator(".messages")).to_contain_text("lägg in ditt mobilnummer i 1177")
+    expect(outcome(page, rows["no_number"])).to_contain_text("lägg in ditt mobilnummer i 1177")
     assert snapshot_of(world["no_number"]).state == "active"
 
     # 5. A guardian's number for a child, entered at the desk, the guardian by name.
@@ -200,7 +205,7 @@ def test_reception_s_day_at_the_desk(live_server: Any, browser: Browser, world: 
     assert_accessible(page, "walk-07-desk-guardian-number")
     child_row.get_by_label("Mobilnummer").fill("070-555 12 34")
     child_row.get_by_role("button", name="Spara nummer").click()
-    expect(page.locator(".messages")).to_contain_text("vårdnadshavarens nummer är registrerat")
+    expect(outcome(page, rows["child"])).to_contain_text("vårdnadshavarens nummer är registrerat")
     assert GuardianNumber.objects.get().number == "+46705551234"
 
     # 6. The patient page: only what applies, the guardian by name in the picker.
@@ -319,7 +324,9 @@ def test_a_regional_admin_sets_up_a_receptionist(
     page.locator("#id_first_name").fill("Sara")
     page.locator("#id_password1").fill("en-lång-fras-2026")
     page.locator("#id_password2").fill("en-lång-fras-2026")
+    page.locator("#id_hsa_id").fill("SE2321000073-sara1")
     page.get_by_label("Reception").check()
+    expect(page.locator("#id_clinics_add")).to_have_text("Välj markerade mottagningar")
     page.locator("#id_clinics_from").select_option(label="Kirurgikliniken")
     page.locator("#id_clinics_add").click()
     assert_accessible(page, "walk-41-admin-user-add")
@@ -328,6 +335,7 @@ def test_a_regional_admin_sets_up_a_receptionist(
     user = User.objects.get(username="sara")
     assert list(user.clinics.all()) == [world["surgery"]]  # type: ignore[attr-defined]
     assert user.groups.get().name == Role.RECEPTION
+    assert user.staff_identity.hsa_id == "SE2321000073-SARA1"  # type: ignore[attr-defined]
     page.goto(f"{base}/admin/bookings/clinic/{world['surgery'].pk}/change/")
     expect(page.locator(".field-longest_sms")).to_contain_text("torsdag 30 september")
     assert_accessible(page, "walk-42-admin-clinic")

@@ -87,7 +87,7 @@ def admin_client_() -> Client:
 def test_admin_shows_the_1177_number_read_only(admin_client_: Client) -> None:
     patient = PatientFactory(mobile_number="+46701234567")
     page = admin_client_.get(f"/admin/bookings/patient/{patient.pk}/change/").content.decode()
-    assert "+46701234567" in page
+    assert "070-123 45 67" in page  # as people write it, the same as on the patient page
     assert 'name="mobile_number"' not in page  # no input: staff never overwrite it
     response = admin_client_.post(
         f"/admin/bookings/patient/{patient.pk}/change/", {"mobile_number": "+46700000000"}
@@ -306,18 +306,44 @@ def test_a_receptionist_is_set_up_on_one_page_with_role_and_clinics(
             "usable_password": "true",
             "password1": "en-lång-fras-2026",
             "password2": "en-lång-fras-2026",
-            "groups": [Group.objects.get(name=Role.RECEPTION).pk],
+            "hsa_id": "SE2321000073-abc1",
+            "role": Group.objects.get(name=Role.RECEPTION).pk,
             "clinics": [a.pk, b.pk],
-            "staff_identity-TOTAL_FORMS": "0",
-            "staff_identity-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     user = User.objects.get(username="sara")
     assert list(user.groups.values_list("name", flat=True)) == [Role.RECEPTION]
     assert set(user.clinics.all()) == {a, b}  # type: ignore[attr-defined]
+    # the HSA-id on the same page, not behind "Lägg till ytterligare…"
+    assert user.staff_identity.hsa_id == "SE2321000073-ABC1"  # type: ignore[attr-defined]
+    assert 'type="radio" name="role"' in page  # one role, not boxes to tick several
+    assert "Lägg till ytterligare" not in page
     listing = admin_client_.get("/admin/auth/user/").content.decode()
     assert "Reception" in listing
+
+
+def test_a_new_user_s_hsa_id_is_checked_and_a_taken_one_refused(admin_client_: Client) -> None:
+    from django.contrib.auth.models import User
+
+    from core.models import StaffIdentity
+
+    taken = UserFactory(username="first")
+    StaffIdentity.objects.create(user=taken, hsa_id="SE2321000073-ABC1")
+    form = {
+        "username": "second",
+        "usable_password": "false",
+        "role": Group.objects.get(name=Role.RECEPTION).pk,
+    }
+    for hsa_id, error in (
+        ("SE2321000073-abc1", "HSA-id:t hör redan till en annan användare."),
+        ("inte-ett-id", "”inte-ett-id” är inte ett HSA-id"),
+    ):
+        page = admin_client_.post("/admin/auth/user/add/", {**form, "hsa_id": hsa_id})
+        assert page.status_code == 200
+        assert error in page.content.decode()
+    assert not User.objects.filter(username="second").exists()
+    assert StaffIdentity.objects.count() == 1
 
 
 def test_the_clinic_form_shows_the_longest_reminder_with_its_sms_name(

@@ -21,7 +21,12 @@ from .registry import (
     patient_sync,
     patients_get_or_create_from_legacy,
 )
-from .staff import last_unit_remember, staff_user_clinics_set, staff_user_upsert
+from .staff import (
+    last_unit_remember,
+    staff_user_clinics_set,
+    staff_user_set_up,
+    staff_user_upsert,
+)
 
 __all__ = [
     "LATE_CANCELLATION",
@@ -41,5 +46,6 @@ __all__ = [
     "patient_sync",
     "patients_get_or_create_from_legacy",
     "staff_user_clinics_set",
+    "staff_user_set_up",
     "staff_user_upsert",
 ]

@@ -54,6 +54,18 @@ def last_unit_remember(*, user: AbstractBaseUser, clinic: Clinic) -> None:
     LastUnit.objects.update_or_create(user_id=user.pk, defaults={"clinic": clinic})
 
 
+@transaction.atomic
+def staff_user_set_up(
+    *, user: AbstractBaseUser, role: Group, clinics: Iterable[Clinic], hsa_id: str = ""
+) -> None:
+    """A new staff user's one role, clinics and (if given) the HSA-id the region's login
+    matches: what the admin's one-page form for a new user sets, in one transaction."""
+    user.groups.set([role])  # type: ignore[attr-defined]
+    staff_user_clinics_set(user=user, clinics=clinics)
+    if hsa_id:
+        StaffIdentity.objects.create(user=user, hsa_id=hsa_id)  # type: ignore[misc]
+
+
 def staff_user_clinics_set(*, user: AbstractBaseUser, clinics: Iterable[Clinic]) -> None:
     """The clinics a user works at (the user's page in the admin)."""
     user.clinics.set(list(clinics))  # type: ignore[attr-defined]

@@ -51,6 +51,7 @@ class AccessLog(AppendOnlyModel):
         blank=True,
         related_name="+",
         db_index=False,  # the index on (it, created_at) below serves it
+        verbose_name=_("användare"),
     )
     client = models.ForeignKey(
         ApiClient,
@@ -59,6 +60,7 @@ class AccessLog(AppendOnlyModel):
         blank=True,
         related_name="+",
         db_index=False,  # the index on (it, created_at) below serves it
+        verbose_name=_("API-klient"),
     )
     clinic = models.ForeignKey(
         Clinic,
@@ -67,6 +69,7 @@ class AccessLog(AppendOnlyModel):
         blank=True,
         related_name="+",
         db_index=False,  # the index on (it, created_at) below serves it
+        verbose_name=_("mottagning"),
     )
     patient = models.ForeignKey(
         Patient,
@@ -75,15 +78,17 @@ class AccessLog(AppendOnlyModel):
         blank=True,
         related_name="+",
         db_index=False,  # the index on (it, created_at) below serves it
+        verbose_name=_("patient"),
     )
-    searched_for = models.CharField(max_length=20, blank=True, default="")  # a miss is logged too
-    action = models.CharField(max_length=24, choices=Action.choices)
+    # a miss is logged too
+    searched_for = models.CharField(_("sökte efter"), max_length=20, blank=True, default="")
+    action = models.CharField(_("åtgärd"), max_length=24, choices=Action.choices)
     # The staff member as they were at the read (a log extract names them so years later,
     # whatever became of the account): full name, HSA-id and roles. Empty for API clients.
     actor_full_name = models.CharField(max_length=300, blank=True, db_default="")
     actor_hsa_id = models.CharField(max_length=31, blank=True, db_default="")
     actor_roles = models.CharField(max_length=100, blank=True, db_default="")  # codes, by ","
-    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+    created_at = models.DateTimeField(_("tid"), db_default=Now(), db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -98,13 +98,20 @@ class EServiceCase(models.Model):
     mobile_number = models.CharField(_("mobilnummer"), max_length=16, blank=True, default="")
     message = models.TextField(_("meddelande"), blank=True, default="")
     request_digest = models.CharField(max_length=64)  # the body as received: replays match
-    client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(
+        ApiClient, on_delete=models.PROTECT, related_name="+", verbose_name=_("API-klient")
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=CaseStatus.choices, default=CaseStatus.RECEIVED
     )
     reply = models.TextField(_("svar"), blank=True, default="")
     standard_reply = models.ForeignKey(
-        StandardReply, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        StandardReply,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("standardsvar"),
     )
     resolved_at = models.DateTimeField(_("hanterat"), null=True, blank=True)
     resolved_by = models.ForeignKey(

@@ -22,7 +22,7 @@ from .. import rules
 from ..models import ExcludedAtClinic
 from ..reasons import WISH_REASONS, Reason, beyond_wish, reason_label
 from ..selectors import facts_for_patients
-from .models import ArrivalQuestion, NoShow
+from .models import ArrivalOutcome, ArrivalQuestion, NoShow
 from .services import undoable
 
 # The desk's short words for what only the patient's wish stops (the state shown right:
@@ -35,6 +35,8 @@ WISH_LABELS: dict[str, str] = {
 # What the register will settle by itself, in the desk's words.
 PENDING_LABELS: dict[str, str] = {Reason.IDENTITY_NOT_CONFIRMED: "Väntar på folkbokföringen"}
 HIDDEN_NUMBER = "skyddad identitet – visas inte"
+# The reminder statuses (reminders.models.Status) in which an SMS left for the phone.
+SENT_STATUSES = frozenset({"sent", "delivered"})
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,42 @@ class DeskRow:
         if Reason.BLOCKED_AT_CLINIC in self.decision.reasons:
             return label + f" (tar bort blockeringen av {self.appointment.clinic.name})"
         return label
+
+    @property
+    def shows_cannot(self) -> bool:
+        """Whether "Fick inte – kan inte få sms" is offered: something beyond the wish
+        stops the SMS, or nothing the desk can activate would start it."""
+        return bool(self.obstacle) or (not self.decision.will_receive and not self.can_activate)
+
+    @property
+    def sms_reached_patient(self) -> bool:
+        """Whether this visit's reminder left for the patient's phone (sent or delivered)."""
+        return self.sms is not None and self.sms.status in SENT_STATUSES
+
+    @property
+    def default_outcome(self) -> str:
+        """The answer Enter in the search box puts the cursor on, the one that fits the
+        row: "Fick sms" only when this visit's reminder was sent; "kan inte få sms" when
+        something beyond a number stops the SMS (protected identity, …); "aktivera nu" when
+        the patient's wish stops it (also when a number is missing too: the desk says what
+        to tell); else "kan inte få sms" where offered. Empty
+        when none fits (a reminder that failed for an active patient): the desk asks."""
+        if self.sms_reached_patient:
+            return ArrivalOutcome.RECEIVED
+        if self.obstacle and not self.number_advice:
+            return ArrivalOutcome.CANNOT  # protected, deceased, …: activating starts nothing
+        if self.can_activate:
+            return ArrivalOutcome.ACTIVATED
+        if self.shows_cannot:
+            return ArrivalOutcome.CANNOT
+        return ""
+
+    @property
+    def future_label(self) -> str:
+        """What will happen from now on, for the contacts still to come."""
+        if self.decision.will_receive:
+            return str(_("Får sms"))
+        return self.state_label
 
     @property
     def state_label(self) -> str:

@@ -16,11 +16,13 @@ from bookings.services import appointment_reopen, appointment_set_status
 from core.errors import Conflict, DomainError
 
 from .. import rules
-from ..models import Channel, ExcludedAtClinic
+from ..models import Channel, ConsentEvent, ExcludedAtClinic
 from ..reasons import Reason, beyond_wish
 from ..selectors import decision_for, snapshot_of
 from ..services import (
     consent_activate,
+    consent_activation_undo,
+    consent_block,
     consent_block_clinic,
     consent_unblock_clinic,
     guardian_number_register,
@@ -73,12 +75,24 @@ def arrival_register(
         reason = ""
         if outcome == ArrivalOutcome.ACTIVATED:
             reason = (obstacles or [""])[0]
+        elif outcome == ArrivalOutcome.CANNOT:
+            reason = (obstacles or list(decision.reasons) or [""])[0]
+        question = ArrivalQuestion.objects.create(  # type: ignore[misc]
+            appointment=appointment,
+            outcome=outcome,
+            reason=reason,
+            clinic=at,
+            asked_by=actor,
+            created_at=timezone.now(),  # the clock the undo's few minutes are counted on
+        )
+        if outcome == ArrivalOutcome.ACTIVATED:
             common: dict[str, Any] = {
                 "patient": appointment.patient,
                 "actor": actor,
                 "channel": Channel.ARRIVAL_DESK,
                 "handled_at_clinic": at,
                 "note": "Aktiverad vid ankomstregistrering",
+                "arrival_question": question,  # what an undo of the arrival takes back
             }
             if Reason.NOT_ACTIVATED in decision.reasons or Reason.BLOCKED in decision.reasons:
                 consent_activate(**common)
@@ -92,19 +106,10 @@ def arrival_register(
                     **{**common, "note": "Blockerad igen vid ankomst (som i gamla systemet)"},
                     clinic=row.clinic,
                 )
-        elif outcome == ArrivalOutcome.CANNOT:
-            reason = (obstacles or list(decision.reasons) or [""])[0]
         appointment_set_status(
             appointment=appointment, status=AppointmentStatus.ARRIVED, via="desk"
         )
-        return ArrivalQuestion.objects.create(  # type: ignore[misc]
-            appointment=appointment,
-            outcome=outcome,
-            reason=reason,
-            clinic=at,
-            asked_by=actor,
-            created_at=timezone.now(),  # the clock the undo's few minutes are counted on
-        )
+        return question  # type: ignore[no-any-return]
 
 
 def _served_here(appointment: Appointment, at: Clinic) -> None:
@@ -146,8 +151,8 @@ def desk_undo(*, appointment: Appointment, actor: AbstractBaseUser, at: Clinic) 
     """Takes back the arrival or no-show last registered at the desk for this contact,
     within UNDO_MINUTES of it: the contact is booked again (its messages that the
     registration cancelled come back) and an undo row is written beside the registration,
-    which stays. A consent change made with it ("aktivera nu") stays too: it is the
-    patient's wish, changed on the patient page if wrong."""
+    which stays. A consent change made with it ("aktivera nu", on the wrong row) is taken
+    back too, by events of its own: the patient's consent is as it was before."""
     with transaction.atomic():
         _served_here(appointment, at)
         question = (
@@ -175,12 +180,44 @@ def desk_undo(*, appointment: Appointment, actor: AbstractBaseUser, at: Clinic) 
             )
         appointment_reopen(appointment=appointment, from_status=status)
         if isinstance(target, ArrivalQuestion):
+            _consent_changes_undo(target, actor=actor, at=at)
             return DeskUndo.objects.create(  # type: ignore[no-any-return,misc]
                 question=target, clinic=at, undone_by=actor
             )
         return DeskUndo.objects.create(  # type: ignore[no-any-return,misc]
             no_show=target, clinic=at, undone_by=actor
         )
+
+
+def _consent_changes_undo(question: ArrivalQuestion, *, actor: Any, at: Clinic) -> None:
+    """Takes back the consent events made with an answer at the desk, latest first, each
+    by its opposite: an activation returns the patient to the state before it (not
+    activated, or blocked), a clinic block lifted is set again and one set is lifted."""
+    made = list(ConsentEvent.objects.filter(arrival_question=question).order_by("-id"))
+    if not made:
+        return
+    patient = question.appointment.patient
+    earlier = ConsentEvent.objects.filter(patient=patient, id__lt=made[-1].pk).order_by(
+        "created_at", "id"
+    )
+    before = rules.replay([event.facts() for event in earlier])
+    common: dict[str, Any] = {
+        "patient": patient,
+        "actor": actor,
+        "channel": Channel.ARRIVAL_DESK,
+        "handled_at_clinic": at,
+        "note": "Ångrad i receptionen (fel rad)",
+    }
+    for event in made:
+        if event.action == rules.ACTIVATE:
+            if before.state == rules.BLOCKED:
+                consent_block(**common)
+            else:
+                consent_activation_undo(**common)
+        elif event.action == rules.UNBLOCK_CLINIC and event.clinic is not None:
+            consent_block_clinic(**common, clinic=event.clinic)
+        elif event.action == rules.BLOCK_CLINIC and event.clinic is not None:
+            consent_unblock_clinic(**common, clinic=event.clinic)
 
 
 def guardian_number_at_desk(

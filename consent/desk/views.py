@@ -3,7 +3,10 @@ SMS question, or mark a contact as not arrived."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from django.contrib import messages
+from django.contrib.messages.storage.base import Message
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -46,17 +49,44 @@ def desk(request: AuthedRequest) -> HttpResponse:
         patient_ids=[row.appointment.patient_id for row in rows],
     )
     served = list(clinic.serves.order_by("name")) if clinic else []
+    at_rows, page_messages = _outcomes_by_row(request)
+    shown = {row.appointment.pk for row in rows}
+    page_messages += [m for pk, found in at_rows.items() if pk not in shown for m in found]
     return render(
         request,
         "consent/desk.html",
         {
             "clinic": clinic,
             "served": served,
-            "rows": rows,
+            "rows": [(row, at_rows.get(row.appointment.pk, [])) for row in rows],
+            "page_messages": page_messages,
             "outcomes": ArrivalOutcome,
             "undo_minutes": UNDO_MINUTES,
         },
     )
+
+
+ROW_TAG = "desk-row-"
+
+
+def _row_tag(appointment: Appointment) -> str:
+    """The extra tag that puts a message at the contact's row instead of the page's top."""
+    return f"{ROW_TAG}{appointment.pk}"
+
+
+def _outcomes_by_row(request: AuthedRequest) -> tuple[dict[int, list[Message]], list[Message]]:
+    """The messages for the page, split: those about one row (shown at the row, where the
+    page opens after a registration, and read out by the live region) and the rest."""
+    at_rows: dict[int, list[Message]] = defaultdict(list)
+    rest: list[Message] = []
+    for message in messages.get_messages(request):
+        tags = message.extra_tags.split() if message.extra_tags else []
+        row = next((t.removeprefix(ROW_TAG) for t in tags if t.startswith(ROW_TAG)), "")
+        if row.isdigit():
+            at_rows[int(row)].append(message)
+        else:
+            rest.append(message)
+    return at_rows, rest
 
 
 def _who(appointment: Appointment) -> str:
@@ -90,7 +120,7 @@ def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
             reblock=reblock,
         )
     except DomainError as error:
-        messages.error(request, error.message)
+        messages.error(request, error.message, extra_tags=_row_tag(appointment))
     else:
         text = _("%(who)s: ankomst registrerad (%(answer)s).") % {
             "who": _who(appointment),
@@ -99,12 +129,13 @@ def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
         if question.outcome == ArrivalOutcome.ACTIVATED:
             advice = _number_advice(appointment)
             text += " " + _("Sms-påminnelser är aktiverade.") + (f" {advice}" if advice else "")
-        messages.success(request, text + " " + _undo_hint())
+        messages.success(request, text + " " + _undo_hint(), extra_tags=_row_tag(appointment))
         if question.outcome == ArrivalOutcome.ACTIVATED and question.reason:
             messages.warning(
                 request,
                 _("Sms-påminnelse är aktiverad, men inga sms skickas: %s")
                 % reason_label(question.reason),
+                extra_tags=_row_tag(appointment),
             )
     return redirect(_back_to_row(appointment))
 
@@ -131,11 +162,12 @@ def desk_no_show(request: AuthedRequest, appointment_id: int) -> HttpResponse:
     try:
         no_show_register(appointment=appointment, actor=request.user, at=unit)
     except DomainError as error:
-        messages.error(request, error.message)
+        messages.error(request, error.message, extra_tags=_row_tag(appointment))
     else:
         messages.success(
             request,
             _("%(who)s: markerad som utebliven.") % {"who": _who(appointment)} + " " + _undo_hint(),
+            extra_tags=_row_tag(appointment),
         )
     return redirect(_back_to_row(appointment))
 
@@ -148,16 +180,13 @@ def desk_undo_view(request: AuthedRequest, appointment_id: int) -> HttpResponse:
     try:
         undo = desk_undo(appointment=appointment, actor=request.user, at=unit)
     except DomainError as error:
-        messages.error(request, error.message)
+        messages.error(request, error.message, extra_tags=_row_tag(appointment))
     else:
         text = _("%(who)s: ångrat – kontakten är bokad igen.") % {"who": _who(appointment)}
         question = undo.question
         if question is not None and question.outcome == ArrivalOutcome.ACTIVATED:
-            text += " " + _(
-                "Aktiveringen av sms-påminnelser står kvar; ändra den på patientsidan om den "
-                "blev fel."
-            )
-        messages.success(request, text)
+            text += " " + _("Aktiveringen av sms-påminnelser är också ångrad.")
+        messages.success(request, text, extra_tags=_row_tag(appointment))
     return redirect(_back_to_row(appointment))
 
 
@@ -170,7 +199,9 @@ def desk_guardian_number(request: AuthedRequest, appointment_id: int) -> HttpRes
     chosen = object_id(request.POST.get("guardian"))
     guardian = Patient.objects.filter(pk=chosen, wards__child=child).first() if chosen else None
     if guardian is None or guardian.protected_identity:
-        messages.error(request, _("Välj en av barnets vårdnadshavare."))
+        messages.error(
+            request, _("Välj en av barnets vårdnadshavare."), extra_tags=_row_tag(appointment)
+        )
         return redirect(_back_to_row(appointment))
     try:
         activated = guardian_number_at_desk(
@@ -181,10 +212,10 @@ def desk_guardian_number(request: AuthedRequest, appointment_id: int) -> HttpRes
             at=unit,
         )
     except DomainError as error:
-        messages.error(request, error.message)
+        messages.error(request, error.message, extra_tags=_row_tag(appointment))
     else:
         text = _("%(who)s: vårdnadshavarens nummer är registrerat.") % {"who": _who(appointment)}
         if activated:
             text += " " + _("Sms-påminnelser är aktiverade.")
-        messages.success(request, text)
+        messages.success(request, text, extra_tags=_row_tag(appointment))
     return redirect(_back_to_row(appointment))

@@ -10,21 +10,29 @@ from typing import Any
 from django import template
 
 from bookings.contact import HIDDEN, contact_hidden, guardian_for_staff, number_for_staff
+from bookings.identity import display_number
 
 register = template.Library()
+
+
+@register.filter
+def phone(number: Any) -> str:
+    """A number already cleared for staff, in the one format people read (070-123 45 67);
+    the words that stand for a hidden or missing number stay as they are."""
+    return display_number(str(number or ""))
 
 
 @register.filter
 def patient_number(patient: Any) -> str:
     if contact_hidden(patient):
         return str(HIDDEN)
-    return str(patient.mobile_number or "saknas")
+    return display_number(patient.mobile_number) if patient.mobile_number else "saknas"
 
 
 @register.filter
 def guardian_number(entry: Any, child: Any) -> str:
     """A guardian number (GuardianNumber) on the child's page."""
-    return number_for_staff(entry.number, child, entry.guardian)
+    return display_number(number_for_staff(entry.number, child, entry.guardian))
 
 
 @register.filter
@@ -35,7 +43,7 @@ def guardian_identity(entry: Any, child: Any) -> str:
 @register.filter
 def event_number(event: Any, patient: Any) -> str:
     """The number a consent event recorded (a guardian's), if it may be shown."""
-    return number_for_staff(event.number, patient, event.guardian)
+    return display_number(number_for_staff(event.number, patient, event.guardian))
 
 
 @register.filter
@@ -50,4 +58,4 @@ def case_submitter(case: Any) -> str:
 @register.filter
 def case_number(case: Any) -> str:
     """The number a case gave (a guardian's for their child), if it may be shown."""
-    return number_for_staff(case.mobile_number, case.subject, case.submitted_by)
+    return display_number(number_for_staff(case.mobile_number, case.subject, case.submitted_by))

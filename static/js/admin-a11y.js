@@ -7,5 +7,10 @@ window.addEventListener("load", () => {
     for (const icon of document.querySelectorAll(".search-label-icon[aria-label]")) {
       icon.setAttribute("role", "img");
     }
+    // Django's Swedish "Välj vald mottagningar" (one form for any noun): said right.
+    for (const button of document.querySelectorAll(".selector-add, .selector-remove")) {
+      button.textContent = button.textContent
+        .replace(/^Välj vald /, "Välj markerade ").replace(/^Ta bort markerad /, "Ta bort markerade ");
+    }
   }, 0);
 });

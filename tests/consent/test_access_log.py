@@ -54,6 +54,7 @@ WITHOUT_PATIENT_DATA = {
     "audit-checks": "the sample checks: counts per unit and month",
     "audit-check-review": "records a review of a read drawn: shows nothing",
     "report-exclusions-csv": "counts per clinic",
+    "report-exclusions-xlsx": "counts per clinic",
     "report-caught": "counts per clinic and week",
     "report-dashboard": "counts and rates",
     "login": "",

@@ -133,7 +133,10 @@ def test_reception_activates_with_channel_note_and_clinic(world: dict[str, Any])
 def test_any_clinic_may_block_another_clinic(world: dict[str, Any]) -> None:
     client = client_for(world["users"][Role.RECEPTION])
     pid = world["patient"].pk
-    client.post(f"/patients/{pid}/block-clinic/", {"channel": "phone", "clinic": world["b"].pk})
+    client.post(
+        f"/patients/{pid}/block-clinic/",
+        {"channel": "phone", "clinic": world["b"].pk, "confirmed": "yes"},
+    )
     assert snapshot_of(world["patient"]).blocked_clinics == frozenset({world["b"].pk})
     event = ConsentEvent.objects.get()
     assert (event.clinic, event.handled_at_clinic) == (world["b"], world["a"])
@@ -359,7 +362,7 @@ def test_removing_a_clinic_block_offers_only_the_blocked_clinics_and_no_central_
     client = client_for(world["users"][Role.RECEPTION])
     client.post(
         f"/patients/{patient.pk}/block-clinic/",
-        {"clinic": central.pk, "channel": "phone", "note": ""},
+        {"clinic": central.pk, "channel": "phone", "note": "", "confirmed": "yes"},
     )
     assert central.pk not in snapshot_of(patient).blocked_clinics
 

@@ -91,25 +91,29 @@ def test_outcomes_per_month_with_and_without_reminders_against_2023(
     client = Client()
     client.force_login(history["manager"])
     rows = csv_rows(client.get("/reports/?format=outcomes.csv"))
-    month = timezone.localtime(timezone.now() - timedelta(days=3)).strftime("%Y-%m")
+    month = timezone.localtime(timezone.now() - timedelta(days=3)).strftime("%Y-%m-01")
     assert rows[0] == (
-        "month;no_show_rate_reminded;no_show_rate_not_reminded;baseline_2023;"
-        "coverage;question_compliance;late_cancellations;contacts"
+        "Månad;Uteblivna med påminnelse;Antal kontakter med påminnelse;Uteblivna utan "
+        "påminnelse;Antal kontakter utan påminnelse;Uteblivna 2023;Fick påminnelse;Bokade "
+        "kontakter;Sms-frågan ställd;Ankomster i receptionen;Sena avbokningar;Kontakter"
     )
     # reminded: 1 of 10; not reminded: 3 of 10; coverage 10 of 20 booked (one cancelled);
     # question: asked at 7 of 16 desk arrivals; B-kliniken's no-show is not this manager's
-    assert rows[1:] == [f"{month};0,1;0,3;0,085;0,5;0,4375;1;21"]  # Swedish decimal commas
+    # — percentages as the page writes them, each beside the count it is of
+    assert rows[1:] == [
+        f"{month};10,0\u00a0%;10;30,0\u00a0%;10;8,5\u00a0%;50,0\u00a0%;20;43,8\u00a0%;16;1;21"
+    ]
 
 
 def test_delivery_by_status_and_reason_with_segments(history: dict[str, Any]) -> None:
     client = Client()
     client.force_login(history["manager"])
     rows = csv_rows(client.get("/reports/?format=delivery.csv"))
-    month = timezone.localtime(timezone.now() - timedelta(days=5)).strftime("%Y-%m")
-    assert rows == [
-        "month;status;reason;messages;segments",
-        f"{month};delivered;;10;10",
-        f"{month};suppressed;not_activated;11;0",
+    month = timezone.localtime(timezone.now() - timedelta(days=5)).strftime("%Y-%m-01")
+    assert rows == [  # labels, not codes
+        "Månad;Status;Varför;Sms;Sms-delar",
+        f"{month};Levererad;;10;10",
+        f"{month};Skickas inte;Sms-påminnelse är inte aktiverad (samtycke i 1177 räcker inte);11;0",
     ]
 
 
@@ -118,7 +122,7 @@ def test_dashboard_page_draws_charts_from_our_own_static_files(history: dict[str
     client.force_login(history["manager"])
     page = client.get("/reports/").content.decode()
     assert "/static/vendor/chartjs/chart.umd.min.js" in page
-    assert "https://" not in page.split("<main>")[1]
+    assert "https://" not in page.split("<main")[1]
     assert 'id="table-outcomes"' in page and "Jämförelse 2023" in page
 
 
@@ -172,3 +176,106 @@ def test_the_dashboard_speaks_swedish_and_flags_clinics_above_2023(
     recent = page[page.index(f'id="recent-{history["clinic"].hsa_id}"') :].split("</tr>")[0]
     assert "20,0\xa0%" in recent and "Över 2023" in recent
     assert 'id="failed-sms"' in page
+
+
+def test_every_table_downloads_as_xlsx_too_under_a_swedish_name(history: dict[str, Any]) -> None:
+    import io
+    from datetime import date
+    from urllib.parse import quote
+
+    from openpyxl import load_workbook
+
+    client = Client()
+    client.force_login(history["manager"])
+    hsa = history["clinic"].hsa_id
+    for path, name in (
+        ("/reports/?clinic=alla&format=outcomes.xlsx", "utfall-per-månad-alla-mina.xlsx"),
+        (f"/reports/?clinic={hsa}&format=delivery.xlsx", f"sms-leverans-{hsa}.xlsx"),
+        ("/reports/caught-since/?format=xlsx", "fångade-sedan.xlsx"),
+        ("/reports/migration-exclusions.xlsx", "ej-flyttade-per-mottagning.xlsx"),
+        ("/reports/?format=outcomes.csv", f"utfall-per-månad-{hsa}.csv"),
+    ):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert quote(name) in response["Content-Disposition"], path
+    outcomes = client.get("/reports/?format=outcomes.xlsx")
+    book = load_workbook(io.BytesIO(b"".join(outcomes.streaming_content)), read_only=True)
+    header, first = list(book.active.iter_rows(values_only=True))[:2]
+    assert header[:3] == ("Månad", "Uteblivna med påminnelse", "Antal kontakter med påminnelse")
+    month = timezone.localdate(timezone.now() - timedelta(days=3)).replace(day=1)
+    assert first[0].date() == month and isinstance(first[0].date(), date)  # a date, not text
+    assert first[1:3] == ("10,0\u00a0%", 10)  # as on the screen, beside its count
+    # the page links both formats
+    page = client.get("/reports/").content.decode()
+    assert "format=outcomes.xlsx" in page and "format=delivery.xlsx" in page
+
+
+def test_small_months_are_not_plotted_and_the_running_month_is_marked(
+    history: dict[str, Any],
+) -> None:
+    import json
+    import re
+
+    from django.utils.dateformat import format as date_format
+
+    client = Client()
+    client.force_login(history["manager"])
+    page = client.get("/reports/").content.decode()
+    data = json.loads(
+        re.search(
+            r'<script id="chart-data" type="application/json">(.*?)</script>', page, re.S
+        ).group(1)  # type: ignore[union-attr]
+    )
+    # 10 contacts with a reminder, 10 without, 16 desk arrivals: too few to plot (< 20) —
+    # not drawn as 10 % or 30 %, greyed in the table with their counts; 20 booked: drawn
+    assert (data["reminded"], data["not_reminded"], data["compliance"]) == ([None], [None], [None])
+    assert data["coverage"] == [0.5]
+    assert '<td class="few">10,0\u00a0% <small>av 10</small></td>' in page
+    month = timezone.localtime(timezone.now() - timedelta(days=3))
+    label = date_format(month, "F Y")
+    if (month.year, month.month) == (timezone.localdate().year, timezone.localdate().month):
+        label += " (pågår)"
+    assert data["months"] == [label]
+    # the delivery chart has its table, statuses by their Swedish names
+    table = page[page.index('<table id="table-delivery">') :]
+    assert '<th scope="col">Levererad</th>' in table[: table.index("</table>")]
+
+
+def test_the_report_opens_on_the_unit_the_header_names_and_all_on_request() -> None:
+    from tests.pages import page_text
+
+    a, b = ClinicFactory(name="A-kliniken"), ClinicFactory(name="B-kliniken")
+    manager = UserFactory(role=Role.MANAGER, clinics=[a, b])
+    client = Client()
+    client.force_login(manager)
+    client.post("/clinic/", {"clinic": b.pk, "next": "/reports/"})
+    page = client.get("/reports/")
+    assert "Visar: B-kliniken" in page_text(page)
+    assert f'<option value="{b.hsa_id}" selected>B-kliniken</option>' in page.content.decode()
+    everything = client.get("/reports/?clinic=alla")
+    assert "Visar: alla dina mottagningar" in page_text(everything)
+    assert '<option value="alla" selected>Alla mina</option>' in everything.content.decode()
+
+
+def test_all_mine_draws_each_clinic_against_2023_and_caught_since_a_weekly_line() -> None:
+    import json
+    import re
+
+    a, b = ClinicFactory(name="A-kliniken"), ClinicFactory(name="B-kliniken")
+    manager = UserFactory(role=Role.MANAGER, clinics=[b, a])
+    client = Client()
+    client.force_login(manager)
+
+    def chart(page: str) -> Any:
+        found = re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page)
+        assert found is not None
+        return json.loads(found.group(1))
+
+    everything = client.get("/reports/?clinic=alla").content.decode()
+    assert 'id="chart-clinics"' in everything
+    assert chart(everything)["clinic_names"] == ["A-kliniken", "B-kliniken"]
+    one = client.get(f"/reports/?clinic={a.hsa_id}").content.decode()
+    assert 'id="chart-clinics"' not in one
+    caught = client.get("/reports/caught-since/").content.decode()
+    assert 'id="chart-caught"' in caught
+    assert chart(caught) == {"weeks": [], "asked": [], "activated": []}

@@ -99,7 +99,7 @@ def test_ranked_table_counts_a_patient_at_each_blocked_clinic(world: dict[str, A
     assert isinstance(response, StreamingHttpResponse)
     text = b"".join(response.streaming_content).decode("utf-8-sig")  # type: ignore[arg-type]
     assert text.splitlines() == [
-        "hsa_id;clinic;excluded;activated_since",
+        "HSA-id;Mottagning;Flyttades inte över;Aktiverade sedan",
         f"{world['a'].hsa_id};A-kliniken;3;1",
         f"{world['b'].hsa_id};B-kliniken;2;0",
     ]
@@ -135,8 +135,8 @@ def test_clinic_list_shows_blocked_clinics_and_activation_and_hides_protected(
 
     text = b"".join(manager.get(f"/reports/migration-exclusions/{a}.csv").streaming_content)
     rows = text.decode("utf-8-sig").splitlines()
-    assert (
-        rows[0] == "personnummer;namn;blockerade_mottagningar;nasta_bokade_kontakt;aktiverad_sedan"
+    assert rows[0] == (
+        "Personnummer;Namn;Blockerade mottagningar;Nästa bokade kontakt här;Aktiverad sedan"
     )
     assert rows[1] == f"{pid0[:8]}-{pid0[8:]};;A-kliniken;;ja"
     assert rows[2] == f"{pid1[:8]}-{pid1[8:]};;A-kliniken, B-kliniken;;nej"
@@ -223,9 +223,44 @@ def test_caught_since_counts_asked_and_activated_per_clinic_and_week(world: dict
     week = timezone.localdate() - timedelta(days=timezone.localdate().weekday())
     # at A: pids[0] activated in the fixture, pids[1] asked and activated here
     assert rows == [
-        "hsa_id;clinic;week;asked;activated",
+        "HSA-id;Mottagning;Vecka (måndag);Tillfrågade vid ankomst;Aktiverade",
         f"{world['a'].hsa_id};A-kliniken;{week.isoformat()};1;2",
     ]
+    # and the weekly line over all the manager's clinics
+    page = client(world["users"]["manager_a"]).get("/reports/caught-since/").content.decode()
+    iso = week.isocalendar()
+    assert f'{{"weeks": ["v. {iso.week} {iso.year}"], "asked": [1], "activated": [2]}}' in page
+
+
+def test_an_activation_undone_at_the_desk_is_neither_asked_nor_activated(
+    world: dict[str, Any],
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bookings.models import Patient
+    from bookings.services import appointment_upsert
+    from consent.desk.services import arrival_register, desk_undo
+
+    patient = Patient.objects.get(personal_id=world["pids"][1])  # left out at A and B
+    appointment = appointment_upsert(
+        external_id="W2",
+        patient=patient,
+        clinic=world["a"],
+        starts_at=timezone.now() + timedelta(minutes=30),
+        status="booked",
+        contact_type="visit",
+    )[0]
+    common = {"appointment": appointment, "actor": world["users"]["reception"], "at": world["a"]}
+    arrival_register(**common, outcome="activated")
+    appointment.refresh_from_db()
+    desk_undo(**common)
+    response = client(world["users"]["manager_a"]).get("/reports/caught-since/?format=csv")
+    rows = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    week = timezone.localdate() - timedelta(days=timezone.localdate().weekday())
+    # at A: only pids[0], activated in the fixture; the wrong row counts for nothing
+    assert rows[1:] == [f"{world['a'].hsa_id};A-kliniken;{week.isoformat()};0;1"]
 
 
 def test_ranked_table_counts_are_kept_until_the_refresh(world: dict[str, Any]) -> None:
