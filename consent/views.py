@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -50,7 +51,7 @@ def patient_search(request: AuthedRequest) -> HttpResponse:
             searched_for="" if patient else personal_id,
         )
         if patient:
-            return redirect("patient", patient_id=patient.pk)
+            return redirect("patient", page_key=patient.page_key)
         messages.error(
             request,
             _("Ingen patient med personnumret %s finns i registret.")
@@ -59,13 +60,13 @@ def patient_search(request: AuthedRequest) -> HttpResponse:
     return render(request, "consent/patient_search.html", {"form": form})
 
 
-def _patient_or_404(patient_id: int) -> Patient:
-    return get_object_or_404(Patient.objects.prefetch_related("guardians"), pk=patient_id)
+def _patient_or_404(page_key: UUID) -> Patient:
+    return get_object_or_404(Patient.objects.prefetch_related("guardians"), page_key=page_key)
 
 
 @role_required(*CARE_ROLES)
-def patient_detail(request: AuthedRequest, patient_id: int) -> HttpResponse:
-    patient = _patient_or_404(patient_id)
+def patient_detail(request: AuthedRequest, page_key: UUID) -> HttpResponse:
+    patient = _patient_or_404(page_key)
     here = current_clinic(request)
     access_log_record(
         actor=request.user, clinic=here, action=AccessLog.Action.VIEW, patient=patient
@@ -149,10 +150,10 @@ ACTIONS: dict[str, tuple[type[ConsentActionForm], Callable[..., Any], str]] = {
 
 @require_POST
 @role_required(*CARE_ROLES)
-def patient_action(request: AuthedRequest, patient_id: int, action: str) -> HttpResponse:
+def patient_action(request: AuthedRequest, page_key: UUID, action: str) -> HttpResponse:
     if action not in ACTIONS:
         raise PermissionDenied
-    patient = _patient_or_404(patient_id)
+    patient = _patient_or_404(page_key)
     form_class, service, done = ACTIONS[action]
     guardian_form = form_class in (GuardianNumberForm, GuardianRemoveForm)
     extra: dict[str, Any] = {"child": patient} if guardian_form else {}
@@ -161,7 +162,7 @@ def patient_action(request: AuthedRequest, patient_id: int, action: str) -> Http
         for errors in form.errors.values():
             for error in errors:
                 messages.error(request, str(error))
-        return redirect("patient", patient_id=patient.pk)
+        return redirect("patient", page_key=patient.page_key)
     data = dict(form.cleaned_data)
     kwargs: dict[str, Any] = {
         "actor": request.user,
@@ -177,7 +178,7 @@ def patient_action(request: AuthedRequest, patient_id: int, action: str) -> Http
         service(**kwargs, **data)
     except DomainError as error:
         messages.error(request, error.message)
-        return redirect("patient", patient_id=patient.pk)
+        return redirect("patient", page_key=patient.page_key)
     # The wish is recorded whatever else stops the SMS (as the e-service and the desk do);
     # the answer then says that no SMS will come, and why, instead of "activated".
     stopped = ""
@@ -188,7 +189,7 @@ def patient_action(request: AuthedRequest, patient_id: int, action: str) -> Http
         messages.warning(request, TURNS_ON[action] % stopped)
     else:
         messages.success(request, _(done))
-    return redirect("patient", patient_id=patient.pk)
+    return redirect("patient", page_key=patient.page_key)
 
 
 # Changes that should make SMS come, and what staff are told when something beyond the

@@ -244,7 +244,7 @@ def test_patient_pages_are_never_cached() -> None:
     patient = PatientFactory()
     client = Client()
     client.force_login(UserFactory(role=Role.RECEPTION, clinics=[ClinicFactory()]))
-    response = client.get(f"/patients/{patient.pk}/")
+    response = client.get(f"/patients/{patient.page_key}/")
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
 
