@@ -28,6 +28,13 @@ class CoreConfig(AppConfig):
         )
         user_logged_in.connect(session_started, dispatch_uid="core-session-started")
         post_migrate.connect(_ensure_roles, sender=self)
+        # Every admin module is imported by now (django.contrib.admin's ready() comes
+        # first in INSTALLED_APPS): each list page takes only its own filters' lookups.
+        from django.contrib import admin
+
+        from .admin_utils import limit_lookups_of_every_admin
+
+        limit_lookups_of_every_admin(admin.site)
 
 
 def _ensure_roles(**kwargs: Any) -> None:

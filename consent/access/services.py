@@ -57,9 +57,19 @@ def access_log_record_many(
 
 
 def on_patient_data_read(
-    sender: Any, *, actor: Any, clinic: Clinic | None, action: str, patient_ids: Any, **kwargs: Any
+    sender: Any,
+    *,
+    actor: Any,
+    clinic: Clinic | None,
+    action: str,
+    patient_ids: Any,
+    searched_for: str = "",
+    **kwargs: Any,
 ) -> None:
-    """Receives bookings' `patient_data_read` (its API and admin read patients too)."""
+    """Receives `patient_data_read` (bookings' API and every admin read patients too); a
+    search that found nobody comes with what was searched for and no patient."""
+    if searched_for:
+        access_log_record(actor=actor, clinic=clinic, action=action, searched_for=searched_for)
     access_log_record_many(actor=actor, clinic=clinic, action=action, patient_ids=patient_ids)
 
 
