@@ -45,9 +45,10 @@ def filter_lookups(model_admin: Any) -> frozenset[str]:
             allowed.add(str(item.parameter_name))
             continue
         path, kind = item if isinstance(item, (list, tuple)) else (item, None)
-        field = get_fields_from_path(model_admin.model, path)[-1]
+        field: Any = get_fields_from_path(model_admin.model, path)[-1]
         if kind is None:  # the class Django's FieldListFilter.create picks for the field
-            kind = next(c for test, c in filters.FieldListFilter._field_list_filters if test(field))
+            registered: Any = filters.FieldListFilter._field_list_filters  # type: ignore[attr-defined]
+            kind = next(c for test, c in registered if test(field))
         if issubclass(kind, filters.RelatedFieldListFilter):
             allowed |= {f"{path}__{field.target_field.name}__exact", f"{path}__isnull"}
         elif issubclass(kind, (filters.BooleanFieldListFilter, filters.ChoicesFieldListFilter)):
