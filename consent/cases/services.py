@@ -186,6 +186,7 @@ def case_apply(
     case = EServiceCase.objects.select_for_update().get(pk=case.pk)
     if case.status != CaseStatus.RECEIVED:
         raise Conflict("Ärendet är redan hanterat.", code="case_closed")
+    _still_their_child(case)
     common: dict[str, Any] = {
         "patient": case.subject,
         "actor": actor,
@@ -225,6 +226,27 @@ def case_apply(
             code="no_reply_for_situation",
         )
     return _close(case, CaseStatus.RESOLVED, answer.reply, actor, auto=auto, text=answer.text)
+
+
+def _still_their_child(case: EServiceCase) -> None:
+    """A guardian's case of any kind is applied only while the submitter is still the
+    child's registered guardian and the child still under 13: the register may have
+    changed since the case came in (issue 29.5)."""
+    if case.subject_id == case.submitted_by_id:
+        return
+    link = (
+        Guardianship.objects.filter(child_id=case.subject_id, guardian_id=case.submitted_by_id)
+        .select_related("child")
+        .first()
+    )
+    today = timezone.localdate()
+    if link is None or rules.age_on(link.child.birth_date, today) >= rules.GUARDIAN_SMS_AGE_LIMIT:
+        raise DomainError(
+            "Den som skickade ärendet är inte längre registrerad vårdnadshavare till ett barn "
+            "under 13 år. Avslå ärendet.",
+            field="subject",
+            code="not_guardian",
+        )
 
 
 @transaction.atomic

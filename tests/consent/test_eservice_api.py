@@ -291,3 +291,28 @@ def test_an_unknown_resident_of_their_own_case_is_not_echoed(
     assert [e["code"] for e in response.json()["errors"]] == ["unknown_patient"]
     assert nobody[2:8] not in response.content.decode()
     assert not EServiceCase.objects.exists()
+
+
+@pytest.mark.parametrize("action", ["activate", "block", "unblock", "guardian_number"])
+def test_a_guardian_s_case_is_not_applied_after_the_guardianship_ended(
+    eservice: APIClient, family: Any, action: str
+) -> None:
+    """Issue 29.5: staff apply a case only while its submitter is still the guardian."""
+    from bookings.models import Guardianship
+    from core.errors import DomainError
+
+    extra = {"mobile_number": "0701112233"} if action == "guardian_number" else {}
+    response = eservice.post(
+        URL,
+        body(family, subject=family["child"].personal_id, action=action, **extra),
+        format="json",
+    )
+    assert response.status_code == 201
+    Guardianship.objects.filter(child=family["child"]).delete()  # the register changed
+    case = EServiceCase.objects.get()
+    with pytest.raises(DomainError) as error:
+        case_apply(case=case, actor=None)
+    assert error.value.code == "not_guardian"
+    assert EServiceCase.objects.get().status == CaseStatus.RECEIVED
+    assert not ConsentEvent.objects.exists()
+    assert snapshot_of(family["child"]).state == "not_activated"
