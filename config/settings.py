@@ -260,6 +260,9 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # --- The product's own settings (operations 1) ---------------------------------------------
 SMS_GATEWAY = env.str("SMS_GATEWAY", default="outbox")
+# A test installation (staging, training): the outbox gateway with DEBUG off is then what
+# it wants, not a mistake `check --deploy` reports (reminders.E006).
+TEST_INSTALLATION = env.bool("TEST_INSTALLATION", default=False)
 SMS_SENDER = env.str("SMS_SENDER", default="RegHalland")
 ESERVICE_AUTO_APPLY = env.str("ESERVICE_AUTO_APPLY", default="off")
 # The self check-in link's base; its length counts against the one-segment budget.
