@@ -71,6 +71,15 @@ class AccessLog(AppendOnlyModel):
         db_index=False,  # the index on (it, created_at) below serves it
     )
     searched_for = models.CharField(max_length=20, blank=True, default="")  # a miss is logged too
+    # Who read, as they were named when they read (issue 29.6): renaming a user or an API
+    # client later must not rewrite who appears in earlier entries. Empty in entries
+    # written before these were kept: those show the actor's present names.
+    # (A database default too: rows written by SQL beside the ORM need not name them.)
+    actor_full_name = models.CharField(max_length=301, blank=True, default="", db_default="")
+    actor_username = models.CharField(  # or the API client's name
+        max_length=150, blank=True, default="", db_default=""
+    )
+    actor_hsa_id = models.CharField(max_length=31, blank=True, default="", db_default="")
     action = models.CharField(max_length=24, choices=Action.choices)
     created_at = models.DateTimeField(db_default=Now(), db_index=True)
 
@@ -95,6 +104,26 @@ class AccessLog(AppendOnlyModel):
 
     @property
     def actor_name(self) -> str:
+        """The username (or the API client's name) as it was when the entry was written."""
+        if self.actor_username:
+            return self.actor_username
         if self.client_id:
             return self.client.name if self.client else ""
         return self.user.get_username() if self.user else ""
+
+    @property
+    def actor_display_name(self) -> str:
+        """The person's full name as it was (or the username, when they had none)."""
+        if self.actor_username:
+            return self.actor_full_name or self.actor_username
+        if self.user is not None and not self.client_id:
+            return self.user.get_full_name() or self.actor_name
+        return self.actor_name
+
+    @property
+    def actor_hsa(self) -> str:
+        """The person's HSA-id as it was (present one for entries from before it was kept)."""
+        if self.actor_username:
+            return self.actor_hsa_id
+        identity = getattr(self.user, "staff_identity", None) if self.user else None
+        return identity.hsa_id if identity else ""

@@ -39,7 +39,8 @@ def access_log_search(
         log = log.filter(Q(patient__personal_id=patient) | Q(searched_for=patient))
         events = events.filter(patient__personal_id=patient)
     if user:
-        log = log.filter(Q(user__username=user) | Q(client__name=user))
+        # by the name as it was logged, and by the actor's present name
+        log = log.filter(Q(actor_username=user) | Q(user__username=user) | Q(client__name=user))
         events = events.filter(actor_user__username=user)
     if clinic:
         log = log.filter(clinic=clinic)
@@ -64,5 +65,5 @@ def access_log_api_search(
     if since:
         log = log.filter(created_at__gte=since)
     if actor:
-        log = log.filter(Q(user__username=actor) | Q(client__name=actor))
+        log = log.filter(Q(actor_username=actor) | Q(user__username=actor) | Q(client__name=actor))
     return log.order_by("-created_at", "-id")

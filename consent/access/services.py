@@ -7,8 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.db.models import Subquery, Value
+from django.db.models.functions import Coalesce
+
 from bookings.models import Clinic, Patient
-from core.models import ApiClient
+from core.models import ApiClient, StaffIdentity
 
 from .. import rules, sql
 from ..selectors import facts_from_rows
@@ -16,9 +19,28 @@ from .models import AccessLog
 
 
 def _actor(actor: Any) -> dict[str, Any]:
+    """The actor's row and their names as they are now, kept in the entry (issue 29.6)."""
     if isinstance(actor, ApiClient):
-        return {"client": actor}
-    return {"user": actor}
+        return {"client": actor, "actor_username": actor.name[:150]}
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return {"user": actor}
+    return {
+        "user": actor,
+        "actor_username": actor.get_username(),
+        "actor_full_name": actor.get_full_name()[:301],
+        "actor_hsa_id": _hsa_id_of(actor),
+    }
+
+
+def _hsa_id_of(user: Any) -> Any:
+    """The user's HSA-id: from the user when it was loaded with it, else read by the
+    INSERT itself (a subquery), so that logging a read costs no query of its own."""
+    cache = user._state.fields_cache
+    if "staff_identity" in cache:
+        identity = cache["staff_identity"]
+        return identity.hsa_id if identity else ""
+    found = StaffIdentity.objects.filter(user_id=user.pk).values("hsa_id")[:1]
+    return Coalesce(Subquery(found), Value(""))
 
 
 def access_log_record(
@@ -80,7 +102,9 @@ def patient_facts_read(
     facts), the read recorded as `action` by the API client `read_by`; None, and nothing
     recorded, when nobody has that personnummer. On PostgreSQL one round trip: the entry
     is written by the read itself (the SMS-status API's hot path)."""
-    row = sql.facts_read_and_logged(personal_id, client_id=read_by.pk, action=action)
+    row = sql.facts_read_and_logged(
+        personal_id, client_id=read_by.pk, action=action, client_name=read_by.name
+    )
     if row is None:
         return None
     return row[0], facts_from_rows([row])[row[0]]
