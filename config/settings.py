@@ -75,7 +75,7 @@ MIDDLEWARE = [
 # Staff log in through the region's identity provider when one is configured (below);
 # passwords are then the break-glass way in for regional admins only.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "core.lockout.PasswordLoginLockout",  # axes' guard, for password logins only
     "core.oidc.StaffOIDCBackend",
     "core.oidc.BreakGlassModelBackend",
 ]

@@ -238,3 +238,23 @@ def test_deactivating_a_user_ends_their_provider_session_at_once(oidc: str, anna
     assert client.get("/desk/").status_code == 200
     User.objects.filter(pk=anna.pk).update(is_active=False)
     assert seen(client.get("/desk/")) == "login"
+
+
+@pytest.mark.django_db
+def test_a_password_lock_out_of_the_address_does_not_close_siths_login(
+    oidc: str, anna: User
+) -> None:
+    """Issue 29.7: fifty failed password logins from a clinic's address lock passwords
+    there, not the login through the identity provider."""
+    from tests.factories import UserFactory as Factory
+
+    admin = Factory(role=Role.REGIONAL_ADMIN)
+    sprayer = Client()
+    for n in range(50):
+        sprayer.post("/accounts/login/", {"username": f"name{n // 4}", "password": "x"})
+    locked = Client().post("/accounts/login/", {"username": admin.username, "password": "pw"})
+    assert locked.status_code == 429  # passwords are locked at this address
+    client = Client()
+    answer = log_in_at_provider(client, "anna", next_url="/desk/")
+    assert answer.status_code == 302 and answer["Location"] == "/desk/"
+    assert int(client.session["_auth_user_id"]) == anna.pk
