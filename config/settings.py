@@ -263,6 +263,17 @@ SMS_GATEWAY = env.str("SMS_GATEWAY", default="outbox")
 # A test installation (staging, training): the outbox gateway with DEBUG off is then what
 # it wants, not a mistake `check --deploy` reports (reminders.E006).
 TEST_INSTALLATION = env.bool("TEST_INSTALLATION", default=False)
+
+# Requests per minute (SPEC 5.4; 0 turns one off), answered 429 with Retry-After beyond:
+# per API client (the booking system's bulk writes are a few hundred a second at most),
+# per e-service submitter, and per staff user's reads of single patients (the patient
+# page and the look-up; lists are not counted). Shared through CACHE_URL.
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=30000)
+ESERVICE_RATE_LIMIT = env.int("ESERVICE_RATE_LIMIT", default=20)
+STAFF_READ_RATE_LIMIT = env.int("STAFF_READ_RATE_LIMIT", default=120)
+# Single-patient reads by one staff user in one day beyond which the auditors' page lists
+# the user as reading unusually many patients.
+STAFF_READ_ALERT_THRESHOLD = env.int("STAFF_READ_ALERT_THRESHOLD", default=200)
 SMS_SENDER = env.str("SMS_SENDER", default="RegHalland")
 ESERVICE_AUTO_APPLY = env.str("ESERVICE_AUTO_APPLY", default="off")
 # The self check-in link's base; its length counts against the one-segment budget.

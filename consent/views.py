@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from bookings.models import Patient
 from bookings.units import current_clinic
 from core.errors import DomainError
+from core.ratelimit import staff_read_refused
 from core.staff import CARE_ROLES, AuthedRequest, role_required
 
 from . import rules, selectors, services
@@ -40,6 +41,8 @@ def patient_search(request: AuthedRequest) -> HttpResponse:
     """The look-up is a POST, so a personnummer never travels in a URL (nor in a proxy's
     or our own request log); the patient's page is addressed by an opaque id."""
     form = PatientSearchForm(request.POST if request.method == "POST" else None)
+    if form.is_valid() and (refused := staff_read_refused(request)):
+        return refused
     if form.is_valid():
         personal_id = form.cleaned_data["q"]
         patient = Patient.objects.filter(personal_id=personal_id).first()
@@ -66,6 +69,9 @@ def _patient_or_404(page_key: UUID) -> Patient:
 
 @role_required(*CARE_ROLES)
 def patient_detail(request: AuthedRequest, page_key: UUID) -> HttpResponse:
+    refused = staff_read_refused(request)
+    if refused:
+        return refused
     patient = _patient_or_404(page_key)
     here = current_clinic(request)
     access_log_record(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from bookings.models import Clinic
@@ -67,3 +67,26 @@ def access_log_api_search(
     if actor:
         log = log.filter(Q(actor_username=actor) | Q(user__username=actor) | Q(client__name=actor))
     return log.order_by("-created_at", "-id")
+
+
+def unusual_readers(*, on: date, threshold: int) -> list[tuple[str, int]]:
+    """Staff users who read at least `threshold` single patients on the local day `on`
+    (no listings: the desk and the reports list patients by the hundred), as (username
+    as logged, reads), most first: the auditors' alert (issue 29.8). Empty when the
+    threshold is 0."""
+    from .forms import LISTINGS
+
+    if threshold <= 0:
+        return []
+    start = datetime.combine(on, time.min, tzinfo=timezone.get_current_timezone())
+    rows = (
+        AccessLog.objects.filter(
+            user__isnull=False, created_at__gte=start, created_at__lt=start + timedelta(days=1)
+        )
+        .exclude(action__in=LISTINGS)
+        .values("user__username")
+        .annotate(reads=Count("id"))
+        .filter(reads__gte=threshold)
+        .order_by("-reads", "user__username")
+    )
+    return [(row["user__username"], row["reads"]) for row in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -18,7 +19,7 @@ from core.staff import AUDIT_ROLES, AuthedRequest, role_required
 
 from .forms import AuditFilterForm
 from .models import AccessLog
-from .selectors import access_log_search
+from .selectors import access_log_search, unusual_readers
 from .services import access_log_record_many
 
 
@@ -40,8 +41,13 @@ def audit(request: AuthedRequest) -> HttpResponseBase:
         patient_ids=[a.patient_id for a in log_page if a.patient_id is not None]
         + [e.patient_id for e in events_page],
     )
+    unusual = unusual_readers(
+        on=timezone.localdate(), threshold=settings.STAFF_READ_ALERT_THRESHOLD
+    )
     return render(
-        request, "consent/audit.html", {"form": form, "log": log_page, "events": events_page}
+        request,
+        "consent/audit.html",
+        {"form": form, "log": log_page, "events": events_page, "unusual": unusual},
     )
 
 
