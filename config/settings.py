@@ -168,6 +168,10 @@ LOGOUT_REDIRECT_URL = "login"
 # Off while OIDC_RP_CLIENT_ID is empty. The person is matched to their staff user by the
 # claim OIDC_HSA_ID_CLAIM (their HSA-id, set on the user in the admin); nobody is created.
 OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+# The provider's issuer identifier: an ID token whose `iss` differs is refused.
+OIDC_OP_ISSUER = env.str("OIDC_OP_ISSUER", default="")
+# How old (seconds since its `iat`) an ID token may be when it comes back to us.
+OIDC_ID_TOKEN_MAX_AGE = env.int("OIDC_ID_TOKEN_MAX_AGE", default=600)
 OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
 OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
 OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")

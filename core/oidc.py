@@ -13,6 +13,7 @@ password."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import jwt
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 # What the region must configure for a login through its provider (operations 1).
 REQUIRED_SETTINGS = (
+    "OIDC_OP_ISSUER",
     "OIDC_RP_CLIENT_SECRET",
     "OIDC_OP_AUTHORIZATION_ENDPOINT",
     "OIDC_OP_TOKEN_ENDPOINT",
@@ -84,6 +86,15 @@ class StaffOIDCBackend(OIDCAuthenticationBackend):
                 request.oidc_provider_failed = True  # type: ignore[attr-defined]
             return None
 
+    def verify_token(self, token: Any, **kwargs: Any) -> Any:
+        """The signature and the nonce (the library's checks), then the ID token's own
+        claims, which the library leaves unchecked (issue 29.9): issued by our provider
+        (`iss`), for this system (`aud`, and `azp` when it names several), not expired
+        (`exp`) and issued just now (`iat`), with a minute's leeway for clocks."""
+        payload = super().verify_token(token, **kwargs)
+        id_token_claims_check(payload, now=time.time())
+        return payload
+
     def retrieve_matching_jwk(self, token: Any) -> Any:
         # A provider with one signing key may leave out the key id: match on the
         # algorithm alone then (the signature is still verified with the key).
@@ -120,6 +131,33 @@ class StaffOIDCBackend(OIDCAuthenticationBackend):
     def update_user(self, user: Any, claims: dict[str, Any]) -> Any:
         # Roles, clinics and names are kept here: the provider changes nothing.
         return user
+
+
+CLOCK_LEEWAY = 60  # seconds between our clock and the provider's
+
+
+def id_token_claims_check(claims: dict[str, Any], *, now: float) -> None:
+    """Raises SuspiciousOperation unless the ID token is our provider's, for us, and
+    current (OpenID Connect Core 3.1.3.7)."""
+    client_id = settings.OIDC_RP_CLIENT_ID
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    problems = []
+    if claims.get("iss") != settings.OIDC_OP_ISSUER:
+        problems.append("iss")
+    if client_id not in audiences or (len(audiences) > 1 and claims.get("azp") != client_id):
+        problems.append("aud")
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, (int, float)) or exp + CLOCK_LEEWAY < now:
+        problems.append("exp")
+    if (
+        not isinstance(iat, (int, float))
+        or iat > now + CLOCK_LEEWAY
+        or now - iat > settings.OIDC_ID_TOKEN_MAX_AGE
+    ):
+        problems.append("iat")
+    if problems:
+        raise SuspiciousOperation(f"ID token refused: {', '.join(problems)}")
 
 
 class BreakGlassModelBackend(ModelBackend):
