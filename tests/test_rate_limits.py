@@ -114,9 +114,9 @@ def test_auditors_see_who_read_unusually_many_patients_today(settings: Any) -> N
     calm = UserFactory(username="lugn", role=Role.RECEPTION, clinics=[clinic])
     for patient in [PatientFactory() for _ in range(3)]:
         staff(busy).get(f"/patients/{patient.page_key}/")
-    link = GuardianshipFactory()
-    for patient in (link.child, link.guardian):
-        staff(calm).get(f"/patients/{patient.page_key}/")
+    link: Any = GuardianshipFactory()
+    for other in (link.child, link.guardian):
+        staff(calm).get(f"/patients/{other.page_key}/")
     auditor = staff(UserFactory(role=Role.AUDITOR))
     page = auditor.get("/audit/").content.decode()
     start = page.index('id="unusual-readers"')
