@@ -168,6 +168,10 @@ LOGOUT_REDIRECT_URL = "login"
 # Off while OIDC_RP_CLIENT_ID is empty. The person is matched to their staff user by the
 # claim OIDC_HSA_ID_CLAIM (their HSA-id, set on the user in the admin); nobody is created.
 OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+# A one-time code (TOTP, `manage.py totp_enrol USERNAME`) besides the password for regional
+# admins and superusers: on outside DEBUG, off only on a test installation (check --deploy
+# reports it off otherwise, core.E002).
+PASSWORD_LOGIN_TOTP = env.bool("PASSWORD_LOGIN_TOTP", default=not DEBUG)
 # The provider's issuer identifier: an ID token whose `iss` differs is refused.
 OIDC_OP_ISSUER = env.str("OIDC_OP_ISSUER", default="")
 # How old (seconds since its `iat`) an ID token may be when it comes back to us.

@@ -17,12 +17,13 @@ class CoreConfig(AppConfig):
         from django.core import checks
 
         from . import schema  # noqa: F401  (registers the schema extension)
-        from .checks import shared_cache
+        from .checks import password_second_factor, shared_cache
         from .oidc import check_oidc_settings
         from .staff import Role, role_permissions_grant, session_started
 
         checks.register(check_oidc_settings, checks.Tags.security)
         checks.register(shared_cache, checks.Tags.security, deploy=True)
+        checks.register(password_second_factor, checks.Tags.security, deploy=True)
         role_permissions_grant(
             Role.REGIONAL_ADMIN, ["core.view_apiclient", "core.change_apiclient"]
         )

@@ -35,6 +35,7 @@ from mozilla_django_oidc.views import (
 )
 
 from .staff import Role, has_role
+from .totp import totp_required, totp_verify
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +173,17 @@ class BreakGlassModelBackend(ModelBackend):
         **kwargs: Any,
     ) -> Any:
         user = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is None or not oidc_enabled():
+        if user is None:
+            return None
+        # Regional admins and superusers add the code of their authenticator app
+        # (PASSWORD_LOGIN_TOTP): a wrong or missing code is a failed login like a wrong
+        # password, counted by the lock-out.
+        if totp_required(user):
+            code = kwargs.get("otp") or (request.POST.get("otp") if request is not None else None)
+            if not totp_verify(user, code):
+                logger.warning("password login refused: no valid one-time code")
+                return None
+        if not oidc_enabled():
             return user
         if user.is_superuser or has_role(user, Role.REGIONAL_ADMIN):
             logger.warning("break-glass password login by a regional administrator")
