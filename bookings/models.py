@@ -12,7 +12,11 @@ until a 1177 sync restores it).
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from django.conf import settings
+from django.contrib.postgres.functions import RandomUUID as PostgresRandomUUID
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -103,7 +107,21 @@ class NumberSource(models.TextChoices):
     LEGACY = "legacy", _("gamla systemet")  # from the legacy consent export, until a sync
 
 
+class RandomUUID(PostgresRandomUUID):
+    """A random UUID made by the database, for rows inserted beside the ORM (the
+    benchmarks' bulk loads): `gen_random_uuid()` on PostgreSQL, 16 random bytes in hex
+    on SQLite (how Django stores a UUID there)."""
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        return "lower(hex(randomblob(16)))", []
+
+
 class Patient(models.Model):
+    # What a back-office URL addresses a patient's page by: random, so it can be neither
+    # guessed nor walked as the sequential id could (ids 1, 2, 3 … are every patient).
+    page_key = models.UUIDField(
+        _("sidnyckel"), default=uuid.uuid4, db_default=RandomUUID(), unique=True, editable=False
+    )
     personal_id = models.CharField(
         _("personnummer"), max_length=12, unique=True, help_text=_("12 siffror.")
     )

@@ -5,6 +5,9 @@ patient or clinic is bad input, not a missing resource)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+
+from django.db.models import Q
 
 from core.errors import DomainError, NotFound
 
@@ -41,6 +44,17 @@ def family_protected(patient: Patient) -> bool:
     return (
         patient.protected_identity
         or Guardianship.objects.filter(child=patient, guardian__protected_identity=True).exists()
+    )
+
+
+def protected_patient_ids(patient_ids: Iterable[int]) -> set[int]:
+    """Of these patients, those whose SMS numbers are hidden (`family_protected`), in one
+    query."""
+    ids = list(patient_ids)
+    return set(
+        Patient.objects.filter(pk__in=ids)
+        .filter(Q(protected_identity=True) | Q(guardianships__guardian__protected_identity=True))
+        .values_list("pk", flat=True)
     )
 
 

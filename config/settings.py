@@ -75,7 +75,7 @@ MIDDLEWARE = [
 # Staff log in through the region's identity provider when one is configured (below);
 # passwords are then the break-glass way in for regional admins only.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "core.lockout.PasswordLoginLockout",  # axes' guard, for password logins only
     "core.oidc.StaffOIDCBackend",
     "core.oidc.BreakGlassModelBackend",
 ]
@@ -171,6 +171,14 @@ LOGOUT_REDIRECT_URL = "login"
 # Off while OIDC_RP_CLIENT_ID is empty. The person is matched to their staff user by the
 # claim OIDC_HSA_ID_CLAIM (their HSA-id, set on the user in the admin); nobody is created.
 OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+# A one-time code (TOTP, `manage.py totp_enrol USERNAME`) besides the password for regional
+# admins and superusers: on outside DEBUG, off only on a test installation (check --deploy
+# reports it off otherwise, core.E002).
+PASSWORD_LOGIN_TOTP = env.bool("PASSWORD_LOGIN_TOTP", default=not DEBUG)
+# The provider's issuer identifier: an ID token whose `iss` differs is refused.
+OIDC_OP_ISSUER = env.str("OIDC_OP_ISSUER", default="")
+# How old (seconds since its `iat`) an ID token may be when it comes back to us.
+OIDC_ID_TOKEN_MAX_AGE = env.int("OIDC_ID_TOKEN_MAX_AGE", default=600)
 OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
 OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
 OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
@@ -263,6 +271,20 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # --- The product's own settings (operations 1) ---------------------------------------------
 SMS_GATEWAY = env.str("SMS_GATEWAY", default="outbox")
+# A test installation (staging, training): the outbox gateway with DEBUG off is then what
+# it wants, not a mistake `check --deploy` reports (reminders.E006).
+TEST_INSTALLATION = env.bool("TEST_INSTALLATION", default=False)
+
+# Requests per minute (SPEC 5.4; 0 turns one off), answered 429 with Retry-After beyond:
+# per API client (the booking system's bulk writes are a few hundred a second at most),
+# per e-service submitter, and per staff user's reads of single patients (the patient
+# page and the look-up; lists are not counted). Shared through CACHE_URL.
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=30000)
+ESERVICE_RATE_LIMIT = env.int("ESERVICE_RATE_LIMIT", default=20)
+STAFF_READ_RATE_LIMIT = env.int("STAFF_READ_RATE_LIMIT", default=120)
+# Single-patient reads by one staff user in one day beyond which the auditors' page lists
+# the user as reading unusually many patients.
+STAFF_READ_ALERT_THRESHOLD = env.int("STAFF_READ_ALERT_THRESHOLD", default=200)
 SMS_SENDER = env.str("SMS_SENDER", default="RegHalland")
 ESERVICE_AUTO_APPLY = env.str("ESERVICE_AUTO_APPLY", default="off")
 # The self check-in link's base; its length counts against the one-segment budget.

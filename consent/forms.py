@@ -13,6 +13,7 @@ from bookings.models import Clinic, Patient
 from core.errors import DomainError
 
 from .models import Channel
+from .selectors import guardian_choice, guardian_chosen
 
 STAFF_CHANNELS = [
     (c.value, c.label) for c in Channel if c not in (Channel.MIGRATION, Channel.ESERVICE_CASE)
@@ -79,9 +80,28 @@ class ClinicActionForm(ConsentActionForm):
 class GuardianChoiceField(forms.ModelChoiceField):
     """A child's guardians by personnummer, except where that is contact data of a
     protected person (rules 3.10): a protected guardian's, and every guardian of a
-    protected child. Staff can still pick them (the option's value is an opaque id)."""
+    protected child. Staff can still pick them: an option's value is a keyed hash of the
+    child and the guardian (selectors.guardian_choice), resolved here among this child's
+    guardians; never an id or page key that leads to the guardian's page."""
 
     child: Patient | None = None
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, Patient):
+            assert self.child is not None
+            return guardian_choice(self.child, value)
+        return value
+
+    def to_python(self, value: Any) -> Patient | None:
+        if value in self.empty_values:
+            return None
+        assert self.child is not None
+        guardian = guardian_chosen(self.child, value, among=self.queryset)  # type: ignore[arg-type]
+        if guardian is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            )
+        return guardian
 
     def label_from_instance(self, obj: Any) -> str:
         if contact_hidden(obj):

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
 from bookings.models import Clinic, Patient
@@ -164,3 +165,24 @@ def guardian_numbers_of(child: Patient) -> QuerySet[GuardianNumber]:
 def blocked_in_old_system(patient: Patient) -> QuerySet[Clinic]:
     """The clinics a resident left out by the migration had blocked in the old system."""
     return Clinic.objects.filter(exclusions__exclusion__patient=patient).order_by("name")
+
+
+# --- The guardian pickers -------------------------------------------------------------
+def guardian_choice(child: Patient, guardian: Patient) -> str:
+    """What a guardian picker's option carries on the child's page and at the desk: a keyed
+    hash of the child and the guardian, meaningless anywhere else. Neither the guardian's id
+    nor their page key, both of which would lead to the guardian's own page (their
+    personnummer, name and number, even where the family's page hides them)."""
+    pair = f"{child.page_key}:{guardian.page_key}"
+    return salted_hmac("consent.guardian-choice", pair, algorithm="sha256").hexdigest()[:32]
+
+
+def guardian_chosen(child: Patient, value: object, among: Iterable[Patient]) -> Patient | None:
+    """The guardian a picker's value names, found only among `among` (the child's own
+    guardians, or those with a number): None for anything else."""
+    if not isinstance(value, str) or not value:
+        return None
+    for guardian in among:
+        if constant_time_compare(guardian_choice(child, guardian), value):
+            return guardian
+    return None

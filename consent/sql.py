@@ -147,22 +147,31 @@ _FACTS_READ_AND_LOGGED_SQL = f"""
     WITH found AS (
         SELECT id FROM {Patient._meta.db_table} WHERE personal_id = %(personal_id)s
     ), logged AS (
-        INSERT INTO {AccessLog._meta.db_table} (client_id, patient_id, action, searched_for)
-        SELECT %(client)s, found.id, %(action)s, '' FROM found
+        INSERT INTO {AccessLog._meta.db_table}
+            (client_id, patient_id, action, searched_for, actor_username)
+        SELECT %(client)s, found.id, %(action)s, '', %(client_name)s FROM found
     )
     {_FACTS_SELECT} WHERE p.id = (SELECT id FROM found)
 """  # noqa: S608 (table names from the models, values bound)
 
 
-def facts_read_and_logged(personal_id: str, *, client_id: int, action: str) -> FactsRow | None:
+def facts_read_and_logged(
+    personal_id: str, *, client_id: int, action: str, client_name: str = ""
+) -> FactsRow | None:
     """The facts row of the patient with this personnummer, its read written to the access
-    log as `action` by the API client; None, and nothing written, when nobody has it."""
-    if connection.vendor == "postgresql":
-        return facts_read_and_logged_sql(personal_id, client_id=client_id, action=action)
-    return facts_read_and_logged_orm(personal_id, client_id=client_id, action=action)
+    log as `action` by the API client (named as it is now); None, and nothing written,
+    when nobody has it."""
+    read = (
+        facts_read_and_logged_sql
+        if connection.vendor == "postgresql"
+        else facts_read_and_logged_orm
+    )
+    return read(personal_id, client_id=client_id, action=action, client_name=client_name)
 
 
-def facts_read_and_logged_sql(personal_id: str, *, client_id: int, action: str) -> FactsRow | None:
+def facts_read_and_logged_sql(
+    personal_id: str, *, client_id: int, action: str, client_name: str = ""
+) -> FactsRow | None:
     """One round trip: the entry is written by a data-modifying part of the read."""
     with driver_cursor(connection) as cursor:
         cursor.execute(
@@ -172,15 +181,20 @@ def facts_read_and_logged_sql(personal_id: str, *, client_id: int, action: str) 
                 "personal_id": personal_id,
                 "client": client_id,
                 "action": action,
+                "client_name": client_name[:150],
             },
             prepare=True,
         )
         return cursor.fetchone()
 
 
-def facts_read_and_logged_orm(personal_id: str, *, client_id: int, action: str) -> FactsRow | None:
+def facts_read_and_logged_orm(
+    personal_id: str, *, client_id: int, action: str, client_name: str = ""
+) -> FactsRow | None:
     pk = Patient.objects.filter(personal_id=personal_id).values_list("pk", flat=True).first()
     if pk is None:
         return None
-    AccessLog.objects.create(client_id=client_id, patient_id=pk, action=action)
+    AccessLog.objects.create(
+        client_id=client_id, patient_id=pk, action=action, actor_username=client_name[:150]
+    )
     return facts_rows_orm([pk])[0]

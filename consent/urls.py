@@ -21,9 +21,11 @@ api_patterns = [
 
 urlpatterns = [
     path("patients/", views.patient_search, name="patient-search"),
-    # Addressed by an opaque id: no personnummer in a back-office URL (operations 3).
-    path("patients/<int:patient_id>/", views.patient_detail, name="patient"),
-    path("patients/<int:patient_id>/<str:action>/", views.patient_action, name="patient-action"),
+    # Addressed by the patient's random page key: no personnummer in a back-office URL
+    # (operations 3), and no sequential id that could be guessed or walked (the old
+    # /patients/<id>/ answers 404).
+    path("patients/<uuid:page_key>/", views.patient_detail, name="patient"),
+    path("patients/<uuid:page_key>/<str:action>/", views.patient_action, name="patient-action"),
     path("cases/", cases_views.case_queue, name="cases"),
     path("cases/<int:case_id>/", cases_views.case_detail, name="case"),
     path("cases/<int:case_id>/<str:outcome>/", cases_views.case_decide, name="case-decide"),

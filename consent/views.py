@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -18,6 +19,7 @@ from django.views.decorators.http import require_POST
 from bookings.models import Patient
 from bookings.units import current_clinic
 from core.errors import DomainError
+from core.ratelimit import staff_read_refused
 from core.staff import CARE_ROLES, AuthedRequest, role_required
 
 from . import rules, selectors, services
@@ -39,6 +41,8 @@ def patient_search(request: AuthedRequest) -> HttpResponse:
     """The look-up is a POST, so a personnummer never travels in a URL (nor in a proxy's
     or our own request log); the patient's page is addressed by an opaque id."""
     form = PatientSearchForm(request.POST if request.method == "POST" else None)
+    if form.is_valid() and (refused := staff_read_refused(request)):
+        return refused
     if form.is_valid():
         personal_id = form.cleaned_data["q"]
         patient = Patient.objects.filter(personal_id=personal_id).first()
@@ -50,7 +54,7 @@ def patient_search(request: AuthedRequest) -> HttpResponse:
             searched_for="" if patient else personal_id,
         )
         if patient:
-            return redirect("patient", patient_id=patient.pk)
+            return redirect("patient", page_key=patient.page_key)
         messages.error(
             request,
             _("Ingen patient med personnumret %s finns i registret.")
@@ -59,13 +63,16 @@ def patient_search(request: AuthedRequest) -> HttpResponse:
     return render(request, "consent/patient_search.html", {"form": form})
 
 
-def _patient_or_404(patient_id: int) -> Patient:
-    return get_object_or_404(Patient.objects.prefetch_related("guardians"), pk=patient_id)
+def _patient_or_404(page_key: UUID) -> Patient:
+    return get_object_or_404(Patient.objects.prefetch_related("guardians"), page_key=page_key)
 
 
 @role_required(*CARE_ROLES)
-def patient_detail(request: AuthedRequest, patient_id: int) -> HttpResponse:
-    patient = _patient_or_404(patient_id)
+def patient_detail(request: AuthedRequest, page_key: UUID) -> HttpResponse:
+    refused = staff_read_refused(request)
+    if refused:
+        return refused
+    patient = _patient_or_404(page_key)
     here = current_clinic(request)
     access_log_record(
         actor=request.user, clinic=here, action=AccessLog.Action.VIEW, patient=patient
@@ -147,10 +154,10 @@ ACTIONS: dict[str, tuple[type[ConsentActionForm], Callable[..., Any], str]] = {
 
 @require_POST
 @role_required(*CARE_ROLES)
-def patient_action(request: AuthedRequest, patient_id: int, action: str) -> HttpResponse:
+def patient_action(request: AuthedRequest, page_key: UUID, action: str) -> HttpResponse:
     if action not in ACTIONS:
         raise PermissionDenied
-    patient = _patient_or_404(patient_id)
+    patient = _patient_or_404(page_key)
     form_class, service, done = ACTIONS[action]
     guardian_form = form_class in (GuardianNumberForm, GuardianRemoveForm)
     extra: dict[str, Any] = {"child": patient} if guardian_form else {}
@@ -159,7 +166,7 @@ def patient_action(request: AuthedRequest, patient_id: int, action: str) -> Http
         for errors in form.errors.values():
             for error in errors:
                 messages.error(request, str(error))
-        return redirect("patient", patient_id=patient.pk)
+        return redirect("patient", page_key=patient.page_key)
     data = dict(form.cleaned_data)
     kwargs: dict[str, Any] = {
         "actor": request.user,
@@ -177,7 +184,7 @@ def patient_action(request: AuthedRequest, patient_id: int, action: str) -> Http
         service(**kwargs, **data)
     except DomainError as error:
         messages.error(request, error.message)
-        return redirect("patient", patient_id=patient.pk)
+        return redirect("patient", page_key=patient.page_key)
     # The wish is recorded whatever else stops the SMS (as the e-service and the desk do);
     # the answer then says that no SMS will come, and why, instead of "activated".
     stopped = ""
@@ -188,7 +195,7 @@ def patient_action(request: AuthedRequest, patient_id: int, action: str) -> Http
         messages.warning(request, TURNS_ON[action] % stopped)
     else:
         messages.success(request, _(done))
-    return redirect("patient", patient_id=patient.pk)
+    return redirect("patient", page_key=patient.page_key)
 
 
 # Changes that stop reminders: asked again, naming what will stop, before they are made.

@@ -15,6 +15,9 @@ class ApiClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ["name", "key_prefix", "scopes", "is_active", "created_at", "last_used_at"]
     exclude = ["key_hash"]
+    # The prefix is how a key is recognised (and the access log names the client): it is
+    # set when the key is made, never edited (issue 29.6).
+    readonly_fields = ["key_prefix", "created_at", "last_used_at"]
     actions = ["deactivate"]
 
     @admin.action(description="Spärra valda API-klienter")

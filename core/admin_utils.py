@@ -1,9 +1,11 @@
 from operator import attrgetter
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.contrib.admin import filters
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import get_fields_from_path, unquote
 from django.contrib.admin.views import main
 from django.http import HttpRequest, HttpResponse
 
@@ -31,6 +33,61 @@ class ReadOnlyTabularInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: i
     template = "admin/edit_inline/stacked.html"
 
 
+def filter_lookups(model_admin: Any) -> frozenset[str]:
+    """The query parameters a list page's own filters and date drill-down send: the only
+    lookups its URL may carry. Django's default lets any lookup on a model's own fields and
+    on the relations it lists through: `?personal_id=…&mobile_number__startswith=07` would
+    find a protected person's hidden number a digit at a time, `?children__exact=<id>` a
+    protected child's guardians (issue 29.2)."""
+    allowed: set[str] = set()
+    for item in model_admin.list_filter:
+        if isinstance(item, type) and issubclass(item, filters.SimpleListFilter):
+            allowed.add(str(item.parameter_name))
+            continue
+        path, kind = item if isinstance(item, (list, tuple)) else (item, None)
+        field: Any = get_fields_from_path(model_admin.model, path)[-1]
+        if kind is None:  # the class Django's FieldListFilter.create picks for the field
+            registered: Any = filters.FieldListFilter._field_list_filters  # type: ignore[attr-defined]
+            kind = next(c for test, c in registered if test(field))
+        if issubclass(kind, filters.RelatedFieldListFilter):
+            allowed |= {f"{path}__{field.target_field.name}__exact", f"{path}__isnull"}
+        elif issubclass(kind, (filters.BooleanFieldListFilter, filters.ChoicesFieldListFilter)):
+            allowed |= {f"{path}__exact", f"{path}__isnull"}
+        elif issubclass(kind, filters.DateFieldListFilter):
+            allowed |= {f"{path}__gte", f"{path}__lt", f"{path}__isnull"}
+        elif issubclass(kind, filters.AllValuesFieldListFilter):
+            allowed |= {path, f"{path}__isnull"}
+        elif issubclass(kind, filters.EmptyFieldListFilter):
+            allowed.add(f"{path}__isempty")
+        else:  # a filter class of its own: it must say what it sends
+            allowed |= set(getattr(kind, "lookups_sent", ()))
+    if model_admin.date_hierarchy:
+        allowed |= {f"{model_admin.date_hierarchy}__{part}" for part in ("year", "month", "day")}
+    return frozenset(allowed)
+
+
+class FilterLookupsOnlyMixin:
+    """A list page takes only the lookups its own filters send (`filter_lookups`); any
+    other answers 400 (Django's DisallowedModelAdminLookup), before a query runs."""
+
+    def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest | None = None) -> bool:
+        return lookup in filter_lookups(self)
+
+
+def limit_lookups_of_every_admin(site: admin.AdminSite) -> None:
+    """Gives every registered admin, ours and the libraries' (auth's groups, the beat
+    schedule), `FilterLookupsOnlyMixin`. Called once every admin module is imported."""
+    for model, model_admin in list(site._registry.items()):
+        if isinstance(model_admin, FilterLookupsOnlyMixin):
+            continue
+        cls = type(model_admin)
+        site.unregister(model)
+        site.register(
+            model,
+            type(cls.__name__, (FilterLookupsOnlyMixin, cls), {"__module__": cls.__module__}),
+        )
+
+
 class ChangeList(main.ChangeList):
     """Django's list page, and a date drill-down to a year no calendar has (year
     999999999999, or 9999's next) is wrong input like a wrong month: Django turns only
@@ -49,7 +106,7 @@ def _is_autocomplete(request: HttpRequest) -> bool:
     return match is not None and match.view_name == "admin:autocomplete"
 
 
-class PatientReadLoggedMixin:
+class PatientReadLoggedMixin(FilterLookupsOnlyMixin):
     """An admin whose pages show patients' data logs each read like every other page
     (rules 3.10): one entry per patient on a list page (written in bulk) and one for a
     detail page and its history. `patient_attr` reaches the patient's id from a row.
@@ -93,8 +150,25 @@ class PatientReadLoggedMixin:
         response = super().changelist_view(request, extra_context)  # type: ignore[misc]
         changelist = (getattr(response, "context_data", None) or {}).get("cl")
         if changelist is not None:  # the page as shown (a redirect or an error shows none)
-            self._log(request, "admin_list", {self._patient_of(o) for o in changelist.result_list})
+            shown = {self._patient_of(o) for o in changelist.result_list}
+            self._log(request, "admin_list", shown)
+            if not shown - {None} and (changelist.query or changelist.get_filters_params()):
+                self._log_miss(request, changelist)
         return response
+
+    def _log_miss(self, request: HttpRequest, changelist: Any) -> None:
+        """A search or filter that found nobody is a read too (it says who is not
+        there): one entry without a patient, with what was asked (as the look-up's)."""
+        params = changelist.get_filters_params()
+        asked = changelist.query or urlencode([(k, v[-1]) for k, v in sorted(params.items())])
+        patient_data_read.send(
+            sender=type(self),
+            actor=request.user,
+            clinic=None,
+            action="admin_list",
+            patient_ids=[],
+            searched_for=asked,
+        )
 
     def change_view(
         self,

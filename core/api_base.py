@@ -12,11 +12,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .ratelimit import limit_wait
+
 
 class BodyTooLarge(exceptions.APIException):
     status_code = 413
     default_detail = "Begäran är för stor."
     default_code = "too_large"
+
+
+class TooManyRequests(exceptions.Throttled):
+    default_detail = "För många anrop. Försök igen om en stund."
+    default_code = "too_many_requests"
 
 
 class ApiView(APIView):
@@ -45,6 +52,11 @@ class ApiView(APIView):
         if length > limit:
             raise BodyTooLarge
         super().initial(request, *args, **kwargs)
+        client = request.auth
+        if client is not None and hasattr(client, "key_prefix"):  # an API client's key
+            wait = limit_wait("api", str(client.pk), settings.API_RATE_LIMIT)
+            if wait is not None:
+                raise TooManyRequests(wait=wait)
         unknown = sorted(set(request.query_params) - set(self.query_parameters))
         if unknown:
             raise serializers.ValidationError(

@@ -17,17 +17,25 @@ class CoreConfig(AppConfig):
         from django.core import checks
 
         from . import schema  # noqa: F401  (registers the schema extension)
-        from .checks import shared_cache
+        from .checks import password_second_factor, shared_cache
         from .oidc import check_oidc_settings
         from .staff import Role, role_permissions_grant, session_started
 
         checks.register(check_oidc_settings, checks.Tags.security)
         checks.register(shared_cache, checks.Tags.security, deploy=True)
+        checks.register(password_second_factor, checks.Tags.security, deploy=True)
         role_permissions_grant(
             Role.REGIONAL_ADMIN, ["core.view_apiclient", "core.change_apiclient"]
         )
         user_logged_in.connect(session_started, dispatch_uid="core-session-started")
         post_migrate.connect(_ensure_roles, sender=self)
+        # Every admin module is imported by now (django.contrib.admin's ready() comes
+        # first in INSTALLED_APPS): each list page takes only its own filters' lookups.
+        from django.contrib import admin
+
+        from .admin_utils import limit_lookups_of_every_admin
+
+        limit_lookups_of_every_admin(admin.site)
 
 
 def _ensure_roles(**kwargs: Any) -> None:

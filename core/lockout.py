@@ -8,13 +8,16 @@
   is locked for everyone (one password tried against many names).
 
 Both count the failures within AXES_COOLOFF_TIME, in the database (every process sees the
-same counts); a successful login clears its own pair's failures only."""
+same counts); a successful login clears its own pair's failures only. They lock password
+logins only: SITHS eID (the identity provider's callback) is another way in, which a
+password-guesser at a clinic's address must not close for everyone there."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from axes.attempts import get_cool_off_threshold
+from axes.backends import AxesStandaloneBackend
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_failure_limit
 from axes.models import AccessAttempt
@@ -49,3 +52,19 @@ class PairAndAddressLockout(AxesDatabaseHandler):
         if address_failures(request) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT:
             return max(pair, get_failure_limit(request, credentials))
         return pair
+
+
+class PasswordLoginLockout(AxesStandaloneBackend):
+    """axes' guard in front of the other backends, for password logins only: a login
+    through the identity provider (no password) is not refused by a password lock-out."""
+
+    def authenticate(  # type: ignore[override]
+        self,
+        request: HttpRequest,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if password is None:
+            return None  # not a password login: the next backends decide
+        return super().authenticate(request, username, password, **kwargs)

@@ -81,3 +81,23 @@ class StaffIdentity(models.Model):
 
     def __str__(self) -> str:
         return self.hsa_id
+
+
+class TotpDevice(models.Model):
+    """A staff user's authenticator (the second factor of a break-glass password login):
+    the shared secret, and the last time step whose code was used (never accepted again).
+    Made with `manage.py totp_enrol USERNAME`."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_device"
+    )
+    secret = models.CharField(max_length=64)
+    last_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        verbose_name = _("engångskodsapp")
+        verbose_name_plural = _("engångskodsappar")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}"

@@ -13,6 +13,7 @@ password."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import jwt
@@ -34,11 +35,13 @@ from mozilla_django_oidc.views import (
 )
 
 from .staff import Role, has_role
+from .totp import totp_required, totp_verify
 
 logger = logging.getLogger(__name__)
 
 # What the region must configure for a login through its provider (operations 1).
 REQUIRED_SETTINGS = (
+    "OIDC_OP_ISSUER",
     "OIDC_RP_CLIENT_SECRET",
     "OIDC_OP_AUTHORIZATION_ENDPOINT",
     "OIDC_OP_TOKEN_ENDPOINT",
@@ -84,6 +87,15 @@ class StaffOIDCBackend(OIDCAuthenticationBackend):
                 request.oidc_provider_failed = True  # type: ignore[attr-defined]
             return None
 
+    def verify_token(self, token: Any, **kwargs: Any) -> Any:
+        """The signature and the nonce (the library's checks), then the ID token's own
+        claims, which the library leaves unchecked (issue 29.9): issued by our provider
+        (`iss`), for this system (`aud`, and `azp` when it names several), not expired
+        (`exp`) and issued just now (`iat`), with a minute's leeway for clocks."""
+        payload = super().verify_token(token, **kwargs)
+        id_token_claims_check(payload, now=time.time())
+        return payload
+
     def retrieve_matching_jwk(self, token: Any) -> Any:
         # A provider with one signing key may leave out the key id: match on the
         # algorithm alone then (the signature is still verified with the key).
@@ -122,6 +134,33 @@ class StaffOIDCBackend(OIDCAuthenticationBackend):
         return user
 
 
+CLOCK_LEEWAY = 60  # seconds between our clock and the provider's
+
+
+def id_token_claims_check(claims: dict[str, Any], *, now: float) -> None:
+    """Raises SuspiciousOperation unless the ID token is our provider's, for us, and
+    current (OpenID Connect Core 3.1.3.7)."""
+    client_id = settings.OIDC_RP_CLIENT_ID
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    problems = []
+    if claims.get("iss") != settings.OIDC_OP_ISSUER:
+        problems.append("iss")
+    if client_id not in audiences or (len(audiences) > 1 and claims.get("azp") != client_id):
+        problems.append("aud")
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, (int, float)) or exp + CLOCK_LEEWAY < now:
+        problems.append("exp")
+    if (
+        not isinstance(iat, (int, float))
+        or iat > now + CLOCK_LEEWAY
+        or now - iat > settings.OIDC_ID_TOKEN_MAX_AGE
+    ):
+        problems.append("iat")
+    if problems:
+        raise SuspiciousOperation(f"ID token refused: {', '.join(problems)}")
+
+
 class BreakGlassModelBackend(ModelBackend):
     """Password login: everyone when there is no identity provider; with one, regional
     administrators only (the way in when the provider is down)."""
@@ -134,7 +173,17 @@ class BreakGlassModelBackend(ModelBackend):
         **kwargs: Any,
     ) -> Any:
         user = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is None or not oidc_enabled():
+        if user is None:
+            return None
+        # Regional admins and superusers add the code of their authenticator app
+        # (PASSWORD_LOGIN_TOTP): a wrong or missing code is a failed login like a wrong
+        # password, counted by the lock-out.
+        if totp_required(user):
+            code = kwargs.get("otp") or (request.POST.get("otp") if request is not None else None)
+            if not totp_verify(user, code):
+                logger.warning("password login refused: no valid one-time code")
+                return None
+        if not oidc_enabled():
             return user
         if user.is_superuser or has_role(user, Role.REGIONAL_ADMIN):
             logger.warning("break-glass password login by a regional administrator")

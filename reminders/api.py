@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -10,10 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bookings.identity import parse_phone_number
-from bookings.selectors import appointment_get, family_protected
+from bookings.selectors import appointment_get, family_protected, protected_patient_ids
 from bookings.serializers import external_id_path
 from consent.access.models import AccessLog
-from consent.access.services import access_log_record
+from consent.access.services import access_log_record, access_log_record_many
 from core.api_base import ApiView, problems
 from core.errors import DomainError
 from core.models import Scope
@@ -75,13 +77,22 @@ class AppointmentMessagesApi(ApiView):
 
 
 class OutboxSmsSerializer(serializers.Serializer):
-    to = serializers.CharField()
-    body = serializers.CharField()
+    to = serializers.SerializerMethodField(help_text="null for a protected family's SMS")
+    body = serializers.SerializerMethodField(help_text="null for a protected family's SMS")
     segments = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=Kind.choices)
     appointment = serializers.CharField(source="appointment.external_id")
     created_at = serializers.DateTimeField(source="sent_at", help_text="When it was sent")
     status = serializers.ChoiceField(choices=Status.choices)
+
+    def _hidden(self, message: Any) -> bool:
+        return message.appointment.patient_id in self.context.get("protected", ())
+
+    def get_to(self, message: Any) -> str | None:
+        return None if self._hidden(message) else message.to  # rules 3.10
+
+    def get_body(self, message: Any) -> str | None:
+        return None if self._hidden(message) else message.body
 
 
 class OutboxResponseSerializer(serializers.Serializer):
@@ -116,8 +127,18 @@ class OutboxApi(ApiView):
                 to = parse_phone_number(to).e164
             except DomainError as error:
                 raise serializers.ValidationError({"to": [error.message]}) from None
-        rows = selectors.outbox_list(to=to)
-        return Response({"results": OutboxSmsSerializer(rows, many=True).data})
+        rows = list(selectors.outbox_list(to=to))
+        patients = {row.appointment.patient_id for row in rows}
+        # Each SMS is a read of its patient's data (the number, the text): logged in bulk;
+        # a protected family's number and text are never given out (issue 29.10).
+        access_log_record_many(
+            actor=request.auth,
+            clinic=None,
+            action=AccessLog.Action.API_MESSAGES,
+            patient_ids=sorted(patients),
+        )
+        context = {"protected": protected_patient_ids(patients)}
+        return Response({"results": OutboxSmsSerializer(rows, many=True, context=context).data})
 
 
 class DeliveryReportApi(ApiView):

@@ -13,7 +13,7 @@ class RemindersConfig(AppConfig):
         from bookings.signals import appointment_changed, patient_deceased
         from core.staff import Role, role_permissions_grant
 
-        from .checks import sending_settings
+        from .checks import outbox_in_production, sending_settings
         from .gateways.signing import webhook_secret_problem
         from .receivers import on_appointment_changed, on_patient_deceased
         from .swish_checks import payment_method, swish_settings
@@ -21,6 +21,7 @@ class RemindersConfig(AppConfig):
         checks.register(sending_settings)
         checks.register(payment_method)
         checks.register(swish_settings, checks.Tags.security, deploy=True)
+        checks.register(outbox_in_production, checks.Tags.security, deploy=True)
         # Every process refuses to start with a weak webhook key (rules 3.10), except
         # `manage.py check`, whose work is to list every problem: it names it as E005.
         problem = webhook_secret_problem()

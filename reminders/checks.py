@@ -47,3 +47,20 @@ def sending_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
         if getattr(settings, name) < minimum:
             errors.append(Error(f"{name} must be at least {minimum}.", id="reminders.E004"))
     return errors
+
+
+def outbox_in_production(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """`check --deploy` (issue 29.10): the outbox gateway sends nothing and its API gives out
+    what it "sent"; outside DEBUG it belongs only on a test installation, which says so
+    with TEST_INSTALLATION. The server itself still starts with it (test installations)."""
+    if settings.DEBUG or settings.TEST_INSTALLATION or "outbox" not in gateway_names():
+        return []
+    return [
+        Error(
+            "SMS_GATEWAY=outbox with DEBUG off: the outbox sends no SMS and its API gives "
+            "out what it stored.",
+            hint="Set SMS_GATEWAY to the region's gateway, or TEST_INSTALLATION=true on a "
+            "test installation.",
+            id="reminders.E006",
+        )
+    ]

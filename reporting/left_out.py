@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.core.cache import cache
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
@@ -73,6 +74,7 @@ def exclusion_table(clinics: QuerySet[Clinic]) -> list[ExclusionRow]:
 @dataclass(frozen=True)
 class ExcludedPatient:
     patient_id: int  # for the access log: each listed resident is a read
+    page_key: UUID  # the address of the resident's page (the id is never in a URL)
     personal_id: str
     name: str
     blocked_clinics: list[str]
@@ -142,6 +144,7 @@ def _excluded_rows(clinic: Clinic) -> tuple[int, Any]:
         .values_list(
             "exclusion_id",
             "exclusion__patient_id",
+            "exclusion__patient__page_key",
             "exclusion__patient__personal_id",
             "exclusion__patient__given_name",
             "exclusion__patient__family_name",
@@ -163,9 +166,10 @@ def _with_blocked(chunk: list[Any]) -> Iterator[ExcludedPatient]:
         .values_list("exclusion_id", "clinic__name")
     ):
         names.setdefault(exclusion_id, []).append(name)
-    for exclusion_id, patient_id, pid, given, family, next_contact, active in chunk:
+    for exclusion_id, patient_id, page_key, pid, given, family, next_contact, active in chunk:
         yield ExcludedPatient(
             patient_id=patient_id,
+            page_key=page_key,
             personal_id=f"{pid[:8]}-{pid[8:]}",
             name=f"{given} {family}".strip(),
             blocked_clinics=names.get(exclusion_id, []),
@@ -278,6 +282,7 @@ def _booked_rows(clinic: Clinic, *, weeks: int = UPCOMING_WEEKS) -> tuple[int, A
         .values_list(
             "id",
             "patient_id",
+            "patient__page_key",
             "patient__personal_id",
             "patient__given_name",
             "patient__family_name",

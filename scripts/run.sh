@@ -20,6 +20,8 @@ export SMS_WEBHOOK_SECRET=${SMS_WEBHOOK_SECRET:-$(cat var/webhook-secret)}
 # Plain HTTP on this machine: no HTTPS redirect, cookies and HSTS for http://127.0.0.1.
 export SECURE_SSL_REDIRECT=${SECURE_SSL_REDIRECT:-false} SECURE_COOKIES=${SECURE_COOKIES:-false}
 export SECURE_HSTS_SECONDS=${SECURE_HSTS_SECONDS:-0} TRUST_X_FORWARDED_PROTO=${TRUST_X_FORWARDED_PROTO:-false}
+# A test installation: the outbox gateway is what it wants (check --deploy, reminders.E006).
+export TEST_INSTALLATION=${TEST_INSTALLATION:-true}
 
 # Readable logs on this machine (production writes JSON lines); two web workers; the
 # processes' metrics in one folder, emptied at every start (Prometheus multiprocess mode).

@@ -93,6 +93,13 @@ def _fast_passwords(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_second_factor(settings: Any) -> None:
+    """Password logins without a one-time code, as on a test installation; the tests of
+    the second factor turn PASSWORD_LOGIN_TOTP on (tests/core/test_totp.py)."""
+    settings.PASSWORD_LOGIN_TOTP = False
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache() -> Any:
     """The caches (report counts, rate limits; the per-process clinics) start empty for
     every test: a clinic of a rolled-back test keeps its HSA-id but not its id."""

@@ -24,4 +24,5 @@ def identity_provider(settings: Any, people: Sequence[ProviderUser]) -> Iterator
         settings.OIDC_OP_TOKEN_ENDPOINT = f"{base}/oauth2/token"
         settings.OIDC_OP_USER_ENDPOINT = f"{base}/userinfo"
         settings.OIDC_OP_JWKS_ENDPOINT = f"{base}/jwks"
+        settings.OIDC_OP_ISSUER = base
         yield base

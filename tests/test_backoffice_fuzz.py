@@ -147,7 +147,12 @@ def path_values(world: dict[str, Any]) -> dict[str, list[str]]:
     HSA-id or link, a NUL)."""
     huge = "9" * 30
     return {
-        "patient_id": [str(world["patient"].pk), "0", huge],
+        # a key nobody has, and one in capitals (the converter lets both through)
+        "page_key": [
+            str(world["patient"].page_key),
+            "00000000-0000-4000-8000-000000000000",
+            str(world["patient"].page_key).upper(),
+        ],
         "case_id": [str(world["case"].pk), huge],
         "appointment_id": [str(world["appointment"].pk), huge],
         "message_id": [str(world["message"].pk), huge],

@@ -69,7 +69,7 @@ def test_reception_handles_an_eservice_case_and_the_patient_page_shows_it(
     # find the patient from the search box in the header (10 digits, as people type it)
     page.locator("#nav-q").fill(f"{pid[2:8]}-{pid[8:]}")
     page.keyboard.press("Enter")
-    page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/")
+    page.wait_for_url(f"{live_server.url}/patients/{patient.page_key}/")
     expect(page.locator("#blocked-clinics")).to_contain_text("Ögonkliniken")
     expect(page.locator("#history")).to_contain_text("Blockera mottagning")
     expect(page.locator("#history")).to_contain_text("E-tjänstärende")

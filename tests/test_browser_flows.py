@@ -90,7 +90,7 @@ def test_a_guardian_s_number_through_the_e_service_activates_the_child(
     assert answer["status"] == "resolved"
     assert "går nu till det" in answer["reply"]
     assert snapshot_of(link.child).state == "active"
-    page.goto(f"{live_server.url}/patients/{link.child.pk}/")
+    page.goto(f"{live_server.url}/patients/{link.child.page_key}/")
     expect(page.locator("#consent-state")).to_have_text("Aktiverad")
     expect(page.locator("#guardian-numbers")).to_contain_text("070-555 12 34")
     expect(page.locator("#decision")).to_contain_text("vårdnadshavare")

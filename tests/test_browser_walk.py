@@ -209,7 +209,7 @@ def test_reception_s_day_at_the_desk(live_server: Any, browser: Browser, world: 
     assert GuardianNumber.objects.get().number == "+46705551234"
 
     # 6. The patient page: only what applies, the guardian by name in the picker.
-    page.goto(f"{base}/patients/{world['child'].pk}/")
+    page.goto(f"{base}/patients/{world['child'].page_key}/")
     expect(page.locator("#btn-activate")).to_have_count(0)  # active now (the number)
     expect(page.locator("#btn-unblock")).to_have_count(0)
     expect(page.locator("#btn-unblock-clinic")).to_have_count(0)
@@ -294,7 +294,7 @@ def test_an_auditor_filters_the_log(live_server: Any, browser: Browser, world: A
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log_in(page, world and base, "rebecka")
     page.goto(f"{base}/desk/")  # a listing: one access-log row per patient
-    page.goto(f"{base}/patients/{world['bo'].pk}/")  # a single read
+    page.goto(f"{base}/patients/{world['bo'].page_key}/")  # a single read
     page.get_by_role("button", name="Logga ut").click()
     log_in(page, base, "granskare")
     page.goto(f"{base}/audit/")

@@ -43,6 +43,8 @@ def test_a_wrong_setting_is_an_error_of_the_app_that_owns_it(
     [
         ("", "must be set"),
         ("w" * 31, "must be 32 characters or more"),
+        ("w" * 32, "must have at least 5 different characters"),  # issue 29.11
+        ("abcd" * 16, "must have at least 5 different characters"),
         (None, "must be a key of its own, not SECRET_KEY"),  # None: SECRET_KEY itself
     ],
 )
@@ -66,7 +68,7 @@ def test_a_weak_webhook_secret_is_e005_and_nothing_is_signed_with_it(
 
 def test_a_webhook_secret_of_its_own_of_32_characters_passes(settings: Any) -> None:
     settings.SMS_GATEWAY = "46elks,sinch"
-    settings.SMS_WEBHOOK_SECRET = "w" * 32
+    settings.SMS_WEBHOOK_SECRET = "abcde" * 6 + "ab"  # 32, five different
     assert errors() == []
 
 

@@ -83,8 +83,8 @@ def walk(settings_: Any, tmp_path: Any) -> dict[str, Any]:
         assert reception.get(path).status_code == 200, path
     for patient in patients:
         reception.post("/patients/", {"q": patient.personal_id})
-        assert reception.get(f"/patients/{patient.pk}/").status_code == 200
-        reception.post(f"/patients/{patient.pk}/activate/", {"channel": "phone"})
+        assert reception.get(f"/patients/{patient.page_key}/").status_code == 200
+        reception.post(f"/patients/{patient.page_key}/activate/", {"channel": "phone"})
     reception.post("/patients/", {"q": "19121212-1212"})  # nobody
     reception.post("/patients/", {"q": "19121212-1213"})  # a wrong check digit
     for case in EServiceCase.objects.all()[:3]:

@@ -23,6 +23,7 @@ from consent.cases.models import EServiceCase
 from consent.cases.services import CaseRequest, case_receive
 from consent.desk.models import ArrivalQuestion
 from consent.models import ConsentEvent
+from consent.selectors import guardian_choice
 from consent.services import consent_activate, guardian_number_register
 from core.models import Scope
 from core.services import api_client_create
@@ -130,19 +131,72 @@ def test_a_protected_child_s_page_names_no_guardian_in_its_forms(reception: Clie
     guardian_number_register(
         child=child, guardian=guardian, number=GUARDIAN_NUMBER, actor=None, channel="phone"
     )
-    response = reception.get(f"/patients/{child.pk}/")
+    response = reception.get(f"/patients/{child.page_key}/")
     html = response.content.decode()  # the forms' options too, not only the text
     assert not identity_shown(html, guardian)
     assert not number_shown(html, GUARDIAN_NUMBER)
-    # both forms still offer the guardian, by an id that names nobody
-    assert html.count(f'<option value="{guardian.pk}"') == 2
+    # both forms still offer the guardian, by a value that names nobody and leads nowhere
+    assert html.count(f'<option value="{guardian_choice(child, guardian)}"') == 2
 
 
 def test_an_unprotected_child_s_forms_name_the_guardian(reception: Client) -> None:
     child, guardian = family("nobody")
-    html = reception.get(f"/patients/{child.pk}/").content.decode()
+    html = reception.get(f"/patients/{child.page_key}/").content.decode()
     shown = f"{guardian.full_name} ({guardian.display_id})"
-    assert f'<option value="{guardian.pk}">{shown}</option>' in html
+    assert f'<option value="{guardian_choice(child, guardian)}">{shown}</option>' in html
+
+
+# --- 2b. Nothing on a family's page leads to another member's page (issue 29.1) ----------
+def test_patient_pages_answer_only_to_their_random_key(reception: Client) -> None:
+    first, second = PatientFactory(), PatientFactory()
+    assert first.page_key != second.page_key and first.page_key.version == 4
+    assert reception.get(f"/patients/{first.page_key}/").status_code == 200
+    # the sequential id no longer addresses a page, nor an action on it
+    assert reception.get(f"/patients/{first.pk}/").status_code == 404
+    assert reception.get(f"/patients/{second.pk}/").status_code == 404
+    response = reception.post(f"/patients/{first.pk}/activate/", {"channel": "phone"})
+    assert response.status_code == 404
+    assert not ConsentEvent.objects.exists()
+    # a well-formed key that is nobody's
+    assert reception.get("/patients/00000000-0000-4000-8000-000000000000/").status_code == 404
+
+
+@pytest.mark.parametrize("protected", ["guardian", "child", "nobody"])
+def test_a_family_s_pages_lead_to_no_other_member(reception: Client, protected: str) -> None:
+    child, guardian = family(protected)
+    guardian_number_register(
+        child=child, guardian=guardian, number=GUARDIAN_NUMBER, actor=None, channel="phone"
+    )
+    for own, other in ((child, guardian), (guardian, child)):
+        html = reception.get(f"/patients/{own.page_key}/").content.decode()
+        assert str(other.page_key) not in html
+        assert f'value="{other.pk}"' not in html
+        # the only patient page it links to is its own
+        linked = set(re.findall(r'href="/patients/([^/"]+)/', html))
+        assert linked <= {str(own.page_key)}, linked
+
+
+def test_a_guardian_choice_works_only_on_its_own_child_s_page(reception: Client) -> None:
+    first = GuardianshipFactory(child__age=6)
+    second = GuardianshipFactory(child__age=7, guardian=first.guardian)
+    guardian = first.guardian
+    for value in (guardian_choice(first.child, guardian), str(guardian.pk)):
+        reception.post(
+            f"/patients/{second.child.page_key}/guardian-number/",
+            {"channel": "phone", "guardian": value, "number": "070-999 00 01"},
+        )
+    assert not ConsentEvent.objects.exists()
+    reception.post(
+        f"/patients/{second.child.page_key}/guardian-number/",
+        {
+            "channel": "phone",
+            "guardian": guardian_choice(second.child, guardian),
+            "number": "070-999 00 01",
+        },
+    )
+    assert list(ConsentEvent.objects.values_list("patient", "guardian", "number")) == [
+        (second.child.pk, guardian.pk, GUARDIAN_NUMBER),
+    ]
 
 
 # --- 3. The admin --------------------------------------------------------------------------
@@ -217,7 +271,7 @@ def test_the_patient_page_says_no_sms_will_come_after_activating_a_protected_pat
 ) -> None:
     patient = PatientFactory(protected_identity=True)
     response = reception.post(
-        f"/patients/{patient.pk}/activate/", {"channel": "phone", "note": ""}, follow=True
+        f"/patients/{patient.page_key}/activate/", {"channel": "phone", "note": ""}, follow=True
     )
     assert ConsentEvent.objects.get(patient=patient).action == "activate"  # the wish is kept
     html = response.content.decode()

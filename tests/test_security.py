@@ -60,7 +60,7 @@ DEVELOPMENT_KEY = "insecure-local-only-key-change-me-in-production-0123456789"
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"SECRET_KEY": KEY, "SMS_GATEWAY": "46elks"}, "SMS_WEBHOOK_SECRET"),
         (
-            {"SECRET_KEY": KEY, "SMS_WEBHOOK_SECRET": "w" * 32, "SMS_GATEWAY": "outbox,sinch"},
+            {"SECRET_KEY": KEY, "SMS_WEBHOOK_SECRET": KEY[:40], "SMS_GATEWAY": "outbox,sinch"},
             "E003",
         ),
     ],
@@ -108,6 +108,19 @@ def test_no_other_process_starts_with_a_weak_webhook_secret() -> None:
     result = start("showmigrations", "reminders", **{**PRODUCTION, "SMS_WEBHOOK_SECRET": "abc"})
     assert result.returncode != 0
     assert "ImproperlyConfigured: SMS_WEBHOOK_SECRET" in result.stderr
+
+
+def test_the_deploy_check_refuses_the_outbox_unless_a_test_installation() -> None:
+    """Issue 29.10: the outbox sends nothing and its API gives out what it stored."""
+    outbox = {**PRODUCTION, "SMS_GATEWAY": "outbox"}
+    result = start("check", "--deploy", **outbox)
+    assert result.returncode != 0
+    assert "reminders.E006" in result.stderr and "SMS_GATEWAY=outbox" in result.stderr
+    tests_here = start("check", "--deploy", **outbox, TEST_INSTALLATION="true")
+    assert tests_here.returncode == 0, tests_here.stderr
+    assert "E006" not in tests_here.stderr
+    # the server itself still starts with it: a plain check (no --deploy) passes
+    assert start("check", **outbox).returncode == 0
 
 
 def test_the_deploy_check_warns_when_limits_are_counted_per_process() -> None:
@@ -244,7 +257,7 @@ def test_patient_pages_are_never_cached() -> None:
     patient = PatientFactory()
     client = Client()
     client.force_login(UserFactory(role=Role.RECEPTION, clinics=[ClinicFactory()]))
-    response = client.get(f"/patients/{patient.pk}/")
+    response = client.get(f"/patients/{patient.page_key}/")
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
 

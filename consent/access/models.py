@@ -83,9 +83,13 @@ class AccessLog(AppendOnlyModel):
     # a miss is logged too
     searched_for = models.CharField(_("sökte efter"), max_length=20, blank=True, default="")
     action = models.CharField(_("åtgärd"), max_length=24, choices=Action.choices)
-    # The staff member as they were at the read (a log extract names them so years later,
-    # whatever became of the account): full name, HSA-id and roles. Empty for API clients.
+    # Who read, as they were when they read (a log extract names them so years later, and
+    # renaming a user or an API client later rewrites no earlier entry): full name,
+    # username (or the API client's name), HSA-id and roles. Empty in entries written
+    # before these were kept: those show the actor's present names. (Database defaults
+    # too: rows written by SQL beside the ORM need not name them.)
     actor_full_name = models.CharField(max_length=300, blank=True, db_default="")
+    actor_username = models.CharField(max_length=150, blank=True, default="", db_default="")
     actor_hsa_id = models.CharField(max_length=31, blank=True, db_default="")
     actor_roles = models.CharField(max_length=100, blank=True, db_default="")  # codes, by ","
     created_at = models.DateTimeField(_("tid"), db_default=Now(), db_index=True)
@@ -111,9 +115,29 @@ class AccessLog(AppendOnlyModel):
 
     @property
     def actor_name(self) -> str:
+        """The username (or the API client's name) as it was when the entry was written."""
+        if self.actor_username:
+            return self.actor_username
         if self.client_id:
             return self.client.name if self.client else ""
         return self.user.get_username() if self.user else ""
+
+    @property
+    def actor_display_name(self) -> str:
+        """The person's full name as it was (or the username, when they had none)."""
+        if self.actor_username:
+            return self.actor_full_name or self.actor_username
+        if self.user is not None and not self.client_id:
+            return self.user.get_full_name() or self.actor_name
+        return self.actor_name
+
+    @property
+    def actor_hsa(self) -> str:
+        """The person's HSA-id as it was (present one for entries from before it was kept)."""
+        if self.actor_username:
+            return self.actor_hsa_id
+        identity = getattr(self.user, "staff_identity", None) if self.user else None
+        return identity.hsa_id if identity else ""
 
 
 # Reads that list many patients at once: a report download logs one row per resident.

@@ -54,12 +54,8 @@ def who(entry: AccessLog) -> Who:
         identity = getattr(user, "staff_identity", None)
         name, hsa_id = user.get_full_name(), identity.hsa_id if identity else ""
         roles = ""
-    return Who(
-        name=name or user.get_username(),
-        username=user.get_username(),
-        hsa_id=hsa_id,
-        roles=role_labels(roles),
-    )
+    username = entry.actor_username or user.get_username()  # as it was, when kept
+    return Who(name=name or username, username=username, hsa_id=hsa_id, roles=role_labels(roles))
 
 
 def local(at: datetime) -> datetime:

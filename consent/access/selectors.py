@@ -46,7 +46,8 @@ def access_log_search(
         log = log.filter(Q(patient__personal_id=patient) | Q(searched_for=patient))
         events = events.filter(patient__personal_id=patient)
     if user:
-        log = log.filter(Q(user__username=user) | Q(client__name=user))
+        # by the name as it was logged, and by the actor's present name
+        log = log.filter(Q(actor_username=user) | Q(user__username=user) | Q(client__name=user))
         events = events.filter(actor_user__username=user)
     if clinic:
         log = log.filter(clinic=clinic)
@@ -71,7 +72,7 @@ def access_log_api_search(
     if since:
         log = log.filter(created_at__gte=since)
     if actor:
-        log = log.filter(Q(user__username=actor) | Q(client__name=actor))
+        log = log.filter(Q(actor_username=actor) | Q(user__username=actor) | Q(client__name=actor))
     return log.order_by("-created_at", "-id")
 
 
@@ -221,3 +222,26 @@ def access_log_rows(groups: list[dict[str, Any]]) -> list[AccessLog]:
         entry.first_at = g["first_at"]  # type: ignore[attr-defined]
         rows.append(entry)
     return rows
+
+
+def unusual_readers(*, on: date, threshold: int) -> list[tuple[str, int]]:
+    """Staff users who read at least `threshold` single patients on the local day `on`
+    (no listings: the desk and the reports list patients by the hundred), as (username
+    as logged, reads), most first: the auditors' alert (issue 29.8). Empty when the
+    threshold is 0."""
+    from .forms import LISTINGS
+
+    if threshold <= 0:
+        return []
+    start = datetime.combine(on, time.min, tzinfo=timezone.get_current_timezone())
+    rows = (
+        AccessLog.objects.filter(
+            user__isnull=False, created_at__gte=start, created_at__lt=start + timedelta(days=1)
+        )
+        .exclude(action__in=LISTINGS)
+        .values("user__username")
+        .annotate(reads=Count("id"))
+        .filter(reads__gte=threshold)
+        .order_by("-reads", "user__username")
+    )
+    return [(row["user__username"], row["reads"]) for row in rows]

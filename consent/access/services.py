@@ -27,12 +27,13 @@ from .selectors import check_population
 
 
 def _actor(actor: Any, *, many: bool = False) -> dict[str, Any]:
-    """The actor's columns: an API client, or a staff user with their name, HSA-id and
-    roles as they are now (the log keeps them as they were at the read). One entry reads
-    the HSA-id in its own insert; many read it once (kept on the user for the request),
-    since an expression in each row of a bulk insert costs more than the query."""
+    """The actor's columns: an API client with its name, or a staff user with their
+    username, name, HSA-id and roles as they are now (the log keeps them as they were at
+    the read; renaming later rewrites no entry). One entry reads the HSA-id in its own
+    insert; many read it once (kept on the user for the request), since an expression in
+    each row of a bulk insert costs more than the query."""
     if isinstance(actor, ApiClient):
-        return {"client": actor}
+        return {"client": actor, "actor_username": actor.name[:150]}
     if actor is None or not getattr(actor, "is_authenticated", False):
         return {"user": actor}
     hsa_id: Any
@@ -49,6 +50,7 @@ def _actor(actor: Any, *, many: bool = False) -> dict[str, Any]:
         )
     return {
         "user": actor,
+        "actor_username": actor.get_username()[:150],
         "actor_full_name": actor.get_full_name()[:300],
         "actor_hsa_id": hsa_id,
         "actor_roles": ",".join(sorted(user_roles(actor)))[:100],
@@ -91,9 +93,19 @@ def access_log_record_many(
 
 
 def on_patient_data_read(
-    sender: Any, *, actor: Any, clinic: Clinic | None, action: str, patient_ids: Any, **kwargs: Any
+    sender: Any,
+    *,
+    actor: Any,
+    clinic: Clinic | None,
+    action: str,
+    patient_ids: Any,
+    searched_for: str = "",
+    **kwargs: Any,
 ) -> None:
-    """Receives bookings' `patient_data_read` (its API and admin read patients too)."""
+    """Receives `patient_data_read` (bookings' API and every admin read patients too); a
+    search that found nobody comes with what was searched for and no patient."""
+    if searched_for:
+        access_log_record(actor=actor, clinic=clinic, action=action, searched_for=searched_for)
     access_log_record_many(actor=actor, clinic=clinic, action=action, patient_ids=patient_ids)
 
 
@@ -104,7 +116,9 @@ def patient_facts_read(
     facts), the read recorded as `action` by the API client `read_by`; None, and nothing
     recorded, when nobody has that personnummer. On PostgreSQL one round trip: the entry
     is written by the read itself (the SMS-status API's hot path)."""
-    row = sql.facts_read_and_logged(personal_id, client_id=read_by.pk, action=action)
+    row = sql.facts_read_and_logged(
+        personal_id, client_id=read_by.pk, action=action, client_name=read_by.name
+    )
     if row is None:
         return None
     return row[0], facts_from_rows([row])[row[0]]

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
@@ -26,7 +27,7 @@ from .alerts import audit_alerts
 from .forms import AuditFilterForm
 from .models import AccessLog
 from .rows import local, spreadsheet_time, what, who
-from .selectors import access_log_grouped, access_log_rows, access_log_search
+from .selectors import access_log_grouped, access_log_rows, access_log_search, unusual_readers
 from .services import access_log_record_many
 
 HEADER = [
@@ -91,6 +92,7 @@ def audit(request: AuthedRequest) -> HttpResponseBase:
             "events": events_page,
             "alerts": [(a, a.rows.count()) for a in alerts],
             "alert_days": ALERT_DAYS,
+            "unusual": unusual_readers(on=today, threshold=settings.STAFF_READ_ALERT_THRESHOLD),
             "query": _query_without(request, "sida", "hsida", "format"),
         },
     )

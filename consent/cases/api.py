@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -9,8 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bookings.serializers import HsaIdField, MobileNumberField, PersonalIdField
-from core.api_base import ApiView, problems
+from core.api_base import ApiView, TooManyRequests, problems
 from core.models import ApiClient, Scope
+from core.ratelimit import limit_wait
 from core.serializers import ExternalIdField, StrictSerializer
 
 from ..access.models import AccessLog
@@ -60,13 +62,17 @@ class CaseCreateApi(ApiView):
         responses={
             201: CaseOutputSerializer,
             200: CaseOutputSerializer,
-            **problems(400, 401, 403, 409),
+            **problems(400, 401, 403, 409, 429),
         },
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         client: ApiClient = request.auth  # type: ignore[assignment]
+        submitter = data.validated_data["submitted_by"]
+        wait = limit_wait("eservice", submitter, settings.ESERVICE_RATE_LIMIT)
+        if wait is not None:  # one resident's cases, whichever client sends them
+            raise TooManyRequests(wait=wait)
         case, created = case_receive(request=CaseRequest(**data.validated_data), client=client)
         if not created:  # the stored case answers, with its status and reply: a read
             access_log_record_many(

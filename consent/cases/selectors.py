@@ -17,6 +17,7 @@ from .situation import (
     case_events,
     facts_after,
     mentions_1177_settings,
+    protection_unsaid,
     render_reply,
     situation_after,
 )
@@ -55,7 +56,11 @@ def reply_after(case: EServiceCase, facts: rules.PatientFacts) -> ReplyAfter:
     passes what is in the database once it has applied the case, the preview what the
     change will make of today's facts."""
     today = timezone.localdate()
-    situation = situation_after(action=case.action, clinic_id=case.clinic_id, facts=facts, on=today)
+    reasons = rules.who_receives(facts, clinic_id=None, on=today).reasons
+    unsaid = protection_unsaid(reasons, submitter_protected=case.submitted_by.protected_identity)
+    situation = situation_after(
+        action=case.action, clinic_id=case.clinic_id, facts=facts, on=today, unsaid=unsaid
+    )
     reply = StandardReply.objects.filter(
         active=True, outcome=CaseStatus.RESOLVED, situation=situation
     ).first()
@@ -65,8 +70,9 @@ def reply_after(case: EServiceCase, facts: rules.PatientFacts) -> ReplyAfter:
             reply.text,
             clinic=case.clinic.name if case.clinic else "",
             blocked=list(clinics_named(facts.blocked_clinics).values_list("name", flat=True)),
-            reasons=rules.who_receives(facts, clinic_id=None, on=today).reasons,
+            reasons=reasons,
             settings_note=mentions_1177_settings(case.message),
+            unsaid=unsaid,
         )
     return ReplyAfter(situation, str(Situation(situation).label), reply, text)
 

@@ -58,35 +58,57 @@ class CaseRequest:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
 
 
+# The one answer for a case about somebody who is not the submitter's child under 13,
+# whether or not that somebody (or the submitter) is in the registry.
+NOT_YOURS = (
+    "Den som skickar ärendet är inte registrerad vårdnadshavare till ett barn under 13 år "
+    "med det personnumret."
+)
+
+
+def _submitter_get(personal_id: str) -> Any:
+    """The resident submitting about themselves; unknown, they are told so without the
+    personnummer being echoed."""
+    try:
+        return patient_get(personal_id, field="submitted_by")
+    except DomainError:
+        raise DomainError(
+            "Personen finns inte i registret.", field="submitted_by", code="unknown_patient"
+        ) from None
+
+
 def case_receive(*, request: CaseRequest, client: ApiClient) -> tuple[EServiceCase, bool]:
     """Stores a case from the e-service (before it is acknowledged). Idempotent by the
     e-service's id: the same request again returns the stored case; a different request
     with the same id is a Conflict. The subject is the resident or a registered child of
-    theirs under 13 (else Forbidden, `not_guardian`). With ESERVICE_AUTO_APPLY the case is
+    theirs under 13 (else Forbidden, `not_guardian`, the same whether or not the child or
+    the submitter is in the registry). With ESERVICE_AUTO_APPLY the case is
     applied at once, still with a standard reply and an event linked to it."""
     # The clinics only as the case's references (ids never change): from the cache.
     received_at_clinic = clinic_get_cached(request.received_at_clinic, field="received_at")
-    submitted_by = patient_get(request.submitted_by, field="submitted_by")
-    subject = (
-        submitted_by
-        if request.subject == request.submitted_by  # both normalised: the resident's own
-        else patient_get(request.subject, field="subject")
-    )
-    clinic = clinic_get_cached(request.clinic, field="clinic") if request.clinic else None
-    if subject != submitted_by:
-        is_guardian = Guardianship.objects.filter(child=subject, guardian=submitted_by).exists()
-        under_13 = (
-            rules.age_on(subject.birth_date, timezone.localdate()) < rules.GUARDIAN_SMS_AGE_LIMIT
-        )
-        if not (is_guardian and under_13):
-            raise Forbidden(
-                "Den som skickar ärendet är inte registrerad vårdnadshavare till ett barn under "
-                "13 år med det personnumret.",
-                field="subject",
-                code="not_guardian",
+    own = request.subject == request.submitted_by  # both normalised: the resident's own
+    if own:
+        submitted_by = subject = _submitter_get(request.submitted_by)
+    else:
+        # The submitter's right first, by both personnummer at once: an unknown child, an
+        # unknown submitter, somebody else's child and a child of 13 all get one answer,
+        # which says nothing of who is in the registry (issue 29.4).
+        link = (
+            Guardianship.objects.filter(
+                child__personal_id=request.subject, guardian__personal_id=request.submitted_by
             )
+            .select_related("child", "guardian")
+            .first()
+        )
+        under_13 = link is not None and (
+            rules.age_on(link.child.birth_date, timezone.localdate()) < rules.GUARDIAN_SMS_AGE_LIMIT
+        )
+        if link is None or not under_13:
+            raise Forbidden(NOT_YOURS, field="subject", code="not_guardian")
+        submitted_by, subject = link.guardian, link.child
+    clinic = clinic_get_cached(request.clinic, field="clinic") if request.clinic else None
     if request.action == CaseAction.GUARDIAN_NUMBER:
-        if subject == submitted_by:
+        if own:
             raise DomainError(
                 "Nummer till vårdnadshavare gäller ett barn under 13 år.",
                 field="subject",
@@ -164,6 +186,7 @@ def case_apply(
     case = EServiceCase.objects.select_for_update().get(pk=case.pk)
     if case.status != CaseStatus.RECEIVED:
         raise Conflict("Ärendet är redan hanterat.", code="case_closed")
+    _still_their_child(case)
     common: dict[str, Any] = {
         "patient": case.subject,
         "actor": actor,
@@ -203,6 +226,27 @@ def case_apply(
             code="no_reply_for_situation",
         )
     return _close(case, CaseStatus.RESOLVED, answer.reply, actor, auto=auto, text=answer.text)
+
+
+def _still_their_child(case: EServiceCase) -> None:
+    """A guardian's case of any kind is applied only while the submitter is still the
+    child's registered guardian and the child still under 13: the register may have
+    changed since the case came in (issue 29.5)."""
+    if case.subject_id == case.submitted_by_id:
+        return
+    link = (
+        Guardianship.objects.filter(child_id=case.subject_id, guardian_id=case.submitted_by_id)
+        .select_related("child")
+        .first()
+    )
+    today = timezone.localdate()
+    if link is None or rules.age_on(link.child.birth_date, today) >= rules.GUARDIAN_SMS_AGE_LIMIT:
+        raise DomainError(
+            "Den som skickade ärendet är inte längre registrerad vårdnadshavare till ett barn "
+            "under 13 år. Avslå ärendet.",
+            field="subject",
+            code="not_guardian",
+        )
 
 
 @transaction.atomic

@@ -154,6 +154,14 @@ REPLIES = [
         "information om tiderna på annat sätt.",
     ),
     (
+        "Registrerat, inga sms för närvarande",
+        "resolved",
+        "",
+        Situation.NO_SMS_UNSAID,
+        "Hej! Ditt önskemål är registrerat, men sms-påminnelser kan inte skickas för "
+        "närvarande. Ni får information om tiderna på annat sätt.",
+    ),
+    (
         "Avslag: inte vårdnadshavare",
         "rejected",
         "",

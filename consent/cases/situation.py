@@ -51,13 +51,31 @@ class Situation(models.TextChoices):
     )
     GUARDIAN_CHILD_BLOCKED = "guardian_blocked", _("Vårdnadshavarens nummer: barnet är blockerat")
     GUARDIAN_NO_SMS = "guardian_no_sms", _("Vårdnadshavarens nummer: sms kan inte skickas")
+    # Another person's protected identity (the child's, the other guardian's) stops the
+    # SMS: the reply must not say so, nor that anyone is protected (issue 29.3).
+    NO_SMS_UNSAID = (
+        "no_sms_unsaid",
+        _("Registrerat, men inga sms för närvarande (orsaken gäller någon annan och sägs inte)"),
+    )
+
+
+def protection_unsaid(reasons: Iterable[str], *, submitter_protected: bool) -> bool:
+    """Whether what stops the SMS is a protected identity that is not the submitter's own
+    (the child's, or another guardian's): the reply may not tell it (issue 29.3)."""
+    return Reason.PROTECTED_IDENTITY in reasons and not submitter_protected
 
 
 def situation_after(
-    *, action: str, clinic_id: int | None, facts: rules.PatientFacts, on: date
+    *,
+    action: str,
+    clinic_id: int | None,
+    facts: rules.PatientFacts,
+    on: date,
+    unsaid: bool = False,
 ) -> str:
     """The situation a case of `action` (about `clinic_id`, if one) leaves the patient in,
-    given the patient's facts *after* the change."""
+    given the patient's facts *after* the change. With `unsaid` (protection_unsaid), a
+    protected identity that stops the SMS is answered by a situation that names none."""
     anywhere = rules.who_receives(facts, clinic_id=None, on=on)
     reasons = set(anywhere.reasons)
     if action == "guardian_number":
@@ -68,6 +86,8 @@ def situation_after(
         # Only the register's confirmation of the child is missing: it comes by itself.
         if reasons <= PENDING_REASONS:
             return Situation.GUARDIAN_PENDING
+        if unsaid and Reason.PROTECTED_IDENTITY in reasons:
+            return Situation.NO_SMS_UNSAID
         return Situation.GUARDIAN_NO_SMS
     if action == "block":
         if clinic_id is None:
@@ -85,6 +105,8 @@ def situation_after(
         (Reason.IDENTITY_NOT_CONFIRMED, Situation.ON_PENDING),
     ):
         if reason in reasons:
+            if unsaid and reason == Reason.PROTECTED_IDENTITY:
+                return Situation.NO_SMS_UNSAID
             return situation
     return Situation.SMS_ON_EXCEPT if facts.blocked_clinics else Situation.SMS_ON
 
@@ -162,6 +184,11 @@ RESIDENT_CAUSE = {
     "sms. Ange ett mobilnummer på 1177.se.",
 }
 
+# The `{orsak}` when the cause is another person's protected identity (issue 29.3).
+UNSAID_CAUSE = (
+    "Sms-påminnelser kan inte skickas för närvarande. Ni får information om tiderna på annat sätt."
+)
+
 # Said when the resident's message is about their settings in 1177: consent ticked there
 # does not activate reminders (rules 1), whatever the case was.
 SETTINGS_1177_NOTE = "Observera att inställningarna i 1177 inte aktiverar sms-påminnelser."
@@ -187,12 +214,14 @@ def render_reply(
     blocked: Sequence[str],
     reasons: Sequence[str] = (),
     settings_note: bool = False,
+    unsaid: bool = False,
 ) -> str:
     """A reply's text with its placeholders filled in: `{orsak}` tells the first of the
     reasons no SMS will come (the decision anywhere, after the change).
     With `settings_note`, the note on 1177's settings ends the first paragraph (a
     signature after a blank line stays last)."""
-    cause = RESIDENT_CAUSE[Reason(reasons[0])] if reasons else ""
+    told = RESIDENT_CAUSE[Reason(reasons[0])] if reasons else ""
+    cause = UNSAID_CAUSE if unsaid else told  # another person's protection goes untold
     out = (
         text.replace("{mottagning}", clinic)
         .replace("{blockerade}", clinic_list(blocked))

@@ -28,9 +28,10 @@ class ArrivalOutcome(models.TextChoices):
     NOT_ASKED = "not_asked", _("Frågas inte här (centralreception)")
 
 
-class ArrivalQuestion(models.Model):
+class ArrivalQuestion(AppendOnlyModel):
     """The SMS question asked when an arrival was registered, and its outcome. A contact
-    has one that counts: the latest, unless an undo took it back (`undo`)."""
+    has one that counts: the latest, unless an undo took it back (`undo`). Append-only,
+    like the no-shows and undos: an undo is a row beside it, never a change to it."""
 
     appointment = models.ForeignKey(
         "bookings.Appointment", on_delete=models.PROTECT, related_name="arrival_questions"

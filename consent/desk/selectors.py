@@ -225,6 +225,19 @@ def desk_rows(unit: Clinic, day: date) -> list[DeskRow]:
     fixed handful of queries per page."""
     zone = timezone.get_current_timezone()
     start = datetime.combine(day, time.min, tzinfo=zone)
+    prefetches: list[Prefetch[Any]] = [
+        Prefetch(
+            "arrival_questions",
+            ArrivalQuestion.objects.filter(undo__isnull=True).order_by("-created_at", "-id"),
+            to_attr="standing_questions",
+        ),
+        Prefetch(
+            "desk_no_shows",
+            NoShow.objects.filter(undo__isnull=True).order_by("-created_at", "-id"),
+            to_attr="standing_no_shows",
+        ),
+        Prefetch("patient__guardians", Patient.objects.order_by("given_name", "personal_id")),
+    ]
     appointments = list(
         Appointment.objects.filter(
             clinic_id__in=unit_clinic_ids(unit),
@@ -233,22 +246,7 @@ def desk_rows(unit: Clinic, day: date) -> list[DeskRow]:
         )
         .exclude(status=AppointmentStatus.WITHDRAWN)  # entered in error: never a booking
         .select_related("patient", "clinic")
-        .prefetch_related(
-            Prefetch(
-                "arrival_questions",
-                ArrivalQuestion.objects.filter(undo__isnull=True).order_by("-created_at", "-id"),
-                to_attr="standing_questions",
-            ),
-            Prefetch(
-                "desk_no_shows",
-                NoShow.objects.filter(undo__isnull=True).order_by("-created_at", "-id"),
-                to_attr="standing_no_shows",
-            ),
-            Prefetch(
-                "patient__guardians",
-                Patient.objects.order_by("given_name", "personal_id"),
-            ),
-        )
+        .prefetch_related(*prefetches)
         .order_by("starts_at", "id")
     )
     patient_ids = {a.patient_id for a in appointments}

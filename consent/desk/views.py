@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from bookings.models import Appointment, Clinic, Patient
+from bookings.models import Appointment, Clinic
 from bookings.selectors import unit_clinic_ids
 from bookings.units import current_clinic
 from core.errors import DomainError
@@ -25,7 +25,7 @@ from core.staff import CARE_ROLES, AuthedRequest, role_required
 from ..access.models import AccessLog
 from ..access.services import access_log_record_many
 from ..reasons import reason_label
-from ..selectors import decision_for
+from ..selectors import decision_for, guardian_chosen
 from .models import ArrivalOutcome
 from .selectors import desk_rows, number_advice
 from .services import (
@@ -196,8 +196,7 @@ def desk_guardian_number(request: AuthedRequest, appointment_id: int) -> HttpRes
     """A guardian gives their number for the child at the desk."""
     appointment, unit = _desk_appointment(request, appointment_id)
     child = appointment.patient
-    chosen = object_id(request.POST.get("guardian"))
-    guardian = Patient.objects.filter(pk=chosen, wards__child=child).first() if chosen else None
+    guardian = guardian_chosen(child, request.POST.get("guardian"), among=child.guardians.all())
     if guardian is None or guardian.protected_identity:
         messages.error(
             request, _("Välj en av barnets vårdnadshavare."), extra_tags=_row_tag(appointment)

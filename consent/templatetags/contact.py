@@ -59,3 +59,12 @@ def case_submitter(case: Any) -> str:
 def case_number(case: Any) -> str:
     """The number a case gave (a guardian's for their child), if it may be shown."""
     return display_number(number_for_staff(case.mobile_number, case.subject, case.submitted_by))
+
+
+@register.filter
+def guardian_choice(guardian: Any, child: Any) -> str:
+    """A guardian picker's option value: opaque, resolved among the child's guardians
+    (never the guardian's id or page key, which lead to their page)."""
+    from consent.selectors import guardian_choice as choice
+
+    return choice(child, guardian)

@@ -12,14 +12,17 @@ from django.core.exceptions import ImproperlyConfigured
 from . import gateway_class, gateway_names
 
 WEBHOOK_SECRET_MIN_LENGTH = 32
+# As Django's check of SECRET_KEY (security.W009): 32 copies of one letter is no key.
+WEBHOOK_SECRET_MIN_UNIQUE_CHARACTERS = 5
 
 
 def webhook_secret_problem() -> str:
     """The one rule for SMS_WEBHOOK_SECRET (rules 3.10), which the start-up, the system
     check (E005) and the signing of delivery-report URLs all ask: outside DEBUG, where a
     gateway posts delivery reports to URLs we sign, the key must be set, be 32 characters
-    or more, and not be SECRET_KEY (one leaked key must not forge both sessions and
-    delivery reports). What is wrong, in a sentence; empty when nothing is."""
+    or more of at least 5 different ones (as Django asks of SECRET_KEY), and not be
+    SECRET_KEY (one leaked key must not forge both sessions and delivery reports). What is
+    wrong, in a sentence; empty when nothing is."""
     if settings.DEBUG:
         return ""
     reporting = [name for name in gateway_names() if _reports_delivery(name)]
@@ -30,6 +33,8 @@ def webhook_secret_problem() -> str:
         wrong = "must be set"
     elif len(secret) < WEBHOOK_SECRET_MIN_LENGTH:
         wrong = f"must be {WEBHOOK_SECRET_MIN_LENGTH} characters or more"
+    elif len(set(secret)) < WEBHOOK_SECRET_MIN_UNIQUE_CHARACTERS:
+        wrong = f"must have at least {WEBHOOK_SECRET_MIN_UNIQUE_CHARACTERS} different characters"
     elif secret == settings.SECRET_KEY:
         wrong = "must be a key of its own, not SECRET_KEY"
     else:

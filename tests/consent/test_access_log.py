@@ -184,7 +184,7 @@ READS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
     ),
     "patient": (
         "reception",
-        lambda w: staff(w["reception"]).get(f"/patients/{w['patient'].pk}/"),
+        lambda w: staff(w["reception"]).get(f"/patients/{w['patient'].page_key}/"),
         "view",
     ),
     "cases": ("reception", lambda w: staff(w["reception"]).get("/cases/"), "case_list"),
@@ -282,7 +282,7 @@ READS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
     "api-access-log": (
         "client",
         lambda w: (
-            staff(w["reception"]).get(f"/patients/{w['patient'].pk}/"),
+            staff(w["reception"]).get(f"/patients/{w['patient'].page_key}/"),
             api(w).get("/api/v1/access-log/"),
         ),
         "api_access_log",

@@ -11,7 +11,7 @@ from django.test import Client
 
 from consent.cases.services import CaseRequest, case_receive
 from consent.models import AccessLog, CaseStatus, ConsentEvent, EServiceCase, StandardReply
-from consent.selectors import snapshot_of
+from consent.selectors import guardian_choice, snapshot_of
 from consent.services import consent_activate
 from core.staff import Role
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory, UserFactory
@@ -78,7 +78,7 @@ EXPECTED = {  # what each role sees of the pages above
 def test_role_page_matrix(world: dict[str, Any], role: str | None) -> None:
     client = client_for(world["users"].get(role))
     patient = world["patient"]
-    urls = [p.format(pid=patient.pk, case_a=world["case_a"].pk) for p in PAGES]
+    urls = [p.format(pid=patient.page_key, case_a=world["case_a"].pk) for p in PAGES]
     heading = f"{patient.display_id} {patient.full_name}"
     expected = [page.format(patient=heading) for page in EXPECTED[role]]
     assert [seen(client.get(url)) for url in urls] == expected
@@ -104,7 +104,7 @@ def test_queue_shows_only_the_user_s_clinics_and_counts_open_cases(world: dict[s
 
 def test_auditor_cannot_change_consent(world: dict[str, Any]) -> None:
     client = client_for(world["users"][Role.AUDITOR])
-    response = client.post(f"/patients/{world['patient'].pk}/activate/", {"channel": "phone"})
+    response = client.post(f"/patients/{world['patient'].page_key}/activate/", {"channel": "phone"})
     assert response.status_code == 403
     assert not ConsentEvent.objects.exists()
 
@@ -112,7 +112,7 @@ def test_auditor_cannot_change_consent(world: dict[str, Any]) -> None:
 def test_reception_activates_with_channel_note_and_clinic(world: dict[str, Any]) -> None:
     user = world["users"][Role.RECEPTION]
     client = client_for(user)
-    pid = world["patient"].pk
+    pid = world["patient"].page_key
     response = client.post(
         f"/patients/{pid}/activate/", {"channel": "arrival_desk", "note": "Ville ha sms"}
     )
@@ -132,7 +132,7 @@ def test_reception_activates_with_channel_note_and_clinic(world: dict[str, Any])
 
 def test_any_clinic_may_block_another_clinic(world: dict[str, Any]) -> None:
     client = client_for(world["users"][Role.RECEPTION])
-    pid = world["patient"].pk
+    pid = world["patient"].page_key
     client.post(
         f"/patients/{pid}/block-clinic/",
         {"channel": "phone", "clinic": world["b"].pk, "confirmed": "yes"},
@@ -144,24 +144,32 @@ def test_any_clinic_may_block_another_clinic(world: dict[str, Any]) -> None:
 
 def test_guardian_number_with_a_landline_is_refused_in_swedish(world: dict[str, Any]) -> None:
     client = client_for(world["users"][Role.RECEPTION])
-    pid = world["child"].pk
+    pid = world["child"].page_key
     response = client.post(
         f"/patients/{pid}/guardian-number/",
-        {"channel": "visit", "guardian": world["guardian"].pk, "number": "035-13 10 00"},
+        {
+            "channel": "visit",
+            "guardian": guardian_choice(world["child"], world["guardian"]),
+            "number": "035-13 10 00",
+        },
         follow=True,
     )
     assert "inte ett mobilnummer" in response.content.decode()
     assert not ConsentEvent.objects.exists()
     client.post(
         f"/patients/{pid}/guardian-number/",
-        {"channel": "visit", "guardian": world["guardian"].pk, "number": "0701112233"},
+        {
+            "channel": "visit",
+            "guardian": guardian_choice(world["child"], world["guardian"]),
+            "number": "0701112233",
+        },
     )
     assert snapshot_of(world["child"]).guardian_numbers == {world["guardian"].pk: "+46701112233"}
 
 
 def test_unknown_action_or_bad_channel_changes_nothing(world: dict[str, Any]) -> None:
     client = client_for(world["users"][Role.RECEPTION])
-    pid = world["patient"].pk
+    pid = world["patient"].page_key
     assert client.post(f"/patients/{pid}/erase/", {"channel": "phone"}).status_code == 403
     client.post(f"/patients/{pid}/activate/", {"channel": "pigeon"})
     assert not ConsentEvent.objects.exists()
@@ -173,7 +181,7 @@ def test_every_look_up_and_view_is_in_the_access_log(world: dict[str, Any]) -> N
     patient = world["patient"]
     client.post("/patients/", {"q": f"{patient.personal_id[:8]}-{patient.personal_id[8:]}"})
     client.post("/patients/", {"q": "19121212-1212"})  # nobody: logged with the search
-    client.get(f"/patients/{patient.pk}/")
+    client.get(f"/patients/{patient.page_key}/")
     client.get(f"/cases/{world['case_a'].pk}/")
     rows = list(
         AccessLog.objects.order_by("id").values_list(
@@ -193,7 +201,7 @@ def test_search_by_personnummer_redirects_to_the_patient(world: dict[str, Any]) 
     pid = world["patient"].personal_id
     response = client.post("/patients/", {"q": pid[2:8] + "-" + pid[8:]})
     assert response.status_code == 302
-    assert response["Location"] == f"/patients/{world['patient'].pk}/"
+    assert response["Location"] == f"/patients/{world['patient'].page_key}/"
     bad = client.post("/patients/", {"q": "19121212-1213"}).content.decode()
     assert "kontrollsiffran" in bad
 
@@ -239,7 +247,7 @@ def test_staff_reject_a_case_and_nothing_changes(world: dict[str, Any]) -> None:
 
 def test_audit_search_by_patient_user_clinic_and_date(world: dict[str, Any]) -> None:
     reception = world["users"][Role.RECEPTION]
-    client_for(reception).get(f"/patients/{world['patient'].pk}/")
+    client_for(reception).get(f"/patients/{world['patient'].page_key}/")
     consent_activate(
         patient=world["patient"], actor=reception, channel="phone", handled_at_clinic=world["a"]
     )
@@ -291,7 +299,7 @@ def test_a_protected_person_s_contact_data_is_never_shown_to_staff() -> None:
     reception = UserFactory(role=Role.RECEPTION, clinics=[Clinics()])
     client = client_for(reception)
     protected = PatientFactory(protected_identity=True, mobile_number="+46701230001")
-    page = client.get(f"/patients/{protected.pk}/").content.decode()
+    page = client.get(f"/patients/{protected.page_key}/").content.decode()
     assert "+46701230001" not in page and "0701230001" not in page
     assert protected.display_id in page  # the name and personnummer still identify them
 
@@ -299,7 +307,7 @@ def test_a_protected_person_s_contact_data_is_never_shown_to_staff() -> None:
     guardian_number_register(
         child=link.child, guardian=link.guardian, number="0709990001", actor=None, channel="phone"
     )
-    page = client.get(f"/patients/{link.child.pk}/").content.decode()
+    page = client.get(f"/patients/{link.child.page_key}/").content.decode()
     assert "+46709990001" not in page
     assert link.guardian.display_id not in page
     assert link.guardian.personal_id not in page
@@ -308,7 +316,7 @@ def test_a_protected_person_s_contact_data_is_never_shown_to_staff() -> None:
 
 # --- The patient page shows only what applies ------------------------------------------------
 def _actions(world: dict[str, Any], patient: Any) -> str:
-    page = client_for(world["users"][Role.RECEPTION]).get(f"/patients/{patient.pk}/")
+    page = client_for(world["users"][Role.RECEPTION]).get(f"/patients/{patient.page_key}/")
     content = page.content.decode()
     return content[
         content.index('id="h-actions"') : content.index(
@@ -361,7 +369,7 @@ def test_removing_a_clinic_block_offers_only_the_blocked_clinics_and_no_central_
     # and a central reception cannot be blocked by a crafted post either
     client = client_for(world["users"][Role.RECEPTION])
     client.post(
-        f"/patients/{patient.pk}/block-clinic/",
+        f"/patients/{patient.page_key}/block-clinic/",
         {"clinic": central.pk, "channel": "phone", "note": "", "confirmed": "yes"},
     )
     assert central.pk not in snapshot_of(patient).blocked_clinics

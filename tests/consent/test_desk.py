@@ -22,7 +22,7 @@ from consent.models import (
     MigrationExclusion,
     NoShow,
 )
-from consent.selectors import snapshot_of
+from consent.selectors import guardian_choice, snapshot_of
 from consent.services import consent_activate, consent_block, consent_block_clinic
 from core.staff import Role
 from reminders.models import Message
@@ -466,7 +466,7 @@ def test_a_guardian_s_number_is_entered_for_a_child_at_the_desk(desk: dict[str, 
     assert f"Mira Lund ({link.guardian.display_id})" in row  # the guardian by name
     desk["client"].post(
         f"/desk/{appointment.pk}/guardian-number/",
-        {"guardian": str(link.guardian.pk), "number": "070-555 12 34"},
+        {"guardian": guardian_choice(link.child, link.guardian), "number": "070-555 12 34"},
     )
     saved = GuardianNumber.objects.get()
     assert (saved.child, saved.guardian, saved.number) == (
@@ -487,12 +487,13 @@ def test_a_stranger_cannot_be_given_as_the_child_s_guardian(desk: dict[str, Any]
     link = GuardianshipFactory()
     stranger = PatientFactory()
     appointment = book(desk["clinic"], link.child)
-    page = desk["client"].post(
-        f"/desk/{appointment.pk}/guardian-number/",
-        {"guardian": str(stranger.pk), "number": "070-555 12 34"},
-        follow=True,
-    )
-    assert "Välj en av barnets vårdnadshavare" in page.content.decode()
+    for value in (str(stranger.pk), str(link.guardian.pk), guardian_choice(link.child, stranger)):
+        page = desk["client"].post(
+            f"/desk/{appointment.pk}/guardian-number/",
+            {"guardian": value, "number": "070-555 12 34"},
+            follow=True,
+        )
+        assert "Välj en av barnets vårdnadshavare" in page.content.decode()
     assert not ConsentEvent.objects.exists()
 
 

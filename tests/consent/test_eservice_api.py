@@ -252,3 +252,67 @@ def test_auto_apply_of_a_block_of_one_clinic(
     other = ClinicFactory()
     eservice.post(URL, body(family, action="block", clinic=other.hsa_id), format="json")
     assert snapshot_of(family["guardian"]).blocked_clinics == frozenset({other.pk})
+
+
+def test_not_yours_and_unknown_get_one_answer_that_names_nobody(
+    eservice: APIClient, family: Any
+) -> None:
+    """Issue 29.4: the e-service cannot learn who is in the registry, nor that a child is
+    protected, from how a case about somebody else's child is refused."""
+    stranger = PatientFactory()
+    protected = GuardianshipFactory(child__age=5, child__protected_identity=True).child
+    nobody = "191212121212"  # a valid personnummer nobody in the registry has
+    answers = []
+    for submitter, subject in (
+        (family["guardian"].personal_id, stranger.personal_id),  # exists, not theirs
+        (family["guardian"].personal_id, protected.personal_id),  # a protected child
+        (family["guardian"].personal_id, nobody),  # nobody
+        (nobody, family["child"].personal_id),  # an unknown submitter
+        (stranger.personal_id, family["child"].personal_id),  # a stranger's try
+    ):
+        response = eservice.post(
+            URL, body(family, submitted_by=submitter, subject=subject), format="json"
+        )
+        text = response.content.decode()
+        assert subject not in text and subject[2:] not in text and submitter not in text
+        answers.append((response.status_code, response.json()["errors"]))
+    assert answers == [answers[0]] * 5
+    assert answers[0][0] == 403
+    assert [e["code"] for e in answers[0][1]] == ["not_guardian"]
+    assert not EServiceCase.objects.exists()
+
+
+def test_an_unknown_resident_of_their_own_case_is_not_echoed(
+    eservice: APIClient, family: Any
+) -> None:
+    nobody = "191212121212"
+    response = eservice.post(URL, body(family, submitted_by=nobody, subject=nobody), format="json")
+    assert response.status_code == 400
+    assert [e["code"] for e in response.json()["errors"]] == ["unknown_patient"]
+    assert nobody[2:8] not in response.content.decode()
+    assert not EServiceCase.objects.exists()
+
+
+@pytest.mark.parametrize("action", ["activate", "block", "unblock", "guardian_number"])
+def test_a_guardian_s_case_is_not_applied_after_the_guardianship_ended(
+    eservice: APIClient, family: Any, action: str
+) -> None:
+    """Issue 29.5: staff apply a case only while its submitter is still the guardian."""
+    from bookings.models import Guardianship
+    from core.errors import DomainError
+
+    extra = {"mobile_number": "0701112233"} if action == "guardian_number" else {}
+    response = eservice.post(
+        URL,
+        body(family, subject=family["child"].personal_id, action=action, **extra),
+        format="json",
+    )
+    assert response.status_code == 201
+    Guardianship.objects.filter(child=family["child"]).delete()  # the register changed
+    case = EServiceCase.objects.get()
+    with pytest.raises(DomainError) as error:
+        case_apply(case=case, actor=None)
+    assert error.value.code == "not_guardian"
+    assert EServiceCase.objects.get().status == CaseStatus.RECEIVED
+    assert not ConsentEvent.objects.exists()
+    assert snapshot_of(family["child"]).state == "not_activated"

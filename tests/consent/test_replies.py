@@ -51,6 +51,13 @@ def child(guardian_protected: bool = False, state: str | None = None, **kw: Any)
     return make
 
 
+def child_of_a_protected_guardian(other: Clinic) -> tuple[Patient, Patient]:
+    """A child with two guardians; the other one, not the one submitting, is protected."""
+    link = GuardianshipFactory(child__age=7)
+    GuardianshipFactory(child=link.child, guardian__protected_identity=True)
+    return link.child, link.guardian  # type: ignore[return-value]
+
+
 def _set_state(patient: Patient, state: str | None, other: Clinic) -> None:
     if state in ("active", "active_blocking_other"):
         consent_activate(patient=patient, actor=None, channel="phone")
@@ -76,6 +83,7 @@ KINDS = {
     "child, activated, blocks another clinic": child(state="active_blocking_other"),
     "child, not confirmed by the register": child(synced_1177_at=None),
     "child, protected identity": child(protected_identity=True),
+    "child, the other guardian protected": child_of_a_protected_guardian,
 }
 CASES: dict[str, dict[str, Any]] = {
     "activate": {"action": "activate"},
@@ -165,6 +173,13 @@ def test_every_reply_is_true_for_the_patient_it_is_sent_about(
         assert not anywhere.will_receive and "stoppat alla" in reply
         return
     relevant = at_clinic if case_name == "unblock one clinic" else anywhere
+    if "protected_identity" in relevant.reasons and not case.submitted_by.protected_identity:
+        # Another person's protection (the child's, the other guardian's) is never told,
+        # nor that anyone is protected (issue 29.3): no SMS, and no cause.
+        assert "skydd" not in reply.casefold(), reply
+        assert "kan inte skickas för närvarande" in reply, reply
+        assert not any(p in reply for p in PROMISES_ANYWHERE + PROMISES_HERE), reply
+        return
     if not relevant.will_receive:
         # A protected identity is always told (nothing else will help); otherwise at
         # least one of the reasons, in words the resident can act on.
@@ -336,9 +351,9 @@ def test_shipped_replies_are_added_once_and_edited_ones_stay() -> None:
     replies.filter(outcome="rejected").delete()
     ensure_standard_replies()
     assert sorted(replies.filter(outcome="rejected").values_list("order", flat=True)) == [
-        16,
         17,
         18,
+        19,
     ]
     assert resolved.count() == len(Situation.values)
 

@@ -111,3 +111,33 @@ def test_the_grants_are_printed_for_postgresql(
     assert f'GRANT SELECT, INSERT ON "{AccessLog._meta.db_table}" TO "sms_app";' in printed
     assert f'GRANT SELECT, INSERT ON "{ConsentEvent._meta.db_table}" TO "sms_app";' in printed
     assert 'GRANT SELECT, INSERT, UPDATE, DELETE ON "bookings_patient" TO "sms_app";' in printed
+
+
+def test_the_arrival_question_is_append_only_like_the_no_show_and_the_undo() -> None:
+    """Issue 29.11: the record of the SMS question at arrival is an audit trail too."""
+    from consent.desk.models import ArrivalQuestion, DeskUndo, NoShow
+    from core.append_only import AppendOnlyError
+    from tests.factories import AppointmentFactory, ClinicFactory, UserFactory
+
+    for model in (ArrivalQuestion, NoShow, DeskUndo):
+        table = model._meta.db_table
+        expected = trigger_names(table)
+        assert set(expected if connection.vendor == "postgresql" else expected[:2]) <= _triggers()
+    clinic = ClinicFactory()
+    question = ArrivalQuestion.objects.create(
+        appointment=AppointmentFactory(clinic=clinic),
+        outcome="received",
+        clinic=clinic,
+        asked_by=UserFactory(),
+    )
+    with pytest.raises(AppendOnlyError):
+        ArrivalQuestion.objects.filter(pk=question.pk).update(outcome="declined")
+    question.outcome = "declined"
+    with pytest.raises(AppendOnlyError):
+        question.save()
+    table = ArrivalQuestion._meta.db_table
+    for statement in (f"UPDATE {table} SET outcome = 'declined'", f"DELETE FROM {table}"):  # noqa: S608
+        refused = pytest.raises(DatabaseError, match="append-only")
+        with refused, transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement)
+    assert list(ArrivalQuestion.objects.values_list("outcome", flat=True)) == ["received"]

@@ -238,3 +238,71 @@ def test_deactivating_a_user_ends_their_provider_session_at_once(oidc: str, anna
     assert client.get("/desk/").status_code == 200
     User.objects.filter(pk=anna.pk).update(is_active=False)
     assert seen(client.get("/desk/")) == "login"
+
+
+@pytest.mark.django_db
+def test_a_password_lock_out_of_the_address_does_not_close_siths_login(
+    oidc: str, anna: User
+) -> None:
+    """Issue 29.7: fifty failed password logins from a clinic's address lock passwords
+    there, not the login through the identity provider."""
+    from tests.factories import UserFactory as Factory
+
+    admin = Factory(role=Role.REGIONAL_ADMIN)
+    sprayer = Client()
+    for n in range(50):
+        sprayer.post("/accounts/login/", {"username": f"name{n // 4}", "password": "x"})
+    locked = Client().post("/accounts/login/", {"username": admin.username, "password": "pw"})
+    assert locked.status_code == 429  # passwords are locked at this address
+    client = Client()
+    answer = log_in_at_provider(client, "anna", next_url="/desk/")
+    assert answer.status_code == 302 and answer["Location"] == "/desk/"
+    assert int(client.session["_auth_user_id"]) == anna.pk
+
+
+GOOD_CLAIMS = {"iss": "https://idp.example", "aud": "sms-paminnelser", "exp": 1_000_300}
+
+
+@pytest.mark.parametrize(
+    ("change", "refused"),
+    [
+        ({}, ""),
+        ({"iss": "https://evil.example"}, "iss"),
+        ({"iss": None}, "iss"),
+        ({"aud": "another-system"}, "aud"),
+        ({"aud": ["another-system", "sms-paminnelser"]}, "aud"),  # several, azp missing
+        ({"aud": ["another-system", "sms-paminnelser"], "azp": "sms-paminnelser"}, ""),
+        ({"exp": 1_000_000 - 61}, "exp"),  # expired beyond the minute's leeway
+        ({"exp": 1_000_000 - 59}, ""),
+        ({"exp": None}, "exp"),
+        ({"iat": 1_000_000 + 61}, "iat"),  # issued in the future
+        ({"iat": 1_000_000 - 601}, "iat"),  # older than OIDC_ID_TOKEN_MAX_AGE
+        ({"iat": None}, "iat"),
+    ],
+)
+def test_the_id_token_s_own_claims_are_checked(
+    settings: Any, change: dict[str, Any], refused: str
+) -> None:
+    """Issue 29.9: iss, aud (and azp), exp and iat, which the library leaves unchecked."""
+    from django.core.exceptions import SuspiciousOperation
+
+    from core.oidc import id_token_claims_check
+
+    settings.OIDC_RP_CLIENT_ID, settings.OIDC_OP_ISSUER = "sms-paminnelser", "https://idp.example"
+    claims = {**GOOD_CLAIMS, "iat": 1_000_000 - 5, **change}
+    claims = {k: v for k, v in claims.items() if v is not None}
+    if not refused:
+        id_token_claims_check(claims, now=1_000_000)
+        return
+    with pytest.raises(SuspiciousOperation, match=f"ID token refused: {refused}$"):
+        id_token_claims_check(claims, now=1_000_000)
+
+
+@pytest.mark.django_db
+def test_a_token_from_another_issuer_logs_nobody_in(oidc: str, anna: User, settings: Any) -> None:
+    settings.OIDC_OP_ISSUER = "https://another-provider.example"
+    client = Client()
+    answer = log_in_at_provider(client, "anna")
+    assert answer.status_code == 302 and answer["Location"] == "/accounts/login/"
+    assert "_auth_user_id" not in client.session
+    assert "inloggningstjänst svarade inte som väntat" in page_text(client.get(answer["Location"]))

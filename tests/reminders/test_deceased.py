@@ -211,7 +211,7 @@ def test_the_patient_page_and_the_desk_say_the_patient_is_deceased(
     session["clinic_id"] = clinic.pk
     session.save()
 
-    page = page_text(client.get(f"/patients/{patient.pk}/"))
+    page = page_text(client.get(f"/patients/{patient.page_key}/"))
     assert "Avliden 2026-03-01 enligt folkbokföringen – inga sms skickas" in page
     assert "Avliden enligt folkbokföringen: sms skickas aldrig" in page  # why nobody gets SMS
     desk = page_text(client.get("/desk/"))

@@ -56,14 +56,14 @@ def test_the_patient_page_shows_every_sms_with_status_reason_and_number(
     suppressed = booked(patient=PatientFactory(mobile_number=""), clinic=clinic)
     dispatch_in_process()
 
-    page = reception.get(f"/patients/{patient.pk}/").content.decode()
+    page = reception.get(f"/patients/{patient.page_key}/").content.decode()
     history = page[page.index('id="sms-history"') :]
     assert history.count("070-111 22 33") == 2  # the number each SMS went to, as people write it
     assert "+46701112233" not in history
     assert "Levererad" in history and "Misslyckad" in history
     assert "Operatören kunde inte leverera" in history  # the reason in Swedish
     assert "recording" not in history  # no gateway's name: staff cannot act on it
-    other = reception.get(f"/patients/{suppressed.patient.pk}/").content.decode()
+    other = reception.get(f"/patients/{suppressed.patient.page_key}/").content.decode()
     other_history = other[other.index('id="sms-history"') :]
     assert "Skickas inte" in other_history and "Inget mobilnummer i 1177" in other_history
     assert "no_mobile_number" not in other_history  # never a code
@@ -77,7 +77,7 @@ def test_a_protected_person_s_number_is_never_in_the_history(
     Message.objects.filter(appointment=appointment).update(to="+46709998877", status="sent")
     link.guardian.protected_identity = True
     link.guardian.save()
-    page = reception.get(f"/patients/{link.child.pk}/").content.decode()
+    page = reception.get(f"/patients/{link.child.page_key}/").content.decode()
     assert "+46709998877" not in page
     assert "skyddad – visas inte" in page
 

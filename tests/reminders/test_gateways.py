@@ -323,6 +323,37 @@ def test_outbox_api_lists_sent_sms_newest_first_and_filters_by_number(
     assert row["body"].startswith("Påminnelse om bokad kontakt med ")
 
 
+def test_outbox_api_masks_a_protected_family_and_logs_each_read(
+    outbox_api: APIClient, booked: Callable[..., Appointment]
+) -> None:
+    """Issue 29.10: a guardian (or patient) protected since the SMS went is not given out,
+    and every SMS listed is a read of its patient's data."""
+    from consent.models import AccessLog
+    from tests.factories import GuardianshipFactory, PatientFactory
+
+    open_ = booked(patient=PatientFactory(mobile_number="+46701111111"))
+    from consent.services import consent_activate, guardian_number_register
+
+    link = GuardianshipFactory(child__age=6)
+    guardian_number_register(
+        child=link.child, guardian=link.guardian, number="+46709990001", actor=None, channel="phone"
+    )
+    consent_activate(patient=link.child, actor=None, channel="phone")
+    child = booked(patient=link.child, starts_in=timedelta(hours=20))
+    dispatch_in_process()
+    link.guardian.protected_identity = True
+    link.guardian.save()
+    results = outbox_api.get("/api/v1/outbox/").json()["results"]
+    by_contact = {r["appointment"]: (r["to"], r["body"]) for r in results}
+    assert by_contact[child.external_id] == (None, None)
+    assert by_contact[open_.external_id][0] == "+46701111111"
+    assert "9990001" not in str(results)
+    logged = AccessLog.objects.filter(client__isnull=False).values_list("action", "patient_id")
+    assert sorted(logged) == sorted(
+        [("api_messages", open_.patient_id), ("api_messages", link.child_id)]
+    )
+
+
 def test_outbox_api_is_404_when_another_gateway_is_configured(
     outbox_api: APIClient, settings: Any
 ) -> None:

@@ -419,4 +419,4 @@ def test_the_drill_down_names_each_resident_with_a_link_to_their_page(
     content = page.content.decode()
     patient = Patient.objects.get(personal_id=world["pids"][0])
     name = patient.full_name or "Namn saknas"
-    assert f'<a href="/patients/{patient.pk}/">{name}</a>' in content
+    assert f'<a href="/patients/{patient.page_key}/">{name}</a>' in content
