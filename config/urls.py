@@ -58,7 +58,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     # HL7 FHIR R4 beside the JSON API, on the same services (contract 2).
-    path("fhir", bookings.fhir.api.FhirBundleApi.as_view()),  # the base, without a slash
+    path("fhir", bookings.fhir.api.FhirBaseBundleApi.as_view()),  # the base, no slash
     path("fhir/", include(bookings.fhir.urls.urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: no inline script, CSP holds.

@@ -358,7 +358,7 @@ def api_key() -> Iterator[str]:
 def test_an_api_body_nested_deeper_than_any_parser_recurses_is_a_400(
     api_key: str, method: str, path: str, depth: int, settings: Any
 ) -> None:
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000_000
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = settings.API_MAX_BODY_BYTES = 1_000_000
     client = Client(raise_request_exception=False)
     response = getattr(client, method)(
         path,

@@ -323,3 +323,10 @@ class FhirBundleApi(FhirApiView):
             client=self.client(request), raw=request.data, base_url=base_url(request)
         )
         return Response(body, status=status)
+
+
+class FhirBaseBundleApi(FhirBundleApi):
+    """The same at `/fhir`, the base URL as engines write it (without the slash); left out
+    of the OpenAPI schema, which lists it once as `/fhir/`."""
+
+    schema = None

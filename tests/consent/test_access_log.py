@@ -78,6 +78,10 @@ WITHOUT_PATIENT_DATA = {
     "fhir-metadata": "the FHIR interface's CapabilityStatement",
     "fhir-patient": "the register writing its own data (FHIR)",
     "fhir-not-supported": "an OperationOutcome: nothing here",
+    "fhir-bundle": "the register and the booking system writing their own data (FHIR Bundles)",
+    "fhir-related-person": "the register writing guardianships (its reads: tests/bookings)",
+    "fhir-structure-definition": "our FHIR extensions' definitions, no patient",
+    "fhir-structure-definitions": "our FHIR extensions' definitions, no patient",
 }
 
 
@@ -305,6 +309,11 @@ READS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
     "fhir-appointment": (
         "client",
         lambda w: api(w).get("/fhir/Appointment/LOG-1"),
+        "api_appointment",
+    ),
+    "fhir-appointments": (
+        "client",
+        lambda w: api(w).get("/fhir/Appointment?_id=LOG-1"),
         "api_appointment",
     ),
     "api-eservice-case": (
