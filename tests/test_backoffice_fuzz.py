@@ -43,7 +43,7 @@ NAMES = [
     "next", "page", "enhet", "dag",
     # its forms
     "q", "channel", "note", "guardian", "number", "outcome", "reblock", "reply", "size", "seed",
-    "confirmed",
+    "confirmed", "otp",
     # logging in and changing one's password
     "username", "password", "old_password", "new_password1", "new_password2",
     # the admin's lists and autocomplete
@@ -153,6 +153,7 @@ def path_values(world: dict[str, Any]) -> dict[str, list[str]]:
             "00000000-0000-4000-8000-000000000000",
             str(world["patient"].page_key).upper(),
         ],
+        "patient_id": [str(world["patient"].pk), huge],  # the auditor's extract
         "case_id": [str(world["case"].pk), huge],
         "appointment_id": [str(world["appointment"].pk), huge],
         "message_id": [str(world["message"].pk), huge],
@@ -457,4 +458,4 @@ def test_the_audit_page_refuses_dates_outside_this_century_in_swedish(
 def test_a_login_with_a_name_longer_than_any_user_s_is_refused_not_a_500() -> None:
     response = Client().post("/accounts/login/", {"username": "x" * 1000, "password": "y"})
     assert response.status_code == 200
-    assert "Fel användarnamn eller lösenord" in response.content.decode()
+    assert "Fel användarnamn, lösenord" in response.content.decode()

@@ -278,7 +278,7 @@ READS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
     "audit-check": (
         "auditor",
         lambda w: (
-            staff(w["reception"]).get(f"/patients/{w['patient'].pk}/"),
+            staff(w["reception"]).get(f"/patients/{w['patient'].page_key}/"),
             staff(w["auditor"]).get(f"/audit/checks/{check_of(w['auditor'], w['clinic']).pk}/"),
         ),
         "audit_check",

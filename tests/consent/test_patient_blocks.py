@@ -43,7 +43,7 @@ def world(db: None) -> dict[str, Any]:
 
 
 def test_nothing_is_chosen_in_advance(world: dict[str, Any]) -> None:
-    page = world["client"].get(f"/patients/{world['patient'].pk}/").content.decode()
+    page = world["client"].get(f"/patients/{world['patient'].page_key}/").content.decode()
     for form_id in ("consent-form", "clinic-form"):
         form = page[page.index(f'id="{form_id}"') :]
         form = form[: form.index("</form>")]
@@ -53,7 +53,7 @@ def test_nothing_is_chosen_in_advance(world: dict[str, Any]) -> None:
 
 
 def test_a_block_without_a_channel_is_refused_and_changes_nothing(world: dict[str, Any]) -> None:
-    pid = world["patient"].pk
+    pid = world["patient"].page_key
     page = world["client"].post(
         f"/patients/{pid}/block/", {"channel": "", "confirmed": "yes"}, follow=True
     )
@@ -62,7 +62,7 @@ def test_a_block_without_a_channel_is_refused_and_changes_nothing(world: dict[st
 
 
 def test_blocking_all_asks_first_naming_what_will_stop(world: dict[str, Any]) -> None:
-    pid = world["patient"].pk
+    pid = world["patient"].page_key
     events = ConsentEvent.objects.count()
     page = world["client"].post(f"/patients/{pid}/block/", {"channel": "phone", "note": "ringde"})
     text = page_text(page)
@@ -82,7 +82,7 @@ def test_blocking_all_asks_first_naming_what_will_stop(world: dict[str, Any]) ->
 def test_blocking_a_clinic_asks_first_naming_the_clinic_and_its_visits(
     world: dict[str, Any],
 ) -> None:
-    pid, eyes = world["patient"].pk, world["eyes"]
+    pid, eyes = world["patient"].page_key, world["eyes"]
     form = {"channel": "visit", "clinic": eyes.pk}
     text = page_text(world["client"].post(f"/patients/{pid}/block-clinic/", form))
     assert "Blockera Ögonkliniken?" in text

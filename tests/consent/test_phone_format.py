@@ -66,7 +66,7 @@ def test_the_patient_page_shows_numbers_one_way_and_no_gateway(settings: Any) ->
     dispatch_in_process()
     client = Client()
     client.force_login(user)
-    text = page_text(client.get(f"/patients/{patient.pk}/"))
+    text = page_text(client.get(f"/patients/{patient.page_key}/"))
     assert "+46701912519" not in text
     assert "Nummer 070-191 25 19" in text
     assert "Skickas till 070-191 25 19 (patienten)" in text

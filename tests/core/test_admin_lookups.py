@@ -32,10 +32,12 @@ ALLOWED = {
     "axes.AccessLog": TIME
     | {"logout_time__gte", "logout_time__isnull", "logout_time__lt"}
     | {"path_info", "path_info__isnull"},
-    "auth.User": {"groups__id__exact", "groups__isnull", "is_active__exact", "is_active__isnull"},
+    "auth.User": {"roll", "is_active__exact", "is_active__isnull"},  # roles by Swedish name
     "bookings.Clinic": {
         "arrival_question__exact",
         "arrival_question__isnull",
+        "mobile_payment__exact",
+        "mobile_payment__isnull",
         "self_checkin__exact",
         "self_checkin__isnull",
     },

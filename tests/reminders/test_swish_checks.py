@@ -11,12 +11,16 @@ from django.core import checks
 
 from tests.fakeswish import Certificates
 
+# The outbox gateway with DEBUG off is a deploy error of its own (reminders.E006, another
+# rule): these tests are about Swish's.
+OUTBOX = "reminders.E006"
+
 
 def deploy_errors() -> list[tuple[str, str]]:
     return [
         (e.id or "", e.msg)
         for e in checks.run_checks(include_deployment_checks=True)
-        if e.id and e.id.startswith("reminders.")
+        if e.id and e.id.startswith("reminders.") and e.id != OUTBOX
     ]
 
 

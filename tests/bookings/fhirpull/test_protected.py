@@ -119,8 +119,8 @@ def test_staff_do_not_see_the_number_the_connector_read(
     secret = Patient.objects.get(personal_id=SECRET)
     open_ = Patient.objects.get(personal_id=OPEN)
 
-    page = reception.get(f"/patients/{secret.pk}/")
-    control = reception.get(f"/patients/{open_.pk}/")
+    page = reception.get(f"/patients/{secret.page_key}/")
+    control = reception.get(f"/patients/{open_.page_key}/")
 
     assert (page.status_code, control.status_code) == (200, 200)
     assert "701112233" in control.content.decode().replace(" ", "").replace("-", "")
