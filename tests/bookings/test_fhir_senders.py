@@ -44,7 +44,7 @@ def api(make_api: Callable[..., tuple[APIClient, ApiClient]]) -> APIClient:
 
 
 @pytest.fixture
-def parties() -> tuple[Patient, Any]:
+def parties() -> tuple[Any, Any]:
     return PatientFactory(), ClinicFactory(self_checkin=True)
 
 

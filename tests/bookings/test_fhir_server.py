@@ -45,7 +45,7 @@ def api(client: tuple[APIClient, ApiClient]) -> APIClient:
 
 
 @pytest.fixture
-def parties() -> tuple[Patient, Any]:
+def parties() -> tuple[Any, Any]:
     return PatientFactory(), ClinicFactory(self_checkin=True)
 
 

@@ -210,7 +210,7 @@ READS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
     ),
     "payments-day": (
         "reception",
-        lambda w: (_a_swish_payment(w), staff(w["reception"]).get("/payments/")),
+        lambda w: (_a_swish_payment(w), staff(w["reception"]).get("/payments/")),  # type: ignore[func-returns-value]
         "report_list",
     ),
     "report-exclusions-clinic": (
