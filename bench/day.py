@@ -224,28 +224,33 @@ def clinic_of(i: int) -> str:
 
 
 # --- The dispatcher (a process of its own) ------------------------------------------------
-def dispatcher(stop_file: str) -> None:
-    """`dispatch_in_process` in a loop until `stop_file` exists and nothing was due; prints
-    what it sent and for how long it had work, as JSON."""
+def dispatcher(go_file: str) -> None:
+    """Waits for `go_file` (the day's bookings are in), then `dispatch_in_process` in a
+    loop until nothing is left to send; prints what it sent and for how long, as JSON."""
     import django
 
     django.setup()
     from core.process import freeze_startup_objects
     from reminders.dispatch import dispatch_in_process
+    from reminders.models import Message, Status
 
     freeze_startup_objects()
-    sent, busy = 0, 0.0
+    print("ready", flush=True)
+    while not Path(go_file).exists():
+        time.sleep(0.05)
+    began = last = time.perf_counter()
+    sent = 0
+    pending = Message.objects.filter(status__in=(Status.SCHEDULED, Status.SENDING))
     while True:
-        began = time.perf_counter()
         counts = dispatch_in_process()
         if counts["sent"]:
             sent += counts["sent"]
-            busy += time.perf_counter() - began
-        elif Path(stop_file).exists():
+            last = time.perf_counter()
+        elif not pending.exists():
             break
         else:
-            time.sleep(0.2)
-    print(json.dumps({"sent": sent, "busy": busy}), flush=True)
+            time.sleep(0.2)  # a retry waits for its time
+    print(json.dumps({"sent": sent, "busy": last - began}), flush=True)
 
 
 # --- The day ------------------------------------------------------------------------------
@@ -264,14 +269,16 @@ async def play(args: argparse.Namespace, data: dict[str, Any], base: str, url: s
         "desk": Stage("desk", "req/s"),
     }
     start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=65)
-    stop_file = Path(args.work) / "bookings-done"
-    stop_file.unlink(missing_ok=True)
+    go_file = Path(args.work) / "day-bookings-done"
+    go_file.unlink(missing_ok=True)
     dispatch_proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--dispatcher", str(stop_file)],
+        [sys.executable, str(Path(__file__).resolve()), "--dispatcher", str(go_file)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert dispatch_proc.stdout is not None
+    await asyncio.to_thread(dispatch_proc.stdout.readline)  # "ready": Django is loaded
     api = httpx.AsyncClient(
         base_url=base,
         headers={"Authorization": f"Bearer {data['key']}"},
@@ -284,6 +291,7 @@ async def play(args: argparse.Namespace, data: dict[str, Any], base: str, url: s
     db = await psycopg.AsyncConnection.connect(url, autocommit=True)
     booked_done = asyncio.Event()
     dispatch_done = asyncio.Event()
+    reported, checked_in = asyncio.Event(), asyncio.Event()
     began = time.perf_counter()
 
     async def bookings() -> None:
@@ -293,7 +301,9 @@ async def play(args: argparse.Namespace, data: dict[str, Any], base: str, url: s
         await run_batch(
             api, change_requests(data, args.bookings, start), clients, stages["API writes"]
         )
-        stop_file.touch()
+        # Today's reminders fall due once the day's bookings are in (in production they are
+        # due 48 and 2 hours before the start): the dispatcher starts on the whole backlog.
+        go_file.touch()
         booked_done.set()
 
     async def dispatch() -> None:
@@ -303,6 +313,8 @@ async def play(args: argparse.Namespace, data: dict[str, Any], base: str, url: s
         dispatch_done.set()
 
     async def reports() -> None:
+        if args.apart:
+            await dispatch_done.wait()
         posted: set[int] = set()
         while True:
             finished = dispatch_done.is_set()
@@ -329,12 +341,15 @@ async def play(args: argparse.Namespace, data: dict[str, Any], base: str, url: s
                 stages["delivery reports"],
             )
             if finished and not todo:
+                reported.set()
                 return
             await asyncio.sleep(0.5)
 
     csrf = secrets.token_hex(16)  # a secret of its own, as the browser's cookie holds one
 
     async def checkins() -> None:
+        if args.apart:
+            await reported.wait()
         done: set[str] = set()
         while True:
             finished = dispatch_done.is_set()
@@ -370,11 +385,12 @@ async def play(args: argparse.Namespace, data: dict[str, Any], base: str, url: s
                 stages["self check-in"],
             )
             if finished and not todo:
+                checked_in.set()
                 return
             await asyncio.sleep(0.5)
 
-    async def desk() -> None:
-        await booked_done.wait()
+    async def desk() -> None:  # while the SMS go out, or (--apart) last
+        await (checked_in if args.apart else booked_done).wait()
         rows = await (
             await db.execute(
                 """SELECT a.id, c.hsa_id FROM bookings_appointment a
@@ -485,6 +501,9 @@ def main() -> int:
     parser.add_argument("--cap", type=int, default=200)
     parser.add_argument("--in-flight", type=int, default=16)
     parser.add_argument("--limit-seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--apart", action="store_true", help="each stage alone (steadier ratios, a longer day)"
+    )
     parser.add_argument("--floors", action="store_true", help="exit 1 below a floor (quick)")
     parser.add_argument("--dispatcher", help=argparse.SUPPRESS)
     args = parser.parse_args()
