@@ -9,20 +9,24 @@ In a database of its own (`bench_day`) it seeds four clinics (one offers self ch
 one activated adult per booking and a desk user per clinic, starts gunicorn with the
 production settings (bench/api.py's `start_gunicorn`) and the gateway stand-in
 (tests/fakegateway.py in its own process, bench/gateway.py's `Fake`) at `--latency`,
-and then plays the day, the stages overlapping as they do in production:
+and then plays the day:
 
 - API writes: `--bookings` contacts starting within the next two hours arrive through the
   API, half `PUT /api/v1/appointments/{id}/`, half `PUT /fhir/Appointment/{id}`, with the
   registry's `PUT /api/v1/patients/{pid}/` (one per ten bookings) among them; then one in
   ten is moved (half of those) or cancelled (the other half);
-- dispatch: one dispatcher process (`dispatch_in_process` in a loop, as
-  `manage.py dispatch_reminders`; `--in-flight` SMS open, `--cap` SMS/s) sends every
-  reminder and check-in SMS as it falls due, through the stand-in;
-- delivery reports: the gateway's report for every SMS it took comes back to the webhook;
-- self check-in: the patients of the self check-in clinic (a third) open the link of their
-  check-in SMS and check in (`GET` then `POST /c/{token}/`);
-- desk: reception registers the arrival of every other patient still booked
+- dispatch: once the bookings are in, their reminders and check-in SMS fall due (in
+  production 48 and 2 hours before the start), and one dispatcher process
+  (`dispatch_in_process` in a loop, as `manage.py dispatch_reminders`; `--in-flight` SMS
+  open, `--cap` SMS/s) sends every one through the stand-in;
+- delivery reports: meanwhile the gateway's report for every SMS it took comes back to
+  the webhook (`POST /api/v1/gateways/46elks/delivery/`);
+- self check-in: meanwhile the patients of the self check-in clinic (a third) open the
+  link of their check-in SMS and check in (`GET` then `POST /c/{token}/`);
+- desk: meanwhile reception registers the arrival of every other patient still booked
   (`POST /desk/{id}/arrive/`, logged in as that clinic's desk user).
+
+`--apart` runs those four one after another instead (steadier ratios, a longer day).
 
 Each stage's throughput is counted over the time it had work (a stage fed by the one
 before it is timed per batch), and shown as a ratio of its limit measured in the same run:
