@@ -155,7 +155,7 @@ def seed(bookings: int) -> dict[str, Any]:
     Group.objects.get_or_create(name=Role.RECEPTION)
     sessions = {}
     for clinic in clinics:
-        user = UserFactory(username=f"desk-{clinic.pk}", role=Role.RECEPTION, clinics=[clinic])
+        user: Any = UserFactory(username=f"desk-{clinic.pk}", role=Role.RECEPTION, clinics=[clinic])
         client = Client()
         client.force_login(user)
         sessions[clinic.hsa_id] = client.cookies["sessionid"].value
@@ -427,7 +427,7 @@ async def play(args: argparse.Namespace, data: dict[str, Any], base: str, url: s
         await api.aclose()
         await web.aclose()
     total = time.perf_counter() - began
-    outcome = {
+    outcome: dict[str, dict[Any, Any]] = {
         "appointments": dict(
             await (
                 await db.execute("SELECT status, count(*) FROM bookings_appointment GROUP BY 1")
