@@ -210,3 +210,18 @@ def test_a_visit_at_a_self_checkin_clinic_gets_both_messages_at_their_lead_times
     assert rules.plan(
         starts_at=start, booked_at=booked, contact_type="phone", self_checkin=True
     ) == {rules.REMINDER: local(2026, 12, 8, 9, 30)}
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("cancelled", "appointment_cancelled"),
+        ("withdrawn", "appointment_withdrawn"),
+        ("tentative", "appointment_not_booked"),
+        ("arrived", "appointment_closed"),
+        ("no_show", "appointment_closed"),
+        ("fulfilled", "appointment_closed"),
+    ],
+)
+def test_why_a_contact_leaving_booked_cancels_its_pending_messages(status, reason) -> None:
+    assert rules.cancel_reason(status) == reason
