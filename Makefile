@@ -1,4 +1,4 @@
-.PHONY: run test lint bench mutation
+.PHONY: run test lint bench bench-day bench-quick mutation
 
 # Install and run web + worker + beat on the embedded defaults, with demo data.
 run:
@@ -23,6 +23,19 @@ bench:
 	.venv/bin/python bench/scaleout.py
 	npm ci --prefix tests/fhirserver --no-audit --no-fund --loglevel=error
 	.venv/bin/python bench/fhir_pull.py
+
+# A region's day end to end (bench/day.py): 4,000 bookings through the API, every SMS
+# through the gateway stand-in, delivery reports, self check-in and the desk; each stage
+# as a ratio of its limit measured in the same run (a minute or two).
+bench-day:
+	scripts/bootstrap.sh requirements-dev.txt
+	.venv/bin/python bench/day.py
+
+# The same day, small, each stage alone: every ratio beside its floor, exit 1 below one
+# (a few minutes; not part of `make test`: run it before merging what touches a hot path).
+bench-quick:
+	scripts/bootstrap.sh requirements-dev.txt
+	.venv/bin/python bench/day.py --bookings 300 --apart --floors
 
 # Mutation testing of the core rules (minutes; not part of `make test`): bench/mutation.py.
 mutation:

@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,10 @@ MODULES: dict[str, tuple[str, ...]] = {
     "reminders/rules.py": ("tests/reminders/test_rules.py",),
     "bookings/identity.py": ("tests/bookings/test_identity.py",),
     "reminders/dispatch.py": ("tests/reminders/test_dispatch.py",),
-    "reminders/schedule.py": ("tests/reminders/test_schedule.py",),
+    # The desk's undo (an arrival taken back) is planned here but tested at the desk.
+    # (Not tests/reminders/test_deceased.py: a test id there holds the time it was
+    # collected at, so mutmut cannot name it again.)
+    "reminders/schedule.py": ("tests/reminders/test_schedule.py", "tests/consent/test_desk.py"),
     "reminders/handover.py": (
         "tests/reminders/test_handover.py",
         "tests/reminders/test_network.py",
@@ -130,33 +134,59 @@ def _run_module(module: str, *, jobs: int, keep: bool, env: dict[str, str]) -> d
     work = _prepare(module, keep=keep)
     log = work / "mutmut.log"
     started = time.monotonic()
+    (work / "summary.json").unlink(missing_ok=True)
+    # With --keep, the last run's survivors are tested again in a second, fresh process:
+    # mutmut run twice in one process answers the second time from the first one's state
+    # ("killed" in 0.0 s for every mutant).
+    phases = ["run", "again"] if keep else ["run"]
     with log.open("w") as out:
-        done = subprocess.run(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--inside",
-                "--jobs",
-                str(jobs),
-                *(["--keep"] if keep else []),
-            ],
-            cwd=work,
-            env={
-                **env,
-                "MUTATION_DB_SLOTS": str(jobs),
-                "MUTATION_LOCK_DIR": str(work),
-                "MUTATION_DB": work.name.replace(".", "_"),
-            },
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
+        for phase in phases:
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--inside",
+                    phase,
+                    "--jobs",
+                    str(jobs),
+                ],
+                cwd=work,
+                env={
+                    **env,
+                    "MUTATION_DB_SLOTS": str(jobs),
+                    "MUTATION_LOCK_DIR": str(work),
+                    "MUTATION_DB": work.name.replace(".", "_"),
+                },
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+            if done.returncode != 0:
+                break
     if done.returncode != 0 or not (work / "summary.json").exists():
         tail = log.read_text(errors="replace")[-3000:]
         raise SystemExit(f"mutmut failed for {module} (exit {done.returncode}); see {log}\n{tail}")
     summary: dict[str, Any] = json.loads((work / "summary.json").read_text())
     summary["seconds"] = time.monotonic() - started
     return summary
+
+
+# --- Which failures kill a mutant (bench/mutation_pytest.py asks) --------------------------
+MUTATED_FRAME = "__mutmut_"  # in a traceback: the failure passed through mutated code
+DATABASE_ERRORS = ("OperationalError", "InterfaceError")
+
+
+def whose_failure(when: str, text: str) -> str:
+    """ "test" when a failed test report (its phase, its traceback as text) counts as a
+    kill; "not the test's" when it does not: an error in setup or teardown that did not
+    pass through mutated code (the test database, a fixture of its own), or a database
+    connection failure in the test itself that did not either."""
+    through_mutant = MUTATED_FRAME in text
+    if when != "call":
+        return "test" if through_mutant else "not the test's"
+    if not through_mutant and any(name in text for name in DATABASE_ERRORS):
+        return "not the test's"
+    return "test"
 
 
 # --- Inside the module's work folder: mutmut with our operators ---------------------------
@@ -191,9 +221,11 @@ def _our_operators() -> list[tuple[type, Any]]:
     ]
 
 
-def _inside(jobs: int, *, keep: bool) -> None:
+def _inside(jobs: int, *, phase: str) -> None:
     """Runs mutmut here (the module's work folder) and writes summary.json: each mutant's
-    status, and for those not killed the function and the changed lines."""
+    status, and for those not killed the function and the changed lines. Phase "run": the
+    mutants of changed functions, or all of them on a fresh copy; phase "again" (a process
+    of its own): the last run's mutants not killed, which new tests may kill now."""
     here = str(Path(__file__).resolve().parent)
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(here)]
     import mutmut
@@ -225,11 +257,15 @@ def _inside(jobs: int, *, keep: bool) -> None:
             data = SourceFileMutationData(path=path)
             data.load()
             for name, code in data.exit_code_by_key.items():
-                found[name] = (path, status_by_exit_code[code])
+                # mutmut files 255 under "timeout", a catch; it is what its child exits
+                # with when pytest could not run the tests asked for (a test id that
+                # changed): nothing was tested, so not a catch.
+                found[name] = (path, "suspicious" if code == 255 else status_by_exit_code[code])
         return found
 
-    run()  # the mutants of changed functions, or all of them on a fresh copy
-    if keep:  # mutmut keeps a verdict; new tests may kill a survivor of the last run
+    if phase == "run":
+        run()
+    else:
         again = [
             name for name, (_, status) in results().items() if status not in ("killed", "timeout")
         ]
@@ -320,10 +356,13 @@ class Row:
 
 def tally(module: str, summary: dict[str, Any], known: list[Equivalent]) -> tuple[Row, list[str]]:
     """One module's row and the lines that name its survivors (and stale equivalents)."""
-    mine = [e for e in known if e.module == module]
+    # Each row of the table stands for one mutant: two identical lines that both leave an
+    # equivalent mutant need the row twice, and a second mutant matching a row already
+    # used is a survivor (a row matched by text must not cover a line it was not written
+    # for).
+    unused = Counter(e for e in known if e.module == module)
     row = Row(module, 0, 0, 0, 0, 0, summary.get("seconds", 0.0))
     notes: list[str] = []
-    matched: set[Equivalent] = set()
     for mutant in summary["mutants"]:
         row.mutants += 1
         status = mutant["status"]
@@ -334,19 +373,22 @@ def tally(module: str, summary: dict[str, Any], known: list[Equivalent]) -> tupl
             row.timeout += 1
             continue
         key = (mutant["function"], mutant["before"], mutant["after"])
-        hit = [e for e in mine if (e.function, e.before, e.after) == key]
-        if hit:
+        hit = next((e for e in unused if (e.function, e.before, e.after) == key), None)
+        if hit is not None:
             row.equivalent += 1
-            matched.update(hit)
+            unused[hit] -= 1
+            if not unused[hit]:
+                del unused[hit]
             continue
         row.survived += 1
         notes.append(
             f"  {status:9} {mutant['name']}\n"
             f"            | `{module}` | `{key[0]}` | `{_cell(key[1])}` | `{_cell(key[2])}` |"
         )
-    for stale in sorted(set(mine) - matched, key=lambda e: (e.function, e.before)):
+    for stale, left in sorted(unused.items(), key=lambda item: (item[0].function, item[0].before)):
         notes.append(
-            f"  listed as equivalent but not among the survivors: {stale.function}: {stale.before}"
+            f"  listed as equivalent but not among the survivors ({left}x): "
+            f"{stale.function}: {stale.before}"
         )
     return row, notes
 
@@ -388,10 +430,10 @@ def main() -> int:
         action="store_true",
         help="start from the last run: only changed functions and the last survivors run again",
     )
-    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--inside", choices=["run", "again"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inside:
-        _inside(args.jobs, keep=args.keep)
+        _inside(args.jobs, phase=args.inside)
         return 0
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:

@@ -576,3 +576,41 @@ def test_a_row_no_longer_sending_is_not_handed_over(
     assert [s.message_id for s in recording.sent] == [max(ids)]
     row = Message.objects.get(pk=changed)
     assert (row.status, row.submitted_at, row.gateway) == ("cancelled", None, "")
+
+
+@pytest.mark.parametrize("pause", [0.0, handover.FLUSH_EVERY * 2], ids=["fast", "slow"])
+def test_each_outcome_is_written_once_however_the_answers_are_paced(
+    booked: Booked,
+    recording: type[RecordingGateway],
+    monkeypatch: pytest.MonkeyPatch,
+    pause: float,
+) -> None:
+    """One SMS in flight at a time, so every turn hands one over and records the one
+    before. Answers faster than FLUSH_EVERY are written with the next hand-over, slower
+    ones at the timed flush; either way a finished row is written once, not again at
+    every later turn (five rows: five rows written, not 1 + 2 + 3 + 4 + 5)."""
+    clock = Clock()
+    monkeypatch.setattr(handover, "time", clock)
+    for _ in range(5):
+        booked()
+    token, ids = messages_claim_due(now=timezone.now(), limit=10)
+    written: list[int] = []
+    record = handover._record
+
+    def counting(done: list[Any], token: uuid.UUID) -> None:
+        written.extend(m.pk for m in done)
+        record(done, token)
+
+    apply = handover.outcome_apply
+
+    def answered_later(*args: Any, **kwargs: Any) -> str:
+        clock.elapsed += pause  # the answer came `pause` seconds after the last write
+        return apply(*args, **kwargs)
+
+    monkeypatch.setattr(handover, "_record", counting)
+    monkeypatch.setattr(handover, "outcome_apply", answered_later)
+    chain = HookedChain(lambda n: None, in_flight=1)
+    counts = messages_dispatch(ids=ids, claim_token=token, chain=chain)
+    assert counts == {"sent": 5}
+    assert sorted(written) == sorted(ids)
+    assert Message.objects.filter(status=Status.SENT).count() == 5

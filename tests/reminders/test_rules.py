@@ -260,3 +260,20 @@ def test_what_was_paid_at_check_in_is_paid_back_when_the_arrival_is_gone(
     start = datetime(2026, 3, 14, 8, 30, tzinfo=UTC)
     now = start + timedelta(days=1) if moved else start
     assert rules.refund_reason(status=status, starts_at=now, checked_in_for=start) == reason
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("cancelled", "appointment_cancelled"),
+        ("withdrawn", "appointment_withdrawn"),
+        ("tentative", "appointment_not_booked"),
+        ("arrived", "appointment_closed"),
+        ("no_show", "appointment_closed"),
+        ("fulfilled", "appointment_closed"),
+    ],
+)
+def test_why_a_contact_leaving_booked_cancels_its_pending_messages(
+    status: str, reason: str
+) -> None:
+    assert rules.cancel_reason(status) == reason

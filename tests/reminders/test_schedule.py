@@ -588,3 +588,38 @@ def test_what_a_move_cancelled_or_sent_for_the_old_time_does_not_count(
     ]
     moved = Message.objects.filter(reason="appointment_moved").values_list("kind", "generation")
     assert list(moved) == [("checkin", 1)]
+
+
+def test_an_ending_taken_back_brings_back_a_plan_whose_guardian_sibling_went_out(
+    api, patient, clinic
+) -> None:
+    """A child's reminder: the second guardian's SMS (a sibling) was accepted while the
+    planned one to the first guardian waited for a retry; the arrival cancelled the planned
+    one. Taken back, the reminder comes back: only the planned messages count, a sibling
+    does not stand in for its parent."""
+    start = NOW + timedelta(days=5)
+    book(api, patient, clinic, start)
+    planned = Message.objects.get(kind="reminder")
+    Message.objects.filter(pk=planned.pk).update(attempts=1, due_at=NOW + timedelta(minutes=5))
+    Message.objects.create(
+        appointment=planned.appointment,
+        kind="reminder",
+        generation=1,
+        starts_at=start,
+        due_at=planned.due_at,
+        status="sent",
+        sent_at=NOW,
+        parent=planned,
+        to="+46701234568",
+        recipient_role="guardian",
+    )
+    book(api, patient, clinic, start, status="arrived")
+    assert book(api, patient, clinic, start).status_code == 200
+    rows = Message.objects.filter(parent__isnull=True).order_by("id")
+    assert list(rows.values_list("kind", "generation", "due_at", "status", "reason")) == [
+        ("reminder", 1, NOW + timedelta(minutes=5), "cancelled", "appointment_closed"),
+        ("checkin", 1, start - timedelta(hours=2), "cancelled", "appointment_closed"),
+        ("reminder", 2, start - timedelta(hours=48), "scheduled", ""),
+        ("checkin", 2, start - timedelta(hours=2), "scheduled", ""),
+    ]
+    assert Message.objects.get(parent=planned).status == "sent"
