@@ -177,6 +177,8 @@ class AppointmentOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(PAYMENT_SCHEMA)
     def get_payment(self, appointment: Appointment) -> dict[str, Any] | None:
+        if self.context.get("created"):
+            return None  # a contact created by this PUT has had no check-in to pay at
         return appointment_payment(appointment)
 
 
@@ -218,7 +220,7 @@ class AppointmentApi(ApiView):
             **fields,
         )
         return Response(
-            AppointmentOutputSerializer(appointment).data,
+            AppointmentOutputSerializer(appointment, context={"created": created}).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 

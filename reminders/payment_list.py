@@ -72,7 +72,12 @@ def desk_payment_labels(appointments: list[Appointment]) -> dict[int, str]:
 
 
 def appointment_payment(appointment: Appointment) -> dict[str, Any] | None:
-    """The contact's payment for the booking system (contract 1 and 2), or None."""
+    """The contact's payment for the booking system (contract 1 and 2), or None. No query
+    for a contact without a fee that never arrived (as the desk: a payment is only made
+    for a contact with a fee, at its check-in): the booking system's every PUT answers
+    with its contact."""
+    if appointment.patient_fee is None and not appointment.arrived_via:
+        return None
     payment = _latest_by_appointment([appointment.pk]).get(appointment.pk)
     if payment is None:
         return None

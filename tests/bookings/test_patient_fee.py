@@ -195,3 +195,21 @@ def test_the_admin_clinic_form_sets_mobile_payment(alias: str, saved: bool) -> N
             and "10 siffror som börjar med 123" in response.content.decode()
         )
         assert not Clinic.objects.exists()
+
+
+def test_the_booking_system_s_puts_read_no_payment_that_cannot_exist(api: APIClient) -> None:
+    """The booking PUT is the region's busiest write: its answer reads the payment only
+    for a contact that could have one (a fee, or an arrival); a contact this PUT created
+    has had no check-in."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def payment_reads(data: dict[str, Any]) -> int:
+        with CaptureQueriesContext(connection) as done:
+            assert put(api, data).status_code in (200, 201)
+        return sum("reminders_payment" in q["sql"] for q in done.captured_queries)
+
+    data = body(patient_fee="250.00")
+    assert payment_reads(data) == 0  # created just now
+    assert payment_reads({**data, "starts_at": (START + timedelta(hours=1)).isoformat()}) == 1
+    assert payment_reads({**data, "patient_fee": None}) == 0  # no fee, never arrived
