@@ -318,7 +318,14 @@ def appointment_end(appointment: Appointment) -> datetime:
 
 
 def appointment_resource(appointment: Appointment) -> FhirAppointment:
-    """The stored contact as an Appointment (patient and clinic by identifier)."""
+    """The stored contact as an Appointment, built by the FHIR library."""
+    return FhirAppointment.model_validate(appointment_json(appointment))
+
+
+def appointment_json(appointment: Appointment) -> dict[str, Any]:
+    """The stored contact as an Appointment's JSON (patient and clinic by identifier). The
+    answer of the booking system's every PUT, so built as plain JSON: the tests check every
+    one against the R4 schema and invariants (tests/fhirvalidator)."""
     patient, clinic = appointment.patient, appointment.clinic
     resource: dict[str, Any] = {
         "resourceType": "Appointment",
@@ -362,4 +369,4 @@ def appointment_resource(appointment: Appointment) -> FhirAppointment:
     extensions = fee_extensions(appointment)  # the fee and the payment (fee.py)
     if extensions:
         resource["extension"] = extensions
-    return FhirAppointment.model_validate(resource)
+    return resource

@@ -94,8 +94,10 @@ def _dumped(resource: Any, version: int | str) -> dict[str, Any]:
 
 
 def appointment_answer(appointment: Appointment, *, created: bool = False) -> Answer:
+    resource = appointments.appointment_json(appointment)
+    resource["meta"]["versionId"] = str(appointment.version)
     return Answer(
-        resource=_dumped(appointments.appointment_resource(appointment), appointment.version),
+        resource=resource,
         status=201 if created else 200,
         version=str(appointment.version),
         last_modified=appointment.updated_at,
