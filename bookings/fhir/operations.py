@@ -136,10 +136,7 @@ def appointment_update(
     *, raw: Any, external_id: str, if_match: int | None = None, identifier: str | None = None
 ) -> Answer:
     """PUT Appointment/{id}: the booking with the booking system's id `external_id`."""
-    if not mapping.is_fhir_id(external_id):
-        raise FhirError(
-            400, "invalid", "Id: 1–64 tecken A–Z, a–z, 0–9, - och ..", code="invalid_id"
-        )
+    _fhir_id(external_id)
     appointment, created = ingest.appointment_ingest(
         raw=raw,
         external_id=external_id,
@@ -205,10 +202,7 @@ def related_person_update(*, raw: Any, fhir_id: str, if_match: int | None = None
     """PUT RelatedPerson/{id}: a guardian of a child, as the register says it. A
     RelatedPerson that is no longer active ends the guardianship and answers the
     resource as sent."""
-    if not mapping.is_fhir_id(fhir_id):
-        raise FhirError(
-            400, "invalid", "Id: 1–64 tecken A–Z, a–z, 0–9, - och ..", code="invalid_id"
-        )
+    _fhir_id(fhir_id)
     resource = mapping.parse(RelatedPerson, raw)
     mapping.id_matches(resource, fhir_id)
     wanted = related_persons.guardian_input(resource)
