@@ -90,17 +90,18 @@ def run(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     # Four clinics; contacts start at different times: every SMS has a text of its own.
     sql("""INSERT INTO bookings_clinic (hsa_id, name, sms_name, self_checkin, arrival_question,
-                                        created_at, updated_at)
-           SELECT 'SE2321000115-E00000000' || g, n, n, false, true, now(), now()
+                                        mobile_payment, swish_payee_alias, created_at, updated_at)
+           SELECT 'SE2321000115-E00000000' || g, n, n, false, true, false, '', now(), now()
            FROM unnest(ARRAY['Kirurgikliniken', 'Ortopedkliniken', 'Ögonkliniken',
                              'Hudkliniken']) WITH ORDINALITY AS c(n, g)""")
     sql(
         """INSERT INTO bookings_patient (personal_id, birth_date, is_coordination_number,
                given_name, family_name, protected_identity, mobile_number, number_source,
-               synced_1177_at, sms_consent_1177, link_broken, created_at, updated_at)
+               synced_1177_at, sms_consent_1177, link_broken, page_key, version,
+               created_at, updated_at)
            SELECT '19' || lpad(g::text, 10, '0'), date '1970-01-01' + (g %% 10000), false, '', '',
                   false, '+4670' || lpad(g::text, 7, '0'), '1177', now(), false, false,
-                  now(), now()
+                  gen_random_uuid(), 1, now(), now()
            FROM generate_series(1, %s) g""",
         (patients,),
     )
@@ -111,12 +112,13 @@ def run(args: argparse.Namespace) -> None:
     def seed_appointments(count: int, prefix: str) -> None:
         sql(
             """INSERT INTO bookings_appointment (external_id, patient_id, clinic_id, starts_at,
-                   booked_at, status, contact_type, created_at, updated_at, arrived_via, late_cancellation)
+                   booked_at, status, contact_type, created_at, updated_at, arrived_via, late_cancellation,
+                   version)
                SELECT %s || g, (SELECT min(id) FROM bookings_patient) + (g %% %s),
                       (SELECT min(id) FROM bookings_clinic) + (g %% 4) * %s,
                       date_trunc('hour', now()) + interval '10 hours'
                           + (g %% 97) * %s * interval '5 minutes',
-                      now(), 'booked', 'phone', now(), now(), '', false
+                      now(), 'booked', 'phone', now(), now(), '', false, 1
                FROM generate_series(1, %s) g""",
             (prefix, patients, spread, spread, count),
         )

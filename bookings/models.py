@@ -37,12 +37,13 @@ class Clinic(models.Model):
     self_checkin = models.BooleanField(_("mobil självincheckning"), default=False)
     # Whether the patient pays the visit in the phone at self check-in (rules 3.5c): the
     # check-in SMS promises it only where this is on (and the region pays with Swish).
-    mobile_payment = models.BooleanField(_("betalning i mobilen"), default=False)
+    mobile_payment = models.BooleanField(_("betalning i mobilen"), default=False, db_default=False)
     swish_payee_alias = models.CharField(
         _("Swish-nummer"),
         max_length=11,
         blank=True,
         default="",
+        db_default="",
         help_text=_("Mottagningens eget Swish-nummer; tomt: regionens (SWISH_PAYEE_ALIAS)."),
         validators=[RegexValidator(r"^123\d{7}$", _("10 siffror som börjar med 123."))],
     )
@@ -157,7 +158,7 @@ class Patient(models.Model):
     # FHIR (contract 2): our version of the row (meta.versionId, the ETag), one up on every
     # change; and the register's own meta.lastUpdated of the last resource applied, so that
     # an older message retried late never brings back an older state.
-    version = models.PositiveIntegerField(_("version"), default=1)
+    version = models.PositiveIntegerField(_("version"), default=1, db_default=1)
     source_updated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -304,7 +305,7 @@ class Appointment(models.Model):
     # update `PUT /fhir/Appointment?identifier=system|value`.
     identifier = models.CharField(max_length=300, null=True, blank=True, unique=True)
     # As Patient's: our version, and the sender's meta.lastUpdated of the last one applied.
-    version = models.PositiveIntegerField(_("version"), default=1)
+    version = models.PositiveIntegerField(_("version"), default=1, db_default=1)
     source_updated_at = models.DateTimeField(null=True, blank=True)
     arrived_at = models.DateTimeField(_("ankom"), null=True, blank=True)
     arrived_via = models.CharField(
