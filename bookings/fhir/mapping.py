@@ -99,7 +99,6 @@ MODE_OUT = {
     ContactType.PHONE: ("PHONE", "telephone"),
     ContactType.VIDEO: ("VIDEOCONF", "videoconferencing"),
 }
-CLINIC_ACTORS = frozenset({"Location", "HealthcareService", "Organization"})
 
 R = TypeVar("R", bound=Resource)
 
