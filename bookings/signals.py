@@ -37,6 +37,12 @@ class AppointmentSnapshot:
 # new one), moment (datetime: when the change happened; a moved contact is "booked" then).
 appointment_changed = Signal()
 
+# Sent after many new appointments were created at once (the bulk path of a first sync,
+# services.appointments_create), inside the same transaction, instead of one
+# `appointment_changed` each. kwargs: appointments (list of Appointment, as saved, each
+# with its clinic), moment (datetime: when they were created).
+appointments_created = Signal()
+
 # Sent when the population register reports a patient deceased (each sync that does),
 # inside the sync's transaction. kwargs: patient (Patient, as saved), moment (datetime).
 patient_deceased = Signal()

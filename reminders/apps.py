@@ -10,12 +10,16 @@ class RemindersConfig(AppConfig):
     verbose_name = "Påminnelser"
 
     def ready(self) -> None:
-        from bookings.signals import appointment_changed, patient_deceased
+        from bookings.signals import appointment_changed, appointments_created, patient_deceased
         from core.staff import Role, role_permissions_grant
 
         from .checks import outbox_in_production, sending_settings
         from .gateways.signing import webhook_secret_problem
-        from .receivers import on_appointment_changed, on_patient_deceased
+        from .receivers import (
+            on_appointment_changed,
+            on_appointments_created,
+            on_patient_deceased,
+        )
         from .swish_checks import payment_method, swish_settings
 
         checks.register(sending_settings)
@@ -36,6 +40,7 @@ class RemindersConfig(AppConfig):
 
         reason_labels_add(SendReason.choices)
         appointment_changed.connect(on_appointment_changed, dispatch_uid="reminders-plan")
+        appointments_created.connect(on_appointments_created, dispatch_uid="reminders-plan-new")
         patient_deceased.connect(on_patient_deceased, dispatch_uid="reminders-deceased")
 
     def patient_panels(self, request: Any, patient: Any) -> list[str]:

@@ -17,21 +17,13 @@ from . import appointments, mapping, patients
 from .outcome import unprocessable
 
 
-def appointment_ingest(
-    *,
-    raw: Any,
-    external_id: str,
-    if_match: int | None = None,
-    identifier: str | None = None,
-    source_updated_at: datetime | None = None,
-) -> tuple[Appointment, bool]:
-    """The booking system's Appointment `raw` (parsed JSON) applied as the booking with
-    `external_id`: (the contact, created). A resource we cannot take is a FhirError that
-    names the element, and nothing is written. `identifier`: the business identifier
-    (`system|value`) to keep, else the body's first; `source_updated_at`: the sender's own
-    time of the resource (an older one than applied changes nothing); `if_match`: the
-    version the sender last read (services.appointment_put)."""
-    resource = mapping.parse(FhirAppointment, raw)
+def appointment_wanted(
+    *, raw: Any, external_id: str, parsed: FhirAppointment | None = None
+) -> dict[str, Any]:
+    """What the booking system's Appointment `raw` (parsed JSON) asks of the contact with
+    `external_id`: `services.appointment_put`'s keyword arguments, or a FhirError that
+    names the element. `parsed`: the library's reading of `raw`, if already made."""
+    resource = mapping.parse(FhirAppointment, raw, parsed=parsed)
     mapping.id_matches(resource, external_id)
     wanted = appointments.appointment_input(resource, raw)
     starts_at = wanted.starts_at
@@ -45,21 +37,58 @@ def appointment_ingest(
             code="required",
             expression="Appointment.start",
         )
+    return {
+        "external_id": external_id,
+        "personal_id": wanted.personal_id,
+        "hsa_id": wanted.hsa_id,
+        "starts_at": starts_at,
+        "booked_at": wanted.booked_at,
+        "status": wanted.status,
+        "contact_type": wanted.contact_type,
+        "ends_at": wanted.ends_at,
+        "minutes_duration": wanted.minutes_duration,
+        "identifier": wanted.identifier,
+        "patient_fee": wanted.patient_fee,
+    }
+
+
+def appointment_ingest(
+    *,
+    raw: Any,
+    external_id: str,
+    if_match: int | None = None,
+    identifier: str | None = None,
+    source_updated_at: datetime | None = None,
+    parsed: FhirAppointment | None = None,
+) -> tuple[Appointment, bool]:
+    """The booking system's Appointment `raw` (parsed JSON) applied as the booking with
+    `external_id`: (the contact, created). A resource we cannot take is a FhirError that
+    names the element, and nothing is written. `identifier`: the business identifier
+    (`system|value`) to keep, else the body's first; `source_updated_at`: the sender's own
+    time of the resource (an older one than applied changes nothing); `if_match`: the
+    version the sender last read (services.appointment_put)."""
+    wanted = appointment_wanted(raw=raw, external_id=external_id, parsed=parsed)
+    if identifier:
+        wanted["identifier"] = identifier
     return services.appointment_put(
-        external_id=external_id,
-        personal_id=wanted.personal_id,
-        hsa_id=wanted.hsa_id,
-        starts_at=starts_at,
-        booked_at=wanted.booked_at,
-        status=wanted.status,
-        contact_type=wanted.contact_type,
-        ends_at=wanted.ends_at,
-        minutes_duration=wanted.minutes_duration,
-        identifier=identifier or wanted.identifier,
-        source_updated_at=source_updated_at,
-        if_match=if_match,
-        patient_fee=wanted.patient_fee,
+        **wanted, source_updated_at=source_updated_at, if_match=if_match
     )
+
+
+def patient_wanted(
+    *,
+    raw: Any,
+    resource_id: str,
+    personal_id: identity.PersonalId,
+    parsed: FhirPatient | None = None,
+) -> tuple[dict[str, Any], str | None]:
+    """What the register's Patient `raw` asks of `services.patient_sync` (its keyword
+    arguments but `via` and the like), and the personnummer that replaces this one, if
+    the register says so; a FhirError naming the element otherwise."""
+    resource = mapping.parse(FhirPatient, raw, parsed=parsed)
+    mapping.id_matches(resource, resource_id)
+    fields = patients.patient_input(resource, raw, personal_id)
+    return {"personal_id": personal_id.value, **fields}, patients.replaced_by(resource)
 
 
 @transaction.atomic
@@ -76,12 +105,8 @@ def patient_ingest(
     """The register's Patient `raw` applied as the resource `resource_id`, the patient
     `personal_id`: (the patient, created); a FhirError naming the element otherwise, and
     nothing written."""
-    resource = mapping.parse(FhirPatient, raw)
-    mapping.id_matches(resource, resource_id)
-    fields = patients.patient_input(resource, raw, personal_id)
-    successor = patients.replaced_by(resource)
+    fields, successor = patient_wanted(raw=raw, resource_id=resource_id, personal_id=personal_id)
     patient, created = services.patient_sync(
-        personal_id=personal_id.value,
         via=via,
         actor_name=actor_name,
         if_match=if_match,

@@ -156,9 +156,11 @@ def _modifier_extension_at(value: Any, path: str) -> str | None:
     return None
 
 
-def parse(model: type[R], raw: Any) -> R:
+def parse(model: type[R], raw: Any, *, parsed: R | None = None) -> R:
     """The body as the FHIR resource `model`, read by the FHIR library; a body that is
-    not one is a FhirError (400) naming the element."""
+    not one is a FhirError (400) naming the element. `parsed`: the library's reading of
+    this very body already made (a search page's Bundle read with its entries): the
+    body's own checks here, and that reading rather than a second one."""
     name = model.__name__
     if not isinstance(raw, dict):
         raise FhirError(
@@ -205,6 +207,8 @@ def parse(model: type[R], raw: Any) -> R:
             code="null_value",
             expression=null,
         )
+    if isinstance(parsed, model):
+        return parsed
     try:
         return model.model_validate(raw)
     except pydantic.ValidationError as error:

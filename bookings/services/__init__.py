@@ -2,6 +2,7 @@
 patients), staff users and booked contacts. Callers import from
 here."""
 
+from .bulk import BulkResult, appointments_create, patients_create
 from .contacts import (
     LATE_CANCELLATION,
     appointment_put,
@@ -31,11 +32,13 @@ from .staff import (
 __all__ = [
     "LATE_CANCELLATION",
     "UNCHANGED",
+    "BulkResult",
     "DeathReport",
     "appointment_put",
     "appointment_reopen",
     "appointment_set_status",
     "appointment_upsert",
+    "appointments_create",
     "checkin_link_length",
     "clinic_upsert",
     "clinic_validate_sms_name",
@@ -44,6 +47,7 @@ __all__ = [
     "patient_get_or_create_from_legacy",
     "patient_replace",
     "patient_sync",
+    "patients_create",
     "patients_get_or_create_from_legacy",
     "staff_user_clinics_set",
     "staff_user_set_up",

@@ -131,6 +131,30 @@ def _parties(
     return patient, clinic
 
 
+def contact_check(
+    *,
+    starts_at: datetime,
+    booked_at: datetime | None,
+    status: str,
+    contact_type: str,
+    patient_fee: object,
+) -> None:
+    """What every booked contact must be, whichever way it comes (the upsert, and the bulk
+    path of a first sync, `appointments_create`): a DomainError naming the field otherwise."""
+    if timezone.is_naive(starts_at) or (booked_at is not None and timezone.is_naive(booked_at)):
+        raise DomainError("Tider måste ha en tidszon.", field="starts_at", code="naive_datetime")
+    if status not in AppointmentStatus.values:
+        raise DomainError(f"Okänd status: {status}.", field="status", code="invalid_choice")
+    if contact_type not in ContactType.values:
+        raise DomainError(
+            f"Okänd kontakttyp: {contact_type}.", field="contact_type", code="invalid_choice"
+        )
+    if isinstance(patient_fee, Decimal) and not (0 <= patient_fee < 1_000_000):
+        raise DomainError(
+            "Patientavgiften måste vara 0 eller mer.", field="patient_fee", code="invalid_fee"
+        )
+
+
 @transaction.atomic
 def _appointment_upsert(
     external_id: str,
@@ -142,19 +166,13 @@ def _appointment_upsert(
     booked_at: datetime | None,
     details: dict[str, object],
 ) -> tuple[Appointment, bool]:
-    if timezone.is_naive(starts_at) or (booked_at is not None and timezone.is_naive(booked_at)):
-        raise DomainError("Tider måste ha en tidszon.", field="starts_at", code="naive_datetime")
-    if status not in AppointmentStatus.values:
-        raise DomainError(f"Okänd status: {status}.", field="status", code="invalid_choice")
-    if contact_type not in ContactType.values:
-        raise DomainError(
-            f"Okänd kontakttyp: {contact_type}.", field="contact_type", code="invalid_choice"
-        )
-    patient_fee = details.get("patient_fee")
-    if isinstance(patient_fee, Decimal) and not (0 <= patient_fee < 1_000_000):
-        raise DomainError(
-            "Patientavgiften måste vara 0 eller mer.", field="patient_fee", code="invalid_fee"
-        )
+    contact_check(
+        starts_at=starts_at,
+        booked_at=booked_at,
+        status=status,
+        contact_type=contact_type,
+        patient_fee=details.get("patient_fee"),
+    )
     now = timezone.now()
     details = dict(details)
     if_match = details.pop("if_match", None)
@@ -175,7 +193,7 @@ def _appointment_upsert(
         contact_type=contact_type,
         **details,
     )
-    _set_status(new, status, now=now, via="booking_system")
+    contact_status_apply(new, status, now=now, via="booking_system")
     # No savepoint for a new contact: a PUT creating it at the same time makes the caller
     # retry.
     if isinstance(patient_or_pid, str) and isinstance(clinic_or_hsa, str):
@@ -224,7 +242,7 @@ def _appointment_upsert(
         appointment.contact_type = contact_type
         for key, value in changed_details.items():
             setattr(appointment, key, value)
-        _set_status(appointment, status, now=now, via="booking_system")
+        contact_status_apply(appointment, status, now=now, via="booking_system")
         sql.appointment_update(appointment)
     if current != previous:  # what plans messages changed (details plan nothing)
         appointment_changed.send(
@@ -236,7 +254,7 @@ def _appointment_upsert(
 LATE_CANCELLATION = timedelta(hours=24)
 
 
-def _set_status(appointment: Appointment, status: str, *, now: datetime, via: str) -> None:
+def contact_status_apply(appointment: Appointment, status: str, *, now: datetime, via: str) -> None:
     """A status change with what it implies: a cancellation less than 24 hours before the
     start is late; an arrival records when and how it was registered."""
     if status == appointment.status:
@@ -265,7 +283,7 @@ def appointment_set_status(*, appointment: Appointment, status: str, via: str) -
         )
     previous = AppointmentSnapshot.of(appointment)
     now = timezone.now()
-    _set_status(appointment, status, now=now, via=via)
+    contact_status_apply(appointment, status, now=now, via=via)
     appointment.version += 1
     appointment.save()
     appointment_changed.send(

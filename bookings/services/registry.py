@@ -125,6 +125,66 @@ def _deceased_at_valid(pid: identity.PersonalId, deceased_at: datetime, now: dat
         )
 
 
+def sync_fields(
+    *,
+    personal_id: str,
+    protected_identity: bool | None,
+    mobile_number: str | None,
+    sms_consent_1177: bool,
+    guardians: Sequence[str] | None,
+    given_name: str | None,
+    family_name: str | None,
+    deceased_at: datetime | DeathReport | None,
+    now: datetime,
+) -> tuple[identity.PersonalId, dict[str, object], list[str]]:
+    """The register's sync of one patient checked and turned into the patient's fields:
+    (the personnummer, the fields to write, the guardians' personnummer). The rules of
+    `patient_sync`, shared with the bulk path of a first sync (`patients_create`); the
+    guardians are not looked up here (`guardians_known`)."""
+    pid = identity.parse_personal_id(personal_id)
+    number = identity.parse_mobile_number(mobile_number) if mobile_number else ""
+    if isinstance(deceased_at, datetime):
+        _deceased_at_valid(pid, deceased_at, now)
+    guardian_ids = list(
+        dict.fromkeys(identity.parse_personal_id(g).value for g in (guardians or []))
+    )
+    if pid.value in guardian_ids:
+        raise DomainError(
+            "En patient kan inte vara sin egen vårdnadshavare.", field="guardians", code="invalid"
+        )
+    fields: dict[str, object] = {
+        "mobile_number": number,
+        "number_source": NumberSource.SYNC_1177,
+        "synced_1177_at": now,
+        "sms_consent_1177": sms_consent_1177,
+        "link_broken": False,
+    }
+    if given_name is not None:
+        fields["given_name"] = given_name.strip()
+    if family_name is not None:
+        fields["family_name"] = family_name.strip()
+    if isinstance(deceased_at, datetime) or deceased_at is None:
+        fields["deceased_at"] = deceased_at
+    elif deceased_at is DeathReport.UNDATED:
+        fields["deceased_at"] = now  # unless already recorded (patient_sync)
+    if protected_identity is not None:
+        fields["protected_identity"] = protected_identity
+    return pid, fields, guardian_ids
+
+
+def guardians_known(guardian_ids: Sequence[str], known: set[str]) -> None:
+    """Guardians must already be in the registry."""
+    missing = [g for g in guardian_ids if g not in known]
+    if missing:
+        raise DomainError(
+            "Vårdnadshavaren finns inte i registret: "
+            + ", ".join(missing)
+            + ". Registrera vårdnadshavaren först.",
+            field="guardians",
+            code="unknown_guardian",
+        )
+
+
 @transaction.atomic
 def patient_sync(
     *,
@@ -162,48 +222,20 @@ def patient_sync(
     nobody gets an SMS for the patient, and in this transaction the apps above are told
     (`patient_deceased`), which suppress the patient's pending messages at once.
     All or nothing."""
-    pid = identity.parse_personal_id(personal_id)
-    number = identity.parse_mobile_number(mobile_number) if mobile_number else ""
     now = timezone.now()
-    if isinstance(deceased_at, datetime):
-        _deceased_at_valid(pid, deceased_at, now)
-
-    guardian_ids = list(
-        dict.fromkeys(identity.parse_personal_id(g).value for g in (guardians or []))
+    pid, fields, guardian_ids = sync_fields(
+        personal_id=personal_id,
+        protected_identity=protected_identity,
+        mobile_number=mobile_number,
+        sms_consent_1177=sms_consent_1177,
+        guardians=guardians,
+        given_name=given_name,
+        family_name=family_name,
+        deceased_at=deceased_at,
+        now=now,
     )
-    if pid.value in guardian_ids:
-        raise DomainError(
-            "En patient kan inte vara sin egen vårdnadshavare.", field="guardians", code="invalid"
-        )
     found = {p.personal_id: p for p in Patient.objects.filter(personal_id__in=guardian_ids)}
-    missing = [g for g in guardian_ids if g not in found]
-    if missing:
-        raise DomainError(
-            "Vårdnadshavaren finns inte i registret: "
-            + ", ".join(missing)
-            + ". Registrera vårdnadshavaren först.",
-            field="guardians",
-            code="unknown_guardian",
-        )
-
-    fields: dict[str, object] = {
-        "mobile_number": number,
-        "number_source": NumberSource.SYNC_1177,
-        "synced_1177_at": now,
-        "sms_consent_1177": sms_consent_1177,
-        "link_broken": False,
-    }
-    if given_name is not None:
-        fields["given_name"] = given_name.strip()
-    if family_name is not None:
-        fields["family_name"] = family_name.strip()
-    if isinstance(deceased_at, datetime) or deceased_at is None:
-        fields["deceased_at"] = deceased_at
-    elif deceased_at is DeathReport.UNDATED:
-        fields["deceased_at"] = now  # unless already recorded (below)
-
-    if protected_identity is not None:
-        fields["protected_identity"] = protected_identity
+    guardians_known(guardian_ids, set(found))
 
     patient, created = Patient.objects.select_for_update().get_or_create(
         personal_id=pid.value,

@@ -25,6 +25,7 @@ import pydantic
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fhir.resources.R4B.bundle import Bundle as FhirBundle
+from fhir.resources.R4B.resource import Resource
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FHIR_JSON = "application/fhir+json"
@@ -78,6 +79,15 @@ class PullClient:
     server_time: datetime | None = None  # the Date of the first answer of this client
     search_time: datetime | None = None  # the first search page's own time (meta.lastUpdated)
     server_seconds: float = 0.0  # time spent waiting for the server's answers
+    # The library's reading of each matched resource of the pages read, by the identity of
+    # its JSON (kept with it, so the identity stays its own): read once, with its page.
+    readings: dict[int, tuple[dict[str, Any], Resource]] = field(default_factory=dict)
+
+    def reading(self, raw: dict[str, Any]) -> Resource | None:
+        """The library's reading of `raw`, a resource of a page this client read, if it is
+        one (a copy or a changed resource is not)."""
+        kept = self.readings.get(id(raw))
+        return kept[1] if kept is not None and kept[0] is raw else None
 
     # --- the token ---------------------------------------------------------------------
     def _assertion(self) -> dict[str, str]:
@@ -228,7 +238,7 @@ class PullClient:
             body = self.get_json(url, query)
             if body is None:
                 raise PullFailed(f"a page of the {resource_type} search is gone")
-            resources = _searchset(body, resource_type)
+            resources = _searchset(body, resource_type, self.readings)
             self.pages += 1
             if self.search_time is None:
                 self.search_time = instant((body.get("meta") or {}).get("lastUpdated"))
@@ -275,18 +285,25 @@ def _fhir_version_check(response: httpx.Response) -> None:
             raise NotR4(f"the server answered FHIR {value}, not R4 (4.0)")
 
 
-def _searchset(body: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
-    """The matched resources of one page, once the page reads as an R4 searchset Bundle."""
+def _searchset(
+    body: dict[str, Any],
+    resource_type: str,
+    readings: dict[int, tuple[dict[str, Any], Resource]],
+) -> list[dict[str, Any]]:
+    """The matched resources of one page, once the page reads as an R4 searchset Bundle
+    (each resource's reading kept in `readings`)."""
     if body.get("resourceType") != "Bundle" or body.get("type") != "searchset":
         raise NotR4("a search page is not a searchset Bundle")
     try:
-        FhirBundle.model_validate(body)
+        bundle = FhirBundle.model_validate(body)
     except (pydantic.ValidationError, ValueError, TypeError, LookupError, AttributeError):
         raise NotR4("a search page does not read as an R4 Bundle") from None
     found = []
-    for entry in body.get("entry") or []:
+    for entry, read in zip(body.get("entry") or [], bundle.entry or [], strict=True):
         resource = entry.get("resource") or {}
         mode = (entry.get("search") or {}).get("mode", "match")
         if mode == "match" and resource.get("resourceType") == resource_type:
             found.append(resource)
+            if read.resource is not None:
+                readings[id(resource)] = (resource, read.resource)
     return found

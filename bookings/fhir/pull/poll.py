@@ -21,19 +21,21 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from fhir.resources.R4B.appointment import Appointment as FhirAppointment
+from fhir.resources.R4B.patient import Patient as FhirPatient
 
 from core.errors import DomainError
 from core.models import ApiClient
 from core.signals import patient_data_read
 
-from ... import identity
+from ... import identity, services
 from ...models import Appointment, Patient
 from .. import appointments, ingest
 from ..mapping import PERSONNUMMER, SAMORDNINGSNUMMER
@@ -157,9 +159,14 @@ def _each(items: list[Any], apply: Callable[[Any], None], workers: int) -> None:
 
 
 class _Applier:
-    def __init__(self, report: PollReport, since: datetime | None) -> None:
+    """Applies a plan: what is new here in bulk (services.patients_create and
+    appointments_create, the same rules in a statement for many), what exists already one
+    by one through the ingest (compared, versioned, moved, cancelled)."""
+
+    def __init__(self, report: PollReport, since: datetime | None, client: PullClient) -> None:
         self.report = report
         self.since = since
+        self.client = client
         self.read: list[int] = []  # patients whose data the connector read
         self.workers = settings.FHIR_PULL_WORKERS
         self.lock = threading.Lock()
@@ -186,7 +193,48 @@ class _Applier:
                 for pid, raw in pending.items()
                 if not any(g in pending and g != pid for g in guardians_named(raw))
             ] or list(pending)
-            _each([(pid, pending.pop(pid)) for pid in ready], self._patient, self.workers)
+            batch = {pid: pending.pop(pid) for pid in ready}
+            one_by_one = self._patients_new(batch)
+            _each([(pid, batch[pid]) for pid in one_by_one], self._patient, self.workers)
+
+    def _patients_new(self, batch: dict[str, dict[str, Any]]) -> list[str]:
+        """The batch's patients unknown here, written in bulk; the personnummer left for
+        the one-by-one path (known ones, replaced identities, a race with a push)."""
+        known = set(
+            Patient.objects.filter(personal_id__in=list(batch)).values_list(
+                "personal_id", flat=True
+            )
+        )
+        left = [pid for pid in batch if pid in known]
+        rows: dict[str, dict[str, Any]] = {}
+        for pid, raw in batch.items():
+            if pid in known:
+                continue
+            try:
+                fields, successor = ingest.patient_wanted(
+                    raw=raw,
+                    resource_id=str(raw.get("id")),
+                    personal_id=identity.parse_personal_id(pid),
+                    parsed=cast(FhirPatient | None, self.client.reading(raw)),
+                )
+            except (FhirError, DomainError) as error:
+                self._rejected("Patient", str(raw.get("id")), error)
+                continue
+            if successor:
+                left.append(pid)
+            else:
+                rows[pid] = fields
+        if not rows:
+            return left
+        try:
+            result = services.patients_create(rows=list(rows.values()))
+        except IntegrityError:  # one was created meanwhile (a push): all of them one by one
+            return left + list(rows)
+        for patient in result.created:
+            self._count(created=True, patient_id=patient.pk)
+        for pid, error in result.refused.items():
+            self._rejected("Patient", str(batch[pid].get("id")), error)
+        return left + result.left
 
     def _patient(self, item: tuple[str, dict[str, Any]]) -> None:
         pid, raw = item
@@ -202,21 +250,65 @@ class _Applier:
         self._count(created=created, patient_id=patient.pk)
 
     def appointments(self, plan: Plan) -> None:
-        def apply(item: tuple[str, dict[str, Any]]) -> None:
-            external_id, raw = item
+        items = {}
+        for external_id, raw in plan.appointments.items():
             pid, ref = patient_named(raw)
             if pid is None and ref is not None and ref in plan.patient_refs:
                 raw = _with_identifier(raw, plan.patient_refs[ref])
+            items[external_id] = raw
+        one_by_one = self._appointments_new(items)
+
+        def apply(external_id: str) -> None:
+            raw = items[external_id]
             changed = instant((raw.get("meta") or {}).get("lastUpdated"))
             try:
-                appointment, created = ingest.appointment_ingest(raw=raw, external_id=external_id)
+                appointment, created = ingest.appointment_ingest(
+                    raw=raw,
+                    external_id=external_id,
+                    parsed=cast(FhirAppointment | None, self.client.reading(raw)),
+                )
             except (FhirError, DomainError) as error:
                 self._rejected("Appointment", external_id, error)
                 return
             news = created or self.since is None or changed is None or changed > self.since
             self._count(created=created, patient_id=appointment.patient_id if news else None)
 
-        _each(list(plan.appointments.items()), apply, self.workers)
+        _each(one_by_one, apply, self.workers)
+
+    def _appointments_new(self, items: dict[str, dict[str, Any]]) -> list[str]:
+        """The contacts unknown here, written in bulk; the external ids left for the
+        one-by-one path (known ones, a race with a push)."""
+        known = set(
+            Appointment.objects.filter(external_id__in=list(items)).values_list(
+                "external_id", flat=True
+            )
+        )
+        left = [key for key in items if key in known]
+        rows = []
+        for external_id, raw in items.items():
+            if external_id in known:
+                continue
+            try:
+                rows.append(
+                    ingest.appointment_wanted(
+                        raw=raw,
+                        external_id=external_id,
+                        parsed=cast(FhirAppointment | None, self.client.reading(raw)),
+                    )
+                )
+            except (FhirError, DomainError) as error:
+                self._rejected("Appointment", external_id, error)
+        if not rows:
+            return left
+        try:
+            result = services.appointments_create(rows=rows)
+        except IntegrityError:  # one was created meanwhile (a push): all of them one by one
+            return left + [str(row["external_id"]) for row in rows]
+        for appointment in result.created:
+            self._count(created=True, patient_id=appointment.patient_id)
+        for external_id, error in result.refused.items():
+            self._rejected("Appointment", external_id, error)
+        return left + result.left
 
     def gone(self, plan: Plan) -> None:
         """Contacts the server says do not exist (404/410): cancelled, through the same
@@ -237,8 +329,8 @@ class _Applier:
             self.read.append(appointment.patient_id)
 
 
-def _apply(plan: Plan, report: PollReport, watermark: datetime | None) -> None:
-    applier = _Applier(report, watermark)
+def _apply(plan: Plan, report: PollReport, watermark: datetime | None, client: PullClient) -> None:
+    applier = _Applier(report, watermark, client)
     applier.patients(plan)
     applier.appointments(plan)
     applier.gone(plan)
@@ -320,11 +412,11 @@ def _run(
         watermark = (client.server_time or now).replace(microsecond=0) - timedelta(seconds=1)
     if dry_run:
         with transaction.atomic():
-            _apply(plan, report, state.watermark)
+            _apply(plan, report, state.watermark, client)
             transaction.set_rollback(True)
         return report
     try:
-        _apply(plan, report, state.watermark)
+        _apply(plan, report, state.watermark, client)
     except Exception as error:
         _record_failure(now, client.pages, f"applying failed ({type(error).__name__})")
         raise
