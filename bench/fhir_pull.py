@@ -2,7 +2,11 @@
 poll that finds nothing changed, against the test FHIR server (Medplum's FHIR router on
 its in-memory repository, tests/fhirserver; `npm ci --prefix tests/fhirserver` first).
 
-    .venv/bin/python bench/fhir_pull.py [--appointments 4000] [--page-size 100]
+    .venv/bin/python bench/fhir_pull.py [--appointments 4000] [--page-size 100] [--by-identifier]
+
+Each appointment names its patient by reference and personnummer, as a booking system's
+own server does (the Patients come with the pages: `_include=Appointment:patient`);
+`--by-identifier` by personnummer alone (the connector then searches the Patients).
 
 Needs PostgreSQL (DATABASE_URL's server, or a throwaway one like the test command); creates
 its own database `bench_fhir_pull`. Loads N Swedish patients (one in twenty a child whose
@@ -34,6 +38,12 @@ def main() -> None:
     parser.add_argument("--appointments", type=int, default=4000)
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--quiet-polls", type=int, default=9)
+    parser.add_argument(
+        "--by-identifier",
+        action="store_true",
+        help="appointments name their patient by personnummer only (no reference): the "
+        "connector searches the Patients by identifier rather than taking them with the pages",
+    )
     args = parser.parse_args()
     url, pgdir = fresh_database("bench_fhir_pull")
     os.environ.update(
@@ -115,6 +125,7 @@ def run(args: argparse.Namespace) -> None:
                 appointment(
                     f"BOK{index}",
                     pid=pid,
+                    patient_ref=None if args.by_identifier else f"p{index}",
                     hsa_id=hsa_ids[index % len(hsa_ids)],
                     start=start.replace(second=0, microsecond=0),
                     mode=("FACE", "PHONE", "VIDEOCONF")[index % 3],

@@ -100,6 +100,46 @@ def insert_prepared(model: type[M], objs: list[M]) -> list[M]:
     return objs
 
 
+def insert_many(model: type[M], objs: list[M], *, batch: int = 5000) -> list[M]:
+    """`bulk_create` of thousands of new rows (the bulk path of a first sync), their primary
+    keys and database defaults set on them. On PostgreSQL each `batch` is one
+    `INSERT … SELECT FROM unnest(…) RETURNING` with an array per column: a short statement
+    whatever the rows, where `bulk_create` compiles every value through the query compiler
+    and the driver splits a statement of one placeholder per value (4,000 contacts: 2.3 s
+    of which 1.8 s compiling, profiled). Elsewhere, or when the rows do not leave the same
+    columns to the database, `bulk_create`. No signals, as `bulk_create`."""
+    connection = connections[router.db_for_write(model)]
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    defaulted = [
+        [isinstance(getattr(obj, f.attname), DatabaseDefault) for f in fields] for obj in objs
+    ]
+    if connection.vendor != "postgresql" or not objs or defaulted.count(defaulted[0]) < len(objs):
+        return model._default_manager.bulk_create(objs, batch_size=batch)
+    written = [f for f, default in zip(fields, defaulted[0], strict=True) if not default]
+    returned = [model._meta.pk, *(f for f, d in zip(fields, defaulted[0], strict=True) if d)]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 (names from the model)
+        f"({', '.join(quote(f.column) for f in written)}) "
+        f"SELECT * FROM unnest({', '.join(f'%s::{f.db_type(connection)}[]' for f in written)}) "
+        f"RETURNING {', '.join(quote(f.column) for f in returned)}"
+    )
+    for start in range(0, len(objs), batch):
+        chunk = objs[start : start + batch]
+        columns = [
+            [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in chunk]
+            for f in written
+        ]
+        with driver_cursor(connection) as cursor:
+            cursor.execute(sql, columns)
+            rows = cursor.fetchall()
+        for obj, row in zip(chunk, rows, strict=True):
+            for field, value in zip(returned, row, strict=True):
+                setattr(obj, field.attname, value)
+            obj._state.adding, obj._state.db = False, connection.alias
+    return objs
+
+
 def _insert_sql(
     connection: Any, model: Any, written: list[Any], returned: list[Any], rows: int
 ) -> str:

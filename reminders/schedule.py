@@ -19,7 +19,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from bookings.models import Appointment, AppointmentStatus, Patient
 from bookings.signals import AppointmentSnapshot
 from consent.reasons import Reason
-from core.db import insert_prepared
+from core.db import insert_many, insert_prepared
 
 from . import rules, sql
 from .models import Kind, Message, SendReason, Status
@@ -159,15 +159,15 @@ def messages_plan_on_change(
 
 def messages_plan_new(*, appointments: Iterable[Appointment], moment: datetime) -> int:
     """The first plan of many new contacts at once (the bulk path of a first sync), in
-    their transaction: what `messages_plan_on_change` plans for each new one, written in
-    one statement per thousand. Returns how many messages."""
+    their transaction: what `messages_plan_on_change` plans for each new one, written a
+    statement per five hundred. Returns how many messages."""
     created = [
         message
         for appointment in appointments
         if appointment.status == AppointmentStatus.BOOKED
         for message in _plan_messages(appointment, generation=1, booked_at=appointment.booked_at)
     ]
-    Message.objects.bulk_create(created, batch_size=1000)
+    insert_many(Message, created)
     if any(m.due_at <= moment for m in created):
         transaction.on_commit(dispatcher_nudge)
     return len(created)

@@ -19,6 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core.db import insert_many
 from core.errors import Conflict, DomainError
 
 from .. import identity
@@ -81,20 +82,22 @@ def patients_create(
             **fields,
         )
         new.append((patient, guardian_ids))
-    Patient.objects.bulk_create([patient for patient, _ in new])
-    ProtectionChange.objects.bulk_create(
+    insert_many(Patient, [patient for patient, _ in new])
+    insert_many(
+        ProtectionChange,
         [
             ProtectionChange(patient=patient, protected=True, via=via, actor_name=actor_name)
             for patient, _ in new
             if patient.protected_identity
-        ]
+        ],
     )
-    Guardianship.objects.bulk_create(
+    insert_many(
+        Guardianship,
         [
             Guardianship(child=patient, guardian_id=known[g])
             for patient, guardian_ids in new
             for g in guardian_ids
-        ]
+        ],
     )
     for patient, _ in new:
         if patient.deceased_at is not None:  # as patient_sync tells it (nothing is pending yet)
@@ -174,7 +177,7 @@ def appointments_create(*, rows: Sequence[dict[str, Any]]) -> BulkResult:
         )
         contact_status_apply(appointment, row["status"], now=now, via="booking_system")
         new.append(appointment)
-    Appointment.objects.bulk_create(new)
+    insert_many(Appointment, new)
     if new:
         appointments_created.send(sender=Appointment, appointments=new, moment=now)
     result.created = new

@@ -132,10 +132,10 @@ def sync_fields(
     mobile_number: str | None,
     sms_consent_1177: bool,
     guardians: Sequence[str] | None,
-    given_name: str | None,
-    family_name: str | None,
-    deceased_at: datetime | DeathReport | None,
     now: datetime,
+    given_name: str | None = None,
+    family_name: str | None = None,
+    deceased_at: datetime | DeathReport | None = UNCHANGED,
 ) -> tuple[identity.PersonalId, dict[str, object], list[str]]:
     """The register's sync of one patient checked and turned into the patient's fields:
     (the personnummer, the fields to write, the guardians' personnummer). The rules of

@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from bookings.models import Clinic, Patient
+from core.db import insert_many
 from core.errors import DomainError
 from core.models import ApiClient, StaffIdentity
 from core.staff import user_roles
@@ -88,7 +89,7 @@ def access_log_record_many(
     if len(entries) == 1:
         entries[0].save(force_insert=True)  # one statement; bulk_create adds BEGIN and COMMIT
     else:
-        AccessLog.objects.bulk_create(entries, batch_size=1000)
+        insert_many(AccessLog, entries)
     return len(entries)
 
 

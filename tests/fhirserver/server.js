@@ -29,6 +29,7 @@ const state = {
   clients: {}, // client_id -> {secret} or {jwk}
   tokenTtl: 300,
   lastUpdated: true, // does the CapabilityStatement offer _lastUpdated?
+  include: true, // does it offer _include=Appointment:patient?
   fhirVersion: '4.0.1',
   tokens: new Map(), // token -> expiry (ms)
   faults: [], // {path, query, status, retryAfter, body, drop, repeat, times, put}
@@ -139,6 +140,7 @@ function capabilityStatement(origin) {
               { name: 'patient', type: 'reference' },
               ...common,
             ],
+            searchInclude: state.include ? ['Appointment:patient'] : [],
           },
           {
             type: 'Patient',
@@ -202,8 +204,12 @@ async function fhir(req, res, url, origin) {
     // search's result for its paging; any write forgets the kept results.
     const count = Number(params.get('_count') || 20);
     const offset = Number(params.get('_offset') || 0);
+    // _include=Appointment:patient as a server with a database answers it: each page's
+    // matches with the Patients they reference (search mode "include"), on that page.
+    const include = params.getAll('_include').includes('Appointment:patient') && state.include;
     params.delete('_count');
     params.delete('_offset');
+    params.delete('_include');
     params.sort();
     const key = `${pathname}?${params}`;
     if (!state.results.has(key)) {
@@ -220,6 +226,7 @@ async function fhir(req, res, url, origin) {
     if (resource && resource.resourceType === 'Bundle') {
       const all = resource.entry || [];
       resource = { ...resource, entry: all.slice(offset, offset + count), meta: { lastUpdated: at } };
+      if (include) resource.entry = resource.entry.concat(await included(resource.entry));
       if (!resource.entry.length) delete resource.entry;
     }
   } else {
@@ -247,13 +254,34 @@ async function fhir(req, res, url, origin) {
   return send(res, status, out);
 }
 
+async function included(entries) {
+  // The Patients the page's Appointments reference (participant.actor), each once.
+  const ids = new Set();
+  for (const entry of entries) {
+    for (const participant of entry.resource.participant || []) {
+      const reference = (participant.actor && participant.actor.reference) || '';
+      if (reference.startsWith('Patient/')) ids.add(reference.slice('Patient/'.length));
+    }
+  }
+  const found = [];
+  for (const id of ids) {
+    try {
+      const patient = await repo.readResource('Patient', id);
+      found.push({ fullUrl: `Patient/${id}`, resource: patient, search: { mode: 'include' } });
+    } catch {
+      // A reference to a Patient the server does not have: nothing to include.
+    }
+  }
+  return found;
+}
+
 async function control(req, res, url) {
   const body = req.method === 'POST' ? JSON.parse((await readBody(req)) || '{}') : {};
   state.results.clear();
   const json = { 'Content-Type': 'application/json' };
   switch (url.pathname) {
     case '/_control/config':
-      for (const key of ['clients', 'tokenTtl', 'lastUpdated', 'fhirVersion']) {
+      for (const key of ['clients', 'tokenTtl', 'lastUpdated', 'include', 'fhirVersion']) {
         if (key in body) state[key] = body[key];
       }
       return send(res, 200, {}, json);
@@ -279,6 +307,7 @@ async function control(req, res, url) {
       state.lastBody.clear();
       state.stats = { tokensIssued: 0, requests: [] };
       state.lastUpdated = true;
+      state.include = true;
       state.fhirVersion = '4.0.1';
       state.tokenTtl = 300;
       return send(res, 200, {}, json);

@@ -225,11 +225,17 @@ class PullClient:
             raise NotR4(f"a read of {resource_type} answered {body.get('resourceType')!r}")
         return body
 
-    def search(self, resource_type: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    def search(
+        self,
+        resource_type: str,
+        params: dict[str, Any],
+        included: list[dict[str, Any]] | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
         """A search, page by page (its `next` links): each page's matched resources of the
-        type. A page that is not an R4 searchset Bundle, or a listing shorter than the total
-        the server announced (a page served twice, a resource that moved to a page already
-        read), fails the search."""
+        type; what the server adds to a page (`_include`, search mode "include") goes to
+        `included`. A page that is not an R4 searchset Bundle, or a listing shorter than
+        the total the server announced (a page served twice, a resource that moved to a
+        page already read), fails the search."""
         url: str | None = f"{self.config.base_url}/{resource_type}"
         query: dict[str, Any] | None = params
         seen: set[str] = set()
@@ -238,7 +244,7 @@ class PullClient:
             body = self.get_json(url, query)
             if body is None:
                 raise PullFailed(f"a page of the {resource_type} search is gone")
-            resources = _searchset(body, resource_type, self.readings)
+            resources = _searchset(body, resource_type, self.readings, included)
             self.pages += 1
             if self.search_time is None:
                 self.search_time = instant((body.get("meta") or {}).get("lastUpdated"))
@@ -289,9 +295,10 @@ def _searchset(
     body: dict[str, Any],
     resource_type: str,
     readings: dict[int, tuple[dict[str, Any], Resource]],
+    included: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """The matched resources of one page, once the page reads as an R4 searchset Bundle
-    (each resource's reading kept in `readings`)."""
+    (each resource's reading kept in `readings`; the included ones added to `included`)."""
     if body.get("resourceType") != "Bundle" or body.get("type") != "searchset":
         raise NotR4("a search page is not a searchset Bundle")
     try:
@@ -304,6 +311,10 @@ def _searchset(
         mode = (entry.get("search") or {}).get("mode", "match")
         if mode == "match" and resource.get("resourceType") == resource_type:
             found.append(resource)
-            if read.resource is not None:
-                readings[id(resource)] = (resource, read.resource)
+        elif mode == "include" and included is not None:
+            included.append(resource)
+        else:
+            continue
+        if read.resource is not None:
+            readings[id(resource)] = (resource, read.resource)
     return found

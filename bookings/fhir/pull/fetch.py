@@ -18,7 +18,7 @@ from ...models import Appointment, AppointmentStatus, Patient
 from ..mapping import PERSONAL_ID_SYSTEMS
 from .client import PullClient
 
-BATCH = 50  # identifiers or ids in one search
+BATCH = 100  # identifiers or ids in one search (a URL of about 1,400 characters)
 
 
 @dataclass
@@ -131,21 +131,29 @@ def plan_read(
     since: datetime | None,
     window_end: datetime | None,
     reread_patients: bool,
+    include_patients: bool = False,
 ) -> Plan:
-    """Everything one poll will apply, read from the server (see the module)."""
+    """Everything one poll will apply, read from the server (see the module).
+    `include_patients`: the server offers `_include=Appointment:patient`, so the pages
+    bring the Patients their appointments reference."""
     plan = Plan(full=full, since=since)
     end = now + window
+    extra: dict[str, Any] = {"_include": "Appointment:patient"} if include_patients else {}
+    included: list[dict[str, Any]] = []
+
+    def appointments(params: dict[str, Any]) -> None:
+        _collect(plan.appointments, client.search("Appointment", {**params, **extra}, included))
+
     if full or since is None:
-        params = {"date": [f"ge{_utc(now)}", f"le{_utc(end)}"], "_count": page_size}
-        _collect(plan.appointments, client.search("Appointment", params))
+        appointments({"date": [f"ge{_utc(now)}", f"le{_utc(end)}"], "_count": page_size})
     else:
         # What changed since the watermark, wherever it now starts (a move out of the window
         # is a change too), and whatever has come inside the window since the last poll.
-        params = {"date": f"ge{_utc(now)}", "_lastUpdated": f"gt{_utc(since)}", "_count": page_size}
-        _collect(plan.appointments, client.search("Appointment", params))
+        appointments(
+            {"date": f"ge{_utc(now)}", "_lastUpdated": f"gt{_utc(since)}", "_count": page_size}
+        )
         if window_end is not None and end > window_end:
-            params = {"date": [f"gt{_utc(window_end)}", f"le{_utc(end)}"], "_count": page_size}
-            _collect(plan.appointments, client.search("Appointment", params))
+            appointments({"date": [f"gt{_utc(window_end)}", f"le{_utc(end)}"], "_count": page_size})
 
     if full:
         listed = set(plan.appointments)
@@ -163,6 +171,21 @@ def plan_read(
 
     # The patients: those named that are unknown here (all named ones where the server
     # cannot say what changed), and, between full listings, every known one that changed.
+    # The Patients the pages brought (the appointments' references): taken as the searches
+    # below would take them, those unknown here (all where the server cannot say what
+    # changed); a known one is only mapped, its changes come with the changed Patients.
+    brought = [r for r in included if r.get("resourceType") == "Patient"]
+    if not reread_patients:
+        pids = {personal_id_in(r.get("identifier")) for r in brought} - {None}
+        here = set(
+            Patient.objects.filter(personal_id__in=pids).values_list("personal_id", flat=True)
+        )
+        for resource in brought:
+            pid = personal_id_in(resource.get("identifier"))
+            if pid in here:
+                plan.patient_refs[str(resource.get("id"))] = pid
+        brought = [r for r in brought if personal_id_in(r.get("identifier")) not in here]
+    _add_patients(plan, brought)
     named_pids, named_refs = set(), set()
     for resource in plan.appointments.values():
         pid, ref = patient_named(resource)
@@ -170,6 +193,8 @@ def plan_read(
             named_pids.add(pid)
         elif ref:
             named_refs.add(ref)
+    named_pids -= set(plan.patients)
+    named_refs -= set(plan.patient_refs)
     known_pids = set(
         Patient.objects.filter(personal_id__in=named_pids).values_list("personal_id", flat=True)
     )

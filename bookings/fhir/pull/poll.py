@@ -101,14 +101,18 @@ def connector_client() -> ApiClient:
     return client
 
 
-def _offers_last_updated(capability: dict[str, Any]) -> bool:
+def _appointment_capability(capability: dict[str, Any]) -> tuple[bool, bool]:
+    """What the server's CapabilityStatement offers for Appointment searches: whether it
+    matches `_lastUpdated`, and whether it includes the Patients (`Appointment:patient`)."""
     for rest in capability.get("rest") or []:
         common = [p.get("name") for p in rest.get("searchParam") or []]
         for resource in rest.get("resource") or []:
             if resource.get("type") == "Appointment":
                 names = common + [p.get("name") for p in resource.get("searchParam") or []]
-                return "_lastUpdated" in names
-    return False
+                return "_lastUpdated" in names, "Appointment:patient" in (
+                    resource.get("searchInclude") or []
+                )
+    return False, False
 
 
 def _lease(now: datetime) -> bool:
@@ -376,7 +380,7 @@ def _run(
 ) -> PollReport:
     try:
         capability = client.capability()
-        incremental = _offers_last_updated(capability)
+        incremental, include_patients = _appointment_capability(capability)
         full = (
             state.watermark is None
             or not incremental
@@ -393,6 +397,7 @@ def _run(
             since=None if full else state.watermark,
             window_end=state.window_end,
             reread_patients=not incremental,
+            include_patients=include_patients,
         )
     except PullFailed as error:
         report.pages, report.error = client.pages, str(error)

@@ -152,9 +152,13 @@ def test_a_death_in_the_register_suppresses_the_patients_messages(
     assert Message.objects.filter(appointment__external_id="BOK-1", status="scheduled").exists()
 
 
-def test_a_patient_named_by_reference_only_is_read_by_its_id(
-    fhir_server: FhirTestServer, clinic: Any, poll: Poll
+@pytest.mark.parametrize("include", [True, False])
+def test_a_patient_named_by_reference_only_is_read_by_its_id_or_comes_with_the_page(
+    fhir_server: FhirTestServer, clinic: Any, poll: Poll, include: bool
 ) -> None:
+    # A server that offers _include=Appointment:patient sends the Patient with the page;
+    # another is asked for it by its id.
+    fhir_server.control("config", {"include": include})
     fhir_server.put(
         patient("7f1d7a8e-1111-4c1e-9a55-0000000000aa", OTHER, given="Greta"),
         appointment(
@@ -170,7 +174,9 @@ def test_a_patient_named_by_reference_only_is_read_by_its_id(
 
     assert report.rejected == 0
     assert Appointment.objects.get(external_id="BOK-REF").patient.personal_id == OTHER
-    assert any(r.startswith("GET /Patient?_id=7f1d7a8e") for r in fhir_server.requests())
+    requests = fhir_server.requests()
+    assert any(r.startswith("GET /Patient?_id=7f1d7a8e") for r in requests) is not include
+    assert any("_include=Appointment%3Apatient" in r for r in requests) is include
 
 
 def test_known_patients_are_not_read_again_for_new_bookings(
@@ -185,6 +191,56 @@ def test_known_patients_are_not_read_again_for_new_bookings(
 
     assert Appointment.objects.get(external_id="BOK-4").patient.personal_id == ADULT
     assert not any("identifier=" in r for r in fhir_server.requests()[before:])
+
+
+def test_a_full_listing_brings_known_patients_without_writing_them_again(
+    fhir_server: FhirTestServer, clinic: Any, poll: Poll, settings: Any
+) -> None:
+    # The pages include the Patients (_include=Appointment:patient); one known here is
+    # only mapped: its changes come with the changed Patients, not with every listing.
+    fhir_server.put(
+        patient("p-ref", OTHER, given="Greta", mobile="+46703333333"),
+        appointment("BOK-REF", pid=OTHER, patient_ref="p-ref", hsa_id=HSA, start=at(60)),
+    )
+    poll()
+    stored = Patient.objects.get(personal_id=OTHER)
+    settings.FHIR_PULL_FULL_SWEEP = 0  # the next poll lists the window in full
+    fhir_server.put(
+        appointment("BOK-REF2", pid=None, patient_ref="p-ref", hsa_id=HSA, start=at(61))
+    )
+    before = len(fhir_server.requests())
+
+    report = poll()
+
+    assert (report.mode, report.rejected, report.patients) == ("full", 0, 0)
+    again = Patient.objects.get(personal_id=OTHER)
+    assert (again.version, again.updated_at) == (stored.version, stored.updated_at)
+    assert Appointment.objects.get(external_id="BOK-REF2").patient == again
+    assert not any("Patient?" in r for r in fhir_server.requests()[before:])
+
+
+def test_new_resources_written_by_a_push_meanwhile_are_applied_one_by_one(
+    fhir_server: FhirTestServer, clinic: Any, poll: Poll, monkeypatch: Any
+) -> None:
+    # The bulk write loses a race (the same patient or contact pushed to /fhir/ at that
+    # moment: a unique key taken): nothing of it stays, and each is applied by itself.
+    from django.db import IntegrityError
+
+    from bookings import services
+
+    def lost(**kwargs: Any) -> Any:
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(services, "patients_create", lost)
+    monkeypatch.setattr(services, "appointments_create", lost)
+    load_family(fhir_server)
+
+    report = poll()
+
+    assert (report.rejected, report.applied, report.created) == (0, 6, 6)
+    assert Patient.objects.count() == 3
+    assert Patient.objects.get(personal_id=CHILD).guardians.get().personal_id == MOTHER
+    assert Message.objects.filter(appointment__external_id="BOK-2").exists()
 
 
 def test_a_dry_run_reads_and_changes_nothing(
