@@ -1,29 +1,21 @@
 """Writes to the access log (PDL, rules 3.10): every read of a patient's data, by a staff
-user or an API client, one entry per patient, lists and downloads in bulk; and the
-SMS-status API's read, written in the same statement as it is read."""
+user or an API client, one entry per patient, lists and downloads in bulk. Every app that
+shows a patient's data calls these directly (down to the ground floor), in its own
+transaction."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
-from datetime import date
 from typing import Any
 
-from django.db import transaction
+from django.db import models
 from django.db.models import Subquery, Value
 from django.db.models.functions import Coalesce
-from django.utils.translation import gettext as _
 
-from bookings.models import Clinic, Patient
-from core.errors import DomainError
 from core.models import ApiClient, StaffIdentity
 from core.staff import user_roles
 
-from .. import rules, sql
-from ..selectors import facts_from_rows
-from .models import AccessCheck, AccessCheckItem, AccessCheckReview, AccessLog, ReviewOutcome
-from .rules import sample_positions
-from .selectors import check_population
+from .models import AccessLog
 
 
 def _actor(actor: Any, *, many: bool = False) -> dict[str, Any]:
@@ -60,9 +52,9 @@ def _actor(actor: Any, *, many: bool = False) -> dict[str, Any]:
 def access_log_record(
     *,
     actor: Any,
-    clinic: Clinic | None,
+    clinic: models.Model | None,
     action: str,
-    patient: Patient | None = None,
+    patient: models.Model | None = None,
     searched_for: str = "",
 ) -> None:
     """Records that a staff user or an API client read a patient's data; a search that
@@ -77,7 +69,7 @@ def access_log_record(
 
 
 def access_log_record_many(
-    *, actor: Any, clinic: Clinic | None, action: str, patient_ids: Iterable[int]
+    *, actor: Any, clinic: models.Model | None, action: str, patient_ids: Iterable[int]
 ) -> int:
     """One entry per patient of a list or a download, in one insert."""
     patient_ids = list(dict.fromkeys(patient_ids))
@@ -90,96 +82,3 @@ def access_log_record_many(
     else:
         AccessLog.objects.bulk_create(entries, batch_size=1000)
     return len(entries)
-
-
-def on_patient_data_read(
-    sender: Any,
-    *,
-    actor: Any,
-    clinic: Clinic | None,
-    action: str,
-    patient_ids: Any,
-    searched_for: str = "",
-    **kwargs: Any,
-) -> None:
-    """Receives `patient_data_read` (bookings' API and every admin read patients too); a
-    search that found nobody comes with what was searched for and no patient."""
-    if searched_for:
-        access_log_record(actor=actor, clinic=clinic, action=action, searched_for=searched_for)
-    access_log_record_many(actor=actor, clinic=clinic, action=action, patient_ids=patient_ids)
-
-
-def patient_facts_read(
-    personal_id: str, *, read_by: ApiClient, action: str
-) -> tuple[int, rules.PatientFacts] | None:
-    """The who-receives facts of the patient with this personnummer, as (their id, the
-    facts), the read recorded as `action` by the API client `read_by`; None, and nothing
-    recorded, when nobody has that personnummer. On PostgreSQL one round trip: the entry
-    is written by the read itself (the SMS-status API's hot path)."""
-    row = sql.facts_read_and_logged(
-        personal_id, client_id=read_by.pk, action=action, client_name=read_by.name
-    )
-    if row is None:
-        return None
-    return row[0], facts_from_rows([row])[row[0]]
-
-
-# --- Systematic checks (HSLF-FS 2016:40 chapter 4) ------------------------------------------
-MAX_SAMPLE = 500
-
-
-@transaction.atomic
-def access_check_draw(
-    *,
-    actor: Any,
-    clinic: Clinic,
-    date_from: date,
-    date_to: date,
-    size: int,
-    seed: int | None = None,
-) -> AccessCheck:
-    """Draws a random sample of `size` single reads made at `clinic` in the period (the
-    listings and the auditors' own reads left out) and records the check with everything
-    needed to draw it again: the seed and the newest log entry it saw."""
-    if not 1 <= size <= MAX_SAMPLE:
-        raise DomainError(
-            _("Ange ett urval från 1 till %(max)s läsningar.") % {"max": MAX_SAMPLE}, field="size"
-        )
-    if date_from > date_to:
-        raise DomainError(_("Perioden slutar innan den börjar."), field="date_to")
-    last = AccessLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    seed = secrets.randbits(48) if seed is None else seed
-    ids = list(check_population(clinic=clinic, date_from=date_from, date_to=date_to, last=last))
-    check = AccessCheck.objects.create(
-        clinic=clinic,
-        date_from=date_from,
-        date_to=date_to,
-        size=size,
-        seed=seed,
-        last_entry_id=last,
-        population=len(ids),
-        drawn_by=actor,
-    )
-    AccessCheckItem.objects.bulk_create(
-        AccessCheckItem(check_run=check, entry_id=ids[position], position=number)
-        for number, position in enumerate(sample_positions(len(ids), size, seed), start=1)
-    )
-    return check
-
-
-@transaction.atomic
-def access_check_review(
-    *, actor: Any, item: AccessCheckItem, outcome: str, note: str = ""
-) -> AccessCheckReview:
-    """Records an auditor's judgement of one read drawn: in order, or a deviation, which
-    needs a note saying what was found. A later review stands after an earlier one."""
-    note = note.strip()
-    if outcome not in ReviewOutcome.values:
-        raise DomainError(
-            _("Välj om läsningen var i sin ordning eller en avvikelse."), field="outcome"
-        )
-    if outcome == ReviewOutcome.DEVIATION and not note:
-        raise DomainError(_("Skriv vad avvikelsen gäller."), field="note")
-    return AccessCheckReview.objects.create(
-        item=item, outcome=outcome, note=note[:2000], reviewed_by=actor
-    )

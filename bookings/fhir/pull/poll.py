@@ -29,12 +29,12 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.access_log.services import access_log_record_many
 from core.errors import DomainError
 from core.models import ApiClient
-from core.signals import patient_data_read
 
 from ... import identity
-from ...models import Appointment, Patient
+from ...models import Appointment
 from .. import appointments, ingest
 from ..mapping import PERSONNUMMER, SAMORDNINGSNUMMER
 from ..outcome import FhirError
@@ -45,7 +45,7 @@ from .models import FhirPullState
 logger = logging.getLogger(__name__)
 
 CONNECTOR_NAME = "FHIR-hämtning från bokningssystemet"
-ACCESS_ACTION = "fhir_pull"  # consent.access AccessLog.Action.FHIR_PULL
+ACCESS_ACTION = "fhir_pull"  # core.access_log AccessLog.Action.FHIR_PULL
 STATE = "default"
 
 
@@ -243,8 +243,7 @@ def _apply(plan: Plan, report: PollReport, watermark: datetime | None) -> None:
     applier.appointments(plan)
     applier.gone(plan)
     if applier.read:
-        patient_data_read.send(
-            sender=Patient,
+        access_log_record_many(
             actor=connector_client(),
             clinic=None,
             action=ACCESS_ACTION,
