@@ -9,20 +9,50 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def _content_type_move(apps, schema_editor, *, to):
+    """The log's content type changes app, not id: the admin's history of the log and the
+    permission to view it (`core.view_accesslog` now, for the role groups and anyone given
+    it) stay theirs. After a rollback and a `migrate` in between, both apps may have one:
+    the older is kept, and what points at the newer is moved onto it."""
+    db = schema_editor.connection.alias
+    types = apps.get_model("contenttypes", "ContentType").objects.using(db)
+    found = list(types.filter(app_label__in=["consent", "core"], model="accesslog").order_by("id"))
+    if not found:
+        return
+    kept, *twins = found
+    Permission = apps.get_model("auth", "Permission")
+    holders = [
+        apps.get_model("auth", "Group").permissions.through,
+        apps.get_model(settings.AUTH_USER_MODEL).user_permissions.through,
+    ]
+    for twin in twins:
+        for old in Permission.objects.using(db).filter(content_type=twin):
+            new = Permission.objects.using(db).filter(content_type=kept, codename=old.codename)
+            new = new.first()
+            if new is None:
+                continue
+            for through in holders:
+                holder = next(
+                    f.name for f in through._meta.fields if f.name not in ("id", "permission")
+                )
+                for row in through.objects.using(db).filter(permission=old):
+                    through.objects.using(db).get_or_create(
+                        permission=new, **{holder: getattr(row, holder)}
+                    )
+        apps.get_model("admin", "LogEntry").objects.using(db).filter(content_type=twin).update(
+            content_type=kept
+        )
+        twin.delete()
+    kept.app_label = to
+    kept.save(update_fields=["app_label"])
+
+
 def content_types_follow(apps, schema_editor):
-    """The admin's history of the log and the role groups' permission to view it
-    (`core.view_accesslog` now) stay theirs: the content type changes app, not id."""
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    types = ContentType.objects.using(schema_editor.connection.alias)
-    if not types.filter(app_label="core", model="accesslog").exists():
-        types.filter(app_label="consent", model="accesslog").update(app_label="core")
+    _content_type_move(apps, schema_editor, to="core")
 
 
 def content_types_return(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    types = ContentType.objects.using(schema_editor.connection.alias)
-    if not types.filter(app_label="consent", model="accesslog").exists():
-        types.filter(app_label="core", model="accesslog").update(app_label="consent")
+    _content_type_move(apps, schema_editor, to="consent")
 
 
 class Migration(migrations.Migration):
@@ -32,6 +62,8 @@ class Migration(migrations.Migration):
         # fresh database they run first, so that any later change here finds the table.
         ("consent", "0025_access_log_actions_after_merge"),
         ("contenttypes", "0002_remove_content_type_name"),
+        ("admin", "0003_logentry_add_action_flag_choices"),
+        ("auth", "0012_alter_user_first_name_max_length"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
