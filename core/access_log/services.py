@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import models
 from django.db.models import Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -52,9 +51,9 @@ def _actor(actor: Any, *, many: bool = False) -> dict[str, Any]:
 def access_log_record(
     *,
     actor: Any,
-    clinic: models.Model | None,
+    clinic: Any,  # a bookings Clinic or None (the log names it by label, never imports it)
     action: str,
-    patient: models.Model | None = None,
+    patient: Any = None,  # a bookings Patient, or None for a search that found nobody
     searched_for: str = "",
 ) -> None:
     """Records that a staff user or an API client read a patient's data; a search that
@@ -69,7 +68,7 @@ def access_log_record(
 
 
 def access_log_record_many(
-    *, actor: Any, clinic: models.Model | None, action: str, patient_ids: Iterable[int]
+    *, actor: Any, clinic: Any, action: str, patient_ids: Iterable[int]
 ) -> int:
     """One entry per patient of a list or a download, in one insert."""
     patient_ids = list(dict.fromkeys(patient_ids))
