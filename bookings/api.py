@@ -9,6 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.access_log.services import access_log_record_many
 from core.api_base import ApiView, problems
 from core.models import Scope
 from core.serializers import (
@@ -18,7 +19,6 @@ from core.serializers import (
     StrictSerializer,
     path_value,
 )
-from core.signals import patient_data_read
 
 from . import selectors, services
 from .models import (
@@ -232,8 +232,7 @@ class AppointmentApi(ApiView):
     def get(self, request: Request, external_id: str) -> Response:
         external_id = path_value(ExternalIdField(), "external_id", external_id)
         appointment = selectors.appointment_get(external_id)
-        patient_data_read.send(
-            sender=Appointment,
+        access_log_record_many(
             actor=request.auth,
             clinic=None,
             action="api_appointment",

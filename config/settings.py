@@ -241,7 +241,7 @@ SPECTACULAR_SETTINGS = {
         "MessageStatusEnum": "reminders.models.Status",
         "CaseStatusEnum": "consent.models.CaseStatus",
         "CaseActionEnum": "consent.models.CaseAction",
-        "AccessLogActionEnum": "consent.access.models.AccessLog.Action",
+        "AccessLogActionEnum": "core.access_log.models.AccessLog.Action",
     },
 }
 

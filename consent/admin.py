@@ -10,7 +10,6 @@ from core.admin_utils import PatientReadLoggedMixin, ReadOnlyAdminMixin
 
 from .cases.situation import RESIDENT_CAUSE, clinic_list
 from .models import (
-    AccessLog,
     ConsentEvent,
     EServiceCase,
     LegacyImport,
@@ -172,13 +171,3 @@ class EServiceCaseAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelA
     @admin.display(description="mobilnummer")
     def number(self, case: EServiceCase) -> str:
         return number_for_staff(case.mobile_number, case.subject, case.submitted_by)
-
-
-@admin.register(AccessLog)
-class AccessLogAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    """The log names the patients it is about: reading it is a read of their data too."""
-
-    list_display = ["created_at", "user", "clinic", "patient", "action", "searched_for"]
-    list_filter = ["action"]
-    search_fields = ["patient__personal_id", "user__username", "searched_for"]
-    list_select_related = ["user", "clinic", "patient"]

@@ -10,12 +10,12 @@ from rest_framework.response import Response
 
 from bookings.selectors import clinic_get_cached
 from bookings.serializers import HsaIdField, PersonalIdField, pid_path
+from core.access_log.models import AccessLog
 from core.api_base import ApiView, problems
 from core.errors import NotFound
 from core.models import ApiClient, Scope
 from core.serializers import path_value
 
-from .access.models import AccessLog
 from .access.services import patient_facts_read
 from .models import State
 from .reasons import Reason

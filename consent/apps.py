@@ -28,16 +28,10 @@ class ConsentConfig(AppConfig):
                 "consent.add_standardreply",
                 "consent.change_standardreply",
                 "consent.view_eservicecase",
-                "consent.view_accesslog",
             ],
         )
         role_permissions_grant(Role.AUDITOR, ["consent.view_consentevent"])
         post_migrate.connect(_ensure_replies, sender=self)
-        from core.signals import patient_data_read
-
-        from .access.services import on_patient_data_read
-
-        patient_data_read.connect(on_patient_data_read, dispatch_uid="consent-access-log")
         from bookings.signals import patient_replaced
 
         patient_replaced.connect(_carry_consent_over, dispatch_uid="consent-carry-over")

@@ -272,7 +272,6 @@ from .access.models import (  # noqa: E402
     AccessCheck,
     AccessCheckItem,
     AccessCheckReview,
-    AccessLog,
     ReviewOutcome,
 )
 from .cases.models import CaseAction, CaseStatus, EServiceCase, StandardReply  # noqa: E402
@@ -282,7 +281,6 @@ __all__ = [
     "AccessCheck",
     "AccessCheckItem",
     "AccessCheckReview",
-    "AccessLog",
     "Action",
     "ArrivalOutcome",
     "ArrivalQuestion",

@@ -16,9 +16,9 @@ from django.db import connection
 from django.utils import timezone
 
 from bookings.models import Guardianship, Patient
+from core.access_log.models import AccessLog
 from core.db import driver_cursor
 
-from .access.models import AccessLog
 from .models import GuardianNumber, PatientConsent
 
 # A patient's facts as a row: (id, birth date, protected, number, confirmed by the

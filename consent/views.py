@@ -18,13 +18,13 @@ from django.views.decorators.http import require_POST
 
 from bookings.models import Patient
 from bookings.units import current_clinic
+from core.access_log.models import AccessLog
+from core.access_log.services import access_log_record
 from core.errors import DomainError
 from core.ratelimit import staff_read_refused
 from core.staff import CARE_ROLES, AuthedRequest, role_required
 
 from . import rules, selectors, services
-from .access.models import AccessLog
-from .access.services import access_log_record
 from .forms import (
     ClinicActionForm,
     ConsentActionForm,

@@ -5,8 +5,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import services
-from .admin_utils import ReadOnlyAdminMixin
-from .models import ApiClient
+from .admin_utils import PatientReadLoggedMixin, ReadOnlyAdminMixin
+from .models import AccessLog, ApiClient
 
 
 @admin.register(ApiClient)
@@ -28,3 +28,13 @@ class ApiClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser or request.user.has_perm("core.change_apiclient")
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The log names the patients it is about: reading it is a read of their data too."""
+
+    list_display = ["created_at", "user", "clinic", "patient", "action", "searched_for"]
+    list_filter = ["action"]
+    search_fields = ["patient__personal_id", "user__username", "searched_for"]
+    list_select_related = ["user", "clinic", "patient"]

@@ -9,7 +9,7 @@ from django.contrib.admin.utils import get_fields_from_path, unquote
 from django.contrib.admin.views import main
 from django.http import HttpRequest, HttpResponse
 
-from .signals import patient_data_read
+from .access_log.services import access_log_record, access_log_record_many
 
 
 class ReadOnlyAdminMixin:
@@ -128,13 +128,7 @@ class PatientReadLoggedMixin(FilterLookupsOnlyMixin):
     def _log(self, request: HttpRequest, action: str, patient_ids: set[int | None]) -> None:
         ids = sorted(pid for pid in patient_ids if pid is not None)
         if ids:
-            patient_data_read.send(
-                sender=type(self),
-                actor=request.user,
-                clinic=None,
-                action=action,
-                patient_ids=ids,
-            )
+            access_log_record_many(actor=request.user, clinic=None, action=action, patient_ids=ids)
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return ChangeList
@@ -161,14 +155,7 @@ class PatientReadLoggedMixin(FilterLookupsOnlyMixin):
         there): one entry without a patient, with what was asked (as the look-up's)."""
         params = changelist.get_filters_params()
         asked = changelist.query or urlencode([(k, v[-1]) for k, v in sorted(params.items())])
-        patient_data_read.send(
-            sender=type(self),
-            actor=request.user,
-            clinic=None,
-            action="admin_list",
-            patient_ids=[],
-            searched_for=asked,
-        )
+        access_log_record(actor=request.user, clinic=None, action="admin_list", searched_for=asked)
 
     def change_view(
         self,

@@ -7,10 +7,10 @@ from django.db.models.signals import post_migrate
 class CoreConfig(AppConfig):
     """The bottom floor: plumbing that knows no domain (the API's base view, problem+json,
     bearer keys, staff roles and sessions, the login through the region's identity
-    provider, SQL helpers, exports)."""
+    provider, SQL helpers, exports) and the access log every app writes to."""
 
     name = "core"
-    verbose_name = "API-klienter och inloggning"
+    verbose_name = "API-klienter, inloggning och åtkomstlogg"
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
@@ -25,7 +25,8 @@ class CoreConfig(AppConfig):
         checks.register(shared_cache, checks.Tags.security, deploy=True)
         checks.register(password_second_factor, checks.Tags.security, deploy=True)
         role_permissions_grant(
-            Role.REGIONAL_ADMIN, ["core.view_apiclient", "core.change_apiclient"]
+            Role.REGIONAL_ADMIN,
+            ["core.view_apiclient", "core.change_apiclient", "core.view_accesslog"],
         )
         user_logged_in.connect(session_started, dispatch_uid="core-session-started")
         post_migrate.connect(_ensure_roles, sender=self)

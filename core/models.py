@@ -101,3 +101,10 @@ class TotpDevice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}"
+
+
+# The access log is this app's too: importing it here registers it when Django loads the
+# app's models.
+from .access_log.models import AccessLog  # noqa: E402
+
+__all__ = ["AccessLog", "ApiClient", "Scope", "StaffIdentity", "TotpDevice"]

@@ -14,8 +14,8 @@ from rest_framework.response import Response
 from bookings.identity import parse_phone_number
 from bookings.selectors import appointment_get, family_protected, protected_patient_ids
 from bookings.serializers import external_id_path
-from consent.access.models import AccessLog
-from consent.access.services import access_log_record, access_log_record_many
+from core.access_log.models import AccessLog
+from core.access_log.services import access_log_record, access_log_record_many
 from core.api_base import ApiView, problems
 from core.errors import DomainError
 from core.models import Scope

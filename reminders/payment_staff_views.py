@@ -13,8 +13,8 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from bookings.units import current_clinic
-from consent.access.models import AccessLog
-from consent.access.services import access_log_record_many
+from core.access_log.models import AccessLog
+from core.access_log.services import access_log_record_many
 from core.exports import csv_response, xlsx_response
 from core.staff import CARE_ROLES, AuthedRequest, role_required
 

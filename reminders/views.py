@@ -20,8 +20,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from bookings.models import Patient
 from bookings.units import current_clinic
-from consent.access.models import AccessLog
-from consent.access.services import access_log_record_many
+from core.access_log.models import AccessLog
+from core.access_log.services import access_log_record_many
 from core.errors import DomainError
 from core.staff import CARE_ROLES, AuthedRequest, client_address, role_required
 

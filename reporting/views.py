@@ -16,9 +16,9 @@ from django.utils.dateformat import format as date_format
 from bookings.identity import parse_hsa_id
 from bookings.models import Clinic
 from bookings.units import clinics_for, current_clinic
-from consent.access.models import AccessLog
-from consent.access.services import access_log_record_many
 from consent.reasons import reason_label
+from core.access_log.models import AccessLog
+from core.access_log.services import access_log_record_many
 from core.errors import DomainError
 from core.exports import csv_response, xlsx_response
 from core.params import page_number

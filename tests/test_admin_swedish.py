@@ -51,7 +51,7 @@ def admin_client() -> Client:
     [
         "/admin/",
         "/admin/reminders/message/",
-        "/admin/consent/accesslog/",
+        "/admin/core/accesslog/",
         "/admin/core/apiclient/",
         "/admin/consent/eservicecase/",
         "/admin/auth/user/",

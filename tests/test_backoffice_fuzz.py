@@ -118,7 +118,8 @@ def world() -> dict[str, Any]:
         users[role] = UserFactory(role=role, clinics=[clinic, other], is_staff=True)
     users["superuser"] = User.objects.create_superuser("drift", password="pw-for-tests-12")
     # An auditor's sample check with one read in it.
-    from consent.access.services import access_check_draw, access_log_record
+    from consent.access.services import access_check_draw
+    from core.access_log.services import access_log_record
 
     access_log_record(actor=users[Role.RECEPTION], clinic=clinic, action="view", patient=adult)
     check = access_check_draw(  # any day: the log's clock is the database's

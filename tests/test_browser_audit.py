@@ -12,8 +12,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Browser, expect
 
-from consent.access.models import AccessCheck, AccessCheckReview, AccessLog
-from consent.access.services import _actor
+from consent.access.models import AccessCheck, AccessCheckReview
+from core.access_log.models import AccessLog
+from core.access_log.services import _actor
 from core.models import StaffIdentity
 from core.staff import Role
 from tests.browser import SCREENSHOTS, assert_accessible, log_in

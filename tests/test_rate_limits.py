@@ -13,8 +13,8 @@ import time_machine
 from django.test import Client
 from rest_framework.test import APIClient
 
-from consent.access.models import AccessLog
 from consent.cases.models import EServiceCase
+from core.access_log.models import AccessLog
 from core.models import ApiClient, Scope
 from core.staff import Role
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory, UserFactory

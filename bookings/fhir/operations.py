@@ -13,9 +13,9 @@ from typing import Any
 from django.utils import timezone
 from fhir.resources.R4B.relatedperson import RelatedPerson
 
+from core.access_log.services import access_log_record_many
 from core.errors import DomainError, PreconditionFailed
 from core.models import ApiClient, Scope
-from core.signals import patient_data_read
 
 from .. import identity, selectors, services
 from ..models import Appointment, Guardianship, Patient
@@ -241,9 +241,7 @@ def _fhir_id(value: str) -> str:
 # --- Reads (each in the access log) ------------------------------------------------------------
 def _logged(client: ApiClient, patient_ids: list[int], action: str) -> None:
     if patient_ids:
-        patient_data_read.send(
-            sender=Patient, actor=client, clinic=None, action=action, patient_ids=patient_ids
-        )
+        access_log_record_many(actor=client, clinic=None, action=action, patient_ids=patient_ids)
 
 
 def appointment_read(*, client: ApiClient, external_id: str) -> Answer:

@@ -11,13 +11,13 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from bookings.units import current_clinic
+from core.access_log.models import AccessLog
+from core.access_log.services import access_log_record_many
 from core.staff import AUDIT_ROLES, AuthedRequest, role_required
 
 from .alerts import audit_alerts
 from .forms import PeriodForm
-from .models import AccessLog
 from .rows import what, who
-from .services import access_log_record_many
 
 SHOWN = 100  # rows shown per alert; the count says how many there are
 

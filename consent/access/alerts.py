@@ -22,8 +22,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Appointment
+from core.access_log.models import AccessLog
 
-from .models import AUDIT_READS, LISTINGS, AccessLog
+from .models import AUDIT_READS, LISTINGS
 from .rules import parse_opening_hours
 from .selectors import period_bounds
 

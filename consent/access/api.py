@@ -9,14 +9,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bookings.serializers import PersonalIdField
+from core.access_log.models import AccessLog
+from core.access_log.services import access_log_record_many
 from core.api_base import ApiView, problems
 from core.models import Scope
 from core.params import MAX_PAGE, page_number
 from core.serializers import AwareDateTimeField, path_value
 
-from .models import AccessLog
 from .selectors import access_log_api_search
-from .services import access_log_record_many
 
 PAGE_SIZE = 100
 # A username or an API client's name (refuses NUL characters, which no name holds).

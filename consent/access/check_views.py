@@ -17,15 +17,17 @@ from django.views.decorators.http import require_POST
 
 from bookings.models import Clinic
 from bookings.units import current_clinic
+from core.access_log.models import AccessLog
+from core.access_log.services import access_log_record_many
 from core.errors import DomainError
 from core.params import object_id
 from core.staff import AUDIT_ROLES, AuthedRequest, role_required
 
 from .forms import CheckDrawForm, ReviewForm
-from .models import AccessCheck, AccessCheckItem, AccessLog
+from .models import AccessCheck, AccessCheckItem
 from .rows import local, what, who
 from .selectors import access_check_items, access_checks
-from .services import access_check_draw, access_check_review, access_log_record_many
+from .services import access_check_draw, access_check_review
 
 
 def _last_month() -> dict[str, str]:

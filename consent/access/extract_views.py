@@ -19,14 +19,14 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from bookings.models import Patient
 from bookings.units import current_clinic
+from core.access_log.models import AccessLog
+from core.access_log.services import access_log_record
 from core.exports import xlsx_response
 from core.staff import AUDIT_ROLES, AuthedRequest, role_required
 
 from .forms import ExtractForm, PeriodForm
-from .models import AccessLog
 from .rows import local, what, who
 from .selectors import access_log_of_patient
-from .services import access_log_record
 
 HEADER = [
     (_lazy("Tid"), 20.0),

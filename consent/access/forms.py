@@ -7,10 +7,11 @@ from django.utils.translation import gettext_lazy as _
 
 from bookings.identity import parse_personal_id
 from bookings.models import Clinic
+from core.access_log.models import AccessLog
 from core.errors import DomainError
 from core.fields import CareDateField
 
-from .models import AUDIT_READS, LISTINGS, AccessLog, ReviewOutcome
+from .models import AUDIT_READS, LISTINGS, ReviewOutcome
 
 __all__ = ["AUDIT_READS", "LISTINGS"]
 

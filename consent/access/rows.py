@@ -12,9 +12,8 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from core.access_log.models import AccessLog
 from core.staff import Role
-
-from .models import AccessLog
 
 
 @dataclass(frozen=True)

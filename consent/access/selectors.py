@@ -10,9 +10,10 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from bookings.models import Clinic, Patient
+from core.access_log.models import AccessLog
 
 from ..models import ConsentEvent
-from .models import AccessCheck, AccessCheckItem, AccessCheckReview, AccessLog, ReviewOutcome
+from .models import AccessCheck, AccessCheckItem, AccessCheckReview, ReviewOutcome
 
 
 def access_log_search(

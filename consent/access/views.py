@@ -19,16 +19,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from bookings.units import current_clinic
+from core.access_log.models import AccessLog
+from core.access_log.services import access_log_record_many
 from core.exports import csv_response, xlsx_response
 from core.params import page_number
 from core.staff import AUDIT_ROLES, AuthedRequest, role_required
 
 from .alerts import audit_alerts
 from .forms import AuditFilterForm
-from .models import AccessLog
 from .rows import local, spreadsheet_time, what, who
 from .selectors import access_log_grouped, access_log_rows, access_log_search, unusual_readers
-from .services import access_log_record_many
 
 HEADER = [
     (_lazy("Senast"), 20.0),

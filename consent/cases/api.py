@@ -10,13 +10,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bookings.serializers import HsaIdField, MobileNumberField, PersonalIdField
+from core.access_log.models import AccessLog
+from core.access_log.services import access_log_record, access_log_record_many
 from core.api_base import ApiView, TooManyRequests, problems
 from core.models import ApiClient, Scope
 from core.ratelimit import limit_wait
 from core.serializers import ExternalIdField, StrictSerializer
 
-from ..access.models import AccessLog
-from ..access.services import access_log_record, access_log_record_many
 from .models import CaseAction, CaseStatus, EServiceCase
 from .services import CaseRequest, case_receive
 

@@ -12,11 +12,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bookings.units import clinics_for, current_clinic
+from core.access_log.models import AccessLog
+from core.access_log.services import access_log_record_many
 from core.errors import DomainError
 from core.staff import CARE_ROLES, AuthedRequest, role_required
 
-from ..access.models import AccessLog
-from ..access.services import access_log_record_many
 from ..rules import GUARDIAN_SMS_AGE_LIMIT, age_on
 from ..selectors import sms_status_for_staff
 from . import services

@@ -18,12 +18,12 @@ from django.views.decorators.http import require_POST
 from bookings.models import Appointment, Clinic
 from bookings.selectors import unit_clinic_ids
 from bookings.units import current_clinic
+from core.access_log.models import AccessLog
+from core.access_log.services import access_log_record_many
 from core.errors import DomainError
 from core.params import object_id
 from core.staff import CARE_ROLES, AuthedRequest, role_required
 
-from ..access.models import AccessLog
-from ..access.services import access_log_record_many
 from ..reasons import reason_label
 from ..selectors import decision_for, guardian_chosen
 from .models import ArrivalOutcome

@@ -33,8 +33,8 @@ from rest_framework.test import APIClient
 
 from bookings.identity import personal_id_for
 from bookings.models import Appointment, Guardianship, Patient
-from consent.access.models import AccessLog
 from consent.services import consent_activate, guardian_number_register
+from core.access_log.models import AccessLog
 from core.models import ApiClient, Scope
 from core.services import api_client_create
 from reminders.dispatch import dispatch_in_process

@@ -15,7 +15,7 @@ import time_machine
 from rest_framework.test import APIClient
 
 from bookings.models import Appointment, Patient
-from consent.access.models import AccessLog
+from core.access_log.models import AccessLog
 from core.models import ApiClient, Scope
 from reminders.models import Message
 from tests.bookings import fhir_shapes as shapes

@@ -21,10 +21,10 @@ from rest_framework.test import APIClient
 
 from bookings.models import Appointment, Patient
 from bookings.services import appointment_upsert
-from consent.access.models import AccessLog
 from consent.cases.services import CaseRequest, case_receive
 from consent.models import ExcludedAtClinic, LegacyImport, MigrationExclusion
 from consent.services import consent_block_clinic, guardian_number_register
+from core.access_log.models import AccessLog
 from core.admin_utils import PatientReadLoggedMixin
 from core.append_only import AppendOnlyError
 from core.models import Scope

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
 
-from consent.access.models import AccessLog
+from core.access_log.models import AccessLog
 from core.models import ApiClient, Scope, StaffIdentity
 from core.staff import Role
 from tests.factories import ClinicFactory, PatientFactory, UserFactory

@@ -9,8 +9,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from consent import services
-from consent.access.models import AccessLog
 from consent.selectors import facts_for_patients
+from core.access_log.models import AccessLog
 from core.models import Scope
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory
 

@@ -16,14 +16,11 @@ from django.test import Client
 from django.utils import timezone
 
 from bookings.models import Appointment
-from consent.access.models import AccessCheck, AccessCheckItem, AccessCheckReview, AccessLog
+from consent.access.models import AccessCheck, AccessCheckItem, AccessCheckReview
 from consent.access.rules import parse_opening_hours, sample_positions
-from consent.access.services import (
-    _actor,
-    access_check_draw,
-    access_check_review,
-    access_log_record,
-)
+from consent.access.services import access_check_draw, access_check_review
+from core.access_log.models import AccessLog
+from core.access_log.services import _actor, access_log_record
 from core.append_only import AppendOnlyError
 from core.errors import DomainError
 from core.models import StaffIdentity
@@ -476,7 +473,7 @@ def test_each_entry_keeps_the_reader_s_name_hsa_id_and_roles(
     world: dict[str, Any], patients: int
 ) -> None:
     """One entry (its insert reads the HSA-id) and a list (read once) alike."""
-    from consent.access.services import access_log_record_many
+    from core.access_log.services import access_log_record_many
 
     ids = [world["patient"].pk] + [PatientFactory().pk for _ in range(patients - 1)]
     access_log_record_many(

@@ -10,9 +10,10 @@ import pytest
 from django.test import Client
 
 from consent.cases.services import CaseRequest, case_receive
-from consent.models import AccessLog, CaseStatus, ConsentEvent, EServiceCase, StandardReply
+from consent.models import CaseStatus, ConsentEvent, EServiceCase, StandardReply
 from consent.selectors import guardian_choice, snapshot_of
 from consent.services import consent_activate
+from core.access_log.models import AccessLog
 from core.staff import Role
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory, UserFactory
 from tests.pages import seen

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from consent import services, sql
-from consent.access.models import AccessLog
+from core.access_log.models import AccessLog
 from core.models import Scope
 from core.services import api_client_create
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory

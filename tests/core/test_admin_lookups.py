@@ -13,8 +13,9 @@ from django.contrib import admin
 from django.contrib.auth.models import User
 from django.test import Client
 
-from consent.models import AccessLog, ConsentEvent
+from consent.models import ConsentEvent
 from consent.services import consent_activate, guardian_number_register
+from core.access_log.models import AccessLog
 from core.admin_utils import FilterLookupsOnlyMixin, filter_lookups
 from tests.factories import GuardianshipFactory, PatientFactory
 
@@ -49,7 +50,7 @@ ALLOWED = {
         "protected_identity__exact",
         "protected_identity__isnull",
     },
-    "consent.AccessLog": {"action__exact", "action__isnull"},
+    "core.AccessLog": {"action__exact", "action__isnull"},
     "consent.ConsentEvent": {
         "action__exact",
         "action__isnull",
@@ -167,7 +168,7 @@ def probes(child: Any, guardian: Any) -> list[str]:
         f"/admin/consent/eservicecase/?submitted_by__exact={guardian.pk}",
         f"/admin/reminders/message/?to={NUMBER.replace('+', '%2B')}",
         "/admin/auth/user/?password__startswith=pbkdf2",
-        f"/admin/consent/accesslog/?patient__exact={child.pk}",
+        f"/admin/core/accesslog/?patient__exact={child.pk}",
     ]
 
 

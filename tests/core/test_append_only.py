@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from bookings.models import ProtectionChange
-from consent.access.models import AccessLog
 from consent.models import ConsentEvent
+from core.access_log.models import AccessLog
 from core.append_only import trigger_names
 from core.management.commands.app_role_grants import grant_statements
 from tests.factories import PatientFactory

@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from bookings.models import Appointment, Clinic
-from consent.access.models import AccessLog
+from core.access_log.models import AccessLog
 from core.staff import Role
 from reminders.delivery import delivery_report_apply
 from reminders.dispatch import dispatch_in_process

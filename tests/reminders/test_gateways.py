@@ -328,7 +328,7 @@ def test_outbox_api_masks_a_protected_family_and_logs_each_read(
 ) -> None:
     """Issue 29.10: a guardian (or patient) protected since the SMS went is not given out,
     and every SMS listed is a read of its patient's data."""
-    from consent.models import AccessLog
+    from core.access_log.models import AccessLog
     from tests.factories import GuardianshipFactory, PatientFactory
 
     open_ = booked(patient=PatientFactory(mobile_number="+46701111111"))

@@ -15,7 +15,7 @@ from django.test import Client
 from openpyxl import load_workbook
 
 from bookings.models import Appointment
-from consent.access.models import AccessLog
+from core.access_log.models import AccessLog
 from core.models import Scope
 from core.services import api_client_create
 from core.staff import Role

@@ -31,9 +31,9 @@ from django.utils import timezone
 from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 from fhir.resources.R4B.patient import Patient as FhirPatient
 
+from core.access_log.services import access_log_record_many
 from core.errors import DomainError
 from core.models import ApiClient
-from core.signals import patient_data_read
 
 from ... import identity, services
 from ...models import Appointment, Patient
@@ -47,7 +47,7 @@ from .models import FhirPullState
 logger = logging.getLogger(__name__)
 
 CONNECTOR_NAME = "FHIR-hämtning från bokningssystemet"
-ACCESS_ACTION = "fhir_pull"  # consent.access AccessLog.Action.FHIR_PULL
+ACCESS_ACTION = "fhir_pull"  # core.access_log AccessLog.Action.FHIR_PULL
 STATE = "default"
 
 
@@ -339,8 +339,7 @@ def _apply(plan: Plan, report: PollReport, watermark: datetime | None, client: P
     applier.appointments(plan)
     applier.gone(plan)
     if applier.read:
-        patient_data_read.send(
-            sender=Patient,
+        access_log_record_many(
             actor=connector_client(),
             clinic=None,
             action=ACCESS_ACTION,

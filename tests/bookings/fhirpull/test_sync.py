@@ -14,7 +14,7 @@ from django.utils import timezone
 from bookings.fhir.pull.models import FhirPullState
 from bookings.fhir.pull.poll import CONNECTOR_NAME, PollReport
 from bookings.models import Appointment, Patient
-from consent.access.models import AccessLog
+from core.access_log.models import AccessLog
 from reminders.models import Message
 from tests.bookings.fhirpull.conftest import HSA
 from tests.fhirserver.harness import PERSONNUMMER, FhirTestServer, appointment, patient
