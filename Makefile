@@ -1,4 +1,4 @@
-.PHONY: run test lint bench bench-day bench-quick mutation
+.PHONY: run test lint lock sbom bench bench-day bench-quick mutation
 
 # Install and run web + worker + beat on the embedded defaults, with demo data.
 run:
@@ -7,6 +7,24 @@ run:
 # Install and pass the tests (throwaway PostgreSQL, ruff, mypy, migrations check, pytest).
 test:
 	scripts/test.sh
+
+# The locks: requirements.txt (runtime) and requirements-dev.txt (runtime + tests and tools)
+# from the hand-edited requirements.in and requirements-dev.in, every package pinned with the
+# sha256 of each of its files on PyPI (all platforms), for `pip install --require-hashes`.
+# A version already in a lock stays as it is unless its .in pin changes (no silent upgrades).
+LOCK = .venv/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make lock"
+lock:
+	scripts/bootstrap.sh requirements-dev.txt
+	$(LOCK) requirements.in -o requirements.txt
+	$(LOCK) requirements-dev.in -o requirements-dev.txt
+
+# A CycloneDX SBOM (JSON) of the runtime dependencies, as locked in requirements.txt, in
+# var/sbom.cdx.json (or SBOM=path).
+SBOM ?= var/sbom.cdx.json
+sbom:
+	scripts/bootstrap.sh requirements-dev.txt
+	scripts/sbom.sh $(SBOM)
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && \

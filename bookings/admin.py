@@ -32,7 +32,7 @@ from .texts import (
 NAME_MARK = "\x00"
 
 
-class ClinicForm(forms.ModelForm):
+class ClinicForm(forms.ModelForm[Clinic]):
     class Meta:
         model = Clinic
         fields = [
@@ -77,7 +77,7 @@ class ClinicForm(forms.ModelForm):
 
 
 @admin.register(Clinic)
-class ClinicAdmin(admin.ModelAdmin):
+class ClinicAdmin(admin.ModelAdmin[Clinic]):
     form = ClinicForm
     list_display = [
         "name",
@@ -145,7 +145,7 @@ class GuardianshipInline(ReadOnlyTabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class PatientAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Patient]):
     """Patients come from the population register and 1177: staff never edit them here,
     and above all never the 1177 number (it would break the link)."""
 
@@ -192,7 +192,7 @@ class PatientAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         return super().get_search_results(request, queryset, search_term)
 
 
-class StaffIdentityForm(forms.ModelForm):
+class StaffIdentityForm(forms.ModelForm[StaffIdentity]):
     class Meta:
         model = StaffIdentity
         fields = ["hsa_id"]
@@ -204,7 +204,7 @@ class StaffIdentityForm(forms.ModelForm):
             raise forms.ValidationError(str(error)) from error
 
 
-class StaffIdentityInline(admin.StackedInline):
+class StaffIdentityInline(admin.StackedInline[StaffIdentity, User]):
     """The person's HSA-id, which the login through the region's identity provider
     matches (SITHS eID)."""
 
@@ -220,10 +220,10 @@ class StaffIdentityInline(admin.StackedInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("auth.change_user")
 
-    has_change_permission = has_delete_permission = has_add_permission  # type: ignore[assignment]
+    has_change_permission = has_delete_permission = has_add_permission
 
 
-class RoleChoiceField(forms.ModelMultipleChoiceField):
+class RoleChoiceField(forms.ModelMultipleChoiceField[Group]):
     """The role groups by their Swedish names."""
 
     def label_from_instance(self, obj: Any) -> str:
@@ -258,7 +258,7 @@ def _role_field() -> RoleChoiceField:
     )
 
 
-def _clinics_field() -> forms.ModelMultipleChoiceField:
+def _clinics_field() -> forms.ModelMultipleChoiceField[Clinic]:
     return forms.ModelMultipleChoiceField(
         label="Mottagningar",
         queryset=Clinic.objects.order_by("name"),
@@ -278,7 +278,7 @@ class StaffUserChangeForm(UserChangeForm):  # type: ignore[type-arg]
             self.fields["clinics"].initial = list(self.instance.clinics.all())
 
 
-class RoleRadioField(forms.ModelChoiceField):
+class RoleRadioField(forms.ModelChoiceField[Group]):
     """One role, by its Swedish name."""
 
     def label_from_instance(self, obj: Any) -> str:
@@ -289,7 +289,7 @@ class RoleRadioField(forms.ModelChoiceField):
 SSO_ONLY_HELP = "Utan lösenord loggar användaren bara in med regionens inloggning (HSA-id)."
 
 
-class StaffUserCreationForm(AdminUserCreationForm):  # type: ignore[type-arg]
+class StaffUserCreationForm(AdminUserCreationForm):
     """A new user on one page: name, username, HSA-id, one role and the clinics (no
     "Lägg till ytterligare…" for the HSA-id, no role boxes to tick several of)."""
 
@@ -330,7 +330,7 @@ class StaffUserCreationForm(AdminUserCreationForm):  # type: ignore[type-arg]
         fields = ("username", "first_name", "last_name")
 
 
-class StaffUserAdmin(UserAdmin):
+class StaffUserAdmin(UserAdmin[User]):
     """Users for regional admins: they give roles (groups), clinics and the HSA-id the
     login matches, but only a superuser may make or change a superuser or hand out single
     permissions, so nobody raises their own rights (nor takes over a superuser's login by
@@ -392,7 +392,7 @@ class StaffUserAdmin(UserAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = [*super().get_readonly_fields(request, obj), "last_login", "date_joined"]
-        if not request.user.is_superuser:  # type: ignore[union-attr]
+        if not request.user.is_superuser:
             fields += ["is_superuser", "user_permissions"]
         return fields
 

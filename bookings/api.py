@@ -63,7 +63,7 @@ class ClinicUpsertApi(ApiView):
             help_text="The clinic's own Swish number; empty: the region's. Left out: unchanged.",
         )
 
-    class OutputSerializer(serializers.ModelSerializer):
+    class OutputSerializer(serializers.ModelSerializer[Clinic]):
         class Meta:
             model = Clinic
             fields = [
@@ -105,7 +105,7 @@ class PatientSyncApi(ApiView):
         guardians = serializers.ListField(child=PersonalIdField(), max_length=10)
         deceased_at = DeceasedAtField(required=False, allow_null=True)
 
-    class OutputSerializer(serializers.ModelSerializer):
+    class OutputSerializer(serializers.ModelSerializer[Patient]):
         guardians = serializers.SerializerMethodField()
         mobile_number = serializers.SerializerMethodField()
 
@@ -157,7 +157,7 @@ class PatientSyncApi(ApiView):
         )
 
 
-class AppointmentOutputSerializer(serializers.Serializer):
+class AppointmentOutputSerializer(serializers.Serializer[Appointment]):
     # Declared, not a ModelSerializer: the booking system's every PUT answers with one, and
     # a ModelSerializer builds its fields from the model anew for each instance.
     external_id = serializers.CharField(label="Externt id", max_length=64)

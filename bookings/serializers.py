@@ -149,4 +149,4 @@ class PatientFeeField(serializers.DecimalField):
             raise serializers.ValidationError(
                 'Skriv en avgift med öre som text, t.ex. "250.50".', code="invalid"
             )
-        return super().to_internal_value(data)  # type: ignore[no-any-return]
+        return super().to_internal_value(data)

@@ -21,7 +21,7 @@ from .reasons import Reason
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ConsentEventAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin[ConsentEvent]):
     list_display = [
         "created_at",
         "patient",
@@ -65,7 +65,9 @@ class ConsentEventAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelA
 
 
 @admin.register(PatientConsent)
-class PatientConsentAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class PatientConsentAdmin(
+    PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin[PatientConsent]
+):
     list_display = ["patient", "state", "updated_at"]
     list_filter = ["state"]
     search_fields = ["patient__personal_id"]
@@ -73,19 +75,21 @@ class PatientConsentAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.Mode
 
 
 @admin.register(MigrationExclusion)
-class MigrationExclusionAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class MigrationExclusionAdmin(
+    PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin[MigrationExclusion]
+):
     list_display = ["patient", "legacy_consent", "changed_on", "created_at"]
     search_fields = ["patient__personal_id"]
     list_select_related = ["patient"]
 
 
 @admin.register(LegacyImport)
-class LegacyImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LegacyImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[LegacyImport]):
     list_display = ["started_at", "file_name", "rows", "migrated", "excluded", "skipped", "errors"]
 
 
 @admin.register(StandardReply)
-class StandardReplyAdmin(admin.ModelAdmin):
+class StandardReplyAdmin(admin.ModelAdmin[StandardReply]):
     """Regional admins keep the prepared replies; a reply in use is deactivated, not
     deleted (cases keep the text they were answered with). An applied case gets the first
     active reply for the situation it leaves the resident in; the texts may use
@@ -125,7 +129,7 @@ REPLY_EXAMPLES = {
 
 
 @admin.register(EServiceCase)
-class EServiceCaseAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class EServiceCaseAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin[EServiceCase]):
     patient_attr = "subject_id"
 
     def patients_shown(self, obj: EServiceCase) -> set[int | None]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -23,7 +25,7 @@ from .rules import who_receives
 from .selectors import clinics_named
 
 
-class RecipientSerializer(serializers.Serializer):
+class RecipientSerializer(serializers.Serializer[dict[str, Any]]):
     role = serializers.ChoiceField(choices=["patient", "guardian"])
     number = serializers.CharField()
 
@@ -32,7 +34,7 @@ class SmsStatusApi(ApiView):
     required_scopes = (Scope.STATUS_READ,)
     query_parameters = ("clinic",)
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[dict[str, Any]]):
         personal_id = serializers.CharField()
         state = serializers.ChoiceField(choices=State.choices)
         blocked_clinics = serializers.ListField(child=serializers.CharField())

@@ -77,7 +77,7 @@ class ClinicActionForm(ConsentActionForm):
         )
 
 
-class GuardianChoiceField(forms.ModelChoiceField):
+class GuardianChoiceField(forms.ModelChoiceField[Patient]):
     """A child's guardians by personnummer, except where that is contact data of a
     protected person (rules 3.10): a protected guardian's, and every guardian of a
     protected child. Staff can still pick them: an option's value is a keyed hash of the

@@ -10,7 +10,7 @@ from .models import AccessLog, ApiClient
 
 
 @admin.register(ApiClient)
-class ApiClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ApiClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ApiClient]):
     """Clients are created with `manage.py create_api_client` (the key is shown once)."""
 
     list_display = ["name", "key_prefix", "scopes", "is_active", "created_at", "last_used_at"]

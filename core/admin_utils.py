@@ -1,5 +1,5 @@
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.contrib import admin
@@ -119,7 +119,7 @@ class PatientReadLoggedMixin(FilterLookupsOnlyMixin):
     patient_attr = "patient_id"
 
     def _patient_of(self, obj: Any) -> int | None:
-        return attrgetter(self.patient_attr)(obj)
+        return cast("int | None", attrgetter(self.patient_attr)(obj))
 
     def patients_shown(self, obj: Any) -> set[int | None]:
         """Whose data a detail page shows (a patient's page shows the guardians too)."""
@@ -141,7 +141,7 @@ class PatientReadLoggedMixin(FilterLookupsOnlyMixin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        response = super().changelist_view(request, extra_context)  # type: ignore[misc]
+        response: HttpResponse = super().changelist_view(request, extra_context)  # type: ignore[misc]
         changelist = (getattr(response, "context_data", None) or {}).get("cl")
         if changelist is not None:  # the page as shown (a redirect or an error shows none)
             shown = {self._patient_of(o) for o in changelist.result_list}
@@ -164,7 +164,7 @@ class PatientReadLoggedMixin(FilterLookupsOnlyMixin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        response = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        response: HttpResponse = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
         if response.status_code == 200:
             obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
             if obj is not None:
@@ -176,7 +176,7 @@ class PatientReadLoggedMixin(FilterLookupsOnlyMixin):
     ) -> HttpResponse:
         """The history page names the object (a patient's personnummer) and its changes:
         logged like the detail page."""
-        response = super().history_view(request, object_id, extra_context)  # type: ignore[misc]
+        response: HttpResponse = super().history_view(request, object_id, extra_context)  # type: ignore[misc]
         if response.status_code == 200:
             obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
             if obj is not None:

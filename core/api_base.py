@@ -67,13 +67,13 @@ class ApiView(APIView):
             )
 
 
-class ProblemErrorSerializer(serializers.Serializer):
+class ProblemErrorSerializer(serializers.Serializer[dict[str, Any]]):
     field = serializers.CharField()
     code = serializers.CharField()
     message = serializers.CharField()
 
 
-class ProblemSerializer(serializers.Serializer):
+class ProblemSerializer(serializers.Serializer[dict[str, Any]]):
     """RFC 9457 problem details."""
 
     type = serializers.CharField()

@@ -14,7 +14,7 @@ password-guesser at a clinic's address must not close for everyone there."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from axes.attempts import get_cool_off_threshold
 from axes.backends import AxesStandaloneBackend
@@ -48,9 +48,9 @@ class PairAndAddressLockout(AxesDatabaseHandler):
     failure (does this one lock it?), and compares it with AXES_FAILURE_LIMIT."""
 
     def get_failures(self, request: Any, credentials: dict[str, Any] | None = None) -> int:
-        pair = super().get_failures(request, credentials)
+        pair: int = super().get_failures(request, credentials)
         if address_failures(request) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT:
-            return max(pair, get_failure_limit(request, credentials))
+            return max(pair, cast(int, get_failure_limit(request, credentials)))
         return pair
 
 
@@ -58,7 +58,7 @@ class PasswordLoginLockout(AxesStandaloneBackend):
     """axes' guard in front of the other backends, for password logins only: a login
     through the identity provider (no password) is not refused by a password lock-out."""
 
-    def authenticate(  # type: ignore[override]
+    def authenticate(
         self,
         request: HttpRequest,
         username: str | None = None,

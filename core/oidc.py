@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import jwt
 import requests
@@ -211,7 +211,7 @@ class LoginStart(OIDCAuthenticationRequestView):
     def get(self, request: HttpRequest) -> HttpResponse:
         if not oidc_enabled():
             raise Http404
-        return super().get(request)
+        return cast(HttpResponse, super().get(request))
 
 
 class LoginCallback(OIDCAuthenticationCallbackView):
@@ -220,7 +220,7 @@ class LoginCallback(OIDCAuthenticationCallbackView):
     def get(self, request: HttpRequest) -> HttpResponse:
         if not oidc_enabled():
             raise Http404
-        return super().get(request)
+        return cast(HttpResponse, super().get(request))
 
     @property
     def failure_url(self) -> str:

@@ -26,7 +26,7 @@ class AutoSchema(openapi.AutoSchema):
     becomes `ClinicUpsertInput`): every view's input is called InputSerializer, and under
     one name the schema would describe all of them as one."""
 
-    def get_serializer_name(self, serializer: serializers.Serializer, direction: Any) -> str:
+    def get_serializer_name(self, serializer: serializers.Serializer[Any], direction: Any) -> str:
         cls = serializer.__class__
         outer, _, inner = cls.__qualname__.rpartition(".")
         if not outer:

@@ -13,7 +13,7 @@ from rest_framework import serializers
 from .errors import DomainError
 
 
-class StrictSerializer(serializers.Serializer):
+class StrictSerializer(serializers.Serializer[None]):
     """Refuses fields it does not know, and text fields that are not JSON strings: a typo
     in a body is an error, not silently ignored or turned into text (DRF would take the
     number 0 as "0")."""
@@ -40,7 +40,7 @@ def domain_to_validation(error: DomainError) -> serializers.ValidationError:
     return serializers.ValidationError(serializers.ErrorDetail(error.message, code=error.code))
 
 
-def path_value(field: serializers.Field, name: str, raw: str) -> Any:
+def path_value(field: serializers.Field[Any, Any, Any, Any], name: str, raw: str) -> Any:
     """Validates a path or query parameter with a serializer field; errors name the
     parameter."""
     try:

@@ -56,7 +56,7 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
         cached = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
         if user.is_superuser:  # type: ignore[attr-defined]
             cached.add(Role.REGIONAL_ADMIN)
-        user._role_cache = cached  # type: ignore[union-attr,attr-defined]
+        user._role_cache = cached  # type: ignore[attr-defined]
     return cached
 
 
@@ -159,9 +159,10 @@ def client_address(request: HttpRequest) -> str:
     """The client's address: REMOTE_ADDR, or with TRUSTED_PROXY_COUNT proxies in front the
     address the outermost of them saw (X-Forwarded-For, counted from the right, so a client
     cannot pretend to be someone else by sending the header itself)."""
-    proxies = settings.TRUSTED_PROXY_COUNT
+    proxies: int = settings.TRUSTED_PROXY_COUNT
     if proxies:
-        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        header: str = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        forwarded = [a.strip() for a in header.split(",")]
         forwarded = [a for a in forwarded if a]
         if len(forwarded) >= proxies:
             return forwarded[-proxies]

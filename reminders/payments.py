@@ -61,7 +61,8 @@ def payment_kind(appointment: Appointment) -> str:
 
 
 def callback_url() -> str:
-    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("swish-callback")
+    base: str = settings.PUBLIC_BASE_URL
+    return base.rstrip("/") + reverse("swish-callback")
 
 
 def request_body(payment: Payment) -> dict[str, str]:

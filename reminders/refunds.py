@@ -96,7 +96,8 @@ def _cancel_open(ids: list[int]) -> None:
 
 
 def refund_callback_url() -> str:
-    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("swish-refund-callback")
+    base: str = settings.PUBLIC_BASE_URL
+    return base.rstrip("/") + reverse("swish-refund-callback")
 
 
 def refund_send(*, payment_id: int) -> str:

@@ -80,7 +80,7 @@ def retry_at(*, attempts: int, now: datetime) -> datetime | None:
     when the attempts are used up."""
     if attempts >= MAX_ATTEMPTS:
         return None
-    delay = min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    delay: timedelta = min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
     return now + delay
 
 

@@ -99,7 +99,7 @@ class SwishClient:
         response = self._call("PUT", f"/api/v2/paymentrequests/{instruction_id}", json=body)
         if response.status_code != 201:
             raise self._refused(response)
-        token = response.headers.get("PaymentRequestToken", "")
+        token: str = response.headers.get("PaymentRequestToken", "")
         if not token:
             raise SwishUnavailable("201 without a PaymentRequestToken")
         return token

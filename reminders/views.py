@@ -35,7 +35,9 @@ TOKEN_FORM = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def _too_many_misses(request: HttpRequest) -> bool:
-    return cache.get(f"checkin-miss:{client_address(request)}", 0) >= settings.CHECKIN_MAX_MISSES
+    misses: int = cache.get(f"checkin-miss:{client_address(request)}", 0)
+    limit: int = settings.CHECKIN_MAX_MISSES
+    return misses >= limit
 
 
 def _count_miss(request: HttpRequest) -> None:

@@ -4,6 +4,6 @@ from .models import NoShowBaseline
 
 
 @admin.register(NoShowBaseline)
-class NoShowBaselineAdmin(admin.ModelAdmin):
+class NoShowBaselineAdmin(admin.ModelAdmin[NoShowBaseline]):
     list_display = ["clinic", "year", "rate"]
     list_filter = ["year"]

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Creates .venv (Python 3.11+) and installs the pinned requirements into it.
-# Usage: scripts/bootstrap.sh [requirements file]   (default: requirements.txt)
+# Creates .venv (Python 3.11+) and installs a lock into it: requirements.txt (runtime) or
+# requirements-dev.txt (runtime + tests and tools), every package pinned with its hashes,
+# so pip installs exactly those files or nothing (--require-hashes). `make lock` writes the
+# locks from requirements.in and requirements-dev.in.
+# Usage: scripts/bootstrap.sh [lock file]   (default: requirements.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 req=${1:-requirements.txt}
@@ -22,6 +25,7 @@ fi
 stamp=.venv/.installed-$(basename "$req")
 if [ ! -f "$stamp" ] || [ "$req" -nt "$stamp" ] || [ requirements.txt -nt "$stamp" ]; then
   echo "==> installing $req"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$req"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+    -r "$req"
   touch "$stamp"
 fi

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.utils.http import http_date
 from rest_framework import exceptions, renderers
@@ -99,7 +99,7 @@ class FhirContentNegotiation(DefaultContentNegotiation):
         if accept:
             cleaned = FHIR_VERSION.sub("", accept).replace(LEGACY_FHIR_JSON, FHIR_JSON)
             request.META["HTTP_ACCEPT"] = re.sub(r";\s*(?=,|$)", "", cleaned) or "*/*"
-        return super().select_renderer(request, renderers, format_suffix)
+        return cast("tuple[Any, str]", super().select_renderer(request, renderers, format_suffix))
 
 
 def if_match(request: Request) -> int | None:

@@ -41,12 +41,12 @@ def staff_user_upsert(
     user.is_staff = role == "regional_admin"  # the admin site is the regional admins' tool
     user.save()
     user.groups.set([Group.objects.get(name=role)])
-    user.clinics.set(list(clinics))  # type: ignore[attr-defined]
+    user.clinics.set(list(clinics))
     if hsa_id:
         StaffIdentity.objects.update_or_create(
             user=user, defaults={"hsa_id": identity.parse_hsa_id(hsa_id)}
         )
-    return user  # type: ignore[return-value]
+    return user
 
 
 def last_unit_remember(*, user: AbstractBaseUser, clinic: Clinic) -> None:

@@ -21,7 +21,7 @@ from .models import CaseAction, CaseStatus, EServiceCase
 from .services import CaseRequest, case_receive
 
 
-class CaseOutputSerializer(serializers.Serializer):
+class CaseOutputSerializer(serializers.Serializer[EServiceCase]):
     id = serializers.IntegerField()
     external_id = serializers.CharField()
     action = serializers.ChoiceField(choices=CaseAction.choices)

@@ -4,7 +4,7 @@ sms-påminnelsen?"."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -109,7 +109,7 @@ def arrival_register(
         appointment_set_status(
             appointment=appointment, status=AppointmentStatus.ARRIVED, via="desk"
         )
-        return question  # type: ignore[no-any-return]
+        return question
 
 
 def _served_here(appointment: Appointment, at: Clinic) -> None:
@@ -137,12 +137,12 @@ def no_show_register(*, appointment: Appointment, actor: AbstractBaseUser, at: C
         appointment_set_status(
             appointment=appointment, status=AppointmentStatus.NO_SHOW, via="desk"
         )
-        return NoShow.objects.create(  # type: ignore[no-any-return,misc]
+        return NoShow.objects.create(  # type: ignore[misc]
             appointment=appointment, clinic=at, marked_by=actor, created_at=timezone.now()
         )
 
 
-def undoable(created_at: Any, now: Any = None) -> bool:
+def undoable(created_at: datetime, now: datetime | None = None) -> bool:
     """Whether a desk registration made at `created_at` can still be taken back."""
     return (now or timezone.now()) - created_at < timedelta(minutes=UNDO_MINUTES)
 
@@ -181,10 +181,10 @@ def desk_undo(*, appointment: Appointment, actor: AbstractBaseUser, at: Clinic) 
         appointment_reopen(appointment=appointment, from_status=status)
         if isinstance(target, ArrivalQuestion):
             _consent_changes_undo(target, actor=actor, at=at)
-            return DeskUndo.objects.create(  # type: ignore[no-any-return,misc]
+            return DeskUndo.objects.create(  # type: ignore[misc]
                 question=target, clinic=at, undone_by=actor
             )
-        return DeskUndo.objects.create(  # type: ignore[no-any-return,misc]
+        return DeskUndo.objects.create(  # type: ignore[misc]
             no_show=target, clinic=at, undone_by=actor
         )
 

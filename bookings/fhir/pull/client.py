@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -141,17 +141,20 @@ class PullClient:
 
     # --- one request ---------------------------------------------------------------------
     def _wait(self, response: httpx.Response | None, attempt: int) -> float:
-        backoff = min(0.5 * 2**attempt, self.config.max_wait)
+        backoff: float = min(0.5 * 2**attempt, self.config.max_wait)
         if response is None:
             return backoff
-        said = response.headers.get("Retry-After", "").strip()
+        said: str = response.headers.get("Retry-After", "").strip()
         if said.isdigit():
             return min(float(said), self.config.max_wait)
         if said:
             try:
                 when = parsedate_to_datetime(said)
+                # No Date header (None) raises TypeError here, as a date without a zone does:
+                # both wait the backoff.
                 return min(
-                    max((when - _http_date(response)).total_seconds(), 0.0), self.config.max_wait
+                    max((when - _http_date(response)).total_seconds(), 0.0),  # type: ignore[operator]
+                    self.config.max_wait,
                 )
             except (TypeError, ValueError):
                 pass
@@ -277,7 +280,7 @@ def instant(value: Any) -> datetime | None:
 
 def _http_date(response: httpx.Response) -> datetime | None:
     try:
-        return parsedate_to_datetime(response.headers.get("Date", ""))
+        return parsedate_to_datetime(cast(str, response.headers.get("Date", "")))
     except (TypeError, ValueError):
         return None
 

@@ -136,7 +136,7 @@ class Command(BaseCommand):
             protected: bool = False,
             guardians: Sequence[Patient] = (),
             coordination: bool = False,
-        ) -> Patient:  # type: ignore[assignment]
+        ) -> Patient:
             nonlocal serial
             serial += 7
             pid = personal_id_for(birth, serial, coordination=coordination)
