@@ -31,7 +31,7 @@ class ApiClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ApiClient]):
 
 
 @admin.register(AccessLog)
-class AccessLogAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class AccessLogAdmin(PatientReadLoggedMixin, ReadOnlyAdminMixin, admin.ModelAdmin[AccessLog]):
     """The log names the patients it is about: reading it is a read of their data too."""
 
     list_display = ["created_at", "user", "clinic", "patient", "action", "searched_for"]

@@ -176,9 +176,9 @@ def plan_read(
     # changed); a known one is only mapped, its changes come with the changed Patients.
     brought = [r for r in included if r.get("resourceType") == "Patient"]
     if not reread_patients:
-        pids = {personal_id_in(r.get("identifier")) for r in brought} - {None}
+        ids = {personal_id_in(r.get("identifier")) for r in brought} - {None}
         here = set(
-            Patient.objects.filter(personal_id__in=pids).values_list("personal_id", flat=True)
+            Patient.objects.filter(personal_id__in=ids).values_list("personal_id", flat=True)
         )
         for resource in brought:
             pid = personal_id_in(resource.get("identifier"))

@@ -236,8 +236,8 @@ class _Applier:
             return left + list(rows)
         for patient in result.created:
             self._count(created=True, patient_id=patient.pk)
-        for pid, error in result.refused.items():
-            self._rejected("Patient", str(batch[pid].get("id")), error)
+        for pid, refusal in result.refused.items():
+            self._rejected("Patient", str(batch[pid].get("id")), refusal)
         return left + result.left
 
     def _patient(self, item: tuple[str, dict[str, Any]]) -> None:
@@ -310,8 +310,8 @@ class _Applier:
             return left + [str(row["external_id"]) for row in rows]
         for appointment in result.created:
             self._count(created=True, patient_id=appointment.patient_id)
-        for external_id, error in result.refused.items():
-            self._rejected("Appointment", external_id, error)
+        for external_id, refusal in result.refused.items():
+            self._rejected("Appointment", external_id, refusal)
         return left + result.left
 
     def gone(self, plan: Plan) -> None:
