@@ -4,6 +4,7 @@ a field."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,11 +13,25 @@ from rest_framework import serializers
 
 from .errors import DomainError
 
+# Fields that hold fields of their own: copied deeply for each body, as DRF does.
+_NESTING = (serializers.BaseSerializer, serializers.ListField, serializers.DictField)
+
 
 class StrictSerializer(serializers.Serializer[None]):
     """Refuses fields it does not know, and text fields that are not JSON strings: a typo
     in a body is an error, not silently ignored or turned into text (DRF would take the
     number 0 as "0")."""
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        """The declared fields, each a shallow copy for this body where DRF builds every
+        field anew from its arguments (a deep copy: a fifth of a booking PUT's own time,
+        profiled). A declared field is never bound or used itself, and a field keeps
+        nothing of a body but its binding, which is the copy's own; one with fields of its
+        own (a list's child, a nested serializer) is copied deeply."""
+        return {
+            name: copy.deepcopy(field) if isinstance(field, _NESTING) else copy.copy(field)
+            for name, field in self._declared_fields.items()
+        }
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):

@@ -291,3 +291,31 @@ def test_unknown_api_path_is_a_problem_404(registry_api: APIClient) -> None:
     response = registry_api.get("/api/v1/nothing/")
     assert response.status_code == 404
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_the_contact_answer_is_what_its_declared_serializer_would_answer() -> None:
+    # The PUT and GET answer with a dict built directly (bookings.api.appointment_data);
+    # the serializer declares the same answer for the schema: they must not drift apart.
+    from datetime import UTC, timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from bookings.api import AppointmentOutputSerializer, appointment_data
+    from tests.factories import AppointmentFactory
+
+    now = timezone.now()
+    contacts = [
+        AppointmentFactory(patient_fee=Decimal("250"), starts_at=now + timedelta(days=2)),
+        AppointmentFactory(patient_fee=Decimal("0.5"), status="cancelled", cancelled_at=now,
+                           late_cancellation=True),
+        AppointmentFactory(status="arrived", arrived_at=now.replace(microsecond=0),
+                           contact_type="video"),
+        AppointmentFactory(patient_fee=None, starts_at=now.astimezone(UTC)),
+    ]  # fmt: skip
+    for contact in contacts:
+        for created in (True, False):
+            expected = dict(AppointmentOutputSerializer(contact, context={"created": created}).data)
+            assert appointment_data(contact, created=created) == expected
+    assert appointment_data(contacts[0])["patient_fee"] == "250.00"
+    assert appointment_data(contacts[1])["cancelled_at"] == timezone.localtime(now).isoformat()
