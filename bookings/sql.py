@@ -39,7 +39,8 @@ def appointment_lock_or_insert(
     """(the contact with `new`'s external id, its row locked, False); when there is none,
     `new` inserted with the patient and clinic of this personnummer and HSA-id (`new`,
     True); when either of those is unknown, (None, False) and nothing written. The contact
-    comes with its clinic and its patient (at least the patient's personnummer)."""
+    comes with its clinic and its patient (at least the patient's personnummer and whether it
+    is a samordningsnummer: what an answer names the patient by)."""
     if _postgresql():
         return appointment_lock_or_insert_sql(new, personal_id, hsa_id)
     return appointment_lock_or_insert_orm(new, personal_id, hsa_id)
@@ -78,9 +79,11 @@ def appointment_lock_or_insert_sql(
         return None, False
     alias, split = connection.alias, len(_APPOINTMENT_COLUMNS)
     appointment = Appointment.from_db(alias, _APPOINTMENT_COLUMNS, row[:split])
-    created, patient_pid, *clinic_values = row[split:]
+    created, patient_pid, coordination, *clinic_values = row[split:]
     appointment.patient = Patient.from_db(
-        alias, ["id", "personal_id"], [appointment.patient_id, patient_pid]
+        alias,
+        ["id", "personal_id", "is_coordination_number"],
+        [appointment.patient_id, patient_pid, coordination],
     )
     appointment.clinic = Clinic.from_db(alias, _CLINIC_COLUMNS, clinic_values)
     return appointment, created
@@ -127,6 +130,7 @@ def _lock_or_insert_sql() -> str:
             SELECT {columns}, true FROM inserted
         )
         SELECT {_columns(Appointment, "contact")}, contact.created, p.personal_id,
+            p.is_coordination_number,
             {_columns(Clinic, "c")}
         FROM contact
         JOIN {Patient._meta.db_table} p ON p.id = contact.patient_id
