@@ -153,6 +153,21 @@ def test_e_service_reads_back_status_and_reply(eservice: APIClient, family: Any)
     assert response["resolved_at"] is not None
 
 
+def test_the_case_answer_is_what_its_declared_serializer_would_answer(
+    eservice: APIClient, family: Any
+) -> None:
+    # The answers are built directly (consent.cases.api.case_data); the serializer
+    # declares them for the schema: they must not drift apart.
+    from consent.cases.api import CaseOutputSerializer, case_data
+
+    eservice.post(URL, body(family), format="json")
+    received = EServiceCase.objects.get()
+    resolved = case_apply(case=EServiceCase.objects.get(), actor=None)
+    for case in (received, resolved):
+        assert case_data(case) == dict(CaseOutputSerializer(case).data)
+    assert case_data(resolved)["reply"] == resolved.reply and resolved.reply
+
+
 def test_a_client_cannot_read_another_client_s_case(
     eservice: APIClient, family: Any, make_api: Callable[..., tuple[APIClient, ApiClient]]
 ) -> None:
