@@ -112,14 +112,20 @@ def claim_due_orm(*, now: datetime, limit: int, token: uuid.UUID) -> list[int]:
 
 # --- Lock a claim's messages (a send task) ---------------------------------------------------
 _CLAIMED_ROWS_SQL = f"""
+    WITH claim AS MATERIALIZED (
+        SELECT {_MESSAGE_COLUMNS}
+        FROM {MESSAGE}
+        WHERE id = ANY(%s::bigint[]) AND status = {SENDING} AND claim_token = %s::uuid
+              AND submitted_at IS NULL
+        ORDER BY id
+        FOR UPDATE)
+    -- Their contacts by primary key, as the dispatch loop's read below.
     {_CLAIMED_SELECT}
-    FROM {MESSAGE} m
+    FROM claim m
     {_CLAIMED_JOINS}
-    WHERE m.id = ANY(%s::bigint[]) AND m.status = {SENDING} AND m.claim_token = %s::uuid
-          AND m.submitted_at IS NULL
+        AND a.id = ANY(ARRAY(SELECT appointment_id FROM claim))
     ORDER BY m.id
-    FOR UPDATE OF m
-"""
+"""  # noqa: S608 (names from the models, values bound)
 
 
 def claimed_rows(ids: Sequence[int], token: uuid.UUID | str) -> list[Sequence[Any]]:
@@ -153,10 +159,12 @@ _DUE_ROWS_SQL = f"""
         ORDER BY due_at, id LIMIT %s
         FOR UPDATE SKIP LOCKED)
     -- The locked rows carry their own columns: joining the message table again would
-    -- make PostgreSQL hash the whole table for every batch.
+    -- make PostgreSQL hash the whole table for every batch. Their contacts are found by
+    -- primary key (the ids once more as `= ANY`): a join alone hashed every contact.
     {_CLAIMED_SELECT}
     FROM claim m
     {_CLAIMED_JOINS}
+        AND a.id = ANY(ARRAY(SELECT appointment_id FROM claim))
     ORDER BY m.id
 """  # noqa: S608 (names from the models, values bound)
 
