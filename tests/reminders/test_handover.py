@@ -614,3 +614,40 @@ def test_each_outcome_is_written_once_however_the_answers_are_paced(
     assert counts == {"sent": 5}
     assert sorted(written) == sorted(ids)
     assert Message.objects.filter(status=Status.SENT).count() == 5
+
+
+def test_a_few_more_are_handed_over_than_are_open_so_the_pipe_never_waits_for_a_write(
+    booked: Booked, recording: type[RecordingGateway]
+) -> None:
+    """Four requests open at most, and one more handed over (written, queued for the next
+    free thread): a request that ends starts the next without waiting for the
+    dispatcher's writes. Never more than four at the gateway at once."""
+    for _ in range(10):
+        booked()
+    marked: list[int] = []
+    open_now, most = [0], [0]
+    lock = threading.Lock()
+    original = RecordingGateway.send
+
+    def counted(self: Any, sms: Any) -> Any:
+        with lock:
+            open_now[0] += 1
+            most[0] = max(most[0], open_now[0])
+        try:
+            return original(self, sms)
+        finally:
+            with lock:
+                open_now[0] -= 1
+
+    def hook(n: int) -> None:
+        if n == 2:  # the second turn, before its refill: what the first one handed over
+            marked.append(Message.objects.filter(submitted_at__isnull=False).count())
+
+    token, ids = messages_claim_due(now=timezone.now(), limit=10)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RecordingGateway, "send", counted)
+        counts = messages_dispatch(ids=ids, claim_token=token, chain=HookedChain(hook, in_flight=4))
+    assert counts == {"sent": 10}
+    assert marked == [5]
+    assert most[0] <= 4
+    assert set(RecordingGateway.sends_per_message().values()) == {1}

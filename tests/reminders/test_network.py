@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -266,3 +268,26 @@ def test_an_accepted_sms_is_recorded_sent_even_after_its_claim_was_taken_over(
     assert dispatch_in_process().get("claimed", 0) == 0
     assert set(fake.sends_per_message().values()) == {1}
     assert len(fake.stored) == 8
+
+
+def test_the_rate_limit_spreads_each_second_s_share_over_the_second(settings: Any) -> None:
+    """A tenth of the limit in each tenth of a second, not the whole second's share at its
+    start: the gateway counts by arrival, and a burst at a second's end spills into its
+    next second (a 429 that stops every dispatcher for a second)."""
+    from reminders.gateways.chain import RateLimit
+
+    cache.clear()
+    limit = RateLimit(SimpleNamespace(name="spread", rate_limit=50))  # type: ignore[arg-type]
+    time.sleep(0.1 - time.time() % 0.1)  # at a window's start
+    started = [0.0] * 25
+    for index in range(25):
+        assert limit.wait(until=time.time() + 5)
+        started[index] = time.time()
+    per_window = Counter(int(moment * 10) for moment in started)
+    assert max(per_window.values()) <= 5  # 50 a second: 5 in each tenth
+    assert started[-1] - started[0] >= 0.4  # 25 at 5 a tenth span five windows
+    assert [limit.share(w) for w in range(10)] == [5] * 10
+    odd = RateLimit(SimpleNamespace(name="odd", rate_limit=13))  # type: ignore[arg-type]
+    assert [odd.share(w) for w in range(10)] == [2, 2, 2, 1, 1, 1, 1, 1, 1, 1]
+    slow = RateLimit(SimpleNamespace(name="slow", rate_limit=4))  # type: ignore[arg-type]
+    assert (slow.windows, [slow.share(w) for w in range(4)]) == (4, [1, 1, 1, 1])
