@@ -221,6 +221,10 @@ def dispatch_tick(*, hand_off: Any, max_batches: int | None = None) -> Counter[s
     """One beat: recover stale claims, then claim due messages in batches and give each
     claim to `hand_off(ids, token)` (a Celery task, or a direct call)."""
     counts = messages_recover_stale(now=timezone.now())
+    if counts["in_doubt"]:
+        # A lost dispatcher's SMS in doubt: the gateway's records asked at once, rather
+        # than at the next settle beat (a minute): what it has is final now.
+        counts += messages_settle_in_doubt(now=timezone.now())
     batches = 0
     while max_batches is None or batches < max_batches:
         token, ids = messages_claim_due(now=timezone.now(), limit=settings.DISPATCH_BATCH_SIZE)

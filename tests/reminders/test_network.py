@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -291,3 +292,27 @@ def test_the_rate_limit_spreads_each_second_s_share_over_the_second(settings: An
     assert [odd.share(w) for w in range(10)] == [2, 2, 2, 1, 1, 1, 1, 1, 1, 1]
     slow = RateLimit(SimpleNamespace(name="slow", rate_limit=4))  # type: ignore[arg-type]
     assert (slow.windows, [slow.share(w) for w in range(4)]) == (4, [1, 1, 1, 1])
+
+
+def test_a_lost_dispatcher_s_sms_the_gateway_has_are_final_at_the_tick_that_recovers_them(
+    booked: Booked, fake: FakeGateway, settings: Any
+) -> None:
+    """The dispatcher died with the SMS handed over (its lease ran out): the tick that
+    takes its claim back asks the gateway's records at once, and what they have is sent,
+    rather than waiting for the next settle beat."""
+    import time_machine
+
+    from reminders.dispatch import dispatch_tick
+
+    (appointment,) = book_many(booked, 1)
+    fake.script[appointment.patient.mobile_number] = ["accept_502"]
+    assert dispatch_in_process()["unknown"] == 1
+    token = uuid.uuid4()  # as if its dispatcher still held it when it died
+    Message.objects.update(claim_token=token, claimed_at=timezone.now())
+    later = timezone.now() + timedelta(seconds=settings.DISPATCH_CLAIM_TIMEOUT + 1)
+    with time_machine.travel(later):
+        counts = dispatch_tick(hand_off=lambda ids, token: None)
+    assert (counts["in_doubt"], counts["settled_sent"]) == (1, 1)
+    message = Message.objects.get()
+    assert (message.status, message.claim_token) == ("sent", None)
+    assert fake.sends_per_message() == {message.pk: 1}
