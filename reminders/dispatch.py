@@ -33,7 +33,7 @@ from .queue import (
     messages_recover_stale,
     numbers_used_by_plans,
 )
-from .settle import messages_settle_in_doubt
+from .settle import in_doubt, messages_settle_in_doubt
 
 # What deciding and rendering writes; the hand-over writes `submitted_at` and `gateway`.
 SEND_FIELDS = [
@@ -221,9 +221,10 @@ def dispatch_tick(*, hand_off: Any, max_batches: int | None = None) -> Counter[s
     """One beat: recover stale claims, then claim due messages in batches and give each
     claim to `hand_off(ids, token)` (a Celery task, or a direct call)."""
     counts = messages_recover_stale(now=timezone.now())
-    if counts["in_doubt"]:
-        # A lost dispatcher's SMS in doubt: the gateway's records asked at once, rather
-        # than at the next settle beat (a minute): what it has is final now.
+    if counts["in_doubt"] or in_doubt().exists():
+        # SMS in doubt (a lost dispatcher's, a timeout's): the gateway's records asked at
+        # every tick rather than only at the settle beat (a minute): what they have is
+        # final now, and one they show never arrived goes back to the queue sooner.
         counts += messages_settle_in_doubt(now=timezone.now())
     batches = 0
     while max_batches is None or batches < max_batches:

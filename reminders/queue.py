@@ -85,6 +85,9 @@ def messages_claim_due(*, now: datetime, limit: int) -> tuple[uuid.UUID, list[in
     return token, sql.claim_due(now=now, limit=limit, token=token)
 
 
+LOST_WHILE_SENDING = "the dispatcher was lost while sending"
+
+
 def messages_recover_stale(*, now: datetime) -> Counter[str]:
     """Takes back claims whose lease ran out (the dispatcher was killed, or its task was
     lost). A message never handed to the gateway goes back to the queue. One written as
@@ -99,7 +102,7 @@ def messages_recover_stale(*, now: datetime) -> Counter[str]:
         status=Status.SCHEDULED, claim_token=None, updated_at=now
     )
     in_doubt = stale.filter(submitted_at__isnull=False).update(
-        claim_token=None, reason_detail="the dispatcher was lost while sending", updated_at=now
+        claim_token=None, reason_detail=LOST_WHILE_SENDING, updated_at=now
     )
     return Counter({"requeued": requeued, "in_doubt": in_doubt}) - Counter()
 

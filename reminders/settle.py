@@ -22,6 +22,7 @@ from django.db.models import QuerySet
 from . import rules
 from .gateways import Found, Gateway, Lookup, get_gateway
 from .models import Message, SendReason, Status
+from .queue import LOST_WHILE_SENDING
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,10 @@ def _settle(message: Message, found: Lookup, *, now: datetime, give_up: datetime
         )
         return "settled_sent" if written else "raced"
     if found.found == Found.ABSENT and submitted_at < now - RECORDS_LAG:
-        retry = rules.retry_at(attempts=message.attempts, now=now)
+        # Never arrived. Lost with its dispatcher, the gateway is not to blame: due at
+        # once. Otherwise the gateway failed it: the backoff.
+        lost = message.reason_detail == LOST_WHILE_SENDING and message.attempts < rules.MAX_ATTEMPTS
+        retry = now if lost else rules.retry_at(attempts=message.attempts, now=now)
         if retry is None:
             written = still.update(
                 status=Status.FAILED, reason=SendReason.GATEWAY_UNAVAILABLE, updated_at=now
