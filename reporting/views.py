@@ -26,7 +26,7 @@ from core.staff import REPORT_ROLES, role_required
 from reminders.followup import failed_sms_open_count
 from reminders.models import Status
 
-from . import downloads, left_out, selectors
+from . import downloads, kept, left_out, selectors
 
 
 def month_name(month: Any) -> str:
@@ -320,5 +320,10 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
                 key=lambda pair: pair[0].name,
             ),
             "failed_sms": failed_sms_open_count(clinics),
+            # Counts older than the cache keeps them (the refresh task has not run): said.
+            "as_of": kept.kept_as_of(
+                [selectors.monthly_prefix(), "report:delivery", "report:recent"],
+                by_id,
+            ),
         },
     )

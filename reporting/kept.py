@@ -1,0 +1,108 @@
+"""The reports' per-clinic counts, kept where a page finds them without counting: in the
+cache (shared through CACHE_URL) and, behind it, in the database (KeptCounts), both
+written by the refresh task every five minutes (reporting.tasks.refresh_dashboard).
+
+A page reads the cache; what the cache lacks (a restarted cache, an entry that expired) it
+reads from the database, one query. An entry there older than the cache's ten minutes
+(the task has not run: a worker down) is still served, the page says from when, and the
+task is queued once: the page never waits for a recount. Only counts never computed at
+all (a new installation: little to count) are computed on the spot, and kept."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from .models import KeptCounts
+
+REPORT_CACHE_SECONDS = 600  # the reports' numbers may be ten minutes old
+QUEUED_KEY = "report:refresh-queued"
+
+
+def kept_key(prefix: str, clinic_id: int) -> str:
+    return f"{prefix}:{clinic_id}"
+
+
+def kept_write(prefix: str, values: dict[int, Any], *, at: datetime | None = None) -> None:
+    """Keeps each clinic's counts under `prefix` in the cache and the database."""
+    at = at or timezone.now()
+    entries = {kept_key(prefix, i): value for i, value in values.items()}
+    cache.set_many(entries, REPORT_CACHE_SECONDS)
+    KeptCounts.objects.bulk_create(
+        [KeptCounts(key=k, value=v, computed_at=at) for k, v in entries.items()],
+        update_conflicts=True,
+        unique_fields=["key"],
+        update_fields=["value", "computed_at"],
+    )
+
+
+def kept_read(
+    prefix: str,
+    clinic_ids: Iterable[int],
+    compute: Callable[[list[int]], dict[int, Any]],
+    empty: Any,
+) -> dict[int, Any]:
+    """clinic → counts under `prefix`: from the cache, else the database, else (counts
+    never computed) `compute(missing ids)`, kept; a clinic `compute` leaves out has `empty`."""
+    keys = {kept_key(prefix, i): i for i in clinic_ids}
+    found = cache.get_many(list(keys))
+    out = {keys[k]: v for k, v in found.items()}
+    missing = [k for k in keys if k not in found]
+    if not missing:
+        return out
+    now = timezone.now()
+    refill: dict[str, tuple[Any, int]] = {}
+    stale = False
+    for key, value, at in KeptCounts.objects.filter(key__in=missing).values_list(
+        "key", "value", "computed_at"
+    ):
+        out[keys[key]] = value
+        left = REPORT_CACHE_SECONDS - int((now - at).total_seconds())
+        if left > 0:
+            refill[key] = (value, left)
+        else:
+            stale = True
+    for key, (value, left) in refill.items():  # until the entry would have expired
+        cache.set(key, value, left)
+    if stale:
+        refresh_queue()
+    never = [keys[k] for k in missing if keys[k] not in out]
+    if never:
+        fresh = compute(never)
+        values = {i: fresh.get(i, empty) for i in never}
+        kept_write(prefix, values, at=now)
+        out.update(values)
+    return out
+
+
+def kept_as_of(prefixes: Iterable[str], clinic_ids: Iterable[int]) -> datetime | None:
+    """When the oldest of these counts was computed, if it is older than the cache keeps
+    counts (the page then says so); None when all are current. One query."""
+    keys = [kept_key(p, i) for p in prefixes for i in clinic_ids]
+    limit = timezone.now() - timedelta(seconds=REPORT_CACHE_SECONDS)
+    oldest = (
+        KeptCounts.objects.filter(key__in=keys, computed_at__lt=limit)
+        .order_by("computed_at")
+        .values_list("computed_at", flat=True)
+        .first()
+    )
+    return oldest
+
+
+def refresh_queue() -> None:
+    """Queues the refresh task, once in five minutes however many pages ask."""
+    from .tasks import refresh_dashboard
+
+    if cache.add(QUEUED_KEY, True, 300):
+        refresh_dashboard.delay()
+
+
+def kept_prune(before: datetime) -> int:
+    """Forgets counts no refresh has written since `before` (a month that left the
+    window, a key of an earlier form)."""
+    deleted, _ = KeptCounts.objects.filter(computed_at__lt=before).delete()
+    return deleted
