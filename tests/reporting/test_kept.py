@@ -1,0 +1,130 @@
+"""The reports' counts kept in the database behind the cache (reporting/kept.py): a
+restarted cache is filled from there, not by counting again; counts the task has not
+refreshed for longer than the cache keeps them are served with their time, and the task is
+queued once; counts of a month that left the window are forgotten."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+
+from bookings.models import Appointment, Clinic
+from core.staff import Role
+from reporting.models import KeptCounts
+from tests.factories import ClinicFactory, PatientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def contact(clinic: Clinic, n: int, status: str = "completed") -> Appointment:
+    start = timezone.now() - timedelta(days=2)
+    return Appointment.objects.create(  # type: ignore[no-any-return]
+        external_id=f"K{n}",
+        patient=PatientFactory(),
+        clinic=clinic,
+        starts_at=start,
+        booked_at=start - timedelta(days=9),
+        status=status,
+    )
+
+
+@pytest.fixture
+def setting() -> dict[str, Any]:
+    clinic = ClinicFactory(name="A-kliniken")
+    for n in range(3):
+        contact(clinic, n, "no_show" if n == 0 else "completed")
+    client = Client()
+    client.force_login(UserFactory(role=Role.MANAGER, clinics=[clinic]))
+    return {"clinic": clinic, "client": client}
+
+
+def contacts_shown(client: Client) -> str:
+    body = b"".join(client.get("/reports/?format=outcomes.csv").streaming_content)
+    return body.decode("utf-8-sig").splitlines()[1].rsplit(";", 1)[1]
+
+
+def test_a_restarted_cache_is_filled_from_the_database_not_by_counting(
+    setting: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    from reporting.selectors import monthly_outcomes
+    from reporting.tasks import refresh_dashboard
+
+    refresh_dashboard()
+    clinics = Clinic.objects.filter(pk=setting["clinic"].pk)
+    kept = monthly_outcomes(clinics)
+    assert kept[-1].contacts == 3
+    contact(setting["clinic"], 9)  # not counted until the next refresh
+    cache.clear()  # the cache restarted
+    with django_assert_max_num_queries(2):  # the clinic ids and the kept counts: no count
+        assert monthly_outcomes(clinics) == kept
+    with django_assert_max_num_queries(1):  # back in the cache
+        assert monthly_outcomes(clinics) == kept
+    assert contacts_shown(setting["client"]) == "3"
+    refresh_dashboard()
+    assert contacts_shown(setting["client"]) == "4"
+
+
+def test_counts_the_task_has_not_refreshed_are_served_with_their_time_and_the_task_queued(
+    setting: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reporting import tasks
+
+    queued: list[bool] = []
+    monkeypatch.setattr(tasks.refresh_dashboard, "delay", lambda: queued.append(True))
+    tasks.refresh_dashboard()
+    page = setting["client"].get("/reports/").content.decode()
+    assert 'id="as-of"' not in page  # current counts: nothing to say
+    contact(setting["clinic"], 9)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    KeptCounts.objects.update(computed_at=an_hour_ago)  # the worker was down
+    cache.clear()
+    page = setting["client"].get("/reports/").content.decode()
+    when = timezone.localtime(an_hour_ago).strftime("%H:%M")
+    assert f"kl. {when}. Nya siffror räknas fram" in page
+    assert contacts_shown(setting["client"]) == "3"  # the kept counts, not a recount
+    assert queued == [True]  # once, however many pages ask
+    cache.delete("report:refresh-queued")
+    tasks.refresh_dashboard()
+    assert contacts_shown(setting["client"]) == "4"
+    assert 'id="as-of"' not in setting["client"].get("/reports/").content.decode()
+
+
+def test_counts_never_computed_are_computed_on_the_spot_and_kept(setting: dict[str, Any]) -> None:
+    assert not KeptCounts.objects.exists()
+    assert setting["client"].get("/reports/").status_code == 200
+    assert contacts_shown(setting["client"]) == "3"
+    pk = setting["clinic"].pk
+    keys = set(KeptCounts.objects.values_list("key", flat=True))
+    assert {f"report:delivery:{pk}", f"report:recent:{pk}"} <= keys
+    assert any(k.startswith("report:monthly:") and k.endswith(f":{pk}") for k in keys)
+    assert KeptCounts.objects.get(key=f"report:recent:{pk}").value == [1, 3]
+
+
+def test_the_task_forgets_counts_it_no_longer_writes(setting: dict[str, Any]) -> None:
+    from reporting.tasks import refresh_dashboard
+
+    KeptCounts.objects.create(
+        key="report:monthly:2020-01-01:1", value={}, computed_at=timezone.now() - timedelta(days=2)
+    )
+    refresh_dashboard()
+    assert not KeptCounts.objects.filter(key="report:monthly:2020-01-01:1").exists()
+    assert KeptCounts.objects.filter(key=f"report:recent:{setting['clinic'].pk}").exists()
+
+
+def test_the_four_weeks_flag_is_kept_until_the_refresh(setting: dict[str, Any]) -> None:
+    from reporting.selectors import recent_no_shows
+    from reporting.tasks import refresh_dashboard
+
+    clinics = Clinic.objects.filter(pk=setting["clinic"].pk)
+    first = recent_no_shows(clinics)[setting["clinic"].pk]
+    assert (first.rate, first.contacts) == (round(1 / 3, 4), 3)
+    contact(setting["clinic"], 9, "no_show")
+    assert recent_no_shows(clinics)[setting["clinic"].pk] == first
+    refresh_dashboard()
+    after = recent_no_shows(clinics)[setting["clinic"].pk]
+    assert (after.rate, after.contacts) == (0.5, 4)
