@@ -23,14 +23,18 @@ REPORT_CACHE_SECONDS = 600  # the reports' numbers may be ten minutes old
 QUEUED_KEY = "report:refresh-queued"
 
 
-def kept_key(prefix: str, clinic_id: int) -> str:
-    return f"{prefix}:{clinic_id}"
+def kept_key(prefix: str, clinic_id: int, suffix: str = "") -> str:
+    """"report:monthly:7:2026-01-01": the keys the cache held before the database kept
+    them too, so a deploy finds the cache's entries still good."""
+    return f"{prefix}:{clinic_id}{suffix}"
 
 
-def kept_write(prefix: str, values: dict[int, Any], *, at: datetime | None = None) -> None:
+def kept_write(
+    prefix: str, values: dict[int, Any], *, suffix: str = "", at: datetime | None = None
+) -> None:
     """Keeps each clinic's counts under `prefix` in the cache and the database."""
     at = at or timezone.now()
-    entries = {kept_key(prefix, i): value for i, value in values.items()}
+    entries = {kept_key(prefix, i, suffix): value for i, value in values.items()}
     cache.set_many(entries, REPORT_CACHE_SECONDS)
     KeptCounts.objects.bulk_create(
         [KeptCounts(key=k, value=v, computed_at=at) for k, v in entries.items()],
@@ -45,10 +49,12 @@ def kept_read(
     clinic_ids: Iterable[int],
     compute: Callable[[list[int]], dict[int, Any]],
     empty: Any,
+    *,
+    suffix: str = "",
 ) -> dict[int, Any]:
     """clinic → counts under `prefix`: from the cache, else the database, else (counts
     never computed) `compute(missing ids)`, kept; a clinic `compute` leaves out has `empty`."""
-    keys = {kept_key(prefix, i): i for i in clinic_ids}
+    keys = {kept_key(prefix, i, suffix): i for i in clinic_ids}
     found = cache.get_many(list(keys))
     out = {keys[k]: v for k, v in found.items()}
     missing = [k for k in keys if k not in found]
@@ -74,15 +80,18 @@ def kept_read(
     if never:
         fresh = compute(never)
         values = {i: fresh.get(i, empty) for i in never}
-        kept_write(prefix, values, at=now)
+        kept_write(prefix, values, suffix=suffix, at=now)
         out.update(values)
     return out
 
 
-def kept_as_of(prefixes: Iterable[str], clinic_ids: Iterable[int]) -> datetime | None:
-    """When the oldest of these counts was computed, if it is older than the cache keeps
-    counts (the page then says so); None when all are current. One query."""
-    keys = [kept_key(p, i) for p in prefixes for i in clinic_ids]
+def kept_as_of(
+    prefixes: Iterable[tuple[str, str]], clinic_ids: Iterable[int]
+) -> datetime | None:
+    """When the oldest of these counts ((prefix, suffix) of each) was computed, if it is
+    older than the cache keeps counts (the page then says so); None when all are current.
+    One query."""
+    keys = [kept_key(p, i, suffix) for p, suffix in prefixes for i in clinic_ids]
     limit = timezone.now() - timedelta(seconds=REPORT_CACHE_SECONDS)
     oldest = (
         KeptCounts.objects.filter(key__in=keys, computed_at__lt=limit)

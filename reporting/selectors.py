@@ -116,16 +116,19 @@ def monthly_counts(clinic_ids: list[int], since: datetime) -> dict[int, dict[str
     return out
 
 
-def monthly_prefix(since: datetime | None = None) -> str:
-    """The kept monthly counts' prefix: of the window that begins at `since` (this one's)."""
-    return f"report:monthly:{(since or report_since()).date().isoformat()}"
+MONTHLY = "report:monthly"
+
+
+def monthly_suffix(since: datetime | None = None) -> str:
+    """The kept monthly counts' key ends with the window's first day (this window's)."""
+    return f":{(since or report_since()).date().isoformat()}"
 
 
 def refresh_monthly_counts(clinic_ids: list[int]) -> dict[int, dict[str, dict[str, int]]]:
     """Computes the clinics' monthly counts and keeps them."""
     since = report_since()
     fresh = monthly_counts(clinic_ids, since)
-    kept_write(monthly_prefix(since), {i: fresh.get(i, {}) for i in clinic_ids})
+    kept_write(MONTHLY, {i: fresh.get(i, {}) for i in clinic_ids}, suffix=monthly_suffix(since))
     return fresh
 
 
@@ -136,10 +139,11 @@ def monthly_outcomes(clinics: QuerySet[Clinic]) -> list[MonthRow]:
     sums them in memory."""
     since = report_since()
     per_clinic = kept_read(
-        monthly_prefix(since),
+        MONTHLY,
         clinics.values_list("pk", flat=True),
         lambda ids: monthly_counts(ids, since),
         {},
+        suffix=monthly_suffix(since),
     )
     totals: dict[str, dict[str, int]] = {}
     for months in per_clinic.values():

@@ -322,7 +322,11 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
             "failed_sms": failed_sms_open_count(clinics),
             # Counts older than the cache keeps them (the refresh task has not run): said.
             "as_of": kept.kept_as_of(
-                [selectors.monthly_prefix(), "report:delivery", "report:recent"],
+                [
+                    (selectors.MONTHLY, selectors.monthly_suffix()),
+                    ("report:delivery", ""),
+                    ("report:recent", ""),
+                ],
                 by_id,
             ),
         },
