@@ -74,10 +74,9 @@ def run(args: argparse.Namespace) -> None:
     import django
 
     django.setup()
+    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
-
-    from django.contrib.auth import get_user_model
 
     call_command("migrate", verbosity=0)
     cur = connection.cursor()
@@ -213,7 +212,7 @@ def dashboard_states(page: Any) -> None:
         if before:
             before()
         t1 = time.perf_counter()
-        page("/reports/").content
+        assert page("/reports/").content
         return (time.perf_counter() - t1) * 1000
 
     cache.clear()

@@ -24,7 +24,7 @@ QUEUED_KEY = "report:refresh-queued"
 
 
 def kept_key(prefix: str, clinic_id: int, suffix: str = "") -> str:
-    """"report:monthly:7:2026-01-01": the keys the cache held before the database kept
+    """ "report:monthly:7:2026-01-01": the keys the cache held before the database kept
     them too, so a deploy finds the cache's entries still good."""
     return f"{prefix}:{clinic_id}{suffix}"
 
@@ -85,9 +85,7 @@ def kept_read(
     return out
 
 
-def kept_as_of(
-    prefixes: Iterable[tuple[str, str]], clinic_ids: Iterable[int]
-) -> datetime | None:
+def kept_as_of(prefixes: Iterable[tuple[str, str]], clinic_ids: Iterable[int]) -> datetime | None:
     """When the oldest of these counts ((prefix, suffix) of each) was computed, if it is
     older than the cache keeps counts (the page then says so); None when all are current.
     One query."""

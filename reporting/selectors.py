@@ -277,9 +277,7 @@ def recent_no_shows(clinics: QuerySet[Clinic]) -> dict[int, RecentNoShows]:
     ids = list(clinics.values_list("pk", flat=True))
     counts = kept_read("report:recent", ids, recent_counts, (0, 0))
     baselines = dict(
-        NoShowBaseline.objects.filter(clinic_id__in=ids, year=2023).values_list(
-            "clinic_id", "rate"
-        )
+        NoShowBaseline.objects.filter(clinic_id__in=ids, year=2023).values_list("clinic_id", "rate")
     )
     return {
         pk: RecentNoShows(
