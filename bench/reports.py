@@ -138,10 +138,13 @@ def seed_all(args: argparse.Namespace, cur: Any) -> None:
             status, reason, reason_detail, "to", recipient_role, sender, body, segments,
             attempts, gateway, gateway_ref, created_at, updated_at)
         SELECT id, 'reminder', 1, starts_at, starts_at - interval '48 hours',
-               CASE WHEN id %% 67 = 0 THEN 'failed' WHEN id %% 151 = 0 THEN 'suppressed'
+               CASE WHEN id %% 67 = 0 AND starts_at < now() + interval '48 hours' THEN 'failed'
+                    WHEN id %% 151 = 0 AND starts_at < now() + interval '48 hours' THEN 'suppressed'
                     WHEN id %% 10 < 7 THEN 'delivered' ELSE 'suppressed' END,
-               CASE WHEN id %% 67 = 0 THEN 'delivery_failed'
-                    WHEN id %% 151 = 0 THEN 'not_a_mobile_number'
+               CASE WHEN id %% 67 = 0 AND starts_at < now() + interval '48 hours'
+                    THEN 'delivery_failed'
+                    WHEN id %% 151 = 0 AND starts_at < now() + interval '48 hours'
+                    THEN 'not_a_mobile_number'
                     WHEN id %% 10 < 7 THEN '' ELSE 'not_activated' END, '',
                '+46700000000', 'patient', 'RegHalland', 'x', 1, 1, 'outbox', '', now(), now()
         FROM bookings_appointment""",
