@@ -51,9 +51,12 @@ def kept_read(
     empty: Any,
     *,
     suffix: str = "",
+    earlier: str | None = None,
 ) -> dict[int, Any]:
-    """clinic → counts under `prefix`: from the cache, else the database, else (counts
-    never computed) `compute(missing ids)`, kept; a clinic `compute` leaves out has `empty`."""
+    """clinic → counts under `prefix`: from the cache, else the database, else the
+    database's under the `earlier` suffix (the month's counts of the window before: on the
+    1st, until the task has run), else (counts never computed) `compute(missing ids)`,
+    kept; a clinic `compute` leaves out has `empty`."""
     keys = {kept_key(prefix, i, suffix): i for i in clinic_ids}
     found = cache.get_many(list(keys))
     out = {keys[k]: v for k, v in found.items()}
@@ -74,9 +77,15 @@ def kept_read(
             stale = True
     for key, (value, left) in refill.items():  # until the entry would have expired
         cache.set(key, value, left)
+    never = [keys[k] for k in missing if keys[k] not in out]
+    if never and earlier is not None:
+        before = {kept_key(prefix, i, earlier): i for i in never}
+        for key, value in KeptCounts.objects.filter(key__in=before).values_list("key", "value"):
+            out[before[key]] = value
+            stale = True
+        never = [i for i in never if i not in out]
     if stale:
         refresh_queue()
-    never = [keys[k] for k in missing if keys[k] not in out]
     if never:
         fresh = compute(never)
         values = {i: fresh.get(i, empty) for i in never}
@@ -85,19 +94,28 @@ def kept_read(
     return out
 
 
-def kept_as_of(prefixes: Iterable[tuple[str, str]], clinic_ids: Iterable[int]) -> datetime | None:
-    """When the oldest of these counts ((prefix, suffix) of each) was computed, if it is
-    older than the cache keeps counts (the page then says so); None when all are current.
-    One query."""
-    keys = [kept_key(p, i, suffix) for p, suffix in prefixes for i in clinic_ids]
+def kept_as_of(
+    prefixes: Iterable[tuple[str, str, str | None]], clinic_ids: Iterable[int]
+) -> datetime | None:
+    """When the oldest of the counts a page shows was computed ((prefix, suffix, earlier
+    suffix) of each, as kept_read reads them), if it is older than the cache keeps counts
+    or of the window before (the page then says so); None when all are current. One
+    query."""
+    ids = list(clinic_ids)
+    wanted = [(p, suffix, earlier, i) for p, suffix, earlier in prefixes for i in ids]
+    keys = [kept_key(p, i, suffix) for p, suffix, _, i in wanted]
+    keys += [kept_key(p, i, earlier) for p, _, earlier, i in wanted if earlier is not None]
+    at = dict(KeptCounts.objects.filter(key__in=keys).values_list("key", "computed_at"))
     limit = timezone.now() - timedelta(seconds=REPORT_CACHE_SECONDS)
-    oldest = (
-        KeptCounts.objects.filter(key__in=keys, computed_at__lt=limit)
-        .order_by("computed_at")
-        .values_list("computed_at", flat=True)
-        .first()
-    )
-    return oldest
+    served: list[datetime] = []
+    for p, suffix, earlier, i in wanted:
+        current = at.get(kept_key(p, i, suffix))
+        if current is not None:
+            if current < limit:
+                served.append(current)
+        elif earlier is not None and kept_key(p, i, earlier) in at:
+            served.append(at[kept_key(p, i, earlier)])
+    return min(served, default=None)
 
 
 def refresh_queue() -> None:

@@ -124,6 +124,12 @@ def monthly_suffix(since: datetime | None = None) -> str:
     return f":{(since or report_since()).date().isoformat()}"
 
 
+def monthly_earlier(since: datetime | None = None) -> str:
+    """The key's end of the window the month before (the one kept until the 1st)."""
+    first = (since or report_since()).date()
+    return f":{(first - timedelta(days=1)).replace(day=1).isoformat()}"
+
+
 def refresh_monthly_counts(clinic_ids: list[int]) -> dict[int, dict[str, dict[str, int]]]:
     """Computes the clinics' monthly counts and keeps them."""
     since = report_since()
@@ -144,10 +150,14 @@ def monthly_outcomes(clinics: QuerySet[Clinic]) -> list[MonthRow]:
         lambda ids: monthly_counts(ids, since),
         {},
         suffix=monthly_suffix(since),
+        earlier=monthly_earlier(since),
     )
+    first = since.date().isoformat()
     totals: dict[str, dict[str, int]] = {}
     for months in per_clinic.values():
         for month, counts in months.items():
+            if month < first:  # the window before's first month (kept until the 1st)
+                continue
             cell = totals.setdefault(month, dict.fromkeys(COUNT_KEYS, 0))
             for key in COUNT_KEYS:
                 cell[key] += counts[key]

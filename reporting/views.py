@@ -323,9 +323,9 @@ def dashboard(request: HttpRequest) -> HttpResponseBase:
             # Counts older than the cache keeps them (the refresh task has not run): said.
             "as_of": kept.kept_as_of(
                 [
-                    (selectors.MONTHLY, selectors.monthly_suffix()),
-                    ("report:delivery", ""),
-                    ("report:recent", ""),
+                    (selectors.MONTHLY, selectors.monthly_suffix(), selectors.monthly_earlier()),
+                    ("report:delivery", "", None),
+                    ("report:recent", "", None),
                 ],
                 by_id,
             ),

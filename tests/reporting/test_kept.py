@@ -128,3 +128,36 @@ def test_the_four_weeks_flag_is_kept_until_the_refresh(setting: dict[str, Any]) 
     refresh_dashboard()
     after = recent_no_shows(clinics)[setting["clinic"].pk]
     assert (after.rate, after.contacts) == (0.5, 4)
+
+
+def test_on_the_1st_the_window_before_is_served_until_the_task_has_run(
+    setting: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new month starts a new twelve-month window, kept under a new key: until the task
+    has counted it, the page shows the window before's counts (without its first month)
+    and says from when, rather than counting a year while a manager waits."""
+    from reporting import selectors, tasks
+
+    queued: list[bool] = []
+    monkeypatch.setattr(tasks.refresh_dashboard, "delay", lambda: queued.append(True))
+
+    def no_count(*args: Any) -> Any:
+        raise AssertionError("counted on the spot")
+
+    monkeypatch.setattr(selectors, "monthly_counts", no_count)
+    pk = setting["clinic"].pk
+    old_first = selectors.monthly_earlier()[1:]
+    this_month = timezone.localdate().replace(day=1).isoformat()
+    counts = dict.fromkeys(selectors.COUNT_KEYS, 0)
+    at = timezone.now() - timedelta(minutes=3)
+    KeptCounts.objects.create(
+        key=f"report:monthly:{pk}{selectors.monthly_earlier()}",
+        value={old_first: {**counts, "contacts": 99}, this_month: {**counts, "contacts": 7}},
+        computed_at=at,
+    )
+    body = b"".join(setting["client"].get("/reports/?format=outcomes.csv").streaming_content)
+    rows = body.decode("utf-8-sig").splitlines()[1:]
+    assert [(r.split(";")[0], r.rsplit(";", 1)[1]) for r in rows] == [(this_month, "7")]
+    page = setting["client"].get("/reports/").content.decode()
+    assert f"kl. {timezone.localtime(at).strftime('%H:%M')}. Nya siffror" in page
+    assert queued == [True]
