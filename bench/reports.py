@@ -1,6 +1,6 @@
 """Reports at region scale, against the bare SQL aggregates they need (issue: reports).
 
-    .venv/bin/python bench/reports.py [--patients 400000] [--contacts 2000000]
+    .venv/bin/python bench/reports.py [--patients 400000] [--contacts 2000000] [--reuse]
 
 Needs PostgreSQL (DATABASE_URL's server, or a throwaway one like the test command); creates
 its own database `bench_reports`: the 19 clinics, N patients (60 % activated), M contacts
@@ -9,7 +9,11 @@ sent to a landline: the failed-SMS worklists), the SMS question at arrivals, and
 routine's migration exclusions (17,803 residents, 19,303 clinic counts). Then, for each
 report, times the page as a manager would load it (Django test client, full render) and
 the bare SQL aggregate it needs, in the same run, and prints both and their ratio; and
-measures the memory of streaming the largest clinic's CSV against a small clinic's.
+measures the memory of streaming the largest clinic's CSV against a small clinic's. The
+dashboard is also timed in each state a manager may find it (warm, after a cache restart,
+with counts an hour old, with nothing ever computed), with the refresh task and the parts
+that are live on every load. `--reuse` measures again on the database a previous run
+seeded, without seeding.
 """
 
 from __future__ import annotations
