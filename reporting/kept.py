@@ -10,6 +10,7 @@ all (a new installation: little to count) are computed on the spot, and kept."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from .models import KeptCounts
+
+logger = logging.getLogger(__name__)
 
 REPORT_CACHE_SECONDS = 600  # the reports' numbers may be ten minutes old
 QUEUED_KEY = "report:refresh-queued"
@@ -119,11 +122,18 @@ def kept_as_of(
 
 
 def refresh_queue() -> None:
-    """Queues the refresh task, once in five minutes however many pages ask."""
+    """Queues the refresh task, once in five minutes however many pages ask. With the
+    broker down too the page does not wait for it: the beat queues the task when it is
+    back."""
+    from kombu.exceptions import OperationalError
+
     from .tasks import refresh_dashboard
 
     if cache.add(QUEUED_KEY, True, 300):
-        refresh_dashboard.delay()
+        try:
+            refresh_dashboard.apply_async(retry=False)
+        except (OperationalError, OSError):
+            logger.warning("reports: the refresh could not be queued (broker unreachable)")
 
 
 def kept_prune(before: datetime) -> int:
