@@ -180,19 +180,30 @@ def failed_sms_worklist(clinic: Clinic) -> list[WorklistRow]:
 
 def failed_sms_open_count(clinics: Iterable[Clinic]) -> int:
     """SMS waiting on the worklists of these clinics, each counted once (a central
-    reception's list overlaps those of the clinics it serves). The clinics that serve no
-    other (most) are counted together in one query; each central reception in one more."""
+    reception's list overlaps those of the clinics it serves)."""
+    return len({pk for ids in failed_sms_open_ids(clinics).values() for pk in ids})
+
+
+def failed_sms_open_ids(clinics: Iterable[Clinic]) -> dict[int, list[int]]:
+    """clinic → the messages on its worklist. The clinics that serve no other (most) are
+    read together in one query; each central reception in one more."""
     clinics = list(clinics)
     served: dict[int, list[int]] = {}
     for unit_id, clinic_id in Clinic.serves.through.objects.filter(
         from_clinic_id__in=[c.pk for c in clinics]
     ).values_list("from_clinic_id", "to_clinic_id"):
         served.setdefault(unit_id, []).append(clinic_id)
+    out: dict[int, list[int]] = {c.pk: [] for c in clinics}
     alone = [c.pk for c in clinics if c.pk not in served]
-    listed = set(_worklist_of(alone, same_clinic=True).values_list("pk", flat=True))
+    for pk, clinic_id in (
+        _worklist_of(alone, same_clinic=True).order_by().values_list("pk", "appointment__clinic_id")
+    ):
+        out[clinic_id].append(pk)
     for unit_id, ids in served.items():
-        listed.update(_worklist_of([unit_id, *ids], same_clinic=False).values_list("pk", flat=True))
-    return len(listed)
+        out[unit_id] = list(
+            _worklist_of([unit_id, *ids], same_clinic=False).order_by().values_list("pk", flat=True)
+        )
+    return out
 
 
 def failed_sms_follow_up(

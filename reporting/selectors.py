@@ -297,3 +297,25 @@ def recent_no_shows(clinics: QuerySet[Clinic]) -> dict[int, RecentNoShows]:
         )
         for pk in ids
     }
+
+
+# --- The failed-SMS worklists' count ---------------------------------------------------
+def failed_sms_ids(clinic_ids: list[int]) -> dict[int, list[int]]:
+    """clinic → the messages on its failed-SMS worklist (reminders/followup.py)."""
+    from reminders.followup import failed_sms_open_ids
+
+    return failed_sms_open_ids(Clinic.objects.filter(pk__in=clinic_ids))
+
+
+def refresh_failed_sms(clinic_ids: list[int]) -> dict[int, list[int]]:
+    fresh = failed_sms_ids(clinic_ids)
+    kept_write("report:failed", {i: fresh.get(i, []) for i in clinic_ids})
+    return fresh
+
+
+def failed_sms_waiting(clinics: QuerySet[Clinic]) -> int:
+    """SMS waiting on these clinics' worklists, each counted once (a central reception's
+    list overlaps those of the clinics it serves), from the lists kept per clinic like the
+    dashboard's other counts: the worklist page itself is read live."""
+    kept = kept_read("report:failed", clinics.values_list("pk", flat=True), failed_sms_ids, [])
+    return len({pk for ids in kept.values() for pk in ids})

@@ -19,6 +19,7 @@ def refresh_dashboard() -> dict[str, int]:
     ids = list(Clinic.objects.values_list("pk", flat=True))
     selectors.refresh_monthly_counts(ids)
     selectors.refresh_recent_counts(ids)
+    selectors.refresh_failed_sms(ids)
     left_out.refresh_caught_counts(ids)
     selectors.refresh_delivery_counts(ids)
     left_out.refresh_exclusion_counts(ids)

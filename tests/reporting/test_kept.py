@@ -184,3 +184,34 @@ def test_a_broker_down_too_does_not_stop_the_page(
     page = setting["client"].get("/reports/")
     assert page.status_code == 200 and 'id="as-of"' in page.content.decode()
     assert contacts_shown(setting["client"]) == "3"
+
+
+def test_the_failed_sms_count_is_kept_and_counts_a_central_reception_s_once(
+    setting: dict[str, Any],
+) -> None:
+    from reminders.models import FailedSmsFollowUp, Message
+    from reporting.selectors import failed_sms_waiting
+    from reporting.tasks import refresh_dashboard
+
+    clinic = setting["clinic"]
+    central: Clinic = ClinicFactory(name="Centralreceptionen")  # type: ignore[assignment]
+    central.serves.add(clinic)
+    appointment = Appointment.objects.get(external_id="K1")
+    failed = Message.objects.create(
+        appointment=appointment,
+        kind="reminder",
+        starts_at=appointment.starts_at,
+        due_at=appointment.starts_at - timedelta(hours=48),
+        status="failed",
+        reason="delivery_failed",
+    )
+    both = Clinic.objects.filter(pk__in=[clinic.pk, central.pk])
+    assert failed_sms_waiting(both) == 1  # on both lists, counted once
+    page = setting["client"].get("/reports/").content.decode()
+    assert "Misslyckade sms att följa upp: <strong>1</strong>" in page
+    FailedSmsFollowUp.objects.create(
+        message=failed, clinic=clinic, handled_by=UserFactory(role=Role.RECEPTION)
+    )
+    assert failed_sms_waiting(both) == 1  # kept until the refresh
+    refresh_dashboard()
+    assert failed_sms_waiting(both) == 0
