@@ -18,7 +18,7 @@ from bookings.selectors import family_protected, unit_clinic_ids
 from consent.reasons import Reason, reason_label
 from core.errors import Conflict, DomainError
 
-from .models import FailedSmsFollowUp, Kind, Message, SendReason, Status
+from .models import WORKLIST_ENDS, FailedSmsFollowUp, Kind, Message, SendReason, Status
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -143,24 +143,26 @@ class WorklistRow:
 def _worklist(clinic: Clinic) -> QuerySet[Message]:
     """The worklist's messages: failed for the number (or not sent to a landline), not yet
     followed up, and the patient's last message at the clinic's unit (a later one, whatever
-    became of it, means the number was dealt with). The failures are few; whether a later message
-    exists is one index lookup each, so the list costs the same at any size of the log."""
-    ids = unit_clinic_ids(clinic)
+    became of it, means the number was dealt with)."""
+    return _worklist_of(unit_clinic_ids(clinic), same_clinic=False)
+
+
+def _worklist_of(ids: list[int], *, same_clinic: bool) -> QuerySet[Message]:
+    """The worklist of the unit of clinics `ids`, or (`same_clinic`) each clinic's own
+    worklist for every clinic in `ids` at once: then a later message counts only at the
+    failed one's clinic. The failures are few and read from their own partial index
+    (message_worklist_idx); whether a later message exists is one index lookup each, so
+    the list costs the same at any size of the log."""
     since = timezone.now() - timedelta(days=WORKLIST_DAYS)
     later = _worklist_candidates(ids, since).filter(
         Q(due_at__gt=OuterRef("due_at")) | Q(due_at=OuterRef("due_at"), pk__gt=OuterRef("pk")),
         appointment__patient_id=OuterRef("appointment__patient_id"),
     )
+    if same_clinic:
+        later = later.filter(appointment__clinic_id=OuterRef("appointment__clinic_id"))
     return (
         _worklist_candidates(ids, since)
-        .filter(
-            Q(
-                status=Status.FAILED,
-                reason__in=[SendReason.DELIVERY_FAILED, SendReason.GATEWAY_REFUSED],
-            )
-            | Q(status=Status.SUPPRESSED, reason=Reason.NOT_A_MOBILE_NUMBER),
-            follow_up__isnull=True,
-        )
+        .filter(WORKLIST_ENDS, follow_up__isnull=True)
         .exclude(Exists(later))
     )
 
@@ -179,7 +181,29 @@ def failed_sms_worklist(clinic: Clinic) -> list[WorklistRow]:
 def failed_sms_open_count(clinics: Iterable[Clinic]) -> int:
     """SMS waiting on the worklists of these clinics, each counted once (a central
     reception's list overlaps those of the clinics it serves)."""
-    return len({pk for clinic in clinics for pk in _worklist(clinic).values_list("pk", flat=True)})
+    return len({pk for ids in failed_sms_open_ids(clinics).values() for pk in ids})
+
+
+def failed_sms_open_ids(clinics: Iterable[Clinic]) -> dict[int, list[int]]:
+    """clinic → the messages on its worklist. The clinics that serve no other (most) are
+    read together in one query; each central reception in one more."""
+    clinics = list(clinics)
+    served: dict[int, list[int]] = {}
+    for unit_id, clinic_id in Clinic.serves.through.objects.filter(
+        from_clinic_id__in=[c.pk for c in clinics]
+    ).values_list("from_clinic_id", "to_clinic_id"):
+        served.setdefault(unit_id, []).append(clinic_id)
+    out: dict[int, list[int]] = {c.pk: [] for c in clinics}
+    alone = [c.pk for c in clinics if c.pk not in served]
+    for pk, clinic_id in (
+        _worklist_of(alone, same_clinic=True).order_by().values_list("pk", "appointment__clinic_id")
+    ):
+        out[clinic_id].append(pk)
+    for unit_id, ids in served.items():
+        out[unit_id] = list(
+            _worklist_of([unit_id, *ids], same_clinic=False).order_by().values_list("pk", flat=True)
+        )
+    return out
 
 
 def failed_sms_follow_up(

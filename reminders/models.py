@@ -78,6 +78,13 @@ class SendReason(models.TextChoices):
 REASON_CHOICES = [*WhoReason.choices, *SendReason.choices]
 
 
+# The ends of an SMS that put the patient on the failed-SMS worklist: failed for the
+# number, or not sent because the number is not a mobile number (reminders/followup.py).
+WORKLIST_ENDS = Q(
+    status=Status.FAILED, reason__in=[SendReason.DELIVERY_FAILED, SendReason.GATEWAY_REFUSED]
+) | Q(status=Status.SUPPRESSED, reason=WhoReason.NOT_A_MOBILE_NUMBER)
+
+
 class Message(models.Model):
     appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="messages")
     kind = models.CharField(_("slag"), max_length=8, choices=Kind.choices)
@@ -134,6 +141,9 @@ class Message(models.Model):
             ),
             # The last day's SMS by status for /metrics, and the reports' months.
             models.Index(fields=["due_at"], name="message_due_at_idx"),
+            # The failed-SMS worklists' few rows (reminders/followup.py), by due time: the
+            # dashboard counts every clinic's without reading the month's other SMS.
+            models.Index(fields=["due_at"], name="message_worklist_idx", condition=WORKLIST_ENDS),
         ]
         constraints = [
             # One planned message per contact, kind and generation...

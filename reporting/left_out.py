@@ -10,7 +10,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.core.cache import cache
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
@@ -18,7 +17,8 @@ from django.utils import timezone
 from bookings.models import Appointment, AppointmentStatus, Clinic
 from consent.models import ExcludedAtClinic, PatientConsent
 
-from .selectors import REPORT_CACHE_SECONDS, day_of
+from .kept import kept_read, kept_write
+from .selectors import day_of
 
 CHUNK = 500
 
@@ -45,9 +45,7 @@ def exclusion_counts(clinic_ids: list[int]) -> dict[int, tuple[int, int]]:
 
 def refresh_exclusion_counts(clinic_ids: list[int]) -> dict[int, tuple[int, int]]:
     fresh = exclusion_counts(clinic_ids)
-    cache.set_many(
-        {f"report:excluded:{i}": fresh.get(i, (0, 0)) for i in clinic_ids}, REPORT_CACHE_SECONDS
-    )
+    kept_write("report:excluded", {i: fresh.get(i, (0, 0)) for i in clinic_ids})
     return fresh
 
 
@@ -55,14 +53,10 @@ def exclusion_table(clinics: QuerySet[Clinic]) -> list[ExclusionRow]:
     """Per clinic: residents the migration left out because they had blocked it (a
     resident who blocked several clinics counts at each), and how many of them have had
     reminders activated since. Ranked by `excluded`; clinics with none are left out. The
-    counts are kept per clinic in the cache like the dashboard's (refreshed every five
-    minutes; a miss computes them)."""
+    counts are kept per clinic like the dashboard's (kept.py: refreshed every five
+    minutes)."""
     by_id = {c.pk: c for c in clinics}
-    cached = cache.get_many([f"report:excluded:{i}" for i in by_id])
-    counts = {int(key.rsplit(":", 1)[1]): value for key, value in cached.items()}
-    missing = [i for i in by_id if i not in counts]
-    if missing:
-        counts.update(refresh_exclusion_counts(missing))
+    counts = kept_read("report:excluded", by_id, exclusion_counts, (0, 0))
     rows = [
         ExclusionRow(by_id[i], excluded, activated)
         for i, (excluded, activated) in counts.items()
@@ -228,21 +222,15 @@ def caught_counts(clinic_ids: list[int]) -> dict[int, dict[str, list[int]]]:
 
 def refresh_caught_counts(clinic_ids: list[int]) -> dict[int, dict[str, list[int]]]:
     fresh = caught_counts(clinic_ids)
-    cache.set_many(
-        {f"report:caught:{i}": fresh.get(i, {}) for i in clinic_ids}, REPORT_CACHE_SECONDS
-    )
+    kept_write("report:caught", {i: fresh.get(i, {}) for i in clinic_ids})
     return fresh
 
 
 def caught_since(clinics: QuerySet[Clinic]) -> list[CaughtRow]:
-    """The caught-since table for these clinics, from the per-clinic counts kept in the
-    cache (refreshed with the dashboard's; a miss computes them)."""
+    """The caught-since table for these clinics, from the per-clinic counts kept with the
+    dashboard's (kept.py)."""
     by_id = {c.pk: c for c in clinics}
-    cached = cache.get_many([f"report:caught:{i}" for i in by_id])
-    per_clinic = {int(key.rsplit(":", 1)[1]): value for key, value in cached.items()}
-    missing = [i for i in by_id if i not in per_clinic]
-    if missing:
-        per_clinic.update(refresh_caught_counts(missing))
+    per_clinic = kept_read("report:caught", by_id, caught_counts, {})
     return sorted(
         (
             CaughtRow(by_id[clinic], date.fromisoformat(week), asked, activated)

@@ -27,3 +27,20 @@ class NoShowBaseline(models.Model):
 
     def __str__(self) -> str:
         return f"{self.clinic} {self.year}: {self.rate:.2%}"
+
+
+class KeptCounts(models.Model):
+    """The reports' per-clinic counts as last computed (reporting/kept.py): the cache's
+    entries, kept in the database too, so a restarted cache is filled again from here
+    instead of by counting a year of contacts while a manager waits."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    value = models.JSONField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("sparade rapportsiffror")
+        verbose_name_plural = _("sparade rapportsiffror")
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,19 +1,22 @@
 """Read-only report queries for the dashboard (rules 3.8): no-shows and coverage per month,
 delivery, and each clinic's recent no-shows against its 2023 baseline. Each is one or two
-aggregate queries, kept per clinic in the cache. The migration's lists are in
-`left_out.py`."""
+aggregate queries, kept per clinic (kept.py: the cache, and the database behind it). The
+migration's lists are in `left_out.py`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from bookings.models import Appointment, Clinic
+
+from .kept import REPORT_CACHE_SECONDS, kept_read, kept_write
+
+__all__ = ["REPORT_CACHE_SECONDS"]
 
 
 def day_of(value: date | datetime) -> date:
@@ -53,7 +56,6 @@ COUNT_KEYS = (
     "late",
     "contacts",
 )
-REPORT_CACHE_SECONDS = 600  # the dashboard's numbers may be ten minutes old
 
 
 def report_since(months: int = 12) -> datetime:
@@ -114,36 +116,48 @@ def monthly_counts(clinic_ids: list[int], since: datetime) -> dict[int, dict[str
     return out
 
 
-def _cache_key(clinic_id: int, since: datetime) -> str:
-    return f"report:monthly:{clinic_id}:{since.date().isoformat()}"
+MONTHLY = "report:monthly"
+
+
+def monthly_suffix(since: datetime | None = None) -> str:
+    """The kept monthly counts' key ends with the window's first day (this window's)."""
+    return f":{(since or report_since()).date().isoformat()}"
+
+
+def monthly_earlier(since: datetime | None = None) -> str:
+    """The key's end of the window the month before (the one kept until the 1st)."""
+    first = (since or report_since()).date()
+    return f":{(first - timedelta(days=1)).replace(day=1).isoformat()}"
 
 
 def refresh_monthly_counts(clinic_ids: list[int]) -> dict[int, dict[str, dict[str, int]]]:
-    """Computes the clinics' monthly counts and keeps them in the cache."""
+    """Computes the clinics' monthly counts and keeps them."""
     since = report_since()
     fresh = monthly_counts(clinic_ids, since)
-    cache.set_many(
-        {_cache_key(i, since): fresh.get(i, {}) for i in clinic_ids}, REPORT_CACHE_SECONDS
-    )
+    kept_write(MONTHLY, {i: fresh.get(i, {}) for i in clinic_ids}, suffix=monthly_suffix(since))
     return fresh
 
 
 def monthly_outcomes(clinics: QuerySet[Clinic]) -> list[MonthRow]:
     """Per month (local), over the given clinics: no-show rates with and without a sent
     reminder, reminder coverage, SMS-question compliance and late cancellations. Counts
-    are kept per clinic in the cache (a Celery task refreshes them; a miss computes them),
-    so any set of clinics sums them in memory."""
+    are kept per clinic (a Celery task refreshes them; kept.py), so any set of clinics
+    sums them in memory."""
     since = report_since()
-    ids = list(clinics.values_list("pk", flat=True))
-    keys = {_cache_key(i, since): i for i in ids}
-    cached = cache.get_many(list(keys))
-    per_clinic = {keys[k]: v for k, v in cached.items()}
-    missing = [i for i in ids if i not in per_clinic]
-    if missing:
-        per_clinic.update(refresh_monthly_counts(missing))
+    per_clinic = kept_read(
+        MONTHLY,
+        clinics.values_list("pk", flat=True),
+        lambda ids: monthly_counts(ids, since),
+        {},
+        suffix=monthly_suffix(since),
+        earlier=monthly_earlier(since),
+    )
+    first = since.date().isoformat()
     totals: dict[str, dict[str, int]] = {}
     for months in per_clinic.values():
         for month, counts in months.items():
+            if month < first:  # the window before's first month (kept until the 1st)
+                continue
             cell = totals.setdefault(month, dict.fromkeys(COUNT_KEYS, 0))
             for key in COUNT_KEYS:
                 cell[key] += counts[key]
@@ -207,21 +221,16 @@ def refresh_delivery_counts(
     clinic_ids: list[int],
 ) -> dict[int, list[tuple[str, str, str, int, int]]]:
     fresh = delivery_counts(clinic_ids)
-    cache.set_many(
-        {f"report:delivery:{i}": fresh.get(i, []) for i in clinic_ids}, REPORT_CACHE_SECONDS
-    )
+    kept_write("report:delivery", {i: fresh.get(i, []) for i in clinic_ids})
     return fresh
 
 
 def delivery(clinics: QuerySet[Clinic]) -> list[DeliveryRow]:
     """Messages per month by final state and reason (suppressed by reason), with segments,
-    from the per-clinic counts kept in the cache."""
-    ids = list(clinics.values_list("pk", flat=True))
-    cached = cache.get_many([f"report:delivery:{i}" for i in ids])
-    per_clinic = {int(key.rsplit(":", 1)[1]): value for key, value in cached.items()}
-    missing = [i for i in ids if i not in per_clinic]
-    if missing:
-        per_clinic.update(refresh_delivery_counts(missing))
+    from the per-clinic counts kept (kept.py)."""
+    per_clinic = kept_read(
+        "report:delivery", clinics.values_list("pk", flat=True), delivery_counts, []
+    )
     totals: dict[tuple[str, str, str], list[int]] = {}
     for rows in per_clinic.values():
         for month, status, reason, n, segments in rows:
@@ -246,16 +255,13 @@ class RecentNoShows:
         return self.rate is not None and self.baseline is not None and self.rate > self.baseline
 
 
-def recent_no_shows(clinics: QuerySet[Clinic], *, weeks: int = 4) -> dict[int, RecentNoShows]:
-    """Per clinic: the no-show rate of the last `weeks` weeks and the 2023 baseline, so a
-    clinic where reminders stopped helping is flagged. One aggregate query and one read of
-    the baselines."""
-    from .models import NoShowBaseline
-
+def recent_counts(clinic_ids: list[int], *, weeks: int = 4) -> dict[int, tuple[int, int]]:
+    """clinic → (no-shows, contacts that happened) in the last `weeks` weeks. One
+    aggregate query."""
     now = timezone.now()
     rows = (
         Appointment.objects.filter(
-            clinic__in=clinics, starts_at__gte=now - timedelta(weeks=weeks), starts_at__lt=now
+            clinic_id__in=clinic_ids, starts_at__gte=now - timedelta(weeks=weeks), starts_at__lt=now
         )
         .values("clinic_id")
         .annotate(
@@ -263,17 +269,53 @@ def recent_no_shows(clinics: QuerySet[Clinic], *, weeks: int = 4) -> dict[int, R
             no_show=Count("id", filter=Q(status="no_show")),
         )
     )
-    counts = {r["clinic_id"]: (r["no_show"], r["happened"]) for r in rows}
+    return {r["clinic_id"]: (r["no_show"], r["happened"]) for r in rows}
+
+
+def refresh_recent_counts(clinic_ids: list[int]) -> dict[int, tuple[int, int]]:
+    fresh = recent_counts(clinic_ids)
+    kept_write("report:recent", {i: fresh.get(i, (0, 0)) for i in clinic_ids})
+    return fresh
+
+
+def recent_no_shows(clinics: QuerySet[Clinic]) -> dict[int, RecentNoShows]:
+    """Per clinic: the no-show rate of the last four weeks and the 2023 baseline, so a
+    clinic where reminders stopped helping is flagged. The counts are kept per clinic like
+    the dashboard's (refreshed every five minutes); one read of the baselines."""
+    from .models import NoShowBaseline
+
+    ids = list(clinics.values_list("pk", flat=True))
+    counts = kept_read("report:recent", ids, recent_counts, (0, 0))
     baselines = dict(
-        NoShowBaseline.objects.filter(clinic__in=clinics, year=2023).values_list(
-            "clinic_id", "rate"
-        )
+        NoShowBaseline.objects.filter(clinic_id__in=ids, year=2023).values_list("clinic_id", "rate")
     )
     return {
         pk: RecentNoShows(
-            rate=_share(*counts.get(pk, (0, 0))),
+            rate=_share(*counts[pk]),
             baseline=float(baselines[pk]) if pk in baselines else None,
-            contacts=counts.get(pk, (0, 0))[1],
+            contacts=counts[pk][1],
         )
-        for pk in clinics.values_list("pk", flat=True)
+        for pk in ids
     }
+
+
+# --- The failed-SMS worklists' count ---------------------------------------------------
+def failed_sms_ids(clinic_ids: list[int]) -> dict[int, list[int]]:
+    """clinic → the messages on its failed-SMS worklist (reminders/followup.py)."""
+    from reminders.followup import failed_sms_open_ids
+
+    return failed_sms_open_ids(Clinic.objects.filter(pk__in=clinic_ids))
+
+
+def refresh_failed_sms(clinic_ids: list[int]) -> dict[int, list[int]]:
+    fresh = failed_sms_ids(clinic_ids)
+    kept_write("report:failed", {i: fresh.get(i, []) for i in clinic_ids})
+    return fresh
+
+
+def failed_sms_waiting(clinics: QuerySet[Clinic]) -> int:
+    """SMS waiting on these clinics' worklists, each counted once (a central reception's
+    list overlaps those of the clinics it serves), from the lists kept per clinic like the
+    dashboard's other counts: the worklist page itself is read live."""
+    kept = kept_read("report:failed", clinics.values_list("pk", flat=True), failed_sms_ids, [])
+    return len({pk for ids in kept.values() for pk in ids})

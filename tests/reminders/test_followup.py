@@ -198,3 +198,26 @@ def test_only_a_later_sms_at_this_clinic_takes_the_patient_off_the_list(
     assert Message.objects.get(appointment=same_time).pk > first.pk
     assert "Hugo" not in reception.get("/worklist/").content.decode()
     assert failed_sms_open_count([clinic]) == 0
+
+
+def test_the_dashboard_counts_every_clinic_s_worklist_in_one_query(
+    booked: Callable[..., Appointment],
+    recording: Any,
+    clinic: Clinic,
+    django_assert_num_queries: Any,
+) -> None:
+    """Clinics that serve no other are counted together, each against its own later SMS
+    only: a later SMS at another clinic of the set leaves the failure on this one's list."""
+    from reminders.followup import failed_sms_open_count
+
+    other: Clinic = ClinicFactory(name="Ögonkliniken")  # type: ignore[assignment]
+    third: Clinic = ClinicFactory(name="Hudkliniken")  # type: ignore[assignment]
+    patient = PatientFactory(given_name="Hugo")
+    first = sent_then_reported(booked(patient=patient, clinic=clinic), "failed")
+    elsewhere = booked(patient=patient, clinic=other, starts_in=timedelta(hours=30))
+    Message.objects.filter(appointment=elsewhere).update(
+        due_at=first.due_at + timedelta(hours=1), status="failed", reason="delivery_failed"
+    )
+    with django_assert_num_queries(2):  # the central receptions among them, and the count
+        assert failed_sms_open_count([clinic, other, third]) == 2
+    assert failed_sms_open_count([third]) == 0
