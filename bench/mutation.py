@@ -54,10 +54,16 @@ MODULES: dict[str, tuple[str, ...]] = {
     "reminders/rules.py": ("tests/reminders/test_rules.py",),
     "bookings/identity.py": ("tests/bookings/test_identity.py",),
     "reminders/dispatch.py": ("tests/reminders/test_dispatch.py",),
-    # The desk's undo (an arrival taken back) is planned here but tested at the desk.
-    # (Not tests/reminders/test_deceased.py: a test id there holds the time it was
-    # collected at, so mutmut cannot name it again.)
-    "reminders/schedule.py": ("tests/reminders/test_schedule.py", "tests/consent/test_desk.py"),
+    # The desk's undo (an arrival taken back) is planned here but tested at the desk too;
+    # the deceased's suppression has tests of its own; the bulk first plan is compared
+    # with the one-by-one path in test_bulk.py. (Every test id must be the same when
+    # collected again: mutmut runs a mutant's tests by id.)
+    "reminders/schedule.py": (
+        "tests/reminders/test_schedule.py",
+        "tests/consent/test_desk.py",
+        "tests/reminders/test_deceased.py",
+        "tests/bookings/test_bulk.py",
+    ),
     "reminders/handover.py": (
         "tests/reminders/test_handover.py",
         "tests/reminders/test_network.py",
