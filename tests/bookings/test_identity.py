@@ -97,7 +97,16 @@ def test_stored_numbers_are_checked_as_the_library_would(e164: str) -> None:
 
 @pytest.mark.parametrize(
     ("e164", "mobile"),
-    [("+46701234567", True), ("+46761234567", True), ("+4635131000", False), ("", False)],
+    [
+        ("+46701234567", True),
+        ("+46761234567", True),
+        ("+4635131000", False),
+        ("", False),
+        # Not Swedish: the full parse decides (a British mobile).
+        ("+447911123456", True),
+        # A mobile's nine digits after "+461": too long for any Swedish number.
+        ("+461701234567", False),
+    ],
 )
 def test_mobile_numbers_by_their_stored_form(e164: str, mobile: bool) -> None:
     assert is_mobile_number.__wrapped__(e164) is mobile
