@@ -199,6 +199,13 @@ def whose_failure(when: str, text: str) -> str:
     return "test"
 
 
+def seconds_left(*, limit: float, wall: float, waited: float) -> float:
+    """What is left of a test's wall-clock limit after `wall` seconds, of which it waited
+    `waited` for a CPU it was ready to use (a busy machine): those do not count, so a
+    starved test is not taken for a hung one. Time blocked (a lock, a `wait()`) counts."""
+    return limit - max(0.0, wall - waited)
+
+
 # --- Inside the module's work folder: mutmut with our operators ---------------------------
 def _our_operators() -> list[tuple[type, Any]]:
     import libcst as cst
