@@ -707,8 +707,8 @@ def test_the_bulk_first_plan_plans_booked_contacts_counts_and_nudges_when_one_is
     monkeypatch.setattr(schedule, "_last_nudge", 0.0)
     monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append(name))
     at_checkin_clinic = ClinicFactory(self_checkin=True)
-    soon = AppointmentFactory(clinic=at_checkin_clinic, starts_at=NOW + timedelta(hours=10))
-    gone = AppointmentFactory(status="cancelled", starts_at=NOW + timedelta(hours=10))
+    soon = AppointmentFactory.create(clinic=at_checkin_clinic, starts_at=NOW + timedelta(hours=10))
+    gone = AppointmentFactory.create(status="cancelled", starts_at=NOW + timedelta(hours=10))
     with django_capture_on_commit_callbacks(execute=True):
         count = schedule.messages_plan_new(appointments=[soon, gone], moment=NOW)
     assert count == 2
@@ -732,7 +732,7 @@ def test_the_bulk_first_plan_of_contacts_days_ahead_does_not_nudge(
     sent: list[str] = []
     monkeypatch.setattr(schedule, "_last_nudge", 0.0)
     monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append(name))
-    later = AppointmentFactory(contact_type="phone", starts_at=NOW + timedelta(days=5))
+    later = AppointmentFactory.create(contact_type="phone", starts_at=NOW + timedelta(days=5))
     with django_capture_on_commit_callbacks(execute=True):
         assert schedule.messages_plan_new(appointments=[later], moment=NOW) == 1
     assert Message.objects.get().due_at == NOW + timedelta(days=3)
