@@ -15,12 +15,16 @@
   survivors to be looked at.
 - A test that runs longer than MUTATION_TEST_TIMEOUT seconds (60 by default, wall clock:
   mutmut's own limit counts CPU seconds, which a mutant waiting forever never spends)
-  ends the process with exit code 36, mutmut's "timeout".
+  ends the process with exit code 36, mutmut's "timeout". The time a test's threads
+  waited for a CPU they were ready to use (Linux's schedstat) is not counted: on a
+  machine busy with other work a test is slow, not hung.
 """
 
 from __future__ import annotations
 
 import fcntl
+import glob
+import math
 import os
 import signal
 import sys
@@ -31,7 +35,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from bench.mutation import whose_failure
+from bench.mutation import seconds_left, whose_failure
 
 settings.register_profile("mutation", derandomize=True, database=None, deadline=None)
 settings.load_profile("mutation")
@@ -81,7 +85,31 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = SUSPICIOUS
 
 
+def _waits() -> dict[str, float]:
+    """Each thread's seconds spent ready to run but waiting for a CPU (Linux); none
+    elsewhere."""
+    waits = {}
+    for path in glob.glob("/proc/self/task/*/schedstat"):
+        try:
+            with open(path) as stats:
+                waits[path] = int(stats.read().split()[1]) / 1e9
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that ended meanwhile
+    return waits
+
+
+_test: dict[str, Any] = {"limit": 60.0, "started": 0.0, "waits": {}}
+
+
 def _timed_out(signum: int, frame: Any) -> None:
+    before: dict[str, float] = _test["waits"]
+    waited = max((w - before.get(k, 0.0) for k, w in _waits().items()), default=0.0)
+    left = seconds_left(
+        limit=_test["limit"], wall=time.monotonic() - _test["started"], waited=waited
+    )
+    if left > 0:  # starved, not hung: the time it waited for a CPU does not count
+        signal.alarm(max(1, math.ceil(left)))
+        return
     sys.stderr.write("mutation: a test ran past MUTATION_TEST_TIMEOUT\n")
     sys.stderr.flush()
     os._exit(TIMEOUT)
@@ -90,6 +118,7 @@ def _timed_out(signum: int, frame: Any) -> None:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
     seconds = int(os.environ.get("MUTATION_TEST_TIMEOUT", "60"))
+    _test.update(limit=float(seconds), started=time.monotonic(), waits=_waits())
     previous = signal.signal(signal.SIGALRM, _timed_out)
     signal.alarm(seconds)
     try:

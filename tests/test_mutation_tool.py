@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.mutation import Equivalent, tally, whose_failure
+from bench.mutation import Equivalent, seconds_left, tally, whose_failure
 
 MODULE = "reminders/handover.py"
 
@@ -62,3 +62,12 @@ def test_only_a_failure_of_the_test_or_through_mutated_code_kills() -> None:
     assert whose_failure("setup", "fixture 'booked' raised ValueError") == "not the test's"
     assert whose_failure("setup", mutated) == "test"
     assert whose_failure("teardown", "RuntimeError") == "not the test's"
+
+
+def test_a_test_s_time_limit_does_not_count_the_time_it_waited_for_a_cpu() -> None:
+    """60 s of wall clock of which 50 waiting for a CPU: 10 used, 50 left; blocked (no
+    wait for a CPU) the whole minute: nothing left, it timed out."""
+    assert seconds_left(limit=60, wall=60, waited=50) == 50
+    assert seconds_left(limit=60, wall=60, waited=0) == 0
+    assert seconds_left(limit=60, wall=90, waited=20) == -10
+    assert seconds_left(limit=60, wall=5, waited=9) == 60  # threads' waits can overlap

@@ -97,7 +97,16 @@ def test_stored_numbers_are_checked_as_the_library_would(e164: str) -> None:
 
 @pytest.mark.parametrize(
     ("e164", "mobile"),
-    [("+46701234567", True), ("+46761234567", True), ("+4635131000", False), ("", False)],
+    [
+        ("+46701234567", True),
+        ("+46761234567", True),
+        ("+4635131000", False),
+        ("", False),
+        # Not Swedish: the full parse decides (a British mobile).
+        ("+447911123456", True),
+        # A mobile's nine digits after "+461": too long for any Swedish number.
+        ("+461701234567", False),
+    ],
 )
 def test_mobile_numbers_by_their_stored_form(e164: str, mobile: bool) -> None:
     assert is_mobile_number.__wrapped__(e164) is mobile
@@ -208,3 +217,19 @@ def test_demo_identities_are_valid_personnummer_for_the_birth_date(
 )
 def test_a_number_is_masked_to_its_prefix_and_last_four_digits(number: str, masked: str) -> None:
     assert mask_number(number) == masked
+
+
+@pytest.mark.parametrize("dash", ["", "-"])
+def test_a_10_digit_number_s_century_is_read_on_the_day_it_is_parsed(dash: str) -> None:
+    """Only a 12-digit number is remembered: a 10-digit one belongs to the last hundred
+    years as counted the day it is read (by the year), so the same ten digits are a man
+    born in 1927 on New Year's Eve 2026 and a child born in 2027 a week later."""
+    import time_machine
+
+    digits = personal_id_for(date(2027, 1, 5), 123)[2:]
+    raw = f"{digits[:6]}{dash}{digits[6:]}"
+    with time_machine.travel(date(2026, 12, 31)):
+        assert parse_personal_id(raw).value == "19" + digits
+    with time_machine.travel(date(2027, 1, 6)):
+        assert parse_personal_id(raw).value == "20" + digits
+        assert parse_personal_id(raw).birth_date == date(2027, 1, 5)

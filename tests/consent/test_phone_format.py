@@ -27,6 +27,8 @@ from tests.pages import page_text
         ("070-987 65 43", "070-987 65 43"),
         ("+4535123456", "+4535123456"),  # Danish: as given
         ("035-13 10 00", "035-13 10 00"),  # a landline: as given
+        ("0351-31 00 00", "0351-31 00 00"),  # a landline of ten digits too
+        ("(070) 123 45 67", "(070) 123 45 67"),  # not one of the forms read: as given
         ("skyddad identitet – visas inte", "skyddad identitet – visas inte"),
         ("", ""),
     ],

@@ -294,6 +294,19 @@ def test_activate_keeps_clinic_blocks() -> None:
     assert snapshot.blocked_clinics == frozenset({3})
 
 
+def test_an_activation_undone_leaves_the_patient_not_activated_and_keeps_clinic_blocks() -> None:
+    """The desk takes back an activation made with an arrival: the state is as before it
+    (not activated); the patient's own block of a clinic stays."""
+    snapshot = rules.replay(
+        [
+            rules.EventFacts(rules.BLOCK_CLINIC, clinic_id=3),
+            rules.EventFacts(rules.ACTIVATE),
+            rules.EventFacts(rules.ACTIVATION_UNDONE),
+        ]
+    )
+    assert (snapshot.state, snapshot.blocked_clinics) == (rules.NOT_ACTIVATED, frozenset({3}))
+
+
 # --- Guardians' numbers ---------------------------------------------------------------------
 def test_child_whose_guardians_gave_only_landlines_is_told_not_a_mobile_number() -> None:
     """Numbers stored before a rule change are checked again when deciding: a child whose

@@ -20,6 +20,7 @@ from bookings.services import patient_sync
 from core.models import Scope
 from core.staff import Role
 from reminders import dispatch as dispatching
+from reminders import schedule
 from reminders.models import Message
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 from tests.pages import page_text
@@ -79,6 +80,38 @@ def test_the_register_reporting_a_death_suppresses_pending_messages_at_once(
     assert statuses(other) == [(someone_else.external_id, "scheduled", "")]
     patient.refresh_from_db()
     assert patient.deceased_at == datetime(2026, 3, 1, 13, 20, tzinfo=UTC)
+
+
+def test_suppressing_a_deceased_patient_s_messages_touches_only_their_pending_ones(
+    booked: Booked,
+) -> None:
+    """The service itself: each of the patient's scheduled messages is suppressed with the
+    reason and the moment given, and counted; what was sent or cancelled, and another
+    patient's, keep their status, reason and time of writing."""
+    patient, other = PatientFactory(), PatientFactory()
+    first = booked(patient=patient, starts_in=timedelta(days=5))
+    second = booked(patient=patient, starts_in=timedelta(days=6))
+    sent = booked(patient=patient, starts_in=timedelta(days=7))
+    cancelled = booked(patient=patient, starts_in=timedelta(days=8))
+    someone_else = booked(patient=other, starts_in=timedelta(days=5))
+    Message.objects.filter(appointment=sent).update(status="sent")
+    Message.objects.filter(appointment=cancelled).update(
+        status="cancelled", reason="appointment_cancelled"
+    )
+    before = dict(Message.objects.values_list("appointment__external_id", "updated_at"))
+    moment = datetime(2026, 3, 1, 13, 20, tzinfo=UTC)
+
+    assert schedule.messages_suppress_deceased(patient=patient, moment=moment) == 2
+
+    assert statuses(patient) == [
+        (first.external_id, "suppressed", "deceased"),
+        (second.external_id, "suppressed", "deceased"),
+        (sent.external_id, "sent", ""),
+        (cancelled.external_id, "cancelled", "appointment_cancelled"),
+    ]
+    assert statuses(other) == [(someone_else.external_id, "scheduled", "")]
+    written = dict(Message.objects.values_list("appointment__external_id", "updated_at"))
+    assert written == before | {first.external_id: moment, second.external_id: moment}
 
 
 def test_a_refused_sync_reporting_a_death_suppresses_nothing(
@@ -180,6 +213,18 @@ def test_a_death_before_2000_is_taken(registry_api: APIClient) -> None:
         ("2026-03-01T14:20:00", "naive_datetime"),
         ("1 mars", "invalid"),
         ("", "invalid"),
+    ],
+    # Fixed ids: the second case's value is the time of collection, and a test id must
+    # name the same test when collected again (bench/mutation.py runs tests by id).
+    ids=[
+        "year-2999",
+        "tomorrow",
+        "before-birth",
+        "year-1-east-of-utc",
+        "year-9999-west-of-utc",
+        "naive",
+        "not-a-time",
+        "empty",
     ],
 )
 def test_an_impossible_death_is_refused_and_nothing_changes(

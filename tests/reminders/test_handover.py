@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
 
@@ -421,7 +422,10 @@ def test_a_send_the_rate_limit_holds_past_the_claim_s_end_is_not_started(
     token, ids = messages_claim_due(now=timezone.now(), limit=10)
     chain = Chain(get_gateways())
     chain.limits["recording"].pause(settings.DISPATCH_CLAIM_TIMEOUT)
+    cache.set("sms:failures:recording", 2)  # two sends the gateway did not take, before
     assert messages_dispatch(ids=ids, claim_token=token, chain=chain) == {"retry": 1}
+    # A send held back says nothing about the gateway: its count of failures stands.
+    assert cache.get("sms:failures:recording") == 2
     message = Message.objects.get()
     assert (message.status, message.reason_detail, message.submitted_at, message.attempts) == (
         "scheduled",

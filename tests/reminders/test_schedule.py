@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from bookings.models import Appointment
 from core.models import ApiClient, Scope
 from reminders.models import Message
-from tests.factories import ClinicFactory, PatientFactory
+from tests.factories import AppointmentFactory, ClinicFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -623,3 +623,117 @@ def test_an_ending_taken_back_brings_back_a_plan_whose_guardian_sibling_went_out
         ("checkin", 2, start - timedelta(hours=2), "scheduled", ""),
     ]
     assert Message.objects.get(parent=planned).status == "sent"
+
+
+def test_an_ending_taken_back_counts_only_this_contact_s_messages(api, patient, clinic) -> None:
+    """The patient's other contact at the same time keeps its plan, and its planned
+    messages do not stand in for this contact's: the undo brings back this contact's."""
+    start = NOW + timedelta(days=5)
+    book(api, patient, clinic, start, ext="A")
+    book(api, patient, clinic, start, ext="B")
+    book(api, patient, clinic, start, ext="A", status="arrived")
+    assert book(api, patient, clinic, start, ext="A").status_code == 200
+    assert _rows("A") == [
+        ("reminder", 1, "cancelled", "appointment_closed"),
+        ("checkin", 1, "cancelled", "appointment_closed"),
+        ("reminder", 2, "scheduled", ""),
+        ("checkin", 2, "scheduled", ""),
+    ]
+    assert _rows("B") == [("reminder", 1, "scheduled", ""), ("checkin", 1, "scheduled", "")]
+
+
+def test_an_ending_taken_back_leaves_what_was_cancelled_for_another_reason(
+    api, patient, clinic
+) -> None:
+    """Moved to a clinic without self check-in, the contact's check-in SMS was cancelled as
+    no longer applying; the clinic has turned self check-in on since. Taken back, the
+    arrival brings back only what it cancelled: the reminder, not the check-in SMS."""
+    start = NOW + timedelta(days=5)
+    other = ClinicFactory(self_checkin=False)
+    book(api, patient, clinic, start)
+    book(api, patient, other, start)
+    book(api, patient, other, start, status="arrived")
+    other.self_checkin = True
+    other.save(update_fields=["self_checkin"])
+    assert book(api, patient, other, start).status_code == 200
+    assert _rows() == [
+        ("reminder", 1, "cancelled", "appointment_closed"),
+        ("checkin", 1, "cancelled", "not_applicable"),
+        ("reminder", 2, "scheduled", ""),
+    ]
+
+
+def test_an_ending_taken_back_twice_does_not_bring_back_what_went_out_in_between(
+    api, patient, clinic
+) -> None:
+    """Arrived, taken back, the reminder brought back went out; arrived and taken back
+    again: the first arrival's cancelled reminder does not come back, as one of its kind
+    went out since; the check-in SMS does, a third time."""
+    start = NOW + timedelta(days=5)
+    book(api, patient, clinic, start)
+    book(api, patient, clinic, start, status="arrived")
+    book(api, patient, clinic, start)
+    Message.objects.filter(kind="reminder", generation=2).update(status="sent", sent_at=NOW)
+    book(api, patient, clinic, start, status="arrived")
+    assert book(api, patient, clinic, start).status_code == 200
+    assert _rows() == [
+        ("reminder", 1, "cancelled", "appointment_closed"),
+        ("checkin", 1, "cancelled", "appointment_closed"),
+        ("reminder", 2, "sent", ""),
+        ("checkin", 2, "cancelled", "appointment_closed"),
+        ("checkin", 3, "scheduled", ""),
+    ]
+
+
+def _rows(ext: str = "B1") -> list[tuple[str, int, str, str]]:
+    return list(
+        Message.objects.filter(appointment__external_id=ext)
+        .order_by("id")
+        .values_list("kind", "generation", "status", "reason")
+    )
+
+
+# --- The bulk first plan (messages_plan_new) ------------------------------------------------------
+def test_the_bulk_first_plan_plans_booked_contacts_counts_and_nudges_when_one_is_due(
+    monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    """A booked contact 10 hours ahead has its reminder due at booking (now): the bulk plan
+    writes it and the check-in SMS, skips a cancelled contact, returns how many, and asks
+    for a tick once the transaction commits."""
+    from config.celery import app
+    from reminders import schedule
+
+    sent: list[str] = []
+    monkeypatch.setattr(schedule, "_last_nudge", 0.0)
+    monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append(name))
+    at_checkin_clinic = ClinicFactory(self_checkin=True)
+    soon = AppointmentFactory.create(clinic=at_checkin_clinic, starts_at=NOW + timedelta(hours=10))
+    gone = AppointmentFactory.create(status="cancelled", starts_at=NOW + timedelta(hours=10))
+    with django_capture_on_commit_callbacks(execute=True):
+        count = schedule.messages_plan_new(appointments=[soon, gone], moment=NOW)
+    assert count == 2
+    assert list(
+        Message.objects.order_by("id").values_list(
+            "appointment__external_id", "kind", "generation", "due_at", "status"
+        )
+    ) == [
+        (soon.external_id, "reminder", 1, NOW, "scheduled"),
+        (soon.external_id, "checkin", 1, NOW + timedelta(hours=8), "scheduled"),
+    ]
+    assert sent == ["reminders.tasks.tick"]
+
+
+def test_the_bulk_first_plan_of_contacts_days_ahead_does_not_nudge(
+    monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    from config.celery import app
+    from reminders import schedule
+
+    sent: list[str] = []
+    monkeypatch.setattr(schedule, "_last_nudge", 0.0)
+    monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append(name))
+    later = AppointmentFactory.create(contact_type="phone", starts_at=NOW + timedelta(days=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert schedule.messages_plan_new(appointments=[later], moment=NOW) == 1
+    assert Message.objects.get().due_at == NOW + timedelta(days=3)
+    assert sent == []
