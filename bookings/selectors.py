@@ -15,15 +15,29 @@ from . import identity
 from .models import Appointment, Clinic, Guardianship, Patient
 
 
+def unknown_patient(personal_id: str, *, field: str | None = None) -> DomainError:
+    """The error for a personnummer the registry does not have: on the field named, else
+    a 404."""
+    message = f"Patienten {personal_id} finns inte i registret."
+    if field:
+        return DomainError(message, field=field, code="unknown_patient")
+    return NotFound(message)
+
+
+def unknown_clinic(hsa_id: str, *, field: str | None = None) -> DomainError:
+    """The error for an HSA-id of no clinic here: on the field named, else a 404."""
+    message = f"Mottagningen {hsa_id} finns inte."
+    if field:
+        return DomainError(message, field=field, code="unknown_clinic")
+    return NotFound(message)
+
+
 def patient_get(personal_id: str, *, field: str | None = None) -> Patient:
     pid = identity.parse_personal_id(personal_id)
     try:
         return Patient.objects.get(personal_id=pid.value)
     except Patient.DoesNotExist:
-        message = f"Patienten {pid.value} finns inte i registret."
-        if field:
-            raise DomainError(message, field=field, code="unknown_patient") from None
-        raise NotFound(message) from None
+        raise unknown_patient(pid.value, field=field) from None
 
 
 def clinic_get(hsa_id: str, *, field: str | None = None) -> Clinic:
@@ -31,10 +45,7 @@ def clinic_get(hsa_id: str, *, field: str | None = None) -> Clinic:
     try:
         return Clinic.objects.get(hsa_id=value)
     except Clinic.DoesNotExist:
-        message = f"Mottagningen {value} finns inte."
-        if field:
-            raise DomainError(message, field=field, code="unknown_clinic") from None
-        raise NotFound(message) from None
+        raise unknown_clinic(value, field=field) from None
 
 
 def family_protected(patient: Patient) -> bool:

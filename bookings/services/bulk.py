@@ -24,6 +24,7 @@ from core.errors import Conflict, DomainError
 
 from .. import identity
 from ..models import Appointment, AppointmentStatus, Clinic, Guardianship, Patient, ProtectionChange
+from ..selectors import unknown_clinic, unknown_patient
 from ..signals import appointments_created, patient_deceased
 from .contacts import contact_check, contact_status_apply
 from .registry import guardians_known, sync_fields
@@ -193,9 +194,7 @@ def _parties(
 ) -> tuple[Patient, Clinic]:
     """As `appointment_put` looks them up (selectors.patient_get and clinic_get)."""
     if patient is None:
-        raise DomainError(
-            f"Patienten {pid} finns inte i registret.", field="patient", code="unknown_patient"
-        )
+        raise unknown_patient(pid, field="patient")
     if clinic is None:
-        raise DomainError(f"Mottagningen {hsa} finns inte.", field="clinic", code="unknown_clinic")
+        raise unknown_clinic(hsa, field="clinic")
     return patient, clinic
