@@ -121,7 +121,11 @@ def ensure_role_groups(*, using: str = "default") -> None:
 class SessionLimitMiddleware:
     """Ends a staff session 8 hours (SESSION_MAX_SECONDS) after login, however busy it
     was: shared clinic computers must not stay logged in from one shift to the next. The
-    30 minutes idle and the end at browser close are the session cookie's own settings.
+    end at browser close is the session cookie's own setting; the 30 minutes idle
+    (SESSION_COOKIE_AGE) are counted from the session's last save, which this restarts
+    when SESSION_REFRESH_SECONDS (a minute) have passed since the one before, instead of
+    on every request: a session idle for 30 minutes then ends up to a minute early, never
+    late, and the desk's requests do not write their session each time.
     Pages shown to a logged-in person hold patient data: no browser or proxy keeps them."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
@@ -138,6 +142,11 @@ class SessionLimitMiddleware:
         response = self.get_response(request)
         if user is not None and user.is_authenticated:
             add_never_cache_headers(response)
+            session = request.session
+            if not session.is_empty() and (
+                time.time() - float(session.get("seen_at", 0)) >= settings.SESSION_REFRESH_SECONDS
+            ):
+                session["seen_at"] = time.time()  # saved: the idle clock starts again
         return response
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -237,6 +238,35 @@ def test_a_session_ends_at_browser_close_and_after_30_minutes_idle() -> None:
     with time_machine.travel(now + timedelta(minutes=29)):
         assert seen(client.get("/")) == f"Välkommen, {user.username}"
     with time_machine.travel(now + timedelta(minutes=29 + 31)):
+        assert seen(client.get("/")) == "login"
+
+
+def test_the_idle_clock_restarts_at_most_once_a_minute_and_never_ends_a_session_late() -> None:
+    user = UserFactory(role=Role.RECEPTION)
+    client = Client()
+    now = timezone.now()
+    with time_machine.travel(now):
+        login(client, user.username, PASSWORD)
+    session = Session.objects.get(session_key=client.cookies["sessionid"].value)
+
+    def expires() -> Any:
+        return Session.objects.get(pk=session.pk).expire_date
+
+    with time_machine.travel(now + timedelta(seconds=10)):
+        assert seen(client.get("/")) == f"Välkommen, {user.username}"
+    restarted = expires()
+    assert abs(restarted - (now + timedelta(seconds=10, minutes=30))) < timedelta(seconds=1)
+    with time_machine.travel(now + timedelta(seconds=60)):  # within the minute: not written
+        assert seen(client.get("/")) == f"Välkommen, {user.username}"
+    assert expires() == restarted
+    with time_machine.travel(now + timedelta(seconds=71)):  # a minute on: written again
+        assert seen(client.get("/")) == f"Välkommen, {user.username}"
+    assert abs(expires() - (now + timedelta(seconds=71, minutes=30))) < timedelta(seconds=1)
+    # 30 minutes after the last restart the session has ended, though the last request
+    # came later (at most a minute early, never late).
+    with time_machine.travel(now + timedelta(seconds=71 + 20)):
+        assert seen(client.get("/")) == f"Välkommen, {user.username}"
+    with time_machine.travel(now + timedelta(seconds=71, minutes=30, milliseconds=500)):
         assert seen(client.get("/")) == "login"
 
 
