@@ -75,6 +75,12 @@ def unit_clinic_ids(unit: Clinic) -> list[int]:
     return [unit.pk, *unit.serves.values_list("pk", flat=True)]
 
 
+def unit_serves(unit: Clinic, clinic_id: int) -> bool:
+    """Whether staff at `unit` meet the patients of clinic `clinic_id`: its own (no query,
+    the common case at a desk), or one a central reception serves."""
+    return clinic_id == unit.pk or unit.serves.filter(pk=clinic_id).exists()
+
+
 def appointment_get(external_id: str) -> Appointment:
     try:
         return Appointment.objects.select_related("patient", "clinic").get(external_id=external_id)

@@ -14,7 +14,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from bookings.models import Clinic, Patient
-from bookings.selectors import family_protected, unit_clinic_ids
+from bookings.selectors import family_protected, unit_clinic_ids, unit_serves
 from consent.reasons import Reason, reason_label
 from core.errors import Conflict, DomainError
 
@@ -210,7 +210,7 @@ def failed_sms_follow_up(
     *, message: Message, clinic: Clinic, actor: AbstractBaseUser
 ) -> FailedSmsFollowUp:
     """Marks a worklist row followed up (the patient was asked), once."""
-    if message.appointment.clinic_id not in unit_clinic_ids(clinic):
+    if not unit_serves(clinic, message.appointment.clinic_id):
         raise DomainError("Sms:et gäller en annan mottagning.", code="other_clinic")
     if message.reason not in WORKLIST_CAUSES:
         raise DomainError("Sms:et står inte på arbetslistan.", code="not_on_worklist")

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings.models import Appointment, AppointmentStatus, Clinic, Patient
-from bookings.selectors import unit_clinic_ids
+from bookings.selectors import unit_serves
 from bookings.services import appointment_reopen, appointment_set_status
 from core.errors import Conflict, DomainError
 
@@ -113,7 +113,7 @@ def arrival_register(
 
 
 def _served_here(appointment: Appointment, at: Clinic) -> None:
-    if appointment.clinic_id not in unit_clinic_ids(at):
+    if not unit_serves(at, appointment.clinic_id):
         raise DomainError(
             "Kontakten hör inte till en mottagning som registreras här.",
             field="appointment",

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bookings.models import Appointment, Clinic
-from bookings.selectors import unit_clinic_ids
+from bookings.selectors import unit_serves
 from bookings.units import current_clinic
 from core.access_log.models import AccessLog
 from core.access_log.services import access_log_record_many
@@ -101,7 +101,7 @@ def _desk_appointment(request: AuthedRequest, appointment_id: int) -> tuple[Appo
         Appointment.objects.select_related("clinic", "patient"), pk=appointment_id
     )
     unit = current_clinic(request)
-    if unit is None or appointment.clinic_id not in unit_clinic_ids(unit):
+    if unit is None or not unit_serves(unit, appointment.clinic_id):
         raise PermissionDenied(_("Kontakten hör inte till mottagningen du arbetar på."))
     return appointment, unit
 
