@@ -20,6 +20,15 @@ CHECKIN_OPENS = timedelta(hours=2)
 CHECKIN_CLOSES = timedelta(minutes=5)
 
 
+def check_in_of(message: Message) -> CheckIn | None:
+    """The message's check-in, if any: read with the message where it was asked for
+    (`select_related("check_in")`, as the check-in page does), else read now."""
+    try:
+        return message.check_in
+    except CheckIn.DoesNotExist:
+        return None
+
+
 def checkin_state(message: Message, *, now: datetime) -> str:
     """ "open", "used", "not_yet", "closed" (too late, or the contact is no longer booked)."""
     appointment = message.appointment

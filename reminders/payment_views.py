@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from .checkin import check_in_of
 from .models import CheckIn, Message, Payment, PaymentStatus, RefundStatus
 from .payments import DESK, NO_FEE, SWISH, payment_kind, payment_refresh, payment_start
 from .refunds import refund_send
@@ -76,7 +77,7 @@ def latest_payment(check_in: CheckIn | None, *, refresh: bool) -> Payment | None
 
 def pay_context(message: Message, *, refresh: bool = True) -> dict[str, Any]:
     """The page's `pay`: its state, the amount, the link that opens the Swish app."""
-    check_in = CheckIn.objects.filter(message=message).first()
+    check_in = check_in_of(message)
     payment = latest_payment(check_in, refresh=refresh)
     state = pay_state(check_in, payment)
     fee = message.appointment.patient_fee
@@ -107,7 +108,7 @@ def checkin_pay(request: HttpRequest, token: str) -> HttpResponse:
     from .views import checkin_message
 
     message = checkin_message(token)
-    check_in = CheckIn.objects.filter(message=message).first() if message else None
+    check_in = check_in_of(message) if message else None
     if check_in is not None and check_in.payment_status == SWISH:
         payment_start(check_in=check_in)
     return redirect("checkin", token=token) if message else HttpResponse(status=404)

@@ -54,7 +54,7 @@ def checkin_message(token: str) -> Message | None:
     # A link we made is URL-safe base64 (reminders.schedule): anything else is unknown
     # without asking the database (which refuses some characters outright).
     return (
-        Message.objects.select_related("appointment__clinic")
+        Message.objects.select_related("appointment__clinic", "check_in")
         .filter(kind=Kind.CHECKIN, checkin_token=token)
         .first()
         if TOKEN_FORM.fullmatch(token)
@@ -88,6 +88,7 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
         else:
             if check_in.payment_status == SWISH:
                 payment_start(check_in=check_in)
+            message.check_in = check_in  # read before it was made
             return render(
                 request,
                 "reminders/checkin.html",

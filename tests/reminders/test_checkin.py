@@ -103,6 +103,18 @@ def test_check_in_registers_the_arrival_and_the_desk_sees_it(sent: Message) -> N
         assert f'id="row-{appointment.pk}"' in row and "Ankommen" in row
 
 
+def test_the_page_reads_the_link_its_contact_and_its_check_in_in_one_query(
+    sent: Message, django_assert_num_queries: Any
+) -> None:
+    client = Client()
+    with time_machine.travel(START - timedelta(minutes=10)):
+        with django_assert_num_queries(1):
+            assert "Checka in" in client.get(link(sent)).content.decode()
+        client.post(link(sent))
+        with django_assert_num_queries(1):  # used: the check-in read with the link
+            assert "Du är redan incheckad" in client.get(link(sent)).content.decode()
+
+
 def test_a_used_link_says_so_and_registers_nothing_more(sent: Message) -> None:
     with time_machine.travel(START - timedelta(minutes=10)):
         Client().post(link(sent))
