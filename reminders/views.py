@@ -53,13 +53,14 @@ def _count_miss(request: HttpRequest) -> None:
 def checkin_message(token: str) -> Message | None:
     # A link we made is URL-safe base64 (reminders.schedule): anything else is unknown
     # without asking the database (which refuses some characters outright).
-    return (
-        Message.objects.select_related("appointment__clinic", "check_in")
-        .filter(kind=Kind.CHECKIN, checkin_token=token)
-        .first()
-        if TOKEN_FORM.fullmatch(token)
-        else None
-    )
+    if not TOKEN_FORM.fullmatch(token):
+        return None
+    try:  # the token is unique: no order to sort by
+        return Message.objects.select_related("appointment__clinic", "check_in").get(
+            kind=Kind.CHECKIN, checkin_token=token
+        )
+    except Message.DoesNotExist:
+        return None
 
 
 @never_cache
