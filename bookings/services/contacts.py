@@ -269,10 +269,13 @@ def contact_status_apply(appointment: Appointment, status: str, *, now: datetime
     appointment.status = status
 
 
-@transaction.atomic
+# No savepoint of their own: their callers (the desk, self check-in) call them within their
+# own transaction and let a refusal end it (two round trips fewer on the desk's every click).
+@transaction.atomic(savepoint=False)
 def appointment_set_status(*, appointment: Appointment, status: str, via: str) -> Appointment:
     """Arrival or no-show registered here (the desk, self check-in) rather than by the
-    booking system. Only a booked contact can arrive or be marked as not arrived."""
+    booking system. Only a booked contact can arrive or be marked as not arrived. Within a
+    caller's transaction a refusal ends that transaction (no savepoint of its own)."""
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if status not in (AppointmentStatus.ARRIVED, AppointmentStatus.NO_SHOW):
         raise DomainError(f"Status {status} sätts av bokningssystemet.", code="invalid_status")
@@ -292,11 +295,12 @@ def appointment_set_status(*, appointment: Appointment, status: str, via: str) -
     return appointment
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def appointment_reopen(*, appointment: Appointment, from_status: str) -> Appointment:
     """An arrival or a no-show registered here (the desk) taken back: the contact is booked
     again, as if neither had happened (no arrival time). Refused unless the contact is
-    still in `from_status` (the booking system may have moved it on since)."""
+    still in `from_status` (the booking system may have moved it on since); within a
+    caller's transaction a refusal ends that transaction."""
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if from_status not in (AppointmentStatus.ARRIVED, AppointmentStatus.NO_SHOW):
         raise DomainError(f"Status {from_status} kan inte ångras här.", code="invalid_status")
