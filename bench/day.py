@@ -31,7 +31,10 @@ and then plays the day:
 Each stage's throughput is counted over the time it had work (a stage fed by the one
 before it is timed per batch), and shown as a ratio of its limit measured in the same run:
 for the HTTP stages the same server's bare authenticated endpoint (`GET /bench/ping/`,
-bench/urls.py) driven by the same client at the same concurrency; for dispatch a bare
+bench/urls.py) driven by the same client at the same concurrency, and for the three that
+run at the same time (delivery reports, self check-in, desk; not with `--apart`) what one
+of three such clients gets when they drive it at once, as those stages share the server
+(the ratio against the server alone is printed beside it); for dispatch a bare
 HTTP client posting to the stand-in with as many requests open (bench/gateway.py's
 `bare_client`; the computed `min(cap, in-flight / latency)` is printed beside it). Prints
 the total time and the slowest stage. Goal: the day in under 60 s, no stage under 0.5x.
@@ -300,24 +303,41 @@ async def play(args: argparse.Namespace, data: dict[str, Any], base: str, url: s
     return stages, total, outcome
 
 
+# The HTTP stages that run at the same time in the day (not --apart): each has a third of
+# the server, and its limit is what the bare endpoint gets in the same place.
+TOGETHER = ("delivery reports", "self check-in", "desk")
+
+
 def measure_limits(
     args: argparse.Namespace, data: dict[str, Any], base: str, fake: Any
-) -> tuple[float, float]:
-    """(req/s of the bare authenticated endpoint with the day's client and concurrency,
-    SMS/s of a bare HTTP client at the stand-in with `--in-flight` requests open)."""
+) -> tuple[float, float, float]:
+    """(req/s of the bare authenticated endpoint with the day's client and concurrency;
+    the same for one of len(TOGETHER) such clients driving it at once, as the stages that
+    share the server do; SMS/s of a bare HTTP client at the stand-in with `--in-flight`
+    requests open)."""
     from bench.gateway import bare_client
 
-    ping = iter(lambda: ("GET", "/bench/ping/", None), None)
-    asyncio.run(drive(base, data["key"], ping, args.clients, 0.5))  # warm-up
-    http = asyncio.run(drive(base, data["key"], ping, args.clients, args.limit_seconds))["rps"]
+    def ping() -> Any:
+        return iter(lambda: ("GET", "/bench/ping/", None), None)
+
+    async def shared() -> float:
+        runs = await asyncio.gather(
+            *(drive(base, data["key"], ping(), args.clients, args.limit_seconds) for _ in TOGETHER)
+        )
+        return sum(run["rps"] for run in runs) / len(runs)
+
+    asyncio.run(drive(base, data["key"], ping(), args.clients, 0.5))  # warm-up
+    http = asyncio.run(drive(base, data["key"], ping(), args.clients, args.limit_seconds))["rps"]
+    http_shared = asyncio.run(shared())
     count = max(200, int(min(args.cap, args.in_flight / args.latency) * args.limit_seconds))
     sms = bare_client(fake, count=count, in_flight=args.in_flight)
-    return http, sms
+    return http, http_shared, sms
 
 
 def report(stages: dict[str, Stage], total: float, outcome: dict[str, Any], floors: bool) -> int:
     print(f"{'stage':18} {'items':>6} {'busy s':>7} {'rate':>9} {'limit':>9} {'ratio':>6}", end="")
-    print(f" {'floor':>6}" if floors else f" {'goal':>6}")
+    print(f" {'floor':>6}" if floors else f" {'goal':>6}", end="")
+    print(f"  {'of the server alone':>19}")
     below = []
     for stage in stages.values():
         bar = FLOORS[stage.name] if floors else GOAL_RATIO
@@ -327,7 +347,9 @@ def report(stages: dict[str, Stage], total: float, outcome: dict[str, Any], floo
         errors = f"  errors {dict(stage.errors)}" if stage.errors else ""
         print(
             f"{stage.name:18} {stage.items:6} {stage.busy:7.1f} {stage.rate:7.0f}/s "
-            f"{stage.limit:7.0f}/s {stage.ratio:5.2f}x {bar:5.2f}x{mark}{errors}"
+            f"{stage.limit:7.0f}/s {stage.ratio:5.2f}x {bar:5.2f}x"
+            + (f"  {stage.rate / stage.alone:18.2f}x" if stage.unit == "req/s" else " " * 21)
+            + f"{mark}{errors}"
         )
     slowest = min(stages.values(), key=lambda s: s.ratio)
     print(f"\nthe whole day: {total:.1f} s (goal < {GOAL_SECONDS:.0f} s)")
@@ -390,7 +412,7 @@ def main() -> int:
         fake = Fake(latency=args.latency, cap=args.cap)  # sets ELKS46_API_URL for all
         env["ELKS46_API_URL"] = os.environ["ELKS46_API_URL"]
         gunicorn = start_gunicorn(gunicorn_port, args.workers, 60, env)
-        http_limit, sms_limit = measure_limits(args, data, base, fake)
+        http_limit, shared_limit, sms_limit = measure_limits(args, data, base, fake)
         computed = min(args.cap, args.in_flight / args.latency)
         print(
             f"{args.bookings} bookings, {args.clients} clients, gunicorn {args.workers} workers, "
@@ -398,12 +420,20 @@ def main() -> int:
             f"{args.cap}/s, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
         )
         print(
-            f"limits: GET /bench/ping/ {http_limit:.0f} req/s; the stand-in with a bare client "
+            f"limits: GET /bench/ping/ {http_limit:.0f} req/s alone, {shared_limit:.0f} req/s "
+            f"each for {len(TOGETHER)} clients at once; the stand-in with a bare client "
             f"{sms_limit:.0f} SMS/s (computed min(cap, in-flight / latency) = {computed:.0f})\n"
         )
         stages, total, outcome = asyncio.run(play(args, data, base, url))
         for stage in stages.values():
-            stage.limit = sms_limit if stage.name == "dispatch" else http_limit
+            stage.limit = (
+                sms_limit
+                if stage.name == "dispatch"
+                else shared_limit
+                if stage.name in TOGETHER and not args.apart
+                else http_limit
+            )
+            stage.alone = http_limit
         return report(stages, total, outcome, args.floors)
     finally:
         if gunicorn is not None:

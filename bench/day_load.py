@@ -29,6 +29,7 @@ class Stage:
     busy: float = 0.0  # seconds it had work
     errors: Counter[int] = field(default_factory=Counter)
     limit: float = 0.0  # the same unit a second
+    alone: float = 0.0  # for an HTTP stage: the bare endpoint's req/s with the server alone
     first: float | None = None
     last: float = 0.0
 
