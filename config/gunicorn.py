@@ -37,13 +37,15 @@ def child_exit(server: object, worker: object) -> None:
 
 
 def when_ready(server: object) -> None:
-    """In the master, after the application is loaded and before the first fork: no
-    database connection may be shared by the workers, and what start-up made is frozen out
-    of the garbage collector's sight (reminders/process.py), where the forks share it."""
+    """In the master, after the application is loaded and before the first fork: what
+    each worker would do on its first request is done once (core/process.py's warm_up),
+    no database connection may be shared by the workers, and what start-up made is frozen
+    out of the garbage collector's sight (core/process.py), where the forks share it."""
     if preload_app:
         from django.db import connections
 
-        from core.process import freeze_startup_objects
+        from core.process import freeze_startup_objects, warm_up
 
+        warm_up()
         connections.close_all()
         freeze_startup_objects()

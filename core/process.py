@@ -14,3 +14,19 @@ def freeze_startup_objects() -> None:
     usual."""
     gc.collect()
     gc.freeze()
+
+
+def warm_up() -> None:
+    """Does once, in a process that forks workers (gunicorn's master, with the application
+    preloaded), what every worker would otherwise do on its first request: import every
+    URL configuration and view module and build the URL lookups, and read the translation
+    catalogs. A worker replaced after its max_requests starts warm (its first request took
+    about 300 ms more, measured in-process, while the requests behind it waited)."""
+    from django.conf import settings
+    from django.urls import get_resolver
+    from django.utils import translation
+
+    resolver = get_resolver()
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            resolver.reverse_dict  # noqa: B018 - built per language on first use
