@@ -50,7 +50,11 @@ def checkin_register(*, message: Message) -> CheckIn:
     visit is paid (`payment_status`: pay_at_desk, no_fee or swish; a Swish request is
     made by `payments.payment_start` after this commits). Refused unless the link is open;
     a second use is refused."""
-    message = Message.objects.select_for_update().select_related("appointment").get(pk=message.pk)
+    message = (
+        Message.objects.select_for_update(of=("self", "appointment"))  # not the outer join's
+        .select_related("appointment", "check_in")  # a second use is seen in the same read
+        .get(pk=message.pk)
+    )
     state = checkin_state(message, now=timezone.now())
     if state != "open":
         raise DomainError(f"Incheckningen är inte öppen ({state}).", code=f"checkin_{state}")
