@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -36,6 +37,7 @@ def booked(db: None) -> Callable[..., Appointment]:
         activate: bool = True,
         contact_type: str = "phone",
         starts_at: datetime | None = None,
+        patient_fee: Decimal | None = None,
     ) -> Appointment:
         counter["n"] += 1
         patient = patient or PatientFactory()
@@ -48,6 +50,7 @@ def booked(db: None) -> Callable[..., Appointment]:
             starts_at=starts_at or timezone.now() + starts_in,
             status="booked",
             contact_type=contact_type,
+            patient_fee=patient_fee,
         )
         return appointment
 
