@@ -606,6 +606,35 @@ def test_a_tick_claims_batch_after_batch_up_to_its_limit(
     assert dict(dispatching.dispatch_tick(hand_off=hand_off)) == {"batches": 0}
 
 
+def test_a_tick_settles_sms_in_doubt_from_before_not_only_those_its_recovery_finds(
+    booked: Booked, recording: type[RecordingGateway], settings: Any
+) -> None:
+    """An SMS in doubt since an earlier run (its answer lost long ago) is settled by the
+    next tick, not left to the settle beat: with no answer for longer than
+    SMS_UNKNOWN_SETTLE_MINUTES it fails as `outcome_unknown`, and the tick counts it."""
+    appointment = booked()
+    long_ago = timezone.now() - timedelta(minutes=settings.SMS_UNKNOWN_SETTLE_MINUTES + 1)
+    Message.objects.update(
+        status=Status.SENDING,
+        claim_token=None,
+        submitted_at=long_ago,
+        to=appointment.patient.mobile_number,
+        body="Påminnelse",
+        attempts=1,
+    )
+
+    def hand_off(ids: list[int], token: Any) -> Any:
+        raise AssertionError("nothing is due")
+
+    assert dict(dispatching.dispatch_tick(hand_off=hand_off)) == {
+        "settled_unknown": 1,
+        "batches": 0,
+    }
+    message = Message.objects.get()
+    assert (message.status, message.reason) == ("failed", "outcome_unknown")
+    assert recording.sent == []
+
+
 def test_every_outcome_is_counted_for_the_metrics(
     booked: Booked, recording: type[RecordingGateway]
 ) -> None:
