@@ -55,3 +55,17 @@ def booked(db: None) -> Callable[..., Appointment]:
         return appointment
 
     return make
+
+
+@pytest.fixture
+def own_pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The hand-over's pool of threads made afresh, the size the test's chain asks for. A
+    pool left larger by an earlier test (one per process, grown, never shrunk) starts at
+    once what the hand-over queues ahead of the open requests, so the gateway would see
+    more than `max_in_flight` at a time whenever the first answers are slow."""
+    from reminders import handover
+
+    monkeypatch.setattr(handover, "_pool", None)
+    yield
+    if handover._pool is not None:
+        handover._pool.shutdown(wait=False)
