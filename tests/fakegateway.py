@@ -5,7 +5,8 @@ It answers 46elks' `POST /a1/sms` and `GET /a1/sms` (history) and Sinch's
 (`latency`), caps the rate (429 with Retry-After), and injects faults:
 
 - `accept_502`: stores the SMS (the phone gets it), then answers 502;
-- `accept_timeout`: stores the SMS, then answers only after the client has given up;
+- `accept_timeout`: stores the SMS, then answers only after the client has given up (its
+  side of the connection closed; at most `timeout_hold` seconds);
 - `throttle`: 429 with `Retry-After` (nothing stored);
 - `unavailable`: 503 (nothing stored);
 - `broken_200`: stores the SMS and answers 200 with a body nobody can read;
@@ -26,6 +27,7 @@ import argparse
 import contextlib
 import json
 import random
+import select
 import socket
 import threading
 import time
@@ -53,7 +55,7 @@ class Stored:
 class FakeGateway:
     latency: float = 0.0  # seconds before answering
     rate: int = 0  # SMS a second before 429 (0: no cap)
-    timeout_hold: float = 2.0  # how long `accept_timeout` holds the answer back
+    timeout_hold: float = 2.0  # `accept_timeout` holds the answer at most this long
     fault_rate: float = 0.0
     faults: tuple[str, ...] = FAULTS
     seed: int = 2026
@@ -250,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(502, b"<html>Bad Gateway</html>")
             return
         if fault == "accept_timeout":
-            time.sleep(fake.timeout_hold)
+            _wait_until_gone(self.connection, at_most=fake.timeout_hold)
         if fault == "broken_200":
             self._answer(200, b'{"id": "s')
             return
@@ -304,6 +306,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(200, {"batches": batches, "count": len(batches), "page": 0})
         else:
             self._answer(404, {"error": "no such path"})
+
+
+def _wait_until_gone(connection: socket.socket, *, at_most: float) -> None:
+    """Until the client closes its side (the socket turns readable: it sends nothing more
+    while it waits for an answer), so a client's timeout is what ends the wait whatever
+    its length and however slow the machine; at most `at_most` seconds."""
+    select.select([connection], [], [], at_most)
 
 
 def free_port() -> int:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -36,6 +37,7 @@ def booked(db: None) -> Callable[..., Appointment]:
         activate: bool = True,
         contact_type: str = "phone",
         starts_at: datetime | None = None,
+        patient_fee: Decimal | None = None,
     ) -> Appointment:
         counter["n"] += 1
         patient = patient or PatientFactory()
@@ -48,7 +50,22 @@ def booked(db: None) -> Callable[..., Appointment]:
             starts_at=starts_at or timezone.now() + starts_in,
             status="booked",
             contact_type=contact_type,
+            patient_fee=patient_fee,
         )
         return appointment
 
     return make
+
+
+@pytest.fixture
+def own_pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The hand-over's pool of threads made afresh, the size the test's chain asks for. A
+    pool left larger by an earlier test (one per process, grown, never shrunk) starts at
+    once what the hand-over queues ahead of the open requests, so the gateway would see
+    more than `max_in_flight` at a time whenever the first answers are slow."""
+    from reminders import handover
+
+    monkeypatch.setattr(handover, "_pool", None)
+    yield
+    if handover._pool is not None:
+        handover._pool.shutdown(wait=False)

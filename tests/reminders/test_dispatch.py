@@ -7,6 +7,7 @@ import gc
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -605,6 +606,35 @@ def test_a_tick_claims_batch_after_batch_up_to_its_limit(
     assert dict(dispatching.dispatch_tick(hand_off=hand_off)) == {"batches": 0}
 
 
+def test_a_tick_settles_sms_in_doubt_from_before_not_only_those_its_recovery_finds(
+    booked: Booked, recording: type[RecordingGateway], settings: Any
+) -> None:
+    """An SMS in doubt since an earlier run (its answer lost long ago) is settled by the
+    next tick, not left to the settle beat: with no answer for longer than
+    SMS_UNKNOWN_SETTLE_MINUTES it fails as `outcome_unknown`, and the tick counts it."""
+    appointment = booked()
+    long_ago = timezone.now() - timedelta(minutes=settings.SMS_UNKNOWN_SETTLE_MINUTES + 1)
+    Message.objects.update(
+        status=Status.SENDING,
+        claim_token=None,
+        submitted_at=long_ago,
+        to=appointment.patient.mobile_number,
+        body="Påminnelse",
+        attempts=1,
+    )
+
+    def hand_off(ids: list[int], token: Any) -> Any:
+        raise AssertionError("nothing is due")
+
+    assert dict(dispatching.dispatch_tick(hand_off=hand_off)) == {
+        "settled_unknown": 1,
+        "batches": 0,
+    }
+    message = Message.objects.get()
+    assert (message.status, message.reason) == ("failed", "outcome_unknown")
+    assert recording.sent == []
+
+
 def test_every_outcome_is_counted_for_the_metrics(
     booked: Booked, recording: type[RecordingGateway]
 ) -> None:
@@ -641,6 +671,47 @@ def test_a_check_in_sms_carries_its_own_link_and_the_reminder_none(
     assert dispatching.checkin_link("checkin", None) == ""
     assert dispatching.checkin_link("checkin", "") == ""
     assert dispatching.checkin_link("reminder", "abc") == ""
+
+
+@pytest.mark.parametrize(
+    ("payment", "clinic_takes_it", "fee", "promised"),
+    [
+        pytest.param("swish", True, Decimal("250.00"), True, id="swish-clinic-fee"),
+        pytest.param("desk", True, Decimal("250.00"), False, id="desk-clinic-fee"),
+        pytest.param("swish", False, Decimal("250.00"), False, id="swish-no-clinic-fee"),
+        pytest.param("swish", True, None, False, id="swish-clinic-unknown-fee"),
+        pytest.param("swish", True, Decimal("0.00"), False, id="swish-clinic-no-fee"),
+    ],
+)
+def test_a_check_in_sms_promises_payment_in_the_phone_only_where_it_can_be_paid_there(
+    booked: Booked,
+    recording: type[RecordingGateway],
+    settings: Any,
+    payment: str,
+    clinic_takes_it: bool,
+    fee: Decimal | None,
+    promised: bool,
+) -> None:
+    """Rules 3.5c: the region takes Swish (CHECKIN_PAYMENT), the clinic takes mobile
+    payment, and the contact's fee is known and above 0; otherwise the shorter text."""
+    settings.CHECKIN_BASE_URL = "https://sms.example/c/"
+    settings.CHECKIN_PAYMENT = payment
+    clinic = ClinicFactory(
+        sms_name="Hudkliniken", self_checkin=True, mobile_payment=clinic_takes_it
+    )
+    appointment = booked(
+        clinic=clinic, contact_type="visit", starts_in=timedelta(hours=1), patient_fee=fee
+    )
+    assert dispatch()["sent"] == 2
+    checkin = Message.objects.get(kind="checkin")
+    local = timezone.localtime(appointment.starts_at)
+    what = "Checka in och betala i mobilen" if promised else "Checka in i mobilen"
+    assert checkin.body == (
+        f"Välkommen till Hudkliniken kl. {local:%H:%M}. {what}: "
+        f"https://sms.example/c/{checkin.checkin_token}"
+    )
+    assert (checkin.status, checkin.segments) == ("sent", 1)
+    assert [s.body for s in recording.sent if "Välkommen" in s.body] == [checkin.body]
 
 
 def test_a_patient_who_blocked_this_clinic_gets_nothing_from_it_and_the_rest_from_others(
