@@ -5,7 +5,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.models import ApiClient, Scope
@@ -84,6 +86,15 @@ def registry_api(make_api: Callable[..., tuple[APIClient, ApiClient]]) -> APICli
 @pytest.fixture
 def status_api(make_api: Callable[..., tuple[APIClient, ApiClient]]) -> APIClient:
     return make_api(Scope.STATUS_READ)[0]
+
+
+@pytest.fixture
+def morning() -> Iterator[None]:
+    """Ten in the morning today, local time (the clock ticks on): for a test that books a
+    contact an hour on and expects it on today's desk list, which after 23:00 it is not."""
+    at = timezone.localtime().replace(hour=10, minute=0, second=0, microsecond=0)
+    with time_machine.travel(at, tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import time_machine
 from django.contrib import admin as django_admin
 from django.contrib.auth.models import User
 from django.db import connection
@@ -33,7 +32,8 @@ from core.services import api_client_create
 from core.staff import Role
 from tests.factories import ClinicFactory, GuardianshipFactory, PatientFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+# The world's contact starts in an hour and the desk lists today's: ten in the morning.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("morning")]
 
 # Routes that show no patient's data, and why.
 WITHOUT_PATIENT_DATA = {
@@ -145,15 +145,6 @@ def world() -> dict[str, Any]:
         "appointment": appointment,
         "case": case,
     }
-
-
-@pytest.fixture(autouse=True)
-def _daytime() -> Any:
-    """The world's contact starts in an hour, and the desk lists today's: after 23:00 an
-    hour on is tomorrow, so these tests run at ten in the morning (the clock still ticks)."""
-    morning = timezone.localtime().replace(hour=10, minute=0, second=0, microsecond=0)
-    with time_machine.travel(morning, tick=True):
-        yield
 
 
 def staff(user: Any) -> Client:

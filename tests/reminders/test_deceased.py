@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import time_machine
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -244,15 +243,6 @@ def test_an_impossible_death_is_refused_and_nothing_changes(
 
 
 # --- the desk and the patient page say so -------------------------------------------------------
-@pytest.fixture
-def morning() -> Any:
-    """Ten in the morning today (the clock ticks on): a contact an hour on is on today's desk
-    list, which it would not be after 23:00."""
-    at = timezone.localtime().replace(hour=10, minute=0, second=0, microsecond=0)
-    with time_machine.travel(at, tick=True):
-        yield
-
-
 def test_the_patient_page_and_the_desk_say_the_patient_is_deceased(
     morning: None, booked: Booked, registry_api: APIClient
 ) -> None:
