@@ -32,6 +32,34 @@ def appointment_locked(external_id: str) -> Appointment | None:
     )
 
 
+def appointment_lock(pk: int) -> Appointment:
+    """The contact with this primary key, its row locked to the end of the transaction
+    (the desk's and the self check-in's status change); Appointment.DoesNotExist when
+    there is none."""
+    if _postgresql():
+        return appointment_lock_sql(pk)
+    return appointment_lock_orm(pk)
+
+
+def appointment_lock_orm(pk: int) -> Appointment:
+    return Appointment.objects.select_for_update().get(pk=pk)
+
+
+def appointment_lock_sql(pk: int) -> Appointment:
+    with driver_cursor(connection) as cursor:
+        cursor.execute(_lock_sql(), [pk], prepare=True)
+        row = cursor.fetchone()
+    if row is None:
+        raise Appointment.DoesNotExist(f"Appointment {pk} does not exist.")
+    return Appointment.from_db(connection.alias, _APPOINTMENT_COLUMNS, row)
+
+
+@functools.cache
+def _lock_sql() -> str:
+    table = connection.ops.quote_name(Appointment._meta.db_table)
+    return f"SELECT {_columns(Appointment)} FROM {table} WHERE id = %s FOR UPDATE"  # noqa: S608
+
+
 # --- The booking system's PUT: lock the contact, or insert it --------------------------------
 def appointment_lock_or_insert(
     new: Appointment, personal_id: str, hsa_id: str

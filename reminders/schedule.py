@@ -79,12 +79,10 @@ def _create_plan(
     )
 
 
-def _cancel_pending(
-    appointment: Appointment, reason: str, kinds: Iterable[str] | None = None
-) -> int:
-    pending = Message.objects.filter(appointment=appointment, status=Status.SCHEDULED)
-    if kinds is not None:
-        pending = pending.filter(kind__in=list(kinds))
+def _cancel_pending(appointment: Appointment, reason: str, kinds: Iterable[str]) -> int:
+    pending = Message.objects.filter(
+        appointment=appointment, status=Status.SCHEDULED, kind__in=list(kinds)
+    )
     return pending.update(status=Status.CANCELLED, reason=reason, updated_at=timezone.now())
 
 
@@ -102,8 +100,12 @@ def messages_plan_on_change(
     if previous is None:
         if booked:  # a new contact's first plan
             created = _create_plan(appointment, generation=1, booked_at=appointment.booked_at)
-    elif not booked:
-        _cancel_pending(appointment, rules.cancel_reason(appointment.status))
+    elif not booked:  # one prepared statement on PostgreSQL: every arrival closes a contact
+        sql.pending_cancel(
+            appointment_id=appointment.pk,
+            reason=rules.cancel_reason(appointment.status),
+            now=timezone.now(),
+        )
     elif (
         previous.status in (AppointmentStatus.ARRIVED, AppointmentStatus.NO_SHOW)
         and previous.starts_at == appointment.starts_at

@@ -276,7 +276,7 @@ def appointment_set_status(*, appointment: Appointment, status: str, via: str) -
     """Arrival or no-show registered here (the desk, self check-in) rather than by the
     booking system. Only a booked contact can arrive or be marked as not arrived. Within a
     caller's transaction a refusal ends that transaction (no savepoint of its own)."""
-    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    appointment = sql.appointment_lock(appointment.pk)
     if status not in (AppointmentStatus.ARRIVED, AppointmentStatus.NO_SHOW):
         raise DomainError(f"Status {status} sätts av bokningssystemet.", code="invalid_status")
     if appointment.status != AppointmentStatus.BOOKED:
@@ -288,7 +288,7 @@ def appointment_set_status(*, appointment: Appointment, status: str, via: str) -
     now = timezone.now()
     contact_status_apply(appointment, status, now=now, via=via)
     appointment.version += 1
-    appointment.save()
+    sql.appointment_update(appointment)
     appointment_changed.send(
         sender=Appointment, appointment=appointment, previous=previous, moment=now
     )
@@ -301,7 +301,7 @@ def appointment_reopen(*, appointment: Appointment, from_status: str) -> Appoint
     again, as if neither had happened (no arrival time). Refused unless the contact is
     still in `from_status` (the booking system may have moved it on since); within a
     caller's transaction a refusal ends that transaction."""
-    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    appointment = sql.appointment_lock(appointment.pk)
     if from_status not in (AppointmentStatus.ARRIVED, AppointmentStatus.NO_SHOW):
         raise DomainError(f"Status {from_status} kan inte ångras här.", code="invalid_status")
     if appointment.status != from_status:
@@ -313,7 +313,7 @@ def appointment_reopen(*, appointment: Appointment, from_status: str) -> Appoint
     appointment.status = AppointmentStatus.BOOKED
     appointment.arrived_at, appointment.arrived_via = None, ""
     appointment.version += 1
-    appointment.save()
+    sql.appointment_update(appointment)
     appointment_changed.send(
         sender=Appointment, appointment=appointment, previous=previous, moment=timezone.now()
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
@@ -109,3 +110,28 @@ def test_a_changed_contact_is_written_whole(on_postgres: None) -> None:
     ]
     assert rows_sql[0]["clinic"] == moved_to.pk and rows_sql[0]["status"] == "cancelled"
     assert rows_sql[0]["created_at"] == contact.created_at
+
+
+def test_a_contact_is_read_by_its_key_and_its_row_locked_as_the_orm_does(
+    on_postgres: None,
+) -> None:
+    contact = AppointmentFactory(external_id="B-5", status=AppointmentStatus.ARRIVED)
+
+    def locked_by_us() -> bool:  # a row lock stamps the row with the locking transaction
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT xmax <> '0' FROM bookings_appointment WHERE id = %s", [contact.pk]
+            )
+            return cursor.fetchone()[0]
+
+    assert not locked_by_us()
+    (by_sql, locked_sql), (by_orm, locked_orm) = both_ways(
+        lambda: sql.appointment_lock_sql(contact.pk),
+        lambda: sql.appointment_lock_orm(contact.pk),
+        after=locked_by_us,
+    )
+    assert locked_sql is locked_orm is True
+    assert model_to_dict(by_sql) == model_to_dict(by_orm) == model_to_dict(contact)
+    assert by_sql.status == AppointmentStatus.ARRIVED and not by_sql._state.adding
+    with pytest.raises(Appointment.DoesNotExist):
+        sql.appointment_lock_sql(contact.pk + 1000)
