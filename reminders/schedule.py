@@ -100,8 +100,8 @@ def messages_plan_on_change(
     if previous is None:
         if booked:  # a new contact's first plan
             created = _create_plan(appointment, generation=1, booked_at=appointment.booked_at)
-    elif not booked:  # one prepared statement on PostgreSQL: every arrival closes a contact
-        sql.pending_cancel(
+    elif not booked:  # a prepared statement on PostgreSQL: every arrival closes a contact
+        sql.pending_close(
             appointment_id=appointment.pk,
             reason=rules.cancel_reason(appointment.status),
             now=timezone.now(),

@@ -228,6 +228,43 @@ _PENDING_CANCEL_SQL = f"""
 """  # noqa: S608 (names from the models, values bound)
 
 
+_PENDING_CLOSE_SQL = f"""
+    UPDATE {MESSAGE} SET status = %(cancelled)s, reason = %(reason)s, updated_at = %(now)s
+    WHERE appointment_id = %(appointment)s AND status = {SCHEDULED}
+"""  # noqa: S608 (names from the models, values bound)
+
+
+def pending_close(*, appointment_id: int, reason: str, now: datetime) -> None:
+    """Cancels the contact's pending messages with `reason`: a contact closed (cancelled,
+    arrived, not arrived), which every arrival at the desk and by the link does."""
+    if _postgresql():
+        pending_close_sql(appointment_id=appointment_id, reason=reason, now=now)
+    else:
+        pending_close_orm(appointment_id=appointment_id, reason=reason, now=now)
+
+
+def pending_close_sql(*, appointment_id: int, reason: str, now: datetime) -> None:
+    with driver_cursor(connection) as cursor:
+        cursor.execute(
+            _PENDING_CLOSE_SQL, _pending_params(appointment_id, reason, now), prepare=True
+        )
+
+
+def _pending_params(appointment_id: int, reason: str, now: datetime) -> dict[str, Any]:
+    return {
+        "appointment": appointment_id,
+        "cancelled": Status.CANCELLED.value,
+        "reason": reason,
+        "now": now,
+    }
+
+
+def pending_close_orm(*, appointment_id: int, reason: str, now: datetime) -> None:
+    Message.objects.filter(appointment_id=appointment_id, status=Status.SCHEDULED).update(
+        status=Status.CANCELLED, reason=reason, updated_at=now
+    )
+
+
 def pending_cancel(*, appointment_id: int, reason: str, now: datetime) -> int:
     """Cancels the contact's pending messages with `reason`; returns its latest plan's
     generation (0: none yet)."""
@@ -239,23 +276,14 @@ def pending_cancel(*, appointment_id: int, reason: str, now: datetime) -> int:
 def pending_cancel_sql(*, appointment_id: int, reason: str, now: datetime) -> int:
     with driver_cursor(connection) as cursor:
         cursor.execute(
-            _PENDING_CANCEL_SQL,
-            {
-                "appointment": appointment_id,
-                "cancelled": Status.CANCELLED.value,
-                "reason": reason,
-                "now": now,
-            },
-            prepare=True,
+            _PENDING_CANCEL_SQL, _pending_params(appointment_id, reason, now), prepare=True
         )
         row = cursor.fetchone()
     return row[0] if row else 0
 
 
 def pending_cancel_orm(*, appointment_id: int, reason: str, now: datetime) -> int:
-    Message.objects.filter(appointment_id=appointment_id, status=Status.SCHEDULED).update(
-        status=Status.CANCELLED, reason=reason, updated_at=now
-    )
+    pending_close_orm(appointment_id=appointment_id, reason=reason, now=now)
     return last_generation(appointment_id)
 
 

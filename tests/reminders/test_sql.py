@@ -143,3 +143,22 @@ def test_a_move_cancels_what_is_pending_and_reads_the_last_generation(on_postgre
     assert {row[1] for row in after_sql if row[0] != made["busy"].pk} == {Status.CANCELLED}
     busy = next(row for row in after_sql if row[0] == made["busy"].pk)
     assert busy[1] == Status.SENDING  # a message in flight is not the move's to cancel
+
+
+def test_a_closed_contact_cancels_what_is_pending_as_the_orm_does(on_postgres: None) -> None:
+    made = _queue()
+    contact = made["old"].appointment
+    now = timezone.now()
+    (_, after_sql), (_, after_orm) = both_ways(
+        lambda: sql.pending_close_sql(
+            appointment_id=contact.pk, reason=SendReason.APPOINTMENT_CLOSED, now=now
+        ),
+        lambda: sql.pending_close_orm(
+            appointment_id=contact.pk, reason=SendReason.APPOINTMENT_CLOSED, now=now
+        ),
+        after=_messages,
+    )
+    assert after_sql == after_orm != _messages()
+    assert {row[1] for row in after_sql if row[0] != made["busy"].pk} == {Status.CANCELLED}
+    busy = next(row for row in after_sql if row[0] == made["busy"].pk)
+    assert busy[1] == Status.SENDING  # a message in flight is not the closing's to cancel
