@@ -11,7 +11,7 @@ from django.db.models import Q
 
 from core.errors import DomainError, NotFound
 
-from . import identity
+from . import identity, sql
 from .models import Appointment, Clinic, Guardianship, Patient
 
 
@@ -79,6 +79,12 @@ def unit_serves(unit: Clinic, clinic_id: int) -> bool:
     """Whether staff at `unit` meet the patients of clinic `clinic_id`: its own (no query,
     the common case at a desk), or one a central reception serves."""
     return clinic_id == unit.pk or unit.serves.filter(pk=clinic_id).exists()
+
+
+def appointment_with_parties(pk: int) -> Appointment | None:
+    """The contact with this primary key, with its patient and clinic (one prepared
+    statement on PostgreSQL: the desk's every registration reads one), or None."""
+    return sql.appointment_with_parties(pk)
 
 
 def appointment_get(external_id: str) -> Appointment:

@@ -60,6 +60,47 @@ def _lock_sql() -> str:
     return f"SELECT {_columns(Appointment)} FROM {table} WHERE id = %s FOR UPDATE"  # noqa: S608
 
 
+def appointment_with_parties(pk: int) -> Appointment | None:
+    """The contact with this primary key with its patient and clinic (the desk's every
+    registration reads one), or None."""
+    if _postgresql():
+        return appointment_with_parties_sql(pk)
+    return appointment_with_parties_orm(pk)
+
+
+def appointment_with_parties_orm(pk: int) -> Appointment | None:
+    try:
+        return Appointment.objects.select_related("patient", "clinic").get(pk=pk)
+    except Appointment.DoesNotExist:
+        return None
+
+
+def appointment_with_parties_sql(pk: int) -> Appointment | None:
+    with driver_cursor(connection) as cursor:
+        cursor.execute(_with_parties_sql(), [pk], prepare=True)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    alias, split = connection.alias, len(_APPOINTMENT_COLUMNS)
+    appointment = Appointment.from_db(alias, _APPOINTMENT_COLUMNS, row[:split])
+    rest = row[split:]
+    appointment.patient = Patient.from_db(alias, _PATIENT_COLUMNS, rest[: len(_PATIENT_COLUMNS)])
+    appointment.clinic = Clinic.from_db(alias, _CLINIC_COLUMNS, rest[len(_PATIENT_COLUMNS) :])
+    return appointment
+
+
+@functools.cache
+def _with_parties_sql() -> str:
+    table = connection.ops.quote_name(Appointment._meta.db_table)
+    return f"""
+        SELECT {_columns(Appointment, "a")}, {_columns(Patient, "p")}, {_columns(Clinic, "c")}
+        FROM {table} a
+        JOIN {Patient._meta.db_table} p ON p.id = a.patient_id
+        JOIN {Clinic._meta.db_table} c ON c.id = a.clinic_id
+        WHERE a.id = %s
+    """  # noqa: S608 (names from the models, values bound)
+
+
 # --- The booking system's PUT: lock the contact, or insert it --------------------------------
 def appointment_lock_or_insert(
     new: Appointment, personal_id: str, hsa_id: str
@@ -123,6 +164,7 @@ _INSERTED_FIELDS = [
     if f.column not in ("id", "patient_id", "clinic_id")
 ]
 _CLINIC_COLUMNS = [f.attname for f in Clinic._meta.concrete_fields]
+_PATIENT_COLUMNS = [f.attname for f in Patient._meta.concrete_fields]
 _APPOINTMENT_COLUMNS = [f.attname for f in Appointment._meta.concrete_fields]
 
 

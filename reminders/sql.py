@@ -7,6 +7,7 @@ statement behind."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,7 +19,7 @@ from django.db.models import F
 from bookings.models import Appointment, Clinic
 from core.db import driver_cursor
 
-from .models import Message, Status
+from .models import CheckIn, Kind, Message, Status
 from .selectors import last_generation
 
 MESSAGE = Message._meta.db_table
@@ -298,3 +299,67 @@ def outcome_guard(token: uuid.UUID) -> tuple[str, list[Any]]:
         f"({MESSAGE}.claim_token IS NULL AND {MESSAGE}.submitted_at IS NOT NULL))"
     )
     return sql, [field.get_db_prep_value(token, connection)]
+
+
+# --- The check-in link -----------------------------------------------------------------------
+def checkin_link(token: str) -> Message | None:
+    """The check-in SMS whose link has this token, with its contact, the contact's clinic
+    and its check-in (none made: `message.check_in` raises, as after `select_related`),
+    or None. The check-in page reads one on every GET and POST, the payment pages too."""
+    if _postgresql():
+        return checkin_link_sql(token)
+    return checkin_link_orm(token)
+
+
+def checkin_link_orm(token: str) -> Message | None:
+    try:  # the token is unique: no order to sort by
+        return Message.objects.select_related("appointment__clinic", "check_in").get(
+            kind=Kind.CHECKIN, checkin_token=token
+        )
+    except Message.DoesNotExist:
+        return None
+
+
+_LINK_MODELS = (Message, Appointment, Clinic, CheckIn)
+_LINK_COLUMNS = [[f.attname for f in model._meta.concrete_fields] for model in _LINK_MODELS]
+
+
+def checkin_link_sql(token: str) -> Message | None:
+    with driver_cursor(connection) as cursor:
+        cursor.execute(_checkin_link_sql(), [Kind.CHECKIN.value, token], prepare=True)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    alias, parts, start = connection.alias, [], 0
+    for columns in _LINK_COLUMNS:
+        parts.append(row[start : start + len(columns)])
+        start += len(columns)
+    message = Message.from_db(alias, _LINK_COLUMNS[0], parts[0])
+    appointment = Appointment.from_db(alias, _LINK_COLUMNS[1], parts[1])
+    appointment.clinic = Clinic.from_db(alias, _LINK_COLUMNS[2], parts[2])
+    message.appointment = appointment
+    check_in = None
+    if parts[3][0] is not None:  # the check-in's id: a LEFT JOIN finds none before it is made
+        check_in = CheckIn.from_db(alias, _LINK_COLUMNS[3], parts[3])
+        check_in.message = message
+    Message.check_in.related.set_cached_value(message, check_in)
+    return message
+
+
+@functools.cache
+def _checkin_link_sql() -> str:
+    quote = connection.ops.quote_name
+    m, a, c, k = (quote(model._meta.db_table) for model in _LINK_MODELS)
+    columns = ", ".join(
+        f"{alias}.{quote(f.column)}"
+        for alias, model in zip("mack", _LINK_MODELS, strict=True)
+        for f in model._meta.concrete_fields
+    )
+    return f"""
+        SELECT {columns}
+        FROM {m} m
+        JOIN {a} a ON a.id = m.appointment_id
+        JOIN {c} c ON c.id = a.clinic_id
+        LEFT JOIN {k} k ON k.message_id = m.id
+        WHERE m.kind = %s AND m.checkin_token = %s
+    """  # noqa: S608 (names from the models, values bound)

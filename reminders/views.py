@@ -25,9 +25,10 @@ from core.access_log.services import access_log_record_many
 from core.errors import DomainError
 from core.staff import CARE_ROLES, AuthedRequest, client_address, role_required
 
+from . import sql
 from .checkin import CHECKIN_OPENS, checkin_register, checkin_state
 from .followup import failed_sms_follow_up, failed_sms_worklist, sms_history
-from .models import Kind, Message
+from .models import Message
 from .payment_views import pay_context
 from .payments import SWISH, payment_start
 
@@ -55,12 +56,7 @@ def checkin_message(token: str) -> Message | None:
     # without asking the database (which refuses some characters outright).
     if not TOKEN_FORM.fullmatch(token):
         return None
-    try:  # the token is unique: no order to sort by
-        return Message.objects.select_related("appointment__clinic", "check_in").get(
-            kind=Kind.CHECKIN, checkin_token=token
-        )
-    except Message.DoesNotExist:
-        return None
+    return sql.checkin_link(token)  # one prepared statement on PostgreSQL
 
 
 @never_cache

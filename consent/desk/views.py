@@ -8,15 +8,15 @@ from collections import defaultdict
 from django.contrib import messages
 from django.contrib.messages.storage.base import Message
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bookings.models import Appointment, Clinic
-from bookings.selectors import unit_serves
+from bookings.selectors import appointment_with_parties, unit_serves
 from bookings.units import current_clinic
 from core.access_log.models import AccessLog
 from core.access_log.services import access_log_record_many
@@ -97,9 +97,9 @@ def _who(appointment: Appointment) -> str:
 def _desk_appointment(request: AuthedRequest, appointment_id: int) -> tuple[Appointment, Clinic]:
     """The contact and the unit registering it: the clinic worked at, which must be the
     contact's clinic or a central reception serving it."""
-    appointment = get_object_or_404(
-        Appointment.objects.select_related("clinic", "patient"), pk=appointment_id
-    )
+    appointment = appointment_with_parties(appointment_id)
+    if appointment is None:
+        raise Http404
     unit = current_clinic(request)
     if unit is None or not unit_serves(unit, appointment.clinic_id):
         raise PermissionDenied(_("Kontakten hör inte till mottagningen du arbetar på."))

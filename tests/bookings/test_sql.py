@@ -5,6 +5,7 @@ forms elsewhere, and a difference would be a contact stored differently on one d
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -135,3 +136,29 @@ def test_a_contact_is_read_by_its_key_and_its_row_locked_as_the_orm_does(
     assert by_sql.status == AppointmentStatus.ARRIVED and not by_sql._state.adding
     with pytest.raises(Appointment.DoesNotExist):
         sql.appointment_lock_sql(contact.pk + 1000)
+
+
+def test_a_contact_is_read_with_its_patient_and_clinic_as_the_orm_does(
+    on_postgres: None, django_assert_num_queries: Any
+) -> None:
+    contact = AppointmentFactory(external_id="B-6")
+
+    def seen(found: Appointment | None) -> tuple[object, ...]:
+        assert found is not None
+        with django_assert_num_queries(0):  # the desk needs all three: one read
+            return _columns_of(found), _columns_of(found.patient), _columns_of(found.clinic)
+
+    (by_sql, _), (by_orm, _) = both_ways(
+        lambda: seen(sql.appointment_with_parties_sql(contact.pk)),
+        lambda: seen(sql.appointment_with_parties_orm(contact.pk)),
+    )
+    assert by_sql == by_orm
+    assert by_sql[1]["personal_id"] == contact.patient.personal_id
+    assert by_sql[2]["hsa_id"] == contact.clinic.hsa_id
+    gone = contact.pk + 1000
+    assert sql.appointment_with_parties_sql(gone) is sql.appointment_with_parties_orm(gone) is None
+
+
+def _columns_of(row: Any) -> dict[str, object]:
+    """A model instance's stored columns (model_to_dict would also read its many-to-many)."""
+    return {f.attname: getattr(row, f.attname) for f in row._meta.concrete_fields}

@@ -193,6 +193,25 @@ def test_change_to_phone_cancels_the_checkin_and_back_to_visit_plans_it(
     assert [(k, s) for k, _, s, _ in plan()][-1] == ("checkin", "scheduled")
 
 
+def test_a_change_of_contact_type_cancels_only_this_contact_s_pending_sms_and_says_when(
+    api, patient, clinic, frozen
+) -> None:
+    start = NOW + timedelta(days=5)
+    for ext in ("B1", "B2", "B3"):
+        book(api, patient, clinic, start, ext=ext)
+    Message.objects.filter(appointment__external_id="B3", kind="checkin").update(status="sent")
+    frozen.shift(timedelta(hours=1))
+    for ext in ("B1", "B3"):
+        book(api, patient, clinic, start, ext=ext, contact_type="phone")
+    checkins = dict(
+        Message.objects.filter(kind="checkin").values_list("appointment__external_id", "status")
+    )
+    # B2 was not changed; B3's check-in SMS was already sent and stays so.
+    assert checkins == {"B1": "cancelled", "B2": "scheduled", "B3": "sent"}
+    cancelled = Message.objects.get(appointment__external_id="B1", kind="checkin")
+    assert cancelled.updated_at == NOW + timedelta(hours=1)
+
+
 def test_contact_type_back_and_forth_never_duplicates_a_message(api, patient, clinic) -> None:
     start = NOW + timedelta(days=5)
     for contact_type in ("visit", "phone", "visit", "video", "visit", "visit"):

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from reminders import sql
-from reminders.models import Kind, Message, SendReason, Status
+from reminders.models import CheckIn, Kind, Message, SendReason, Status
 from tests.factories import AppointmentFactory
 from tests.sqlparity import both_ways
 
@@ -162,3 +163,51 @@ def test_a_closed_contact_cancels_what_is_pending_as_the_orm_does(on_postgres: N
     assert {row[1] for row in after_sql if row[0] != made["busy"].pk} == {Status.CANCELLED}
     busy = next(row for row in after_sql if row[0] == made["busy"].pk)
     assert busy[1] == Status.SENDING  # a message in flight is not the closing's to cancel
+
+
+@pytest.mark.parametrize("checked_in", [False, True])
+def test_a_check_in_link_reads_its_sms_contact_clinic_and_check_in_as_the_orm_does(
+    on_postgres: None, checked_in: bool, django_assert_num_queries: Any
+) -> None:
+    start = timezone.now() + timedelta(hours=2)
+    contact = AppointmentFactory(starts_at=start)
+    message = Message.objects.create(
+        appointment=contact,
+        kind=Kind.CHECKIN,
+        generation=1,
+        starts_at=start,
+        due_at=start - timedelta(hours=3),
+        status=Status.SENT,
+        to="+46701234567",
+        checkin_token="Abc_-123",
+    )
+    if checked_in:
+        CheckIn.objects.create(message=message, payment_backend="desk", payment_status="paid")
+
+    def seen(found: Message | None) -> tuple[object, ...]:
+        assert found is not None
+        with django_assert_num_queries(0):  # everything the page needs came with the link
+            check_in = getattr(found, "check_in", None)
+            return (
+                _columns_of(found),
+                _columns_of(found.appointment),
+                _columns_of(found.appointment.clinic),
+                check_in and (_columns_of(check_in), check_in.message is found),
+            )
+
+    (by_sql, _), (by_orm, _) = both_ways(
+        lambda: seen(sql.checkin_link_sql("Abc_-123")),
+        lambda: seen(sql.checkin_link_orm("Abc_-123")),
+    )
+    assert by_sql == by_orm
+    assert by_sql[1]["id"] == contact.pk and by_sql[2]["id"] == contact.clinic_id
+    assert (by_sql[3] is not None) is checked_in
+    for unknown in ("Abc_-124", "abc_-123"):
+        assert sql.checkin_link_sql(unknown) is sql.checkin_link_orm(unknown) is None
+    Message.objects.filter(pk=message.pk).update(kind=Kind.REMINDER)  # a token, not a link
+    assert sql.checkin_link_sql("Abc_-123") is sql.checkin_link_orm("Abc_-123") is None
+
+
+def _columns_of(row: Any) -> dict[str, object]:
+    """A model instance's stored columns (model_to_dict would also read its many-to-many)."""
+    return {f.attname: getattr(row, f.attname) for f in row._meta.concrete_fields}
