@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import connection
 
-from core.db import driver_cursor
+from core.db import driver_cursor, read_prepared, select_list
 
 from .models import Appointment, Clinic, Patient
 
@@ -99,6 +99,28 @@ def _with_parties_sql() -> str:
         JOIN {Clinic._meta.db_table} c ON c.id = a.clinic_id
         WHERE a.id = %s
     """  # noqa: S608 (names from the models, values bound)
+
+
+def staff_clinic(user_id: int, clinic_id: int) -> Clinic | None:
+    """The clinic with this id if the user works there (one of the clinic's staff), else
+    None: the unit a staff user chose, read on every back-office request."""
+    if _postgresql():
+        return read_prepared(Clinic, _staff_clinic_sql(), [clinic_id, user_id])
+    return staff_clinic_orm(user_id, clinic_id)
+
+
+def staff_clinic_orm(user_id: int, clinic_id: int) -> Clinic | None:
+    return Clinic.objects.filter(staff__pk=user_id, pk=clinic_id).first()
+
+
+@functools.cache
+def _staff_clinic_sql() -> str:
+    quote = connection.ops.quote_name
+    staff = quote(Clinic.staff.through._meta.db_table)
+    return (
+        f"SELECT {select_list(Clinic, 'c')} FROM {quote(Clinic._meta.db_table)} c "  # noqa: S608
+        f"JOIN {staff} s ON s.clinic_id = c.id WHERE c.id = %s AND s.user_id = %s"
+    )
 
 
 # --- The booking system's PUT: lock the contact, or insert it --------------------------------

@@ -343,6 +343,8 @@ READYZ_BROKER_TIMEOUT = env.float("READYZ_BROKER_TIMEOUT", default=2.0)
 # A session ends when the browser closes, after 30 minutes without a request, and 8 hours
 # after login whatever happens (core.staff.SessionLimitMiddleware).
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Django's database sessions, read by a prepared statement on PostgreSQL (core/sessions.py).
+SESSION_ENGINE = "core.sessions"
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
 # The idle clock restarts when a request comes a minute or more after its last restart
 # (core.staff.SessionLimitMiddleware), not with every request: a session is written at

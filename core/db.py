@@ -62,6 +62,28 @@ class _LoggedCursor(psycopg.Cursor[Any]):
             )
 
 
+def select_list(model: type[models.Model], alias: str = "") -> str:
+    """`model`'s concrete columns, quoted and in their order, for a SELECT whose row
+    `read_prepared` (or `model.from_db`) turns into an instance."""
+    quote, prefix = (
+        connections[router.db_for_read(model)].ops.quote_name,
+        f"{alias}." if alias else "",
+    )
+    return ", ".join(f"{prefix}{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+def read_prepared(model: type[M], sql: str, params: Any) -> M | None:
+    """The first row of a prepared statement that selects `model`'s concrete columns in
+    their order (`select_list`), as an instance of it, or None. PostgreSQL only."""
+    connection = connections[router.db_for_read(model)]
+    with driver_cursor(connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return model.from_db(connection.alias, [f.attname for f in model._meta.concrete_fields], row)
+
+
 def savepoint_if_in_transaction() -> AbstractContextManager[Any]:
     """For one statement that may fail (an INSERT losing a race to the same unique key):
     alone it is atomic without a transaction of its own — no BEGIN and COMMIT round trips —

@@ -34,6 +34,7 @@ from mozilla_django_oidc.views import (
     OIDCAuthenticationRequestView,
 )
 
+from . import sql
 from .staff import Role, has_role
 from .totp import totp_required, totp_verify
 
@@ -113,7 +114,7 @@ class StaffOIDCBackend(OIDCAuthenticationBackend):
 
     def get_user(self, user_id: Any) -> Any:
         # As for password sessions: a user deactivated here is logged out at once.
-        return ModelBackend.get_user(self, user_id)
+        return session_user(self, user_id)
 
     def verify_claims(self, claims: dict[str, Any]) -> bool:
         return hsa_id_from_claims(claims) is not None
@@ -161,9 +162,19 @@ def id_token_claims_check(claims: dict[str, Any], *, now: float) -> None:
         raise SuspiciousOperation(f"ID token refused: {', '.join(problems)}")
 
 
+def session_user(backend: ModelBackend, user_id: Any) -> Any:
+    """ModelBackend.get_user, the user read by a prepared statement on PostgreSQL (every
+    staff request reads it; core/sql.py): None for a user gone or deactivated."""
+    user = sql.user_get(user_id)
+    return user if user is not None and backend.user_can_authenticate(user) else None
+
+
 class BreakGlassModelBackend(ModelBackend):
     """Password login: everyone when there is no identity provider; with one, regional
     administrators only (the way in when the provider is down)."""
+
+    def get_user(self, user_id: Any) -> Any:
+        return session_user(self, user_id)
 
     def authenticate(
         self,

@@ -25,6 +25,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from . import sql
+
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser, User
@@ -53,7 +55,7 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
         return set()
     cached = getattr(user, "_role_cache", None)
     if cached is None:
-        cached = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+        cached = sql.group_names(user.pk)  # a prepared statement on PostgreSQL
         if user.is_superuser:  # type: ignore[attr-defined]
             cached.add(Role.REGIONAL_ADMIN)
         user._role_cache = cached  # type: ignore[attr-defined]

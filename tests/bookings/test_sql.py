@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from bookings import sql
 from bookings.models import Appointment, AppointmentStatus, ContactType
-from tests.factories import AppointmentFactory, ClinicFactory, PatientFactory
+from tests.factories import AppointmentFactory, ClinicFactory, PatientFactory, UserFactory
 from tests.sqlparity import both_ways
 
 pytestmark = pytest.mark.django_db
@@ -162,3 +162,15 @@ def test_a_contact_is_read_with_its_patient_and_clinic_as_the_orm_does(
 def _columns_of(row: Any) -> dict[str, object]:
     """A model instance's stored columns (model_to_dict would also read its many-to-many)."""
     return {f.attname: getattr(row, f.attname) for f in row._meta.concrete_fields}
+
+
+def test_the_unit_chosen_is_read_only_where_the_user_works(on_postgres: None) -> None:
+    here, elsewhere = ClinicFactory(), ClinicFactory()
+    user = UserFactory()
+    here.staff.add(user)
+    found = sql.staff_clinic(user.pk, here.pk)
+    assert found == sql.staff_clinic_orm(user.pk, here.pk) == here
+    assert _columns_of(found) == _columns_of(here)
+    for clinic_id in (elsewhere.pk, elsewhere.pk + 100):
+        assert sql.staff_clinic(user.pk, clinic_id) is sql.staff_clinic_orm(user.pk, clinic_id)
+        assert sql.staff_clinic(user.pk, clinic_id) is None
