@@ -11,8 +11,10 @@ from django.utils import timezone
 
 from bookings.models import AppointmentStatus
 from bookings.services import appointment_set_status
+from core.db import insert_prepared
 from core.errors import DomainError
 
+from . import sql
 from .models import CheckIn, Message
 from .payments import SWISH, payment_kind
 
@@ -50,11 +52,8 @@ def checkin_register(*, message: Message) -> CheckIn:
     visit is paid (`payment_status`: pay_at_desk, no_fee or swish; a Swish request is
     made by `payments.payment_start` after this commits). Refused unless the link is open;
     a second use is refused."""
-    message = (
-        Message.objects.select_for_update(of=("self", "appointment"))  # not the outer join's
-        .select_related("appointment", "check_in")  # a second use is seen in the same read
-        .get(pk=message.pk)
-    )
+    # One prepared statement on PostgreSQL; a second use is seen in the same read.
+    message = sql.checkin_link_locked(message.pk)
     state = checkin_state(message, now=timezone.now())
     if state != "open":
         raise DomainError(f"Incheckningen är inte öppen ({state}).", code=f"checkin_{state}")
@@ -62,9 +61,15 @@ def checkin_register(*, message: Message) -> CheckIn:
         appointment=message.appointment, status=AppointmentStatus.ARRIVED, via="self_checkin"
     )
     kind = payment_kind(message.appointment)
-    return CheckIn.objects.create(
-        message=message,
-        checked_in_at=timezone.now(),
-        payment_backend="swish" if kind == SWISH else "desk",
-        payment_status=kind,
+    [check_in] = insert_prepared(  # one prepared INSERT on PostgreSQL
+        CheckIn,
+        [
+            CheckIn(
+                message=message,
+                checked_in_at=timezone.now(),
+                payment_backend="swish" if kind == SWISH else "desk",
+                payment_status=kind,
+            )
+        ],
     )
+    return check_in

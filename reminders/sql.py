@@ -325,8 +325,36 @@ _LINK_COLUMNS = [[f.attname for f in model._meta.concrete_fields] for model in _
 
 
 def checkin_link_sql(token: str) -> Message | None:
+    return _link_read(_checkin_link_sql(_BY_LINK), [Kind.CHECKIN.value, token])
+
+
+def checkin_link_locked(pk: int) -> Message:
+    """The check-in SMS with this id as `checkin_link` reads it, its row and its contact's
+    locked to the end of the transaction (a second use of the link waits, then sees the
+    first one's check-in). Message.DoesNotExist when there is none."""
+    if _postgresql():
+        return checkin_link_locked_sql(pk)
+    return checkin_link_locked_orm(pk)
+
+
+def checkin_link_locked_orm(pk: int) -> Message:
+    return (
+        Message.objects.select_for_update(of=("self", "appointment"))  # not the outer join's
+        .select_related("appointment__clinic", "check_in")
+        .get(pk=pk)
+    )
+
+
+def checkin_link_locked_sql(pk: int) -> Message:
+    message = _link_read(_checkin_link_sql(_BY_ID_LOCKED), [pk])
+    if message is None:
+        raise Message.DoesNotExist(f"Message {pk} does not exist.")
+    return message
+
+
+def _link_read(statement: str, params: list[Any]) -> Message | None:
     with driver_cursor(connection) as cursor:
-        cursor.execute(_checkin_link_sql(), [Kind.CHECKIN.value, token], prepare=True)
+        cursor.execute(statement, params, prepare=True)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -346,8 +374,13 @@ def checkin_link_sql(token: str) -> Message | None:
     return message
 
 
+_BY_LINK = "WHERE m.kind = %s AND m.checkin_token = %s"
+# Not the outer join's row (PostgreSQL refuses to lock the nullable side of one).
+_BY_ID_LOCKED = "WHERE m.id = %s FOR UPDATE OF m, a"
+
+
 @functools.cache
-def _checkin_link_sql() -> str:
+def _checkin_link_sql(where: str) -> str:
     quote = connection.ops.quote_name
     m, a, c, k = (quote(model._meta.db_table) for model in _LINK_MODELS)
     columns = ", ".join(
@@ -361,5 +394,5 @@ def _checkin_link_sql() -> str:
         JOIN {a} a ON a.id = m.appointment_id
         JOIN {c} c ON c.id = a.clinic_id
         LEFT JOIN {k} k ON k.message_id = m.id
-        WHERE m.kind = %s AND m.checkin_token = %s
+        {where}
     """  # noqa: S608 (names from the models, values bound)

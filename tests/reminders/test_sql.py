@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from reminders import sql
@@ -169,31 +170,12 @@ def test_a_closed_contact_cancels_what_is_pending_as_the_orm_does(on_postgres: N
 def test_a_check_in_link_reads_its_sms_contact_clinic_and_check_in_as_the_orm_does(
     on_postgres: None, checked_in: bool, django_assert_num_queries: Any
 ) -> None:
-    start = timezone.now() + timedelta(hours=2)
-    contact = AppointmentFactory(starts_at=start)
-    message = Message.objects.create(
-        appointment=contact,
-        kind=Kind.CHECKIN,
-        generation=1,
-        starts_at=start,
-        due_at=start - timedelta(hours=3),
-        status=Status.SENT,
-        to="+46701234567",
-        checkin_token="Abc_-123",
-    )
-    if checked_in:
-        CheckIn.objects.create(message=message, payment_backend="desk", payment_status="paid")
+    message = _link(checked_in)
+    contact = message.appointment
 
     def seen(found: Message | None) -> tuple[object, ...]:
-        assert found is not None
         with django_assert_num_queries(0):  # everything the page needs came with the link
-            check_in = getattr(found, "check_in", None)
-            return (
-                _columns_of(found),
-                _columns_of(found.appointment),
-                _columns_of(found.appointment.clinic),
-                check_in and (_columns_of(check_in), check_in.message is found),
-            )
+            return _link_seen(found)
 
     (by_sql, _), (by_orm, _) = both_ways(
         lambda: seen(sql.checkin_link_sql("Abc_-123")),
@@ -211,3 +193,62 @@ def test_a_check_in_link_reads_its_sms_contact_clinic_and_check_in_as_the_orm_do
 def _columns_of(row: Any) -> dict[str, object]:
     """A model instance's stored columns (model_to_dict would also read its many-to-many)."""
     return {f.attname: getattr(row, f.attname) for f in row._meta.concrete_fields}
+
+
+@pytest.mark.parametrize("checked_in", [False, True])
+def test_the_check_in_locks_its_sms_and_contact_and_reads_them_as_the_orm_does(
+    on_postgres: None, checked_in: bool
+) -> None:
+    message = _link(checked_in)
+
+    def locked() -> tuple[bool, bool]:  # a row lock stamps the row with the locking transaction
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT (SELECT xmax <> '0' FROM reminders_message WHERE id = %s), "
+                "(SELECT xmax <> '0' FROM bookings_appointment WHERE id = %s)",
+                [message.pk, message.appointment_id],
+            )
+            return cursor.fetchone()
+
+    assert locked() == (False, False)
+    (by_sql, locked_sql), (by_orm, locked_orm) = both_ways(
+        lambda: _link_seen(sql.checkin_link_locked_sql(message.pk)),
+        lambda: _link_seen(sql.checkin_link_locked_orm(message.pk)),
+        after=locked,
+    )
+    assert by_sql == by_orm
+    assert locked_sql == locked_orm == (True, True)
+    assert (by_sql[3] is not None) is checked_in
+    with pytest.raises(Message.DoesNotExist):
+        sql.checkin_link_locked_sql(message.pk + 1000)
+
+
+def _link(checked_in: bool) -> Message:
+    """A sent check-in SMS whose link is "Abc_-123", used or not."""
+    start = timezone.now() + timedelta(hours=2)
+    contact = AppointmentFactory(starts_at=start)
+    message = Message.objects.create(
+        appointment=contact,
+        kind=Kind.CHECKIN,
+        generation=1,
+        starts_at=start,
+        due_at=start - timedelta(hours=3),
+        status=Status.SENT,
+        to="+46701234567",
+        checkin_token="Abc_-123",
+    )
+    if checked_in:
+        CheckIn.objects.create(message=message, payment_backend="desk", payment_status="paid")
+
+    return message
+
+
+def _link_seen(found: Message | None) -> tuple[object, ...]:
+    assert found is not None
+    check_in = getattr(found, "check_in", None)
+    return (
+        _columns_of(found),
+        _columns_of(found.appointment),
+        _columns_of(found.appointment.clinic),
+        check_in and (_columns_of(check_in), check_in.message is found),
+    )
