@@ -8,7 +8,6 @@ come from the models."""
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 from django.db import connection
 
@@ -46,18 +45,16 @@ def appointment_lock_orm(pk: int) -> Appointment:
 
 
 def appointment_lock_sql(pk: int) -> Appointment:
-    with driver_cursor(connection) as cursor:
-        cursor.execute(_lock_sql(), [pk], prepare=True)
-        row = cursor.fetchone()
-    if row is None:
+    appointment = read_prepared(Appointment, _lock_sql(), [pk])
+    if appointment is None:
         raise Appointment.DoesNotExist(f"Appointment {pk} does not exist.")
-    return Appointment.from_db(connection.alias, _APPOINTMENT_COLUMNS, row)
+    return appointment
 
 
 @functools.cache
 def _lock_sql() -> str:
     table = connection.ops.quote_name(Appointment._meta.db_table)
-    return f"SELECT {_columns(Appointment)} FROM {table} WHERE id = %s FOR UPDATE"  # noqa: S608
+    return f"SELECT {select_list(Appointment)} FROM {table} WHERE id = %s FOR UPDATE"  # noqa: S608
 
 
 def appointment_with_parties(pk: int) -> Appointment | None:
@@ -92,8 +89,11 @@ def appointment_with_parties_sql(pk: int) -> Appointment | None:
 @functools.cache
 def _with_parties_sql() -> str:
     table = connection.ops.quote_name(Appointment._meta.db_table)
+    columns = ", ".join(
+        select_list(m, a) for m, a in ((Appointment, "a"), (Patient, "p"), (Clinic, "c"))
+    )
     return f"""
-        SELECT {_columns(Appointment, "a")}, {_columns(Patient, "p")}, {_columns(Clinic, "c")}
+        SELECT {columns}
         FROM {table} a
         JOIN {Patient._meta.db_table} p ON p.id = a.patient_id
         JOIN {Clinic._meta.db_table} c ON c.id = a.clinic_id
@@ -190,14 +190,9 @@ _PATIENT_COLUMNS = [f.attname for f in Patient._meta.concrete_fields]
 _APPOINTMENT_COLUMNS = [f.attname for f in Appointment._meta.concrete_fields]
 
 
-def _columns(model: Any, alias: str = "") -> str:
-    quote, prefix = connection.ops.quote_name, f"{alias}." if alias else ""
-    return ", ".join(f"{prefix}{quote(f.column)}" for f in model._meta.concrete_fields)
-
-
 @functools.cache
 def _lock_or_insert_sql() -> str:
-    table, columns = Appointment._meta.db_table, _columns(Appointment)
+    table, columns = Appointment._meta.db_table, select_list(Appointment)
     inserted = ", ".join(f.column for f in _INSERTED_FIELDS)
     # INSERT … SELECT types its values by the expressions, not the columns: cast each.
     values = ", ".join(f"CAST(%({f.column})s AS {f.db_type(connection)})" for f in _INSERTED_FIELDS)
@@ -221,9 +216,9 @@ def _lock_or_insert_sql() -> str:
             UNION ALL
             SELECT {columns}, true FROM inserted
         )
-        SELECT {_columns(Appointment, "contact")}, contact.created, p.personal_id,
+        SELECT {select_list(Appointment, "contact")}, contact.created, p.personal_id,
             p.is_coordination_number,
-            {_columns(Clinic, "c")}
+            {select_list(Clinic, "c")}
         FROM contact
         JOIN {Patient._meta.db_table} p ON p.id = contact.patient_id
         JOIN {Clinic._meta.db_table} c ON c.id = contact.clinic_id

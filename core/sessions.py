@@ -5,9 +5,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.contrib.sessions.backends import db
+from django.contrib.sessions.models import Session
 from django.core.exceptions import SuspiciousOperation
 from django.utils import timezone
 
@@ -15,7 +15,7 @@ from . import sql
 
 
 class SessionStore(db.SessionStore):
-    def _get_session_from_db(self) -> Any:
+    def _get_session_from_db(self) -> Session | None:
         # As db.SessionStore's own: a key that is not a live session is forgotten.
         session = None
         try:

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.sessions.models import Session
 from django.db import connection
 
 from .db import driver_cursor, read_prepared, select_list
@@ -41,7 +42,7 @@ def _postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
-def session_live(session_key: str, now: datetime) -> Any:
+def session_live(session_key: str, now: datetime) -> Session | None:
     """The stored session with this key that has not expired at `now`, or None (what
     Django's database session store reads)."""
     if _postgresql():
@@ -49,22 +50,16 @@ def session_live(session_key: str, now: datetime) -> Any:
     return session_live_orm(session_key, now)
 
 
-def session_live_orm(session_key: str, now: datetime) -> Any:
-    from django.contrib.sessions.models import Session
-
+def session_live_orm(session_key: str, now: datetime) -> Session | None:
     return Session.objects.filter(session_key=session_key, expire_date__gt=now).first()
 
 
-def session_live_sql(session_key: str, now: datetime) -> Any:
-    from django.contrib.sessions.models import Session
-
+def session_live_sql(session_key: str, now: datetime) -> Session | None:
     return read_prepared(Session, _session_sql(), [session_key, now])
 
 
 @functools.cache
 def _session_sql() -> str:
-    from django.contrib.sessions.models import Session
-
     table = connection.ops.quote_name(Session._meta.db_table)
     return f"SELECT {select_list(Session)} FROM {table} WHERE session_key = %s AND expire_date > %s"  # noqa: S608
 

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from bookings.models import Appointment, Clinic
-from core.db import driver_cursor
+from core.db import driver_cursor, select_list
 
 from .models import CheckIn, Kind, Message, Status
 from .selectors import last_generation
@@ -384,9 +384,7 @@ def _checkin_link_sql(where: str) -> str:
     quote = connection.ops.quote_name
     m, a, c, k = (quote(model._meta.db_table) for model in _LINK_MODELS)
     columns = ", ".join(
-        f"{alias}.{quote(f.column)}"
-        for alias, model in zip("mack", _LINK_MODELS, strict=True)
-        for f in model._meta.concrete_fields
+        select_list(model, alias) for alias, model in zip("mack", _LINK_MODELS, strict=True)
     )
     return f"""
         SELECT {columns}
