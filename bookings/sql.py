@@ -11,7 +11,7 @@ import functools
 
 from django.db import connection
 
-from core.db import driver_cursor, read_prepared, select_list
+from core.db import driver_cursor, read_prepared, read_prepared_joined, select_list
 
 from .models import Appointment, Clinic, Patient
 
@@ -73,25 +73,21 @@ def appointment_with_parties_orm(pk: int) -> Appointment | None:
 
 
 def appointment_with_parties_sql(pk: int) -> Appointment | None:
-    with driver_cursor(connection) as cursor:
-        cursor.execute(_with_parties_sql(), [pk], prepare=True)
-        row = cursor.fetchone()
-    if row is None:
+    found = read_prepared_joined(_PARTIES, _with_parties_sql(), [pk])
+    if found is None:
         return None
-    alias, split = connection.alias, len(_APPOINTMENT_COLUMNS)
-    appointment = Appointment.from_db(alias, _APPOINTMENT_COLUMNS, row[:split])
-    rest = row[split:]
-    appointment.patient = Patient.from_db(alias, _PATIENT_COLUMNS, rest[: len(_PATIENT_COLUMNS)])
-    appointment.clinic = Clinic.from_db(alias, _CLINIC_COLUMNS, rest[len(_PATIENT_COLUMNS) :])
+    appointment: Appointment
+    appointment, appointment.patient, appointment.clinic = found
     return appointment
+
+
+_PARTIES = (Appointment, Patient, Clinic)
 
 
 @functools.cache
 def _with_parties_sql() -> str:
     table = connection.ops.quote_name(Appointment._meta.db_table)
-    columns = ", ".join(
-        select_list(m, a) for m, a in ((Appointment, "a"), (Patient, "p"), (Clinic, "c"))
-    )
+    columns = ", ".join(select_list(m, a) for m, a in zip(_PARTIES, "apc", strict=True))
     return f"""
         SELECT {columns}
         FROM {table} a
@@ -186,7 +182,6 @@ _INSERTED_FIELDS = [
     if f.column not in ("id", "patient_id", "clinic_id")
 ]
 _CLINIC_COLUMNS = [f.attname for f in Clinic._meta.concrete_fields]
-_PATIENT_COLUMNS = [f.attname for f in Patient._meta.concrete_fields]
 _APPOINTMENT_COLUMNS = [f.attname for f in Appointment._meta.concrete_fields]
 
 

@@ -11,7 +11,7 @@ text without their parameters. They do not pass Django's execute wrappers."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
@@ -75,13 +75,35 @@ def select_list(model: type[models.Model], alias: str = "") -> str:
 def read_prepared(model: type[M], sql: str, params: Any) -> M | None:
     """The first row of a prepared statement that selects `model`'s concrete columns in
     their order (`select_list`), as an instance of it, or None. PostgreSQL only."""
-    connection = connections[router.db_for_read(model)]
+    found = read_prepared_joined((model,), sql, params)
+    return None if found is None else found[0]
+
+
+def read_prepared_joined(
+    models_: Sequence[type[models.Model]], sql: str, params: Any
+) -> list[Any] | None:
+    """The first row of a prepared statement that selects each model's concrete columns in
+    turn (`select_list` of each, in this order), as an instance of each — None for one
+    whose primary key is NULL, the empty side of an outer join — or None when there is no
+    row. PostgreSQL only."""
+    connection = connections[router.db_for_read(models_[0])]
     with driver_cursor(connection) as cursor:
         cursor.execute(sql, params, prepare=True)
         row = cursor.fetchone()
     if row is None:
         return None
-    return model.from_db(connection.alias, [f.attname for f in model._meta.concrete_fields], row)
+    found, start = [], 0
+    for model in models_:
+        fields = model._meta.concrete_fields
+        values = row[start : start + len(fields)]
+        start += len(fields)
+        pk_at = fields.index(model._meta.pk)
+        found.append(
+            None
+            if values[pk_at] is None
+            else model.from_db(connection.alias, [f.attname for f in fields], values)
+        )
+    return found
 
 
 def savepoint_if_in_transaction() -> AbstractContextManager[Any]:

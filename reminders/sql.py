@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from bookings.models import Appointment, Clinic
-from core.db import driver_cursor, select_list
+from core.db import driver_cursor, read_prepared_joined, select_list
 
 from .models import CheckIn, Kind, Message, Status
 from .selectors import last_generation
@@ -321,7 +321,6 @@ def checkin_link_orm(token: str) -> Message | None:
 
 
 _LINK_MODELS = (Message, Appointment, Clinic, CheckIn)
-_LINK_COLUMNS = [[f.attname for f in model._meta.concrete_fields] for model in _LINK_MODELS]
 
 
 def checkin_link_sql(token: str) -> Message | None:
@@ -353,22 +352,14 @@ def checkin_link_locked_sql(pk: int) -> Message:
 
 
 def _link_read(statement: str, params: list[Any]) -> Message | None:
-    with driver_cursor(connection) as cursor:
-        cursor.execute(statement, params, prepare=True)
-        row = cursor.fetchone()
-    if row is None:
+    found = read_prepared_joined(_LINK_MODELS, statement, params)
+    if found is None:
         return None
-    alias, parts, start = connection.alias, [], 0
-    for columns in _LINK_COLUMNS:
-        parts.append(row[start : start + len(columns)])
-        start += len(columns)
-    message = Message.from_db(alias, _LINK_COLUMNS[0], parts[0])
-    appointment = Appointment.from_db(alias, _LINK_COLUMNS[1], parts[1])
-    appointment.clinic = Clinic.from_db(alias, _LINK_COLUMNS[2], parts[2])
+    message: Message
+    message, appointment, clinic, check_in = found  # no check-in (None) before it is made
+    appointment.clinic = clinic
     message.appointment = appointment
-    check_in = None
-    if parts[3][0] is not None:  # the check-in's id: a LEFT JOIN finds none before it is made
-        check_in = CheckIn.from_db(alias, _LINK_COLUMNS[3], parts[3])
+    if check_in is not None:
         check_in.message = message
     Message.check_in.related.set_cached_value(message, check_in)
     return message
