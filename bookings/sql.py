@@ -11,7 +11,7 @@ import functools
 
 from django.db import connection
 
-from core.db import driver_cursor, read_prepared, read_prepared_joined, select_list
+from core.db import driver_cursor, read_prepared, read_prepared_joined, select_list, update_prepared
 
 from .models import Appointment, Clinic, Patient
 
@@ -234,20 +234,7 @@ def appointment_update_orm(appointment: Appointment) -> None:
 
 
 def appointment_update_sql(appointment: Appointment) -> None:
-    values = [
-        field.get_db_prep_save(field.pre_save(appointment, False), connection)
-        for field in _UPDATED_FIELDS
-    ]
-    with driver_cursor(connection) as cursor:
-        cursor.execute(_update_sql(), [*values, appointment.pk], prepare=True)
+    update_prepared(appointment, _UPDATED_FIELDS)
 
 
-_UPDATED_FIELDS = [f for f in Appointment._meta.concrete_fields if not f.primary_key]
-
-
-@functools.cache
-def _update_sql() -> str:
-    quote = connection.ops.quote_name
-    columns = ", ".join(f"{quote(f.column)} = %s" for f in _UPDATED_FIELDS)
-    table, pk = quote(Appointment._meta.db_table), quote(Appointment._meta.pk.column)
-    return f"UPDATE {table} SET {columns} WHERE {pk} = %s"  # noqa: S608 (names from the model)
+_UPDATED_FIELDS = tuple(f.name for f in Appointment._meta.concrete_fields if not f.primary_key)

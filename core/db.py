@@ -10,6 +10,7 @@ text without their parameters. They do not pass Django's execute wrappers."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -84,8 +85,8 @@ def read_prepared_joined(
 ) -> list[Any] | None:
     """The first row of a prepared statement that selects each model's concrete columns in
     turn (`select_list` of each, in this order), as an instance of each — None for one
-    whose primary key is NULL, the empty side of an outer join — or None when there is no
-    row. PostgreSQL only."""
+    whose primary key is NULL, the empty side of an outer join — followed by the row's
+    further columns as they are; or None when there is no row. PostgreSQL only."""
     connection = connections[router.db_for_read(models_[0])]
     with driver_cursor(connection) as cursor:
         cursor.execute(sql, params, prepare=True)
@@ -103,6 +104,7 @@ def read_prepared_joined(
             if values[pk_at] is None
             else model.from_db(connection.alias, [f.attname for f in fields], values)
         )
+    found.extend(row[start:])
     return found
 
 
@@ -142,6 +144,32 @@ def insert_prepared(model: type[M], objs: list[M]) -> list[M]:
             setattr(obj, field.attname, value)
         obj._state.adding, obj._state.db = False, connection.alias
     return objs
+
+
+def update_prepared(obj: models.Model, fields: Sequence[str]) -> None:
+    """`obj.save(update_fields=fields)` as one prepared UPDATE on PostgreSQL (an `auto_now`
+    field among them stamped as `save` does); `save` elsewhere. No signals: for a model no
+    one listens to saving. The row must exist (it is read under a lock, as a rule)."""
+    model = type(obj)
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        obj.save(update_fields=fields)
+        return
+    sql, written = _update_sql(connection.alias, model, tuple(fields))
+    params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in written]
+    with driver_cursor(connection) as cursor:
+        cursor.execute(sql, [*params, obj.pk], prepare=True)
+
+
+@functools.cache
+def _update_sql(alias: str, model: Any, fields: tuple[str, ...]) -> tuple[str, list[Any]]:
+    quote = connections[alias].ops.quote_name
+    written = [model._meta.get_field(name) for name in fields]
+    return (
+        f"UPDATE {quote(model._meta.db_table)} "  # noqa: S608 (names from the model)
+        f"SET {', '.join(f'{quote(f.column)} = %s' for f in written)} "
+        f"WHERE {quote(model._meta.pk.column)} = %s"
+    ), written
 
 
 def insert_many(model: type[M], objs: list[M], *, batch: int = 5000) -> list[M]:

@@ -8,9 +8,12 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from core.db import update_prepared
+
+from . import sql
 from .gateways import DeliveryUpdate
 from .health import DELIVERY_REPORT_LAG
-from .models import DeliveryReport, Message, SendReason, Status
+from .models import SendReason, Status
 
 # How far along a message is; a report never moves it to a lower step. A failure whose
 # outcome was unknown is not a step: the gateway's word that it went out wins.
@@ -23,24 +26,11 @@ DOUBTFUL_FAILURES = (SendReason.OUTCOME_UNKNOWN, SendReason.GATEWAY_UNAVAILABLE)
 def delivery_report_apply(update: DeliveryUpdate) -> bool:
     """Records a gateway's status report for one SMS. Returns whether it was new and for
     a message handed to that gateway."""
-    message = Message.objects.select_for_update().filter(pk=update.message_id).first()
-    if message is None or message.submitted_at is None:
-        return False  # never handed to any gateway: nothing it can report on
-    if update.gateway and message.gateway != update.gateway:
-        return False
-    _, created = DeliveryReport.objects.get_or_create(
-        message=message,
-        status=update.status,
-        defaults={
-            "gateway_ref": update.gateway_ref[:100],
-            "reported_at": update.reported_at,
-            "raw": update.raw,
-        },
-    )
-    if not created:
-        return False
+    message, stored = sql.report_record(update)
+    if message is None or not stored:
+        return False  # never handed to that gateway, or this report already stored
     DELIVERY_REPORT_LAG.labels(message.gateway, update.status).observe(
-        max((timezone.now() - message.submitted_at).total_seconds(), 0.0)
+        max((timezone.now() - message.submitted_at).total_seconds(), 0.0)  # type: ignore[operator]
     )
     new = REPORTED[update.status]
     step = STEP.get(Status(message.status), -1)
@@ -59,15 +49,17 @@ def delivery_report_apply(update: DeliveryUpdate) -> bool:
         message.reason = ""
     if update.gateway_ref and not message.gateway_ref:
         message.gateway_ref = update.gateway_ref[:100]
-    message.save(
-        update_fields=[
-            "status",
-            "reason",
-            "claim_token",
-            "delivered_at",
-            "sent_at",
-            "gateway_ref",
-            "updated_at",
-        ]
-    )
+    update_prepared(message, MOVED)
     return True
+
+
+# What a report writes when it moves an SMS on.
+MOVED = (
+    "status",
+    "reason",
+    "claim_token",
+    "delivered_at",
+    "sent_at",
+    "gateway_ref",
+    "updated_at",
+)

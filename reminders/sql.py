@@ -11,7 +11,7 @@ import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -19,8 +19,11 @@ from django.db.models import F
 from bookings.models import Appointment, Clinic
 from core.db import driver_cursor, read_prepared_joined, select_list
 
-from .models import CheckIn, Kind, Message, Status
+from .models import CheckIn, DeliveryReport, Kind, Message, Status
 from .selectors import last_generation
+
+if TYPE_CHECKING:
+    from .gateways import DeliveryUpdate
 
 MESSAGE = Message._meta.db_table
 SCHEDULED, SENDING = f"'{Status.SCHEDULED.value}'", f"'{Status.SENDING.value}'"
@@ -384,4 +387,80 @@ def _checkin_link_sql(where: str) -> str:
         JOIN {c} c ON c.id = a.clinic_id
         LEFT JOIN {k} k ON k.message_id = m.id
         {where}
+    """  # noqa: S608 (names from the models, values bound)
+
+
+# --- A delivery report (hundreds a second while a day's SMS go out) ---------------------------
+def report_record(update: DeliveryUpdate) -> tuple[Message | None, bool]:
+    """(the SMS this report is about, its row locked to the end of the transaction, or None;
+    whether the report was stored). A report is stored only for an SMS handed to a gateway
+    (to the one reporting it, when the report names one), and once per SMS and status."""
+    if _postgresql():
+        return report_record_sql(update)
+    return report_record_orm(update)
+
+
+def report_record_orm(update: DeliveryUpdate) -> tuple[Message | None, bool]:
+    message = Message.objects.select_for_update().filter(pk=update.message_id).first()
+    if message is None or message.submitted_at is None:
+        return message, False
+    if update.gateway and message.gateway != update.gateway:
+        return message, False
+    _, created = DeliveryReport.objects.get_or_create(
+        message=message,
+        status=update.status,
+        defaults={
+            "gateway_ref": update.gateway_ref[:100],
+            "reported_at": update.reported_at,
+            "raw": update.raw,
+        },
+    )
+    return message, created
+
+
+def report_record_sql(update: DeliveryUpdate) -> tuple[Message | None, bool]:
+    values = {
+        field.column: field.get_db_prep_save(value, connection)
+        for field, value in zip(
+            _REPORT_FIELDS,
+            (update.status, update.gateway_ref[:100], update.reported_at, update.raw),
+            strict=True,
+        )
+    }
+    found = read_prepared_joined(
+        (Message,),
+        _report_record_sql(),
+        {**values, "message": update.message_id, "gateway": update.gateway},
+    )
+    if found is None:
+        return None, False
+    message, stored = found
+    return message, stored
+
+
+_REPORT_FIELDS: list[Any] = [
+    DeliveryReport._meta.get_field(name) for name in ("status", "gateway_ref", "reported_at", "raw")
+]
+
+
+@functools.cache
+def _report_record_sql() -> str:
+    quote = connection.ops.quote_name
+    report = quote(DeliveryReport._meta.db_table)
+    columns = ", ".join(quote(f.column) for f in _REPORT_FIELDS)
+    # INSERT … SELECT types its values by the expressions, not the columns: cast each.
+    values = ", ".join(f"CAST(%({f.column})s AS {f.db_type(connection)})" for f in _REPORT_FIELDS)
+    # The message's lock comes first: the same report twice at once waits for the first,
+    # then finds it stored (ON CONFLICT sees what committed since the statement began).
+    return f"""
+        WITH message AS MATERIALIZED (
+            SELECT {select_list(Message)} FROM {MESSAGE} WHERE id = %(message)s FOR UPDATE
+        ), stored AS (
+            INSERT INTO {report} (message_id, {columns})
+            SELECT id, {values} FROM message
+            WHERE submitted_at IS NOT NULL AND (%(gateway)s = '' OR gateway = %(gateway)s)
+            ON CONFLICT (message_id, status) DO NOTHING
+            RETURNING id
+        )
+        SELECT {select_list(Message, "message")}, EXISTS (SELECT FROM stored) FROM message
     """  # noqa: S608 (names from the models, values bound)

@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from core.db import insert_prepared
+from core.db import insert_prepared, update_prepared
 from reminders.models import Message
 from tests.factories import AppointmentFactory
 
@@ -65,3 +65,23 @@ def test_insert_prepared_raises_django_errors_and_is_seen_by_the_query_log() -> 
     with pytest.raises(IntegrityError), transaction.atomic():
         insert_prepared(Message, [_new(appointment, "checkin", generation=2, checkin_token="same")])
     assert Message.objects.count() == 1
+
+
+def test_update_prepared_writes_the_named_fields_as_save_does_and_stamps_auto_now() -> None:
+    appointment = AppointmentFactory()
+    ours, theirs = (
+        insert_prepared(Message, [_new(appointment, "reminder", generation=g)])[0] for g in (1, 2)
+    )
+    before = Message.objects.get(pk=ours.pk)
+    for message in (ours, theirs):
+        message.status, message.reason, message.to = "sent", "", "+46701234567"
+        message.attempts = 7  # changed on the instance, not named: not written
+    with CaptureQueriesContext(connection) as queries:
+        update_prepared(ours, ("status", "reason", "to", "updated_at"))
+    theirs.save(update_fields=("status", "reason", "to", "updated_at"))
+    assert len(queries.captured_queries) == 1
+    assert queries.captured_queries[0]["sql"].startswith('UPDATE "reminders_message" SET')
+    stored, saved = Message.objects.get(pk=ours.pk), Message.objects.get(pk=theirs.pk)
+    assert (stored.status, stored.to, stored.attempts) == ("sent", "+46701234567", 0)
+    assert (saved.status, saved.to, saved.attempts) == ("sent", "+46701234567", 0)
+    assert stored.updated_at == ours.updated_at > before.updated_at

@@ -13,7 +13,8 @@ from django.db import connection
 from django.utils import timezone
 
 from reminders import sql
-from reminders.models import CheckIn, Kind, Message, SendReason, Status
+from reminders.gateways import DeliveryUpdate
+from reminders.models import CheckIn, DeliveryReport, Kind, Message, SendReason, Status
 from tests.factories import AppointmentFactory
 from tests.sqlparity import both_ways
 
@@ -252,3 +253,93 @@ def _link_seen(found: Message | None) -> tuple[object, ...]:
         _columns_of(found.appointment.clinic),
         check_in and (_columns_of(check_in), check_in.message is found),
     )
+
+
+def _handed_over(gateway: str = "46elks", submitted: bool = True) -> Message:
+    """An SMS sent through `gateway` (or never handed to one), one report already stored."""
+    start = timezone.now() + timedelta(hours=5)
+    message = Message.objects.create(
+        appointment=AppointmentFactory(starts_at=start),
+        kind=Kind.REMINDER,
+        generation=1,
+        starts_at=start,
+        due_at=start - timedelta(hours=3),
+        status=Status.SENT if submitted else Status.SENDING,
+        gateway=gateway,
+        gateway_ref="ref-1",
+        submitted_at=timezone.now() if submitted else None,
+        to="+46701234567",
+    )
+    DeliveryReport.objects.create(message=message, status="sent", gateway_ref="ref-1", raw={})
+    return message
+
+
+def _report(message_id: int, status: str = "delivered", gateway: str = "46elks") -> Any:
+    when = timezone.now().replace(microsecond=0)
+    return DeliveryUpdate(
+        message_id=message_id,
+        status=status,
+        gateway_ref="x" * 120,  # the gateway's reference, cut to the column
+        reported_at=None if status == "failed" else when,
+        raw={"id": "ref-1", "status": status},
+        gateway=gateway,
+    )
+
+
+@pytest.mark.parametrize(
+    ("message_gateway", "submitted", "status", "gateway", "stored"),
+    [
+        ("46elks", True, "delivered", "46elks", True),
+        ("46elks", True, "failed", "", True),  # a report that names no gateway; no time
+        ("46elks", True, "sent", "46elks", False),  # this report is already stored
+        ("46elks", True, "delivered", "sinch", False),  # another gateway's word: none
+        ("46elks", False, "delivered", "46elks", False),  # never handed to a gateway
+    ],
+)
+def test_a_delivery_report_locks_its_sms_and_is_stored_once_as_the_orm_does(
+    on_postgres: None,
+    message_gateway: str,
+    submitted: bool,
+    status: str,
+    gateway: str,
+    stored: bool,
+) -> None:
+    message = _handed_over(message_gateway, submitted)
+    update = _report(message.pk, status, gateway)
+
+    def after() -> tuple[object, ...]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT xmax <> '0' FROM reminders_message WHERE id = %s", [message.pk])
+            (locked,) = cursor.fetchone()
+        reports = DeliveryReport.objects.order_by("status").values_list(
+            "message_id", "status", "gateway_ref", "reported_at", "raw"
+        )
+        return locked, list(reports)
+
+    def twice(record: Any) -> tuple[object, ...]:
+        (found, first), (_, again) = record(update), record(update)
+        return _columns_of(found), first, again
+
+    (by_sql, after_sql), (by_orm, after_orm) = both_ways(
+        lambda: twice(sql.report_record_sql), lambda: twice(sql.report_record_orm), after=after
+    )
+    assert by_sql == by_orm
+    assert after_sql == after_orm
+    # The same report a second time (a gateway's retry) is not stored again.
+    assert by_sql == (_columns_of(message), stored, False)
+    locked, reports = after_sql
+    assert locked is True
+    assert len(reports) == 1 + stored
+    if stored:
+        assert reports[0][1:] == (  # "delivered" and "failed" sort before "sent"
+            status,
+            "x" * 100,
+            update.reported_at,
+            update.raw,
+        )
+
+
+def test_a_report_of_an_unknown_sms_finds_none_and_stores_nothing(on_postgres: None) -> None:
+    for record in (sql.report_record_sql, sql.report_record_orm):
+        assert record(_report(10**6)) == (None, False)
+    assert not DeliveryReport.objects.exists()
