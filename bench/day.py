@@ -146,7 +146,7 @@ async def play(args: argparse.Namespace, data: dict[str, Any], base: str, url: s
     booked_done = asyncio.Event()
     dispatch_done = asyncio.Event()
     reported, checked_in = asyncio.Event(), asyncio.Event()
-    began = time.perf_counter()
+    began = sent_from = time.perf_counter()
 
     async def bookings() -> None:
         await run_batch(
@@ -158,12 +158,16 @@ async def play(args: argparse.Namespace, data: dict[str, Any], base: str, url: s
         # Today's reminders fall due once the day's bookings are in (in production they are
         # due 48 and 2 hours before the start): the dispatcher starts on the whole backlog.
         go_file.touch()
+        nonlocal sent_from
+        sent_from = time.perf_counter()
         booked_done.set()
 
     async def dispatch() -> None:
         out, _ = await asyncio.to_thread(dispatch_proc.communicate)
         result = json.loads(out.strip().splitlines()[-1])
         stages["dispatch"].items, stages["dispatch"].busy = result["sent"], result["busy"]
+        stages["dispatch"].first = sent_from  # the dispatcher started when the bookings were in
+        stages["dispatch"].last = sent_from + result["busy"]
         dispatch_done.set()
 
     async def reports() -> None:
@@ -277,6 +281,9 @@ async def play(args: argparse.Namespace, data: dict[str, Any], base: str, url: s
         await api.aclose()
         await web.aclose()
     total = time.perf_counter() - began
+    for stage in stages.values():  # when, in the day, each stage had work
+        stage.first = None if stage.first is None else stage.first - began
+        stage.last -= began
     outcome: dict[str, dict[Any, Any]] = {
         "appointments": dict(
             await (
@@ -337,7 +344,7 @@ def measure_limits(
 def report(stages: dict[str, Stage], total: float, outcome: dict[str, Any], floors: bool) -> int:
     print(f"{'stage':18} {'items':>6} {'busy s':>7} {'rate':>9} {'limit':>9} {'ratio':>6}", end="")
     print(f" {'floor':>6}" if floors else f" {'goal':>6}", end="")
-    print(f"  {'of the server alone':>19}")
+    print(f"  {'of the server alone':>19}  {'in the day':>13}")
     below = []
     for stage in stages.values():
         bar = FLOORS[stage.name] if floors else GOAL_RATIO
@@ -349,6 +356,7 @@ def report(stages: dict[str, Stage], total: float, outcome: dict[str, Any], floo
             f"{stage.name:18} {stage.items:6} {stage.busy:7.1f} {stage.rate:7.0f}/s "
             f"{stage.limit:7.0f}/s {stage.ratio:5.2f}x {bar:5.2f}x"
             + (f"  {stage.rate / stage.alone:18.2f}x" if stage.unit == "req/s" else " " * 21)
+            + f"  {stage.first or 0:5.1f}–{stage.last:5.1f} s"
             + f"{mark}{errors}"
         )
     slowest = min(stages.values(), key=lambda s: s.ratio)

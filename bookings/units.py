@@ -36,11 +36,10 @@ def current_clinic(request: HttpRequest) -> Clinic | None:
     if hasattr(request, "_current_clinic"):
         cached: Clinic | None = request._current_clinic
         return cached
-    allowed = clinics_for(request.user)
     chosen = request.session.get("clinic_id")
     clinic = _allowed_clinic(request.user, chosen) if chosen else None
     if clinic is None and request.user.is_authenticated:
-        clinic = starting_unit(request.user, allowed)
+        clinic = starting_unit(request.user)
         if clinic is not None:
             request.session["clinic_id"] = clinic.pk  # where this login started
     request._current_clinic = clinic  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings.models import AppointmentStatus
-from bookings.services import appointment_set_status
+from bookings.services import appointment_set_status_locked
 from core.db import insert_prepared
 from core.errors import DomainError
 
@@ -57,7 +57,7 @@ def checkin_register(*, message: Message) -> CheckIn:
     state = checkin_state(message, now=timezone.now())
     if state != "open":
         raise DomainError(f"Incheckningen är inte öppen ({state}).", code=f"checkin_{state}")
-    appointment_set_status(
+    appointment_set_status_locked(  # the link's read locked the contact
         appointment=message.appointment, status=AppointmentStatus.ARRIVED, via="self_checkin"
     )
     kind = payment_kind(message.appointment)

@@ -8,6 +8,7 @@ from .contacts import (
     appointment_put,
     appointment_reopen,
     appointment_set_status,
+    appointment_set_status_locked,
     appointment_upsert,
 )
 from .registry import (
@@ -37,6 +38,7 @@ __all__ = [
     "appointment_put",
     "appointment_reopen",
     "appointment_set_status",
+    "appointment_set_status_locked",
     "appointment_upsert",
     "appointments_create",
     "checkin_link_length",

@@ -276,7 +276,16 @@ def appointment_set_status(*, appointment: Appointment, status: str, via: str) -
     """Arrival or no-show registered here (the desk, self check-in) rather than by the
     booking system. Only a booked contact can arrive or be marked as not arrived. Within a
     caller's transaction a refusal ends that transaction (no savepoint of its own)."""
-    appointment = sql.appointment_lock(appointment.pk)
+    return appointment_set_status_locked(
+        appointment=sql.appointment_lock(appointment.pk), status=status, via=via
+    )
+
+
+def appointment_set_status_locked(
+    *, appointment: Appointment, status: str, via: str
+) -> Appointment:
+    """`appointment_set_status` of a contact the caller read with its row locked, in the
+    transaction it runs in (the check-in's locked read of its link and contact)."""
     if status not in (AppointmentStatus.ARRIVED, AppointmentStatus.NO_SHOW):
         raise DomainError(f"Status {status} sätts av bokningssystemet.", code="invalid_status")
     if appointment.status != AppointmentStatus.BOOKED:
