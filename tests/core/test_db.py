@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from core.db import insert_prepared, update_prepared
+from core.db import driver_cursor, insert_prepared, update_prepared
 from reminders.models import Message
 from tests.factories import AppointmentFactory
 
@@ -85,3 +85,21 @@ def test_update_prepared_writes_the_named_fields_as_save_does_and_stamps_auto_no
     assert (stored.status, stored.to, stored.attempts) == ("sent", "+46701234567", 0)
     assert (saved.status, saved.to, saved.attempts) == ("sent", "+46701234567", 0)
     assert stored.updated_at == ours.updated_at > before.updated_at
+
+
+@pytest.mark.postgresql
+def test_the_driver_cursor_is_made_once_per_connection_and_logs_while_django_logs() -> None:
+    with driver_cursor(connection) as first:
+        first.execute("SELECT 1", prepare=True)
+    with driver_cursor(connection) as again:
+        again.execute("SELECT 2", prepare=True)
+        assert again.fetchone() == (2,)
+    assert again is first
+    with CaptureQueriesContext(connection) as queries, driver_cursor(connection) as logged:
+        logged.execute("SELECT 3")
+    assert logged is not first
+    assert [q["sql"] for q in queries.captured_queries] == ["SELECT 3"]
+    with driver_cursor(connection) as after:
+        after.execute("SELECT 4")
+    assert type(after) is not type(logged)
+    assert [q["sql"] for q in queries.captured_queries] == ["SELECT 3"]  # no longer logged
