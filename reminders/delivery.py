@@ -5,10 +5,9 @@ the same report twice is stored once. It also settles an SMS whose outcome was u
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.utils import timezone
+from datetime import datetime
 
-from core.db import update_prepared
+from django.utils import timezone
 
 from . import sql
 from .gateways import DeliveryUpdate
@@ -22,44 +21,31 @@ REPORTED = {"sent": Status.SENT, "delivered": Status.DELIVERED, "failed": Status
 DOUBTFUL_FAILURES = (SendReason.OUTCOME_UNKNOWN, SendReason.GATEWAY_UNAVAILABLE)
 
 
-@transaction.atomic
 def delivery_report_apply(update: DeliveryUpdate) -> bool:
     """Records a gateway's status report for one SMS. Returns whether it was new and for
     a message handed to that gateway."""
-    message, stored = sql.report_record(update)
-    if message is None or not stored:
-        return False  # never handed to that gateway, or this report already stored
-    DELIVERY_REPORT_LAG.labels(message.gateway, update.status).observe(
-        max((timezone.now() - message.submitted_at).total_seconds(), 0.0)  # type: ignore[operator]
-    )
-    new = REPORTED[update.status]
-    step = STEP.get(Status(message.status), -1)
-    if message.status == Status.FAILED and message.reason in DOUBTFUL_FAILURES:
-        step = 0
-    if step < 0 or STEP[new] <= step:
-        return True  # kept in the history; the message does not move backwards
     now = timezone.now()
-    message.status, message.claim_token = new, None
-    message.sent_at = message.sent_at or update.reported_at or now
-    if new == Status.DELIVERED:
-        message.reason, message.delivered_at = "", update.reported_at or now
-    elif new == Status.FAILED:
-        message.reason = SendReason.DELIVERY_FAILED
-    else:
-        message.reason = ""
-    if update.gateway_ref and not message.gateway_ref:
-        message.gateway_ref = update.gateway_ref[:100]
-    update_prepared(message, MOVED)
+    reported = sql.report_apply(update, report_move(update, now))
+    if reported is None or not reported.stored:
+        return False  # never handed to that gateway, or this report already stored
+    submitted = reported.submitted_at or now  # stored: it was handed over
+    DELIVERY_REPORT_LAG.labels(reported.gateway, update.status).observe(
+        max((now - submitted).total_seconds(), 0.0)
+    )
     return True
 
 
-# What a report writes when it moves an SMS on.
-MOVED = (
-    "status",
-    "reason",
-    "claim_token",
-    "delivered_at",
-    "sent_at",
-    "gateway_ref",
-    "updated_at",
-)
+def report_move(update: DeliveryUpdate, now: datetime) -> sql.ReportMove:
+    """Where a new report moves its SMS, and from which statuses."""
+    new = REPORTED[update.status]
+    return sql.ReportMove(
+        status=new,
+        reason=SendReason.DELIVERY_FAILED if new == Status.FAILED else "",
+        # Never back to a lower step; a failure whose outcome was unknown (step 0) moves on.
+        movable=tuple(status for status, step in STEP.items() if step < STEP[new]),
+        doubtful=DOUBTFUL_FAILURES,
+        sent_at=update.reported_at or now,
+        delivered_at=(update.reported_at or now) if new == Status.DELIVERED else None,
+        gateway_ref=update.gateway_ref[:100],
+        now=now,
+    )

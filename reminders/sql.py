@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -391,34 +392,74 @@ def _checkin_link_sql(where: str) -> str:
 
 
 # --- A delivery report (hundreds a second while a day's SMS go out) ---------------------------
-def report_record(update: DeliveryUpdate) -> tuple[Message | None, bool]:
-    """(the SMS this report is about, its row locked to the end of the transaction, or None;
-    whether the report was stored). A report is stored only for an SMS handed to a gateway
-    (to the one reporting it, when the report names one), and once per SMS and status."""
+@dataclass(frozen=True)
+class ReportMove:
+    """What a report moves its SMS to, when it is stored and the SMS is at a step it may
+    move on from (the rule is reminders/delivery.py's; both forms below apply it)."""
+
+    status: str
+    reason: str
+    movable: tuple[str, ...]  # the statuses the SMS moves on from
+    doubtful: tuple[str, ...]  # a failure with one of these reasons moves on as well
+    sent_at: datetime  # unless the SMS has one
+    delivered_at: datetime | None  # unless None: as it was
+    gateway_ref: str  # unless the SMS has one
+    now: datetime
+
+
+class Reported(NamedTuple):
+    """The SMS a report was about, as it was before the report: what the report-lag metric
+    reads, and whether the report was stored (new, for an SMS handed to that gateway)."""
+
+    gateway: str
+    submitted_at: datetime | None
+    stored: bool
+
+
+def report_apply(update: DeliveryUpdate, move: ReportMove) -> Reported | None:
+    """Stores a gateway's report once per SMS and status, only for an SMS handed to a
+    gateway (to the one reporting it, when the report names one), and when it is new moves
+    the SMS on by `move`; None when there is no such SMS. Atomic: on PostgreSQL one
+    statement (the SMS's row locked first: the same report twice at once waits for the
+    first, then finds it stored), elsewhere one transaction."""
     if _postgresql():
-        return report_record_sql(update)
-    return report_record_orm(update)
+        return report_apply_sql(update, move)
+    return report_apply_orm(update, move)
 
 
-def report_record_orm(update: DeliveryUpdate) -> tuple[Message | None, bool]:
-    message = Message.objects.select_for_update().filter(pk=update.message_id).first()
-    if message is None or message.submitted_at is None:
-        return message, False
-    if update.gateway and message.gateway != update.gateway:
-        return message, False
-    _, created = DeliveryReport.objects.get_or_create(
-        message=message,
-        status=update.status,
-        defaults={
-            "gateway_ref": update.gateway_ref[:100],
-            "reported_at": update.reported_at,
-            "raw": update.raw,
-        },
-    )
-    return message, created
+def report_apply_orm(update: DeliveryUpdate, move: ReportMove) -> Reported | None:
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(pk=update.message_id).first()
+        if message is None:
+            return None
+        reported = Reported(message.gateway, message.submitted_at, stored=False)
+        if message.submitted_at is None or (update.gateway and message.gateway != update.gateway):
+            return reported
+        _, created = DeliveryReport.objects.get_or_create(
+            message=message,
+            status=update.status,
+            defaults={
+                "gateway_ref": update.gateway_ref[:100],
+                "reported_at": update.reported_at,
+                "raw": update.raw,
+            },
+        )
+        if not created:
+            return reported
+        doubtful = message.status == Status.FAILED and message.reason in move.doubtful
+        if message.status in move.movable or doubtful:
+            message.status, message.reason, message.claim_token = move.status, move.reason, None
+            message.sent_at = message.sent_at or move.sent_at
+            message.delivered_at = move.delivered_at or message.delivered_at
+            message.gateway_ref = message.gateway_ref or move.gateway_ref
+            message.save(update_fields=[*_REPORT_MOVES, "updated_at"])
+        return reported._replace(stored=True)
 
 
-def report_record_sql(update: DeliveryUpdate) -> tuple[Message | None, bool]:
+_REPORT_MOVES = ("status", "reason", "claim_token", "sent_at", "delivered_at", "gateway_ref")
+
+
+def report_apply_sql(update: DeliveryUpdate, move: ReportMove) -> Reported | None:
     values = {
         field.column: field.get_db_prep_save(value, connection)
         for field, value in zip(
@@ -427,15 +468,27 @@ def report_record_sql(update: DeliveryUpdate) -> tuple[Message | None, bool]:
             strict=True,
         )
     }
-    found = read_prepared_joined(
-        (Message,),
-        _report_record_sql(),
-        {**values, "message": update.message_id, "gateway": update.gateway},
-    )
-    if found is None:
-        return None, False
-    message, stored = found
-    return message, stored
+    with driver_cursor(connection) as cursor:
+        cursor.execute(
+            _report_apply_sql(),
+            {
+                **values,
+                "message": update.message_id,
+                "gateway": update.gateway,
+                "failed": Status.FAILED.value,
+                "to_status": str(move.status),
+                "to_reason": str(move.reason),
+                "movable": [str(status) for status in move.movable],
+                "doubtful": [str(reason) for reason in move.doubtful],
+                "to_sent_at": move.sent_at,
+                "to_delivered_at": move.delivered_at,
+                "to_gateway_ref": move.gateway_ref,
+                "now": move.now,
+            },
+            prepare=True,
+        )
+        row = cursor.fetchone()
+    return None if row is None else Reported(*row)
 
 
 _REPORT_FIELDS: list[Any] = [
@@ -444,23 +497,37 @@ _REPORT_FIELDS: list[Any] = [
 
 
 @functools.cache
-def _report_record_sql() -> str:
-    quote = connection.ops.quote_name
-    report = quote(DeliveryReport._meta.db_table)
-    columns = ", ".join(quote(f.column) for f in _REPORT_FIELDS)
-    # INSERT … SELECT types its values by the expressions, not the columns: cast each.
-    values = ", ".join(f"CAST(%({f.column})s AS {f.db_type(connection)})" for f in _REPORT_FIELDS)
-    # The message's lock comes first: the same report twice at once waits for the first,
-    # then finds it stored (ON CONFLICT sees what committed since the statement began).
+def _report_apply_sql() -> str:
+    # INSERT … SELECT types its values by the expressions, not the columns: each is cast.
+    # The message's lock comes first; ON CONFLICT sees what committed since the statement
+    # began.
     return f"""
-        WITH message AS MATERIALIZED (
-            SELECT {select_list(Message)} FROM {MESSAGE} WHERE id = %(message)s FOR UPDATE
-        ), stored AS (
-            INSERT INTO {report} (message_id, {columns})
-            SELECT id, {values} FROM message
-            WHERE submitted_at IS NOT NULL AND (%(gateway)s = '' OR gateway = %(gateway)s)
-            ON CONFLICT (message_id, status) DO NOTHING
-            RETURNING id
-        )
-        SELECT {select_list(Message, "message")}, EXISTS (SELECT FROM stored) FROM message
+    WITH message AS MATERIALIZED (
+        SELECT id, status, reason, gateway, submitted_at FROM {MESSAGE}
+        WHERE id = %(message)s FOR UPDATE
+    ), stored AS (
+        INSERT INTO {DeliveryReport._meta.db_table}
+            (message_id, {", ".join(f.column for f in _REPORT_FIELDS)})
+        SELECT id, {
+        ", ".join(f"CAST(%({f.column})s AS {f.db_type(connection)})" for f in _REPORT_FIELDS)
+    }
+        FROM message
+        WHERE submitted_at IS NOT NULL AND (%(gateway)s = '' OR gateway = %(gateway)s)
+        ON CONFLICT (message_id, status) DO NOTHING
+        RETURNING message_id
+    ), moved AS (
+        UPDATE {MESSAGE} m
+        SET status = %(to_status)s, reason = %(to_reason)s, claim_token = NULL,
+            sent_at = COALESCE(m.sent_at, %(to_sent_at)s),
+            delivered_at = COALESCE(%(to_delivered_at)s, m.delivered_at),
+            gateway_ref = CASE WHEN m.gateway_ref = '' THEN %(to_gateway_ref)s
+                               ELSE m.gateway_ref END,
+            updated_at = %(now)s
+        FROM stored JOIN message ON message.id = stored.message_id
+        WHERE m.id = stored.message_id
+          AND (message.status = ANY(%(movable)s)
+               OR (message.status = %(failed)s AND message.reason = ANY(%(doubtful)s)))
+        RETURNING m.id
+    )
+    SELECT gateway, submitted_at, EXISTS (SELECT FROM stored) FROM message
     """  # noqa: S608 (names from the models, values bound)

@@ -9,10 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
+import time_machine
+from django.db import connection, transaction
 from django.utils import timezone
 
 from reminders import sql
+from reminders.delivery import report_move
 from reminders.gateways import DeliveryUpdate
 from reminders.models import CheckIn, DeliveryReport, Kind, Message, SendReason, Status
 from tests.factories import AppointmentFactory
@@ -255,8 +257,16 @@ def _link_seen(found: Message | None) -> tuple[object, ...]:
     )
 
 
-def _handed_over(gateway: str = "46elks", submitted: bool = True) -> Message:
-    """An SMS sent through `gateway` (or never handed to one), one report already stored."""
+def _handed_over(
+    status: str = Status.SENT,
+    *,
+    reason: str = "",
+    gateway: str = "46elks",
+    submitted: bool = True,
+    gateway_ref: str = "ref-1",
+) -> Message:
+    """An SMS handed to `gateway` (or never handed over) in `status`; its "sent" report
+    already stored."""
     start = timezone.now() + timedelta(hours=5)
     message = Message.objects.create(
         appointment=AppointmentFactory(starts_at=start),
@@ -264,10 +274,13 @@ def _handed_over(gateway: str = "46elks", submitted: bool = True) -> Message:
         generation=1,
         starts_at=start,
         due_at=start - timedelta(hours=3),
-        status=Status.SENT if submitted else Status.SENDING,
+        status=status,
+        reason=reason,
         gateway=gateway,
-        gateway_ref="ref-1",
-        submitted_at=timezone.now() if submitted else None,
+        gateway_ref=gateway_ref,
+        submitted_at=timezone.now() - timedelta(minutes=1) if submitted else None,
+        sent_at=timezone.now() - timedelta(seconds=50) if status == Status.DELIVERED else None,
+        claim_token=uuid.uuid4() if status == Status.SENDING else None,
         to="+46701234567",
     )
     DeliveryReport.objects.create(message=message, status="sent", gateway_ref="ref-1", raw={})
@@ -275,71 +288,117 @@ def _handed_over(gateway: str = "46elks", submitted: bool = True) -> Message:
 
 
 def _report(message_id: int, status: str = "delivered", gateway: str = "46elks") -> Any:
-    when = timezone.now().replace(microsecond=0)
     return DeliveryUpdate(
         message_id=message_id,
         status=status,
         gateway_ref="x" * 120,  # the gateway's reference, cut to the column
-        reported_at=None if status == "failed" else when,
+        reported_at=None if status == "failed" else timezone.now() - timedelta(seconds=20),
         raw={"id": "ref-1", "status": status},
         gateway=gateway,
     )
 
 
-@pytest.mark.parametrize(
-    ("message_gateway", "submitted", "status", "gateway", "stored"),
-    [
-        ("46elks", True, "delivered", "46elks", True),
-        ("46elks", True, "failed", "", True),  # a report that names no gateway; no time
-        ("46elks", True, "sent", "46elks", False),  # this report is already stored
-        ("46elks", True, "delivered", "sinch", False),  # another gateway's word: none
-        ("46elks", False, "delivered", "46elks", False),  # never handed to a gateway
-    ],
-)
-def test_a_delivery_report_locks_its_sms_and_is_stored_once_as_the_orm_does(
-    on_postgres: None,
-    message_gateway: str,
-    submitted: bool,
-    status: str,
-    gateway: str,
-    stored: bool,
+# Every status an SMS can be in when a report comes (a failure whose outcome was unknown
+# moves on, another failure does not), each report, for the gateway that has it or not.
+_STATES = [
+    (Status.SENDING, ""),
+    (Status.SENT, ""),
+    (Status.DELIVERED, ""),
+    (Status.FAILED, SendReason.OUTCOME_UNKNOWN),
+    (Status.FAILED, SendReason.GATEWAY_REFUSED),
+    (Status.CANCELLED, SendReason.APPOINTMENT_MOVED),
+]
+
+
+@pytest.mark.parametrize(("status", "reason"), _STATES)
+@pytest.mark.parametrize("report", ["sent", "delivered", "failed"])
+@pytest.mark.parametrize("gateway_ref", ["", "ref-1"])
+def test_a_delivery_report_is_stored_once_and_moves_its_sms_as_the_orm_does(
+    on_postgres: None, status: str, reason: str, report: str, gateway_ref: str
 ) -> None:
-    message = _handed_over(message_gateway, submitted)
-    update = _report(message.pk, status, gateway)
-
-    def after() -> tuple[object, ...]:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT xmax <> '0' FROM reminders_message WHERE id = %s", [message.pk])
-            (locked,) = cursor.fetchone()
-        reports = DeliveryReport.objects.order_by("status").values_list(
-            "message_id", "status", "gateway_ref", "reported_at", "raw"
-        )
-        return locked, list(reports)
-
-    def twice(record: Any) -> tuple[object, ...]:
-        (found, first), (_, again) = record(update), record(update)
-        return _columns_of(found), first, again
-
-    (by_sql, after_sql), (by_orm, after_orm) = both_ways(
-        lambda: twice(sql.report_record_sql), lambda: twice(sql.report_record_orm), after=after
-    )
+    message = _handed_over(status, reason=reason, gateway_ref=gateway_ref)
+    update = _report(message.pk, report)
+    (by_sql, after_sql), (by_orm, after_orm) = _both_ways_twice(message, update)
     assert by_sql == by_orm
     assert after_sql == after_orm
-    # The same report a second time (a gateway's retry) is not stored again.
-    assert by_sql == (_columns_of(message), stored, False)
-    locked, reports = after_sql
-    assert locked is True
+    # "sent" is stored already: only the others are new (and then the same again is not).
+    stored = report != "sent"
+    assert by_sql == (
+        sql.Reported("46elks", message.submitted_at, stored),
+        sql.Reported("46elks", message.submitted_at, False),
+    )
+    row, reports = after_sql
     assert len(reports) == 1 + stored
     if stored:
-        assert reports[0][1:] == (  # "delivered" and "failed" sort before "sent"
-            status,
-            "x" * 100,
-            update.reported_at,
-            update.raw,
-        )
+        assert reports[0][1:] == (report, "x" * 100, update.reported_at, update.raw)
+    # Forwards only: sending → sent → delivered or failed; an unknown outcome moves on.
+    step = {Status.SENDING: 0, Status.SENT: 1, Status.DELIVERED: 2, Status.FAILED: 2}
+    at = 0 if reason == SendReason.OUTCOME_UNKNOWN else step.get(status, 9)
+    moves = stored and at < step[report]
+    assert row["status"] == (report if moves else status)
+    assert row["claim_token"] is None if moves else row["claim_token"] == message.claim_token
+    assert row["gateway_ref"] == (gateway_ref or ("x" * 100 if moves else ""))
+    if moves and report == "delivered":
+        assert row["delivered_at"] == update.reported_at and row["reason"] == ""
+    if moves and report == "failed":
+        assert row["reason"] == SendReason.DELIVERY_FAILED
+
+
+@pytest.mark.parametrize(
+    ("gateway", "submitted", "reporting"),
+    [("46elks", True, "sinch"), ("46elks", False, "46elks"), ("46elks", True, "")],
+)
+def test_a_report_counts_only_for_an_sms_handed_to_the_gateway_that_reports_it(
+    on_postgres: None, gateway: str, submitted: bool, reporting: str
+) -> None:
+    message = _handed_over(gateway=gateway, submitted=submitted)
+    update = _report(message.pk, "delivered", reporting)
+    (by_sql, after_sql), (by_orm, after_orm) = _both_ways_twice(message, update)
+    assert by_sql == by_orm and after_sql == after_orm
+    counts = reporting in ("", gateway) and submitted  # a report naming no gateway counts
+    assert by_sql[0].stored is counts
+    row, reports = after_sql
+    assert (row["status"], len(reports)) == ((Status.DELIVERED, 2) if counts else (Status.SENT, 1))
 
 
 def test_a_report_of_an_unknown_sms_finds_none_and_stores_nothing(on_postgres: None) -> None:
-    for record in (sql.report_record_sql, sql.report_record_orm):
-        assert record(_report(10**6)) == (None, False)
+    update = _report(10**6)
+    for apply in (sql.report_apply_sql, sql.report_apply_orm):
+        assert apply(update, report_move(update, timezone.now())) is None
     assert not DeliveryReport.objects.exists()
+
+
+def test_a_report_locks_its_sms_for_the_rest_of_the_transaction(on_postgres: None) -> None:
+    message = _handed_over()
+    update = _report(message.pk)
+
+    def locked() -> bool:  # a row lock (or the update) stamps the row with the transaction
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT xmax <> '0' FROM reminders_message WHERE id = %s", [message.pk])
+            return bool(cursor.fetchone()[0])
+
+    assert not locked()
+    for apply in (sql.report_apply_sql, sql.report_apply_orm):
+        with transaction.atomic():
+            apply(_report(message.pk, "failed"), report_move(update, timezone.now()))
+            assert locked()
+            transaction.set_rollback(True)
+
+
+def _both_ways_twice(message: Message, update: Any) -> tuple[Any, Any]:
+    """Both forms, each applying the report twice (a gateway's retry), from the same state
+    at one frozen moment: ((answers, (the SMS's row, its reports)), the same by the ORM)."""
+
+    def after() -> tuple[object, ...]:
+        reports = DeliveryReport.objects.order_by("status").values_list(
+            "message_id", "status", "gateway_ref", "reported_at", "raw"
+        )
+        return _columns_of(Message.objects.get(pk=message.pk)), list(reports)
+
+    with time_machine.travel(timezone.now(), tick=False):
+        move = report_move(update, timezone.now())
+        return both_ways(
+            lambda: (sql.report_apply_sql(update, move), sql.report_apply_sql(update, move)),
+            lambda: (sql.report_apply_orm(update, move), sql.report_apply_orm(update, move)),
+            after=after,
+        )
