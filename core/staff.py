@@ -55,7 +55,9 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
         return set()
     cached = getattr(user, "_role_cache", None)
     if cached is None:
-        cached = sql.group_names(user.pk)  # a prepared statement on PostgreSQL
+        # Read with the user on PostgreSQL (core.sql.user_get), else asked now.
+        names = getattr(user, "group_names", None)
+        cached = set(names) if names is not None else sql.group_names(user.pk)
         if user.is_superuser:  # type: ignore[attr-defined]
             cached.add(Role.REGIONAL_ADMIN)
         user._role_cache = cached  # type: ignore[attr-defined]

@@ -133,17 +133,17 @@ def test_asking_clinic_needs_an_answer(desk: dict[str, Any]) -> None:
     assert appointment.status == "booked"
 
 
-def test_an_arrival_at_the_clinic_s_own_desk_takes_twelve_queries(
+def test_an_arrival_at_the_clinic_s_own_desk_takes_eleven_queries(
     desk: dict[str, Any], django_assert_num_queries: Any
 ) -> None:
-    """The desk's most frequent click, counted: the session and the user (3), the contact and
-    the unit (2), the decision, the answer, the contact locked and written, its SMS ended
-    (BEGIN and COMMIT around them). Not the clinics the unit serves (its own clinic), not the
-    session written again within the minute, no savepoints."""
+    """The desk's most frequent click, counted: the session, the user with their roles (2),
+    the contact and the unit (2), the decision, the answer, the contact locked and written,
+    its SMS ended (BEGIN and COMMIT around them). Not the clinics the unit serves (its own
+    clinic), not the session written again within the minute, no savepoints."""
     first, second = book(desk["clinic"], ext="Q1"), book(desk["clinic"], ext="Q2")
     client = desk["client"]
     client.post(f"/desk/{first.pk}/arrive/", {"outcome": "received"})  # the unit chosen
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         response = client.post(f"/desk/{second.pk}/arrive/", {"outcome": "received"})
     assert response.status_code == 302
     second.refresh_from_db()

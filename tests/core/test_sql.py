@@ -6,14 +6,16 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connection
 from django.forms.models import model_to_dict
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core import services, sql
 from core.models import Scope
 from core.oidc import BreakGlassModelBackend, session_user
 from core.sessions import SessionStore
-from core.staff import Role
+from core.staff import Role, user_roles
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +62,12 @@ def test_a_staff_request_s_user_and_roles_as_the_orm_reads_them(on_postgres: Non
     desk.groups.add(Group.objects.get(name=Role.MANAGER))
     found = sql.user_get_sql(desk.pk)
     assert _columns_of(found) == _columns_of(sql.user_get_orm(desk.pk)) == _columns_of(desk)
+    # Its roles come with it: asking for them reads nothing more.
+    with CaptureQueriesContext(connection) as queries:
+        assert user_roles(found) == {Role.RECEPTION.value, Role.MANAGER.value}
+    assert queries.captured_queries == []
+    assert user_roles(sql.user_get_orm(desk.pk)) == user_roles(found)
+    assert user_roles(sql.user_get_sql(UserFactory(role=None).pk)) == set()
     assert sql.user_get_sql(desk.pk + 100) is sql.user_get_orm(desk.pk + 100) is None
     roles = {Role.RECEPTION.value, Role.MANAGER.value}
     assert sql.group_names_sql(desk.pk) == sql.group_names_orm(desk.pk) == roles
