@@ -34,10 +34,10 @@ def unknown_clinic(hsa_id: str, *, field: str | None = None) -> DomainError:
 
 def patient_get(personal_id: str, *, field: str | None = None) -> Patient:
     pid = identity.parse_personal_id(personal_id)
-    try:
-        return Patient.objects.get(personal_id=pid.value)
-    except Patient.DoesNotExist:
-        raise unknown_patient(pid.value, field=field) from None
+    patient = sql.patient_by_personal_id(pid.value)  # prepared on PostgreSQL
+    if patient is None:
+        raise unknown_patient(pid.value, field=field)
+    return patient
 
 
 def clinic_get(hsa_id: str, *, field: str | None = None) -> Clinic:

@@ -97,6 +97,24 @@ def _with_parties_sql() -> str:
     """  # noqa: S608 (names from the models, values bound)
 
 
+def patient_by_personal_id(personal_id: str) -> Patient | None:
+    """The patient with this (normalised) personnummer or samordningsnummer, or None: the
+    e-service's every case and the registry's every update read one."""
+    if _postgresql():
+        return read_prepared(Patient, _patient_sql(), [personal_id])
+    return patient_by_personal_id_orm(personal_id)
+
+
+def patient_by_personal_id_orm(personal_id: str) -> Patient | None:
+    return Patient.objects.filter(personal_id=personal_id).first()
+
+
+@functools.cache
+def _patient_sql() -> str:
+    table = connection.ops.quote_name(Patient._meta.db_table)
+    return f"SELECT {select_list(Patient)} FROM {table} WHERE personal_id = %s"  # noqa: S608
+
+
 def staff_clinic(user_id: int, clinic_id: int) -> Clinic | None:
     """The clinic with this id if the user works there (one of the clinic's staff), else
     None: the unit a staff user chose, read on every back-office request."""

@@ -174,3 +174,14 @@ def test_the_unit_chosen_is_read_only_where_the_user_works(on_postgres: None) ->
     for clinic_id in (elsewhere.pk, elsewhere.pk + 100):
         assert sql.staff_clinic(user.pk, clinic_id) is sql.staff_clinic_orm(user.pk, clinic_id)
         assert sql.staff_clinic(user.pk, clinic_id) is None
+
+
+def test_a_patient_is_read_by_personnummer_as_the_orm_reads_it(on_postgres: None) -> None:
+    patient = PatientFactory(personal_id="199001012380", protected_identity=True)
+    PatientFactory(personal_id="200001012393")
+    found = sql.patient_by_personal_id("199001012380")
+    assert found == sql.patient_by_personal_id_orm("199001012380") == patient
+    assert _columns_of(found) == _columns_of(patient)
+    for unknown in ("199001012381", "9001012380", ""):
+        assert sql.patient_by_personal_id(unknown) is None
+        assert sql.patient_by_personal_id_orm(unknown) is None
