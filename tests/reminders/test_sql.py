@@ -332,7 +332,7 @@ def test_a_delivery_report_is_stored_once_and_moves_its_sms_as_the_orm_does(
     if stored:
         assert reports[0][1:] == (report, "x" * 100, update.reported_at, update.raw)
     # Forwards only: sending → sent → delivered or failed; an unknown outcome moves on.
-    step = {Status.SENDING: 0, Status.SENT: 1, Status.DELIVERED: 2, Status.FAILED: 2}
+    step: dict[str, int] = {"sending": 0, "sent": 1, "delivered": 2, "failed": 2}
     at = 0 if reason == SendReason.OUTCOME_UNKNOWN else step.get(status, 9)
     moves = stored and at < step[report]
     assert row["status"] == (report if moves else status)
