@@ -219,7 +219,9 @@ _REPORT_FIELDS: list[Any] = [
 
 @functools.cache
 def _report_apply_sql() -> str:
+    columns = ", ".join(f.column for f in _REPORT_FIELDS)
     # INSERT … SELECT types its values by the expressions, not the columns: each is cast.
+    values = ", ".join(f"CAST(%({f.column})s AS {f.db_type(connection)})" for f in _REPORT_FIELDS)
     # The message's lock comes first; ON CONFLICT sees what committed since the statement
     # began.
     return f"""
@@ -227,12 +229,8 @@ def _report_apply_sql() -> str:
         SELECT id, status, reason, gateway, submitted_at FROM {MESSAGE}
         WHERE id = %(message)s FOR UPDATE
     ), stored AS (
-        INSERT INTO {DeliveryReport._meta.db_table}
-            (message_id, {", ".join(f.column for f in _REPORT_FIELDS)})
-        SELECT id, {
-        ", ".join(f"CAST(%({f.column})s AS {f.db_type(connection)})" for f in _REPORT_FIELDS)
-    }
-        FROM message
+        INSERT INTO {DeliveryReport._meta.db_table} (message_id, {columns})
+        SELECT id, {values} FROM message
         WHERE submitted_at IS NOT NULL AND (%(gateway)s = '' OR gateway = %(gateway)s)
         ON CONFLICT (message_id, status) DO NOTHING
         RETURNING message_id
@@ -248,7 +246,6 @@ def _report_apply_sql() -> str:
         WHERE m.id = stored.message_id
           AND (message.status = ANY(%(movable)s)
                OR (message.status = %(failed)s AND message.reason = ANY(%(doubtful)s)))
-        RETURNING m.id
     )
     SELECT gateway, submitted_at, EXISTS (SELECT FROM stored) FROM message
     """  # noqa: S608 (names from the models, values bound)
