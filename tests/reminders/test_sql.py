@@ -370,9 +370,10 @@ def test_a_report_of_an_unknown_sms_finds_none_and_stores_nothing(on_postgres: N
 
 def test_a_report_locks_its_sms_for_the_rest_of_the_transaction(on_postgres: None) -> None:
     message = _handed_over()
-    update = _report(message.pk)
+    # Its "sent" report again: nothing stored, nothing moved — only the lock marks the row.
+    update = _report(message.pk, "sent")
 
-    def locked() -> bool:  # a row lock (or the update) stamps the row with the transaction
+    def locked() -> bool:  # a row lock stamps the row with the locking transaction
         with connection.cursor() as cursor:
             cursor.execute("SELECT xmax <> '0' FROM reminders_message WHERE id = %s", [message.pk])
             return bool(cursor.fetchone()[0])
@@ -380,7 +381,7 @@ def test_a_report_locks_its_sms_for_the_rest_of_the_transaction(on_postgres: Non
     assert not locked()
     for apply in (sql.report_apply_sql, sql.report_apply_orm):
         with transaction.atomic():
-            apply(_report(message.pk, "failed"), report_move(update, timezone.now()))
+            assert apply(update, report_move(update, timezone.now())).stored is False
             assert locked()
             transaction.set_rollback(True)
 
