@@ -83,7 +83,7 @@ class ClinicUpsertApi(ApiView):
         responses={200: OutputSerializer, 201: OutputSerializer, **problems(400, 401, 403)},
     )
     def put(self, request: Request, hsa_id: str) -> Response:
-        hsa = path_value(HsaIdField(), "hsa_id", hsa_id)
+        hsa = path_value(HsaIdField, "hsa_id", hsa_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         clinic, created = services.clinic_upsert(hsa_id=hsa, **data.validated_data)
@@ -143,7 +143,7 @@ class PatientSyncApi(ApiView):
         "at once (reason `deceased`); null: not deceased; left out: unchanged.",
     )
     def put(self, request: Request, personal_id: str) -> Response:
-        pid = path_value(PersonalIdField(), "personal_id", personal_id)
+        pid = path_value(PersonalIdField, "personal_id", personal_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         patient, created = services.patient_sync(
@@ -236,7 +236,7 @@ class AppointmentApi(ApiView):
         },
     )
     def put(self, request: Request, external_id: str) -> Response:
-        external_id = path_value(ExternalIdField(), "external_id", external_id)
+        external_id = path_value(ExternalIdField, "external_id", external_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
@@ -257,7 +257,7 @@ class AppointmentApi(ApiView):
         responses={200: AppointmentOutputSerializer, **problems(400, 401, 403, 404)},
     )
     def get(self, request: Request, external_id: str) -> Response:
-        external_id = path_value(ExternalIdField(), "external_id", external_id)
+        external_id = path_value(ExternalIdField, "external_id", external_id)
         appointment = selectors.appointment_get(external_id)
         access_log_record_many(
             actor=request.auth,

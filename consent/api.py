@@ -60,12 +60,10 @@ class SmsStatusApi(ApiView):
     def get(self, request: Request, personal_id: str) -> Response:
         # The hot path of the booking system and 1177: the patient found, their facts read
         # and the read logged in one round trip, the clinic's id from the process's cache.
-        pid = path_value(PersonalIdField(), "personal_id", personal_id)
+        pid = path_value(PersonalIdField, "personal_id", personal_id)
         raw_clinic = request.query_params.get("clinic")
         clinic = (
-            clinic_get_cached(path_value(HsaIdField(), "clinic", raw_clinic))
-            if raw_clinic
-            else None
+            clinic_get_cached(path_value(HsaIdField, "clinic", raw_clinic)) if raw_clinic else None
         )
         client: ApiClient = request.auth  # type: ignore[assignment]
         found = patient_facts_read(pid, read_by=client, action=AccessLog.Action.API_SMS_STATUS)

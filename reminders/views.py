@@ -62,7 +62,32 @@ def checkin_message(token: str) -> Message | None:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def checkin(request: HttpRequest, token: str) -> HttpResponse:
-    message = checkin_message(token)
+    message: Message | None
+    if request.method == "POST" and TOKEN_FORM.fullmatch(token):
+        try:
+            # The POST's only read of the link: locked, in the check-in's transaction.
+            check_in = checkin_register(token=token)
+        except Message.DoesNotExist:
+            message = None
+        except DomainError:  # the state below says why, in words the patient understands
+            message = checkin_message(token)
+        else:
+            if check_in.payment_status == SWISH:
+                payment_start(check_in=check_in)
+            message = check_in.message
+            message.check_in = check_in  # read before it was made
+            return render(
+                request,
+                "reminders/checkin.html",
+                {
+                    **_checkin_context(token, message),
+                    "state": "done",
+                    "pay": pay_context(message, refresh=False),
+                    "checked_in_at": timezone.localtime(check_in.checked_in_at),
+                },
+            )
+    else:
+        message = checkin_message(token)
     if message is None:
         # Only unknown links count against an address: behind a carrier's NAT many
         # patients share one, and a real link must always open.
@@ -70,40 +95,23 @@ def checkin(request: HttpRequest, token: str) -> HttpResponse:
             return render(request, "reminders/checkin.html", {"state": "throttled"}, status=429)
         _count_miss(request)
         return render(request, "reminders/checkin.html", {"state": "unknown"}, status=404)
+    state = checkin_state(message, now=timezone.now())
+    return render(
+        request,
+        "reminders/checkin.html",
+        {**_checkin_context(token, message), "state": state, "pay": pay_context(message)},
+        status=200 if state in ("open", "used", "not_yet") else 410,
+    )
+
+
+def _checkin_context(token: str, message: Message) -> dict[str, object]:
     appointment = message.appointment
-    context = {
+    return {
         "token": token,
         "clinic": appointment.clinic.sms_name,
         "starts_at": timezone.localtime(appointment.starts_at),
         "opens_at": timezone.localtime(appointment.starts_at - CHECKIN_OPENS),
     }
-    if request.method == "POST":
-        try:
-            check_in = checkin_register(message=message)
-        except DomainError:
-            pass  # the state below says why, in words the patient understands
-        else:
-            if check_in.payment_status == SWISH:
-                payment_start(check_in=check_in)
-            message.check_in = check_in  # read before it was made
-            return render(
-                request,
-                "reminders/checkin.html",
-                {
-                    **context,
-                    "state": "done",
-                    "pay": pay_context(message, refresh=False),
-                    "checked_in_at": timezone.localtime(check_in.checked_in_at),
-                },
-            )
-        message.refresh_from_db()
-    state = checkin_state(message, now=timezone.now())
-    return render(
-        request,
-        "reminders/checkin.html",
-        {**context, "state": state, "pay": pay_context(message)},
-        status=200 if state in ("open", "used", "not_yet") else 410,
-    )
 
 
 @role_required(*CARE_ROLES)

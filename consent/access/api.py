@@ -78,8 +78,8 @@ class AccessLogApi(ApiView):
                 {"page": [f"Ange ett sidnummer från 1 till {MAX_PAGE} (siffrorna 0–9)."]}
             )
         entries = access_log_api_search(
-            patient=path_value(PersonalIdField(), "patient", patient) if patient else "",
-            since=path_value(AwareDateTimeField(), "since", since) if since else None,
+            patient=path_value(PersonalIdField, "patient", patient) if patient else "",
+            since=path_value(AwareDateTimeField, "since", since) if since else None,
             actor=path_value(ACTOR, "actor", params["actor"]) if params.get("actor") else "",
         )
         rows = list(entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])

@@ -52,28 +52,28 @@ def checkin_link_sql(token: str) -> Message | None:
     return _link_read(_checkin_link_sql(_BY_LINK), [Kind.CHECKIN.value, token])
 
 
-def checkin_link_locked(pk: int) -> Message:
-    """The check-in SMS with this id as `checkin_link` reads it, its row and its contact's
-    locked to the end of the transaction (a second use of the link waits, then sees the
-    first one's check-in). Message.DoesNotExist when there is none."""
+def checkin_link_locked(token: str) -> Message | None:
+    """The check-in SMS whose link has this token as `checkin_link` reads it, its row and
+    its contact's locked to the end of the transaction (a second use of the link waits,
+    then sees the first one's check-in), or None. The check-in's POST reads only this."""
     if _postgresql():
-        return checkin_link_locked_sql(pk)
-    return checkin_link_locked_orm(pk)
+        return checkin_link_locked_sql(token)
+    return checkin_link_locked_orm(token)
 
 
-def checkin_link_locked_orm(pk: int) -> Message:
-    return (
-        Message.objects.select_for_update(of=("self", "appointment"))  # not the outer join's
-        .select_related("appointment__clinic", "check_in")
-        .get(pk=pk)
-    )
+def checkin_link_locked_orm(token: str) -> Message | None:
+    try:
+        return (
+            Message.objects.select_for_update(of=("self", "appointment"))  # not the outer join's
+            .select_related("appointment__clinic", "check_in")
+            .get(kind=Kind.CHECKIN, checkin_token=token)
+        )
+    except Message.DoesNotExist:
+        return None
 
 
-def checkin_link_locked_sql(pk: int) -> Message:
-    message = _link_read(_checkin_link_sql(_BY_ID_LOCKED), [pk])
-    if message is None:
-        raise Message.DoesNotExist(f"Message {pk} does not exist.")
-    return message
+def checkin_link_locked_sql(token: str) -> Message | None:
+    return _link_read(_checkin_link_sql(_BY_LINK_LOCKED), [Kind.CHECKIN.value, token])
 
 
 def _link_read(statement: str, params: list[Any]) -> Message | None:
@@ -92,7 +92,7 @@ def _link_read(statement: str, params: list[Any]) -> Message | None:
 
 _BY_LINK = "WHERE m.kind = %s AND m.checkin_token = %s"
 # Not the outer join's row (PostgreSQL refuses to lock the nullable side of one).
-_BY_ID_LOCKED = "WHERE m.id = %s FOR UPDATE OF m, a"
+_BY_LINK_LOCKED = f"{_BY_LINK} FOR UPDATE OF m, a"
 
 
 @functools.cache

@@ -103,17 +103,16 @@ def test_check_in_registers_the_arrival_and_the_desk_sees_it(sent: Message) -> N
         assert f'id="row-{appointment.pk}"' in row and "Ankommen" in row
 
 
-def test_the_page_reads_the_link_in_one_query_and_the_check_in_takes_seven(
+def test_the_page_reads_the_link_in_one_query_and_the_check_in_takes_six(
     sent: Message, django_assert_num_queries: Any
 ) -> None:
     client = Client()
     with time_machine.travel(START - timedelta(minutes=10)):
         with django_assert_num_queries(1):
             assert "Checka in" in client.get(link(sent)).content.decode()
-        # The link, then in one transaction the link locked with its contact and any
-        # check-in, the contact marked arrived (not locked again), its SMS ended, the
-        # check-in.
-        with django_assert_num_queries(7):
+        # In one transaction: the link locked with its contact and any check-in (its only
+        # read), the contact marked arrived (not locked again), its SMS ended, the check-in.
+        with django_assert_num_queries(6):
             assert "Du är incheckad" in client.post(link(sent)).content.decode()
         with django_assert_num_queries(1):  # used: the check-in read with the link
             assert "Du är redan incheckad" in client.get(link(sent)).content.decode()
@@ -166,10 +165,26 @@ def test_cancelled_contact_closes_the_link(sent: Message) -> None:
     assert not CheckIn.objects.exists()
 
 
-def test_unknown_link_is_a_clear_404(sent: Message) -> None:
-    response = Client().get("/c/not-a-real-token-at-all/")
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_unknown_link_is_a_clear_404(sent: Message, method: str) -> None:
+    with time_machine.travel(START - timedelta(minutes=10)):
+        response = getattr(Client(), method)("/c/not-a-real-token-at-all/")
     assert response.status_code == 404
     assert "Länken finns inte" in response.content.decode()
+    assert not CheckIn.objects.exists()
+
+
+def test_posting_guessed_links_counts_against_the_address_as_opening_them(
+    sent: Message, settings: Any
+) -> None:
+    settings.CHECKIN_MAX_MISSES = 2
+    guesser = Client()
+    with time_machine.travel(START - timedelta(minutes=10)):
+        assert guesser.post("/c/guess-0/").status_code == 404
+        assert guesser.get("/c/guess-1/").status_code == 404
+        assert guesser.post("/c/guess-2/").status_code == 429
+        assert guesser.post(link(sent)).status_code == 200  # a real link still checks in
+    assert CheckIn.objects.get().message == sent
 
 
 def test_guessing_links_is_rate_limited_but_a_real_link_always_opens(

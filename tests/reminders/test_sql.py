@@ -215,15 +215,18 @@ def test_the_check_in_locks_its_sms_and_contact_and_reads_them_as_the_orm_does(
 
     assert locked() == (False, False)
     (by_sql, locked_sql), (by_orm, locked_orm) = both_ways(
-        lambda: _link_seen(sql.checkin_link_locked_sql(message.pk)),
-        lambda: _link_seen(sql.checkin_link_locked_orm(message.pk)),
+        lambda: _link_seen(sql.checkin_link_locked_sql("Abc_-123")),
+        lambda: _link_seen(sql.checkin_link_locked_orm("Abc_-123")),
         after=locked,
     )
     assert by_sql == by_orm
     assert locked_sql == locked_orm == (True, True)
     assert (by_sql[3] is not None) is checked_in
-    with pytest.raises(Message.DoesNotExist):
-        sql.checkin_link_locked_sql(message.pk + 1000)
+    for unknown in ("Abc_-124", "abc_-123"):
+        assert sql.checkin_link_locked_sql(unknown) is sql.checkin_link_locked_orm(unknown) is None
+    Message.objects.filter(pk=message.pk).update(kind=Kind.REMINDER)  # a token, not a link
+    assert sql.checkin_link_locked_sql("Abc_-123") is None
+    assert sql.checkin_link_locked_orm("Abc_-123") is None
 
 
 def _link(checked_in: bool) -> Message:
