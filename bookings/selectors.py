@@ -81,10 +81,11 @@ def unit_serves(unit: Clinic, clinic_id: int) -> bool:
     return clinic_id == unit.pk or unit.serves.filter(pk=clinic_id).exists()
 
 
-def appointment_with_parties(pk: int) -> Appointment | None:
+def appointment_with_parties(pk: int, *, locked: bool = False) -> Appointment | None:
     """The contact with this primary key, with its patient and clinic (one prepared
-    statement on PostgreSQL: the desk's every registration reads one), or None."""
-    return sql.appointment_with_parties(pk)
+    statement on PostgreSQL: the desk's every registration reads one), or None; `locked`:
+    its row locked to the end of the transaction (see `sql.appointment_with_parties`)."""
+    return sql.appointment_with_parties(pk, locked=locked)
 
 
 def appointment_get(external_id: str) -> Appointment:

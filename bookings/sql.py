@@ -57,23 +57,27 @@ def _lock_sql() -> str:
     return f"SELECT {select_list(Appointment)} FROM {table} WHERE id = %s FOR UPDATE"  # noqa: S608
 
 
-def appointment_with_parties(pk: int) -> Appointment | None:
+def appointment_with_parties(pk: int, *, locked: bool = False) -> Appointment | None:
     """The contact with this primary key with its patient and clinic (the desk's every
-    registration reads one), or None."""
+    registration reads one), or None; `locked`: its row (not its patient's or clinic's)
+    locked to the end of the transaction, the desk's arrival's only read of it."""
     if _postgresql():
-        return appointment_with_parties_sql(pk)
-    return appointment_with_parties_orm(pk)
+        return appointment_with_parties_sql(pk, locked=locked)
+    return appointment_with_parties_orm(pk, locked=locked)
 
 
-def appointment_with_parties_orm(pk: int) -> Appointment | None:
+def appointment_with_parties_orm(pk: int, *, locked: bool = False) -> Appointment | None:
+    contacts = Appointment.objects.select_related("patient", "clinic")
+    if locked:
+        contacts = contacts.select_for_update(of=("self",))
     try:
-        return Appointment.objects.select_related("patient", "clinic").get(pk=pk)
+        return contacts.get(pk=pk)
     except Appointment.DoesNotExist:
         return None
 
 
-def appointment_with_parties_sql(pk: int) -> Appointment | None:
-    found = read_prepared_joined(_PARTIES, _with_parties_sql(), [pk])
+def appointment_with_parties_sql(pk: int, *, locked: bool = False) -> Appointment | None:
+    found = read_prepared_joined(_PARTIES, _with_parties_sql(locked), [pk])
     if found is None:
         return None
     appointment: Appointment
@@ -85,7 +89,7 @@ _PARTIES = (Appointment, Patient, Clinic)
 
 
 @functools.cache
-def _with_parties_sql() -> str:
+def _with_parties_sql(locked: bool) -> str:
     table = connection.ops.quote_name(Appointment._meta.db_table)
     columns = ", ".join(select_list(m, a) for m, a in zip(_PARTIES, "apc", strict=True))
     return f"""
@@ -93,7 +97,7 @@ def _with_parties_sql() -> str:
         FROM {table} a
         JOIN {Patient._meta.db_table} p ON p.id = a.patient_id
         JOIN {Clinic._meta.db_table} c ON c.id = a.clinic_id
-        WHERE a.id = %s
+        WHERE a.id = %s {"FOR UPDATE OF a" if locked else ""}
     """  # noqa: S608 (names from the models, values bound)
 
 

@@ -11,8 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings.models import Appointment, AppointmentStatus, Clinic, Patient
-from bookings.selectors import unit_serves
-from bookings.services import appointment_reopen, appointment_set_status
+from bookings.selectors import appointment_with_parties, unit_serves
+from bookings.services import (
+    appointment_reopen,
+    appointment_set_status,
+    appointment_set_status_locked,
+)
 from core.db import insert_prepared
 from core.errors import Conflict, DomainError
 
@@ -39,7 +43,7 @@ if TYPE_CHECKING:
 
 def arrival_register(
     *,
-    appointment: Appointment,
+    appointment_id: int,
     actor: AbstractBaseUser,
     outcome: str | None,
     at: Clinic,
@@ -56,8 +60,13 @@ def arrival_register(
     stops the SMS (protected identity, no number, …), as on the patient page and through
     the e-service: the answer then stores that reason, and the desk says no SMS will come
     (or, where only a number is missing, what to tell the patient).
-    Outcome "cannot" records such a reason without a wish. All in one transaction."""
+    Outcome "cannot" records such a reason without a wish. All in one transaction, which
+    reads the contact once, locked, with its patient and clinic (the question's
+    `appointment`); Appointment.DoesNotExist when there is none."""
     with transaction.atomic():
+        appointment = appointment_with_parties(appointment_id, locked=True)
+        if appointment is None:
+            raise Appointment.DoesNotExist(f"Appointment {appointment_id} does not exist.")
         clinic = appointment.clinic
         _served_here(appointment, at)
         if not at.arrival_question:
@@ -112,7 +121,7 @@ def arrival_register(
                     **{**common, "note": "Blockerad igen vid ankomst (som i gamla systemet)"},
                     clinic=row.clinic,
                 )
-        appointment_set_status(
+        appointment_set_status_locked(  # read locked above
             appointment=appointment, status=AppointmentStatus.ARRIVED, via="desk"
         )
         return question

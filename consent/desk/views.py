@@ -69,9 +69,9 @@ def desk(request: AuthedRequest) -> HttpResponse:
 ROW_TAG = "desk-row-"
 
 
-def _row_tag(appointment: Appointment) -> str:
+def _row_tag(appointment_id: int) -> str:
     """The extra tag that puts a message at the contact's row instead of the page's top."""
-    return f"{ROW_TAG}{appointment.pk}"
+    return f"{ROW_TAG}{appointment_id}"
 
 
 def _outcomes_by_row(request: AuthedRequest) -> tuple[dict[int, list[Message]], list[Message]]:
@@ -102,50 +102,62 @@ def _desk_appointment(request: AuthedRequest, appointment_id: int) -> tuple[Appo
         raise Http404
     unit = current_clinic(request)
     if unit is None or not unit_serves(unit, appointment.clinic_id):
-        raise PermissionDenied(_("Kontakten hör inte till mottagningen du arbetar på."))
+        raise _not_served_here()
     return appointment, unit
+
+
+def _not_served_here() -> PermissionDenied:
+    return PermissionDenied(_("Kontakten hör inte till mottagningen du arbetar på."))
 
 
 @require_POST
 @role_required(*CARE_ROLES)
 def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
-    appointment, unit = _desk_appointment(request, appointment_id)
+    unit = current_clinic(request)
+    if unit is None:
+        raise _not_served_here()
+    reblock = [pk for raw in request.POST.getlist("reblock") if (pk := object_id(raw))]
     try:
-        reblock = [pk for raw in request.POST.getlist("reblock") if (pk := object_id(raw))]
+        # The arrival's only read of the contact: locked, in its transaction.
         question = arrival_register(
-            appointment=appointment,
+            appointment_id=appointment_id,
             actor=request.user,
             outcome=request.POST.get("outcome"),
             at=unit,
             reblock=reblock,
         )
+    except Appointment.DoesNotExist:
+        raise Http404 from None
     except DomainError as error:
-        messages.error(request, error.message, extra_tags=_row_tag(appointment))
-    else:
-        text = _("%(who)s: ankomst registrerad (%(answer)s).") % {
-            "who": _who(appointment),
-            "answer": question.get_outcome_display(),
-        }
-        if question.outcome == ArrivalOutcome.ACTIVATED:
-            advice = _number_advice(appointment)
-            text += " " + _("Sms-påminnelser är aktiverade.") + (f" {advice}" if advice else "")
-        messages.success(request, text + " " + _undo_hint(), extra_tags=_row_tag(appointment))
-        if question.outcome == ArrivalOutcome.ACTIVATED and question.reason:
-            messages.warning(
-                request,
-                _("Sms-påminnelse är aktiverad, men inga sms skickas: %s")
-                % reason_label(question.reason),
-                extra_tags=_row_tag(appointment),
-            )
-    return redirect(_back_to_row(appointment))
+        if error.code == "not_served_here":
+            raise _not_served_here() from None
+        messages.error(request, error.message, extra_tags=_row_tag(appointment_id))
+        return redirect(_back_to_row(appointment_id))
+    appointment = question.appointment
+    text = _("%(who)s: ankomst registrerad (%(answer)s).") % {
+        "who": _who(appointment),
+        "answer": question.get_outcome_display(),
+    }
+    if question.outcome == ArrivalOutcome.ACTIVATED:
+        advice = _number_advice(appointment)
+        text += " " + _("Sms-påminnelser är aktiverade.") + (f" {advice}" if advice else "")
+    messages.success(request, text + " " + _undo_hint(), extra_tags=_row_tag(appointment.pk))
+    if question.outcome == ArrivalOutcome.ACTIVATED and question.reason:
+        messages.warning(
+            request,
+            _("Sms-påminnelse är aktiverad, men inga sms skickas: %s")
+            % reason_label(question.reason),
+            extra_tags=_row_tag(appointment.pk),
+        )
+    return redirect(_back_to_row(appointment.pk))
 
 
 def _undo_hint() -> str:
     return _("Fel? Ångra på raden inom %(minutes)d minuter.") % {"minutes": UNDO_MINUTES}
 
 
-def _back_to_row(appointment: Appointment) -> str:
-    return reverse("desk") + f"#row-{appointment.pk}"
+def _back_to_row(appointment_id: int) -> str:
+    return reverse("desk") + f"#row-{appointment_id}"
 
 
 def _number_advice(appointment: Appointment) -> str:
@@ -162,14 +174,14 @@ def desk_no_show(request: AuthedRequest, appointment_id: int) -> HttpResponse:
     try:
         no_show_register(appointment=appointment, actor=request.user, at=unit)
     except DomainError as error:
-        messages.error(request, error.message, extra_tags=_row_tag(appointment))
+        messages.error(request, error.message, extra_tags=_row_tag(appointment.pk))
     else:
         messages.success(
             request,
             _("%(who)s: markerad som utebliven.") % {"who": _who(appointment)} + " " + _undo_hint(),
-            extra_tags=_row_tag(appointment),
+            extra_tags=_row_tag(appointment.pk),
         )
-    return redirect(_back_to_row(appointment))
+    return redirect(_back_to_row(appointment.pk))
 
 
 @require_POST
@@ -180,14 +192,14 @@ def desk_undo_view(request: AuthedRequest, appointment_id: int) -> HttpResponse:
     try:
         undo = desk_undo(appointment=appointment, actor=request.user, at=unit)
     except DomainError as error:
-        messages.error(request, error.message, extra_tags=_row_tag(appointment))
+        messages.error(request, error.message, extra_tags=_row_tag(appointment.pk))
     else:
         text = _("%(who)s: ångrat – kontakten är bokad igen.") % {"who": _who(appointment)}
         question = undo.question
         if question is not None and question.outcome == ArrivalOutcome.ACTIVATED:
             text += " " + _("Aktiveringen av sms-påminnelser är också ångrad.")
-        messages.success(request, text, extra_tags=_row_tag(appointment))
-    return redirect(_back_to_row(appointment))
+        messages.success(request, text, extra_tags=_row_tag(appointment.pk))
+    return redirect(_back_to_row(appointment.pk))
 
 
 @require_POST
@@ -199,9 +211,9 @@ def desk_guardian_number(request: AuthedRequest, appointment_id: int) -> HttpRes
     guardian = guardian_chosen(child, request.POST.get("guardian"), among=child.guardians.all())
     if guardian is None or guardian.protected_identity:
         messages.error(
-            request, _("Välj en av barnets vårdnadshavare."), extra_tags=_row_tag(appointment)
+            request, _("Välj en av barnets vårdnadshavare."), extra_tags=_row_tag(appointment.pk)
         )
-        return redirect(_back_to_row(appointment))
+        return redirect(_back_to_row(appointment.pk))
     try:
         activated = guardian_number_at_desk(
             child=child,
@@ -211,10 +223,10 @@ def desk_guardian_number(request: AuthedRequest, appointment_id: int) -> HttpRes
             at=unit,
         )
     except DomainError as error:
-        messages.error(request, error.message, extra_tags=_row_tag(appointment))
+        messages.error(request, error.message, extra_tags=_row_tag(appointment.pk))
     else:
         text = _("%(who)s: vårdnadshavarens nummer är registrerat.") % {"who": _who(appointment)}
         if activated:
             text += " " + _("Sms-påminnelser är aktiverade.")
-        messages.success(request, text, extra_tags=_row_tag(appointment))
-    return redirect(_back_to_row(appointment))
+        messages.success(request, text, extra_tags=_row_tag(appointment.pk))
+    return redirect(_back_to_row(appointment.pk))

@@ -138,8 +138,9 @@ def test_a_contact_is_read_by_its_key_and_its_row_locked_as_the_orm_does(
         sql.appointment_lock_sql(contact.pk + 1000)
 
 
+@pytest.mark.parametrize("locked", [False, True])
 def test_a_contact_is_read_with_its_patient_and_clinic_as_the_orm_does(
-    on_postgres: None, django_assert_num_queries: Any
+    on_postgres: None, django_assert_num_queries: Any, locked: bool
 ) -> None:
     contact = AppointmentFactory(external_id="B-6")
 
@@ -148,15 +149,32 @@ def test_a_contact_is_read_with_its_patient_and_clinic_as_the_orm_does(
         with django_assert_num_queries(0):  # the desk needs all three: one read
             return _columns_of(found), _columns_of(found.patient), _columns_of(found.clinic)
 
-    (by_sql, _), (by_orm, _) = both_ways(
-        lambda: seen(sql.appointment_with_parties_sql(contact.pk)),
-        lambda: seen(sql.appointment_with_parties_orm(contact.pk)),
+    def locks() -> tuple[bool, bool, bool]:  # a row lock stamps the row with its transaction
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT (SELECT xmax <> '0' FROM bookings_appointment WHERE id = %s), "
+                "(SELECT xmax <> '0' FROM bookings_patient WHERE id = %s), "
+                "(SELECT xmax <> '0' FROM bookings_clinic WHERE id = %s)",
+                [contact.pk, contact.patient_id, contact.clinic_id],
+            )
+            return cursor.fetchone()
+
+    (by_sql, locks_sql), (by_orm, locks_orm) = both_ways(
+        lambda: seen(sql.appointment_with_parties_sql(contact.pk, locked=locked)),
+        lambda: seen(sql.appointment_with_parties_orm(contact.pk, locked=locked)),
+        after=locks,
     )
     assert by_sql == by_orm
     assert by_sql[1]["personal_id"] == contact.patient.personal_id
     assert by_sql[2]["hsa_id"] == contact.clinic.hsa_id
+    # Locked: the contact's row only, never its patient's or its clinic's.
+    assert locks_sql == locks_orm == (locked, False, False)
     gone = contact.pk + 1000
-    assert sql.appointment_with_parties_sql(gone) is sql.appointment_with_parties_orm(gone) is None
+    assert (
+        sql.appointment_with_parties_sql(gone, locked=locked)
+        is sql.appointment_with_parties_orm(gone, locked=locked)
+        is None
+    )
 
 
 def _columns_of(row: Any) -> dict[str, object]:

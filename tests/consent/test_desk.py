@@ -133,17 +133,18 @@ def test_asking_clinic_needs_an_answer(desk: dict[str, Any]) -> None:
     assert appointment.status == "booked"
 
 
-def test_an_arrival_at_the_clinic_s_own_desk_takes_eleven_queries(
+def test_an_arrival_at_the_clinic_s_own_desk_takes_ten_queries(
     desk: dict[str, Any], django_assert_num_queries: Any
 ) -> None:
     """The desk's most frequent click, counted: the session, the user with their roles (2),
-    the contact and the unit (2), the decision, the answer, the contact locked and written,
-    its SMS ended (BEGIN and COMMIT around them). Not the clinics the unit serves (its own
-    clinic), not the session written again within the minute, no savepoints."""
+    the unit, then in one transaction the contact locked with its patient and clinic (its
+    only read), the decision, the answer, the contact written, its SMS ended (BEGIN and
+    COMMIT around them). Not the clinics the unit serves (its own clinic), not the session
+    written again within the minute, no savepoints."""
     first, second = book(desk["clinic"], ext="Q1"), book(desk["clinic"], ext="Q2")
     client = desk["client"]
     client.post(f"/desk/{first.pk}/arrive/", {"outcome": "received"})  # the unit chosen
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         response = client.post(f"/desk/{second.pk}/arrive/", {"outcome": "received"})
     assert response.status_code == 302
     second.refresh_from_db()
@@ -279,6 +280,26 @@ def test_other_clinic_s_contact_cannot_be_registered(desk: dict[str, Any]) -> No
     )
     other.refresh_from_db()
     assert other.status == "booked"
+
+
+def test_an_arrival_for_a_contact_that_does_not_exist_is_a_404(desk: dict[str, Any]) -> None:
+    pk = book(desk["clinic"]).pk + 1000
+    assert desk["client"].post(f"/desk/{pk}/arrive/", {"outcome": "received"}).status_code == 404
+    assert not ArrivalQuestion.objects.exists()
+
+
+def test_a_contact_cancelled_meanwhile_is_not_registered_and_the_row_says_why(
+    desk: dict[str, Any],
+) -> None:
+    """The desk's list was read before the booking system cancelled the contact: the
+    arrival reads the contact again, locked, and refuses it at its row."""
+    appointment = book(desk["clinic"])
+    Appointment.objects.filter(pk=appointment.pk).update(status="cancelled")
+    response = arrive(desk, appointment, "received")
+    assert "redan avbokad" in response.content.decode()
+    assert not ArrivalQuestion.objects.exists()
+    appointment.refresh_from_db()
+    assert appointment.status == "cancelled"
 
 
 def test_auditor_has_no_desk() -> None:

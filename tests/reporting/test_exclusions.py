@@ -213,7 +213,7 @@ def test_caught_since_counts_asked_and_activated_per_clinic_and_week(world: dict
         contact_type="visit",
     )[0]
     arrival_register(
-        appointment=appointment,
+        appointment_id=appointment.pk,
         actor=world["users"]["reception"],
         outcome="activated",
         at=world["a"],
@@ -252,10 +252,10 @@ def test_an_activation_undone_at_the_desk_is_neither_asked_nor_activated(
         status="booked",
         contact_type="visit",
     )[0]
-    common = {"appointment": appointment, "actor": world["users"]["reception"], "at": world["a"]}
-    arrival_register(**common, outcome="activated")
+    common = {"actor": world["users"]["reception"], "at": world["a"]}
+    arrival_register(**common, appointment_id=appointment.pk, outcome="activated")
     appointment.refresh_from_db()
-    desk_undo(**common)
+    desk_undo(**common, appointment=appointment)
     response = client(world["users"]["manager_a"]).get("/reports/caught-since/?format=csv")
     rows = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
     week = timezone.localdate() - timedelta(days=timezone.localdate().weekday())
