@@ -18,7 +18,7 @@ from bookings.services import (
     appointment_set_status_locked,
 )
 from core.db import insert_prepared
-from core.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError, Forbidden
 
 from .. import rules
 from ..models import Channel, ConsentEvent, ExcludedAtClinic
@@ -129,7 +129,7 @@ def arrival_register(
 
 def _served_here(appointment: Appointment, at: Clinic) -> None:
     if not unit_serves(at, appointment.clinic_id):
-        raise DomainError(
+        raise Forbidden(
             "Kontakten hör inte till en mottagning som registreras här.",
             field="appointment",
             code="not_served_here",

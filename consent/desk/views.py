@@ -20,7 +20,7 @@ from bookings.selectors import appointment_with_parties, unit_serves
 from bookings.units import current_clinic
 from core.access_log.models import AccessLog
 from core.access_log.services import access_log_record_many
-from core.errors import DomainError
+from core.errors import DomainError, Forbidden
 from core.params import object_id
 from core.staff import CARE_ROLES, AuthedRequest, role_required
 
@@ -128,9 +128,9 @@ def desk_arrive(request: AuthedRequest, appointment_id: int) -> HttpResponse:
         )
     except Appointment.DoesNotExist:
         raise Http404 from None
+    except Forbidden:
+        raise _not_served_here() from None
     except DomainError as error:
-        if error.code == "not_served_here":
-            raise _not_served_here() from None
         messages.error(request, error.message, extra_tags=_row_tag(appointment_id))
         return redirect(_back_to_row(appointment_id))
     appointment = question.appointment
